@@ -1,0 +1,35 @@
+/**
+ * `opsc`: the command-line door. Each command lives in commands/ and only
+ * translates flags into calls to the engine.
+ */
+import { Command, CommanderError } from "commander";
+import { EXIT } from "../core/exit-codes.js";
+import { reportError } from "./report-error.js";
+// command imports (one line each, keep sorted)
+
+export function buildProgram(): Command {
+  const program = new Command("opsc")
+    .description("OpsConductor: automation as code, run from Git.")
+    .version(process.env.OPSC_VERSION ?? "0.1.0")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  // command registrations (one line each, keep sorted)
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit through here with code 0.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    return reportError(e);
+  }
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;

@@ -1,0 +1,86 @@
+/**
+ * The exact work a job will do: what `opsc plan` prints and what the engine runs.
+ * Built by plan/ from a RepoModel with no I/O; holds no secret values, only references.
+ */
+import type { RetrySpec, Shell, SudoSettings, TransportKind } from "./repo-model.js";
+
+export type TriggerKind = "manual" | "push" | "schedule" | "webhook" | "api";
+
+export interface Trigger {
+  kind: TriggerKind;
+  /** Who or what: a user name, `github:<login>`, `schedule`, `webhook:<delivery>`. */
+  actor: string;
+  /** Extra facts: delivery id, cron expression and tick time, ref. */
+  detail?: Record<string, string>;
+}
+
+export interface PlannedTarget {
+  name: string;
+  transport: TransportKind;
+  host?: string;
+  port: number;
+  user?: string;
+  credential?: string;
+  hostKeys: string[];
+  /** The jump chain, nearest hop last, already resolved. */
+  jump?: PlannedTarget;
+  shell: Shell;
+  sudo?: SudoSettings;
+  labels: Record<string, string>;
+  vars: Record<string, unknown>;
+}
+
+/**
+ * One step after library resolution. Composite library steps are flattened
+ * into their children with ids `<parent>/<child>`. Strings may still hold
+ * `${{ }}` that read `target`, `steps` or `env`: the engine renders them per target.
+ */
+export interface PlannedStep {
+  id: string;
+  name: string;
+  uses?: string;
+  run?: string;
+  check?: string;
+  if?: string;
+  /** Env for the script, templates allowed. Includes INPUT_<NAME> from `with:`. */
+  env: Record<string, string>;
+  sudo: boolean;
+  shell?: Shell;
+  timeoutMs?: number;
+  retry?: RetrySpec;
+  continueOnError: boolean;
+}
+
+export interface PlannedPhase {
+  name: string;
+  /** Target names in order; `batches` partitions them. */
+  targets: string[];
+  batches: string[][];
+  parallel: number;
+  maxFailures: number;
+  steps: PlannedStep[];
+}
+
+export interface Plan {
+  job: string;
+  description?: string;
+  /** Source commit the job definitions were read at (absent when read from a dirty working tree). */
+  commit?: string;
+  ref?: string;
+  trigger: Trigger;
+  /** Validated inputs with defaults applied. */
+  inputs: Record<string, unknown>;
+  /** Every target the plan touches, by name. */
+  targets: Record<string, PlannedTarget>;
+  phases: PlannedPhase[];
+  /** Job-level env (templates allowed). */
+  env: Record<string, string>;
+  /** Env var name -> credential reference. Values are resolved only at run time. */
+  secrets: Record<string, string>;
+  timeoutMs?: number;
+  concurrency?: { group: string; policy: "queue" | "skip" | "cancel-previous" };
+  /** `--check`: run only `check` scripts, change nothing. */
+  checkMode: boolean;
+  /** `K/N` when this is one shard of a sharded run. */
+  shard?: { index: number; count: number };
+}

@@ -1,0 +1,176 @@
+/**
+ * The automation repository after loading and validation: what the planner reads.
+ * Every definition keeps where it came from, so later errors can point at it.
+ * Field meanings are documented once, in the JSON Schemas under schema/.
+ */
+import type { SourcePosition } from "./errors.js";
+
+export type Shell = "sh" | "bash" | "powershell";
+export type TransportKind = "ssh" | "local";
+
+export interface Settings {
+  /** Display name of the automation repository. */
+  name?: string;
+  records: { branch: string; push: boolean };
+  defaults: { shell: Shell; timeoutMs?: number; parallel?: number };
+  source: SourcePosition;
+}
+
+export interface SudoSettings {
+  enabled: boolean;
+  /** Run as this user (sudo -u). Default root. */
+  user?: string;
+  /** Credential reference for the sudo password (`prod/sudo.password`); fed on stdin, never argv. */
+  password?: string;
+}
+
+export interface TargetDef {
+  id: string;
+  transport: TransportKind;
+  host?: string;
+  port: number;
+  user?: string;
+  /** Credential reference: `file/path` (a mapping with private_key, passphrase, password) or `file/path.key`. */
+  credential?: string;
+  /** Pinned host keys in OpenSSH public-key form (`ssh-ed25519 AAAA...`). Empty: the target is refused over SSH. */
+  hostKeys: string[];
+  /** Another target's id used as ProxyJump. */
+  jump?: string;
+  shell: Shell;
+  sudo?: SudoSettings;
+  labels: Record<string, string>;
+  vars: Record<string, unknown>;
+  source: SourcePosition;
+}
+
+export interface RetrySpec {
+  attempts: number;
+  delayMs: number;
+}
+
+/** A step as written in a job (or inside a composite library step). */
+export interface StepUse {
+  id: string;
+  /** Optional display name. */
+  name?: string;
+  /** Library step id, when the step uses one. */
+  uses?: string;
+  /** Values for the library step's inputs; strings may hold `${{ }}`. */
+  with: Record<string, unknown>;
+  run?: string;
+  check?: string;
+  if?: string;
+  env: Record<string, string>;
+  retry?: RetrySpec;
+  timeoutMs?: number;
+  continueOnError: boolean;
+  sudo?: boolean;
+  shell?: Shell;
+  source: SourcePosition;
+}
+
+export interface StepDef {
+  id: string;
+  description?: string;
+  /** JSON Schema per input name. */
+  inputs: Record<string, Record<string, unknown>>;
+  check?: string;
+  run?: string;
+  /** Composite: a list of steps, run in order. */
+  steps?: StepUse[];
+  env: Record<string, string>;
+  sudo?: boolean;
+  timeoutMs?: number;
+  shell?: Shell;
+  source: SourcePosition;
+}
+
+export interface TargetSelector {
+  /** All labels must match (`env: prod`). Values may be lists (any of). */
+  match?: Record<string, string | string[]>;
+  /** Explicit target ids (or globs). */
+  names?: string[];
+  exclude?: string[];
+}
+
+export interface Strategy {
+  parallel: number;
+  /** A number of targets or a percentage string ("50%") per rolling batch; undefined: all at once. */
+  batch?: number | string;
+  /** Failed targets tolerated before remaining batches are cancelled. */
+  maxFailures: number;
+}
+
+export interface Phase {
+  name: string;
+  targets: TargetSelector;
+  strategy: Strategy;
+  steps: StepUse[];
+  source: SourcePosition;
+}
+
+export interface PushTrigger {
+  branches: string[];
+  paths: string[];
+}
+
+export interface ScheduleTrigger {
+  cron: string;
+  timezone: string;
+  /** What to do with ticks missed while the runner was down. */
+  catchUp: "none" | "latest" | "all";
+}
+
+export interface WebhookTrigger {
+  /** Credential reference holding the HMAC secret. */
+  secret?: string;
+  /** repository_dispatch event types accepted. */
+  types: string[];
+}
+
+export interface NotifySpec {
+  on: Array<"started" | "success" | "failure" | "recovered" | "missed">;
+  webhook?: { url: string; secret?: string };
+  email?: { to: string[] };
+  githubStatus?: boolean;
+}
+
+export interface JobDef {
+  id: string;
+  description?: string;
+  on: {
+    push?: PushTrigger;
+    schedule: ScheduleTrigger[];
+    webhook?: WebhookTrigger;
+    manual: boolean;
+  };
+  /** JSON Schema per input name. */
+  inputs: Record<string, Record<string, unknown>>;
+  /** A single-phase job is normalised into one phase named "main". */
+  phases: Phase[];
+  concurrency?: { group: string; policy: "queue" | "skip" | "cancel-previous" };
+  timeoutMs?: number;
+  env: Record<string, string>;
+  /** Env var name -> credential reference. */
+  secrets: Record<string, string>;
+  notify: NotifySpec[];
+  source: SourcePosition;
+}
+
+export interface CredentialFile {
+  /** Reference name: `prod` for credentials/prod.sops.yaml. */
+  name: string;
+  /** Repository-relative path. */
+  file: string;
+  format: "yaml" | "json";
+  /** Every key path in clear, dotted (`ssh.private_key`), leaves and mappings alike. */
+  keyPaths: Set<string>;
+}
+
+export interface RepoModel {
+  settings: Settings;
+  targets: Map<string, TargetDef>;
+  steps: Map<string, StepDef>;
+  jobs: Map<string, JobDef>;
+  credentials: Map<string, CredentialFile>;
+}

@@ -1,0 +1,34 @@
+/**
+ * The one stream of events a run emits. The progress view, the log writer,
+ * the records and the metrics all subscribe to it; none of them talks to the engine.
+ * Every string in an event has already passed through the redactor.
+ */
+export type TargetOutcome = "ok" | "changed" | "failed" | "skipped" | "unreachable" | "timed_out" | "cancelled";
+export type StepOutcome = "ok" | "changed" | "failed" | "skipped" | "timed_out" | "cancelled";
+export type RunResult = "success" | "failure" | "cancelled" | "interrupted";
+
+export type RunEvent =
+  | { type: "run.started"; at: string; runId: string; job: string; targets: string[] }
+  | { type: "phase.started"; at: string; phase: string }
+  | { type: "target.started"; at: string; target: string; phase: string }
+  | { type: "target.connected"; at: string; target: string; ms: number }
+  | { type: "step.started"; at: string; target: string; step: string; attempt: number }
+  | { type: "step.output"; at: string; target: string; step: string; stream: "stdout" | "stderr"; line: string }
+  | {
+      type: "step.finished";
+      at: string;
+      target: string;
+      step: string;
+      outcome: StepOutcome;
+      exitCode?: number;
+      ms: number;
+      attempt: number;
+      outputs: Record<string, string>;
+      /** Why, for failed / timed_out / skipped. */
+      reason?: string;
+    }
+  | { type: "target.finished"; at: string; target: string; outcome: TargetOutcome; ms: number; reason?: string }
+  | { type: "phase.finished"; at: string; phase: string }
+  | { type: "run.finished"; at: string; result: RunResult; ms: number };
+
+export type RunEventListener = (event: RunEvent) => void;

@@ -1,0 +1,45 @@
+/**
+ * What a finished run was: the content of run.json (schema/run.schema.json),
+ * built from the event stream. Secrets never appear here; inputs are as given.
+ */
+import type { Trigger } from "./plan-model.js";
+import type { RunResult, StepOutcome, TargetOutcome } from "./run-events.js";
+
+export interface StepSummary {
+  id: string;
+  outcome: StepOutcome;
+  ms: number;
+  attempts: number;
+  exitCode?: number;
+  reason?: string;
+}
+
+export interface TargetSummary {
+  name: string;
+  phase: string;
+  outcome: TargetOutcome;
+  ms: number;
+  reason?: string;
+  steps: StepSummary[];
+}
+
+export interface RunSummary {
+  /** `20261122T031500Z-patch-web-7f3a`: sortable, unique, readable. */
+  id: string;
+  job: string;
+  result: RunResult;
+  startedAt: string;
+  finishedAt: string;
+  trigger: Trigger;
+  /** Same as trigger.actor; kept top-level for audit queries. */
+  actor: string;
+  sourceCommit?: string;
+  ref?: string;
+  inputs: Record<string, unknown>;
+  checkMode: boolean;
+  shard?: { index: number; count: number };
+  targets: TargetSummary[];
+  counts: Record<TargetOutcome, number>;
+  /** For `interrupted`: the last step known to have finished. */
+  lastFinishedStep?: { target: string; step: string };
+}
