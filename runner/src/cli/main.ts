@@ -6,6 +6,10 @@ import { Command, CommanderError } from "commander";
 import { EXIT } from "../core/exit-codes.js";
 import { reportError } from "./report-error.js";
 // command imports (one line each, keep sorted)
+import { register as registerInit } from "./commands/init.js";
+import { register as registerRun } from "./commands/run.js";
+import { register as registerTargets } from "./commands/targets.js";
+import { register as registerValidate } from "./commands/validate.js";
 
 export function buildProgram(): Command {
   const program = new Command("opsc")
@@ -14,6 +18,10 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   // command registrations (one line each, keep sorted)
+  registerInit(program);
+  registerRun(program);
+  registerTargets(program);
+  registerValidate(program);
   return program;
 }
 

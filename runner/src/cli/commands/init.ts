@@ -1,0 +1,83 @@
+/** `opsc init [DIR]`: a new automation repository that validates clean. */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import fs from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import type { Command } from "commander";
+import git from "isomorphic-git";
+import { hasErrors } from "../../core/diagnostic.js";
+import { userError } from "../../core/errors.js";
+import { EXIT } from "../../core/exit-codes.js";
+import { formatDiagnostics } from "../../repo/format-diagnostics.js";
+import { editorFiles, initFiles } from "../../repo/init-files.js";
+import { loadRepo } from "../../repo/load-repo.js";
+import { readRepoDir } from "../../repo/read-dir.js";
+import { findRepoRoot } from "../repo-root.js";
+
+export function register(program: Command): void {
+  program
+    .command("init")
+    .description("Create a new automation repository (git init, settings, a local target, a step, a job, editor schemas)")
+    .argument("[dir]", "folder to create it in", ".")
+    .option("--name <name>", "display name (default: the folder's name)")
+    .option("--update-schemas", "only refresh the editor schemas and .vscode/settings.json of an existing repository")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ opsc init my-automation         # then: cd my-automation && opsc validate
+  $ opsc init                       # in the current (empty or new) folder
+  $ opsc init --update-schemas      # after upgrading opsc: fresh schemas for editor completion
+
+It refuses a folder that already holds opsconductor.yaml, and never overwrites a file.`,
+    )
+    .action(async (dir: string, opts: { name?: string; updateSchemas?: boolean }) => {
+      if (opts.updateSchemas) {
+        updateSchemas(findRepoRoot(dir === "." ? undefined : dir));
+        return;
+      }
+      const root = resolve(dir);
+      if (existsSync(join(root, "opsconductor.yaml"))) {
+        throw userError("init.exists", `${dir} already holds an automation repository (opsconductor.yaml exists)`, {
+          hint: "use it as it is, or choose another folder; `opsc init --update-schemas` refreshes only the editor schemas",
+        });
+      }
+      const files = initFiles(opts.name ?? basename(root));
+      const clashes = [...files.keys()].filter((p) => existsSync(join(root, p)));
+      if (clashes.length > 0) {
+        throw userError("init.would-overwrite", `${dir} already has ${clashes.join(", ")}`, {
+          hint: "opsc init never overwrites files; move them away or choose another folder",
+        });
+      }
+      for (const [path, content] of files) {
+        mkdirSync(dirname(join(root, path)), { recursive: true });
+        writeFileSync(join(root, path), content, { flag: "wx" });
+      }
+      if (!existsSync(join(root, ".git"))) await git.init({ fs, dir: root, defaultBranch: "main" });
+      const { diagnostics, sources } = loadRepo(await readRepoDir(root));
+      if (hasErrors(diagnostics)) {
+        process.stdout.write(formatDiagnostics(diagnostics, "text", { lineOf: (f, l) => sources.get(f)?.sourceLine(l) }));
+        process.exitCode = EXIT.failed;
+        return;
+      }
+      process.stdout.write(
+        `Created an automation repository in ${dir}:\n${[...files.keys()].map((p) => `  ${p}`).join("\n")}\n\n` +
+          `Next:\n  cd ${dir}\n  opsc validate\n  opsc plan hello\n  git add -A && git commit -m "automation repository"\n`,
+      );
+    });
+}
+
+function updateSchemas(root: string): void {
+  const settingsPath = join(root, ".vscode/settings.json");
+  const existing = existsSync(settingsPath) ? readFileSync(settingsPath, "utf8") : undefined;
+  const files = editorFiles(existing);
+  for (const [path, content] of files) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+  if (!files.has(".vscode/settings.json")) {
+    process.stderr.write(
+      "opsc: .vscode/settings.json is not plain JSON (comments?); add the yaml.schemas mapping by hand (see docs/validation.md)\n",
+    );
+  }
+  process.stdout.write(`Updated ${[...files.keys()].join(", ")}\n`);
+}

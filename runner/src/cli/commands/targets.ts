@@ -1,0 +1,108 @@
+/** `opsc targets check [SELECTOR]`: can we reach them, is each the host we pinned, how fast. */
+import { Command } from "commander";
+import picomatch from "picomatch";
+import { hasErrors } from "../../core/diagnostic.js";
+import { userError } from "../../core/errors.js";
+import { EXIT } from "../../core/exit-codes.js";
+import type { PlannedTarget } from "../../core/plan-model.js";
+import type { RepoModel, TargetDef } from "../../core/repo-model.js";
+import { formatDiagnostics } from "../../repo/format-diagnostics.js";
+import { loadRepo } from "../../repo/load-repo.js";
+import { readRepoDir } from "../../repo/read-dir.js";
+import { Redactor } from "../../secrets/redactor.js";
+import { checkTargets } from "../../transports/check-targets.js";
+import { createTransportFactory } from "../../transports/transport-factory.js";
+import { findRepoRoot } from "../repo-root.js";
+import type { RunDeps } from "./run.js";
+
+export function register(program: Command, deps: RunDeps = {}): void {
+  const targets = program.command("targets").description("Work with targets (hosts)");
+  targets
+    .command("check")
+    .description("Connect to targets, verify their pinned host keys, run `true`, report latency")
+    .argument("[selector...]", "target names or globs, or label=value (all must match); default: every target")
+    .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
+    .option("--parallel <n>", "targets checked at once", (v) => Number.parseInt(v, 10), 20)
+    .option("--timeout <ms>", "per-target connect and exec timeout in ms", (v) => Number.parseInt(v, 10), 10_000)
+    .option("--json", "print results as JSON")
+    .addHelpText(
+      "after",
+      `
+Exit status: 0 every target answered with its pinned key, 1 any did not, 3 a mistake in the repository.
+
+Examples:
+  $ opsc targets check                  # every target
+  $ opsc targets check 'web-*'          # by name glob
+  $ opsc targets check role=web env=prod
+  $ opsc targets check --json | jq '.[] | select(.ok | not)'
+
+A changed host key is reported with the fingerprint the server presented; nothing is authenticated
+to such a host. See docs/ssh.md.`,
+    )
+    .action(async (selector: string[], opts: { repo?: string; parallel: number; timeout: number; json?: boolean }) => {
+      const root = findRepoRoot(opts.repo);
+      const { model, diagnostics } = loadRepo(await readRepoDir(root));
+      if (hasErrors(diagnostics)) {
+        process.stderr.write(formatDiagnostics(diagnostics, "text"));
+        throw userError("targets.invalid-repo", "the repository has errors", { hint: "opsc validate shows them all" });
+      }
+      const chosen = select(model, selector);
+      if (chosen.length === 0) throw userError("targets.none", `no target matches ${selector.join(" ") || "(all)"}`);
+      const redactor = new Redactor();
+      const credentials = deps.openCredentials ? await deps.openCredentials(root, redactor) : undefined;
+      const factory = createTransportFactory({ redactor, connectTimeoutMs: opts.timeout, ...(credentials ? { credentials } : {}) });
+      const results = await checkTargets(
+        chosen.map((t) => toPlanned(model, t)),
+        factory.transportFor,
+        { parallel: opts.parallel, timeoutMs: opts.timeout },
+      );
+      const clean = redactor.redactDeep(results);
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(clean, null, 2)}\n`);
+      } else {
+        const rows = [["TARGET", "ADDRESS", "RESULT", "CONNECT", "EXEC"]];
+        for (const r of clean) {
+          rows.push([r.target, r.address, r.ok ? "ok" : `${r.code}`, r.connectMs !== undefined ? `${r.connectMs}ms` : "-", r.execMs !== undefined ? `${r.execMs}ms` : "-"]);
+        }
+        const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+        for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()}\n`);
+        for (const r of clean.filter((x) => !x.ok)) process.stdout.write(`\n${r.target}: ${r.message}\n`);
+        const bad = clean.filter((r) => !r.ok).length;
+        process.stdout.write(`\n${clean.length - bad} of ${clean.length} targets ok\n`);
+      }
+      if (clean.some((r) => !r.ok)) process.exitCode = EXIT.failed;
+    });
+}
+
+function select(model: RepoModel, selector: string[]): TargetDef[] {
+  const labels = selector.filter((s) => s.includes("="));
+  const names = selector.filter((s) => !s.includes("="));
+  const matchers = names.map((n) => picomatch(n));
+  return [...model.targets.values()].filter(
+    (t) =>
+      (matchers.length === 0 || matchers.some((m) => m(t.id))) &&
+      labels.every((l) => {
+        const eq = l.indexOf("=");
+        return t.labels[l.slice(0, eq)] === l.slice(eq + 1);
+      }),
+  );
+}
+
+/** The same fields the planner fills for a target, with its jump chain. */
+function toPlanned(model: RepoModel, t: TargetDef, seen: Set<string> = new Set()): PlannedTarget {
+  const hop = t.jump && !seen.has(t.jump) ? model.targets.get(t.jump) : undefined;
+  return {
+    name: t.id,
+    transport: t.transport,
+    ...(t.host !== undefined ? { host: t.host } : {}),
+    port: t.port,
+    ...(t.user !== undefined ? { user: t.user } : {}),
+    ...(t.credential !== undefined ? { credential: t.credential } : {}),
+    hostKeys: [...t.hostKeys],
+    ...(hop ? { jump: toPlanned(model, hop, new Set([...seen, t.id])) } : {}),
+    shell: t.shell,
+    ...(t.sudo ? { sudo: t.sudo } : {}),
+    labels: { ...t.labels },
+    vars: { ...t.vars },
+  };
+}

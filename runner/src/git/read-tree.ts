@@ -1,0 +1,89 @@
+/**
+ * Reads an automation repository straight from a Git commit, without a
+ * checkout, so plans on pull requests and the server see exactly what was
+ * committed. Blob reads share one `cache` per process (see notes/performance.md).
+ */
+import fs from "node:fs";
+import git from "isomorphic-git";
+import { environmentError, userError } from "../core/errors.js";
+import { isRepoFolder, isRepoPath, MAX_FILE_BYTES, type RepoFiles } from "../repo/repo-files.js";
+
+/** isomorphic-git's object cache, shared by every call in this process. */
+export const gitCache: object = {};
+
+/** Mode of a symbolic link: skipped, as the directory reader skips links. */
+const SYMLINK_MODE = "120000";
+
+export async function readRepoCommit(gitdir: string, ref: string): Promise<RepoFiles> {
+  const commit = await resolveCommit(gitdir, ref);
+  const { commit: head } = await git.readCommit({ fs, gitdir, oid: commit, cache: gitCache });
+  const blobs: Array<{ path: string; oid: string }> = [];
+  await walkTree(gitdir, head.tree, "", blobs);
+  blobs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const files = new Map<string, Uint8Array>();
+  for (const { path, oid } of blobs) {
+    const { blob } = await git.readBlob({ fs, gitdir, oid, cache: gitCache });
+    // Same cap as the directory reader, so both sources load identically.
+    files.set(path, blob.length > MAX_FILE_BYTES + 1 ? blob.subarray(0, MAX_FILE_BYTES + 1) : blob);
+  }
+  return { files, commit };
+}
+
+async function walkTree(
+  gitdir: string,
+  oid: string,
+  prefix: string,
+  out: Array<{ path: string; oid: string }>,
+): Promise<void> {
+  const { tree } = await git.readTree({ fs, gitdir, oid, cache: gitCache });
+  for (const entry of tree) {
+    const path = prefix ? `${prefix}/${entry.path}` : entry.path;
+    if (entry.type === "tree") {
+      if (isRepoFolder(path)) await walkTree(gitdir, entry.oid, path, out);
+    } else if (entry.type === "blob" && entry.mode !== SYMLINK_MODE && isRepoPath(path)) {
+      out.push({ path, oid: entry.oid });
+    }
+  }
+}
+
+/** A branch, tag, `HEAD` or (abbreviated) commit id, peeled to a commit id. */
+export async function resolveCommit(gitdir: string, ref: string): Promise<string> {
+  let oid: string;
+  try {
+    oid = await git.resolveRef({ fs, gitdir, ref });
+  } catch (e) {
+    if (!/^[0-9a-f]{4,40}$/i.test(ref)) throw refError(gitdir, ref, e);
+    try {
+      oid = await git.expandOid({ fs, gitdir, oid: ref.toLowerCase(), cache: gitCache });
+    } catch (e2) {
+      throw refError(gitdir, ref, e2);
+    }
+  }
+  // Annotated tags point at a tag object; follow them to the commit.
+  for (let depth = 0; depth < 10; depth++) {
+    const obj = await git.readObject({ fs, gitdir, oid, cache: gitCache });
+    if (obj.type === "commit") return oid;
+    if (obj.type === "tag" && typeof obj.object === "object" && obj.object !== null && "object" in obj.object) {
+      oid = (obj.object as { object: string }).object;
+      continue;
+    }
+    throw userError("git.not-a-commit", `${ref} names a ${obj.type}, not a commit`, {
+      hint: "give a branch, a tag or a commit id",
+    });
+  }
+  throw userError("git.not-a-commit", `${ref} is a chain of tags too long to follow`);
+}
+
+function refError(gitdir: string, ref: string, cause: unknown): Error {
+  const code = (cause as { code?: string }).code;
+  if (code === "NotFoundError" || code === "AmbiguousError") {
+    return userError("git.unknown-ref", `no branch, tag or commit "${ref}" in ${gitdir}`, {
+      hint: "check the name with `git branch -a` or `git log --oneline`",
+      cause,
+    });
+  }
+  return environmentError("git.unreadable", `cannot read Git repository ${gitdir}: ${(cause as Error).message}`, {
+    hint: "give the path of a Git directory (the `.git` folder, or a bare repository)",
+    cause,
+  });
+}

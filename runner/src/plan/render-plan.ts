@@ -1,0 +1,87 @@
+/**
+ * A plan for people (text, markdown) and machines (json). Pure. The text shows
+ * exactly what will run where; scripts are shown in full because reviewers
+ * approve those, env values only by name when they come from secrets.
+ */
+import type { Plan, PlannedStep } from "../core/plan-model.js";
+
+export type PlanFormat = "text" | "json" | "markdown";
+
+export function renderPlan(plan: Plan, format: PlanFormat): string {
+  switch (format) {
+    case "json":
+      return JSON.stringify(plan, null, 2) + "\n";
+    case "markdown":
+      return renderMarkdown(plan);
+    case "text":
+      return renderText(plan);
+  }
+}
+
+function stepKind(step: PlannedStep): string {
+  const flags = [
+    step.uses ? `uses ${step.uses}` : "run",
+    step.check ? "check" : "",
+    step.if ? `if ${step.if}` : "",
+    step.sudo ? "sudo" : "",
+    step.retry ? `retry ${step.retry.attempts}x` : "",
+    step.timeoutMs !== undefined ? `timeout ${formatMs(step.timeoutMs)}` : "",
+    step.continueOnError ? "continue-on-error" : "",
+  ].filter(Boolean);
+  return flags.join(", ");
+}
+
+export function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+function targetCount(plan: Plan): number {
+  return Object.keys(plan.targets).length;
+}
+
+function renderText(plan: Plan): string {
+  const lines: string[] = [];
+  lines.push(`Job ${plan.job}${plan.description ? `: ${plan.description}` : ""}`);
+  lines.push(
+    `  trigger ${plan.trigger.kind} by ${plan.trigger.actor}${plan.commit ? ` at ${plan.commit.slice(0, 12)}` : ""}` +
+      (plan.checkMode ? " (check mode: nothing changes)" : "") +
+      (plan.shard ? ` (shard ${plan.shard.index}/${plan.shard.count})` : ""),
+  );
+  const inputs = Object.entries(plan.inputs);
+  if (inputs.length) lines.push(`  inputs ${inputs.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ")}`);
+  const secrets = Object.entries(plan.secrets);
+  if (secrets.length) lines.push(`  secrets ${secrets.map(([k, ref]) => `${k} <- ${ref}`).join(", ")}`);
+  lines.push(`  ${targetCount(plan)} target(s), ${plan.phases.length} phase(s)`);
+  for (const phase of plan.phases) {
+    lines.push("");
+    lines.push(
+      `Phase ${phase.name}: ${phase.targets.length} target(s) in ${phase.batches.length} batch(es), ` +
+        `parallel ${phase.parallel}, max failures ${phase.maxFailures}`,
+    );
+    phase.batches.forEach((batch, i) => lines.push(`  batch ${i + 1}: ${batch.join(", ")}`));
+    for (const step of phase.steps) {
+      lines.push(`  - ${step.id} (${stepKind(step)})`);
+      const envNames = Object.keys(step.env);
+      if (envNames.length) lines.push(`      env: ${envNames.join(", ")}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+function renderMarkdown(plan: Plan): string {
+  const lines: string[] = [];
+  lines.push(`### Plan: \`${plan.job}\``);
+  if (plan.description) lines.push("", plan.description);
+  lines.push("", `${targetCount(plan)} target(s), ${plan.phases.length} phase(s), trigger \`${plan.trigger.kind}\`.`);
+  for (const phase of plan.phases) {
+    lines.push("", `#### Phase \`${phase.name}\``, "");
+    lines.push(`Targets (${phase.targets.length}, ${phase.batches.length} batch(es), parallel ${phase.parallel}):`);
+    lines.push(phase.targets.map((t) => `\`${t}\``).join(", ") || "_none_");
+    lines.push("", "| step | what |", "| --- | --- |");
+    for (const step of phase.steps) lines.push(`| \`${step.id}\` | ${stepKind(step).replace(/\|/g, "\\|")} |`);
+  }
+  return lines.join("\n") + "\n";
+}

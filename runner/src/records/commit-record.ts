@@ -1,0 +1,168 @@
+/**
+ * After a run: write its record as one commit on the records branch and push
+ * it. The local commit always happens first, so a record is never lost to a
+ * network or a refusing server; an unpushed record is marked pending and
+ * pushed at the next start (`pushPendingRecords`).
+ */
+import fs from "node:fs";
+import git from "isomorphic-git";
+import type { Settings } from "../core/repo-model.js";
+import type { RunSummary } from "../core/run-summary.js";
+import { findGitDir } from "../git/git-dir.js";
+import { compareAndSwapRef, readRef, RefMovedError } from "../git/ref-lock.js";
+import type { Redactor } from "../secrets/redactor.js";
+import { buildAuditEntry, renderAuditLine } from "./audit-chain.js";
+import { pushRecords, type PushOutcome } from "./push-records.js";
+import { buildRecordCommit, DEFAULT_AUTHOR, hasRun, recordMessage, type Signature } from "./record-commit.js";
+import { runDir, targetLogPath } from "./record-paths.js";
+import { renderRunJson } from "./render-run-json.js";
+import { renderRunReadme } from "./render-readme.js";
+import { clearPending, readPending, stateDir, withRecordsLock, writePending } from "./state-dir.js";
+
+export interface CommitRecordOptions {
+  repoDir: string;
+  settings: Pick<Settings, "records">;
+  summary: RunSummary;
+  /** Target name -> log text (RunRecorder.targetLogs()). */
+  logs: Map<string, string> | Record<string, string>;
+  /** Push to `origin` (default: settings.records.push). `--no-push` passes false. */
+  push?: boolean;
+  /** Masks everything once more before it is written. */
+  redactor?: Redactor;
+  author?: Signature;
+  now?: () => Date;
+  env?: NodeJS.ProcessEnv;
+  /** isomorphic-git object cache; share one per process. */
+  cache?: object;
+}
+
+export interface CommitRecordResult {
+  runId: string;
+  /** `runs/YYYY/MM/DD/<id>` on the records branch. */
+  path: string;
+  branch: string;
+  /** The local commit that holds the record (before any rebuild for the push). */
+  commit: string;
+  /** True when the branch already held this run (recovery after a crash between commit and cleanup). */
+  existed: boolean;
+  push: PushOutcome | { status: "skipped"; attempts: 0; rebuilt: [] };
+}
+
+export function recordFiles(summary: RunSummary, logs: Map<string, string>): Array<{ path: string; content: string }> {
+  const files = [
+    { path: "run.json", content: renderRunJson(summary) },
+    { path: "README.md", content: renderRunReadme(summary) },
+  ];
+  for (const [target, text] of logs) files.push({ path: targetLogPath(target), content: text });
+  return files;
+}
+
+export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRecordResult> {
+  const gitdir = findGitDir(opts.repoDir);
+  const env = opts.env ?? process.env;
+  const dir = stateDir(opts.repoDir, env);
+  const cache = opts.cache ?? {};
+  const now = opts.now ?? (() => new Date());
+  const branch = opts.settings.records.branch;
+  const ref = `refs/heads/${branch}`;
+  const mask = <T>(v: T): T => (opts.redactor ? opts.redactor.redactDeep(v) : v);
+  const summary = mask(opts.summary);
+  const logs = new Map(
+    [...(opts.logs instanceof Map ? opts.logs : new Map(Object.entries(opts.logs)))].map(([k, v]) => [k, mask(v)]),
+  );
+  const path = runDir(summary.id);
+  const files = recordFiles(summary, logs);
+  const runJson = files[0]?.content ?? "";
+
+  return withRecordsLock(dir, async () => {
+    let commit: string | null = null;
+    let existed = false;
+    for (let tries = 0; commit === null; tries++) {
+      const parent = await readRef(gitdir, ref);
+      if (parent) {
+        const { commit: c } = await git.readCommit({ fs, gitdir, oid: parent, cache });
+        if (await hasRun(gitdir, c.tree, path, cache)) {
+          commit = parent;
+          existed = true;
+          break;
+        }
+      }
+      const oid = await buildRecordCommit(
+        gitdir,
+        parent,
+        {
+          runId: summary.id,
+          dir: path,
+          files,
+          auditLine: (head, at) => renderAuditLine(buildAuditEntry(summary, runJson, head, at)),
+          message: recordMessage(summary),
+          author: opts.author ?? DEFAULT_AUTHOR,
+        },
+        now(),
+        cache,
+      );
+      try {
+        await compareAndSwapRef(gitdir, ref, parent, oid);
+        commit = oid;
+      } catch (e) {
+        // Only a non-OpsConductor writer can move it while we hold the records lock.
+        if (!(e instanceof RefMovedError) || tries > 20) throw e;
+      }
+    }
+    const wantPush = opts.push ?? opts.settings.records.push;
+    if (!wantPush) return { runId: summary.id, path, branch, commit, existed, push: { status: "skipped", attempts: 0, rebuilt: [] } };
+    const push = await pushLocked(gitdir, dir, branch, [summary.id], cache, now, env);
+    return { runId: summary.id, path, branch, commit, existed, push };
+  });
+}
+
+async function pushLocked(
+  gitdir: string,
+  dir: string,
+  branch: string,
+  runs: string[],
+  cache: object,
+  now: () => Date,
+  env: NodeJS.ProcessEnv,
+): Promise<PushOutcome> {
+  let push: PushOutcome;
+  try {
+    push = await pushRecords({ gitdir, branch, cache, now, env });
+  } catch (e) {
+    push = { status: "failed", reason: (e as Error).message, attempts: 1, rebuilt: [] };
+  }
+  if (push.status === "refused" || push.status === "failed") {
+    const before = readPending(dir);
+    writePending(dir, {
+      branch,
+      runs: [...new Set([...(before?.branch === branch ? before.runs : []), ...runs])],
+      reason: push.reason ?? push.status,
+      since: before?.since ?? now().toISOString(),
+    });
+  } else if (push.status === "pushed" || push.status === "already-landed" || push.status === "up-to-date") {
+    clearPending(dir);
+  }
+  return push;
+}
+
+/**
+ * Pushes records a refused or failed push left behind. Called at start by the
+ * CLI and the server (through recoverInterrupted). Null when nothing was pending.
+ */
+export async function pushPendingRecords(
+  repoDir: string,
+  settings: Pick<Settings, "records">,
+  options: { env?: NodeJS.ProcessEnv; cache?: object; now?: () => Date } = {},
+): Promise<(PushOutcome & { runs: string[] }) | null> {
+  const env = options.env ?? process.env;
+  const dir = stateDir(repoDir, env);
+  const pending = readPending(dir);
+  if (!pending) return null;
+  const gitdir = findGitDir(repoDir);
+  return withRecordsLock(dir, async () => {
+    const again = readPending(dir);
+    if (!again) return null;
+    const push = await pushLocked(gitdir, dir, again.branch, again.runs, options.cache ?? {}, options.now ?? (() => new Date()), env);
+    return { ...push, runs: again.runs };
+  });
+}

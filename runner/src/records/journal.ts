@@ -1,0 +1,163 @@
+/**
+ * Crash safety. Every event of a run is appended to a journal file in the
+ * state directory as it happens (a synchronous write: it reaches the kernel
+ * before the next event, so SIGKILL loses at most the line being written).
+ * A finished and recorded run deletes its journal. At the next start,
+ * `recoverInterrupted` records every journal left behind by a dead process:
+ * as `interrupted` with its last finished step, or with its real result when
+ * it finished but died before the commit.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { Plan } from "../core/plan-model.js";
+import type { Settings } from "../core/repo-model.js";
+import type { RunEvent, RunEventListener, RunResult } from "../core/run-events.js";
+import { Redactor } from "../secrets/redactor.js";
+import { commitRecord, pushPendingRecords, type CommitRecordResult } from "./commit-record.js";
+import type { PushOutcome } from "./push-records.js";
+import { recordContext, RunRecorder, type RecordContext } from "./run-recorder.js";
+import { isAlive, me, stateDir, type Owner } from "./state-dir.js";
+
+interface JournalHeader {
+  type: "journal";
+  v: 1;
+  runId: string;
+  owner: Owner;
+  context: RecordContext;
+}
+
+function journalDir(repoDir: string, env: NodeJS.ProcessEnv): string {
+  const dir = path.join(stateDir(repoDir, env), "journal");
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export class RunJournal {
+  private fd: number | null = null;
+  private file: string | null = null;
+  private readonly context: RecordContext;
+  private readonly dir: string;
+
+  /** Pass to the engine's `listeners`, next to the recorder's. */
+  readonly listener: RunEventListener = (event) => this.append(event);
+
+  constructor(
+    repoDir: string,
+    plan: Plan,
+    private readonly redactor: Redactor,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.context = recordContext(plan);
+    this.dir = journalDir(repoDir, env);
+  }
+
+  /** The journal file, once `run.started` has named the run. */
+  get path(): string | null {
+    return this.file;
+  }
+
+  private append(raw: RunEvent): void {
+    if (this.fd === null) {
+      if (raw.type !== "run.started") return;
+      this.file = path.join(this.dir, `${raw.runId}.jsonl`);
+      this.fd = fs.openSync(this.file, "a");
+      const header: JournalHeader = { type: "journal", v: 1, runId: raw.runId, owner: me(), context: this.context };
+      this.write(header);
+    }
+    this.write(this.redactor.redactDeep(raw));
+  }
+
+  private write(value: unknown): void {
+    if (this.fd !== null) fs.writeSync(this.fd, `${JSON.stringify(value)}\n`);
+  }
+
+  /** After the record is committed: the run needs no recovery any more. */
+  complete(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+    if (this.file) fs.rmSync(this.file, { force: true });
+  }
+}
+
+export interface RecoveredRun {
+  runId: string;
+  result: RunResult;
+  record: CommitRecordResult;
+}
+
+export interface RecoverOptions {
+  settings: Pick<Settings, "records">;
+  /** Push recovered and pending records (default settings.records.push). */
+  push?: boolean;
+  redactor?: Redactor;
+  env?: NodeJS.ProcessEnv;
+  now?: () => Date;
+  cache?: object;
+}
+
+export interface RecoverResult {
+  recovered: RecoveredRun[];
+  /** Journals skipped because their process still runs. */
+  running: string[];
+  /** Push of records a refused or failed push left pending; null when none were. */
+  pending: (PushOutcome & { runs: string[] }) | null;
+}
+
+/**
+ * Call once at the start of `opsc` (CLI and server) before running anything:
+ * records runs cut off by a crash, then pushes pending records.
+ */
+export async function recoverInterrupted(repoDir: string, options: RecoverOptions): Promise<RecoverResult> {
+  const env = options.env ?? process.env;
+  const dir = journalDir(repoDir, env);
+  const recovered: RecoveredRun[] = [];
+  const running: string[] = [];
+  const redactor = options.redactor ?? new Redactor();
+  for (const name of fs.readdirSync(dir).filter((n) => n.endsWith(".jsonl")).sort()) {
+    const file = path.join(dir, name);
+    const lines = fs.readFileSync(file, "utf8").split("\n");
+    let header: JournalHeader;
+    try {
+      header = JSON.parse(lines[0] ?? "") as JournalHeader;
+    } catch {
+      continue; // killed before the header reached the disk: nothing to record
+    }
+    if (header.type !== "journal") continue;
+    // Recovery runs at start, so a journal with our own pid is from an earlier process.
+    if (header.owner.pid !== process.pid && isAlive(header.owner)) {
+      running.push(header.runId);
+      continue;
+    }
+    const recorder = new RunRecorder(header.context, header.runId, redactor);
+    let lastAt: string | undefined;
+    for (const line of lines.slice(1)) {
+      if (line === "") continue;
+      let event: RunEvent;
+      try {
+        event = JSON.parse(line) as RunEvent;
+      } catch {
+        break; // the line being written when the process died
+      }
+      recorder.apply(event);
+      lastAt = event.at;
+    }
+    const interruptedAt = lastAt ? new Date(lastAt) : (options.now ?? (() => new Date()))();
+    const summary = recorder.summary(interruptedAt);
+    const record = await commitRecord({
+      repoDir,
+      settings: options.settings,
+      summary,
+      logs: recorder.targetLogs(),
+      push: options.push,
+      redactor,
+      env,
+      now: options.now,
+      cache: options.cache,
+    });
+    fs.rmSync(file, { force: true });
+    recovered.push({ runId: summary.id, result: summary.result, record });
+  }
+  const wantPush = options.push ?? options.settings.records.push;
+  const pending = wantPush ? await pushPendingRecords(repoDir, options.settings, { env, cache: options.cache }) : null;
+  return { recovered, running, pending };
+}

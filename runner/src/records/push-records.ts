@@ -1,0 +1,207 @@
+/**
+ * Pushes the records branch to `origin` and wins races without force: on a
+ * non-fast-forward it fetches, rebuilds our unpushed record commits on the new
+ * tip (re-chaining their audit lines), and pushes again. A record that another
+ * process already pushed is noticed and not written twice.
+ */
+import fs from "node:fs";
+import git from "isomorphic-git";
+import http from "isomorphic-git/http/node";
+import { environmentError } from "../core/errors.js";
+import { compareAndSwapRef, readRef, RefMovedError } from "../git/ref-lock.js";
+import { authFromEnv, isHttpUrl, remoteUrl } from "../git/remote-auth.js";
+import { hasRun, replayRecordCommit, trailer } from "./record-commit.js";
+import { isRunId, runDir } from "./record-paths.js";
+
+export type PushStatus = "pushed" | "already-landed" | "up-to-date" | "no-remote" | "unsupported-remote" | "refused" | "failed";
+
+export interface PushOutcome {
+  status: PushStatus;
+  /** The server's words (hook output, HTTP status) or the network error, for refused / failed. */
+  reason?: string;
+  attempts: number;
+  /** Tip of the records branch after the push (our commit may have been rebuilt). */
+  tip?: string;
+  /** Run ids whose records were rebuilt on a newer remote tip. */
+  rebuilt: string[];
+}
+
+export interface PushOptions {
+  gitdir: string;
+  branch: string;
+  remote?: string;
+  cache: object;
+  now?: () => Date;
+  env?: NodeJS.ProcessEnv;
+  maxAttempts?: number;
+}
+
+/** Credentials in a URL must not reach a log or an error. */
+export function displayUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}
+
+export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
+  const remote = opts.remote ?? "origin";
+  const { gitdir, branch, cache } = opts;
+  const now = opts.now ?? (() => new Date());
+  const ref = `refs/heads/${branch}`;
+  const url = await remoteUrl(gitdir, remote);
+  if (!url) return { status: "no-remote", attempts: 0, rebuilt: [] };
+  if (!isHttpUrl(url)) {
+    return {
+      status: "unsupported-remote",
+      reason: `${remote} is ${displayUrl(url)}; records are pushed over HTTP(S) only (isomorphic-git)`,
+      attempts: 0,
+      rebuilt: [],
+    };
+  }
+  const onAuth = authFromEnv(opts.env);
+  const maxAttempts = opts.maxAttempts ?? 30;
+  const rebuilt = new Set<string>();
+  let landed = false;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    const local = await readRef(gitdir, ref);
+    if (!local) return { status: "up-to-date", attempts: attempt - 1, rebuilt: [] };
+    const messages: string[] = [];
+    let race = false;
+    try {
+      const result = await git.push({
+        fs,
+        http,
+        gitdir,
+        cache,
+        remote,
+        ref: branch,
+        remoteRef: branch,
+        onAuth,
+        onMessage: (m) => {
+          messages.push(m);
+        },
+      });
+      const status = result.refs[ref];
+      if (result.ok && (status === undefined || status.ok)) {
+        await git.writeRef({ fs, gitdir, ref: `refs/remotes/${remote}/${branch}`, value: local, force: true });
+        return {
+          status: landed && rebuilt.size === 0 ? "already-landed" : "pushed",
+          attempts: attempt,
+          tip: local,
+          rebuilt: [...rebuilt],
+        };
+      }
+      const why = status?.error ?? result.error ?? "rejected";
+      if (isRaceMessage(why)) race = true;
+      else return refused(why, messages, attempt, rebuilt);
+    } catch (e) {
+      const err = e as { code?: string; message?: string; data?: Record<string, unknown> };
+      if (err.code === "PushRejectedError") race = true;
+      else if (err.code === "GitPushError") {
+        const pretty = String((err.data as { prettyDetails?: string } | undefined)?.prettyDetails ?? err.message);
+        if (isRaceMessage(pretty)) race = true;
+        else return refused(pretty, messages, attempt, rebuilt);
+      } else if (err.code === "HttpError") {
+        const data = err.data as { statusCode?: number; statusMessage?: string } | undefined;
+        const auth = data?.statusCode === 401 || data?.statusCode === 403;
+        return refused(
+          `HTTP ${data?.statusCode ?? "?"} ${data?.statusMessage ?? ""}`.trim() +
+            (auth ? ": set OPSC_GIT_TOKEN (or GITHUB_TOKEN) to a token that may push" : ""),
+          messages,
+          attempt,
+          rebuilt,
+        );
+      } else {
+        return { status: "failed", reason: err.message ?? String(e), attempts: attempt, rebuilt: [...rebuilt] };
+      }
+    }
+    if (!race) continue;
+    // Lost a race: take the remote tip and put our records on top of it.
+    const fetched = await git.fetch({ fs, http, gitdir, cache, remote, ref: branch, singleBranch: true, tags: false, onAuth });
+    const remoteTip = fetched.fetchHead ?? (await readRef(gitdir, `refs/remotes/${remote}/${branch}`));
+    if (!remoteTip) continue;
+    const outcome = await rebaseRecords(gitdir, ref, local, remoteTip, now, cache);
+    for (const id of outcome.rebuilt) rebuilt.add(id);
+    if (outcome.landed) landed = true;
+    if (outcome.tip === remoteTip) {
+      return { status: "already-landed", attempts: attempt, tip: remoteTip, rebuilt: [...rebuilt] };
+    }
+    await new Promise((r) => setTimeout(r, Math.random() * 50 * Math.min(attempt, 8)));
+  }
+  return {
+    status: "failed",
+    reason: `the remote kept moving: gave up after ${maxAttempts} attempts`,
+    attempts: maxAttempts,
+    rebuilt: [...rebuilt],
+  };
+}
+
+function isRaceMessage(text: string): boolean {
+  return /non-fast-forward|fetch first|failed to lock|cannot lock|failed to update ref|stale info|not a simple fast-forward/i.test(
+    text,
+  );
+}
+
+function refused(why: string, messages: string[], attempts: number, rebuilt: Set<string>): PushOutcome {
+  const said = messages
+    .join("")
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .join("; ");
+  return {
+    status: "refused",
+    reason: said ? `${why.trim()} (server said: ${said})` : why.trim(),
+    attempts,
+    rebuilt: [...rebuilt],
+  };
+}
+
+/**
+ * Moves our local-only record commits onto `remoteTip`. Returns the new local
+ * tip; equal to remoteTip when every record of ours is already there.
+ */
+async function rebaseRecords(
+  gitdir: string,
+  ref: string,
+  local: string,
+  remoteTip: string,
+  now: () => Date,
+  cache: object,
+): Promise<{ tip: string; rebuilt: string[]; landed: boolean }> {
+  const bases = await git.findMergeBase({ fs, gitdir, oids: [local, remoteTip], cache }).catch(() => [] as string[]);
+  const base = (bases as string[])[0] ?? null;
+  const mine: Array<{ oid: string; runId: string }> = [];
+  let cursor: string | null = local;
+  while (cursor && cursor !== base) {
+    const { commit } = await git.readCommit({ fs, gitdir, oid: cursor, cache });
+    const runId = trailer(commit.message, "Opsc-Run");
+    if (!runId || !isRunId(runId)) {
+      throw environmentError(
+        "records.foreign-commit",
+        `the local records branch has commit ${cursor.slice(0, 12)} that OpsConductor did not write and the remote does not have`,
+        { hint: "push or drop it by hand (git -C <repo> log <records branch>); OpsConductor never force-pushes" },
+      );
+    }
+    mine.unshift({ oid: cursor, runId });
+    cursor = commit.parent[0] ?? null;
+  }
+  let tip = remoteTip;
+  const rebuilt: string[] = [];
+  let landed = false;
+  const tipTree = async (oid: string): Promise<string> => (await git.readCommit({ fs, gitdir, oid, cache })).commit.tree;
+  for (const { oid, runId } of mine) {
+    const dir = runDir(runId);
+    if (await hasRun(gitdir, await tipTree(tip), dir, cache)) {
+      landed = true;
+      continue;
+    }
+    tip = await replayRecordCommit(gitdir, oid, tip, dir, now(), cache);
+    rebuilt.push(runId);
+  }
+  try {
+    await compareAndSwapRef(gitdir, ref, local, tip);
+  } catch (e) {
+    if (e instanceof RefMovedError) return { tip: local, rebuilt: [], landed: false };
+    throw e;
+  }
+  return { tip, rebuilt, landed };
+}

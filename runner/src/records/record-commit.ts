@@ -1,0 +1,150 @@
+/**
+ * Builds one record commit on a given parent, object by object: the run
+ * directory's blobs and trees, the audit file with one line appended (chained
+ * to the last line on that parent), the commit. Also replays a record commit
+ * onto another tip, which is how a push that lost a race is rebuilt.
+ */
+import fs from "node:fs";
+import git from "isomorphic-git";
+import { bug } from "../core/errors.js";
+import type { RunSummary } from "../core/run-summary.js";
+import { entryAt, listTree, readBlobText, writeTreeWith, type TreeInput } from "../git/write-tree.js";
+import { hashLine, rechainAuditLine, splitLines, type ChainHead } from "./audit-chain.js";
+import { auditFile } from "./record-paths.js";
+
+export interface Signature {
+  name: string;
+  email: string;
+}
+
+export const DEFAULT_AUTHOR: Signature = { name: "OpsConductor", email: "opsconductor@localhost" };
+
+/** The last audit file and line on a tree: the chain head new lines attach to. */
+export async function auditHead(
+  gitdir: string,
+  tree: string | null,
+  cache: object,
+): Promise<{ path: string; text: string; head: ChainHead } | null> {
+  if (!tree) return null;
+  const years = (await listTree(gitdir, tree, "audit", cache)).filter((e) => e.type === "tree" && /^\d{4}$/.test(e.path));
+  years.sort((a, b) => (a.path < b.path ? 1 : -1));
+  for (const year of years) {
+    const { tree: months } = await git.readTree({ fs, gitdir, oid: year.oid, cache });
+    const files = months.filter((e) => e.type === "blob" && /^\d{2}\.jsonl$/.test(e.path));
+    files.sort((a, b) => (a.path < b.path ? 1 : -1));
+    for (const file of files) {
+      const text = await readBlobText(gitdir, file.oid, cache);
+      const lines = splitLines(text);
+      const last = lines[lines.length - 1];
+      if (last === undefined) continue;
+      const entry = JSON.parse(last) as { seq: number };
+      return { path: `audit/${year.path}/${file.path}`, text, head: { hash: hashLine(last), seq: entry.seq } };
+    }
+  }
+  return null;
+}
+
+export interface RecordContent {
+  runId: string;
+  /** `runs/YYYY/MM/DD/<id>` */
+  dir: string;
+  /** Files inside the run directory, or an existing tree of it (replay). */
+  files: Array<{ path: string; content: string }> | { tree: string };
+  /** Given the chain head on the parent, the audit line (without newline). */
+  auditLine(head: ChainHead | null, at: Date): string;
+  message: string;
+  author: Signature;
+}
+
+export async function buildRecordCommit(
+  gitdir: string,
+  parent: string | null,
+  record: RecordContent,
+  now: Date,
+  cache: object,
+): Promise<string> {
+  const parentTree = parent ? (await git.readCommit({ fs, gitdir, oid: parent, cache })).commit.tree : null;
+  const last = await auditHead(gitdir, parentTree, cache);
+  // Lines stay in order even if this machine's clock is behind the last writer's.
+  const wanted = auditFile(now);
+  const path = last && last.path > wanted ? last.path : wanted;
+  const line = record.auditLine(last?.head ?? null, now);
+  const before = last && last.path === path ? last.text : parentTree ? await existingText(gitdir, parentTree, path, cache) : "";
+  const inputs: TreeInput[] = [{ path, content: `${before}${line}\n` }];
+  if ("tree" in record.files) inputs.push({ path: record.dir, tree: record.files.tree });
+  else for (const f of record.files) inputs.push({ path: `${record.dir}/${f.path}`, content: f.content });
+  const tree = await writeTreeWith(gitdir, parentTree, inputs, cache);
+  const stamp = { ...record.author, timestamp: Math.floor(now.getTime() / 1000), timezoneOffset: 0 };
+  return git.writeCommit({
+    fs,
+    gitdir,
+    commit: { tree, parent: parent ? [parent] : [], author: stamp, committer: stamp, message: record.message },
+  });
+}
+
+async function existingText(gitdir: string, tree: string, path: string, cache: object): Promise<string> {
+  const entry = await entryAt(gitdir, tree, path, cache);
+  return entry && entry.type === "blob" ? readBlobText(gitdir, entry.oid, cache) : "";
+}
+
+export function recordMessage(summary: RunSummary): string {
+  const ok = summary.counts.ok + summary.counts.changed + summary.counts.skipped;
+  const subject = `run ${summary.id}: ${summary.job} ${summary.result} (${ok}/${summary.targets.length})`;
+  const trailers = [
+    `Opsc-Run: ${summary.id}`,
+    `Opsc-Job: ${summary.job}`,
+    `Opsc-Source-Commit: ${summary.sourceCommit ?? "none"}`,
+    `Opsc-Trigger: ${summary.trigger.kind} ${oneLine(summary.actor)}`,
+  ];
+  return `${subject}\n\n${trailers.join("\n")}\n`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, " ");
+}
+
+export function trailer(message: string, key: string): string | undefined {
+  const m = new RegExp(`^${key}: (.*)$`, "m").exec(message);
+  return m?.[1];
+}
+
+/** Whether a run directory is already on a tree (a record that already landed). */
+export async function hasRun(gitdir: string, tree: string, dir: string, cache: object): Promise<boolean> {
+  return (await entryAt(gitdir, tree, `${dir}/run.json`, cache)) !== null;
+}
+
+/**
+ * Rebuilds record commit `oid` on `newParent`: its run directory tree is
+ * grafted unchanged, its audit line re-chained to the new head.
+ */
+export async function replayRecordCommit(
+  gitdir: string,
+  oid: string,
+  newParent: string,
+  dir: string,
+  now: Date,
+  cache: object,
+): Promise<string> {
+  const { commit } = await git.readCommit({ fs, gitdir, oid, cache });
+  const runTree = await entryAt(gitdir, commit.tree, dir, cache);
+  const own = await auditHead(gitdir, commit.tree, cache);
+  const runId = dir.slice(dir.lastIndexOf("/") + 1);
+  const ownLine = own ? splitLines(own.text).reverse().find((l) => (JSON.parse(l) as { run?: string }).run === runId) : undefined;
+  if (!runTree || runTree.type !== "tree" || ownLine === undefined) {
+    throw bug("records.replay", `record commit ${oid} has no run directory or audit line for ${runId}`);
+  }
+  return buildRecordCommit(
+    gitdir,
+    newParent,
+    {
+      runId,
+      dir,
+      files: { tree: runTree.oid },
+      auditLine: (head, at) => rechainAuditLine(ownLine, head, at),
+      message: commit.message,
+      author: { name: commit.author.name, email: commit.author.email },
+    },
+    now,
+    cache,
+  );
+}

@@ -1,0 +1,127 @@
+/**
+ * Reads the records branch: run listing, one run, the audit files, and the
+ * verification of the whole trail. The CLI's `runs` and `audit` commands and
+ * the server's API call these.
+ */
+import fs from "node:fs";
+import git from "isomorphic-git";
+import http from "isomorphic-git/http/node";
+import { environmentError, userError } from "../core/errors.js";
+import type { RunSummary } from "../core/run-summary.js";
+import { findGitDir } from "../git/git-dir.js";
+import { readRef } from "../git/ref-lock.js";
+import { authFromEnv, isHttpUrl, remoteUrl } from "../git/remote-auth.js";
+import { entryAt, listTree, readBlobText } from "../git/write-tree.js";
+import { sha256Hex, verifyAuditChain, type AuditFileText, type ChainVerification, type RunRecordHash } from "./audit-chain.js";
+import { displayUrl } from "./push-records.js";
+import { isRunId, runDir } from "./record-paths.js";
+import { parseRunJson } from "./render-run-json.js";
+
+export interface RecordsSource {
+  gitdir: string;
+  /** Commit id of the records branch tip. */
+  commit: string;
+  tree: string;
+  ref: string;
+  cache: object;
+}
+
+/** The records branch (or its remote-tracking ref); null when nothing was recorded yet. */
+export async function openRecords(repoDir: string, branch: string, options: { remote?: string } = {}): Promise<RecordsSource | null> {
+  const gitdir = findGitDir(repoDir);
+  const ref = options.remote ? `refs/remotes/${options.remote}/${branch}` : `refs/heads/${branch}`;
+  const commit = await readRef(gitdir, ref);
+  if (!commit) return null;
+  const cache = {};
+  const { commit: c } = await git.readCommit({ fs, gitdir, oid: commit, cache });
+  return { gitdir, commit, tree: c.tree, ref, cache };
+}
+
+/** Fetches the records branch from origin (for `audit verify --remote`). */
+export async function fetchRecords(repoDir: string, branch: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const gitdir = findGitDir(repoDir);
+  const url = await remoteUrl(gitdir, "origin");
+  if (!url) throw userError("records.no-remote", "the repository has no remote named origin", { hint: "git remote add origin https://..." });
+  if (!isHttpUrl(url)) {
+    throw userError("records.unsupported-remote", `origin is ${displayUrl(url)}; OpsConductor fetches over HTTP(S) only`, {
+      hint: "use an https:// URL for origin (see docs/records.md)",
+    });
+  }
+  try {
+    await git.fetch({ fs, http, gitdir, remote: "origin", ref: branch, singleBranch: true, tags: false, onAuth: authFromEnv(env) });
+  } catch (e) {
+    throw environmentError("records.fetch-failed", `fetching ${branch} from ${displayUrl(url)} failed: ${(e as Error).message}`, {
+      hint: "check the network and OPSC_GIT_TOKEN / GITHUB_TOKEN",
+      cause: e,
+    });
+  }
+}
+
+async function sortedDirs(src: RecordsSource, path: string, pattern: RegExp): Promise<string[]> {
+  const entries = await listTree(src.gitdir, src.tree, path, src.cache);
+  return entries
+    .filter((e) => e.type === "tree" && pattern.test(e.path))
+    .map((e) => e.path)
+    .sort();
+}
+
+/** Every run directory id, oldest first. */
+export async function runIds(src: RecordsSource): Promise<string[]> {
+  const out: string[] = [];
+  for (const y of await sortedDirs(src, "runs", /^\d{4}$/)) {
+    for (const m of await sortedDirs(src, `runs/${y}`, /^\d{2}$/)) {
+      for (const d of await sortedDirs(src, `runs/${y}/${m}`, /^\d{2}$/)) {
+        out.push(...(await sortedDirs(src, `runs/${y}/${m}/${d}`, /./)).filter(isRunId));
+      }
+    }
+  }
+  return out;
+}
+
+export async function readRun(src: RecordsSource, runId: string): Promise<{ summary: RunSummary; runJson: string } | null> {
+  const entry = await entryAt(src.gitdir, src.tree, `${runDir(runId)}/run.json`, src.cache);
+  if (!entry || entry.type !== "blob") return null;
+  const runJson = await readBlobText(src.gitdir, entry.oid, src.cache);
+  return { summary: parseRunJson(runJson), runJson };
+}
+
+export async function readRunFile(src: RecordsSource, runId: string, file: string): Promise<string | null> {
+  const entry = await entryAt(src.gitdir, src.tree, `${runDir(runId)}/${file}`, src.cache);
+  return entry && entry.type === "blob" ? readBlobText(src.gitdir, entry.oid, src.cache) : null;
+}
+
+/** Newest first; reads run.json only for as many runs as it returns (plus the ones a job filter skips). */
+export async function listRuns(src: RecordsSource, options: { job?: string; limit?: number } = {}): Promise<RunSummary[]> {
+  const ids = (await runIds(src)).reverse();
+  const out: RunSummary[] = [];
+  for (const id of ids) {
+    if (options.limit !== undefined && out.length >= options.limit) break;
+    const run = await readRun(src, id);
+    if (!run) continue;
+    if (options.job !== undefined && run.summary.job !== options.job) continue;
+    out.push(run.summary);
+  }
+  return out;
+}
+
+export async function readAuditFiles(src: RecordsSource): Promise<AuditFileText[]> {
+  const files: AuditFileText[] = [];
+  for (const y of await sortedDirs(src, "audit", /^\d{4}$/)) {
+    const entries = await listTree(src.gitdir, src.tree, `audit/${y}`, src.cache);
+    for (const e of entries.filter((e) => e.type === "blob" && /^\d{2}\.jsonl$/.test(e.path)).sort((a, b) => (a.path < b.path ? -1 : 1))) {
+      files.push({ path: `audit/${y}/${e.path}`, text: await readBlobText(src.gitdir, e.oid, src.cache) });
+    }
+  }
+  return files;
+}
+
+export async function verifyRecords(src: RecordsSource): Promise<ChainVerification> {
+  const files = await readAuditFiles(src);
+  const runs: RunRecordHash[] = [];
+  for (const id of await runIds(src)) {
+    const entry = await entryAt(src.gitdir, src.tree, `${runDir(id)}/run.json`, src.cache);
+    const text = entry && entry.type === "blob" ? await readBlobText(src.gitdir, entry.oid, src.cache) : "";
+    runs.push({ id, sha256: sha256Hex(text) });
+  }
+  return verifyAuditChain(files, runs);
+}

@@ -1,0 +1,64 @@
+/**
+ * Cron expressions and time zones. An expression must satisfy both the
+ * scheduler (node-cron) and the tick calculator (cron-parser); zones must be
+ * IANA names Intl knows.
+ */
+import { CronExpressionParser } from "cron-parser";
+import cron from "node-cron";
+import { closest } from "../closest.js";
+import type { RepoIndex } from "../repo-index.js";
+
+const MACROS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
+
+let zones: Set<string> | undefined;
+function knownZones(): Set<string> {
+  zones ??= new Set([...Intl.supportedValuesOf("timeZone"), "UTC", "Etc/UTC"]);
+  return zones;
+}
+
+export function isValidTimeZone(zone: string): boolean {
+  if (knownZones().has(zone)) return true;
+  try {
+    // Intl also accepts aliases (e.g. `Asia/Calcutta`) it does not list.
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(zone);
+  } catch {
+    return false;
+  }
+}
+
+/** Why a cron expression is invalid, or undefined. */
+export function cronProblem(expression: string): string | undefined {
+  const text = expression.trim();
+  if (text.startsWith("@")) {
+    return MACROS.includes(text) ? undefined : `unknown macro "${text}" (known: ${MACROS.join(", ")})`;
+  }
+  const fields = text.split(/\s+/);
+  if (fields.length < 5 || fields.length > 6) {
+    return `a cron expression has 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; this one has ${fields.length}`;
+  }
+  try {
+    CronExpressionParser.parse(text, { tz: "UTC" });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (!cron.validate(text)) return "the scheduler does not accept this expression";
+  return undefined;
+}
+
+export function checkSchedules(index: RepoIndex): void {
+  for (const job of index.jobs.values()) {
+    for (const [i, s] of (job.raw.on?.schedule ?? []).entries()) {
+      const problem = cronProblem(s.cron);
+      if (problem) {
+        index.report(job.source, ["on", "schedule", i, "cron"], "error", "cron.invalid", `invalid cron expression "${s.cron}": ${problem}`,
+          'for example "0 3 * * 1" is 03:00 every Monday; "*/15 * * * *" every quarter hour');
+      }
+      if (s.timezone !== undefined && !isValidTimeZone(s.timezone)) {
+        const guess = closest(s.timezone, knownZones());
+        index.report(job.source, ["on", "schedule", i, "timezone"], "error", "cron.timezone", `unknown time zone "${s.timezone}"`,
+          guess ? `did you mean "${guess}"?` : "use an IANA time zone name such as Europe/Berlin or UTC");
+      }
+    }
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Loads an automation repository: parses every file keeping positions,
+ * validates each against its JSON Schema, builds the RepoModel and runs the
+ * checks beyond the schema. Pure: the same files give the same model and
+ * diagnostics whether they came from a folder or a Git commit. It never throws
+ * for a user's mistake; everything becomes a diagnostic.
+ */
+import { compareDiagnostics, type Diagnostic } from "../core/diagnostic.js";
+import type { RepoModel } from "../core/repo-model.js";
+import { buildJob, buildSettings, buildStep, buildTarget, at } from "./build-model.js";
+import { checkCycles } from "./checks/check-cycles.js";
+import { checkExpressions } from "./checks/check-expressions.js";
+import { checkInputs } from "./checks/check-inputs.js";
+import { checkLayout, classifyPath } from "./checks/check-layout.js";
+import { checkReferences } from "./checks/check-references.js";
+import { checkSchedules } from "./checks/check-schedules.js";
+import { checkSelectors } from "./checks/check-selectors.js";
+import { credentialFileOf, isSopsEncrypted } from "./credential-keys.js";
+import type { RawJob, RawSettings, RawStep, RawTarget, RawTargetsFile } from "./raw-types.js";
+import type { RepoFiles } from "./repo-files.js";
+import { RepoIndex } from "./repo-index.js";
+import { schemaDiagnostics } from "./schema-diagnostics.js";
+import { validateKind } from "./schemas.js";
+import { YamlSource } from "./yaml-source.js";
+
+export interface LoadResult {
+  model: RepoModel;
+  diagnostics: Diagnostic[];
+  /** Parsed files by path, for showing the offending line of a diagnostic. */
+  sources: ReadonlyMap<string, YamlSource>;
+}
+
+export const SETTINGS_FILE = "opsconductor.yaml";
+
+export function loadRepo(files: RepoFiles): LoadResult {
+  const model: RepoModel = {
+    settings: buildSettings(undefined, { file: SETTINGS_FILE, line: 1, col: 1 }),
+    targets: new Map(),
+    steps: new Map(),
+    jobs: new Map(),
+    credentials: new Map(),
+  };
+  const index = new RepoIndex(model, files.files.keys());
+  try {
+    load(index, files);
+  } catch (e) {
+    // A bug must not hide the user's diagnostics found so far, nor crash `validate`.
+    index.reportFile(SETTINGS_FILE, "error", "internal.bug",
+      `OpsConductor failed while checking this repository: ${(e as Error).message}`,
+      "this is a bug in OpsConductor; please report it with the repository that triggers it");
+  }
+  const diagnostics = index.diagnostics.sort(compareDiagnostics);
+  return { model, diagnostics, sources: index.sources };
+}
+
+function parse(index: RepoIndex, path: string, bytes: Uint8Array): YamlSource {
+  const source = new YamlSource(path, bytes);
+  index.sources.set(path, source);
+  index.diagnostics.push(...source.diagnostics);
+  return source;
+}
+
+function schemaValid(index: RepoIndex, source: YamlSource, kind: "settings" | "targets" | "step" | "job"): boolean {
+  if (!source.ok) return false;
+  const errors = validateKind(kind, source.value);
+  if (errors.length === 0) return true;
+  index.diagnostics.push(...schemaDiagnostics(source, errors));
+  return false;
+}
+
+function load(index: RepoIndex, files: RepoFiles): void {
+  const { model } = index;
+  const byKind = { targets: [] as string[], credential: [] as string[], step: [] as string[], job: [] as string[] };
+  for (const path of files.files.keys()) {
+    const c = classifyPath(path);
+    if (c.kind === "targets" || c.kind === "credential" || c.kind === "step" || c.kind === "job") byKind[c.kind].push(path);
+  }
+
+  const settingsBytes = files.files.get(SETTINGS_FILE);
+  if (settingsBytes === undefined) {
+    index.reportFile(SETTINGS_FILE, "error", "repo.no-settings", "opsconductor.yaml is missing",
+      "create it at the repository's root (an empty file is enough), or run `opsc init`");
+  } else {
+    const source = parse(index, SETTINGS_FILE, settingsBytes);
+    if (schemaValid(index, source, "settings")) {
+      model.settings = buildSettings(source.value as RawSettings | null, { file: SETTINGS_FILE, line: 1, col: 1 });
+    }
+  }
+
+  for (const path of byKind.targets) {
+    const source = parse(index, path, files.files.get(path)!);
+    const valid = schemaValid(index, source, "targets");
+    const value = source.value as RawTargetsFile | undefined;
+    if (!valid) {
+      index.brokenTargetFiles.push(path);
+      const names = value && typeof value === "object" && value.targets && typeof value.targets === "object" ? Object.keys(value.targets) : [];
+      for (const name of names) index.brokenTargets.add(name);
+      continue;
+    }
+    index.targetFiles.push({ id: path, source, path: [], raw: value! });
+    for (const [id, own] of Object.entries(value!.targets)) {
+      const entry = { id, source, path: ["targets", id], raw: { ...(value!.defaults ?? {}), ...(own ?? {}) } as RawTarget };
+      const list = index.targets.get(id) ?? [];
+      list.push(entry);
+      index.targets.set(id, list);
+      if (list.length === 1) {
+        model.targets.set(id, buildTarget(id, own ?? {}, value!.defaults ?? {}, model.settings, at(source, ["targets", id], "key")));
+      }
+    }
+  }
+
+  for (const path of byKind.credential) {
+    const c = classifyPath(path);
+    if (c.kind !== "credential") continue;
+    const source = parse(index, path, files.files.get(path)!);
+    if (!source.ok) {
+      index.brokenCredentials.add(c.id);
+      continue;
+    }
+    if (!isSopsEncrypted(source.value)) {
+      index.report(source, [], "error", "credential.not-encrypted",
+        "this credentials file is not encrypted with SOPS (it has no `sops` metadata)",
+        `secrets must never be committed in clear: encrypt it with \`opsc secrets encrypt ${path}\` (or sops), and rotate any value that was pushed`);
+    }
+    model.credentials.set(c.id, credentialFileOf(c.id, c.format, source));
+  }
+
+  for (const path of byKind.step) {
+    const c = classifyPath(path);
+    if (c.kind !== "step") continue;
+    const source = parse(index, path, files.files.get(path)!);
+    if (!schemaValid(index, source, "step")) {
+      index.brokenSteps.add(c.id);
+      continue;
+    }
+    const raw = source.value as RawStep;
+    index.steps.set(c.id, { id: c.id, source, path: [], raw });
+    model.steps.set(c.id, buildStep(c.id, raw, source));
+  }
+
+  for (const path of byKind.job) {
+    const c = classifyPath(path);
+    if (c.kind !== "job") continue;
+    const source = parse(index, path, files.files.get(path)!);
+    if (!schemaValid(index, source, "job")) continue;
+    const raw = source.value as RawJob;
+    index.jobs.set(c.id, { id: c.id, source, path: [], raw });
+    model.jobs.set(c.id, buildJob(c.id, raw, source, model.settings));
+  }
+
+  checkLayout(index);
+  checkReferences(index);
+  checkCycles(index);
+  checkExpressions(index);
+  checkInputs(index);
+  checkSchedules(index);
+  checkSelectors(index);
+}

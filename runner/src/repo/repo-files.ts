@@ -1,0 +1,37 @@
+/**
+ * The raw files of an automation repository, read from a folder or a Git
+ * commit. The loader only ever sees this, so both sources give the same result.
+ */
+export interface RepoFiles {
+  /** Repository-relative posix path -> content. Only paths `isRepoPath` accepts. */
+  files: Map<string, Uint8Array>;
+  /** The commit the files were read at, when read from Git. */
+  commit?: string;
+}
+
+/** Folders whose files are part of the automation repository's model. */
+export const KIND_FOLDERS = ["targets", "credentials", "steps", "jobs"] as const;
+
+/**
+ * Larger files are reported, not parsed. Readers may stop reading one byte past
+ * this, so a huge file never has to fit in memory.
+ */
+export const MAX_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Which paths a reader collects: everything under the kind folders (so misplaced
+ * files can be reported) and top-level YAML files. Other folders (docs, scripts,
+ * .github) are the user's business.
+ */
+export function isRepoPath(path: string): boolean {
+  const slash = path.indexOf("/");
+  if (slash < 0) return /\.ya?ml$/i.test(path);
+  const top = path.slice(0, slash);
+  return (KIND_FOLDERS as readonly string[]).includes(top);
+}
+
+/** Whether a folder (posix, relative, no trailing slash) may hold paths `isRepoPath` accepts. */
+export function isRepoFolder(path: string): boolean {
+  const top = path.split("/")[0] ?? "";
+  return (KIND_FOLDERS as readonly string[]).includes(top);
+}

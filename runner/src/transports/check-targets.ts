@@ -1,0 +1,75 @@
+/**
+ * `opsc targets check`: connect (verifying the host key), run `true`, time both.
+ * Each target is checked alone; one failing never stops the others.
+ */
+import { isOpscError } from "../core/errors.js";
+import type { PlannedTarget } from "../core/plan-model.js";
+import { buildStepScript } from "./script-builder.js";
+import type { Transport } from "./transport.js";
+
+export interface TargetCheck {
+  target: string;
+  address: string;
+  ok: boolean;
+  connectMs?: number;
+  execMs?: number;
+  /** Stable error code (`ssh.host-key-mismatch`, `ssh.unreachable`, ...) when not ok. */
+  code?: string;
+  message?: string;
+}
+
+export async function checkTargets(
+  targets: PlannedTarget[],
+  transportFor: (t: PlannedTarget) => Transport,
+  options: { parallel?: number; timeoutMs?: number } = {},
+): Promise<TargetCheck[]> {
+  const results: TargetCheck[] = new Array<TargetCheck>(targets.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < targets.length) {
+      const i = next++;
+      results[i] = await checkOne(targets[i]!, transportFor, options.timeoutMs ?? 10_000);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.parallel ?? 20, targets.length) }, worker));
+  return results;
+}
+
+async function checkOne(target: PlannedTarget, transportFor: (t: PlannedTarget) => Transport, timeoutMs: number): Promise<TargetCheck> {
+  const address = target.transport === "local" ? "local" : `${target.user ? `${target.user}@` : ""}${target.host ?? "?"}:${target.port}`;
+  let transport: Transport | undefined;
+  try {
+    transport = transportFor(target);
+    const c0 = performance.now();
+    await transport.connect(AbortSignal.timeout(timeoutMs));
+    const connectMs = Math.round(performance.now() - c0);
+    const script = buildStepScript({ shell: target.shell, env: {}, mode: "run", run: "true" });
+    const e0 = performance.now();
+    let stderr = "";
+    const r = await transport.exec({
+      script: script.text,
+      shell: target.shell,
+      timeoutMs,
+      onStdout: () => undefined,
+      onStderr: (b) => {
+        stderr += b.toString("utf8");
+      },
+    });
+    const execMs = Math.round(performance.now() - e0);
+    if (r.exitCode !== 0) {
+      const why = r.timedOut ? `\`true\` did not finish within ${timeoutMs} ms` : `\`true\` exited ${r.exitCode}: ${stderr.trim().split("\n")[0] ?? ""}`;
+      return { target: target.name, address, ok: false, connectMs, execMs, code: "check.exec-failed", message: why };
+    }
+    return { target: target.name, address, ok: true, connectMs, execMs };
+  } catch (e) {
+    return {
+      target: target.name,
+      address,
+      ok: false,
+      code: isOpscError(e) ? e.code : "check.failed",
+      message: e instanceof Error ? e.message : String(e),
+    };
+  } finally {
+    await transport?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * SSH through ssh2: one connection per target, reused by every step; one exec
+ * channel per step, closed when the step ends. The host key is checked against
+ * the pinned keys inside the key exchange (ssh2 `hostVerifier`), before any
+ * authentication method is tried.
+ */
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import ssh2, { type AuthenticationType, type ClientChannel, type ParsedKey } from "ssh2";
+import { environmentError, userError, type OpscError } from "../core/errors.js";
+import type { Shell } from "../core/repo-model.js";
+import { HandshakeLimiter } from "./handshake-limiter.js";
+import { fingerprint, hostKeyAlgorithms, keyType, parsePinnedKey, type PinnedKey } from "./host-key.js";
+import type { ExecRequest, ExecResult, Transport } from "./transport.js";
+import { shellCommand } from "./transport.js";
+
+export interface SshAuth {
+  /** Parsed once per run (parsing and decrypting a key is slow), shared by every target using it. */
+  privateKey?: ParsedKey;
+  password?: string;
+  /** Path of an ssh-agent socket (usually $SSH_AUTH_SOCK). */
+  agent?: string;
+}
+
+export interface SshTransportOptions {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  hostKeys: string[];
+  /** Credentials, or a function resolving them at connect time (decrypting only what is used). */
+  auth: SshAuth | (() => Promise<SshAuth>);
+  /** Connect through this (already configured) transport, as ProxyJump. */
+  jump?: SshTransport;
+  connectTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+  limiter?: HandshakeLimiter;
+  /** Grace between SIGTERM and SIGKILL when a step times out. */
+  killGraceMs?: number;
+}
+
+// ssh2 is CommonJS: named imports fail under Node's ESM loader once bundled.
+const { Client } = ssh2;
+const sharedLimiter = new HandshakeLimiter(10);
+
+export class SshTransport implements Transport {
+  readonly name: string;
+  private client: InstanceType<typeof Client> | null = null;
+  private connecting: Promise<void> | null = null;
+  private closed = false;
+  private readonly pinned: PinnedKey[];
+
+  constructor(private readonly opts: SshTransportOptions) {
+    this.name = opts.name;
+    this.pinned = opts.hostKeys.map((k) => parsePinnedKey(k)).filter((k): k is PinnedKey => k !== null);
+  }
+
+  connect(signal?: AbortSignal): Promise<void> {
+    this.connecting ??= (this.opts.limiter ?? sharedLimiter).run(() => this.handshake(signal));
+    return this.connecting;
+  }
+
+  private async handshake(signal?: AbortSignal): Promise<void> {
+    const { host, port, name } = this.opts;
+    if (this.pinned.length === 0) {
+      throw userError("ssh.no-host-key", `target ${name}: no valid host_key is pinned, so ${host} cannot be trusted`, {
+        hint: `pin the key in targets/*.yaml (host_key: "ssh-ed25519 AAAA..."); \`ssh-keyscan -p ${port} ${host}\` shows it, verify it out of band`,
+      });
+    }
+    const timeoutMs = this.opts.connectTimeoutMs ?? 10_000;
+    const creds = typeof this.opts.auth === "function" ? await this.opts.auth() : this.opts.auth;
+    const auth: Array<Record<string, unknown>> = [];
+    if (creds.agent) auth.push({ type: "agent", username: this.opts.user, agent: creds.agent });
+    if (creds.privateKey) auth.push({ type: "publickey", username: this.opts.user, key: creds.privateKey });
+    if (creds.password !== undefined) auth.push({ type: "password", username: this.opts.user, password: creds.password });
+    if (auth.length === 0) {
+      throw userError("ssh.no-credential", `target ${name}: no private key, password or agent to log in with`, {
+        hint: "set `credential:` on the target, or run with SSH_AUTH_SOCK set",
+      });
+    }
+    const sock = await this.openSocket(timeoutMs, signal);
+    const client = new Client();
+    let seen: Buffer | null = null;
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const fail = (e: OpscError): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener("abort", onAbort);
+        client.end();
+        sock.destroy();
+        reject(e);
+      };
+      const onAbort = (): void => fail(environmentError("ssh.cancelled", `target ${name}: connection cancelled`));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      client.on("ready", () => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      });
+      client.on("error", (err: Error & { level?: string }) => {
+        if (seen !== null) {
+          fail(this.hostKeyRefused(seen));
+        } else if (err.level === "client-authentication") {
+          fail(
+            userError("ssh.auth-failed", `target ${name}: ${this.opts.user}@${host} refused every credential offered`, {
+              hint: "check the target's `user` and `credential`, and the server's authorized_keys",
+            }),
+          );
+        } else if (err.level === "client-timeout") {
+          fail(environmentError("ssh.timeout", `target ${name}: no SSH handshake with ${host}:${port} within ${timeoutMs} ms`));
+        } else {
+          fail(environmentError("ssh.connect-failed", `target ${name}: SSH to ${host}:${port} failed: ${err.message}`));
+        }
+      });
+      client.on("close", () => {
+        this.client = null;
+        if (seen !== null) fail(this.hostKeyRefused(seen));
+        else fail(environmentError("ssh.connect-failed", `target ${name}: ${host}:${port} closed the connection`));
+      });
+      client.connect({
+        sock,
+        username: this.opts.user,
+        readyTimeout: timeoutMs,
+        keepaliveInterval: this.opts.keepaliveIntervalMs ?? 15_000,
+        keepaliveCountMax: this.opts.keepaliveCountMax ?? 3,
+        algorithms: {
+          serverHostKey: hostKeyAlgorithms(this.pinned) as never,
+          // curve25519 first: ssh2's fastest key exchange; group exchange is slow.
+          kex: ["curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384", "ecdh-sha2-nistp521"] as never,
+        },
+        hostVerifier: (key: Buffer): boolean => {
+          const ok = this.pinned.some((p) => p.blob.equals(key));
+          if (!ok) seen = Buffer.from(key);
+          return ok;
+        },
+        authHandler: auth as unknown as AuthenticationType[],
+      });
+    });
+    this.client = client;
+    client.on("error", () => {
+      // After ready, failures surface on the next exec as a closed connection.
+    });
+  }
+
+  private hostKeyRefused(seen: Buffer): OpscError {
+    const pinned = this.pinned.map((p) => `${p.type} ${fingerprint(p.blob)}`).join(", ");
+    return userError(
+      "ssh.host-key-mismatch",
+      `target ${this.opts.name}: host key refused: ${this.opts.host}:${this.opts.port} presented ${keyType(seen)} ${fingerprint(seen)}, which is not pinned (pinned: ${pinned})`,
+      {
+        hint: "if the host was reinstalled, verify the new key out of band and update host_key; otherwise someone may be intercepting the connection",
+      },
+    );
+  }
+
+  private async openSocket(timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
+    const { host, port, name } = this.opts;
+    if (this.opts.jump) {
+      await this.opts.jump.connect(signal);
+      return this.opts.jump.forward(host, port, name);
+    }
+    return new Promise<Duplex>((resolve, reject) => {
+      // noDelay: two ~40 ms Nagle / delayed-ACK stalls per handshake disappear.
+      const sock = net.connect({ host, port, noDelay: true });
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(environmentError("ssh.unreachable", `target ${name}: ${host}:${port} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        sock.destroy();
+        reject(environmentError("ssh.cancelled", `target ${name}: connection cancelled`));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      sock.once("connect", () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        resolve(sock);
+      });
+      sock.once("error", (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        reject(environmentError("ssh.unreachable", `target ${name}: cannot reach ${host}:${port}: ${e.code ?? e.message}`));
+      });
+    });
+  }
+
+  /** A tunnel to host:port through this connection (this transport acting as a jump host). */
+  forward(host: string, port: number, forTarget: string): Promise<Duplex> {
+    const client = this.client;
+    if (!client) return Promise.reject(environmentError("ssh.jump-down", `jump host ${this.name} is not connected`));
+    return new Promise<Duplex>((resolve, reject) => {
+      client.forwardOut("127.0.0.1", 0, host, port, (err, stream) => {
+        if (err) {
+          reject(
+            environmentError("ssh.unreachable", `target ${forTarget}: jump host ${this.name} cannot reach ${host}:${port}: ${err.message}`),
+          );
+        } else resolve(stream);
+      });
+    });
+  }
+
+  exec(req: ExecRequest): Promise<ExecResult> {
+    const client = this.client;
+    if (!client) return Promise.reject(environmentError("ssh.not-connected", `target ${this.name}: not connected`));
+    const command = remoteCommand(req.shell);
+    return new Promise<ExecResult>((resolve, reject) => {
+      client.exec(command, (err, channel) => {
+        if (err) {
+          reject(environmentError("ssh.exec-failed", `target ${this.name}: cannot start a session: ${err.message}`));
+          return;
+        }
+        this.drive(channel, req, resolve);
+      });
+    });
+  }
+
+  private drive(channel: ClientChannel, req: ExecRequest, resolve: (r: ExecResult) => void): void {
+    let timedOut = false;
+    let cancelled = false;
+    let exitCode: number | null = null;
+    const timers: NodeJS.Timeout[] = [];
+    const kill = (): void => {
+      // OpenSSH (7.9+) delivers signal requests to the session's process group.
+      // TERM first so sudo can relay it to a command it started as another user.
+      channel.signal("TERM");
+      timers.push(
+        setTimeout(() => {
+          channel.signal("KILL");
+          timers.push(setTimeout(() => channel.close(), 1_000));
+        }, this.opts.killGraceMs ?? 2_000),
+      );
+    };
+    if (req.timeoutMs !== undefined)
+      timers.push(
+        setTimeout(() => {
+          timedOut = true;
+          kill();
+        }, req.timeoutMs),
+      );
+    const onAbort = (): void => {
+      cancelled = true;
+      kill();
+    };
+    if (req.signal?.aborted) onAbort();
+    req.signal?.addEventListener("abort", onAbort, { once: true });
+    channel.on("data", (b: Buffer) => req.onStdout(b));
+    channel.stderr.on("data", (b: Buffer) => req.onStderr(b));
+    channel.on("exit", (code: number | null) => {
+      exitCode = typeof code === "number" ? code : null;
+    });
+    channel.on("close", () => {
+      for (const t of timers) clearTimeout(t);
+      req.signal?.removeEventListener("abort", onAbort);
+      resolve({ exitCode, timedOut, cancelled: cancelled && !timedOut });
+    });
+    if (req.shell === "powershell") {
+      // The PowerShell bootstrap reads stdin to its end (and OpenSSH for Windows has no signals anyway).
+      channel.end(req.script);
+    } else {
+      // sh scripts are one `{ ... }` group ending in `exit`, so they need no EOF; keeping
+      // stdin open keeps the channel writable, which ssh2 requires to send a signal.
+      channel.write(req.script);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.connecting?.catch(() => undefined);
+    this.client?.end();
+    this.client = null;
+  }
+}
+
+/**
+ * The command line sshd hands to the login shell. Fixed text only: the script
+ * itself, with every value, travels on stdin.
+ */
+export function remoteCommand(shell: Shell): string {
+  const { command, args } = shellCommand(shell);
+  return [command, ...args].join(" ");
+}

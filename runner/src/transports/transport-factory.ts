@@ -1,0 +1,129 @@
+/**
+ * Turns planned targets into transports for one run: credentials are fetched
+ * and private keys parsed (and decrypted) once per credential reference, only
+ * when a target using them connects; jump hosts are shared between the targets
+ * behind them.
+ */
+import { userInfo } from "node:os";
+import ssh2, { type ParsedKey } from "ssh2";
+import { userError } from "../core/errors.js";
+import type { PlannedTarget } from "../core/plan-model.js";
+import type { Redactor } from "../secrets/redactor.js";
+import { HandshakeLimiter } from "./handshake-limiter.js";
+import { LocalTransport } from "./local-transport.js";
+import { SshTransport, type SshAuth } from "./ssh-transport.js";
+import type { Transport } from "./transport.js";
+
+/** What a credential reference resolves to: a string, or a mapping with private_key, passphrase, password. */
+export type CredentialValue = string | Record<string, unknown>;
+
+/** The part of the credential store the transports need. */
+export interface CredentialSource {
+  get(ref: string): CredentialValue | Promise<CredentialValue>;
+}
+
+export interface TransportFactoryOptions {
+  credentials?: CredentialSource;
+  redactor?: Redactor;
+  /** ssh-agent socket for targets without a credential; default $SSH_AUTH_SOCK. */
+  agent?: string;
+  connectTimeoutMs?: number;
+  /** Concurrent SSH handshakes (default 10, OpenSSH's MaxStartups start). */
+  handshakes?: number;
+}
+
+export interface TransportFactory {
+  transportFor(target: PlannedTarget): Transport;
+  sudoPassword(target: PlannedTarget): Promise<string | undefined>;
+}
+
+export function createTransportFactory(opts: TransportFactoryOptions = {}): TransportFactory {
+  const limiter = new HandshakeLimiter(opts.handshakes ?? 10);
+  const auths = new Map<string, Promise<SshAuth>>();
+  const jumps = new Map<string, SshTransport>();
+  const agent = opts.agent ?? process.env.SSH_AUTH_SOCK;
+
+  const lookup = async (ref: string): Promise<CredentialValue> => {
+    if (!opts.credentials) {
+      throw userError("run.no-credentials", `credential ${ref} is needed but no credential store is available`);
+    }
+    const value = await opts.credentials.get(ref);
+    for (const v of typeof value === "string" ? [value] : Object.values(value)) {
+      if (typeof v === "string") opts.redactor?.add(v);
+    }
+    return value;
+  };
+
+  const authFor = (target: PlannedTarget): (() => Promise<SshAuth>) => {
+    const ref = target.credential;
+    if (!ref) {
+      return () => Promise.resolve(agent ? { agent } : {});
+    }
+    return () => {
+      let p = auths.get(ref);
+      if (!p) {
+        p = lookup(ref).then((value) => toAuth(ref, value, target.name));
+        auths.set(ref, p);
+      }
+      return p;
+    };
+  };
+
+  const ssh = (target: PlannedTarget, shared: boolean): SshTransport => {
+    const key = `${target.user ?? ""}@${target.host ?? ""}:${target.port}`;
+    if (shared) {
+      const existing = jumps.get(key);
+      if (existing) return existing;
+    }
+    if (!target.host) throw userError("run.no-host", `target ${target.name} uses ssh but has no host`);
+    const jump = target.jump ? ssh(target.jump, true) : undefined;
+    const t = new SshTransport({
+      name: target.name,
+      host: target.host,
+      port: target.port,
+      user: target.user ?? userInfo().username,
+      hostKeys: target.hostKeys,
+      auth: authFor(target),
+      limiter,
+      ...(jump ? { jump } : {}),
+      ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+    });
+    if (shared) jumps.set(key, t);
+    return t;
+  };
+
+  return {
+    transportFor: (target) => (target.transport === "local" ? new LocalTransport(target.name) : ssh(target, false)),
+    sudoPassword: async (target) => {
+      const ref = target.sudo?.password;
+      if (!ref) return undefined;
+      const value = await lookup(ref);
+      if (typeof value === "string") return value;
+      if (typeof value.password === "string") return value.password;
+      throw userError("run.bad-sudo-credential", `sudo password ${ref} of target ${target.name} is not a string`, {
+        hint: "point sudo.password at a string value, such as prod/sudo.password",
+      });
+    },
+  };
+}
+
+/** A credential value as SSH auth: a mapping, a private key in PEM/OpenSSH form, or a password. */
+export function toAuth(ref: string, value: CredentialValue, targetName: string): SshAuth {
+  const m = typeof value === "string" ? (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value) ? { private_key: value } : { password: value }) : value;
+  const auth: SshAuth = {};
+  if (typeof m.private_key === "string") {
+    const passphrase = typeof m.passphrase === "string" ? m.passphrase : undefined;
+    const parsed = ssh2.utils.parseKey(m.private_key, passphrase);
+    if (parsed instanceof Error) {
+      throw userError("ssh.bad-private-key", `credential ${ref} (target ${targetName}): cannot read the private key: ${parsed.message}`, {
+        hint: passphrase === undefined ? "if the key is encrypted, add `passphrase` next to `private_key`" : "check the passphrase",
+      });
+    }
+    auth.privateKey = (Array.isArray(parsed) ? parsed[0] : parsed) as ParsedKey;
+  }
+  if (typeof m.password === "string") auth.password = m.password;
+  if (!auth.privateKey && auth.password === undefined) {
+    throw userError("ssh.bad-credential", `credential ${ref} (target ${targetName}) has neither private_key nor password`);
+  }
+  return auth;
+}

@@ -1,0 +1,46 @@
+/**
+ * From a push (before, after, ref) to the jobs it runs, reading the job
+ * definitions at the pushed commit: the Git side of the push trigger.
+ */
+import type { Diagnostic } from "../core/diagnostic.js";
+import type { JobDef, RepoModel } from "../core/repo-model.js";
+import { readRepoCommit } from "../git/read-tree.js";
+import { loadRepo } from "../repo/load-repo.js";
+import { changedPaths, commitOf } from "./changed-paths.js";
+import { branchOf, jobsForPush } from "./match-push.js";
+
+export interface PushRequest {
+  before: string;
+  after: string;
+  ref: string;
+}
+
+export interface PushResolution {
+  /** The full commit id `after` resolved to. */
+  commit: string;
+  changed: string[];
+  jobs: JobDef[];
+  model: RepoModel;
+  /** Errors in the repository at the pushed commit; when present no job is selected. */
+  errors: Diagnostic[];
+  /** Why nothing runs, when nothing does. */
+  reason?: string;
+}
+
+export async function resolvePush(gitdir: string, request: PushRequest): Promise<PushResolution> {
+  const commit = await commitOf(gitdir, request.after);
+  const { model, diagnostics } = loadRepo(await readRepoCommit(gitdir, commit));
+  const errors = diagnostics.filter((d) => d.severity === "error");
+  const base = { commit, model, errors };
+  const branch = branchOf(request.ref);
+  if (branch === undefined) return { ...base, changed: [], jobs: [], reason: `${request.ref} is not a branch` };
+  if (branch === model.settings.records.branch) {
+    return { ...base, changed: [], jobs: [], reason: `${branch} is the records branch; pushes to it never trigger` };
+  }
+  const changed = await changedPaths(gitdir, request.before, commit);
+  if (errors.length > 0) {
+    return { ...base, changed, jobs: [], reason: `the repository has ${errors.length} error(s) at ${commit}` };
+  }
+  const jobs = jobsForPush(model, { ref: request.ref, changed, recordsBranch: model.settings.records.branch });
+  return { ...base, changed, jobs, ...(jobs.length === 0 ? { reason: "no job's on.push matches" } : {}) };
+}

@@ -1,0 +1,204 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { commitRecord } from "../../src/records/commit-record.js";
+import { RunJournal } from "../../src/records/journal.js";
+import { openRecords, readRun, verifyRecords, listRuns } from "../../src/records/records-branch.js";
+import { RunRecorder } from "../../src/records/run-recorder.js";
+import { runPlan } from "../../src/run/run-plan.js";
+import { Redactor } from "../../src/secrets/redactor.js";
+import { LocalTransport } from "../../src/transports/local-transport.js";
+import { assertNoCanary, CANARY, plantCanaries } from "../helpers/canary.js";
+import { localTarget, simplePlan, step } from "../helpers/plan-fixture.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "opsc-records-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const settings = { records: { branch: "opsconductor/runs", push: false } };
+const BRANCH = "opsconductor/runs";
+
+function newRepo(name: string): string {
+  const dir = join(scratch, name);
+  execFileSync("git", ["init", "-q", "-b", "main", dir]);
+  return dir;
+}
+
+function git(dir: string, ...args: string[]): string {
+  return execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" });
+}
+
+async function recordOneRun(repoDir: string, job = "patch-web", env: NodeJS.ProcessEnv = process.env) {
+  const redactor = new Redactor();
+  const secrets = plantCanaries(redactor);
+  const plan = simplePlan(
+    [localTarget("web-1"), localTarget("web-2")],
+    [
+      step("install", { run: 'echo "token is $CANARY_TOKEN"; printf "%s" "$CANARY_KEY"' }),
+      step("fail-on-2", { run: '[ "$(hostname)" = never ] || [ "$T" != web-2 ]', env: { T: "${{ target.name }}" } }),
+    ],
+    { job, inputs: { package: "nginx" }, commit: "a".repeat(40), trigger: { kind: "manual", actor: "alice" } },
+  );
+  const recorder = new RunRecorder(plan, undefined, redactor);
+  const journal = new RunJournal(repoDir, plan, redactor, env);
+  await runPlan(plan, {
+    transportFor: (t) => new LocalTransport(t.name),
+    redactor,
+    secrets,
+    listeners: [recorder.listener, journal.listener],
+  });
+  const journalText = readFileSync(journal.path ?? "", "utf8");
+  const result = await commitRecord({ repoDir, settings, summary: recorder.summary(), logs: recorder.targetLogs(), redactor, env });
+  journal.complete();
+  return { result, recorder, journalText };
+}
+
+describe("commitRecord", () => {
+  it("writes run.json, README.md, one log per target and a chained audit line on an orphan branch", async () => {
+    const repo = newRepo("layout");
+    const { result, journalText } = await recordOneRun(repo);
+    expect(result.push.status).toBe("skipped");
+    const files = git(repo, "ls-tree", "-r", "--name-only", BRANCH).trim().split("\n");
+    const dir = result.path;
+    expect(dir).toMatch(/^runs\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{6}Z-patch-web-[0-9a-f]{4}$/);
+    expect(files.sort()).toEqual(
+      [`${dir}/README.md`, `${dir}/run.json`, `${dir}/targets/web-1.log`, `${dir}/targets/web-2.log`, expect.stringMatching(/^audit\/\d{4}\/\d{2}\.jsonl$/)].sort(),
+    );
+    // Orphan: the records branch shares nothing with main.
+    expect(git(repo, "rev-list", "--count", BRANCH).trim()).toBe("1");
+    git(repo, "fsck", "--strict", "--no-dangling");
+    const message = git(repo, "log", "-1", "--format=%B", BRANCH);
+    expect(message).toMatch(new RegExp(`^run ${result.runId}: patch-web failure \\(1/2\\)\n`));
+    expect(git(repo, "log", "-1", "--format=%(trailers:key=Opsc-Job,valueonly)", BRANCH).trim()).toBe("patch-web");
+    expect(git(repo, "log", "-1", "--format=%(trailers:key=Opsc-Source-Commit,valueonly)", BRANCH).trim()).toBe("a".repeat(40));
+    expect(git(repo, "log", "-1", "--format=%(trailers:key=Opsc-Trigger,valueonly)", BRANCH).trim()).toBe("manual alice");
+
+    const run = JSON.parse(git(repo, "show", `${BRANCH}:${dir}/run.json`)) as Record<string, unknown>;
+    expect(run).toMatchObject({ id: result.runId, job: "patch-web", result: "failure", actor: "alice", inputs: { package: "nginx" } });
+    expect(run.counts).toMatchObject({ ok: 0, changed: 1, failed: 1 });
+    const readme = git(repo, "show", `${BRANCH}:${dir}/README.md`);
+    expect(readme).toContain("| [web-2](targets/web-2.log) | ❌ failed");
+    expect(readme).toMatch(/\| Target \| Outcome \| `install` \| `fail-on-2` \|/);
+    const log1 = git(repo, "show", `${BRANCH}:${dir}/targets/web-1.log`);
+    expect(log1).toContain("token is ***");
+
+    // Secrets never: not in any blob of the branch, not in the journal in the state dir.
+    for (const f of files) assertNoCanary(git(repo, "show", `${BRANCH}:${f}`), f);
+    assertNoCanary(journalText, "the journal");
+    expect(readdirSync(join(repo, ".git", "opsconductor", "journal"))).toEqual([]);
+  });
+
+  it("chains each audit line to the sha256 of the one before, and verification passes", async () => {
+    const repo = newRepo("chain");
+    const first = await recordOneRun(repo, "a-job");
+    const second = await recordOneRun(repo, "b-job");
+    const auditPath = git(repo, "ls-tree", "-r", "--name-only", BRANCH, "audit").trim();
+    const lines = git(repo, "show", `${BRANCH}:${auditPath}`).trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    const [l1, l2] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(l1).toMatchObject({ seq: 1, prev: "0".repeat(64), run: first.result.runId, actor: "alice", sourceCommit: "a".repeat(40) });
+    expect(l2).toMatchObject({ seq: 2, run: second.result.runId });
+    expect(l2?.prev).toBe(createHash("sha256").update(lines[0] ?? "").digest("hex"));
+    expect(l2?.record).toBe(createHash("sha256").update(git(repo, "show", `${BRANCH}:${second.result.path}/run.json`)).digest("hex"));
+    const src = await openRecords(repo, BRANCH);
+    expect(src).not.toBeNull();
+    if (!src) return;
+    expect(await verifyRecords(src)).toMatchObject({ ok: true, lines: 2 });
+    expect((await listRuns(src)).map((r) => r.id)).toEqual([second.result.runId, first.result.runId]);
+    expect((await listRuns(src, { job: "a-job" })).map((r) => r.id)).toEqual([first.result.runId]);
+    expect((await readRun(src, first.result.runId))?.summary.job).toBe("a-job");
+  });
+
+  it("does not write the same run twice", async () => {
+    const repo = newRepo("twice");
+    const { result, recorder } = await recordOneRun(repo);
+    const again = await commitRecord({ repoDir: repo, settings, summary: recorder.summary(), logs: recorder.targetLogs() });
+    expect(again.existed).toBe(true);
+    expect(again.commit).toBe(result.commit);
+    expect(git(repo, "rev-list", "--count", BRANCH).trim()).toBe("1");
+  });
+
+  it("writes through git's own ref lock: a held lock makes it wait, not overwrite", async () => {
+    const repo = newRepo("locked");
+    await recordOneRun(repo, "first");
+    const lock = join(repo, ".git", "refs", "heads", "opsconductor", "runs.lock");
+    writeFileSync(lock, "");
+    const pending = recordOneRun(repo, "second");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(git(repo, "rev-list", "--count", BRANCH).trim()).toBe("1");
+    rmSync(lock);
+    await pending;
+    expect(git(repo, "rev-list", "--count", BRANCH).trim()).toBe("2");
+  });
+});
+
+describe("audit verification", () => {
+  async function tamper(name: string, change: (worktree: string) => void): Promise<string> {
+    const repo = newRepo(name);
+    await recordOneRun(repo, "one");
+    await recordOneRun(repo, "two");
+    await recordOneRun(repo, "three");
+    const wt = join(scratch, `${name}-wt`);
+    git(repo, "worktree", "add", "-q", wt, BRANCH);
+    change(wt);
+    git(wt, "-c", "user.name=mallory", "-c", "user.email=m@example.com", "commit", "-qam", "edit");
+    return repo;
+  }
+
+  function auditFileIn(wt: string): string {
+    const year = readdirSync(join(wt, "audit"))[0] ?? "";
+    const month = readdirSync(join(wt, "audit", year))[0] ?? "";
+    return join(wt, "audit", year, month);
+  }
+
+  it("reports the first broken line when an audit line was changed", async () => {
+    let path = "";
+    const repo = await tamper("changed-line", (wt) => {
+      const file = auditFileIn(wt);
+      path = file.slice(wt.length + 1);
+      const lines = readFileSync(file, "utf8").split("\n");
+      lines[0] = (lines[0] ?? "").replace('"actor":"alice"', '"actor":"bob"');
+      writeFileSync(file, lines.join("\n"));
+    });
+    const src = await openRecords(repo, BRANCH);
+    const v = src ? await verifyRecords(src) : null;
+    expect(v?.ok).toBe(false);
+    expect(v?.firstBreak).toEqual({ file: path, line: 2, message: expect.stringContaining("a line before it was changed or removed") });
+  });
+
+  it("reports a removed line", async () => {
+    const repo = await tamper("removed-line", (wt) => {
+      const file = auditFileIn(wt);
+      const lines = readFileSync(file, "utf8").split("\n");
+      lines.splice(1, 1);
+      writeFileSync(file, lines.join("\n"));
+    });
+    const src = await openRecords(repo, BRANCH);
+    const v = src ? await verifyRecords(src) : null;
+    expect(v?.firstBreak?.line).toBe(2);
+    expect(v?.firstBreak?.message).toMatch(/changed or removed/);
+  });
+
+  it("reports a run.json changed after the fact", async () => {
+    const repo = await tamper("changed-run", (wt) => {
+      const runJson = execFileSync("find", [join(wt, "runs"), "-name", "run.json"], { encoding: "utf8" }).trim().split("\n")[0] ?? "";
+      writeFileSync(runJson, readFileSync(runJson, "utf8").replace('"result": "failure"', '"result": "success"'));
+    });
+    const src = await openRecords(repo, BRANCH);
+    const v = src ? await verifyRecords(src) : null;
+    expect(v?.ok).toBe(false);
+    expect(v?.firstBreak?.message).toMatch(/run\.json of .* does not match the hash in its audit line/);
+  });
+});
+
+describe("canary", () => {
+  it("the planted value really went through the run (so the leak checks above can fail)", async () => {
+    const repo = newRepo("canary");
+    const { recorder } = await recordOneRun(repo);
+    const logs = [...recorder.targetLogs().values()].join("\n");
+    expect(logs).toContain("token is ***");
+    expect(logs).not.toContain(CANARY);
+    expect(() => assertNoCanary(`x ${CANARY} y`, "a sample")).toThrow(/leaked into a sample/);
+  });
+});
