@@ -7,6 +7,7 @@ import { EXIT } from "../core/exit-codes.js";
 import { reportError } from "./report-error.js";
 // command imports (one line each, keep sorted)
 import { register as registerInit } from "./commands/init.js";
+import { register as registerPlan } from "./commands/plan.js";
 import { register as registerRun } from "./commands/run.js";
 import { register as registerTargets } from "./commands/targets.js";
 import { register as registerValidate } from "./commands/validate.js";
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .exitOverride();
   // command registrations (one line each, keep sorted)
   registerInit(program);
+  registerPlan(program);
   registerRun(program);
   registerTargets(program);
   registerValidate(program);

@@ -6,6 +6,7 @@
  * Every string that leaves the engine passes through the Redactor first.
  */
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { isOpscError } from "../core/errors.js";
 import { evaluateCondition, renderTemplate, stringifyValue, type ExpressionContext } from "../core/expressions.js";
 import type { Plan, PlannedPhase, PlannedStep, PlannedTarget } from "../core/plan-model.js";
@@ -80,6 +81,8 @@ class Engine {
     this.now = opts.now ?? (() => new Date());
     this.started = this.now();
     this.runId = opts.runId ?? newRunId(plan.job, this.started);
+    // Every running target listens on the one abort signal.
+    setMaxListeners(0, this.abort.signal);
   }
 
   private emit(event: RunEvent): void {

@@ -150,11 +150,6 @@ export async function decryptSops(
   const file = options.file ?? "the file";
   const branches = encryptedParse(text, format, options.file);
   const metadata = extractMetadata(branches, file);
-  if (metadata.mac === "") {
-    throw userError("secrets.mac-missing", `${file} has no MAC, so its integrity cannot be checked`, {
-      hint: "restore the file from Git history; a removed MAC is a sign of tampering",
-    });
-  }
   if (metadata.age.length === 0) {
     const others = metadata.otherKeyTypes.length > 0 ? ` (it is encrypted for ${metadata.otherKeyTypes.join(", ")} only)` : "";
     throw userError("secrets.unsupported", `${file} has no age recipients${others}`, {
@@ -167,6 +162,26 @@ export async function decryptSops(
       hint:
         `it is encrypted for ${metadata.age.map((a) => a.recipient.slice(0, 24) + "…").join(", ")}; ` +
         "set SOPS_AGE_KEY_FILE (or SOPS_AGE_KEY) to a matching identity, or ask someone who can read it to add your recipient and run `opsc secrets updatekeys`",
+    });
+  }
+  return openWithDataKey(branches, metadata, dataKey, format, file);
+}
+
+/**
+ * Decrypts with a data key already in hand. sops's own vectors are wrapped with
+ * PGP, not age; this lets tests check the value encoding and MAC against them.
+ */
+export function decryptSopsWithDataKey(text: string, format: SopsFormat, dataKey: Uint8Array, options: DecryptOptions = {}): SopsDocument {
+  const file = options.file ?? "the file";
+  const branches = encryptedParse(text, format, options.file);
+  const metadata = extractMetadata(branches, file);
+  return openWithDataKey(branches, metadata, dataKey, format, file);
+}
+
+function openWithDataKey(branches: SopsMap[], metadata: SopsMetadata, dataKey: Uint8Array, format: SopsFormat, file: string): SopsDocument {
+  if (metadata.mac === "") {
+    throw userError("secrets.mac-missing", `${file} has no MAC, so its integrity cannot be checked`, {
+      hint: "restore the file from Git history; a removed MAC is a sign of tampering",
     });
   }
   const shouldEncrypt = encryptionPredicate(metadata.rule);

@@ -1,14 +1,13 @@
 /**
  * Builds the text sent on a remote shell's stdin for one step.
  *
- * The user's `check` and `run` text is copied verbatim into temporary files through
- * quoted here-documents (no expansion), prefixed by `export NAME='value'` lines for
- * env, inputs and secrets. Nothing else a user supplies becomes script text, and
- * nothing at all goes into argv. Outputs come back after a trailer line carrying a
+ * The user's `check` and `run` text travels as single-quoted shell words and runs
+ * after `export NAME='value'` lines for env, inputs and secrets. Nothing else a
+ * user supplies becomes script text, and nothing at all goes into argv. Outputs come back after a trailer line carrying a
  * random nonce that the step never sees, so a step's own stdout cannot forge them.
  */
 import { randomBytes } from "node:crypto";
-import { bug, userError } from "../core/errors.js";
+import { userError } from "../core/errors.js";
 import type { Shell } from "../core/repo-model.js";
 import { checkEnvEntry, quotePowerShell, quoteSh } from "./shell-quote.js";
 
@@ -44,54 +43,69 @@ export function buildStepScript(req: StepScriptRequest): StepScript {
   return { text: buildPosix(req, marker), marker };
 }
 
-function hereDoc(path: string, body: string, delimiter: string): string {
-  if (body.split(/\r?\n/).includes(delimiter)) throw bug("run.heredoc-collision", "here-document delimiter collision");
-  const text = body.endsWith("\n") ? body : `${body}\n`;
-  return `cat >"${path}" <<'${delimiter}'\n${text}${delimiter}\n`;
-}
-
+/**
+ * POSIX sh / bash. The fast path forks only a subshell per script (plus one `rm`
+ * at the end): the step text sits in a single-quoted variable and runs through
+ * `eval` in a subshell that first exports the env. Temporary files are created
+ * with noclobber (O_EXCL) under names holding the nonce.
+ * Under sudo the step is written to a file with the builtin printf, so neither
+ * the script nor any value reaches sudo's argv.
+ */
 function buildPosix(req: StepScriptRequest, marker: string): string {
   const sh = req.shell === "bash" ? "bash --noprofile --norc" : "sh";
-  const delimiter = `${marker}-EOF`;
-  const envLines = Object.entries(req.env)
-    .map(([k, v]) => `export ${k}=${quoteSh(v)}\n`)
-    .join("");
-  // Each step file closes its stdin first: under sudo -S that discards the password line.
-  const prologue = `exec </dev/null\nOPSC_OUTPUT="$1"; export OPSC_OUTPUT\n${envLines}`;
-  const sudoUser = req.sudo?.user ?? "root";
-  const shared = req.sudo !== undefined && sudoUser !== "root";
-  const invoke = (file: string): string => {
-    const args = `"$opsc_dir/${file}" "$opsc_dir/out"`;
-    if (!req.sudo) return `${sh} ${args} </dev/null`;
-    const sudo = `sudo -u ${quoteSh(sudoUser)} -H -- ${sh} ${args}`;
-    // printf is a builtin: the password is never in any process's argv.
-    return req.sudo.password !== undefined
-      ? `printf '%s\\n' "$opsc_pw" | ${sudo.replace("sudo ", "sudo -S -p '' ")}`
-      : `${sudo.replace("sudo ", "sudo -n ")} </dev/null`;
-  };
+  const nonce = marker.slice("OPSC-".length);
+  const exportList = Object.entries(req.env).map(([k, v]) => `export ${k}=${quoteSh(v)}`);
+  const exports = exportList.map((e) => `${e}\n`).join("");
+  const base = `\${TMPDIR:-/tmp}/opsc-${nonce}`;
+  const files = [`"$opsc_out"`];
   let s = "{\n";
   s += "umask 077\n";
-  s += `opsc_dir=$(mktemp -d 2>/dev/null || mktemp -d -t opsc.XXXXXX) || { echo "opsc: cannot create a temporary directory" >&2; exit 125; }\n`;
-  s += `trap 'rm -rf "$opsc_dir"' EXIT\n`;
-  if (req.sudo?.password !== undefined) s += `opsc_pw=${quoteSh(req.sudo.password)}\n`;
-  s += `: >"$opsc_dir/out"\n`;
-  if (req.check !== undefined) s += hereDoc("$opsc_dir/check", prologue + req.check, delimiter);
+  s += `opsc_out="${base}.out"\n`;
+  s += `set -C\n: >"$opsc_out" || { echo "opsc: cannot create a temporary file in \${TMPDIR:-/tmp}" >&2; exit 125; }\nset +C\n`;
+  const cleanupAt = s.length;
+  const texts: Array<["check" | "run", string]> = [];
+  if (req.check !== undefined) texts.push(["check", req.check]);
   if (req.mode === "run") {
     if (req.run === undefined) throw userError("run.no-run", "the step has no `run` script");
-    s += hereDoc("$opsc_dir/run", prologue + req.run, delimiter);
+    texts.push(["run", req.run]);
+  } else if (req.check === undefined) {
+    throw userError("run.no-check", "the step has no `check` script");
   }
-  if (shared) s += `chmod 711 "$opsc_dir"; chmod 644 "$opsc_dir"/check "$opsc_dir"/run 2>/dev/null; chmod 666 "$opsc_dir/out"\n`;
+  const invoke: Record<string, string> = {};
+  if (!req.sudo) {
+    for (const [name, text] of texts) s += `opsc_${name}=${quoteSh(text)}\n`;
+    s += `opsc_step() { ( exec </dev/null; OPSC_OUTPUT="$opsc_out"; export OPSC_OUTPUT; ${exportList.map((e) => `${e}; `).join("")}opsc_text=$1; unset opsc_check opsc_run opsc_out; eval "$opsc_text" ); }\n`;
+    for (const [name] of texts) invoke[name] = `opsc_step "$opsc_${name}"`;
+  } else {
+    const sudoUser = req.sudo.user ?? "root";
+    // The step file closes its stdin first: under sudo -S that discards the password line.
+    const prologue = `exec </dev/null\nOPSC_OUTPUT="$1"; export OPSC_OUTPUT\n${exports}`;
+    if (req.sudo.password !== undefined) s += `opsc_pw=${quoteSh(req.sudo.password)}\n`;
+    for (const [name, text] of texts) {
+      s += `opsc_${name}_file="${base}.${name}.sh"\n`;
+      s += `set -C\nprintf '%s\\n' ${quoteSh(prologue + text)} >"$opsc_${name}_file" || exit 125\nset +C\n`;
+      files.push(`"$opsc_${name}_file"`);
+      const sudo = `sudo -u ${quoteSh(sudoUser)} -H -- ${sh} "$opsc_${name}_file" "$opsc_out"`;
+      // printf is a builtin: the password is never in any process's argv.
+      invoke[name] =
+        req.sudo.password !== undefined
+          ? `printf '%s\\n' "$opsc_pw" | ${sudo.replace("sudo ", "sudo -S -p '' ")}`
+          : `${sudo.replace("sudo ", "sudo -n ")} </dev/null`;
+    }
+    if (sudoUser !== "root") s += `chmod 644 ${files.slice(1).join(" ")}; chmod 666 "$opsc_out"\n`;
+  }
+  s = `${s.slice(0, cleanupAt)}trap 'rm -f ${files.join(" ").replace(/'/g, "")}' EXIT\n${s.slice(cleanupAt)}`;
+  // Builtins only: read the outputs file back without forking `cat`.
   const trailer = (kind: TrailerKind): string =>
-    `printf '\\n%s %s %s\\n' '${marker}' ${kind} "$opsc_rc"; cat "$opsc_dir/out"\n`;
+    `printf '\\n%s %s %s\\n' '${marker}' ${kind} "$opsc_rc"; while IFS= read -r opsc_l || [ -n "$opsc_l" ]; do printf '%s\\n' "$opsc_l"; done <"$opsc_out"`;
   if (req.mode === "check") {
-    if (req.check === undefined) throw userError("run.no-check", "the step has no `check` script");
-    s += `${invoke("check")}\nopsc_rc=$?\n${trailer("check")}exit 0\n`;
+    s += `${invoke.check}\nopsc_rc=$?\n${trailer("check")}\nexit 0\n`;
   } else {
     if (req.check !== undefined) {
-      s += `${invoke("check")}\nopsc_rc=$?\n`;
-      s += `if [ "$opsc_rc" -eq 0 ]; then ${trailer("skip").trimEnd()}; exit 0; fi\n: >"$opsc_dir/out"\n`;
+      s += `${invoke.check}\nopsc_rc=$?\n`;
+      s += `if [ "$opsc_rc" -eq 0 ]; then ${trailer("skip")}; exit 0; fi\n: >"$opsc_out"\n`;
     }
-    s += `${invoke("run")}\nopsc_rc=$?\n${trailer("ran")}exit "$opsc_rc"\n`;
+    s += `${invoke.run}\nopsc_rc=$?\n${trailer("ran")}\nexit "$opsc_rc"\n`;
   }
   s += "}\n";
   return s;

@@ -1,0 +1,61 @@
+/** `opsc plan`: what a job would run, without connecting to a target or decrypting anything. */
+import { Command, Option } from "commander";
+import { userInfo } from "node:os";
+import { renderPlan, type PlanFormat } from "../../plan/render-plan.js";
+import { loadPlan } from "../../run/load-plan.js";
+import { collectList, collectPair, parseShard } from "../input-flags.js";
+import { findRepoRoot } from "../repo-root.js";
+
+interface PlanFlags {
+  repo?: string;
+  input?: Record<string, string>;
+  target?: string[];
+  match?: Record<string, string>;
+  format: PlanFormat;
+  commit?: string;
+  shard?: string;
+  check?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("plan")
+    .description("Show exactly what a job would run: targets in batches, steps resolved, inputs validated")
+    .argument("<job>", "job id (path under jobs/ without .yaml)")
+    .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
+    .option("-i, --input <name=value>", "job input (repeatable)", collectPair)
+    .option("-t, --target <names>", "only these targets (names or globs, comma-separated, repeatable)", collectList)
+    .option("-m, --match <label=value>", "only targets with this label (repeatable)", collectPair)
+    .option("--commit <rev>", "read the job definitions at this commit instead of the working tree")
+    .option("--shard <K/N>", "plan only shard K of N (deterministic slice of the targets)")
+    .option("--check", "plan a check-mode run (only `check` scripts run)")
+    .addOption(new Option("--format <format>", "output format").choices(["text", "json", "markdown"]).default("text"))
+    .addHelpText(
+      "after",
+      `
+Planning never connects to a target and never decrypts a credential: it is safe
+on pull requests from anyone.
+
+Examples:
+  $ opsc plan patch-web
+  $ opsc plan patch-web --input package=openssl --target 'web-*'
+  $ opsc plan patch-web --format markdown >> "$GITHUB_STEP_SUMMARY"
+  $ opsc plan patch-web --commit origin/main --format json`,
+    )
+    .action(async (job: string, flags: PlanFlags) => {
+      const repoDir = findRepoRoot(flags.repo);
+      const { plan } = await loadPlan(
+        { repoDir, ...(flags.commit ? { commit: flags.commit } : {}) },
+        {
+          job,
+          inputs: flags.input ?? {},
+          fromText: true,
+          trigger: { kind: "manual", actor: process.env.OPSC_ACTOR ?? userInfo().username },
+          filter: { ...(flags.target ? { names: flags.target } : {}), ...(flags.match ? { match: flags.match } : {}) },
+          checkMode: flags.check ?? false,
+          ...(flags.shard ? { shard: parseShard(flags.shard) } : {}),
+        },
+      );
+      process.stdout.write(renderPlan(plan, flags.format));
+    });
+}

@@ -1,0 +1,28 @@
+/**
+ * `--input k=v` (repeatable) and `--match k=v` as commander collects them.
+ * Values stay text; the planner coerces them by each input's schema.
+ */
+import { usageError } from "../core/errors.js";
+
+export function collectPair(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf("=");
+  if (eq <= 0) {
+    throw usageError("cli.bad-pair", `expected NAME=VALUE, got "${value}"`, { hint: "for example --input package=nginx" });
+  }
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+export function collectList(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(",").filter(Boolean)];
+}
+
+/** `K/N` for --shard. */
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index < 1 || index > count) {
+    throw usageError("cli.bad-shard", `--shard ${text}: expected K/N with 1 <= K <= N`, { hint: "for example --shard 2/3" });
+  }
+  return { index, count };
+}

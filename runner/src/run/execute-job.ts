@@ -1,0 +1,124 @@
+/**
+ * Runs one job end to end: read the repository (at a commit when given),
+ * validate, plan, decrypt what the plan needs, run, record, push. The CLI,
+ * the push trigger, the server and the GitHub Action all call this, so a run
+ * behaves the same whichever door started it.
+ */
+import type { Trigger } from "../core/plan-model.js";
+import type { RunEventListener } from "../core/run-events.js";
+import type { RunSummary } from "../core/run-summary.js";
+import { userError } from "../core/errors.js";
+import type { TargetFilter } from "../plan/select-targets.js";
+import { commitRecord, type CommitRecordResult } from "../records/commit-record.js";
+import { recoverInterrupted, RunJournal } from "../records/journal.js";
+import { RunRecorder } from "../records/run-recorder.js";
+import { CredentialStore } from "../secrets/credential-store.js";
+import { loadIdentities } from "../secrets/identities.js";
+import { Redactor } from "../secrets/redactor.js";
+import { createTransportFactory } from "../transports/transport-factory.js";
+import { loadPlan, type LoadedPlan } from "./load-plan.js";
+import { newRunId, runPlan } from "./run-plan.js";
+
+export interface ExecuteJobRequest {
+  /** The automation repository: a working clone, or the folder of a mirror. */
+  repoDir: string;
+  /** Run the job definitions of this commit; absent: the working tree as it is. */
+  commit?: string;
+  /** The git dir when it is not `<repoDir>/.git`. */
+  gitdir?: string;
+  job: string;
+  inputs: Record<string, unknown>;
+  /** Inputs are text (command line, query string) and are coerced by the inputs' schemas. */
+  inputsFromText?: boolean;
+  trigger: Trigger;
+  ref?: string;
+  /** Push the record to `origin` (when the repository has one). */
+  push: boolean;
+  filter?: TargetFilter;
+  checkMode?: boolean;
+  shard?: { index: number; count: number };
+  signal?: AbortSignal;
+  listeners?: RunEventListener[];
+  /** Told the plan before anything connects (progress views size themselves from it). */
+  onPlan?: (loaded: LoadedPlan) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ExecuteJobResult {
+  summary: RunSummary;
+  record: CommitRecordResult;
+}
+
+export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJobResult> {
+  const env = request.env ?? process.env;
+  const loaded = await loadPlan(
+    {
+      repoDir: request.repoDir,
+      ...(request.commit ? { commit: request.commit } : {}),
+      ...(request.gitdir ? { gitdir: request.gitdir } : {}),
+    },
+    {
+      job: request.job,
+      inputs: request.inputs,
+      fromText: request.inputsFromText ?? false,
+      trigger: request.trigger,
+      ...(request.ref ? { ref: request.ref } : {}),
+      ...(request.filter ? { filter: request.filter } : {}),
+      checkMode: request.checkMode ?? false,
+      ...(request.shard ? { shard: request.shard } : {}),
+    },
+  );
+  const { plan, model, files } = loaded;
+  request.onPlan?.(loaded);
+
+  const redactor = new Redactor();
+  // Runs cut off by a crash are recorded before a new one starts, so the
+  // audit trail stays in the order things happened.
+  await recoverInterrupted(request.repoDir, { settings: model.settings, push: request.push, redactor, env });
+
+  // Identities are read only when the plan needs a credential: a job without
+  // secrets runs on a machine that holds no key at all.
+  const needsCredentials =
+    Object.keys(plan.secrets).length > 0 ||
+    Object.values(plan.targets).some((t) => t.credential !== undefined || t.sudo?.password !== undefined);
+  const credentials = needsCredentials
+    ? new CredentialStore(async (path) => files.files.get(path), (await loadIdentities(env)).identities, redactor)
+    : undefined;
+
+  const secrets: Record<string, string> = {};
+  for (const [name, ref] of Object.entries(plan.secrets)) {
+    const value = await credentials!.get(ref);
+    if (typeof value !== "string") {
+      throw userError("run.secret-not-value", `secret ${name} names ${ref}, which is a mapping, not a value`, {
+        hint: `name one of its keys, for example ${ref}.password`,
+      });
+    }
+    secrets[name] = value;
+  }
+
+  const runId = newRunId(plan.job, new Date());
+  const recorder = new RunRecorder(plan, runId, redactor);
+  const journal = new RunJournal(request.repoDir, plan, redactor, env);
+  const factory = createTransportFactory({ redactor, ...(credentials ? { credentials } : {}) });
+  await runPlan(plan, {
+    runId,
+    transportFor: factory.transportFor,
+    sudoPassword: factory.sudoPassword,
+    redactor,
+    secrets,
+    listeners: [recorder.listener, journal.listener, ...(request.listeners ?? [])],
+    ...(request.signal ? { signal: request.signal } : {}),
+  });
+  const summary = recorder.summary();
+  const record = await commitRecord({
+    repoDir: request.repoDir,
+    settings: model.settings,
+    summary,
+    logs: recorder.targetLogs(),
+    push: request.push,
+    redactor,
+    env,
+  });
+  journal.complete();
+  return { summary, record };
+}

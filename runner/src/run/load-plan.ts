@@ -1,0 +1,70 @@
+/**
+ * Reads the automation repository (a working tree, or a commit with no
+ * checkout), validates it and plans one job. Every door that plans or runs a
+ * job goes through here, so they all refuse an invalid repository the same way.
+ */
+import type { Diagnostic } from "../core/diagnostic.js";
+import { hasErrors } from "../core/diagnostic.js";
+import { userError } from "../core/errors.js";
+import type { Plan } from "../core/plan-model.js";
+import type { RepoModel } from "../core/repo-model.js";
+import { readRepoCommit } from "../git/read-tree.js";
+import { buildPlan, type PlanRequest } from "../plan/build-plan.js";
+import { formatDiagnostics } from "../repo/format-diagnostics.js";
+import { loadRepo } from "../repo/load-repo.js";
+import { readRepoDir } from "../repo/read-dir.js";
+import type { RepoFiles } from "../repo/repo-files.js";
+
+export interface RepoSource {
+  /** The automation repository's root folder (a working tree or a bare mirror's git dir owner). */
+  repoDir: string;
+  /** Read the job definitions at this commit instead of the working tree. */
+  commit?: string;
+  /** The git dir when it is not `<repoDir>/.git` (a bare mirror). */
+  gitdir?: string;
+}
+
+export interface LoadedPlan {
+  plan: Plan;
+  model: RepoModel;
+  files: RepoFiles;
+  /** Warnings found while loading; errors never get this far. */
+  warnings: Diagnostic[];
+}
+
+/** How many diagnostics an error message lists before pointing at `opsc validate`. */
+const SHOWN = 5;
+
+function describe(diagnostics: Diagnostic[]): string {
+  const errors = diagnostics.filter((d) => d.severity === "error");
+  const shown = formatDiagnostics(errors.slice(0, SHOWN), "text").trimEnd();
+  const more = errors.length > SHOWN ? `\n... and ${errors.length - SHOWN} more` : "";
+  return `${shown}${more}`;
+}
+
+export async function readRepoFiles(source: RepoSource): Promise<RepoFiles> {
+  return source.commit
+    ? readRepoCommit(source.gitdir ?? `${source.repoDir}/.git`, source.commit)
+    : readRepoDir(source.repoDir);
+}
+
+export async function loadPlan(source: RepoSource, request: Omit<PlanRequest, "commit">): Promise<LoadedPlan> {
+  const files = await readRepoFiles(source);
+  const { model, diagnostics } = loadRepo(files);
+  if (hasErrors(diagnostics)) {
+    const count = diagnostics.filter((d) => d.severity === "error").length;
+    throw userError("repo.invalid", `the automation repository has ${count} error(s):\n${describe(diagnostics)}`, {
+      hint: "run `opsc validate` for the full report, fix the files, then try again",
+    });
+  }
+  const commit = files.commit ?? source.commit;
+  const { plan, diagnostics: planProblems } = buildPlan(model, { ...request, ...(commit ? { commit } : {}) });
+  if (!plan) {
+    const first = planProblems.find((d) => d.severity === "error");
+    const hint = first?.hint;
+    throw userError(first?.code ?? "plan.failed", planProblems.map((d) => d.message).join("; "), {
+      ...(hint ? { hint } : {}),
+    });
+  }
+  return { plan, model, files, warnings: diagnostics };
+}

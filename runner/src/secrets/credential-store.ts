@@ -1,0 +1,125 @@
+/**
+ * Credential references (`prod/ssh.private_key`, `prod/ssh`) resolved against
+ * `credentials/<name>.sops.yaml` (or `.sops.json`). Each file is decrypted at
+ * most once per store (one store per run), only in memory, and every decrypted
+ * value is handed to the redactor before anything is returned.
+ */
+import { userError } from "../core/errors.js";
+import type { AgeIdentity } from "./identities.js";
+import type { Redactor } from "./redactor.js";
+import { decryptSops, encryptionPredicate, type SopsDocument, type SopsFormat } from "./sops-file.js";
+import { SopsMap, displayText, type SopsNode } from "./sops-tree.js";
+
+export type RepoFileReader = (repoRelativePath: string) => Promise<Uint8Array | undefined>;
+
+const CANDIDATES: Array<[string, SopsFormat]> = [
+  [".sops.yaml", "yaml"],
+  [".sops.yml", "yaml"],
+  [".sops.json", "json"],
+];
+
+export interface ParsedReference {
+  name: string;
+  keyPath: string[];
+}
+
+/** `prod/ssh.private_key` -> {name: "prod", keyPath: ["ssh", "private_key"]}. */
+export function parseCredentialRef(ref: string): ParsedReference {
+  const slash = ref.indexOf("/");
+  const name = slash < 0 ? ref : ref.slice(0, slash);
+  const rest = slash < 0 ? "" : ref.slice(slash + 1);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) || rest.startsWith(".") || rest.endsWith(".") || rest.includes("..")) {
+    throw userError("secrets.bad-reference", `"${ref}" is not a credential reference`, {
+      hint: "write FILE/KEY.PATH, e.g. prod/ssh.private_key for the key ssh.private_key in credentials/prod.sops.yaml",
+    });
+  }
+  return { name, keyPath: rest === "" ? [] : rest.split(".") };
+}
+
+function plainValue(node: SopsNode): unknown {
+  if (node === null) return null;
+  if (Array.isArray(node)) return node.map(plainValue);
+  if (node instanceof SopsMap) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of node.entries) out[k] = plainValue(v);
+    return out;
+  }
+  return displayText(node);
+}
+
+/** Finds a key path in a map; keys may themselves contain dots, so longer keys are tried first. */
+function lookup(node: SopsNode, path: string[]): SopsNode | undefined {
+  if (path.length === 0) return node;
+  if (!(node instanceof SopsMap)) return undefined;
+  for (let take = path.length; take >= 1; take--) {
+    const key = path.slice(0, take).join(".");
+    if (node.has(key)) {
+      const found = lookup(node.get(key) ?? null, path.slice(take));
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+export class CredentialStore {
+  private readonly files = new Map<string, Promise<{ doc: SopsDocument; path: string }>>();
+
+  constructor(
+    private readonly readFile: RepoFileReader,
+    private readonly identities: readonly AgeIdentity[],
+    private readonly redactor: Redactor,
+  ) {}
+
+  async get(ref: string): Promise<string | Record<string, unknown>> {
+    const { name, keyPath } = parseCredentialRef(ref);
+    const { doc, path } = await this.open(name);
+    let found: SopsNode | undefined;
+    for (const branch of doc.branches) {
+      found = lookup(branch, keyPath);
+      if (found !== undefined) break;
+    }
+    if (found === undefined || found === null) {
+      throw userError("secrets.key-missing", `${path} has no key "${keyPath.join(".")}" (reference ${ref})`, {
+        hint: `add it with \`opsc secrets set ${path} ${keyPath.join(".")}\` (value on stdin), or fix the reference`,
+      });
+    }
+    if (found instanceof SopsMap) return plainValue(found) as Record<string, unknown>;
+    if (Array.isArray(found)) return { ...(plainValue(found) as unknown[]) } as Record<string, unknown>;
+    return displayText(found);
+  }
+
+  private open(name: string): Promise<{ doc: SopsDocument; path: string }> {
+    let p = this.files.get(name);
+    if (!p) {
+      p = this.load(name);
+      this.files.set(name, p);
+    }
+    return p;
+  }
+
+  private async load(name: string): Promise<{ doc: SopsDocument; path: string }> {
+    for (const [suffix, format] of CANDIDATES) {
+      const path = `credentials/${name}${suffix}`;
+      const bytes = await this.readFile(path);
+      if (bytes === undefined) continue;
+      const doc = await decryptSops(Buffer.from(bytes).toString("utf8"), format, this.identities, { file: path });
+      this.register(doc);
+      return { doc, path };
+    }
+    throw userError("secrets.file-missing", `no credentials file for "${name}": credentials/${name}.sops.yaml does not exist`, {
+      hint: `create it with \`opsc secrets set credentials/${name}.sops.yaml KEY\` (value on stdin), or fix the reference`,
+    });
+  }
+
+  /** Every value that was encrypted is a secret, wherever it is later printed. */
+  private register(doc: SopsDocument): void {
+    const encrypted = encryptionPredicate(doc.metadata.rule);
+    const visit = (node: SopsNode, path: string[]) => {
+      if (node === null) return;
+      if (Array.isArray(node)) node.forEach((n) => visit(n, path));
+      else if (node instanceof SopsMap) for (const [k, v] of node.entries) visit(v, [...path, k]);
+      else if (encrypted(path)) this.redactor.add(displayText(node));
+    };
+    for (const b of doc.branches) visit(b, []);
+  }
+}

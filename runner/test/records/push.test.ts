@@ -1,0 +1,165 @@
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunSummary } from "../../src/core/run-summary.js";
+import { commitRecord } from "../../src/records/commit-record.js";
+import { recoverInterrupted } from "../../src/records/journal.js";
+import { pushRecords } from "../../src/records/push-records.js";
+import { openRecords, verifyRecords } from "../../src/records/records-branch.js";
+import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
+
+const BRANCH = "opsconductor/runs";
+const scratch = mkdtempSync(join(tmpdir(), "opsc-push-"));
+const settings = { records: { branch: BRANCH, push: true } };
+const servers: GitHttpServer[] = [];
+// Only loopback; no token in the environment unless a test sets one.
+const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+async function server(options: { token?: string } = {}): Promise<GitHttpServer> {
+  const s = await startGitHttpServer({ ...options, root: mkdtempSync(join(scratch, "srv-")) });
+  servers.push(s);
+  return s;
+}
+
+function git(dir: string, ...args: string[]): string {
+  return execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" });
+}
+
+function clone(url: string, name: string): string {
+  const dir = join(scratch, name);
+  execFileSync("git", ["init", "-q", "-b", "main", dir]);
+  git(dir, "remote", "add", "origin", url);
+  return dir;
+}
+
+let serial = 0;
+function summary(job: string): RunSummary {
+  serial++;
+  const id = `20261122T0315${String(serial).padStart(2, "0")}Z-${job}-${(0x1000 + serial).toString(16)}`;
+  return {
+    id,
+    job,
+    result: "success",
+    startedAt: "2026-11-22T03:15:00.000Z",
+    finishedAt: "2026-11-22T03:15:01.000Z",
+    trigger: { kind: "manual", actor: "alice" },
+    actor: "alice",
+    inputs: {},
+    checkMode: false,
+    targets: [{ name: "web-1", phase: "main", outcome: "ok", ms: 5, steps: [{ id: "s", outcome: "ok", ms: 4, attempts: 1 }] }],
+    counts: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, timed_out: 0, cancelled: 0 },
+  };
+}
+
+/** An outside writer: native git pushes a commit to the records branch on the server. */
+function outsidePush(url: string, name: string): void {
+  const dir = join(scratch, name);
+  if (!existsSync(dir)) execFileSync("git", ["clone", "-q", "--branch", BRANCH, url, dir]);
+  git(dir, "pull", "-q", "--ff-only");
+  writeFileSync(join(dir, `${name}.txt`), `${Date.now()}\n`);
+  git(dir, "add", ".");
+  git(dir, "-c", "user.name=outsider", "-c", "user.email=o@example.com", "commit", "-qm", "outside");
+  git(dir, "push", "-q", "origin", BRANCH);
+}
+
+describe("pushing records over smart HTTP", () => {
+  let srv: GitHttpServer;
+  beforeAll(async () => {
+    srv = await server();
+  });
+
+  it("pushes a record to origin", async () => {
+    const repo = clone(srv.url, "first");
+    const s = summary("deploy");
+    const r = await commitRecord({ repoDir: repo, settings, summary: s, logs: { "web-1": "hello\n" }, env });
+    expect(r.push).toMatchObject({ status: "pushed", attempts: 1 });
+    expect(git(srv.bareDir, "ls-tree", "-r", "--name-only", BRANCH)).toContain(`${r.path}/run.json`);
+    expect(git(srv.bareDir, "rev-parse", BRANCH).trim()).toBe(r.commit);
+  });
+
+  it("rebuilds on a remote that moved (non-fast-forward), re-chaining the audit line, never forcing", async () => {
+    const behind = clone(srv.url, "behind");
+    outsidePush(srv.url, "outsider");
+    const before = git(srv.bareDir, "rev-parse", BRANCH).trim();
+    const s = summary("patch");
+    const r = await commitRecord({ repoDir: behind, settings, summary: s, logs: {}, env });
+    expect(r.push.status).toBe("pushed");
+    expect(r.push.rebuilt).toEqual([s.id]);
+    // Linear: the old tip is an ancestor of the new one; nothing was overwritten.
+    expect(() => git(srv.bareDir, "merge-base", "--is-ancestor", before, BRANCH)).not.toThrow();
+    expect(git(srv.bareDir, "rev-list", "--merges", "--count", BRANCH).trim()).toBe("0");
+    expect(git(behind, "rev-parse", BRANCH).trim()).toBe(git(srv.bareDir, "rev-parse", BRANCH).trim());
+    const src = await openRecords(behind, BRANCH);
+    expect(src && (await verifyRecords(src))).toMatchObject({ ok: true, lines: 2 });
+  });
+
+  it("notices when its record already landed", async () => {
+    const repo = clone(srv.url, "landed");
+    git(repo, "fetch", "-q", "origin", `${BRANCH}:${BRANCH}`);
+    const s = summary("landed");
+    const r = await commitRecord({ repoDir: repo, settings, summary: s, logs: {}, push: false, env });
+    // Someone else delivered our commit, then the remote moved on.
+    git(repo, "push", "-q", "origin", BRANCH);
+    outsidePush(srv.url, "outsider");
+    const outcome = await pushRecords({ gitdir: join(repo, ".git"), branch: BRANCH, cache: {}, env });
+    expect(outcome.status).toBe("already-landed");
+    expect(outcome.rebuilt).toEqual([]);
+    expect(git(srv.bareDir, "log", "--format=%s", BRANCH).split("\n").filter((l) => l.includes(s.id))).toHaveLength(1);
+    expect(git(repo, "rev-parse", BRANCH).trim()).toBe(git(srv.bareDir, "rev-parse", BRANCH).trim());
+    expect(r.push.status).toBe("skipped");
+  });
+});
+
+describe("a push the server refuses", () => {
+  it("reports the hook's reason, keeps the record, and pushes it at the next start", async () => {
+    const srv = await server();
+    const hook = join(srv.bareDir, "hooks", "pre-receive");
+    writeFileSync(hook, "#!/bin/sh\necho 'records are frozen until the audit ends' >&2\nexit 1\n");
+    chmodSync(hook, 0o755);
+    const repo = clone(srv.url, "refused");
+    const stateDir = join(scratch, "refused-state");
+    const e = { ...env, OPSC_STATE_DIR: stateDir };
+    const s = summary("frozen");
+    const r = await commitRecord({ repoDir: repo, settings, summary: s, logs: {}, env: e });
+    expect(r.push.status).toBe("refused");
+    expect(r.push.reason).toMatch(/pre-receive hook declined/);
+    expect(r.push.reason).toMatch(/records are frozen until the audit ends/);
+    expect(existsSync(join(stateDir, "records-pending.json"))).toBe(true);
+    expect(git(repo, "ls-tree", "-r", "--name-only", BRANCH)).toContain(`${r.path}/run.json`);
+    expect(() => git(srv.bareDir, "rev-parse", "--verify", "-q", BRANCH)).toThrow();
+
+    rmSync(hook);
+    const next = await recoverInterrupted(repo, { settings, env: e });
+    expect(next.recovered).toEqual([]);
+    expect(next.pending).toMatchObject({ status: "pushed", runs: [s.id] });
+    expect(git(srv.bareDir, "ls-tree", "-r", "--name-only", BRANCH)).toContain(`${r.path}/run.json`);
+    expect(existsSync(join(stateDir, "records-pending.json"))).toBe(false);
+  });
+
+  it("asks for a token when the server wants one, and uses OPSC_GIT_TOKEN through onAuth", async () => {
+    const srv = await server({ token: "t0ken-for-tests" });
+    const repo = clone(srv.url, "auth");
+    const e = { ...env, OPSC_STATE_DIR: join(scratch, "auth-state") };
+    const denied = await commitRecord({ repoDir: repo, settings, summary: summary("auth"), logs: {}, env: e });
+    expect(denied.push.status).toBe("refused");
+    expect(denied.push.reason).toMatch(/HTTP 401.*OPSC_GIT_TOKEN/);
+    const next = await recoverInterrupted(repo, { settings, env: { ...e, OPSC_GIT_TOKEN: "t0ken-for-tests" } });
+    expect(next.pending?.status).toBe("pushed");
+    // The token is never written into the repository's config.
+    expect(git(repo, "config", "--list")).not.toContain("t0ken-for-tests");
+  });
+
+  it("says that non-HTTP remotes are not pushed", async () => {
+    const repo = clone("git@example.invalid:team/automation.git", "ssh-remote");
+    const r = await commitRecord({ repoDir: repo, settings, summary: summary("ssh"), logs: {}, env });
+    expect(r.push.status).toBe("unsupported-remote");
+    expect(r.push.reason).toMatch(/HTTP\(S\) only/);
+  });
+});
