@@ -58,7 +58,10 @@ export async function benchFanout(opts: FanoutOptions = {}): Promise<FanoutResul
   const servers: Sshd[] = [];
   try {
     for (let i = 0; i < addrs.length; i += 16) servers.push(await startSshd(addrs.slice(i, i + 16)));
-    const hostOf = (i: number): { sshd: Sshd; host: string } => ({ sshd: servers[Math.floor(i / 16)]!, host: addrs[i]! });
+    const hostOf = (i: number): { sshd: Sshd; host: string } => ({
+      sshd: servers[Math.floor(i / 16)]!,
+      host: addrs[i]!,
+    });
     const parsed = ssh2.utils.parseKey(servers[0]!.clientKey);
     if (parsed instanceof Error) throw parsed;
     const key = (Array.isArray(parsed) ? parsed[0] : parsed) as ParsedKey;
@@ -113,14 +116,24 @@ export async function benchFanout(opts: FanoutOptions = {}): Promise<FanoutResul
     });
     const engineMs = performance.now() - e0;
     if (out.result !== "success") throw new Error(`bench run failed: ${JSON.stringify(out.counts)}`);
-    const result: FanoutResult = { targets: n, steps: stepsCount, engineMs, floorMs, ratio: engineMs / floorMs };
-    log(`fan-out ${n} ssh targets x ${stepsCount} steps: engine ${engineMs.toFixed(0)} ms, ssh2 floor ${floorMs.toFixed(0)} ms, ratio ${result.ratio.toFixed(2)} (target <= 1.3)`);
+    const result: FanoutResult = {
+      targets: n,
+      steps: stepsCount,
+      engineMs,
+      floorMs,
+      ratio: engineMs / floorMs,
+    };
+    log(
+      `fan-out ${n} ssh targets x ${stepsCount} steps: engine ${engineMs.toFixed(0)} ms, ssh2 floor ${floorMs.toFixed(0)} ms, ratio ${result.ratio.toFixed(2)} (target <= 1.3)`,
+    );
 
     if (opts.ansible !== false && spawnSync("ansible-playbook", ["--version"]).status === 0) {
       const ansibleMs = runAnsible(addrs, hostOf, servers, commands);
       result.ansibleMs = ansibleMs;
       result.ansibleRatio = ansibleMs / engineMs;
-      log(`  ansible-playbook (forks ${n}, pipelining, no facts): ${ansibleMs.toFixed(0)} ms, ${result.ansibleRatio.toFixed(1)}x slower than the engine (target >= 10x)`);
+      log(
+        `  ansible-playbook (forks ${n}, pipelining, no facts): ${ansibleMs.toFixed(0)} ms, ${result.ansibleRatio.toFixed(1)}x slower than the engine (target >= 10x)`,
+      );
     } else {
       log("  ansible-playbook not installed: Ansible comparison skipped (apt-get install ansible)");
     }
@@ -132,7 +145,9 @@ export async function benchFanout(opts: FanoutOptions = {}): Promise<FanoutResul
   const result = { targets: n, steps: stepsCount } as FanoutResult;
   if (localCount > 0) {
     const peak = await localPeakMemory(localCount, stepsCount);
-    log(`  peak RSS at ${localCount} local targets x ${stepsCount} steps: ${peak.toFixed(0)} MB (target < 300 MB)`);
+    log(
+      `  peak RSS at ${localCount} local targets x ${stepsCount} steps: ${peak.toFixed(0)} MB (target < 300 MB)`,
+    );
     result.peakRssMb = peak;
   }
   return result;
@@ -177,7 +192,12 @@ async function floor(
   );
 }
 
-function runAnsible(addrs: string[], hostOf: (i: number) => { sshd: Sshd; host: string }, servers: Sshd[], commands: string[]): number {
+function runAnsible(
+  addrs: string[],
+  hostOf: (i: number) => { sshd: Sshd; host: string },
+  servers: Sshd[],
+  commands: string[],
+): number {
   const dir = mkdtempSync(join(tmpdir(), "opsc-ansible-"));
   try {
     const inventory = addrs
@@ -191,7 +211,9 @@ function runAnsible(addrs: string[], hostOf: (i: number) => { sshd: Sshd; host: 
     writeFileSync(join(dir, "hosts"), `[all]\n${inventory}\n`);
     const known = servers.flatMap((s) => s.addresses.map((a) => `[${a}]:${s.port} ${s.hostKey}`)).join("\n");
     writeFileSync(join(dir, "known_hosts"), `${known}\n`);
-    const tasks = commands.map((c, i) => `    - name: s${i}\n      ansible.builtin.shell: ${JSON.stringify(c)}\n`).join("");
+    const tasks = commands
+      .map((c, i) => `    - name: s${i}\n      ansible.builtin.shell: ${JSON.stringify(c)}\n`)
+      .join("");
     writeFileSync(join(dir, "play.yml"), `- hosts: all\n  gather_facts: false\n  tasks:\n${tasks}`);
     writeFileSync(
       join(dir, "ansible.cfg"),
@@ -213,7 +235,9 @@ async function localPeakMemory(count: number, stepsCount: number): Promise<numbe
   const targets = Array.from({ length: count }, (_, i) => localTarget(`l${i}`));
   const plan = simplePlan(
     targets,
-    Array.from({ length: stepsCount }, (_, i) => step(`s${i}`, { run: `echo "line $i" ; echo out${i}=x >>"$OPSC_OUTPUT"` })),
+    Array.from({ length: stepsCount }, (_, i) =>
+      step(`s${i}`, { run: `echo "line $i" ; echo out${i}=x >>"$OPSC_OUTPUT"` }),
+    ),
   );
   plan.phases[0]!.parallel = count;
   let peak = process.memoryUsage().rss;

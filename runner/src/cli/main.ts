@@ -7,8 +7,11 @@ import { EXIT } from "../core/exit-codes.js";
 import { reportError } from "./report-error.js";
 // command imports (one line each, keep sorted)
 import { register as registerInit } from "./commands/init.js";
+import { register as registerOnPush } from "./commands/on-push.js";
 import { register as registerPlan } from "./commands/plan.js";
 import { register as registerRun } from "./commands/run.js";
+import { register as registerSecrets } from "./commands/secrets.js";
+import { register as registerServe } from "./commands/serve.js";
 import { register as registerTargets } from "./commands/targets.js";
 import { register as registerValidate } from "./commands/validate.js";
 
@@ -20,8 +23,11 @@ export function buildProgram(): Command {
     .exitOverride();
   // command registrations (one line each, keep sorted)
   registerInit(program);
+  registerOnPush(program);
   registerPlan(program);
   registerRun(program);
+  registerSecrets(program);
+  registerServe(program);
   registerTargets(program);
   registerValidate(program);
   return program;

@@ -10,12 +10,18 @@ export function findRepoRoot(explicit?: string, from: string = process.cwd()): s
   if (explicit !== undefined) {
     const root = resolve(from, explicit);
     if (!existsSync(root) || !statSync(root).isDirectory()) {
-      throw userError("repo.not-found", `--repo ${explicit}: no such folder`, { hint: "give the folder that holds opsconductor.yaml" });
+      throw userError("repo.not-found", `--repo ${explicit}: no such folder`, {
+        hint: "give the folder that holds opsconductor.yaml",
+      });
     }
     if (!existsSync(join(root, "opsconductor.yaml"))) {
-      throw userError("repo.not-found", `${explicit} is not an automation repository (it has no opsconductor.yaml)`, {
-        hint: "give the folder that holds opsconductor.yaml, or create one with `opsc init`",
-      });
+      throw userError(
+        "repo.not-found",
+        `${explicit} is not an automation repository (it has no opsconductor.yaml)`,
+        {
+          hint: "give the folder that holds opsconductor.yaml, or create one with `opsc init`",
+        },
+      );
     }
     return root;
   }
@@ -26,7 +32,11 @@ export function findRepoRoot(explicit?: string, from: string = process.cwd()): s
     if (parent === dir) break;
     dir = parent;
   }
-  throw userError("repo.not-found", "not inside an automation repository (no opsconductor.yaml here or in any parent folder)", {
-    hint: "run the command inside one, pass --repo DIR, or create one with `opsc init`",
-  });
+  throw userError(
+    "repo.not-found",
+    "not inside an automation repository (no opsconductor.yaml here or in any parent folder)",
+    {
+      hint: "run the command inside one, pass --repo DIR, or create one with `opsc init`",
+    },
+  );
 }

@@ -63,7 +63,12 @@ export async function resolveCommit(gitdir: string, ref: string): Promise<string
   for (let depth = 0; depth < 10; depth++) {
     const obj = await git.readObject({ fs, gitdir, oid, cache: gitCache });
     if (obj.type === "commit") return oid;
-    if (obj.type === "tag" && typeof obj.object === "object" && obj.object !== null && "object" in obj.object) {
+    if (
+      obj.type === "tag" &&
+      typeof obj.object === "object" &&
+      obj.object !== null &&
+      "object" in obj.object
+    ) {
       oid = (obj.object as { object: string }).object;
       continue;
     }
@@ -82,8 +87,12 @@ function refError(gitdir: string, ref: string, cause: unknown): Error {
       cause,
     });
   }
-  return environmentError("git.unreadable", `cannot read Git repository ${gitdir}: ${(cause as Error).message}`, {
-    hint: "give the path of a Git directory (the `.git` folder, or a bare repository)",
-    cause,
-  });
+  return environmentError(
+    "git.unreadable",
+    `cannot read Git repository ${gitdir}: ${(cause as Error).message}`,
+    {
+      hint: "give the path of a Git directory (the `.git` folder, or a bare repository)",
+      cause,
+    },
+  );
 }

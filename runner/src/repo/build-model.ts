@@ -15,7 +15,16 @@ import type {
 } from "../core/repo-model.js";
 import type { SourcePosition } from "../core/errors.js";
 import { parseDuration } from "./duration.js";
-import type { RawJob, RawSelector, RawSettings, RawStep, RawStepUse, RawStrategy, RawTarget, Scalar } from "./raw-types.js";
+import type {
+  RawJob,
+  RawSelector,
+  RawSettings,
+  RawStep,
+  RawStepUse,
+  RawStrategy,
+  RawTarget,
+  Scalar,
+} from "./raw-types.js";
 import type { NodePath, YamlSource } from "./yaml-source.js";
 
 export const DEFAULT_RECORDS_BRANCH = "opsconductor/runs";
@@ -101,7 +110,12 @@ export function buildStepUse(raw: RawStepUse, index: number, source: YamlSource,
     ...(raw.if !== undefined ? { if: String(raw.if) } : {}),
     env: texts(raw.env),
     ...(raw.retry
-      ? { retry: { attempts: raw.retry.attempts, delayMs: raw.retry.delay ? (parseDuration(raw.retry.delay) ?? 0) : 0 } }
+      ? {
+          retry: {
+            attempts: raw.retry.attempts,
+            delayMs: raw.retry.delay ? (parseDuration(raw.retry.delay) ?? 0) : 0,
+          },
+        }
       : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     continueOnError: raw.continue_on_error ?? false,
@@ -143,7 +157,11 @@ function selectorOf(raw: RawSelector | undefined): TargetSelector {
   };
 }
 
-function strategyOf(job: RawStrategy | undefined, phase: RawStrategy | undefined, settings: Settings): Strategy {
+function strategyOf(
+  job: RawStrategy | undefined,
+  phase: RawStrategy | undefined,
+  settings: Settings,
+): Strategy {
   const s = { ...(job ?? {}), ...(phase ?? {}) };
   return {
     parallel: s.parallel ?? settings.defaults.parallel ?? DEFAULT_PARALLEL,
@@ -178,7 +196,9 @@ export function buildJob(id: string, raw: RawJob, source: YamlSource, settings: 
     id,
     ...(raw.description !== undefined ? { description: raw.description } : {}),
     on: {
-      ...(push ? { push: { branches: push.branches ?? [...DEFAULT_PUSH_BRANCHES], paths: push.paths ?? [] } } : {}),
+      ...(push
+        ? { push: { branches: push.branches ?? [...DEFAULT_PUSH_BRANCHES], paths: push.paths ?? [] } }
+        : {}),
       schedule: (on.schedule ?? []).map((s) => ({
         cron: s.cron,
         timezone: s.timezone ?? "UTC",
@@ -191,13 +211,17 @@ export function buildJob(id: string, raw: RawJob, source: YamlSource, settings: 
     },
     inputs: { ...(raw.inputs ?? {}) },
     phases,
-    ...(raw.concurrency ? { concurrency: { group: raw.concurrency.group, policy: raw.concurrency.policy ?? "queue" } } : {}),
+    ...(raw.concurrency
+      ? { concurrency: { group: raw.concurrency.group, policy: raw.concurrency.policy ?? "queue" } }
+      : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     env: texts(raw.env),
     secrets: { ...(raw.secrets ?? {}) },
     notify: (raw.notify ?? []).map((n) => ({
       on: [...n.on],
-      ...(n.webhook ? { webhook: { url: n.webhook.url, ...(n.webhook.secret ? { secret: n.webhook.secret } : {}) } } : {}),
+      ...(n.webhook
+        ? { webhook: { url: n.webhook.url, ...(n.webhook.secret ? { secret: n.webhook.secret } : {}) } }
+        : {}),
       ...(n.email ? { email: { to: [...n.email.to] } } : {}),
       ...(n.github_status !== undefined ? { githubStatus: n.github_status } : {}),
     })),

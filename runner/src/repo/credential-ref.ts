@@ -53,7 +53,9 @@ export function credentialRefProblem(
     return {
       code: "ref.unknown-credential-key",
       message: `${file.file} has no key \`${parsed.keyPath}\``,
-      hint: top.length ? `its keys: ${top.join(", ")}` : "the file holds no keys yet; add one with `opsc secrets set`",
+      hint: top.length
+        ? `its keys: ${top.join(", ")}`
+        : "the file holds no keys yet; add one with `opsc secrets set`",
     };
   }
   return undefined;

@@ -18,7 +18,11 @@ export interface FormatOptions {
   version?: string;
 }
 
-export function formatDiagnostics(diagnostics: readonly Diagnostic[], format: DiagnosticFormat, options: FormatOptions = {}): string {
+export function formatDiagnostics(
+  diagnostics: readonly Diagnostic[],
+  format: DiagnosticFormat,
+  options: FormatOptions = {},
+): string {
   switch (format) {
     case "json":
       return `${JSON.stringify(
@@ -64,7 +68,10 @@ function text(diagnostics: readonly Diagnostic[], options: FormatOptions): strin
   }
   const errors = diagnostics.filter((d) => d.severity === "error").length;
   const warnings = diagnostics.length - errors;
-  out += errors === 0 && warnings === 0 ? "no problems found\n" : `${plural(errors, "error")}, ${plural(warnings, "warning")}\n`;
+  out +=
+    errors === 0 && warnings === 0
+      ? "no problems found\n"
+      : `${plural(errors, "error")}, ${plural(warnings, "warning")}\n`;
   return out;
 }
 

@@ -18,7 +18,9 @@ const SCHEMA_FILES: Record<FileKind, { file: string; globs: string[] }> = {
 export function editorFiles(existingSettings?: string): Map<string, string> {
   const files = new Map<string, string>();
   const mapping: Record<string, string[]> = {};
-  for (const [kind, { file, globs }] of Object.entries(SCHEMA_FILES) as Array<[FileKind, { file: string; globs: string[] }]>) {
+  for (const [kind, { file, globs }] of Object.entries(SCHEMA_FILES) as Array<
+    [FileKind, { file: string; globs: string[] }]
+  >) {
     files.set(`${SCHEMA_DIR}/${file}`, `${JSON.stringify(SCHEMAS[kind], null, 2)}\n`);
     mapping[`./${SCHEMA_DIR}/${file}`] = globs;
   }
@@ -26,13 +28,17 @@ export function editorFiles(existingSettings?: string): Map<string, string> {
   if (existingSettings !== undefined) {
     try {
       const parsed = JSON.parse(existingSettings) as unknown;
-      if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) settings = parsed as Record<string, unknown>;
+      if (parsed && typeof parsed === "object" && !Array.isArray(parsed))
+        settings = parsed as Record<string, unknown>;
     } catch {
       // Settings with comments (JSONC) are left alone; the caller reports it.
       return files;
     }
   }
-  settings["yaml.schemas"] = { ...((settings["yaml.schemas"] as Record<string, unknown> | undefined) ?? {}), ...mapping };
+  settings["yaml.schemas"] = {
+    ...((settings["yaml.schemas"] as Record<string, unknown> | undefined) ?? {}),
+    ...mapping,
+  };
   files.set(".vscode/settings.json", `${JSON.stringify(settings, null, 2)}\n`);
   return files;
 }
@@ -103,8 +109,14 @@ creation_rules:
     # age: age1...
 `,
   );
-  files.set(".gitignore", "# runner state and private keys never belong in Git\n.opsc-state/\n*.agekey\nkeys.txt\n");
-  files.set(".gitattributes", "# sops files must keep LF line endings, or values change\ncredentials/** -text\n");
+  files.set(
+    ".gitignore",
+    "# runner state and private keys never belong in Git\n.opsc-state/\n*.agekey\nkeys.txt\n",
+  );
+  files.set(
+    ".gitattributes",
+    "# sops files must keep LF line endings, or values change\ncredentials/** -text\n",
+  );
   for (const [path, content] of editorFiles()) files.set(path, content);
   return files;
 }

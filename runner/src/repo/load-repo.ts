@@ -45,9 +45,13 @@ export function loadRepo(files: RepoFiles): LoadResult {
     load(index, files);
   } catch (e) {
     // A bug must not hide the user's diagnostics found so far, nor crash `validate`.
-    index.reportFile(SETTINGS_FILE, "error", "internal.bug",
+    index.reportFile(
+      SETTINGS_FILE,
+      "error",
+      "internal.bug",
       `OpsConductor failed while checking this repository: ${(e as Error).message}`,
-      "this is a bug in OpsConductor; please report it with the repository that triggers it");
+      "this is a bug in OpsConductor; please report it with the repository that triggers it",
+    );
   }
   const diagnostics = index.diagnostics.sort(compareDiagnostics);
   return { model, diagnostics, sources: index.sources };
@@ -60,7 +64,11 @@ function parse(index: RepoIndex, path: string, bytes: Uint8Array): YamlSource {
   return source;
 }
 
-function schemaValid(index: RepoIndex, source: YamlSource, kind: "settings" | "targets" | "step" | "job"): boolean {
+function schemaValid(
+  index: RepoIndex,
+  source: YamlSource,
+  kind: "settings" | "targets" | "step" | "job",
+): boolean {
   if (!source.ok) return false;
   const errors = validateKind(kind, source.value);
   if (errors.length === 0) return true;
@@ -70,20 +78,35 @@ function schemaValid(index: RepoIndex, source: YamlSource, kind: "settings" | "t
 
 function load(index: RepoIndex, files: RepoFiles): void {
   const { model } = index;
-  const byKind = { targets: [] as string[], credential: [] as string[], step: [] as string[], job: [] as string[] };
+  const byKind = {
+    targets: [] as string[],
+    credential: [] as string[],
+    step: [] as string[],
+    job: [] as string[],
+  };
   for (const path of files.files.keys()) {
     const c = classifyPath(path);
-    if (c.kind === "targets" || c.kind === "credential" || c.kind === "step" || c.kind === "job") byKind[c.kind].push(path);
+    if (c.kind === "targets" || c.kind === "credential" || c.kind === "step" || c.kind === "job")
+      byKind[c.kind].push(path);
   }
 
   const settingsBytes = files.files.get(SETTINGS_FILE);
   if (settingsBytes === undefined) {
-    index.reportFile(SETTINGS_FILE, "error", "repo.no-settings", "opsconductor.yaml is missing",
-      "create it at the repository's root (an empty file is enough), or run `opsc init`");
+    index.reportFile(
+      SETTINGS_FILE,
+      "error",
+      "repo.no-settings",
+      "opsconductor.yaml is missing",
+      "create it at the repository's root (an empty file is enough), or run `opsc init`",
+    );
   } else {
     const source = parse(index, SETTINGS_FILE, settingsBytes);
     if (schemaValid(index, source, "settings")) {
-      model.settings = buildSettings(source.value as RawSettings | null, { file: SETTINGS_FILE, line: 1, col: 1 });
+      model.settings = buildSettings(source.value as RawSettings | null, {
+        file: SETTINGS_FILE,
+        line: 1,
+        col: 1,
+      });
     }
   }
 
@@ -93,18 +116,35 @@ function load(index: RepoIndex, files: RepoFiles): void {
     const value = source.value as RawTargetsFile | undefined;
     if (!valid) {
       index.brokenTargetFiles.push(path);
-      const names = value && typeof value === "object" && value.targets && typeof value.targets === "object" ? Object.keys(value.targets) : [];
+      const names =
+        value && typeof value === "object" && value.targets && typeof value.targets === "object"
+          ? Object.keys(value.targets)
+          : [];
       for (const name of names) index.brokenTargets.add(name);
       continue;
     }
     index.targetFiles.push({ id: path, source, path: [], raw: value! });
     for (const [id, own] of Object.entries(value!.targets)) {
-      const entry = { id, source, path: ["targets", id], raw: { ...(value!.defaults ?? {}), ...(own ?? {}) } as RawTarget };
+      const entry = {
+        id,
+        source,
+        path: ["targets", id],
+        raw: { ...(value!.defaults ?? {}), ...(own ?? {}) } as RawTarget,
+      };
       const list = index.targets.get(id) ?? [];
       list.push(entry);
       index.targets.set(id, list);
       if (list.length === 1) {
-        model.targets.set(id, buildTarget(id, own ?? {}, value!.defaults ?? {}, model.settings, at(source, ["targets", id], "key")));
+        model.targets.set(
+          id,
+          buildTarget(
+            id,
+            own ?? {},
+            value!.defaults ?? {},
+            model.settings,
+            at(source, ["targets", id], "key"),
+          ),
+        );
       }
     }
   }
@@ -118,9 +158,14 @@ function load(index: RepoIndex, files: RepoFiles): void {
       continue;
     }
     if (!isSopsEncrypted(source.value)) {
-      index.report(source, [], "error", "credential.not-encrypted",
+      index.report(
+        source,
+        [],
+        "error",
+        "credential.not-encrypted",
         "this credentials file is not encrypted with SOPS (it has no `sops` metadata)",
-        `secrets must never be committed in clear: encrypt it with \`opsc secrets encrypt ${path}\` (or sops), and rotate any value that was pushed`);
+        `secrets must never be committed in clear: encrypt it with \`opsc secrets encrypt ${path}\` (or sops), and rotate any value that was pushed`,
+      );
     }
     model.credentials.set(c.id, credentialFileOf(c.id, c.format, source));
   }

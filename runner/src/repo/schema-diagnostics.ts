@@ -51,6 +51,11 @@ function resolveCombinator(source: YamlSource, err: ErrorObject, stack: Pending[
   const deeper = branch.filter((p) => p.path !== path);
   const sameNonType = branch.filter((p) => p.path === path && !p.typeOnly);
   const types = branch.flatMap((p) => (p.path === path && p.typeOnly ? p.typeOnly : []));
+  const isObject = err.data !== null && typeof err.data === "object" && !Array.isArray(err.data);
+  if (!isObject && isShapeOneOf(err)) {
+    // The type error says it all; which keys are missing means nothing for a non-mapping.
+    return;
+  }
   if (err.keyword === "oneOf" && deeper.length === 0 && isShapeOneOf(err)) {
     stack.push({ path, diagnostic: () => shapeDiagnostic(source, err) });
     return;
@@ -68,7 +73,12 @@ function resolveCombinator(source: YamlSource, err: ErrorObject, stack: Pending[
   stack.push({
     path,
     diagnostic: () =>
-      diag(source, err, "schema.type", `${label(err.instancePath)} must be ${orList(wanted.map(article))}, not ${describe(err.data)}`),
+      diag(
+        source,
+        err,
+        "schema.type",
+        `${label(err.instancePath)} must be ${orList(wanted.map(article))}, not ${describe(err.data)}`,
+      ),
   });
 }
 
@@ -78,7 +88,13 @@ function resolvePropertyName(source: YamlSource, err: ErrorObject, stack: Pendin
   let inner: ErrorObject | undefined;
   while (stack.length > 0) {
     const last = stack[stack.length - 1]!;
-    if (last.path !== err.instancePath || !last.err || !KEY_KEYWORDS.has(last.err.keyword) || last.err.params.propertyName !== undefined) break;
+    if (
+      last.path !== err.instancePath ||
+      !last.err ||
+      !KEY_KEYWORDS.has(last.err.keyword) ||
+      last.err.params.propertyName !== undefined
+    )
+      break;
     inner = last.err;
     stack.pop();
   }
@@ -86,9 +102,15 @@ function resolvePropertyName(source: YamlSource, err: ErrorObject, stack: Pendin
   stack.push({
     path: err.instancePath,
     diagnostic: () =>
-      diag(source, err, "schema.property-name", `\`${name}\` is not a valid name in ${label(err.instancePath)}`,
+      diag(
+        source,
+        err,
+        "schema.property-name",
+        `\`${name}\` is not a valid name in ${label(err.instancePath)}`,
         typeof keySchema.description === "string" ? keySchema.description : inner?.message,
-        [...pathOf(err.instancePath), name], "key"),
+        [...pathOf(err.instancePath), name],
+        "key",
+      ),
   });
 }
 
@@ -106,7 +128,12 @@ function pending(source: YamlSource, err: ErrorObject): Pending {
       err,
       typeOnly: Array.isArray(t) ? t : [t],
       diagnostic: () =>
-        diag(source, err, "schema.type", `${label(err.instancePath)} must be ${orList((Array.isArray(t) ? t : [t]).map(article))}, not ${describe(err.data)}`),
+        diag(
+          source,
+          err,
+          "schema.type",
+          `${label(err.instancePath)} must be ${orList((Array.isArray(t) ? t : [t]).map(article))}, not ${describe(err.data)}`,
+        ),
     };
   }
   return { path: err.instancePath, err, diagnostic: () => describeError(source, err) };
@@ -119,50 +146,106 @@ function describeError(source: YamlSource, err: ErrorObject): Diagnostic {
   switch (err.keyword) {
     case "required": {
       const missing = String(params.missingProperty);
-      return diag(source, err, "schema.required", `${where} is missing the required property \`${missing}\``,
-        propertyDescription(parent, missing));
+      return diag(
+        source,
+        err,
+        "schema.required",
+        `${where} is missing the required property \`${missing}\``,
+        propertyDescription(parent, missing),
+      );
     }
     case "additionalProperties": {
       const extra = String(params.additionalProperty);
       const known = Object.keys((parent.properties ?? {}) as Record<string, unknown>);
       const guess = closest(extra, known);
-      return diag(source, err, "schema.unknown-property", `unknown property \`${extra}\` in ${where}`,
+      return diag(
+        source,
+        err,
+        "schema.unknown-property",
+        `unknown property \`${extra}\` in ${where}`,
         guess ? `did you mean \`${guess}\`?` : known.length ? `allowed here: ${known.join(", ")}` : undefined,
-        [...pathOf(err.instancePath), extra], "key");
+        [...pathOf(err.instancePath), extra],
+        "key",
+      );
     }
     case "enum": {
       const allowed = (params.allowedValues as unknown[]).map((v) => String(v));
       const guess = typeof err.data === "string" ? closest(err.data, allowed) : undefined;
-      return diag(source, err, "schema.enum", `${where} must be one of ${allowed.map((a) => `\`${a}\``).join(", ")}, not ${describe(err.data)}`,
-        guess ? `did you mean \`${guess}\`?` : undefined);
+      return diag(
+        source,
+        err,
+        "schema.enum",
+        `${where} must be one of ${allowed.map((a) => `\`${a}\``).join(", ")}, not ${describe(err.data)}`,
+        guess ? `did you mean \`${guess}\`?` : undefined,
+      );
     }
     case "pattern": {
       const name = params.propertyName;
       if (typeof name === "string") {
-        return diag(source, err, "schema.property-name", `\`${name}\` is not a valid name in ${where}`,
-          typeof parent.description === "string" ? parent.description : `names must match ${String(params.pattern)}`,
-          [...pathOf(err.instancePath), name], "key");
+        return diag(
+          source,
+          err,
+          "schema.property-name",
+          `\`${name}\` is not a valid name in ${where}`,
+          typeof parent.description === "string"
+            ? parent.description
+            : `names must match ${String(params.pattern)}`,
+          [...pathOf(err.instancePath), name],
+          "key",
+        );
       }
-      return diag(source, err, "schema.pattern", `${where} has an invalid value ${describe(err.data)}`,
-        typeof parent.description === "string" ? parent.description : `it must match ${String(params.pattern)}`);
+      return diag(
+        source,
+        err,
+        "schema.pattern",
+        `${where} has an invalid value ${describe(err.data)}`,
+        typeof parent.description === "string"
+          ? parent.description
+          : `it must match ${String(params.pattern)}`,
+      );
     }
     case "format":
-      return diag(source, err, "schema.format", `${where} is not a valid ${String(params.format)}: ${describe(err.data)}`);
+      return diag(
+        source,
+        err,
+        "schema.format",
+        `${where} is not a valid ${String(params.format)}: ${describe(err.data)}`,
+      );
     case "minimum":
     case "maximum":
     case "exclusiveMinimum":
     case "exclusiveMaximum":
-      return diag(source, err, `schema.${err.keyword}`, `${where} ${err.message ?? "is out of range"}, not ${describe(err.data)}`);
+      return diag(
+        source,
+        err,
+        `schema.${err.keyword}`,
+        `${where} ${err.message ?? "is out of range"}, not ${describe(err.data)}`,
+      );
     case "minItems":
-      return diag(source, err, "schema.min-items", params.limit === 1 ? `${where} must not be empty` : `${where} ${err.message ?? ""}`);
+      return diag(
+        source,
+        err,
+        "schema.min-items",
+        params.limit === 1 ? `${where} must not be empty` : `${where} ${err.message ?? ""}`,
+      );
     case "maxItems":
       return diag(source, err, "schema.max-items", `${where} ${err.message ?? ""}`);
     case "minLength":
-      return diag(source, err, "schema.min-length", params.limit === 1 ? `${where} must not be empty` : `${where} ${err.message ?? ""}`);
+      return diag(
+        source,
+        err,
+        "schema.min-length",
+        params.limit === 1 ? `${where} must not be empty` : `${where} ${err.message ?? ""}`,
+      );
     case "maxLength":
       return diag(source, err, "schema.max-length", `${where} ${err.message ?? ""}`);
     case "uniqueItems":
-      return diag(source, err, "schema.unique-items", `${where} lists the same item twice (items ${String(params.j)} and ${String(params.i)})`);
+      return diag(
+        source,
+        err,
+        "schema.unique-items",
+        `${where} lists the same item twice (items ${String(params.j)} and ${String(params.i)})`,
+      );
     case "not":
       return diag(source, err, "schema.not", `${where} has a combination of properties that is not allowed`);
     default:
@@ -197,10 +280,14 @@ function shapeDiagnostic(source: YamlSource, err: ErrorObject): Diagnostic {
       hint = "move the values to `env:` and read them as $NAME in the script";
     }
   } else if ("phases" in props) {
-    message = has("steps") && has("phases") ? "a job has either `steps` or `phases`, not both" : "a job needs `steps` (or `phases`)";
+    message =
+      has("steps") && has("phases")
+        ? "a job has either `steps` or `phases`, not both"
+        : "a job needs `steps` (or `phases`)";
     hint = "use `steps:` for a single phase, `phases:` to run several in order";
   } else {
-    if (has("run") && has("steps")) message = "a library step has either `run` (a script) or `steps` (a composite), not both";
+    if (has("run") && has("steps"))
+      message = "a library step has either `run` (a script) or `steps` (a composite), not both";
     else if (has("steps")) message = "`check` goes with `run`; a composite step (`steps`) has no check";
     else message = "a library step needs `run` (a script) or `steps` (a composite)";
   }
@@ -248,7 +335,7 @@ function label(pointer: string): string {
 }
 
 function describe(v: unknown): string {
-  if (v === null) return "null";
+  if (v === null) return "empty";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
   if (typeof v === "string") return v.length > 60 ? `"${v.slice(0, 57)}..."` : JSON.stringify(v);

@@ -82,16 +82,24 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
     Object.keys(plan.secrets).length > 0 ||
     Object.values(plan.targets).some((t) => t.credential !== undefined || t.sudo?.password !== undefined);
   const credentials = needsCredentials
-    ? new CredentialStore(async (path) => files.files.get(path), (await loadIdentities(env)).identities, redactor)
+    ? new CredentialStore(
+        async (path) => files.files.get(path),
+        (await loadIdentities(env)).identities,
+        redactor,
+      )
     : undefined;
 
   const secrets: Record<string, string> = {};
   for (const [name, ref] of Object.entries(plan.secrets)) {
     const value = await credentials!.get(ref);
     if (typeof value !== "string") {
-      throw userError("run.secret-not-value", `secret ${name} names ${ref}, which is a mapping, not a value`, {
-        hint: `name one of its keys, for example ${ref}.password`,
-      });
+      throw userError(
+        "run.secret-not-value",
+        `secret ${name} names ${ref}, which is a mapping, not a value`,
+        {
+          hint: `name one of its keys, for example ${ref}.password`,
+        },
+      );
     }
     secrets[name] = value;
   }

@@ -48,14 +48,21 @@ export async function readRepoFiles(source: RepoSource): Promise<RepoFiles> {
     : readRepoDir(source.repoDir);
 }
 
-export async function loadPlan(source: RepoSource, request: Omit<PlanRequest, "commit">): Promise<LoadedPlan> {
+export async function loadPlan(
+  source: RepoSource,
+  request: Omit<PlanRequest, "commit">,
+): Promise<LoadedPlan> {
   const files = await readRepoFiles(source);
   const { model, diagnostics } = loadRepo(files);
   if (hasErrors(diagnostics)) {
     const count = diagnostics.filter((d) => d.severity === "error").length;
-    throw userError("repo.invalid", `the automation repository has ${count} error(s):\n${describe(diagnostics)}`, {
-      hint: "run `opsc validate` for the full report, fix the files, then try again",
-    });
+    throw userError(
+      "repo.invalid",
+      `the automation repository has ${count} error(s):\n${describe(diagnostics)}`,
+      {
+        hint: "run `opsc validate` for the full report, fix the files, then try again",
+      },
+    );
   }
   const commit = files.commit ?? source.commit;
   const { plan, diagnostics: planProblems } = buildPlan(model, { ...request, ...(commit ? { commit } : {}) });

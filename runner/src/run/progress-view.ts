@@ -79,7 +79,11 @@ export class ProgressView {
       case "step.finished":
         this.steps(e.target).set(e.step, e.outcome);
         if (e.outcome === "failed" || e.outcome === "timed_out")
-          this.failedSteps.push({ target: e.target, step: e.step, ...(e.reason ? { reason: e.reason } : {}) });
+          this.failedSteps.push({
+            target: e.target,
+            step: e.step,
+            ...(e.reason ? { reason: e.reason } : {}),
+          });
         if (!this.opts.live) {
           const why = e.reason && e.outcome !== "ok" && e.outcome !== "changed" ? ` (${e.reason})` : "";
           this.line(`${e.target} ${e.step}: ${e.outcome} in ${ms(e.ms)}${why}`);
@@ -123,11 +127,22 @@ export class ProgressView {
     const width = Math.max(40, this.opts.columns ?? 100);
     const rows = this.opts.maxRows ?? 20;
     const out: string[] = [];
-    out.push(clip(`${this.plan.job}  ${this.phase ? `phase ${this.phase}  ` : ""}${ms(Date.now() - this.t0)}  ${this.counts()}`, width));
+    out.push(
+      clip(
+        `${this.plan.job}  ${this.phase ? `phase ${this.phase}  ` : ""}${ms(Date.now() - this.t0)}  ${this.counts()}`,
+        width,
+      ),
+    );
     const names = Object.keys(this.plan.targets);
     const rank = (n: string): number => {
       const s = this.targetState.get(n);
-      return s === "running" ? 0 : s === "failed" || s === "unreachable" || s === "timed_out" ? 1 : s === undefined ? 3 : 2;
+      return s === "running"
+        ? 0
+        : s === "failed" || s === "unreachable" || s === "timed_out"
+          ? 1
+          : s === undefined
+            ? 3
+            : 2;
     };
     const shown = names.length <= rows ? names : [...names].sort((a, b) => rank(a) - rank(b)).slice(0, rows);
     const nameWidth = Math.min(24, Math.max(...shown.map((n) => n.length), 6));
@@ -144,7 +159,7 @@ export class ProgressView {
   }
 
   /** The summary table, and the last output lines of each failed step. */
-  finish(outcome: RunOutcome): void {
+  finish(outcome: Pick<RunOutcome, "runId" | "result" | "targets" | "counts" | "ms">): void {
     if (this.timer) clearInterval(this.timer);
     const lines: string[] = [""];
     for (const f of this.failedSteps) {
@@ -163,7 +178,10 @@ export class ProgressView {
     const header = ["TARGET", ...(this.plan.phases.length > 1 ? ["PHASE"] : []), "OUTCOME", "TIME", "STEPS"];
     lines.push(...table([header, ...rows]));
     const counts = TARGET_OUTCOMES.filter((o) => outcome.counts[o]).map((o) => `${outcome.counts[o]} ${o}`);
-    lines.push("", `${outcome.result}: ${counts.join(", ") || "no targets"} in ${ms(outcome.ms)} (run ${outcome.runId})`);
+    lines.push(
+      "",
+      `${outcome.result}: ${counts.join(", ") || "no targets"} in ${ms(outcome.ms)} (run ${outcome.runId})`,
+    );
     this.opts.write(`${lines.join("\n")}\n`);
   }
 }

@@ -8,9 +8,20 @@
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { isOpscError } from "../core/errors.js";
-import { evaluateCondition, renderTemplate, stringifyValue, type ExpressionContext } from "../core/expressions.js";
+import {
+  evaluateCondition,
+  renderTemplate,
+  stringifyValue,
+  type ExpressionContext,
+} from "../core/expressions.js";
 import type { Plan, PlannedPhase, PlannedStep, PlannedTarget } from "../core/plan-model.js";
-import type { RunEvent, RunEventListener, RunResult, StepOutcome, TargetOutcome } from "../core/run-events.js";
+import type {
+  RunEvent,
+  RunEventListener,
+  RunResult,
+  StepOutcome,
+  TargetOutcome,
+} from "../core/run-events.js";
 import type { StepSummary, TargetSummary } from "../core/run-summary.js";
 import type { Redactor } from "../secrets/redactor.js";
 import { buildStepScript } from "../transports/script-builder.js";
@@ -42,12 +53,26 @@ export interface RunOutcome {
   counts: Record<TargetOutcome, number>;
 }
 
-export const TARGET_OUTCOMES: TargetOutcome[] = ["ok", "changed", "failed", "skipped", "unreachable", "timed_out", "cancelled"];
+export const TARGET_OUTCOMES: TargetOutcome[] = [
+  "ok",
+  "changed",
+  "failed",
+  "skipped",
+  "unreachable",
+  "timed_out",
+  "cancelled",
+];
 
 /** `20261122T031500Z-patch-web-7f3a`: sortable, unique, readable. */
 export function newRunId(job: string, at: Date): string {
-  const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  const slug = job.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "").toLowerCase();
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  const slug = job
+    .replace(/[^a-z0-9]+/gi, "-")
+    .replace(/^-|-$/g, "")
+    .toLowerCase();
   return `${stamp}-${slug}-${randomBytes(2).toString("hex")}`;
 }
 
@@ -100,9 +125,17 @@ class Engine {
     if (this.opts.signal?.aborted) this.stop("cancelled");
     this.opts.signal?.addEventListener("abort", onUserAbort, { once: true });
     const jobTimer =
-      this.plan.timeoutMs !== undefined ? setTimeout(() => this.stop("timed_out"), this.plan.timeoutMs) : undefined;
+      this.plan.timeoutMs !== undefined
+        ? setTimeout(() => this.stop("timed_out"), this.plan.timeoutMs)
+        : undefined;
     const allTargets = [...new Set(this.plan.phases.flatMap((p) => p.targets))];
-    this.emit({ type: "run.started", at: this.started.toISOString(), runId: this.runId, job: this.plan.job, targets: allTargets });
+    this.emit({
+      type: "run.started",
+      at: this.started.toISOString(),
+      runId: this.runId,
+      job: this.plan.job,
+      targets: allTargets,
+    });
     const lastPhase = new Map<string, number>();
     this.plan.phases.forEach((p, i) => p.targets.forEach((t) => lastPhase.set(t, i)));
     let stopPhases: string | null = null;
@@ -128,7 +161,9 @@ class Engine {
     }
     // Plan order, not finishing order: summaries read the same on every run.
     const targets = this.plan.phases.flatMap((p) =>
-      p.targets.map((t) => this.summaries.get(`${p.name}\u0000${t}`)).filter((s): s is TargetSummary => s !== undefined),
+      p.targets
+        .map((t) => this.summaries.get(`${p.name}\u0000${t}`))
+        .filter((s): s is TargetSummary => s !== undefined),
     );
     const counts = Object.fromEntries(TARGET_OUTCOMES.map((o) => [o, 0])) as Record<TargetOutcome, number>;
     for (const t of targets) counts[t.outcome]++;
@@ -141,7 +176,15 @@ class Engine {
     const ms = Math.round(performance.now() - t0);
     const finishedAt = this.at();
     this.emit({ type: "run.finished", at: finishedAt, result, ms });
-    return { runId: this.runId, result, startedAt: this.started.toISOString(), finishedAt, ms, targets, counts };
+    return {
+      runId: this.runId,
+      result,
+      startedAt: this.started.toISOString(),
+      finishedAt,
+      ms,
+      targets,
+      counts,
+    };
   }
 
   private stop(reason: "cancelled" | "timed_out"): void {
@@ -190,7 +233,14 @@ class Engine {
   ): void {
     const key = `${phase.name}\u0000${name}`;
     const r = reason === undefined ? undefined : this.opts.redactor.redact(reason);
-    this.summaries.set(key, { name, phase: phase.name, outcome, ms, ...(r !== undefined ? { reason: r } : {}), steps });
+    this.summaries.set(key, {
+      name,
+      phase: phase.name,
+      outcome,
+      ms,
+      ...(r !== undefined ? { reason: r } : {}),
+      steps,
+    });
   }
 
   private async runTarget(name: string, phase: PlannedPhase): Promise<TargetOutcome> {
@@ -202,7 +252,14 @@ class Engine {
       if (outcome === "failed" || outcome === "unreachable" || outcome === "timed_out")
         this.failedEarlier.set(name, `${outcome} in phase ${phase.name}`);
       this.record(name, phase, outcome, ms, reason, steps);
-      this.emit({ type: "target.finished", at: this.at(), target: name, outcome, ms, ...(reason ? { reason: this.opts.redactor.redact(reason) } : {}) });
+      this.emit({
+        type: "target.finished",
+        at: this.at(),
+        target: name,
+        outcome,
+        ms,
+        ...(reason ? { reason: this.opts.redactor.redact(reason) } : {}),
+      });
       return outcome;
     };
     this.emit({ type: "target.started", at: this.at(), target: name, phase: phase.name });
@@ -219,7 +276,12 @@ class Engine {
       }
       const c0 = performance.now();
       await transport.connect(this.abort.signal);
-      this.emit({ type: "target.connected", at: this.at(), target: name, ms: Math.round(performance.now() - c0) });
+      this.emit({
+        type: "target.connected",
+        at: this.at(),
+        target: name,
+        ms: Math.round(performance.now() - c0),
+      });
     } catch (e) {
       if (this.abort.signal.aborted) return finish(this.abortReason ?? "cancelled", this.abortMessage());
       return finish("unreachable", messageOf(e));
@@ -227,7 +289,8 @@ class Engine {
 
     let sudoPassword: string | undefined;
     try {
-      if (phase.steps.some((s) => s.sudo) && target.sudo?.password) sudoPassword = await this.opts.sudoPassword?.(target);
+      if (phase.steps.some((s) => s.sudo) && target.sudo?.password)
+        sudoPassword = await this.opts.sudoPassword?.(target);
     } catch (e) {
       return finish("failed", messageOf(e));
     }
@@ -255,14 +318,18 @@ class Engine {
     let anyChanged = false;
     let anyRan = false;
     for (const step of phase.steps) {
-      const status = { failed: failedStep !== null || timedOutStep !== null, cancelled: this.abort.signal.aborted };
+      const status = {
+        failed: failedStep !== null || timedOutStep !== null,
+        cancelled: this.abort.signal.aborted,
+      };
       const summary = await this.runStep(target, step, context, jobEnv, status, sudoPassword, transport);
       steps.push(summary);
       stepStates[step.id] = summary.state;
       delete (summary as Partial<typeof summary>).state;
       if (summary.outcome === "changed") anyChanged = true;
       if (summary.outcome === "ok" || summary.outcome === "changed") anyRan = true;
-      if (summary.outcome === "cancelled") return finish(this.abortReason ?? "cancelled", this.abortMessage());
+      if (summary.outcome === "cancelled")
+        return finish(this.abortReason ?? "cancelled", this.abortMessage());
       if (!step.continueOnError) {
         if (summary.outcome === "failed") failedStep ??= step.id;
         if (summary.outcome === "timed_out") timedOutStep ??= step.id;
@@ -280,7 +347,9 @@ class Engine {
   }
 
   private abortMessage(): string {
-    return this.abortReason === "timed_out" ? `job timeout (${this.plan.timeoutMs} ms) reached` : "run cancelled";
+    return this.abortReason === "timed_out"
+      ? `job timeout (${this.plan.timeoutMs} ms) reached`
+      : "run cancelled";
   }
 
   private async runStep(
@@ -325,7 +394,10 @@ class Engine {
       };
     };
 
-    if (this.abort.signal.aborted) return done(this.abortReason === "timed_out" ? "timed_out" : "cancelled", 0, { reason: this.abortMessage() });
+    if (this.abort.signal.aborted)
+      return done(this.abortReason === "timed_out" ? "timed_out" : "cancelled", 0, {
+        reason: this.abortMessage(),
+      });
     let env: Record<string, string>;
     try {
       if (!evaluateCondition(step.if ?? "success()", context, status)) {
@@ -339,10 +411,12 @@ class Engine {
       return done("skipped", 0, { reason: "no check script; --check runs nothing else" });
     }
     const shell = step.shell ?? target.shell;
-    const sudo =
-      step.sudo
-        ? { ...(target.sudo?.user ? { user: target.sudo.user } : {}), ...(sudoPassword !== undefined ? { password: sudoPassword } : {}) }
-        : undefined;
+    const sudo = step.sudo
+      ? {
+          ...(target.sudo?.user ? { user: target.sudo.user } : {}),
+          ...(sudoPassword !== undefined ? { password: sudoPassword } : {}),
+        }
+      : undefined;
     const attempts = Math.max(1, step.retry?.attempts ?? 1);
     let last!: StepSummary & { state: StepState };
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -405,7 +479,11 @@ class Engine {
     ) => StepSummary & { state: StepState },
   ): StepSummary & { state: StepState } {
     const exit = result.exitCode === null ? {} : { exitCode: result.exitCode };
-    if (result.timedOut) return done("timed_out", attempt, { ...exit, reason: `timed out after ${step.timeoutMs} ms; the process was killed` });
+    if (result.timedOut)
+      return done("timed_out", attempt, {
+        ...exit,
+        reason: `timed out after ${step.timeoutMs} ms; the process was killed`,
+      });
     if (result.cancelled || (this.abort.signal.aborted && !trailer)) {
       return this.abortReason === "timed_out"
         ? done("timed_out", attempt, { ...exit, reason: this.abortMessage() })
@@ -414,7 +492,10 @@ class Engine {
     if (!trailer) {
       return done("failed", attempt, {
         ...exit,
-        reason: result.exitCode === null ? "the process was killed" : `the step wrapper failed (exit code ${result.exitCode})`,
+        reason:
+          result.exitCode === null
+            ? "the process was killed"
+            : `the step wrapper failed (exit code ${result.exitCode})`,
       });
     }
     const outputs = parseOutputs(trailer.outputs);
@@ -424,9 +505,17 @@ class Engine {
       case "check":
         return trailer.exitCode === 0
           ? done("skipped", attempt, { exitCode: 0, reason: "check passed: already done" })
-          : done("changed", attempt, { exitCode: trailer.exitCode, reason: "would change (check exited non-zero)" });
+          : done("changed", attempt, {
+              exitCode: trailer.exitCode,
+              reason: "would change (check exited non-zero)",
+            });
       case "ran":
-        if (trailer.exitCode !== 0) return done("failed", attempt, { exitCode: trailer.exitCode, reason: `exit code ${trailer.exitCode}`, outputs });
+        if (trailer.exitCode !== 0)
+          return done("failed", attempt, {
+            exitCode: trailer.exitCode,
+            reason: `exit code ${trailer.exitCode}`,
+            outputs,
+          });
         return done(outputs.changed === "false" ? "ok" : "changed", attempt, { exitCode: 0, outputs });
     }
   }

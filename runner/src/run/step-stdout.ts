@@ -1,7 +1,9 @@
 /**
  * Splits a step's stdout into what the step printed and the trailer the wrapper
- * script appends (`\n<marker> <kind> <rc>\n` followed by the $OPSC_OUTPUT file).
- * The marker holds a nonce the step never sees, so the step cannot forge outputs.
+ * script appends (`<marker> <kind> <rc>\n` followed by the $OPSC_OUTPUT file).
+ * The marker holds a nonce the step never sees, so the step cannot forge outputs;
+ * being unguessable it is recognised anywhere, even glued to a last line that
+ * has no newline.
  */
 import { StringDecoder } from "node:string_decoder";
 import type { TrailerKind } from "../transports/script-builder.js";
@@ -23,7 +25,7 @@ export class StepStdout {
     marker: string,
     private readonly onText: (text: string) => void,
   ) {
-    this.needle = `\n${marker} `;
+    this.needle = `${marker} `;
   }
 
   write(chunk: Buffer): void {
@@ -40,11 +42,18 @@ export class StepStdout {
       this.pending = "";
       return;
     }
-    // Hold back only what could be the start of the marker.
-    const keep = this.needle.length - 1;
-    if (this.pending.length > keep) {
-      this.onText(this.pending.slice(0, this.pending.length - keep));
-      this.pending = this.pending.slice(this.pending.length - keep);
+    // Hold back only a tail that could be the start of the marker; it holds no
+    // newline, so complete lines are never delayed.
+    let hold = this.pending.length;
+    for (let k = Math.max(0, this.pending.length - this.needle.length + 1); k < this.pending.length; k++) {
+      if (this.needle.startsWith(this.pending.slice(k))) {
+        hold = k;
+        break;
+      }
+    }
+    if (hold > 0) {
+      this.onText(this.pending.slice(0, hold));
+      this.pending = this.pending.slice(hold);
     }
   }
 

@@ -44,36 +44,58 @@ export function parseCreationRules(text: string, file = ".sops.yaml"): SopsConfi
   const first = doc.errors[0];
   if (first) throw err(`not valid YAML: ${first.message.split("\n")[0] ?? ""}`, first.pos[0]);
   const raw: unknown = doc.toJS() ?? {};
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw err("the top level must be a mapping");
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw err("the top level must be a mapping");
   const top = raw as Record<string, unknown>;
   const rulesRaw = top.creation_rules ?? [];
   if (!Array.isArray(rulesRaw)) throw err("creation_rules must be a list");
   const rulesNode = doc.get("creation_rules", true) as YAML.YAMLSeq | undefined;
   const rules = rulesRaw.map((r: unknown, i: number): CreationRule => {
     const offset = (rulesNode?.items?.[i] as YAML.Node | undefined)?.range?.[0] ?? 0;
-    if (typeof r !== "object" || r === null || Array.isArray(r)) throw err(`creation rule ${i + 1} must be a mapping`, offset);
+    if (typeof r !== "object" || r === null || Array.isArray(r))
+      throw err(`creation rule ${i + 1} must be a mapping`, offset);
     const rule = r as Record<string, unknown>;
     let recipients = splitRecipients(rule.age);
     const groups = rule.key_groups;
     if (Array.isArray(groups)) {
-      if (groups.length > 1) throw err(`creation rule ${i + 1}: several key_groups (Shamir) are not supported`, offset, "use one key group or plain `age:`");
+      if (groups.length > 1)
+        throw err(
+          `creation rule ${i + 1}: several key_groups (Shamir) are not supported`,
+          offset,
+          "use one key group or plain `age:`",
+        );
       const g = groups[0] as Record<string, unknown> | undefined;
       recipients = [...recipients, ...splitRecipients(g?.age)];
-      for (const k of OTHER_KEYS) if (g && g[k] !== undefined) throw err(`creation rule ${i + 1}: ${k} keys are not supported, only age`, offset);
+      for (const k of OTHER_KEYS)
+        if (g && g[k] !== undefined)
+          throw err(`creation rule ${i + 1}: ${k} keys are not supported, only age`, offset);
     }
     for (const k of OTHER_KEYS) {
       if (rule[k] !== undefined && rule[k] !== "" && rule[k] !== null) {
-        throw err(`creation rule ${i + 1}: ${k} keys are not supported, only age`, offset, "remove them or keep this file for the sops CLI");
+        throw err(
+          `creation rule ${i + 1}: ${k} keys are not supported, only age`,
+          offset,
+          "remove them or keep this file for the sops CLI",
+        );
       }
     }
-    const present = CRYPT_RULE_KEYS.filter((k) => rule[k] !== undefined && rule[k] !== null && rule[k] !== "");
-    if (present.length > 1) throw err(`creation rule ${i + 1} sets ${present.join(" and ")}; sops allows only one`, offset);
+    const present = CRYPT_RULE_KEYS.filter(
+      (k) => rule[k] !== undefined && rule[k] !== null && rule[k] !== "",
+    );
+    if (present.length > 1)
+      throw err(`creation rule ${i + 1} sets ${present.join(" and ")}; sops allows only one`, offset);
     const kind = present[0];
     const crypt: CryptRule = kind ? { kind, value: String(rule[kind]) } : DEFAULT_RULE;
     if (crypt.kind.endsWith("_regex")) compileGoRegex(crypt.value);
-    const pathRegex = rule.path_regex === undefined || rule.path_regex === null ? undefined : String(rule.path_regex);
+    const pathRegex =
+      rule.path_regex === undefined || rule.path_regex === null ? undefined : String(rule.path_regex);
     if (pathRegex !== undefined) compileGoRegex(pathRegex);
-    return { ...(pathRegex !== undefined ? { pathRegex } : {}), recipients, rule: crypt, macOnlyEncrypted: rule.mac_only_encrypted === true };
+    return {
+      ...(pathRegex !== undefined ? { pathRegex } : {}),
+      recipients,
+      rule: crypt,
+      macOnlyEncrypted: rule.mac_only_encrypted === true,
+    };
   });
   const stores = top.stores as Record<string, Record<string, unknown> | undefined> | undefined;
   const indent = stores?.yaml?.indent;
@@ -82,5 +104,7 @@ export function parseCreationRules(text: string, file = ".sops.yaml"): SopsConfi
 
 /** The first rule matching `relativePath` (forward slashes, relative to the `.sops.yaml` directory). */
 export function ruleForPath(config: SopsConfig, relativePath: string): CreationRule | undefined {
-  return config.rules.find((r) => r.pathRegex === undefined || compileGoRegex(r.pathRegex).test(relativePath));
+  return config.rules.find(
+    (r) => r.pathRegex === undefined || compileGoRegex(r.pathRegex).test(relativePath),
+  );
 }

@@ -5,6 +5,7 @@
  * value is handed to the redactor before anything is returned.
  */
 import { userError } from "../core/errors.js";
+import { parseCredentialRef as parseRepoCredentialRef } from "../repo/credential-ref.js";
 import type { AgeIdentity } from "./identities.js";
 import type { Redactor } from "./redactor.js";
 import { decryptSops, encryptionPredicate, type SopsDocument, type SopsFormat } from "./sops-file.js";
@@ -19,21 +20,28 @@ const CANDIDATES: Array<[string, SopsFormat]> = [
 ];
 
 export interface ParsedReference {
+  /** File name under credentials/ without `.sops.yaml` (may hold `/`: `team/prod`). */
   name: string;
   keyPath: string[];
 }
 
-/** `prod/ssh.private_key` -> {name: "prod", keyPath: ["ssh", "private_key"]}. */
+/**
+ * `prod/ssh.private_key` -> {name: "prod", keyPath: ["ssh", "private_key"]};
+ * `team/prod/db` -> {name: "team/prod", keyPath: ["db"]}. Same syntax as
+ * validation (repo/credential-ref.ts); names cannot climb out of credentials/.
+ */
 export function parseCredentialRef(ref: string): ParsedReference {
-  const slash = ref.indexOf("/");
-  const name = slash < 0 ? ref : ref.slice(0, slash);
-  const rest = slash < 0 ? "" : ref.slice(slash + 1);
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) || rest.startsWith(".") || rest.endsWith(".") || rest.includes("..")) {
+  const parsed = parseRepoCredentialRef(ref);
+  const segmentsOk = parsed?.file
+    .split("/")
+    .every((seg) => /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(seg) && !seg.includes(".."));
+  const keyOk = parsed !== undefined && !parsed.keyPath.split(".").some((k) => k === "");
+  if (!parsed || !segmentsOk || !keyOk) {
     throw userError("secrets.bad-reference", `"${ref}" is not a credential reference`, {
       hint: "write FILE/KEY.PATH, e.g. prod/ssh.private_key for the key ssh.private_key in credentials/prod.sops.yaml",
     });
   }
-  return { name, keyPath: rest === "" ? [] : rest.split(".") };
+  return { name: parsed.file, keyPath: parsed.keyPath.split(".") };
 }
 
 function plainValue(node: SopsNode): unknown {
@@ -50,6 +58,14 @@ function plainValue(node: SopsNode): unknown {
 /** Finds a key path in a map; keys may themselves contain dots, so longer keys are tried first. */
 function lookup(node: SopsNode, path: string[]): SopsNode | undefined {
   if (path.length === 0) return node;
+  // A list adds no path component (as in sops and in validation): look inside its items.
+  if (Array.isArray(node)) {
+    for (const item of node) {
+      const found = lookup(item, path);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
   if (!(node instanceof SopsMap)) return undefined;
   for (let take = path.length; take >= 1; take--) {
     const key = path.slice(0, take).join(".");
@@ -102,13 +118,19 @@ export class CredentialStore {
       const path = `credentials/${name}${suffix}`;
       const bytes = await this.readFile(path);
       if (bytes === undefined) continue;
-      const doc = await decryptSops(Buffer.from(bytes).toString("utf8"), format, this.identities, { file: path });
+      const doc = await decryptSops(Buffer.from(bytes).toString("utf8"), format, this.identities, {
+        file: path,
+      });
       this.register(doc);
       return { doc, path };
     }
-    throw userError("secrets.file-missing", `no credentials file for "${name}": credentials/${name}.sops.yaml does not exist`, {
-      hint: `create it with \`opsc secrets set credentials/${name}.sops.yaml KEY\` (value on stdin), or fix the reference`,
-    });
+    throw userError(
+      "secrets.file-missing",
+      `no credentials file for "${name}": credentials/${name}.sops.yaml does not exist`,
+      {
+        hint: `create it with \`opsc secrets set credentials/${name}.sops.yaml KEY\` (value on stdin), or fix the reference`,
+      },
+    );
   }
 
   /** Every value that was encrypted is a secret, wherever it is later printed. */

@@ -22,7 +22,10 @@ export interface LoadedIdentities {
 
 /** The default key file location of sops on Linux. */
 export function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME !== "" ? env.XDG_CONFIG_HOME : join(env.HOME ?? homedir(), ".config");
+  const base =
+    env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME !== ""
+      ? env.XDG_CONFIG_HOME
+      : join(env.HOME ?? homedir(), ".config");
   return join(base, "sops", "age", "keys.txt");
 }
 
@@ -30,9 +33,13 @@ export function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
 export function parseIdentityFile(text: string, source: string): AgeIdentity[] {
   if (isOpenSshPrivateKey(text)) return [parseSshEd25519Identity(text, source)];
   if (text.includes("-----BEGIN AGE ENCRYPTED FILE-----") || text.startsWith("age-encryption.org/")) {
-    throw userError("secrets.unsupported", `${source} is a passphrase-protected identity file, which OpsConductor does not read`, {
-      hint: "decrypt it into a file readable only by you (`age -d`) and point SOPS_AGE_KEY_FILE at it",
-    });
+    throw userError(
+      "secrets.unsupported",
+      `${source} is a passphrase-protected identity file, which OpsConductor does not read`,
+      {
+        hint: "decrypt it into a file readable only by you (`age -d`) and point SOPS_AGE_KEY_FILE at it",
+      },
+    );
   }
   const out: AgeIdentity[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -58,9 +65,13 @@ async function readIfExists(path: string): Promise<string | undefined> {
     return await readFile(path, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw environmentError("secrets.identity-unreadable", `cannot read the identity file ${path}: ${(e as Error).message}`, {
-      hint: "check the file's permissions",
-    });
+    throw environmentError(
+      "secrets.identity-unreadable",
+      `cannot read the identity file ${path}: ${(e as Error).message}`,
+      {
+        hint: "check the file's permissions",
+      },
+    );
   }
 }
 
@@ -76,9 +87,13 @@ export async function loadIdentities(env: NodeJS.ProcessEnv = process.env): Prom
   if (keyFile !== undefined && keyFile !== "") {
     const text = await readIfExists(keyFile);
     if (text === undefined) {
-      throw environmentError("secrets.identity-missing", `SOPS_AGE_KEY_FILE names ${keyFile}, which does not exist`, {
-        hint: "point SOPS_AGE_KEY_FILE at your age identity file, or create one with `opsc secrets keygen`",
-      });
+      throw environmentError(
+        "secrets.identity-missing",
+        `SOPS_AGE_KEY_FILE names ${keyFile}, which does not exist`,
+        {
+          hint: "point SOPS_AGE_KEY_FILE at your age identity file, or create one with `opsc secrets keygen`",
+        },
+      );
     }
     identities.push(...parseIdentityFile(text, keyFile));
     sources.push(keyFile);
@@ -93,9 +108,13 @@ export async function loadIdentities(env: NodeJS.ProcessEnv = process.env): Prom
   if (sshFile !== undefined && sshFile !== "") {
     const text = await readIfExists(sshFile);
     if (text === undefined) {
-      throw environmentError("secrets.identity-missing", `SOPS_AGE_SSH_PRIVATE_KEY_FILE names ${sshFile}, which does not exist`, {
-        hint: "point it at an unencrypted OpenSSH ed25519 private key",
-      });
+      throw environmentError(
+        "secrets.identity-missing",
+        `SOPS_AGE_SSH_PRIVATE_KEY_FILE names ${sshFile}, which does not exist`,
+        {
+          hint: "point it at an unencrypted OpenSSH ed25519 private key",
+        },
+      );
     }
     identities.push(parseSshEd25519Identity(text, sshFile));
     sources.push(sshFile);

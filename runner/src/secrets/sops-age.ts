@@ -30,7 +30,10 @@ export async function wrapDataKey(dataKey: Uint8Array, recipients: string[]): Pr
  * identity is not a recipient" moves on to the next entry; a damaged entry that
  * did match is an error, so tampering is never mistaken for a wrong key.
  */
-export async function unwrapDataKey(entries: AgeEntry[], identities: readonly AgeIdentity[]): Promise<Uint8Array | undefined> {
+export async function unwrapDataKey(
+  entries: AgeEntry[],
+  identities: readonly AgeIdentity[],
+): Promise<Uint8Array | undefined> {
   if (identities.length === 0) return undefined;
   const d = new age.Decrypter();
   for (const id of identities) d.addIdentity(id);
@@ -44,9 +47,13 @@ export async function unwrapDataKey(entries: AgeEntry[], identities: readonly Ag
     try {
       const key = await d.decrypt(file);
       if (key.length !== 32) {
-        throw userError("secrets.bad-metadata", `the data key wrapped for ${entry.recipient} is ${key.length} bytes, not 32`, {
-          hint: "restore the file from Git history",
-        });
+        throw userError(
+          "secrets.bad-metadata",
+          `the data key wrapped for ${entry.recipient} is ${key.length} bytes, not 32`,
+          {
+            hint: "restore the file from Git history",
+          },
+        );
       }
       return key;
     } catch (err) {

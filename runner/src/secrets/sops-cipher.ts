@@ -43,9 +43,13 @@ export class IvStash {
 
 /** Thrown when a value does not open: tampered ciphertext, value moved to another key, wrong data key. */
 export function valueTampered(aad: string): Error {
-  return userError("secrets.value-tampered", `the encrypted value at "${aad.replace(/:$/, "")}" does not authenticate`, {
-    hint: "the value was changed, moved to another key or damaged; restore the file from Git history and re-edit it with `opsc secrets edit` or `sops`",
-  });
+  return userError(
+    "secrets.value-tampered",
+    `the encrypted value at "${aad.replace(/:$/, "")}" does not authenticate`,
+    {
+      hint: "the value was changed, moved to another key or damaged; restore the file from Git history and re-edit it with `opsc secrets edit` or `sops`",
+    },
+  );
 }
 
 function decodeB64(s: string, aad: string): Buffer {
@@ -53,7 +57,13 @@ function decodeB64(s: string, aad: string): Buffer {
   return Buffer.from(s, "base64");
 }
 
-export function encryptText(plaintext: string, type: string, dataKey: Uint8Array, aad: string, stash?: IvStash): string {
+export function encryptText(
+  plaintext: string,
+  type: string,
+  dataKey: Uint8Array,
+  aad: string,
+  stash?: IvStash,
+): string {
   const iv = stash?.lookup(aad, type, plaintext) ?? randomBytes(IV_BYTES);
   const cipher = createCipheriv("aes-256-gcm", dataKey, iv);
   cipher.setAAD(Buffer.from(aad, "utf8"));

@@ -40,7 +40,8 @@ function unflatten(flat: Array<[string, string]>): SopsMap {
     for (let i = 1; i + 1 < parts.length; i += 2) {
       const isList = parts[i] === "__list_";
       const name = parts[i + 1] ?? "";
-      const existing: SopsNode | undefined = container instanceof SopsMap ? container.get(slot as string) : container[slot as number];
+      const existing: SopsNode | undefined =
+        container instanceof SopsMap ? container.get(slot as string) : container[slot as number];
       let next: SopsMap | SopsNode[];
       if (isList) next = Array.isArray(existing) ? existing : [];
       else next = existing instanceof SopsMap ? existing : new SopsMap();
@@ -75,7 +76,9 @@ export function emitDotenv(branch: SopsMap): string {
       continue;
     }
     if (v instanceof SopsMap || Array.isArray(v)) {
-      throw userError("secrets.unsupported", `dotenv cannot hold the nested value at "${k}"`, { hint: "use a YAML or JSON file" });
+      throw userError("secrets.unsupported", `dotenv cannot hold the nested value at "${k}"`, {
+        hint: "use a YAML or JSON file",
+      });
     }
     lines.push(`${k}=${v === null ? "" : displayText(v).replaceAll("\n", "\\n")}`);
   }

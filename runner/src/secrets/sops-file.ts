@@ -7,10 +7,23 @@ import { createHash, randomBytes } from "node:crypto";
 import { userError } from "../core/errors.js";
 import type { AgeIdentity } from "./identities.js";
 import { unwrapDataKey, wrapDataKey } from "./sops-age.js";
-import { IvStash, decryptLeaf, decryptText, encryptLeaf, encryptText, isEncryptedValue } from "./sops-cipher.js";
+import {
+  IvStash,
+  decryptLeaf,
+  decryptText,
+  encryptLeaf,
+  encryptText,
+  isEncryptedValue,
+} from "./sops-cipher.js";
 import { emitDotenv, parseDotenvBranch } from "./sops-dotenv.js";
 import { emitJson, parseJsonBranch } from "./sops-json.js";
-import { DEFAULT_RULE, metadataNode, parseMetadata, type CryptRule, type SopsMetadata } from "./sops-metadata.js";
+import {
+  DEFAULT_RULE,
+  metadataNode,
+  parseMetadata,
+  type CryptRule,
+  type SopsMetadata,
+} from "./sops-metadata.js";
 import { SopsMap, SopsTime, goToText, parseRfc3339, type SopsLeaf, type SopsNode } from "./sops-tree.js";
 import { emitYaml, parseYamlBranches } from "./sops-yaml.js";
 
@@ -24,10 +37,15 @@ export interface SopsDocument {
   dataKey: Uint8Array;
   /** IVs of the decrypted values, so unchanged values re-encrypt byte-identically. */
   ivStash: IvStash;
+  /** The verified MAC: upper-case hex SHA-512 over the values. */
+  macHex: string;
 }
 
 /** SHA-256("sops"), absorbed first when `mac_only_encrypted` is set. */
-const MAC_ONLY_ENCRYPTED_INIT = Buffer.from("8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69", "hex");
+const MAC_ONLY_ENCRYPTED_INIT = Buffer.from(
+  "8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69",
+  "hex",
+);
 
 /** Guesses the store from a file name, as sops does. */
 export function formatForPath(path: string): SopsFormat {
@@ -106,22 +124,32 @@ export function encryptionPredicate(rule: CryptRule): (path: string[]) => boolea
       return (path) => path.some((p) => re.test(p));
     }
     default:
-      throw userError("secrets.unsupported", `the rule ${rule.kind} (comment-based encryption) is not supported`, {
-        hint: "use encrypted_regex or unencrypted_suffix in .sops.yaml",
-      });
+      throw userError(
+        "secrets.unsupported",
+        `the rule ${rule.kind} (comment-based encryption) is not supported`,
+        {
+          hint: "use encrypted_regex or unencrypted_suffix in .sops.yaml",
+        },
+      );
   }
 }
 
 export function compileGoRegex(source: string): RegExp {
   if (/\(\?[a-zA-Z]/.test(source) || /\\[zAQE]|\[\[:/.test(source)) {
-    throw userError("secrets.unsupported", `the regular expression ${JSON.stringify(source)} uses Go-only syntax`, {
-      hint: "write it without inline flags, \\A, \\z, \\Q..\\E or [[:class:]]",
-    });
+    throw userError(
+      "secrets.unsupported",
+      `the regular expression ${JSON.stringify(source)} uses Go-only syntax`,
+      {
+        hint: "write it without inline flags, \\A, \\z, \\Q..\\E or [[:class:]]",
+      },
+    );
   }
   try {
     return new RegExp(source, "u");
   } catch {
-    throw userError("secrets.bad-regex", `${JSON.stringify(source)} is not a valid regular expression`, { hint: "fix the regular expression" });
+    throw userError("secrets.bad-regex", `${JSON.stringify(source)} is not a valid regular expression`, {
+      hint: "fix the regular expression",
+    });
   }
 }
 
@@ -129,9 +157,13 @@ export function compileGoRegex(source: string): RegExp {
 function macAad(lastmodified: string): string {
   const t = parseRfc3339(lastmodified);
   if (!t) {
-    throw userError("secrets.bad-metadata", "the sops metadata block is damaged: lastmodified is not an RFC 3339 time", {
-      hint: "restore the file from Git history",
-    });
+    throw userError(
+      "secrets.bad-metadata",
+      "the sops metadata block is damaged: lastmodified is not an RFC 3339 time",
+      {
+        hint: "restore the file from Git history",
+      },
+    );
   }
   return t.text.replace(/\.\d+/, "");
 }
@@ -151,7 +183,10 @@ export async function decryptSops(
   const branches = encryptedParse(text, format, options.file);
   const metadata = extractMetadata(branches, file);
   if (metadata.age.length === 0) {
-    const others = metadata.otherKeyTypes.length > 0 ? ` (it is encrypted for ${metadata.otherKeyTypes.join(", ")} only)` : "";
+    const others =
+      metadata.otherKeyTypes.length > 0
+        ? ` (it is encrypted for ${metadata.otherKeyTypes.join(", ")} only)`
+        : "";
     throw userError("secrets.unsupported", `${file} has no age recipients${others}`, {
       hint: "add an age recipient with `sops updatekeys` and a creation rule in .sops.yaml",
     });
@@ -171,14 +206,25 @@ export async function decryptSops(
  * Decrypts with a data key already in hand. sops's own vectors are wrapped with
  * PGP, not age; this lets tests check the value encoding and MAC against them.
  */
-export function decryptSopsWithDataKey(text: string, format: SopsFormat, dataKey: Uint8Array, options: DecryptOptions = {}): SopsDocument {
+export function decryptSopsWithDataKey(
+  text: string,
+  format: SopsFormat,
+  dataKey: Uint8Array,
+  options: DecryptOptions = {},
+): SopsDocument {
   const file = options.file ?? "the file";
   const branches = encryptedParse(text, format, options.file);
   const metadata = extractMetadata(branches, file);
   return openWithDataKey(branches, metadata, dataKey, format, file);
 }
 
-function openWithDataKey(branches: SopsMap[], metadata: SopsMetadata, dataKey: Uint8Array, format: SopsFormat, file: string): SopsDocument {
+function openWithDataKey(
+  branches: SopsMap[],
+  metadata: SopsMetadata,
+  dataKey: Uint8Array,
+  format: SopsFormat,
+  file: string,
+): SopsDocument {
   if (metadata.mac === "") {
     throw userError("secrets.mac-missing", `${file} has no MAC, so its integrity cannot be checked`, {
       hint: "restore the file from Git history; a removed MAC is a sign of tampering",
@@ -198,9 +244,13 @@ function openWithDataKey(branches: SopsMap[], metadata: SopsMetadata, dataKey: U
     if (enc) {
       const aad = path.join(":") + ":";
       if (typeof node !== "string" || (node !== "" && !isEncryptedValue(node))) {
-        throw userError("secrets.value-tampered", `the value at "${path.join(".")}" should be encrypted but is not`, {
-          hint: "a value was replaced in clear; restore the file from Git history and change values with `opsc secrets set` or `sops`",
-        });
+        throw userError(
+          "secrets.value-tampered",
+          `the value at "${path.join(".")}" should be encrypted but is not`,
+          {
+            hint: "a value was replaced in clear; restore the file from Git history and change values with `opsc secrets set` or `sops`",
+          },
+        );
       }
       value = decryptLeaf(node, dataKey, aad, ivStash);
     }
@@ -218,7 +268,7 @@ function openWithDataKey(branches: SopsMap[], metadata: SopsMetadata, dataKey: U
   }
   const computed = hash.digest("hex").toUpperCase();
   if (storedMac !== computed) throw macMismatch(file);
-  return { format, branches: plain, metadata, dataKey, ivStash };
+  return { format, branches: plain, metadata, dataKey, ivStash, macHex: computed };
 }
 
 function macMismatch(file: string): Error {
@@ -259,7 +309,11 @@ function rfc3339Seconds(d: Date): string {
 }
 
 /** Encrypts plaintext documents and renders the file, `sops` block included. */
-export async function encryptSops(branches: SopsMap[], format: SopsFormat, options: EncryptOptions): Promise<string> {
+export async function encryptSops(
+  branches: SopsMap[],
+  format: SopsFormat,
+  options: EncryptOptions,
+): Promise<string> {
   if (options.recipients.length === 0) {
     throw userError("secrets.no-recipients", "there is no age recipient to encrypt for", {
       hint: "add a creation rule with `age: age1...` to .sops.yaml, or pass --age age1...",
@@ -308,7 +362,9 @@ export async function encryptSops(branches: SopsMap[], format: SopsFormat, optio
   switch (format) {
     case "yaml": {
       // sops appends the block to every document; only the first one's is read.
-      const docs = (encrypted.length > 0 ? encrypted : [new SopsMap()]).map((b) => new SopsMap([...b.entries, ["sops", mdNode]]));
+      const docs = (encrypted.length > 0 ? encrypted : [new SopsMap()]).map(
+        (b) => new SopsMap([...b.entries, ["sops", mdNode]]),
+      );
       const blockStrings = new Set(metadata.age.map((a) => a.enc));
       const indent = options.indent ?? 4;
       // Every plaintext string is double-quoted, so go-yaml cannot re-type it and break the MAC.
@@ -323,7 +379,11 @@ export async function encryptSops(branches: SopsMap[], format: SopsFormat, optio
 }
 
 /** Reads the `sops` block and key paths of an encrypted file without decrypting anything. */
-export function inspectSops(text: string, format: SopsFormat, file?: string): { metadata: SopsMetadata; keyPaths: Set<string> } {
+export function inspectSops(
+  text: string,
+  format: SopsFormat,
+  file?: string,
+): { metadata: SopsMetadata; keyPaths: Set<string> } {
   const branches = encryptedParse(text, format, file);
   const metadata = extractMetadata(branches, file);
   const keyPaths = new Set<string>();

@@ -14,10 +14,18 @@ const JSON_NUMBER = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
 
 export function parseJsonBranch(text: string, file = "<input>"): SopsMap {
   const lineCounter = new LineCounter();
-  const doc = YAML.parseDocument(text, { schema: "failsafe", lineCounter, uniqueKeys: true, prettyErrors: false });
+  const doc = YAML.parseDocument(text, {
+    schema: "failsafe",
+    lineCounter,
+    uniqueKeys: true,
+    prettyErrors: false,
+  });
   const fail = (offset: number, message: string): never => {
     const p = lineCounter.linePos(offset);
-    throw userError("secrets.bad-json", message, { position: { file, line: p.line, col: p.col }, hint: "fix the JSON at that position" });
+    throw userError("secrets.bad-json", message, {
+      position: { file, line: p.line, col: p.col },
+      hint: "fix the JSON at that position",
+    });
   };
   const first = doc.errors[0];
   if (first) fail(first.pos[0], `not valid JSON: ${first.message.split("\n")[0] ?? ""}`);
@@ -47,21 +55,28 @@ export function parseJsonBranch(text: string, file = "<input>"): SopsMap {
       const out = new SopsMap();
       for (const pair of node.items) {
         const k = pair.key as Node | null;
-        if (!k || !isScalar(k) || k.type !== "QUOTE_DOUBLE") fail(k?.range?.[0] ?? offset, "not valid JSON: keys must be double-quoted strings");
-        out.entries.push([String((k as { value: unknown }).value), convert(pair.value as Node | null, depth + 1)]);
+        if (!k || !isScalar(k) || k.type !== "QUOTE_DOUBLE")
+          fail(k?.range?.[0] ?? offset, "not valid JSON: keys must be double-quoted strings");
+        out.entries.push([
+          String((k as { value: unknown }).value),
+          convert(pair.value as Node | null, depth + 1),
+        ]);
       }
       return out;
     }
     return fail(offset, "not valid JSON");
   };
   const top = convert(doc.contents as Node | null, 0);
-  if (!(top instanceof SopsMap)) fail(doc.contents?.range?.[0] ?? 0, "the top level of a SOPS JSON file must be an object");
+  if (!(top instanceof SopsMap))
+    fail(doc.contents?.range?.[0] ?? 0, "the top level of a SOPS JSON file must be an object");
   return top as SopsMap;
 }
 
 function jsonString(s: string): string {
   // U+2028/2029 are valid JSON, but escaping them keeps the file safe to paste anywhere.
-  return JSON.stringify(s).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(s)
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 }
 
 function emitNode(v: SopsNode, indent: string, unit: string): string {
@@ -71,7 +86,9 @@ function emitNode(v: SopsNode, indent: string, unit: string): string {
   if (typeof v === "boolean") return v ? "true" : "false";
   if (v instanceof SopsFloat) {
     if (!Number.isFinite(v.value)) {
-      throw userError("secrets.unsupported", `JSON cannot hold the number ${goFormatFloat(v.value)}`, { hint: "store it as a string" });
+      throw userError("secrets.unsupported", `JSON cannot hold the number ${goFormatFloat(v.value)}`, {
+        hint: "store it as a string",
+      });
     }
     return String(v.value);
   }

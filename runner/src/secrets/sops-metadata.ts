@@ -60,7 +60,8 @@ function ageEntries(v: SopsNode | undefined): AgeEntry[] {
     if (!(e instanceof SopsMap)) throw badMetadata("an `age` entry is not a mapping");
     const recipient = text(e.get("recipient"));
     const enc = text(e.get("enc"));
-    if (recipient === undefined || enc === undefined) throw badMetadata("an `age` entry lacks recipient or enc");
+    if (recipient === undefined || enc === undefined)
+      throw badMetadata("an `age` entry lacks recipient or enc");
     return { recipient, enc };
   });
 }
@@ -75,9 +76,13 @@ export function parseMetadata(node: SopsNode): SopsMetadata {
   });
   if (Array.isArray(groups) && groups.length > 0) {
     if (groups.length > 1) {
-      throw userError("secrets.unsupported", "this file splits its data key over several key groups (Shamir), which OpsConductor does not read", {
-        hint: "re-encrypt it with a single key group: `sops updatekeys` after removing key_groups from .sops.yaml",
-      });
+      throw userError(
+        "secrets.unsupported",
+        "this file splits its data key over several key groups (Shamir), which OpsConductor does not read",
+        {
+          hint: "re-encrypt it with a single key group: `sops updatekeys` after removing key_groups from .sops.yaml",
+        },
+      );
     }
     const group = groups[0];
     if (group instanceof SopsMap) {
@@ -110,7 +115,16 @@ export function parseMetadata(node: SopsNode): SopsMetadata {
 /** The block as sops >= 3.13 writes it: keys sorted, empty key types omitted. */
 export function metadataNode(md: SopsMetadata): SopsMap {
   const entries: Array<[string, SopsNode]> = [
-    ["age", md.age.map((a) => new SopsMap([["recipient", a.recipient], ["enc", a.enc]]))],
+    [
+      "age",
+      md.age.map(
+        (a) =>
+          new SopsMap([
+            ["recipient", a.recipient],
+            ["enc", a.enc],
+          ]),
+      ),
+    ],
     ["lastmodified", md.lastmodified],
     ["mac", md.mac],
     [md.rule.kind, md.rule.value],

@@ -154,11 +154,30 @@ export function parseRfc3339(s: string): SopsTime | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(s);
   if (!m) return undefined;
   const zone = m[8] === "z" ? "Z" : (m[8] ?? "Z");
-  return makeTime(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), m[7] ?? "", zone);
+  return makeTime(
+    Number(m[1]),
+    Number(m[2]),
+    Number(m[3]),
+    Number(m[4]),
+    Number(m[5]),
+    Number(m[6]),
+    m[7] ?? "",
+    zone,
+  );
 }
 
-function makeTime(y: number, mo: number, d: number, h: number, mi: number, s: number, frac: string, zone: string): SopsTime | undefined {
-  if (mo < 1 || mo > 12 || d < 1 || d > (DAYS[mo - 1] ?? 0) || (mo === 2 && d === 29 && !isLeap(y))) return undefined;
+function makeTime(
+  y: number,
+  mo: number,
+  d: number,
+  h: number,
+  mi: number,
+  s: number,
+  frac: string,
+  zone: string,
+): SopsTime | undefined {
+  if (mo < 1 || mo > 12 || d < 1 || d > (DAYS[mo - 1] ?? 0) || (mo === 2 && d === 29 && !isLeap(y)))
+    return undefined;
   if (h > 23 || mi > 59 || s > 59) return undefined;
   if (zone !== "Z") {
     const zh = Number(zone.slice(1, 3));
@@ -180,7 +199,10 @@ export function displayText(v: SopsLeaf): string {
 }
 
 /** Walks leaves in document order with their key path (list elements add no component). */
-export function* walkLeaves(node: SopsNode, path: string[] = []): Generator<{ path: string[]; leaf: SopsLeaf }> {
+export function* walkLeaves(
+  node: SopsNode,
+  path: string[] = [],
+): Generator<{ path: string[]; leaf: SopsLeaf }> {
   if (node === null) return;
   if (Array.isArray(node)) {
     for (const item of node) yield* walkLeaves(item, path);

@@ -7,7 +7,20 @@
  * (notes/sops-format.md §2.9). Comments are not carried: sops would encrypt
  * them, we drop them rather than keep anything in clear.
  */
-import YAML, { Alias, Document, LineCounter, Pair, Scalar, YAMLMap, YAMLSeq, isAlias, isMap, isScalar, isSeq, type Node } from "yaml";
+import YAML, {
+  Alias,
+  Document,
+  LineCounter,
+  Pair,
+  Scalar,
+  YAMLMap,
+  YAMLSeq,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  type Node,
+} from "yaml";
 import { userError, type OpscError } from "../core/errors.js";
 import {
   SopsFloat,
@@ -33,6 +46,15 @@ function goParseIntBase0(s: string): bigint | undefined {
   else v = BigInt(body.toLowerCase());
   if (sign === "-") v = -v;
   return fitsInt64(v) ? v : undefined;
+}
+
+/** Go `ParseUint(s, 0, 64)` would succeed: the int64 overflow that go-yaml turns into uint64. */
+function isUint64(s: string): boolean {
+  if (!/^(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)$/.test(s)) return false;
+  const body = /^0[0-7]+$/.test(s)
+    ? "0o" + s.slice(1)
+    : s.replace(/^0O/, "0o").replace(/^0X/, "0x").replace(/^0B/, "0b");
+  return BigInt(body) < 2n ** 64n;
 }
 
 /** The value go-yaml v3 gives an untagged plain scalar (`resolve.go`). */
@@ -74,7 +96,8 @@ export function resolvePlainScalar(s: string): SopsNode {
   const plain = s.replaceAll("_", "");
   const i = goParseIntBase0(plain);
   if (i !== undefined) return i;
-  if (/^\+?[0-9]+$/.test(plain) || /^\+?0[xXoObB]/.test(plain)) {
+  const unsigned = plain.startsWith("+") ? plain.slice(1) : plain;
+  if (goParseIntBase0(unsigned) === undefined && isUint64(unsigned)) {
     // Fits uint64 but not int64: go-yaml yields uint64, which sops cannot walk.
     throw userError("secrets.unsupported", `the number ${s} does not fit a signed 64-bit integer`, {
       hint: "quote it to keep it as a string",
@@ -91,7 +114,12 @@ function scalarValue(node: Scalar, err: (msg: string, hint: string) => OpscError
   const text = String(node.value);
   const tag = node.tag;
   if (tag === undefined || tag === "!") {
-    return node.type === "PLAIN" && tag === undefined ? resolvePlainScalar(text) : text;
+    if (node.type !== "PLAIN" || tag !== undefined) return text;
+    try {
+      return resolvePlainScalar(text);
+    } catch (e) {
+      throw err((e as Error).message, "quote it to keep it as a string");
+    }
   }
   switch (tag) {
     case "tag:yaml.org,2002:str":
@@ -108,19 +136,31 @@ function scalarValue(node: Scalar, err: (msg: string, hint: string) => OpscError
         (tag.endsWith(":int") && typeof v === "bigint") ||
         (tag.endsWith(":float") && (v instanceof SopsFloat || typeof v === "bigint")) ||
         (tag.endsWith(":timestamp") && v instanceof SopsTime);
-      if (!ok) throw err(`"${text}" is not a valid ${tag.slice(tag.lastIndexOf(":") + 1)}`, "fix the value or remove the tag");
+      if (!ok)
+        throw err(
+          `"${text}" is not a valid ${tag.slice(tag.lastIndexOf(":") + 1)}`,
+          "fix the value or remove the tag",
+        );
       if (tag.endsWith(":float") && typeof v === "bigint") return new SopsFloat(Number(v));
       return v;
     }
     default:
-      throw err(`the YAML tag ${tag} is not supported in a SOPS file`, "remove the tag; sops stores plain strings, numbers, booleans and timestamps");
+      throw err(
+        `the YAML tag ${tag} is not supported in a SOPS file`,
+        "remove the tag; sops stores plain strings, numbers, booleans and timestamps",
+      );
   }
 }
 
 /** Parses every document of a YAML file into ordered maps. `file` only labels errors. */
 export function parseYamlBranches(text: string, file = "<input>"): SopsMap[] {
   const lineCounter = new LineCounter();
-  const docs = YAML.parseAllDocuments(text, { schema: "failsafe", lineCounter, uniqueKeys: true, prettyErrors: false });
+  const docs = YAML.parseAllDocuments(text, {
+    schema: "failsafe",
+    lineCounter,
+    uniqueKeys: true,
+    prettyErrors: false,
+  });
   const at = (offset: number) => {
     const p = lineCounter.linePos(offset);
     return { file, line: p.line, col: p.col };
@@ -140,7 +180,8 @@ export function parseYamlBranches(text: string, file = "<input>"): SopsMap[] {
     const contents = doc.contents;
     if (contents === null) continue;
     const convert = (node: Node | null, depth: number): SopsNode => {
-      const err = (msg: string, hint: string) => userError("secrets.bad-yaml", msg, { position: at(node?.range?.[0] ?? 0), hint });
+      const err = (msg: string, hint: string) =>
+        userError("secrets.bad-yaml", msg, { position: at(node?.range?.[0] ?? 0), hint });
       if (node === null) return null;
       if (depth > 200) throw err("the YAML nests too deeply", "flatten the structure");
       if (isAlias(node)) return convert((node as Alias).resolve(doc) ?? null, depth + 1);
@@ -157,7 +198,8 @@ export function parseYamlBranches(text: string, file = "<input>"): SopsMap[] {
               hint: 'quote the key, e.g. "10": value',
             });
           }
-          if (key === "<<") throw err("YAML merge keys (<<) are not supported in a SOPS file", "write the merged keys out");
+          if (key === "<<")
+            throw err("YAML merge keys (<<) are not supported in a SOPS file", "write the merged keys out");
           out.entries.push([key, convert(pair.value as Node | null, depth + 1)]);
         }
         return out;

@@ -26,8 +26,16 @@ function b64(b: Uint8Array): string {
 }
 
 function x25519(scalar: Uint8Array, point: Uint8Array): Buffer {
-  const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8, scalar]), format: "der", type: "pkcs8" });
-  const publicKey = createPublicKey({ key: Buffer.concat([X25519_SPKI, point]), format: "der", type: "spki" });
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([X25519_PKCS8, scalar]),
+    format: "der",
+    type: "pkcs8",
+  });
+  const publicKey = createPublicKey({
+    key: Buffer.concat([X25519_SPKI, point]),
+    format: "der",
+    type: "spki",
+  });
   return diffieHellman({ privateKey, publicKey });
 }
 
@@ -101,7 +109,9 @@ class SshEd25519Recipient implements Recipient {
     const shared = x25519(tweak, x25519(eph, this.mont));
     const key = hkdf(shared, Buffer.concat([ephShare, this.mont]), LABEL);
     const tag = createHash("sha256").update(this.wire).digest().subarray(0, 4);
-    return [new Stanza(["ssh-ed25519", b64(tag), b64(ephShare)], chacha(key, fileKey, false) ?? new Uint8Array(0))];
+    return [
+      new Stanza(["ssh-ed25519", b64(tag), b64(ephShare)], chacha(key, fileKey, false) ?? new Uint8Array(0)),
+    ];
   }
 }
 
@@ -139,7 +149,9 @@ export function parseSshEd25519Recipient(line: string): Recipient {
   const blob = Buffer.from(line.trim().split(/\s+/)[1] ?? "", "base64");
   const pub = readSshStrings(blob, 2)[1];
   if (!pub || pub.length !== 32 || readSshStrings(blob, 1)[0]?.toString() !== "ssh-ed25519") {
-    throw userError("secrets.bad-recipient", "not an ssh-ed25519 public key", { hint: "use the line from id_ed25519.pub" });
+    throw userError("secrets.bad-recipient", "not an ssh-ed25519 public key", {
+      hint: "use the line from id_ed25519.pub",
+    });
   }
   return new SshEd25519Recipient(pub);
 }
@@ -167,7 +179,8 @@ export function parseSshEd25519Identity(text: string, source: string): Identity 
   if (!m) throw bad("it is not an OpenSSH private key");
   const raw = Buffer.from((m[1] ?? "").replace(/\s+/g, ""), "base64");
   const magic = "openssh-key-v1\0";
-  if (raw.subarray(0, magic.length).toString("latin1") !== magic) throw bad("it is not an OpenSSH private key");
+  if (raw.subarray(0, magic.length).toString("latin1") !== magic)
+    throw bad("it is not an OpenSSH private key");
   const head = readSshStrings(raw, 3, magic.length);
   if (head.length !== 3) throw bad("the key is truncated");
   if (head[0]?.toString() !== "none") throw bad("it is passphrase-protected");

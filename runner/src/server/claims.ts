@@ -21,7 +21,11 @@ export interface Claims {
 }
 
 export function claimRef(kind: string, id: string): string {
-  const clean = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[.-]+/, "").slice(0, 120) || "_";
+  const clean = (s: string) =>
+    s
+      .replace(/[^A-Za-z0-9._-]+/g, "-")
+      .replace(/^[.-]+/, "")
+      .slice(0, 120) || "_";
   return `${CLAIMS_PREFIX}/${clean(kind)}/${clean(id)}`;
 }
 
@@ -63,7 +67,9 @@ export class RemoteClaims implements Claims {
       const refs = await git.listServerRefs({ http, url: this.url, prefix: ref, onAuth: authFromEnv() });
       holder = refs.find((r) => r.ref === ref)?.oid;
     } catch (e) {
-      throw environmentError("claims.unreachable", `cannot claim ${ref}: ${(e as Error).message}`, { cause: e });
+      throw environmentError("claims.unreachable", `cannot claim ${ref}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     if (holder === undefined) {
       throw environmentError("claims.failed", `the remote refused ${ref} and nobody holds it`, {
@@ -97,7 +103,12 @@ export class LocalClaims implements Claims {
 async function claimCommit(gitdir: string, replica: string, ref: string): Promise<string> {
   const tree = await git.writeTree({ fs, gitdir, tree: [] });
   const now = Date.now();
-  const who = { name: "OpsConductor", email: "opsconductor@localhost", timestamp: Math.floor(now / 1000), timezoneOffset: 0 };
+  const who = {
+    name: "OpsConductor",
+    email: "opsconductor@localhost",
+    timestamp: Math.floor(now / 1000),
+    timezoneOffset: 0,
+  };
   return git.writeCommit({
     fs,
     gitdir,

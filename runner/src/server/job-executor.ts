@@ -4,21 +4,9 @@
  * run/execute-job.ts `executeJob`; it is injected so tests can put a
  * fault-injection fake in its place.
  */
-import type { Trigger } from "../core/plan-model.js";
-import type { RunEventListener } from "../core/run-events.js";
 import type { RunSummary } from "../core/run-summary.js";
+import type { ExecuteJobRequest } from "../run/execute-job.js";
 
-export interface ExecuteJobRequest {
-  /** A working clone or the server's mirror. */
-  repoDir: string;
-  commit: string;
-  job: string;
-  inputs: Record<string, unknown>;
-  inputsFromText?: boolean;
-  trigger: Trigger;
-  push: boolean;
-  signal?: AbortSignal;
-  listeners?: RunEventListener[];
-}
+export type { ExecuteJobRequest };
 
-export type JobExecutor = (request: ExecuteJobRequest) => Promise<RunSummary>;
+export type JobExecutor = (request: ExecuteJobRequest) => Promise<{ summary: RunSummary }>;

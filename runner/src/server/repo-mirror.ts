@@ -36,9 +36,13 @@ export async function openMirror(source: string, stateDir: string): Promise<Repo
     return mirror;
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source) || /^[^/]+@[^:]+:/.test(source)) {
-    throw userError("serve.unsupported-remote", `cannot mirror ${source}: only http(s) remotes are supported`, {
-      hint: "use the repository's https URL (with OPSC_GIT_TOKEN for a private one), or a local directory",
-    });
+    throw userError(
+      "serve.unsupported-remote",
+      `cannot mirror ${source}: only http(s) remotes are supported`,
+      {
+        hint: "use the repository's https URL (with OPSC_GIT_TOKEN for a private one), or a local directory",
+      },
+    );
   }
   return new LocalMirror(path.resolve(source));
 }
@@ -119,10 +123,14 @@ class RemoteMirror implements RepoMirror {
         onAuth: authFromEnv(),
       });
     } catch (e) {
-      throw environmentError("serve.fetch-failed", `cannot fetch ${redactUrl(this.url)}: ${(e as Error).message}`, {
-        hint: "check the URL and, for a private repository, OPSC_GIT_TOKEN",
-        cause: e,
-      });
+      throw environmentError(
+        "serve.fetch-failed",
+        `cannot fetch ${redactUrl(this.url)}: ${(e as Error).message}`,
+        {
+          hint: "check the URL and, for a private repository, OPSC_GIT_TOKEN",
+          cause: e,
+        },
+      );
     }
   }
 
@@ -132,7 +140,13 @@ class RemoteMirror implements RepoMirror {
 
   async defaultBranch(): Promise<string> {
     try {
-      const refs = await git.listServerRefs({ http, url: this.url, symrefs: true, protocolVersion: 1, onAuth: authFromEnv() });
+      const refs = await git.listServerRefs({
+        http,
+        url: this.url,
+        symrefs: true,
+        protocolVersion: 1,
+        onAuth: authFromEnv(),
+      });
       const target = refs.find((r) => r.ref === "HEAD")?.target;
       if (target?.startsWith("refs/heads/")) return target.slice("refs/heads/".length);
     } catch {

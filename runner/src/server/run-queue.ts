@@ -5,7 +5,14 @@
  * `queue` waits its turn, `skip` is dropped, `cancel-previous` cancels what is
  * queued and running in the group and then runs.
  */
+import { environmentError } from "../core/errors.js";
 import type { WorkItem } from "./work-item.js";
+
+/**
+ * The abort reason of runs cut off by a shutdown, so the engine can record them
+ * as `interrupted` rather than `cancelled` by a person.
+ */
+export const SHUTDOWN_CODE = "serve.shutdown";
 
 export interface RunQueueOptions {
   /** Runs at once across all groups. */
@@ -93,11 +100,17 @@ export class RunQueue {
     this.accepting = false;
     const all = () => Promise.all([...this.running.values()].map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)));
+    const graceOver = new Promise<"timeout">(
+      (resolve) => (timer = setTimeout(() => resolve("timeout"), graceMs)),
+    );
     const outcome = await Promise.race([all().then(() => "done" as const), graceOver]);
     clearTimeout(timer);
     if (outcome === "timeout") {
-      for (const r of this.running.values()) r.controller.abort(new Error("the runner is shutting down"));
+      const reason = environmentError(
+        SHUTDOWN_CODE,
+        `the runner is shutting down; the ${graceMs} ms grace period is over`,
+      );
+      for (const r of this.running.values()) r.controller.abort(reason);
       await all();
     }
   }
@@ -119,7 +132,7 @@ export class RunQueue {
 
   private dispatch(): void {
     if (!this.accepting) return;
-    for (let i = 0; i < this.waiting.length && this.running.size < this.options.limit; ) {
+    for (let i = 0; i < this.waiting.length && this.running.size < this.options.limit;) {
       const item = this.waiting[i]!;
       const group = item.concurrency?.group;
       if (group !== undefined && this.groupRunning(group)) {

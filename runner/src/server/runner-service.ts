@@ -10,10 +10,11 @@ import type { Logger } from "pino";
 import type { Diagnostic } from "../core/diagnostic.js";
 import { userError } from "../core/errors.js";
 import type { Trigger } from "../core/plan-model.js";
-import type { JobDef, RepoModel } from "../core/repo-model.js";
+import type { JobDef, RepoModel, Settings } from "../core/repo-model.js";
 import type { RunEvent } from "../core/run-events.js";
 import { readRepoCommit } from "../git/read-tree.js";
 import { buildPlan } from "../plan/build-plan.js";
+import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
 import { loadRepo } from "../repo/load-repo.js";
 import { resolvePush } from "../triggers/resolve-push.js";
 import type { Claims } from "./claims.js";
@@ -32,6 +33,9 @@ export interface MissedTick {
   timezone: string;
   at: string;
   catchUp: string;
+  /** The commit the schedule was read at, and that commit's records settings. */
+  sourceCommit?: string;
+  records: Settings["records"];
 }
 
 export interface RunnerServiceOptions {
@@ -50,6 +54,8 @@ export interface RunnerServiceOptions {
   resolveSecret?: (commit: string, reference: string) => Promise<string | undefined>;
   /** Appends a missed tick to the audit trail. */
   recordMissed?: (tick: MissedTick) => Promise<void>;
+  /** Records runs a crash cut off (records' recoverInterrupted), before any new run starts. */
+  recover?: (records: Settings["records"]) => Promise<void>;
   /** Let node-cron wake the scheduler; tests call `tick()` with a manual clock. */
   useNodeCron?: boolean;
   toleranceMs?: number;
@@ -97,6 +103,15 @@ export class RunnerService {
 
   /** Resumes journaled work, finishes pending deliveries, registers schedules. */
   async start(): Promise<void> {
+    this.defaultBranch = await this.o.mirror.defaultBranch();
+    if (this.o.recover) {
+      try {
+        const head = await this.o.mirror.branchHead(this.defaultBranch);
+        await this.o.recover((await this.modelAt(head)).model.settings.records);
+      } catch (e) {
+        this.o.logger.error({ err: errText(e) }, "cannot record runs cut off by the last stop");
+      }
+    }
     for (const item of this.o.store.journaled()) {
       if (item.status === "running") {
         // Cut off mid-run: the records' crash journal records it as interrupted; running it again could repeat side effects.
@@ -112,7 +127,6 @@ export class RunnerService {
       }
     }
     for (const entry of this.o.store.inbox()) this.processLater(entry);
-    this.defaultBranch = await this.o.mirror.defaultBranch();
     await this.refreshSchedules();
     this.started = true;
     await this.scheduler.reconcile();
@@ -165,7 +179,9 @@ export class RunnerService {
       receivedAt: this.o.clock.now().toISOString(),
       payload:
         event === "push"
-          ? pick(payload, ["ref", "before", "after", "deleted"], { pusher: (payload.pusher as { name?: string })?.name ?? null })
+          ? pick(payload, ["ref", "before", "after", "deleted"], {
+              pusher: (payload.pusher as { name?: string })?.name ?? null,
+            })
           : pick(payload, ["action", "branch", "client_payload"], {
               sender: (payload.sender as { login?: string })?.login ?? null,
             }),
@@ -202,7 +218,13 @@ export class RunnerService {
   }
 
   private async processPush(entry: InboxEntry, log: Logger): Promise<void> {
-    const p = entry.payload as { ref?: string; before?: string; after?: string; deleted?: boolean; pusher?: string };
+    const p = entry.payload as {
+      ref?: string;
+      before?: string;
+      after?: string;
+      deleted?: boolean;
+      pusher?: string;
+    };
     if (!p.ref || !p.after || p.deleted || /^0+$/.test(p.after)) {
       log.info({ ref: p.ref }, "branch deleted or nothing pushed: nothing to run");
       return;
@@ -211,9 +233,15 @@ export class RunnerService {
     if (!(await this.o.mirror.hasCommit(p.after))) {
       throw userError("webhook.unknown-commit", `commit ${p.after} is not in the mirror after fetching`);
     }
-    const r = await resolvePush(this.o.mirror.gitdir, { before: p.before ?? "0", after: p.after, ref: p.ref });
-    if (r.errors.length > 0) log.warn({ commit: r.commit, errors: r.errors.slice(0, 5) }, "repository does not validate");
-    if (p.ref === `refs/heads/${this.defaultBranch}`) await this.refreshSchedules(r.commit, r.model, r.errors);
+    const r = await resolvePush(this.o.mirror.gitdir, {
+      before: p.before ?? "0",
+      after: p.after,
+      ref: p.ref,
+    });
+    if (r.errors.length > 0)
+      log.warn({ commit: r.commit, errors: r.errors.slice(0, 5) }, "repository does not validate");
+    if (p.ref === `refs/heads/${this.defaultBranch}`)
+      await this.refreshSchedules(r.commit, r.model, r.errors);
     if (r.jobs.length === 0) log.info({ commit: r.commit, reason: r.reason }, "push runs no job");
     for (const job of r.jobs) {
       this.submit(job, r.commit, p.ref, {}, false, {
@@ -225,7 +253,12 @@ export class RunnerService {
   }
 
   private async processDispatch(entry: InboxEntry, log: Logger): Promise<void> {
-    const p = entry.payload as { action?: string; branch?: string; client_payload?: unknown; sender?: string };
+    const p = entry.payload as {
+      action?: string;
+      branch?: string;
+      client_payload?: unknown;
+      sender?: string;
+    };
     await this.o.mirror.fetch();
     const branch = p.branch || this.defaultBranch;
     const commit = await this.o.mirror.branchHead(branch);
@@ -290,7 +323,10 @@ export class RunnerService {
     }
     this.o.metrics.deliveries.inc({ source: trigger.kind, outcome: "accepted" });
     const item = this.submit(target.job, target.commit, target.ref, inputs, false, trigger);
-    return { status: 202, body: { id: item.id, status: item.status, commit: target.commit, ...reasonOf(item) } };
+    return {
+      status: 202,
+      body: { id: item.id, status: item.status, commit: target.commit, ...reasonOf(item) },
+    };
   }
 
   // ---- schedules ------------------------------------------------------------
@@ -355,15 +391,22 @@ export class RunnerService {
       reason: `missed tick ${at} (catch-up: ${tick.schedule.catchUp})`,
     });
     try {
+      const commit = this.scheduledCommit;
+      const records = commit ? (await this.modelAt(commit)).model.settings.records : undefined;
       await this.o.recordMissed?.({
         job: tick.job,
         cron: tick.schedule.cron,
         timezone: tick.schedule.timezone,
         at,
         catchUp: tick.schedule.catchUp,
+        ...(commit ? { sourceCommit: commit } : {}),
+        records: records ?? { branch: DEFAULT_RECORDS_BRANCH, push: true },
       });
     } catch (e) {
-      this.o.logger.error({ job: tick.job, tick: at, err: errText(e) }, "cannot record the missed tick in the audit trail");
+      this.o.logger.error(
+        { job: tick.job, tick: at, err: errText(e) },
+        "cannot record the missed tick in the audit trail",
+      );
     }
   }
 
@@ -385,7 +428,14 @@ export class RunnerService {
     return this.queue.enqueue(item);
   }
 
-  private refuse(job: JobDef, commit: string, ref: string, inputs: Record<string, unknown>, trigger: Trigger, reason: string): void {
+  private refuse(
+    job: JobDef,
+    commit: string,
+    ref: string,
+    inputs: Record<string, unknown>,
+    trigger: Trigger,
+    reason: string,
+  ): void {
     const item = this.newItem(job, commit, ref, inputs, trigger);
     item.status = "failed";
     item.reason = reason;
@@ -393,10 +443,19 @@ export class RunnerService {
     this.o.store.finish(item);
   }
 
-  private newItem(job: JobDef, commit: string, ref: string, inputs: Record<string, unknown>, trigger: Trigger): WorkItem {
+  private newItem(
+    job: JobDef,
+    commit: string,
+    ref: string,
+    inputs: Record<string, unknown>,
+    trigger: Trigger,
+  ): WorkItem {
     const now = this.o.clock.now();
     return {
-      id: `${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${job.id.replace(/\//g, "-")}-${randomBytes(3).toString("hex")}`,
+      id: `${now
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d+Z$/, "Z")}-${job.id.replace(/\//g, "-")}-${randomBytes(3).toString("hex")}`,
       job: job.id,
       commit,
       ref,
@@ -428,15 +487,20 @@ export class RunnerService {
         this.o.store.save(item);
         log.info({ targets: event.targets.length, commit: item.commit }, "run started");
       } else if (event.type === "step.finished") {
-        log.info({ target: event.target, step: event.step, outcome: event.outcome, ms: event.ms }, "step finished");
+        log.info(
+          { target: event.target, step: event.step, outcome: event.outcome, ms: event.ms },
+          "step finished",
+        );
       } else if (event.type === "target.finished" && event.outcome !== "ok" && event.outcome !== "changed") {
         log.warn({ target: event.target, outcome: event.outcome, reason: event.reason }, "target finished");
       }
     };
     try {
-      const summary = await this.o.executor({
+      const { summary } = await this.o.executor({
         repoDir: this.o.mirror.repoDir,
+        gitdir: this.o.mirror.gitdir,
         commit: item.commit,
+        ...(item.ref ? { ref: item.ref } : {}),
         job: item.job,
         inputs: item.inputs,
         ...(item.inputsFromText ? { inputsFromText: true } : {}),
@@ -470,14 +534,28 @@ export class RunnerService {
 }
 
 /** The planner is the one judge of inputs: the same rules as `opsc plan` and `opsc run`. */
-function inputProblems(model: RepoModel, job: string, inputs: Record<string, unknown>, commit: string): string[] {
-  const { diagnostics } = buildPlan(model, { job, inputs, trigger: { kind: "api", actor: "validation" }, commit });
+function inputProblems(
+  model: RepoModel,
+  job: string,
+  inputs: Record<string, unknown>,
+  commit: string,
+): string[] {
+  const { diagnostics } = buildPlan(model, {
+    job,
+    inputs,
+    trigger: { kind: "api", actor: "validation" },
+    commit,
+  });
   return diagnostics
     .filter((d) => d.severity === "error" && d.code.includes("input"))
     .map((d) => `${d.message}${d.hint ? ` (${d.hint})` : ""}`);
 }
 
-function pick(o: Record<string, unknown>, keys: string[], extra: Record<string, unknown>): Record<string, unknown> {
+function pick(
+  o: Record<string, unknown>,
+  keys: string[],
+  extra: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
   return { ...out, ...extra };

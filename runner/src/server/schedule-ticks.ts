@@ -11,13 +11,20 @@ import type { ScheduleTrigger } from "../core/repo-model.js";
 export const MAX_TICKS = 10_000;
 
 /** Ticks in (after, until], oldest first; at most MAX_TICKS, keeping the newest. */
-export function ticksBetween(schedule: Pick<ScheduleTrigger, "cron" | "timezone">, after: Date, until: Date): Date[] {
+export function ticksBetween(
+  schedule: Pick<ScheduleTrigger, "cron" | "timezone">,
+  after: Date,
+  until: Date,
+): Date[] {
   if (until.getTime() <= after.getTime()) return [];
   const expr = CronExpressionParser.parse(schedule.cron, { currentDate: until, tz: schedule.timezone });
   const out: Date[] = [];
   // Walk back from `until`: the newest ticks matter most when the window is huge.
   // cron-parser's prev() is strictly before currentDate, so check `until` itself first.
-  const atUntil = CronExpressionParser.parse(schedule.cron, { currentDate: new Date(until.getTime() - 1000), tz: schedule.timezone });
+  const atUntil = CronExpressionParser.parse(schedule.cron, {
+    currentDate: new Date(until.getTime() - 1000),
+    tz: schedule.timezone,
+  });
   const first = atUntil.next().toDate();
   if (first.getTime() === until.getTime()) out.push(first);
   while (out.length < MAX_TICKS) {
@@ -48,7 +55,8 @@ export function decideTicks(
 ): TickDecision {
   const onTime = ticks.filter((t) => now.getTime() - t.getTime() <= toleranceMs);
   const missed = ticks.filter((t) => now.getTime() - t.getTime() > toleranceMs);
-  const late: Date[] = catchUp === "all" ? missed : catchUp === "latest" && onTime.length === 0 ? missed.slice(-1) : [];
+  const late: Date[] =
+    catchUp === "all" ? missed : catchUp === "latest" && onTime.length === 0 ? missed.slice(-1) : [];
   return {
     run: [...late.map((at) => ({ at, late: true })), ...onTime.map((at) => ({ at, late: false }))],
     missed,

@@ -117,8 +117,10 @@ export class Scheduler {
       const decision = decideTicks(ticks, now, tolerance, e.schedule.catchUp);
       // Persist before acting: a crash now loses a tick rather than running it twice.
       this.options.save(this.checked);
-      for (const at of decision.missed) await this.options.missed({ job: e.job, schedule: e.schedule, index: e.index, at });
-      for (const t of decision.run) await this.options.fire({ job: e.job, schedule: e.schedule, index: e.index, ...t });
+      for (const at of decision.missed)
+        await this.options.missed({ job: e.job, schedule: e.schedule, index: e.index, at });
+      for (const t of decision.run)
+        await this.options.fire({ job: e.job, schedule: e.schedule, index: e.index, ...t });
     }
     this.options.save(this.checked);
   }

@@ -32,7 +32,14 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
-const LEVELS: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
+const LEVELS: Record<number, string> = {
+  10: "TRACE",
+  20: "DEBUG",
+  30: "INFO",
+  40: "WARN",
+  50: "ERROR",
+  60: "FATAL",
+};
 
 /** `12:00:01 INFO  message  job=x runId=y` */
 export function prettyLine(json: string): string {

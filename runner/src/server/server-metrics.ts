@@ -25,7 +25,11 @@ export class ServerMetrics {
     help: "Work items waiting to run",
     registers: [this.registry],
   });
-  readonly running = new Gauge({ name: "opsc_runs_active", help: "Runs in progress", registers: [this.registry] });
+  readonly running = new Gauge({
+    name: "opsc_runs_active",
+    help: "Runs in progress",
+    registers: [this.registry],
+  });
   readonly deliveries = new Counter({
     name: "opsc_deliveries_total",
     help: "Webhook deliveries and API requests by source and outcome",
@@ -44,7 +48,8 @@ export class ServerMetrics {
   }
 
   observe(job: string, event: RunEvent): void {
-    if (event.type === "step.finished") this.stepSeconds.observe({ job, outcome: event.outcome }, event.ms / 1000);
+    if (event.type === "step.finished")
+      this.stepSeconds.observe({ job, outcome: event.outcome }, event.ms / 1000);
   }
 
   async text(): Promise<string> {

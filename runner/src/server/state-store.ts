@@ -5,7 +5,16 @@
  * crash never leaves half a file; a delivery is marked by exclusive creation.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, closeSync } from "node:fs";
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  openSync,
+  closeSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { WorkItem } from "./work-item.js";
 
@@ -35,7 +44,8 @@ export class StateStore {
     this.journal = join(root, "journal");
     this.history = join(root, "history");
     this.inboxDir = join(root, "inbox");
-    for (const d of [this.deliveries, this.journal, this.history, this.inboxDir]) mkdirSync(d, { recursive: true });
+    for (const d of [this.deliveries, this.journal, this.history, this.inboxDir])
+      mkdirSync(d, { recursive: true });
   }
 
   /**
@@ -65,19 +75,28 @@ export class StateStore {
 
   /** Move an item out of the journal into the history. */
   finish(item: WorkItem): void {
-    writeAtomic(join(this.history, `${item.finishedAt ?? new Date().toISOString()}_${safeName(item.id)}.json`), JSON.stringify(item));
+    writeAtomic(
+      join(this.history, `${item.finishedAt ?? new Date().toISOString()}_${safeName(item.id)}.json`),
+      JSON.stringify(item),
+    );
     rmSync(join(this.journal, `${safeName(item.id)}.json`), { force: true });
     this.prune();
   }
 
   /** Items accepted but not finished when the last process stopped. */
   journaled(): WorkItem[] {
-    return readItems(this.journal).sort((a, b) => (a.acceptedAt < b.acceptedAt ? -1 : a.acceptedAt > b.acceptedAt ? 1 : 0));
+    return readItems(this.journal).sort((a, b) =>
+      a.acceptedAt < b.acceptedAt ? -1 : a.acceptedAt > b.acceptedAt ? 1 : 0,
+    );
   }
 
   /** Finished items, newest first. */
   finished(limit = KEEP_FINISHED): WorkItem[] {
-    const names = readdirSync(this.history).filter((n) => n.endsWith(".json")).sort().reverse().slice(0, limit);
+    const names = readdirSync(this.history)
+      .filter((n) => n.endsWith(".json"))
+      .sort()
+      .reverse()
+      .slice(0, limit);
     return names.flatMap((n) => readItem(join(this.history, n)));
   }
 
@@ -117,8 +136,11 @@ export class StateStore {
   }
 
   private prune(): void {
-    const names = readdirSync(this.history).filter((n) => n.endsWith(".json")).sort();
-    for (const n of names.slice(0, Math.max(0, names.length - KEEP_FINISHED))) rmSync(join(this.history, n), { force: true });
+    const names = readdirSync(this.history)
+      .filter((n) => n.endsWith(".json"))
+      .sort();
+    for (const n of names.slice(0, Math.max(0, names.length - KEEP_FINISHED)))
+      rmSync(join(this.history, n), { force: true });
   }
 }
 

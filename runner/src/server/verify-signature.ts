@@ -23,6 +23,10 @@ export class GithubVerifier {
   }
 }
 
-export async function verifyHmac(secret: string, raw: Buffer, signature: string | undefined): Promise<boolean> {
+export async function verifyHmac(
+  secret: string,
+  raw: Buffer,
+  signature: string | undefined,
+): Promise<boolean> {
   return new GithubVerifier(secret).verify(raw, signature);
 }

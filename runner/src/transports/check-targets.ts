@@ -35,8 +35,15 @@ export async function checkTargets(
   return results;
 }
 
-async function checkOne(target: PlannedTarget, transportFor: (t: PlannedTarget) => Transport, timeoutMs: number): Promise<TargetCheck> {
-  const address = target.transport === "local" ? "local" : `${target.user ? `${target.user}@` : ""}${target.host ?? "?"}:${target.port}`;
+async function checkOne(
+  target: PlannedTarget,
+  transportFor: (t: PlannedTarget) => Transport,
+  timeoutMs: number,
+): Promise<TargetCheck> {
+  const address =
+    target.transport === "local"
+      ? "local"
+      : `${target.user ? `${target.user}@` : ""}${target.host ?? "?"}:${target.port}`;
   let transport: Transport | undefined;
   try {
     transport = transportFor(target);
@@ -57,8 +64,18 @@ async function checkOne(target: PlannedTarget, transportFor: (t: PlannedTarget) 
     });
     const execMs = Math.round(performance.now() - e0);
     if (r.exitCode !== 0) {
-      const why = r.timedOut ? `\`true\` did not finish within ${timeoutMs} ms` : `\`true\` exited ${r.exitCode}: ${stderr.trim().split("\n")[0] ?? ""}`;
-      return { target: target.name, address, ok: false, connectMs, execMs, code: "check.exec-failed", message: why };
+      const why = r.timedOut
+        ? `\`true\` did not finish within ${timeoutMs} ms`
+        : `\`true\` exited ${r.exitCode}: ${stderr.trim().split("\n")[0] ?? ""}`;
+      return {
+        target: target.name,
+        address,
+        ok: false,
+        connectMs,
+        execMs,
+        code: "check.exec-failed",
+        message: why,
+      };
     }
     return { target: target.name, address, ok: true, connectMs, execMs };
   } catch (e) {

@@ -8,7 +8,19 @@ import type { ExecRequest, ExecResult, Transport } from "./transport.js";
 import { shellCommand } from "./transport.js";
 
 /** Variables a local step inherits; the runner's own environment (tokens, age keys) stays out. */
-const INHERITED_ENV = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SystemRoot", "TEMP", "TMP"];
+const INHERITED_ENV = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "LANG",
+  "LC_ALL",
+  "TMPDIR",
+  "TZ",
+  "SystemRoot",
+  "TEMP",
+  "TMP",
+];
 
 /** Grace between SIGTERM and SIGKILL. */
 export const KILL_GRACE_MS = 2_000;
@@ -16,7 +28,10 @@ export const KILL_GRACE_MS = 2_000;
 export class LocalTransport implements Transport {
   constructor(
     readonly name: string,
-    private readonly options: { env?: NodeJS.ProcessEnv; shellOverride?: Partial<Record<Shell, string>> } = {},
+    private readonly options: {
+      env?: NodeJS.ProcessEnv;
+      shellOverride?: Partial<Record<Shell, string>>;
+    } = {},
   ) {}
 
   async connect(): Promise<void> {}

@@ -44,10 +44,11 @@ export function buildStepScript(req: StepScriptRequest): StepScript {
 }
 
 /**
- * POSIX sh / bash. The fast path forks only a subshell per script (plus one `rm`
- * at the end): the step text sits in a single-quoted variable and runs through
- * `eval` in a subshell that first exports the env. Temporary files are created
- * with noclobber (O_EXCL) under names holding the nonce.
+ * POSIX sh / bash. The fast path forks only a subshell per script: the step text
+ * sits in a single-quoted variable and runs through `eval` in a subshell that
+ * first exports the env. $OPSC_OUTPUT names a file under an unguessable name
+ * (the nonce) that exists only once the step writes to it; files the wrapper
+ * creates itself use noclobber (O_EXCL).
  * Under sudo the step is written to a file with the builtin printf, so neither
  * the script nor any value reaches sudo's argv.
  */
@@ -61,7 +62,10 @@ function buildPosix(req: StepScriptRequest, marker: string): string {
   let s = "{\n";
   s += "umask 077\n";
   s += `opsc_out="${base}.out"\n`;
-  s += `set -C\n: >"$opsc_out" || { echo "opsc: cannot create a temporary file in \${TMPDIR:-/tmp}" >&2; exit 125; }\nset +C\n`;
+  if (req.sudo) {
+    // Created by the login user, so it can delete what root (or the sudo user) appended to.
+    s += `set -C\n: >"$opsc_out" || { echo "opsc: cannot create a temporary file in \${TMPDIR:-/tmp}" >&2; exit 125; }\nset +C\n`;
+  }
   const cleanupAt = s.length;
   const texts: Array<["check" | "run", string]> = [];
   if (req.check !== undefined) texts.push(["check", req.check]);
@@ -94,16 +98,19 @@ function buildPosix(req: StepScriptRequest, marker: string): string {
     }
     if (sudoUser !== "root") s += `chmod 644 ${files.slice(1).join(" ")}; chmod 666 "$opsc_out"\n`;
   }
-  s = `${s.slice(0, cleanupAt)}trap 'rm -f ${files.join(" ").replace(/'/g, "")}' EXIT\n${s.slice(cleanupAt)}`;
+  // Without sudo the file exists only if the step wrote outputs, so most steps fork no `rm`.
+  const cleanup = req.sudo ? `rm -f ${files.join(" ")}` : `[ ! -e "$opsc_out" ] || rm -f "$opsc_out"`;
+  s = `${s.slice(0, cleanupAt)}trap '${cleanup}' EXIT\n${s.slice(cleanupAt)}`;
   // Builtins only: read the outputs file back without forking `cat`.
   const trailer = (kind: TrailerKind): string =>
-    `printf '\\n%s %s %s\\n' '${marker}' ${kind} "$opsc_rc"; while IFS= read -r opsc_l || [ -n "$opsc_l" ]; do printf '%s\\n' "$opsc_l"; done <"$opsc_out"`;
+    `printf '%s %s %s\\n' '${marker}' ${kind} "$opsc_rc"; [ ! -e "$opsc_out" ] || while IFS= read -r opsc_l || [ -n "$opsc_l" ]; do printf '%s\\n' "$opsc_l"; done <"$opsc_out"`;
   if (req.mode === "check") {
     s += `${invoke.check}\nopsc_rc=$?\n${trailer("check")}\nexit 0\n`;
   } else {
     if (req.check !== undefined) {
       s += `${invoke.check}\nopsc_rc=$?\n`;
-      s += `if [ "$opsc_rc" -eq 0 ]; then ${trailer("skip")}; exit 0; fi\n: >"$opsc_out"\n`;
+      s += `if [ "$opsc_rc" -eq 0 ]; then ${trailer("skip")}; exit 0; fi\n`;
+      s += req.sudo ? `: >"$opsc_out"\n` : `[ ! -e "$opsc_out" ] || rm -f "$opsc_out"\n`;
     }
     s += `${invoke.run}\nopsc_rc=$?\n${trailer("ran")}\nexit "$opsc_rc"\n`;
   }
@@ -135,7 +142,7 @@ function buildPowerShell(req: StepScriptRequest, marker: string): string {
   const invoke = (name: string): string =>
     `& powershell -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -File (Join-Path $opscDir '${name}.ps1') < $null; $opscRc = $LASTEXITCODE`;
   const trailer = (kind: TrailerKind): string =>
-    `[Console]::Out.Write("\`n${marker} ${kind} $opscRc\`n"); [Console]::Out.Write([IO.File]::ReadAllText($env:OPSC_OUTPUT))`;
+    `[Console]::Out.Write("${marker} ${kind} $opscRc\`n"); [Console]::Out.Write([IO.File]::ReadAllText($env:OPSC_OUTPUT))`;
   if (req.check !== undefined) write("check", req.check);
   if (req.mode === "check") {
     if (req.check === undefined) throw userError("run.no-check", "the step has no `check` script");
@@ -145,13 +152,20 @@ function buildPowerShell(req: StepScriptRequest, marker: string): string {
     write("run", req.run);
     lines.push("$opscSkip = $false");
     if (req.check !== undefined) {
-      lines.push(invoke("check"), `if ($opscRc -eq 0) { ${trailer("skip")}; $opscSkip = $true; $opscExit = 0 }`);
+      lines.push(
+        invoke("check"),
+        `if ($opscRc -eq 0) { ${trailer("skip")}; $opscSkip = $true; $opscExit = 0 }`,
+      );
       lines.push("[IO.File]::WriteAllText($env:OPSC_OUTPUT, '')");
     }
     lines.push(`if (-not $opscSkip) { ${invoke("run")}; ${trailer("ran")}; $opscExit = $opscRc }`);
   }
-  lines.push("} finally { Remove-Item -Recurse -Force $opscDir -ErrorAction SilentlyContinue }", "exit $opscExit");
+  lines.push(
+    "} finally { Remove-Item -Recurse -Force $opscDir -ErrorAction SilentlyContinue }",
+    "exit $opscExit",
+  );
   // `powershell -Command -` runs stdin line by line; this first line reads the rest whole.
-  const bootstrap = "$opscScript = [Console]::In.ReadToEnd(); & ([scriptblock]::Create($opscScript)); exit $LASTEXITCODE";
+  const bootstrap =
+    "$opscScript = [Console]::In.ReadToEnd(); & ([scriptblock]::Create($opscScript)); exit $LASTEXITCODE";
   return `${bootstrap}\n${lines.join("\n")}\n`;
 }

@@ -27,13 +27,14 @@ export function quoteFor(shell: Shell, value: string): string {
 /** Throws a user error for a variable name no shell can hold, or a value with NUL. */
 export function checkEnvEntry(name: string, value: string): void {
   if (!ENV_NAME.test(name)) {
-    throw userError(
-      "run.bad-env-name",
-      `environment variable name ${JSON.stringify(name)} is not valid`,
-      { hint: "use letters, digits and _ only, not starting with a digit" },
-    );
+    throw userError("run.bad-env-name", `environment variable name ${JSON.stringify(name)} is not valid`, {
+      hint: "use letters, digits and _ only, not starting with a digit",
+    });
   }
   if (value.includes("\0")) {
-    throw userError("run.nul-in-env", `the value of ${name} contains a NUL byte, which no environment variable can hold`);
+    throw userError(
+      "run.nul-in-env",
+      `the value of ${name} contains a NUL byte, which no environment variable can hold`,
+    );
   }
 }

@@ -49,6 +49,9 @@ export class SshTransport implements Transport {
   private client: InstanceType<typeof Client> | null = null;
   private connecting: Promise<void> | null = null;
   private closed = false;
+  /** Targets currently tunnelling through this connection (when it is a jump host). */
+  private tunnels = 0;
+  private holdsJump = false;
   private readonly pinned: PinnedKey[];
 
   constructor(private readonly opts: SshTransportOptions) {
@@ -64,20 +67,29 @@ export class SshTransport implements Transport {
   private async handshake(signal?: AbortSignal): Promise<void> {
     const { host, port, name } = this.opts;
     if (this.pinned.length === 0) {
-      throw userError("ssh.no-host-key", `target ${name}: no valid host_key is pinned, so ${host} cannot be trusted`, {
-        hint: `pin the key in targets/*.yaml (host_key: "ssh-ed25519 AAAA..."); \`ssh-keyscan -p ${port} ${host}\` shows it, verify it out of band`,
-      });
+      throw userError(
+        "ssh.no-host-key",
+        `target ${name}: no valid host_key is pinned, so ${host} cannot be trusted`,
+        {
+          hint: `pin the key in targets/*.yaml (host_key: "ssh-ed25519 AAAA..."); \`ssh-keyscan -p ${port} ${host}\` shows it, verify it out of band`,
+        },
+      );
     }
     const timeoutMs = this.opts.connectTimeoutMs ?? 10_000;
     const creds = typeof this.opts.auth === "function" ? await this.opts.auth() : this.opts.auth;
     const auth: Array<Record<string, unknown>> = [];
     if (creds.agent) auth.push({ type: "agent", username: this.opts.user, agent: creds.agent });
     if (creds.privateKey) auth.push({ type: "publickey", username: this.opts.user, key: creds.privateKey });
-    if (creds.password !== undefined) auth.push({ type: "password", username: this.opts.user, password: creds.password });
+    if (creds.password !== undefined)
+      auth.push({ type: "password", username: this.opts.user, password: creds.password });
     if (auth.length === 0) {
-      throw userError("ssh.no-credential", `target ${name}: no private key, password or agent to log in with`, {
-        hint: "set `credential:` on the target, or run with SSH_AUTH_SOCK set",
-      });
+      throw userError(
+        "ssh.no-credential",
+        `target ${name}: no private key, password or agent to log in with`,
+        {
+          hint: "set `credential:` on the target, or run with SSH_AUTH_SOCK set",
+        },
+      );
     }
     const sock = await this.openSocket(timeoutMs, signal);
     const client = new Client();
@@ -92,7 +104,8 @@ export class SshTransport implements Transport {
         sock.destroy();
         reject(e);
       };
-      const onAbort = (): void => fail(environmentError("ssh.cancelled", `target ${name}: connection cancelled`));
+      const onAbort = (): void =>
+        fail(environmentError("ssh.cancelled", `target ${name}: connection cancelled`));
       signal?.addEventListener("abort", onAbort, { once: true });
       client.on("ready", () => {
         if (settled) return;
@@ -105,20 +118,37 @@ export class SshTransport implements Transport {
           fail(this.hostKeyRefused(seen));
         } else if (err.level === "client-authentication") {
           fail(
-            userError("ssh.auth-failed", `target ${name}: ${this.opts.user}@${host} refused every credential offered`, {
-              hint: "check the target's `user` and `credential`, and the server's authorized_keys",
-            }),
+            userError(
+              "ssh.auth-failed",
+              `target ${name}: ${this.opts.user}@${host} refused every credential offered`,
+              {
+                hint: "check the target's `user` and `credential`, and the server's authorized_keys",
+              },
+            ),
           );
         } else if (err.level === "client-timeout") {
-          fail(environmentError("ssh.timeout", `target ${name}: no SSH handshake with ${host}:${port} within ${timeoutMs} ms`));
+          fail(
+            environmentError(
+              "ssh.timeout",
+              `target ${name}: no SSH handshake with ${host}:${port} within ${timeoutMs} ms`,
+            ),
+          );
         } else {
-          fail(environmentError("ssh.connect-failed", `target ${name}: SSH to ${host}:${port} failed: ${err.message}`));
+          fail(
+            environmentError(
+              "ssh.connect-failed",
+              `target ${name}: SSH to ${host}:${port} failed: ${err.message}`,
+            ),
+          );
         }
       });
       client.on("close", () => {
         this.client = null;
         if (seen !== null) fail(this.hostKeyRefused(seen));
-        else fail(environmentError("ssh.connect-failed", `target ${name}: ${host}:${port} closed the connection`));
+        else
+          fail(
+            environmentError("ssh.connect-failed", `target ${name}: ${host}:${port} closed the connection`),
+          );
       });
       client.connect({
         sock,
@@ -129,7 +159,13 @@ export class SshTransport implements Transport {
         algorithms: {
           serverHostKey: hostKeyAlgorithms(this.pinned) as never,
           // curve25519 first: ssh2's fastest key exchange; group exchange is slow.
-          kex: ["curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384", "ecdh-sha2-nistp521"] as never,
+          kex: [
+            "curve25519-sha256",
+            "curve25519-sha256@libssh.org",
+            "ecdh-sha2-nistp256",
+            "ecdh-sha2-nistp384",
+            "ecdh-sha2-nistp521",
+          ] as never,
         },
         hostVerifier: (key: Buffer): boolean => {
           const ok = this.pinned.some((p) => p.blob.equals(key));
@@ -159,6 +195,10 @@ export class SshTransport implements Transport {
   private async openSocket(timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
     const { host, port, name } = this.opts;
     if (this.opts.jump) {
+      if (!this.holdsJump) {
+        this.opts.jump.tunnels++;
+        this.holdsJump = true;
+      }
       await this.opts.jump.connect(signal);
       return this.opts.jump.forward(host, port, name);
     }
@@ -167,7 +207,12 @@ export class SshTransport implements Transport {
       const sock = net.connect({ host, port, noDelay: true });
       const timer = setTimeout(() => {
         sock.destroy();
-        reject(environmentError("ssh.unreachable", `target ${name}: ${host}:${port} did not answer within ${timeoutMs} ms`));
+        reject(
+          environmentError(
+            "ssh.unreachable",
+            `target ${name}: ${host}:${port} did not answer within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       const onAbort = (): void => {
         clearTimeout(timer);
@@ -183,7 +228,12 @@ export class SshTransport implements Transport {
       sock.once("error", (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
-        reject(environmentError("ssh.unreachable", `target ${name}: cannot reach ${host}:${port}: ${e.code ?? e.message}`));
+        reject(
+          environmentError(
+            "ssh.unreachable",
+            `target ${name}: cannot reach ${host}:${port}: ${e.code ?? e.message}`,
+          ),
+        );
       });
     });
   }
@@ -191,12 +241,16 @@ export class SshTransport implements Transport {
   /** A tunnel to host:port through this connection (this transport acting as a jump host). */
   forward(host: string, port: number, forTarget: string): Promise<Duplex> {
     const client = this.client;
-    if (!client) return Promise.reject(environmentError("ssh.jump-down", `jump host ${this.name} is not connected`));
+    if (!client)
+      return Promise.reject(environmentError("ssh.jump-down", `jump host ${this.name} is not connected`));
     return new Promise<Duplex>((resolve, reject) => {
       client.forwardOut("127.0.0.1", 0, host, port, (err, stream) => {
         if (err) {
           reject(
-            environmentError("ssh.unreachable", `target ${forTarget}: jump host ${this.name} cannot reach ${host}:${port}: ${err.message}`),
+            environmentError(
+              "ssh.unreachable",
+              `target ${forTarget}: jump host ${this.name} cannot reach ${host}:${port}: ${err.message}`,
+            ),
           );
         } else resolve(stream);
       });
@@ -205,12 +259,18 @@ export class SshTransport implements Transport {
 
   exec(req: ExecRequest): Promise<ExecResult> {
     const client = this.client;
-    if (!client) return Promise.reject(environmentError("ssh.not-connected", `target ${this.name}: not connected`));
+    if (!client)
+      return Promise.reject(environmentError("ssh.not-connected", `target ${this.name}: not connected`));
     const command = remoteCommand(req.shell);
     return new Promise<ExecResult>((resolve, reject) => {
       client.exec(command, (err, channel) => {
         if (err) {
-          reject(environmentError("ssh.exec-failed", `target ${this.name}: cannot start a session: ${err.message}`));
+          reject(
+            environmentError(
+              "ssh.exec-failed",
+              `target ${this.name}: cannot start a session: ${err.message}`,
+            ),
+          );
           return;
         }
         this.drive(channel, req, resolve);
@@ -273,7 +333,28 @@ export class SshTransport implements Transport {
     await this.connecting?.catch(() => undefined);
     this.client?.end();
     this.client = null;
+    if (this.holdsJump && this.opts.jump) {
+      this.holdsJump = false;
+      await this.opts.jump.releaseTunnel();
+    }
   }
+
+  /**
+   * A jump host's connection lives while targets tunnel through it: it closes
+   * with the last of them, and opens again if a later batch needs it.
+   */
+  private async releaseTunnel(): Promise<void> {
+    if (--this.tunnels > 0) return;
+    await this.connecting?.catch(() => undefined);
+    this.client?.end();
+    this.client = null;
+    this.connecting = null;
+    if (this.holdsJump && this.opts.jump) {
+      this.holdsJump = false;
+      await this.opts.jump.releaseTunnel();
+    }
+  }
+
 }
 
 /**

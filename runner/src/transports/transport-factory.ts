@@ -45,7 +45,10 @@ export function createTransportFactory(opts: TransportFactoryOptions = {}): Tran
 
   const lookup = async (ref: string): Promise<CredentialValue> => {
     if (!opts.credentials) {
-      throw userError("run.no-credentials", `credential ${ref} is needed but no credential store is available`);
+      throw userError(
+        "run.no-credentials",
+        `credential ${ref} is needed but no credential store is available`,
+      );
     }
     const value = await opts.credentials.get(ref);
     for (const v of typeof value === "string" ? [value] : Object.values(value)) {
@@ -93,37 +96,57 @@ export function createTransportFactory(opts: TransportFactoryOptions = {}): Tran
   };
 
   return {
-    transportFor: (target) => (target.transport === "local" ? new LocalTransport(target.name) : ssh(target, false)),
+    transportFor: (target) =>
+      target.transport === "local" ? new LocalTransport(target.name) : ssh(target, false),
     sudoPassword: async (target) => {
       const ref = target.sudo?.password;
       if (!ref) return undefined;
       const value = await lookup(ref);
       if (typeof value === "string") return value;
       if (typeof value.password === "string") return value.password;
-      throw userError("run.bad-sudo-credential", `sudo password ${ref} of target ${target.name} is not a string`, {
-        hint: "point sudo.password at a string value, such as prod/sudo.password",
-      });
+      throw userError(
+        "run.bad-sudo-credential",
+        `sudo password ${ref} of target ${target.name} is not a string`,
+        {
+          hint: "point sudo.password at a string value, such as prod/sudo.password",
+        },
+      );
     },
   };
 }
 
 /** A credential value as SSH auth: a mapping, a private key in PEM/OpenSSH form, or a password. */
 export function toAuth(ref: string, value: CredentialValue, targetName: string): SshAuth {
-  const m = typeof value === "string" ? (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value) ? { private_key: value } : { password: value }) : value;
+  const m =
+    typeof value === "string"
+      ? /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)
+        ? { private_key: value }
+        : { password: value }
+      : value;
   const auth: SshAuth = {};
   if (typeof m.private_key === "string") {
     const passphrase = typeof m.passphrase === "string" ? m.passphrase : undefined;
     const parsed = ssh2.utils.parseKey(m.private_key, passphrase);
     if (parsed instanceof Error) {
-      throw userError("ssh.bad-private-key", `credential ${ref} (target ${targetName}): cannot read the private key: ${parsed.message}`, {
-        hint: passphrase === undefined ? "if the key is encrypted, add `passphrase` next to `private_key`" : "check the passphrase",
-      });
+      throw userError(
+        "ssh.bad-private-key",
+        `credential ${ref} (target ${targetName}): cannot read the private key: ${parsed.message}`,
+        {
+          hint:
+            passphrase === undefined
+              ? "if the key is encrypted, add `passphrase` next to `private_key`"
+              : "check the passphrase",
+        },
+      );
     }
     auth.privateKey = (Array.isArray(parsed) ? parsed[0] : parsed) as ParsedKey;
   }
   if (typeof m.password === "string") auth.password = m.password;
   if (!auth.privateKey && auth.password === undefined) {
-    throw userError("ssh.bad-credential", `credential ${ref} (target ${targetName}) has neither private_key nor password`);
+    throw userError(
+      "ssh.bad-credential",
+      `credential ${ref} (target ${targetName}) has neither private_key nor password`,
+    );
   }
   return auth;
 }

@@ -33,14 +33,29 @@ export async function resolvePush(gitdir: string, request: PushRequest): Promise
   const errors = diagnostics.filter((d) => d.severity === "error");
   const base = { commit, model, errors };
   const branch = branchOf(request.ref);
-  if (branch === undefined) return { ...base, changed: [], jobs: [], reason: `${request.ref} is not a branch` };
+  if (branch === undefined)
+    return { ...base, changed: [], jobs: [], reason: `${request.ref} is not a branch` };
   if (branch === model.settings.records.branch) {
-    return { ...base, changed: [], jobs: [], reason: `${branch} is the records branch; pushes to it never trigger` };
+    return {
+      ...base,
+      changed: [],
+      jobs: [],
+      reason: `${branch} is the records branch; pushes to it never trigger`,
+    };
   }
   const changed = await changedPaths(gitdir, request.before, commit);
   if (errors.length > 0) {
-    return { ...base, changed, jobs: [], reason: `the repository has ${errors.length} error(s) at ${commit}` };
+    return {
+      ...base,
+      changed,
+      jobs: [],
+      reason: `the repository has ${errors.length} error(s) at ${commit}`,
+    };
   }
-  const jobs = jobsForPush(model, { ref: request.ref, changed, recordsBranch: model.settings.records.branch });
+  const jobs = jobsForPush(model, {
+    ref: request.ref,
+    changed,
+    recordsBranch: model.settings.records.branch,
+  });
   return { ...base, changed, jobs, ...(jobs.length === 0 ? { reason: "no job's on.push matches" } : {}) };
 }

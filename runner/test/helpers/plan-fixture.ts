@@ -9,7 +9,12 @@ export function localTarget(name: string, fields: Partial<PlannedTarget> = {}): 
   return { name, transport: "local", port: 22, hostKeys: [], shell: "sh", labels: {}, vars: {}, ...fields };
 }
 
-export function phase(name: string, targets: string[], steps: PlannedStep[], fields: Partial<PlannedPhase> = {}): PlannedPhase {
+export function phase(
+  name: string,
+  targets: string[],
+  steps: PlannedStep[],
+  fields: Partial<PlannedPhase> = {},
+): PlannedPhase {
   return { name, targets, batches: [targets], parallel: 10, maxFailures: 0, steps, ...fields };
 }
 
@@ -29,5 +34,15 @@ export function plan(targets: PlannedTarget[], phases: PlannedPhase[], fields: P
 
 /** A one-phase plan over the given targets. */
 export function simplePlan(targets: PlannedTarget[], steps: PlannedStep[], fields: Partial<Plan> = {}): Plan {
-  return plan(targets, [phase("main", targets.map((t) => t.name), steps)], fields);
+  return plan(
+    targets,
+    [
+      phase(
+        "main",
+        targets.map((t) => t.name),
+        steps,
+      ),
+    ],
+    fields,
+  );
 }

@@ -7,7 +7,16 @@
  * real; as anyone else it logs in the current user with keys only.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 
@@ -35,7 +44,9 @@ export interface Sshd {
 }
 
 function keygen(path: string, passphrase = ""): void {
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", "opsc-test", "-f", path], { stdio: "ignore" });
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", "opsc-test", "-f", path], {
+    stdio: "ignore",
+  });
 }
 
 /** Creates the root-mode test user (idempotent) with the test password and sudo rights. */
@@ -66,7 +77,8 @@ export async function startSshd(addresses: string[]): Promise<Sshd> {
   const clientKeyPassphrase = "pass phrase with 'quotes'";
   keygen(join(dir, "client_enc_ed25519"), clientKeyPassphrase);
   const authorized =
-    readFileSync(join(dir, "client_ed25519.pub"), "utf8") + readFileSync(join(dir, "client_enc_ed25519.pub"), "utf8");
+    readFileSync(join(dir, "client_ed25519.pub"), "utf8") +
+    readFileSync(join(dir, "client_enc_ed25519.pub"), "utf8");
   writeFileSync(join(dir, "authorized_keys"), authorized, { mode: 0o644 });
   if (isRoot) {
     mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });

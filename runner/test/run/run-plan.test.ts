@@ -35,8 +35,13 @@ describe("runPlan on local targets", () => {
     const p = simplePlan(
       [localTarget("a")],
       [
-        step("make", { run: 'echo "version=1.2.3" >>"$OPSC_OUTPUT"\necho "name=forged"\necho "changed=false" >>"$OPSC_OUTPUT"' }),
-        step("use", { run: 'echo "got $V"', env: { V: "${{ steps.make.outputs.version }}-${{ steps.make.outputs.name }}" } }),
+        step("make", {
+          run: 'echo "version=1.2.3" >>"$OPSC_OUTPUT"\necho "name=forged"\necho "changed=false" >>"$OPSC_OUTPUT"',
+        }),
+        step("use", {
+          run: 'echo "got $V"',
+          env: { V: "${{ steps.make.outputs.version }}-${{ steps.make.outputs.name }}" },
+        }),
       ],
     );
     const out = await runPlan(p, o);
@@ -102,7 +107,14 @@ describe("runPlan on local targets", () => {
     );
     const out = await runPlan(p, o);
     const t = out.targets[0]!;
-    expect(t.steps.map((s) => s.outcome)).toEqual(["skipped", "failed", "failed", "skipped", "changed", "changed"]);
+    expect(t.steps.map((s) => s.outcome)).toEqual([
+      "skipped",
+      "failed",
+      "failed",
+      "skipped",
+      "changed",
+      "changed",
+    ]);
     expect(t.steps[2]).toMatchObject({ exitCode: 4, reason: "exit code 4" });
     expect(t.outcome).toBe("failed");
     expect(t.reason).toBe("step hard: exit code 4");
@@ -126,14 +138,19 @@ describe("runPlan on local targets", () => {
     expect(out.targets[0]!.steps[0]).toMatchObject({ outcome: "changed", attempts: 3 });
     expect(readFileSync(counter, "utf8").trim()).toBe("3");
     expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
-    const starts = o.events.filter((e) => e.type === "step.started").map((e) => (e as { attempt: number }).attempt);
+    const starts = o.events
+      .filter((e) => e.type === "step.started")
+      .map((e) => (e as { attempt: number }).attempt);
     expect(starts).toEqual([1, 2, 3]);
   });
 
   it("kills a step at its timeout, with everything it started", async () => {
     const pidFile = join(scratch, "timeout-pid");
     const o = options();
-    const p = simplePlan([localTarget("a")], [step("slow", { run: `sleep 300 & echo $! >"${pidFile}"; wait`, timeoutMs: 300 })]);
+    const p = simplePlan(
+      [localTarget("a")],
+      [step("slow", { run: `sleep 300 & echo $! >"${pidFile}"; wait`, timeoutMs: 300 })],
+    );
     const out = await runPlan(p, o);
     expect(out.targets[0]!.outcome).toBe("timed_out");
     expect(out.targets[0]!.steps[0]!.reason).toMatch(/timed out after 300 ms/);
@@ -167,17 +184,35 @@ describe("runPlan on local targets", () => {
     const p = plan(
       names.map((n) => localTarget(n)),
       [
-        phase("main", names, [step("s", { run: 'case "$T" in t3|t4) exit 1;; esac', env: { T: "${{ target.name }}" } })], {
-          batches: [["t1", "t2"], ["t3", "t4"], ["t5", "t6"]],
-          parallel: 2,
-          maxFailures: 1,
-        }),
+        phase(
+          "main",
+          names,
+          [step("s", { run: 'case "$T" in t3|t4) exit 1;; esac', env: { T: "${{ target.name }}" } })],
+          {
+            batches: [
+              ["t1", "t2"],
+              ["t3", "t4"],
+              ["t5", "t6"],
+            ],
+            parallel: 2,
+            maxFailures: 1,
+          },
+        ),
       ],
     );
     const out = await runPlan(p, o);
     const by = Object.fromEntries(out.targets.map((t) => [t.name, t.outcome]));
-    expect(by).toEqual({ t1: "changed", t2: "changed", t3: "failed", t4: "failed", t5: "cancelled", t6: "cancelled" });
-    expect(out.targets.find((t) => t.name === "t5")!.reason).toMatch(/max_failures \(1\) exceeded in batch 2/);
+    expect(by).toEqual({
+      t1: "changed",
+      t2: "changed",
+      t3: "failed",
+      t4: "failed",
+      t5: "cancelled",
+      t6: "cancelled",
+    });
+    expect(out.targets.find((t) => t.name === "t5")!.reason).toMatch(
+      /max_failures \(1\) exceeded in batch 2/,
+    );
     expect(out.result).toBe("failure");
   });
 
@@ -186,7 +221,9 @@ describe("runPlan on local targets", () => {
     const p = plan(
       [localTarget("a"), localTarget("b")],
       [
-        phase("one", ["a", "b"], [step("s", { run: '[ "$T" != b ]', env: { T: "${{ target.name }}" } })], { maxFailures: 1 }),
+        phase("one", ["a", "b"], [step("s", { run: '[ "$T" != b ]', env: { T: "${{ target.name }}" } })], {
+          maxFailures: 1,
+        }),
         phase("two", ["a", "b"], [step("s2", { run: "echo two" })]),
       ],
     );
@@ -197,8 +234,15 @@ describe("runPlan on local targets", () => {
       ["two", "a", "changed"],
       ["two", "b", "skipped"],
     ]);
-    const phases = o.events.filter((e) => e.type.startsWith("phase.")).map((e) => `${e.type}:${(e as { phase: string }).phase}`);
-    expect(phases).toEqual(["phase.started:one", "phase.finished:one", "phase.started:two", "phase.finished:two"]);
+    const phases = o.events
+      .filter((e) => e.type.startsWith("phase."))
+      .map((e) => `${e.type}:${(e as { phase: string }).phase}`);
+    expect(phases).toEqual([
+      "phase.started:one",
+      "phase.finished:one",
+      "phase.started:two",
+      "phase.finished:two",
+    ]);
   });
 
   it("cancels cleanly on abort and still returns a summary", async () => {
@@ -220,16 +264,26 @@ describe("runPlan on local targets", () => {
 
   it("times the whole job out", async () => {
     const o = options();
-    const p = simplePlan([localTarget("a")], [step("s", { run: "sleep 30" }), step("t", { run: "echo never" })], { timeoutMs: 200 });
+    const p = simplePlan(
+      [localTarget("a")],
+      [step("s", { run: "sleep 30" }), step("t", { run: "echo never" })],
+      { timeoutMs: 200 },
+    );
     const out = await runPlan(p, o);
-    expect(out.targets[0]).toMatchObject({ outcome: "timed_out", reason: expect.stringMatching(/job timeout/) });
+    expect(out.targets[0]).toMatchObject({
+      outcome: "timed_out",
+      reason: expect.stringMatching(/job timeout/),
+    });
   });
 
   it("fails a step with a bad env name instead of sending it", async () => {
     const o = options();
     const p = simplePlan([localTarget("a")], [step("s", { run: "true", env: { "BAD-NAME": "x" } })]);
     const out = await runPlan(p, o);
-    expect(out.targets[0]!.steps[0]).toMatchObject({ outcome: "failed", reason: expect.stringMatching(/"BAD-NAME" is not valid/) });
+    expect(out.targets[0]!.steps[0]).toMatchObject({
+      outcome: "failed",
+      reason: expect.stringMatching(/"BAD-NAME" is not valid/),
+    });
   });
 
   it("carries 10 MB of output with nothing lost", async () => {
@@ -247,7 +301,14 @@ describe("runPlan on local targets", () => {
       },
     ];
     // 163,840 lines of 64 bytes = 10 MiB
-    const p = simplePlan([localTarget("a")], [step("big", { run: "i=0; yes 0123456789012345678901234567890123456789012345678901234567890AB | head -n 163840; echo end" })]);
+    const p = simplePlan(
+      [localTarget("a")],
+      [
+        step("big", {
+          run: "i=0; yes 0123456789012345678901234567890123456789012345678901234567890AB | head -n 163840; echo end",
+        }),
+      ],
+    );
     const out = await runPlan(p, o);
     expect(out.result).toBe("success");
     expect(count).toBe(163_841);

@@ -12,7 +12,9 @@ import type { RunEvent } from "../../src/core/run-events.js";
 import { runPlan, type RunOptions } from "../../src/run/run-plan.js";
 import { Redactor } from "../../src/secrets/redactor.js";
 import { fingerprint, parsePinnedKey } from "../../src/transports/host-key.js";
+import { checkTargets } from "../../src/transports/check-targets.js";
 import { SshTransport, type SshAuth } from "../../src/transports/ssh-transport.js";
+import { createTransportFactory, type CredentialValue } from "../../src/transports/transport-factory.js";
 import { phase, plan, simplePlan, step } from "../helpers/plan-fixture.js";
 import { SSHD_PATH, startSshd, type Sshd } from "../helpers/sshd.js";
 
@@ -48,7 +50,10 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     };
   }
 
-  function options(auth: (t: PlannedTarget) => SshAuth = () => ({ privateKey: key }), extra: Partial<RunOptions> = {}) {
+  function options(
+    auth: (t: PlannedTarget) => SshAuth = () => ({ privateKey: key }),
+    extra: Partial<RunOptions> = {},
+  ) {
     const events: RunEvent[] = [];
     const made = new Map<string, SshTransport>();
     const transportFor = (t: PlannedTarget): SshTransport => {
@@ -69,7 +74,12 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
       made.set(t.name, tr);
       return tr;
     };
-    const o: RunOptions = { transportFor, redactor: new Redactor(), listeners: [(e) => events.push(e)], ...extra };
+    const o: RunOptions = {
+      transportFor,
+      redactor: new Redactor(),
+      listeners: [(e) => events.push(e)],
+      ...extra,
+    };
     return { o, events };
   }
 
@@ -78,7 +88,9 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     const targets = ADDRS.slice(0, 3).map((a, i) => target(`h${i}`, a));
     const { o, events } = options();
     const p = simplePlan(targets, [
-      step("who", { run: 'echo "addr=$(echo $SSH_CONNECTION | cut -d" " -f3)" >>"$OPSC_OUTPUT"; echo hello' }),
+      step("who", {
+        run: 'echo "addr=$(echo $SSH_CONNECTION | cut -d" " -f3)" >>"$OPSC_OUTPUT"; echo hello',
+      }),
       step("use", { run: 'echo "seen $A"', env: { A: "${{ steps.who.outputs.addr }}" } }),
       step("s3", { run: "true" }),
       step("s4", { run: "true" }),
@@ -87,11 +99,17 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     const out = await runPlan(p, o);
     expect(out.result).toBe("success");
     const seen = events
-      .filter((e): e is Extract<RunEvent, { type: "step.output" }> => e.type === "step.output" && e.step === "use")
+      .filter(
+        (e): e is Extract<RunEvent, { type: "step.output" }> => e.type === "step.output" && e.step === "use",
+      )
       .map((e) => `${e.target}:${e.line}`)
       .sort();
     expect(seen).toEqual(["h0:seen 127.0.0.2", "h1:seen 127.0.0.3", "h2:seen 127.0.0.4"]);
-    const accepted = sshd.log().slice(before).match(/Accepted publickey/g) ?? [];
+    const accepted =
+      sshd
+        .log()
+        .slice(before)
+        .match(/Accepted publickey/g) ?? [];
     expect(accepted.length).toBe(3);
   });
 
@@ -100,7 +118,10 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     if (parsed instanceof Error) throw parsed;
     const enc = Array.isArray(parsed) ? parsed[0]! : parsed;
     const { o } = options(() => ({ privateKey: enc }));
-    const out = await runPlan(simplePlan([target("a", ADDRS[0]!), target("b", ADDRS[1]!)], [step("s", { run: "true" })]), o);
+    const out = await runPlan(
+      simplePlan([target("a", ADDRS[0]!), target("b", ADDRS[1]!)], [step("s", { run: "true" })]),
+      o,
+    );
     expect(out.counts.changed).toBe(2);
   });
 
@@ -114,23 +135,33 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
 
   it("refuses a changed host key, naming the fingerprint seen, before any authentication", async () => {
     const before = sshd.log().length;
-    const other = execFileSync("sh", ["-c", 'd=$(mktemp -d); ssh-keygen -q -t ed25519 -N "" -f $d/k; cat $d/k.pub; rm -rf $d'])
+    const other = execFileSync("sh", [
+      "-c",
+      'd=$(mktemp -d); ssh-keygen -q -t ed25519 -N "" -f $d/k; cat $d/k.pub; rm -rf $d',
+    ])
       .toString()
       .trim();
     const { o } = options(() => ({ privateKey: key, password: sshd.password ?? "x" }));
     const out = await runPlan(
-      simplePlan([target("bad", ADDRS[0]!, { hostKeys: [other] }), target("good", ADDRS[1]!)], [step("s", { run: "true" })]),
+      simplePlan(
+        [target("bad", ADDRS[0]!, { hostKeys: [other] }), target("good", ADDRS[1]!)],
+        [step("s", { run: "true" })],
+      ),
       o,
     );
     const bad = out.targets.find((t) => t.name === "bad")!;
     expect(bad.outcome).toBe("unreachable");
     const seenFp = fingerprint(parsePinnedKey(sshd.hostKey)!.blob);
-    expect(bad.reason).toContain(`host key refused: ${ADDRS[0]}:${sshd.port} presented ssh-ed25519 ${seenFp}`);
+    expect(bad.reason).toContain(
+      `host key refused: ${ADDRS[0]}:${sshd.port} presented ssh-ed25519 ${seenFp}`,
+    );
     expect(bad.reason).toContain(fingerprint(parsePinnedKey(other)!.blob));
     expect(out.targets.find((t) => t.name === "good")!.outcome).toBe("changed");
     // The bad connection never reached userauth: sshd logged no key, password or user for it.
     const log = sshd.log().slice(before);
-    const port = new RegExp(`Connection from 127\\.0\\.0\\.1 port (\\d+) on ${ADDRS[0]!.replace(/\./g, "\\.")} `).exec(log)?.[1];
+    const port = new RegExp(
+      `Connection from 127\\.0\\.0\\.1 port (\\d+) on ${ADDRS[0]!.replace(/\./g, "\\.")} `,
+    ).exec(log)?.[1];
     expect(port).toBeDefined();
     const badLines = log.split("\n").filter((l) => l.includes(`port ${port}`));
     expect(badLines.length).toBeGreaterThan(0);
@@ -140,8 +171,14 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
 
   it("refuses a target with no pinned key", async () => {
     const { o } = options();
-    const out = await runPlan(simplePlan([target("nokey", ADDRS[0]!, { hostKeys: [] })], [step("s", { run: "true" })]), o);
-    expect(out.targets[0]).toMatchObject({ outcome: "unreachable", reason: expect.stringMatching(/no valid host_key is pinned/) });
+    const out = await runPlan(
+      simplePlan([target("nokey", ADDRS[0]!, { hostKeys: [] })], [step("s", { run: "true" })]),
+      o,
+    );
+    expect(out.targets[0]).toMatchObject({
+      outcome: "unreachable",
+      reason: expect.stringMatching(/no valid host_key is pinned/),
+    });
   });
 
   it("fails an unreachable host alone while the others finish", async () => {
@@ -162,7 +199,10 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     rmSync(pidFile, { force: true });
     const { o } = options();
     const out = await runPlan(
-      simplePlan([target("a", ADDRS[0]!)], [step("slow", { run: `sleep 300 & echo $! >${pidFile}; wait`, timeoutMs: 500 })]),
+      simplePlan(
+        [target("a", ADDRS[0]!)],
+        [step("slow", { run: `sleep 300 & echo $! >${pidFile}; wait`, timeoutMs: 500 })],
+      ),
       o,
     );
     expect(out.targets[0]!.outcome).toBe("timed_out");
@@ -211,7 +251,10 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     const t = target("a", ADDRS[0]!, { sudo: { enabled: true, password: "test/sudo.password" } });
     const { o, events } = options(undefined, { redactor, sudoPassword: () => sshd.password });
     const out = await runPlan(
-      simplePlan([t], [step("root", { sudo: true, run: 'echo "uid=$(id -u)" >>"$OPSC_OUTPUT"; echo "as $(id -un)"' })]),
+      simplePlan(
+        [t],
+        [step("root", { sudo: true, run: 'echo "uid=$(id -u)" >>"$OPSC_OUTPUT"; echo "as $(id -un)"' })],
+      ),
       o,
     );
     expect(out.result).toBe("success");
@@ -231,11 +274,16 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     expect(out.result).toBe("success");
     const line = events.find((e) => e.type === "step.output") as { line: string };
     expect(line.line.split(" ")[2]).toBe(ADDRS[2]);
-    // Two logins (bastion, inner), one session: the bastion only forwarded.
+    // Two logins (bastion, inner), one session: the bastion only forwarded, and
+    // its connection closed with the last target behind it.
+    await waitUntil(() => (sshd.log().slice(before).match(/Disconnected from user/g) ?? []).length === 2);
     const log = sshd.log().slice(before);
     expect(log.match(/Accepted publickey/g)?.length).toBe(2);
     expect(log.match(/Starting session/g)?.length).toBe(1);
-    expect(log).toMatch(new RegExp(`Connection from 127\\.0\\.0\\.1 port \\d+ on ${ADDRS[0]!.replace(/\./g, "\\.")} `));
+    expect(log.match(/Disconnected from user/g)?.length).toBe(2);
+    expect(log).toMatch(
+      new RegExp(`Connection from 127\\.0\\.0\\.1 port \\d+ on ${ADDRS[0]!.replace(/\./g, "\\.")} `),
+    );
   });
 
   it("carries 10 MB of output over SSH with nothing lost", async () => {
@@ -253,7 +301,11 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     });
     const p = simplePlan(
       [target("a", ADDRS[0]!)],
-      [step("big", { run: "yes 0123456789012345678901234567890123456789012345678901234567890AB | head -n 163840" })],
+      [
+        step("big", {
+          run: "yes 0123456789012345678901234567890123456789012345678901234567890AB | head -n 163840",
+        }),
+      ],
     );
     const out = await runPlan(p, o);
     expect(out.result).toBe("success");
@@ -261,28 +313,132 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     expect(bytes).toBe(10 * 1024 * 1024);
   });
 
+  it("resolves credentials once per reference and parses the key once", async () => {
+    const gets: string[] = [];
+    const store = {
+      get: (ref: string): CredentialValue => {
+        gets.push(ref);
+        return { private_key: sshd.encryptedClientKey, passphrase: sshd.clientKeyPassphrase };
+      },
+    };
+    const redactor = new Redactor();
+    const factory = createTransportFactory({ credentials: store, redactor });
+    const targets = [
+      target("c1", ADDRS[0]!, { credential: "test/ssh" }),
+      target("c2", ADDRS[1]!, { credential: "test/ssh" }),
+    ];
+    const out = await runPlan(simplePlan(targets, [step("s", { run: "true" })]), {
+      transportFor: factory.transportFor,
+      redactor,
+    });
+    expect(out.result).toBe("success");
+    expect(gets).toEqual(["test/ssh"]);
+    expect(redactor.redact(`x ${sshd.clientKeyPassphrase} y`)).toBe("x *** y");
+  });
+
+  it("reports a wrong key passphrase as the target's reason", async () => {
+    const factory = createTransportFactory({
+      credentials: { get: () => ({ private_key: sshd.encryptedClientKey, passphrase: "wrong" }) },
+    });
+    const out = await runPlan(
+      simplePlan([target("c", ADDRS[0]!, { credential: "test/ssh" })], [step("s", { run: "true" })]),
+      {
+        transportFor: factory.transportFor,
+        redactor: new Redactor(),
+      },
+    );
+    expect(out.targets[0]).toMatchObject({
+      outcome: "unreachable",
+      reason: expect.stringMatching(
+        /credential test\/ssh \(target c\): cannot read the private key.*check the passphrase/,
+      ),
+    });
+  });
+
+  it("checks targets: latency for good ones, the reason for the others", async () => {
+    const other = execFileSync("sh", [
+      "-c",
+      'd=$(mktemp -d); ssh-keygen -q -t ed25519 -N "" -f $d/k; cat $d/k.pub; rm -rf $d',
+    ])
+      .toString()
+      .trim();
+    const factory = createTransportFactory({ credentials: { get: () => ({ private_key: sshd.clientKey }) } });
+    const results = await checkTargets(
+      [
+        target("good", ADDRS[0]!, { credential: "k" }),
+        target("changed", ADDRS[1]!, { credential: "k", hostKeys: [other] }),
+        target("down", DEAD, { credential: "k" }),
+      ],
+      factory.transportFor,
+      { timeoutMs: 5_000 },
+    );
+    expect(results[0]).toMatchObject({ target: "good", ok: true });
+    expect(results[0]!.connectMs).toBeGreaterThanOrEqual(0);
+    expect(results[0]!.execMs).toBeGreaterThanOrEqual(0);
+    expect(results[1]).toMatchObject({
+      ok: false,
+      code: "ssh.host-key-mismatch",
+      message: expect.stringContaining("SHA256:"),
+    });
+    expect(results[2]).toMatchObject({ ok: false, code: "ssh.unreachable" });
+  });
+
   it("delivers any input byte for byte (quotes, $(...), backticks, newlines, unicode)", async () => {
-    const tricky = fc.constantFrom("'", '"', "$(id)", "`id`", "\n", "\r\n", "\\", "${HOME}", "'\\''", "%s", "é", "日本", "🙂", " ", "\t", "-n", "EOF");
+    const tricky = fc.constantFrom(
+      "'",
+      '"',
+      "$(id)",
+      "`id`",
+      "\n",
+      "\r\n",
+      "\\",
+      "${HOME}",
+      "'\\''",
+      "%s",
+      "é",
+      "日本",
+      "🙂",
+      " ",
+      "\t",
+      "-n",
+      "EOF",
+    );
     const value = fc
       .array(fc.oneof(tricky, fc.string({ unit: "grapheme", maxLength: 6 })), { maxLength: 8 })
       .map((parts) => parts.join("").replace(/\0/g, ""));
     const shells = ["sh", "bash"] as const;
     {
       await fc.assert(
-        fc.asyncProperty(fc.array(value, { minLength: 1, maxLength: 4 }), fc.constantFrom(...shells), async (values, shell) => {
-          const env = Object.fromEntries(values.map((v, i) => [`INPUT_V${i}`, v]));
-          const run = values.map((_, i) => `printf '%s' "$INPUT_V${i}" | od -An -tx1 | tr -d ' \\n'; echo`).join("\n");
-          const out = await runPlan(simplePlan([target("prop", ADDRS[0]!, { shell })], [step("echo", { run, env })]), {
-            transportFor: (t) =>
-              new SshTransport({ name: t.name, host: t.host!, port: t.port, user: t.user!, hostKeys: t.hostKeys, auth: { privateKey: key } }),
-            redactor: new Redactor(),
-            listeners: [(e) => e.type === "step.output" && e.stream === "stdout" && lines.push(e.line)],
-          });
-          expect(out.result).toBe("success");
-          const expected = values.map((v) => Buffer.from(v, "utf8").toString("hex"));
-          const got = lines.splice(0);
-          expect(got).toEqual(expected);
-        }),
+        fc.asyncProperty(
+          fc.array(value, { minLength: 1, maxLength: 4 }),
+          fc.constantFrom(...shells),
+          async (values, shell) => {
+            const env = Object.fromEntries(values.map((v, i) => [`INPUT_V${i}`, v]));
+            const run = values
+              .map((_, i) => `printf '%s' "$INPUT_V${i}" | od -An -tx1 | tr -d ' \\n'; echo`)
+              .join("\n");
+            const out = await runPlan(
+              simplePlan([target("prop", ADDRS[0]!, { shell })], [step("echo", { run, env })]),
+              {
+                transportFor: (t) =>
+                  new SshTransport({
+                    name: t.name,
+                    host: t.host!,
+                    port: t.port,
+                    user: t.user!,
+                    hostKeys: t.hostKeys,
+                    auth: { privateKey: key },
+                  }),
+                redactor: new Redactor(),
+                listeners: [(e) => e.type === "step.output" && e.stream === "stdout" && lines.push(e.line)],
+              },
+            );
+            expect(out.result).toBe("success");
+            const expected = values.map((v) => Buffer.from(v, "utf8").toString("hex"));
+            const got = lines.splice(0);
+            expect(got).toEqual(expected);
+          },
+        ),
         { numRuns: 40 },
       );
     }
@@ -290,6 +446,11 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
 });
 
 const lines: string[] = [];
+
+async function waitUntil(check: () => boolean, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
 
 function isAlive(pid: number): boolean {
   try {

@@ -13,12 +13,22 @@ const c1 = repo.commit({
   "steps/apt/install.yaml": "run: apt-get install -y x\n",
   "docs/a.md": "a\n",
 });
-const c2 = repo.commit({ "steps/apt/install.yaml": "run: apt-get install -y y\n", "docs/a.md": null, "docs/b/c.md": "c\n" });
-const c3 = repo.commit({ "targets/local.yaml": BASE_FILES["targets/local.yaml"] + "  there: { transport: local }\n" });
+const c2 = repo.commit({
+  "steps/apt/install.yaml": "run: apt-get install -y y\n",
+  "docs/a.md": null,
+  "docs/b/c.md": "c\n",
+});
+const c3 = repo.commit({
+  "targets/local.yaml": BASE_FILES["targets/local.yaml"] + "  there: { transport: local }\n",
+});
 
 describe("changedPaths", () => {
   it("lists added, modified and deleted files, nested, sorted", async () => {
-    expect(await changedPaths(repo.gitdir, c1, c2)).toEqual(["docs/a.md", "docs/b/c.md", "steps/apt/install.yaml"]);
+    expect(await changedPaths(repo.gitdir, c1, c2)).toEqual([
+      "docs/a.md",
+      "docs/b/c.md",
+      "steps/apt/install.yaml",
+    ]);
   });
 
   it("treats every file as changed when the branch is new (before is all zeros)", async () => {
@@ -32,7 +42,9 @@ describe("changedPaths", () => {
   });
 
   it("reports an unknown commit clearly", async () => {
-    await expect(changedPaths(repo.gitdir, c1, "deadbeef".repeat(5))).rejects.toThrow(/no branch, tag or commit/);
+    await expect(changedPaths(repo.gitdir, c1, "deadbeef".repeat(5))).rejects.toThrow(
+      /no branch, tag or commit/,
+    );
   });
 });
 
@@ -46,7 +58,9 @@ describe("resolvePush", () => {
   });
 
   it("reads job definitions at the pushed commit, not the working tree", async () => {
-    const c4 = repo.commit({ "jobs/web.yaml": jobYaml(`on:\n  push: { branches: [main], paths: ["targets/**"] }`) });
+    const c4 = repo.commit({
+      "jobs/web.yaml": jobYaml(`on:\n  push: { branches: [main], paths: ["targets/**"] }`),
+    });
     const r = await resolvePush(repo.gitdir, { before: c2, after: c3, ref: "refs/heads/main" });
     expect(r.jobs.map((j) => j.id)).toEqual(["all"]);
     const r4 = await resolvePush(repo.gitdir, { before: c1, after: c4, ref: "refs/heads/main" });

@@ -16,7 +16,12 @@ const ids = (ref: string, changed: string[]) =>
 
 describe("jobsForPush", () => {
   it("selects jobs whose branch and path globs both match", () => {
-    expect(ids("refs/heads/main", ["steps/apt/install.yaml"])).toEqual(["any-branch", "default-main", "not-docs", "web"]);
+    expect(ids("refs/heads/main", ["steps/apt/install.yaml"])).toEqual([
+      "any-branch",
+      "default-main",
+      "not-docs",
+      "web",
+    ]);
   });
 
   it("leaves out a job when no changed path matches its globs", () => {

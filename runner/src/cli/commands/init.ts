@@ -16,10 +16,15 @@ import { findRepoRoot } from "../repo-root.js";
 export function register(program: Command): void {
   program
     .command("init")
-    .description("Create a new automation repository (git init, settings, a local target, a step, a job, editor schemas)")
+    .description(
+      "Create a new automation repository (git init, settings, a local target, a step, a job, editor schemas)",
+    )
     .argument("[dir]", "folder to create it in", ".")
     .option("--name <name>", "display name (default: the folder's name)")
-    .option("--update-schemas", "only refresh the editor schemas and .vscode/settings.json of an existing repository")
+    .option(
+      "--update-schemas",
+      "only refresh the editor schemas and .vscode/settings.json of an existing repository",
+    )
     .addHelpText(
       "after",
       `
@@ -37,9 +42,13 @@ It refuses a folder that already holds opsconductor.yaml, and never overwrites a
       }
       const root = resolve(dir);
       if (existsSync(join(root, "opsconductor.yaml"))) {
-        throw userError("init.exists", `${dir} already holds an automation repository (opsconductor.yaml exists)`, {
-          hint: "use it as it is, or choose another folder; `opsc init --update-schemas` refreshes only the editor schemas",
-        });
+        throw userError(
+          "init.exists",
+          `${dir} already holds an automation repository (opsconductor.yaml exists)`,
+          {
+            hint: "use it as it is, or choose another folder; `opsc init --update-schemas` refreshes only the editor schemas",
+          },
+        );
       }
       const files = initFiles(opts.name ?? basename(root));
       const clashes = [...files.keys()].filter((p) => existsSync(join(root, p)));
@@ -55,7 +64,9 @@ It refuses a folder that already holds opsconductor.yaml, and never overwrites a
       if (!existsSync(join(root, ".git"))) await git.init({ fs, dir: root, defaultBranch: "main" });
       const { diagnostics, sources } = loadRepo(await readRepoDir(root));
       if (hasErrors(diagnostics)) {
-        process.stdout.write(formatDiagnostics(diagnostics, "text", { lineOf: (f, l) => sources.get(f)?.sourceLine(l) }));
+        process.stdout.write(
+          formatDiagnostics(diagnostics, "text", { lineOf: (f, l) => sources.get(f)?.sourceLine(l) }),
+        );
         process.exitCode = EXIT.failed;
         return;
       }

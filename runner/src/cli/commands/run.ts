@@ -1,16 +1,9 @@
 /** `opsc run JOB`: plan a job and execute it, with a live view and a summary. */
 import { Command } from "commander";
-import { hasErrors } from "../../core/diagnostic.js";
 import { usageError, userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
-import { formatDiagnostics } from "../../repo/format-diagnostics.js";
-import { loadRepo } from "../../repo/load-repo.js";
-import { readRepoDir } from "../../repo/read-dir.js";
-import { buildPlan } from "../../plan/build-plan.js";
+import { executeJob } from "../../run/execute-job.js";
 import { ProgressView } from "../../run/progress-view.js";
-import { runPlan } from "../../run/run-plan.js";
-import { Redactor } from "../../secrets/redactor.js";
-import { createTransportFactory, type CredentialSource } from "../../transports/transport-factory.js";
 import { findRepoRoot } from "../repo-root.js";
 
 export interface RunCommandOptions {
@@ -20,6 +13,8 @@ export interface RunCommandOptions {
   match: string[];
   check?: boolean;
   output?: boolean;
+  /** `--no-push` sets this false. */
+  push?: boolean;
 }
 
 /** Parses repeated `k=v` flags; the value may itself contain `=`. */
@@ -35,15 +30,7 @@ export function parsePairs(flag: string, pairs: string[]): Record<string, string
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
-/**
- * The credential store is opened by whoever wires the command (it needs the
- * repository's age identity); a run that needs no credential works without one.
- */
-export interface RunDeps {
-  openCredentials?(root: string, redactor: Redactor): CredentialSource | Promise<CredentialSource>;
-}
-
-export function register(program: Command, deps: RunDeps = {}): void {
+export function register(program: Command): void {
   program
     .command("run")
     .description("Run a job on its targets, over SSH or locally")
@@ -51,13 +38,20 @@ export function register(program: Command, deps: RunDeps = {}): void {
     .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
     .option("-i, --input <name=value>", "job input (repeatable)", collect, [])
     .option("-t, --target <name>", "only these targets (repeatable, globs allowed)", collect, [])
-    .option("-m, --match <label=value>", "only targets with this label (repeatable, all must match)", collect, [])
+    .option(
+      "-m, --match <label=value>",
+      "only targets with this label (repeatable, all must match)",
+      collect,
+      [],
+    )
     .option("--check", "dry run: run only `check` scripts and report what would change")
     .option("--output", "print every output line (plain mode; the live view shows only failures' output)")
+    .option("--no-push", "commit the run record locally but do not push it")
     .addHelpText(
       "after",
       `
-Exit status: 0 every target succeeded, 1 a target failed (or was unreachable, timed out, cancelled),
+The run's record (run.json, README.md, a log per target) is committed to the records branch and pushed
+to origin when there is one. Exit status: 0 every target succeeded, 1 a target failed (or was unreachable, timed out, cancelled),
 2 usage error, 3 a mistake in the repository or the request, 130 interrupted (Ctrl-C).
 
 Examples:
@@ -71,59 +65,18 @@ step. Ctrl-C kills the running steps, cancels the rest and still prints the summ
 See docs/execution.md.`,
     )
     .action(async (job: string, opts: RunCommandOptions) => {
-      process.exitCode = await runCommand(job, opts, deps);
+      process.exitCode = await runCommand(job, opts);
     });
 }
 
-export async function runCommand(job: string, opts: RunCommandOptions, deps: RunDeps = {}): Promise<number> {
+export async function runCommand(job: string, opts: RunCommandOptions): Promise<number> {
   const root = findRepoRoot(opts.repo);
-  const { model, diagnostics } = loadRepo(await readRepoDir(root));
-  if (hasErrors(diagnostics)) {
-    process.stderr.write(formatDiagnostics(diagnostics, "text"));
-    throw userError("run.invalid-repo", "the repository has errors; nothing was run", { hint: "fix them (opsc validate shows them all)" });
-  }
-  const inputs = parsePairs("--input", opts.input);
   const match = parsePairs("--match", opts.match);
   const filter = {
     ...(opts.target.length ? { names: opts.target } : {}),
     ...(Object.keys(match).length ? { match } : {}),
   };
-  const planned = buildPlan(model, {
-    job,
-    inputs,
-    fromText: true,
-    trigger: { kind: "manual", actor: process.env.USER ?? "cli" },
-    filter,
-    checkMode: opts.check === true,
-  });
-  if (!planned.plan || hasErrors(planned.diagnostics)) {
-    process.stderr.write(formatDiagnostics(planned.diagnostics, "text"));
-    throw userError("run.plan-failed", `job ${job} cannot be planned`, { hint: "see the problems above" });
-  }
-  const plan = planned.plan;
-  if (Object.keys(plan.targets).length === 0) {
-    throw userError("run.no-targets", `job ${job} selects no targets`, { hint: "check the job's `targets:` and your --target / --match" });
-  }
-
-  const redactor = new Redactor();
-  const credentials = deps.openCredentials ? await deps.openCredentials(root, redactor) : undefined;
-  const secrets: Record<string, string> = {};
-  for (const [name, ref] of Object.entries(plan.secrets)) {
-    if (!credentials) throw userError("run.no-credentials", `secret ${name} (${ref}) needs the credential store, which is not available`);
-    const value = await credentials.get(ref);
-    if (typeof value !== "string") throw userError("run.secret-not-string", `secret ${name}: ${ref} is a mapping, not a value`, { hint: `name a leaf, such as ${ref}.password` });
-    redactor.add(value);
-    secrets[name] = value;
-  }
-  const factory = createTransportFactory({ redactor, ...(credentials ? { credentials } : {}) });
-
-  const live = process.stdout.isTTY === true && !process.env.CI;
-  const view = new ProgressView(plan, {
-    write: (s) => process.stdout.write(s),
-    live,
-    columns: process.stdout.columns ?? 100,
-    showOutput: opts.output === true,
-  });
+  let view: ProgressView | undefined;
   const abort = new AbortController();
   let interrupts = 0;
   const onSigint = (): void => {
@@ -137,16 +90,51 @@ export async function runCommand(job: string, opts: RunCommandOptions, deps: Run
   };
   process.on("SIGINT", onSigint);
   try {
-    const outcome = await runPlan(plan, {
-      transportFor: factory.transportFor,
-      sudoPassword: factory.sudoPassword,
-      redactor,
-      secrets,
-      listeners: [view.listener],
+    const { summary, record } = await executeJob({
+      repoDir: root,
+      job,
+      inputs: parsePairs("--input", opts.input),
+      inputsFromText: true,
+      trigger: { kind: "manual", actor: process.env.USER ?? "cli" },
+      push: opts.push !== false,
+      filter,
+      checkMode: opts.check === true,
       signal: abort.signal,
+      onPlan: ({ plan }) => {
+        if (Object.keys(plan.targets).length === 0) {
+          throw userError("run.no-targets", `job ${job} selects no targets`, {
+            hint: "check the job's `targets:` and your --target / --match",
+          });
+        }
+        view = new ProgressView(plan, {
+          write: (s) => process.stdout.write(s),
+          live: process.stdout.isTTY === true && !process.env.CI,
+          columns: process.stdout.columns ?? 100,
+          showOutput: opts.output === true,
+        });
+      },
+      listeners: [(e) => view?.listener(e)],
     });
-    view.finish(outcome);
-    return outcome.result === "success" ? EXIT.ok : outcome.result === "cancelled" ? EXIT.interrupted : EXIT.failed;
+    view?.finish({
+      runId: summary.id,
+      result: summary.result,
+      targets: summary.targets,
+      counts: summary.counts,
+      ms: Date.parse(summary.finishedAt) - Date.parse(summary.startedAt),
+    });
+    const push = record.push.status;
+    const pushed =
+      push === "skipped"
+        ? "--no-push: not pushed"
+        : push === "no-remote"
+          ? "no remote to push to"
+          : `push: ${push}`;
+    process.stdout.write(`record: ${record.branch}:${record.path} (${pushed})\n`);
+    return summary.result === "success"
+      ? EXIT.ok
+      : summary.result === "cancelled"
+        ? EXIT.interrupted
+        : EXIT.failed;
   } finally {
     process.off("SIGINT", onSigint);
   }

@@ -13,17 +13,27 @@ import { Redactor } from "../../secrets/redactor.js";
 import { checkTargets } from "../../transports/check-targets.js";
 import { createTransportFactory } from "../../transports/transport-factory.js";
 import { findRepoRoot } from "../repo-root.js";
-import type { RunDeps } from "./run.js";
+import { CredentialStore } from "../../secrets/credential-store.js";
+import { loadIdentities } from "../../secrets/identities.js";
+import type { CredentialSource } from "../../transports/transport-factory.js";
 
-export function register(program: Command, deps: RunDeps = {}): void {
+export function register(program: Command): void {
   const targets = program.command("targets").description("Work with targets (hosts)");
   targets
     .command("check")
     .description("Connect to targets, verify their pinned host keys, run `true`, report latency")
-    .argument("[selector...]", "target names or globs, or label=value (all must match); default: every target")
+    .argument(
+      "[selector...]",
+      "target names or globs, or label=value (all must match); default: every target",
+    )
     .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
     .option("--parallel <n>", "targets checked at once", (v) => Number.parseInt(v, 10), 20)
-    .option("--timeout <ms>", "per-target connect and exec timeout in ms", (v) => Number.parseInt(v, 10), 10_000)
+    .option(
+      "--timeout <ms>",
+      "per-target connect and exec timeout in ms",
+      (v) => Number.parseInt(v, 10),
+      10_000,
+    )
     .option("--json", "print results as JSON")
     .addHelpText(
       "after",
@@ -39,39 +49,75 @@ Examples:
 A changed host key is reported with the fingerprint the server presented; nothing is authenticated
 to such a host. See docs/ssh.md.`,
     )
-    .action(async (selector: string[], opts: { repo?: string; parallel: number; timeout: number; json?: boolean }) => {
-      const root = findRepoRoot(opts.repo);
-      const { model, diagnostics } = loadRepo(await readRepoDir(root));
-      if (hasErrors(diagnostics)) {
-        process.stderr.write(formatDiagnostics(diagnostics, "text"));
-        throw userError("targets.invalid-repo", "the repository has errors", { hint: "opsc validate shows them all" });
-      }
-      const chosen = select(model, selector);
-      if (chosen.length === 0) throw userError("targets.none", `no target matches ${selector.join(" ") || "(all)"}`);
-      const redactor = new Redactor();
-      const credentials = deps.openCredentials ? await deps.openCredentials(root, redactor) : undefined;
-      const factory = createTransportFactory({ redactor, connectTimeoutMs: opts.timeout, ...(credentials ? { credentials } : {}) });
-      const results = await checkTargets(
-        chosen.map((t) => toPlanned(model, t)),
-        factory.transportFor,
-        { parallel: opts.parallel, timeoutMs: opts.timeout },
-      );
-      const clean = redactor.redactDeep(results);
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify(clean, null, 2)}\n`);
-      } else {
-        const rows = [["TARGET", "ADDRESS", "RESULT", "CONNECT", "EXEC"]];
-        for (const r of clean) {
-          rows.push([r.target, r.address, r.ok ? "ok" : `${r.code}`, r.connectMs !== undefined ? `${r.connectMs}ms` : "-", r.execMs !== undefined ? `${r.execMs}ms` : "-"]);
+    .action(
+      async (
+        selector: string[],
+        opts: { repo?: string; parallel: number; timeout: number; json?: boolean },
+      ) => {
+        const root = findRepoRoot(opts.repo);
+        const files = await readRepoDir(root);
+        const { model, diagnostics } = loadRepo(files);
+        if (hasErrors(diagnostics)) {
+          process.stderr.write(formatDiagnostics(diagnostics, "text"));
+          throw userError("targets.invalid-repo", "the repository has errors", {
+            hint: "opsc validate shows them all",
+          });
         }
-        const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-        for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()}\n`);
-        for (const r of clean.filter((x) => !x.ok)) process.stdout.write(`\n${r.target}: ${r.message}\n`);
-        const bad = clean.filter((r) => !r.ok).length;
-        process.stdout.write(`\n${clean.length - bad} of ${clean.length} targets ok\n`);
-      }
-      if (clean.some((r) => !r.ok)) process.exitCode = EXIT.failed;
-    });
+        const chosen = select(model, selector);
+        if (chosen.length === 0)
+          throw userError("targets.none", `no target matches ${selector.join(" ") || "(all)"}`);
+        const redactor = new Redactor();
+        // Identities are read only once a target needs a credential.
+        let store: CredentialStore | undefined;
+        const credentials: CredentialSource = {
+          get: async (ref) => {
+            store ??= new CredentialStore(
+              async (p) => files.files.get(p),
+              (await loadIdentities()).identities,
+              redactor,
+            );
+            return store.get(ref);
+          },
+        };
+        const factory = createTransportFactory({
+          redactor,
+          connectTimeoutMs: opts.timeout,
+          credentials,
+        });
+        const results = await checkTargets(
+          chosen.map((t) => toPlanned(model, t)),
+          factory.transportFor,
+          { parallel: opts.parallel, timeoutMs: opts.timeout },
+        );
+        const clean = redactor.redactDeep(results);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(clean, null, 2)}\n`);
+        } else {
+          const rows = [["TARGET", "ADDRESS", "RESULT", "CONNECT", "EXEC"]];
+          for (const r of clean) {
+            rows.push([
+              r.target,
+              r.address,
+              r.ok ? "ok" : `${r.code}`,
+              r.connectMs !== undefined ? `${r.connectMs}ms` : "-",
+              r.execMs !== undefined ? `${r.execMs}ms` : "-",
+            ]);
+          }
+          const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+          for (const r of rows)
+            process.stdout.write(
+              `${r
+                .map((c, i) => c.padEnd(widths[i]!))
+                .join("  ")
+                .trimEnd()}\n`,
+            );
+          for (const r of clean.filter((x) => !x.ok)) process.stdout.write(`\n${r.target}: ${r.message}\n`);
+          const bad = clean.filter((r) => !r.ok).length;
+          process.stdout.write(`\n${clean.length - bad} of ${clean.length} targets ok\n`);
+        }
+        if (clean.some((r) => !r.ok)) process.exitCode = EXIT.failed;
+      },
+    );
 }
 
 function select(model: RepoModel, selector: string[]): TargetDef[] {

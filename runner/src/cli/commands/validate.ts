@@ -2,7 +2,11 @@
 import { Command, Option } from "commander";
 import { hasErrors } from "../../core/diagnostic.js";
 import { EXIT } from "../../core/exit-codes.js";
-import { DIAGNOSTIC_FORMATS, formatDiagnostics, type DiagnosticFormat } from "../../repo/format-diagnostics.js";
+import {
+  DIAGNOSTIC_FORMATS,
+  formatDiagnostics,
+  type DiagnosticFormat,
+} from "../../repo/format-diagnostics.js";
 import { loadRepo } from "../../repo/load-repo.js";
 import { readRepoDir } from "../../repo/read-dir.js";
 import { findRepoRoot } from "../repo-root.js";
@@ -12,7 +16,9 @@ export function register(program: Command): void {
     .command("validate")
     .description("Check the automation repository: schemas, references, expressions, schedules, inputs")
     .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
-    .addOption(new Option("--format <format>", "output format").choices([...DIAGNOSTIC_FORMATS]).default("text"))
+    .addOption(
+      new Option("--format <format>", "output format").choices([...DIAGNOSTIC_FORMATS]).default("text"),
+    )
     .addHelpText(
       "after",
       `
@@ -30,7 +36,8 @@ Every diagnostic code is explained in docs/validation.md.`,
       const root = findRepoRoot(opts.repo);
       const { diagnostics, sources } = loadRepo(await readRepoDir(root));
       const out = formatDiagnostics(diagnostics, opts.format, {
-        lineOf: (file, line) => (file.startsWith("credentials/") ? undefined : sources.get(file)?.sourceLine(line)),
+        lineOf: (file, line) =>
+          file.startsWith("credentials/") ? undefined : sources.get(file)?.sourceLine(line),
         color: opts.format === "text" && process.stdout.isTTY === true && !process.env.NO_COLOR,
         version: process.env.OPSC_VERSION ?? "0.1.0",
       });

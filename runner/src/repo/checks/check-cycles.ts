@@ -20,9 +20,14 @@ function compositeCycles(index: RepoIndex): void {
         const key = [...loop].sort().join(",");
         if (!reported.has(key)) {
           reported.add(key);
-          index.report(entry!.source, ["steps", i, "uses"], "error", "step.composite-cycle",
+          index.report(
+            entry!.source,
+            ["steps", i, "uses"],
+            "error",
+            "step.composite-cycle",
             `composite steps use each other in a cycle: ${loop.join(" -> ")}`,
-            "a composite step cannot (indirectly) use itself; break the cycle");
+            "a composite step cannot (indirectly) use itself; break the cycle",
+          );
         }
       } else if (state.get(uses) === undefined) {
         visit(uses, [...chain, id]);
@@ -51,10 +56,17 @@ function jumpCycles(index: RepoIndex): void {
     const first = [...loop].sort()[0]!;
     const entry = index.targets.get(first)?.[0];
     if (!entry) continue;
-    const own = (entry.source.value as { targets?: Record<string, { jump?: string } | null> }).targets?.[first];
+    const own = (entry.source.value as { targets?: Record<string, { jump?: string } | null> }).targets?.[
+      first
+    ];
     const path = own?.jump !== undefined ? [...entry.path, "jump"] : entry.path;
-    index.report(entry.source, path, "error", "target.jump-cycle",
+    index.report(
+      entry.source,
+      path,
+      "error",
+      "target.jump-cycle",
       `jump targets form a cycle: ${[...loop, at].join(" -> ")}`,
-      "a jump chain must end at a target reached directly; remove one `jump:`");
+      "a jump chain must end at a target reached directly; remove one `jump:`",
+    );
   }
 }

@@ -49,10 +49,19 @@ export function checkInputs(index: RepoIndex): void {
       const schema = inputs[name];
       if (!schema) {
         const guess = closest(name, Object.keys(inputs));
-        index.report(site.source, [...site.path, "with", name], "error", "input.unknown",
+        index.report(
+          site.source,
+          [...site.path, "with", name],
+          "error",
+          "input.unknown",
           `library step "${site.raw.uses}" has no input \`${name}\``,
-          guess ? `did you mean \`${guess}\`?` : Object.keys(inputs).length ? `its inputs: ${Object.keys(inputs).join(", ")}` : "it takes no inputs",
-          { where: "key" });
+          guess
+            ? `did you mean \`${guess}\`?`
+            : Object.keys(inputs).length
+              ? `its inputs: ${Object.keys(inputs).join(", ")}`
+              : "it takes no inputs",
+          { where: "key" },
+        );
         continue;
       }
       const fn = validatorFor(schema);
@@ -60,17 +69,27 @@ export function checkInputs(index: RepoIndex): void {
       if (fn(value)) continue;
       for (const err of relevant(fn.errors ?? [], value)) {
         const path = [...site.path, "with", name, ...pathOf(err.instancePath)];
-        index.report(site.source, path, "error", "input.invalid-value",
+        index.report(
+          site.source,
+          path,
+          "error",
+          "input.invalid-value",
           `input \`${name}\`${err.instancePath ? ` (at ${err.instancePath.slice(1)})` : ""} ${err.message ?? "is invalid"}`,
-          describeSchema(schema, site.raw.uses, name));
+          describeSchema(schema, site.raw.uses, name),
+        );
       }
     }
     for (const [name, schema] of Object.entries(inputs)) {
       if (Object.prototype.hasOwnProperty.call(given, name) || "default" in schema) continue;
-      index.report(site.source, site.raw.with ? [...site.path, "with"] : [...site.path, "uses"], "error", "input.missing",
+      index.report(
+        site.source,
+        site.raw.with ? [...site.path, "with"] : [...site.path, "uses"],
+        "error",
+        "input.missing",
         `library step "${site.raw.uses}" needs input \`${name}\``,
         `add \`${name}:\` under \`with:\`${describeSchema(schema, undefined, name) ? ` (${describeSchema(schema, undefined, name)})` : ""}`,
-        { where: site.raw.with ? "key" : "value" });
+        { where: site.raw.with ? "key" : "value" },
+      );
     }
   }
 }
@@ -79,8 +98,14 @@ function declared(index: RepoIndex, source: YamlSource, path: NodePath, inputs: 
   for (const [name, schema] of Object.entries(inputs ?? {})) {
     const fn = validatorFor(schema);
     if (typeof fn === "string") {
-      index.report(source, [...path, name], "error", "input.schema-invalid", `input \`${name}\` is not a valid JSON Schema: ${fn}`,
-        "inputs are JSON Schema (draft 2020-12), e.g. `{ type: string, default: nginx }`");
+      index.report(
+        source,
+        [...path, name],
+        "error",
+        "input.schema-invalid",
+        `input \`${name}\` is not a valid JSON Schema: ${fn}`,
+        "inputs are JSON Schema (draft 2020-12), e.g. `{ type: string, default: nginx }`",
+      );
       continue;
     }
     if (!("default" in schema)) continue;
@@ -89,9 +114,14 @@ function declared(index: RepoIndex, source: YamlSource, path: NodePath, inputs: 
     if (typeof value === "string" && containsExpression(value)) continue;
     if (fn(value)) continue;
     const first = fn.errors?.[0];
-    index.report(source, [...path, name, "default", ...pathOf(first?.instancePath ?? "")], "error", "input.default-invalid",
+    index.report(
+      source,
+      [...path, name, "default", ...pathOf(first?.instancePath ?? "")],
+      "error",
+      "input.default-invalid",
       `the default of input \`${name}\` breaks its own schema: ${first?.instancePath ? `${first.instancePath.slice(1)} ` : ""}${first?.message ?? "invalid"}`,
-      "fix the default or the schema");
+      "fix the default or the schema",
+    );
   }
 }
 
@@ -104,7 +134,17 @@ function relevant(errors: readonly ErrorObject[], value: unknown): ErrorObject[]
   return errors.filter((err) => {
     const at = valueAt(value, pathOf(err.instancePath));
     if (typeof at === "string" && containsExpression(at)) return false;
-    if (hasExpression(at) && !["minItems", "maxItems", "required", "additionalProperties", "minProperties", "maxProperties"].includes(err.keyword)) {
+    if (
+      hasExpression(at) &&
+      ![
+        "minItems",
+        "maxItems",
+        "required",
+        "additionalProperties",
+        "minProperties",
+        "maxProperties",
+      ].includes(err.keyword)
+    ) {
       return false;
     }
     return true;
@@ -127,10 +167,15 @@ function hasExpression(value: unknown): boolean {
   return false;
 }
 
-function describeSchema(schema: Record<string, unknown>, step: string | undefined, name: string): string | undefined {
+function describeSchema(
+  schema: Record<string, unknown>,
+  step: string | undefined,
+  name: string,
+): string | undefined {
   const parts: string[] = [];
   if (typeof schema.type === "string") parts.push(`type ${schema.type}`);
-  if (Array.isArray(schema.enum)) parts.push(`one of ${schema.enum.map((v) => JSON.stringify(v)).join(", ")}`);
+  if (Array.isArray(schema.enum))
+    parts.push(`one of ${schema.enum.map((v) => JSON.stringify(v)).join(", ")}`);
   if (typeof schema.pattern === "string") parts.push(`matching ${schema.pattern}`);
   if (typeof schema.description === "string") parts.push(schema.description);
   if (parts.length === 0) return step ? `see steps/${step}.yaml, input ${name}` : undefined;

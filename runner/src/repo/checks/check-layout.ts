@@ -26,10 +26,12 @@ export function classifyPath(path: string): PathClass {
 }
 
 function hintFor(path: string): string {
-  if (/\.yml$/.test(path)) return `rename it to ${path.replace(/\.yml$/, ".yaml")}; only .yaml files are read`;
+  if (/\.yml$/.test(path))
+    return `rename it to ${path.replace(/\.yml$/, ".yaml")}; only .yaml files are read`;
   if (path === "opsconductor.yml") return "rename it to opsconductor.yaml";
   if (path.startsWith("targets/")) return "targets files are targets/NAME.yaml, directly in targets/";
-  if (path.startsWith("credentials/")) return "credential files are credentials/NAME.sops.yaml (or .sops.json), encrypted with sops";
+  if (path.startsWith("credentials/"))
+    return "credential files are credentials/NAME.sops.yaml (or .sops.json), encrypted with sops";
   if (path.startsWith("steps/")) return "library steps are steps/**/*.yaml";
   if (path.startsWith("jobs/")) return "jobs are jobs/**/*.yaml";
   return "a top-level YAML file is not read; jobs go in jobs/, steps in steps/, targets in targets/";
@@ -39,11 +41,26 @@ export function checkLayout(index: RepoIndex): void {
   for (const path of index.paths) {
     const c = classifyPath(path);
     if (c.kind === "unknown") {
-      index.reportFile(path, "warning", "layout.unknown-file", `${path} is not in a place OpsConductor reads`, c.hint);
-    } else if ((c.kind === "step" || c.kind === "job" || c.kind === "credential" || c.kind === "targets") && !ID.test(c.id)) {
-      const what = c.kind === "credential" ? "credential file name" : c.kind === "targets" ? "targets file name" : `${c.kind} id`;
+      index.reportFile(
+        path,
+        "warning",
+        "layout.unknown-file",
+        `${path} is not in a place OpsConductor reads`,
+        c.hint,
+      );
+    } else if (
+      (c.kind === "step" || c.kind === "job" || c.kind === "credential" || c.kind === "targets") &&
+      !ID.test(c.id)
+    ) {
+      const what =
+        c.kind === "credential"
+          ? "credential file name"
+          : c.kind === "targets"
+            ? "targets file name"
+            : `${c.kind} id`;
       const message = `${what} "${c.id}" (from the file's path) is not a valid id`;
-      const hint = "ids use lower-case letters, digits, `.`, `_`, `-`, with `/` between folders; rename the file";
+      const hint =
+        "ids use lower-case letters, digits, `.`, `_`, `-`, with `/` between folders; rename the file";
       index.reportFile(path, "error", "id.invalid", message, hint);
     }
   }

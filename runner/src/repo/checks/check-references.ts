@@ -19,8 +19,16 @@ function credential(index: RepoIndex, source: YamlSource, path: NodePath, ref: s
   const problem = credentialRefProblem(ref, index.model.credentials);
   if (!problem) return;
   // A credential file that does not parse is reported already; do not pile up.
-  if (problem.code === "ref.unknown-credential-key" && index.brokenCredentials.has(ref.slice(0, ref.lastIndexOf("/")))) return;
-  if (problem.code === "ref.unknown-credential-file" && index.brokenCredentials.has(ref.slice(0, ref.lastIndexOf("/")))) return;
+  if (
+    problem.code === "ref.unknown-credential-key" &&
+    index.brokenCredentials.has(ref.slice(0, ref.lastIndexOf("/")))
+  )
+    return;
+  if (
+    problem.code === "ref.unknown-credential-file" &&
+    index.brokenCredentials.has(ref.slice(0, ref.lastIndexOf("/")))
+  )
+    return;
   index.report(source, path, "error", problem.code, problem.message, problem.hint);
 }
 
@@ -29,40 +37,79 @@ function checkTargets(index: RepoIndex): void {
     const d = file.raw.defaults;
     if (!d) continue;
     credential(index, file.source, ["defaults", "credential"], d.credential);
-    if (typeof d.sudo === "object") credential(index, file.source, ["defaults", "sudo", "password"], d.sudo.password);
+    if (typeof d.sudo === "object")
+      credential(index, file.source, ["defaults", "sudo", "password"], d.sudo.password);
     if (d.jump !== undefined && !index.targetExists(d.jump)) {
-      index.report(file.source, ["defaults", "jump"], "error", "ref.unknown-target", `jump target "${d.jump}" is not defined`,
-        suggestTarget(index, d.jump));
+      index.report(
+        file.source,
+        ["defaults", "jump"],
+        "error",
+        "ref.unknown-target",
+        `jump target "${d.jump}" is not defined`,
+        suggestTarget(index, d.jump),
+      );
     }
   }
   for (const [id, entries] of index.targets) {
     const first = entries[0]!;
     for (const dup of entries.slice(1)) {
-      index.report(dup.source, dup.path, "error", "target.duplicate-id",
+      index.report(
+        dup.source,
+        dup.path,
+        "error",
+        "target.duplicate-id",
         `target "${id}" is already defined in ${first.source.file}:${first.source.position(first.path, "key").line}`,
-        "target ids are unique across all targets files; rename or remove one", { where: "key" });
+        "target ids are unique across all targets files; rename or remove one",
+        { where: "key" },
+      );
     }
     for (const entry of entries) {
       const own = entryOwn(entry.source.value, id);
       const t = entry.raw;
-      if (own.credential !== undefined) credential(index, entry.source, [...entry.path, "credential"], t.credential);
+      if (own.credential !== undefined)
+        credential(index, entry.source, [...entry.path, "credential"], t.credential);
       if (typeof own.sudo === "object" && own.sudo !== null) {
-        credential(index, entry.source, [...entry.path, "sudo", "password"], (own.sudo as { password?: string }).password);
+        credential(
+          index,
+          entry.source,
+          [...entry.path, "sudo", "password"],
+          (own.sudo as { password?: string }).password,
+        );
       }
       if (own.jump !== undefined && t.jump !== undefined && !index.targetExists(t.jump)) {
-        index.report(entry.source, [...entry.path, "jump"], "error", "ref.unknown-target", `jump target "${t.jump}" is not defined`,
-          suggestTarget(index, t.jump));
+        index.report(
+          entry.source,
+          [...entry.path, "jump"],
+          "error",
+          "ref.unknown-target",
+          `jump target "${t.jump}" is not defined`,
+          suggestTarget(index, t.jump),
+        );
       }
       const transport = t.transport ?? "ssh";
       if (transport === "ssh" && t.host === undefined) {
-        index.report(entry.source, entry.path, "error", "target.missing-host", `target "${id}" has no \`host\``,
-          "set `host:` (name or IP address), or `transport: local` to run on the runner's own machine", { where: "key" });
+        index.report(
+          entry.source,
+          entry.path,
+          "error",
+          "target.missing-host",
+          `target "${id}" has no \`host\``,
+          "set `host:` (name or IP address), or `transport: local` to run on the runner's own machine",
+          { where: "key" },
+        );
       }
       if (transport === "ssh" && t.host !== undefined && t.host_key === undefined) {
-        index.report(entry.source, entry.path, "warning", "target.no-host-key",
+        index.report(
+          entry.source,
+          entry.path,
+          "warning",
+          "target.no-host-key",
           `target "${id}" has no pinned \`host_key\`; OpsConductor will refuse to connect to it`,
-          "pin the key with `opsc targets check --pin " + id + "`, or copy it from `ssh-keyscan -t ed25519 HOST`",
-          { where: "key" });
+          "pin the key with `opsc targets check --pin " +
+            id +
+            "`, or copy it from `ssh-keyscan -t ed25519 HOST`",
+          { where: "key" },
+        );
       }
     }
   }
@@ -82,20 +129,32 @@ function suggestTarget(index: RepoIndex, name: string): string {
 function checkStepUses(index: RepoIndex): void {
   const seen = new Map<string, Set<string>>();
   for (const site of index.stepUses()) {
-    const scope = site.owner.kind === "job" ? `job:${site.owner.id}:${site.owner.phase}` : `step:${site.owner.id}`;
+    const scope =
+      site.owner.kind === "job" ? `job:${site.owner.id}:${site.owner.phase}` : `step:${site.owner.id}`;
     const ids = seen.get(scope) ?? new Set<string>();
     seen.set(scope, ids);
     if (ids.has(site.id)) {
-      index.report(site.source, site.raw.id !== undefined ? [...site.path, "id"] : site.path, "error", "step.duplicate-id",
+      index.report(
+        site.source,
+        site.raw.id !== undefined ? [...site.path, "id"] : site.path,
+        "error",
+        "step.duplicate-id",
         `step id "${site.id}" is used twice in the same ${site.owner.kind === "job" ? "phase" : "composite step"}`,
-        "give each step its own `id:`");
+        "give each step its own `id:`",
+      );
     }
     ids.add(site.id);
     const uses = site.raw.uses;
     if (uses !== undefined && !index.stepExists(uses)) {
       const guess = closest(uses, index.model.steps.keys());
-      index.report(site.source, [...site.path, "uses"], "error", "ref.unknown-step", `there is no library step "${uses}"`,
-        guess ? `did you mean "${guess}"?` : `create steps/${uses}.yaml, or fix the name`);
+      index.report(
+        site.source,
+        [...site.path, "uses"],
+        "error",
+        "ref.unknown-step",
+        `there is no library step "${uses}"`,
+        guess ? `did you mean "${guess}"?` : `create steps/${uses}.yaml, or fix the name`,
+      );
     }
   }
 }
@@ -103,14 +162,23 @@ function checkStepUses(index: RepoIndex): void {
 function checkJobs(index: RepoIndex): void {
   for (const job of index.jobs.values()) {
     const raw = job.raw;
-    for (const [name, ref] of Object.entries(raw.secrets ?? {})) credential(index, job.source, ["secrets", name], ref);
-    if (typeof raw.on?.webhook === "object") credential(index, job.source, ["on", "webhook", "secret"], raw.on.webhook.secret);
-    for (const [i, n] of (raw.notify ?? []).entries()) credential(index, job.source, ["notify", i, "webhook", "secret"], n.webhook?.secret);
+    for (const [name, ref] of Object.entries(raw.secrets ?? {}))
+      credential(index, job.source, ["secrets", name], ref);
+    if (typeof raw.on?.webhook === "object")
+      credential(index, job.source, ["on", "webhook", "secret"], raw.on.webhook.secret);
+    for (const [i, n] of (raw.notify ?? []).entries())
+      credential(index, job.source, ["notify", i, "webhook", "secret"], n.webhook?.secret);
     const phases = new Map<string, number>();
     for (const [i, p] of (raw.phases ?? []).entries()) {
       if (phases.has(p.name)) {
-        index.report(job.source, ["phases", i, "name"], "error", "job.duplicate-phase", `phase "${p.name}" appears twice in this job`,
-          "give each phase its own name");
+        index.report(
+          job.source,
+          ["phases", i, "name"],
+          "error",
+          "job.duplicate-phase",
+          `phase "${p.name}" appears twice in this job`,
+          "give each phase its own name",
+        );
       }
       phases.set(p.name, i);
     }

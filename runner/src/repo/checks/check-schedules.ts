@@ -16,7 +16,20 @@ function knownZones(): Set<string> {
   return zones;
 }
 
+const zoneMemo = new Map<string, boolean>();
+const cronMemo = new Map<string, string | undefined>();
+
 export function isValidTimeZone(zone: string): boolean {
+  let valid = zoneMemo.get(zone);
+  if (valid === undefined) {
+    valid = checkZone(zone);
+    if (zoneMemo.size > 1000) zoneMemo.clear();
+    zoneMemo.set(zone, valid);
+  }
+  return valid;
+}
+
+function checkZone(zone: string): boolean {
   if (knownZones().has(zone)) return true;
   try {
     // Intl also accepts aliases (e.g. `Asia/Calcutta`) it does not list.
@@ -29,6 +42,14 @@ export function isValidTimeZone(zone: string): boolean {
 
 /** Why a cron expression is invalid, or undefined. */
 export function cronProblem(expression: string): string | undefined {
+  if (cronMemo.has(expression)) return cronMemo.get(expression);
+  const problem = checkCron(expression);
+  if (cronMemo.size > 5000) cronMemo.clear();
+  cronMemo.set(expression, problem);
+  return problem;
+}
+
+function checkCron(expression: string): string | undefined {
   const text = expression.trim();
   if (text.startsWith("@")) {
     return MACROS.includes(text) ? undefined : `unknown macro "${text}" (known: ${MACROS.join(", ")})`;
@@ -51,13 +72,25 @@ export function checkSchedules(index: RepoIndex): void {
     for (const [i, s] of (job.raw.on?.schedule ?? []).entries()) {
       const problem = cronProblem(s.cron);
       if (problem) {
-        index.report(job.source, ["on", "schedule", i, "cron"], "error", "cron.invalid", `invalid cron expression "${s.cron}": ${problem}`,
-          'for example "0 3 * * 1" is 03:00 every Monday; "*/15 * * * *" every quarter hour');
+        index.report(
+          job.source,
+          ["on", "schedule", i, "cron"],
+          "error",
+          "cron.invalid",
+          `invalid cron expression "${s.cron}": ${problem}`,
+          'for example "0 3 * * 1" is 03:00 every Monday; "*/15 * * * *" every quarter hour',
+        );
       }
       if (s.timezone !== undefined && !isValidTimeZone(s.timezone)) {
         const guess = closest(s.timezone, knownZones());
-        index.report(job.source, ["on", "schedule", i, "timezone"], "error", "cron.timezone", `unknown time zone "${s.timezone}"`,
-          guess ? `did you mean "${guess}"?` : "use an IANA time zone name such as Europe/Berlin or UTC");
+        index.report(
+          job.source,
+          ["on", "schedule", i, "timezone"],
+          "error",
+          "cron.timezone",
+          `unknown time zone "${s.timezone}"`,
+          guess ? `did you mean "${guess}"?` : "use an IANA time zone name such as Europe/Berlin or UTC",
+        );
       }
     }
   }

@@ -1,0 +1,141 @@
+/** `opsc serve`: the self-hosted runner (webhooks, schedules, HTTP API, metrics). */
+import { Command } from "commander";
+import { usageError, userError } from "../../core/errors.js";
+import { readRepoCommit } from "../../git/read-tree.js";
+import { recoverInterrupted } from "../../records/journal.js";
+import { recordMissedTick } from "../../records/missed-tick.js";
+import { executeJob } from "../../run/execute-job.js";
+import { CredentialStore } from "../../secrets/credential-store.js";
+import { loadIdentities } from "../../secrets/identities.js";
+import { Redactor } from "../../secrets/redactor.js";
+import { findGitDir } from "../../git/git-dir.js";
+import { startServer } from "../../server/start-server.js";
+
+export interface ServeOptions {
+  repo: string;
+  port: string;
+  host: string;
+  state?: string;
+  limit: string;
+  grace: string;
+  push: boolean;
+  claims: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("serve")
+    .description("Run the self-hosted runner: GitHub webhooks, generic hooks, schedules and an HTTP API")
+    .requiredOption(
+      "--repo <url|dir>",
+      "the automation repository: an https URL (mirrored) or a local directory",
+    )
+    .option("--port <n>", "port to listen on", "8080")
+    .option("--host <addr>", "address to listen on (put a reverse proxy in front for TLS)", "127.0.0.1")
+    .option(
+      "--state <dir>",
+      "state directory: mirror, journal, deliveries (default: $OPSC_STATE_DIR or ./.opsc-state)",
+    )
+    .option("--limit <n>", "runs at once across all jobs", "4")
+    .option(
+      "--grace <seconds>",
+      "on SIGTERM/SIGINT, how long running steps may finish before they are cancelled",
+      "30",
+    )
+    .option("--no-push", "commit records to the mirror but do not push them")
+    .option("--no-claims", "do not claim work on the remote (only safe with a single replica)")
+    .addHelpText(
+      "after",
+      `
+Environment:
+  OPSC_WEBHOOK_SECRET  required: the secret of the GitHub webhook (X-Hub-Signature-256)
+  OPSC_API_TOKEN       bearer token for /api (the API answers 403 without one)
+  OPSC_GIT_TOKEN       token to fetch the repository and push records and claims
+  SOPS_AGE_KEY_FILE    age identity for credentials (job hook secrets, job secrets)
+  OPSC_REPLICA         this replica's name in claims (default host:pid)
+
+Routes: POST /webhooks/github, POST /hooks/JOB, POST /api/jobs/JOB/runs, GET /api/runs,
+GET /api/runs/ID, GET /healthz, GET /readyz, GET /metrics. See docs/server.md and docs/http-api.md.
+
+Examples:
+  $ OPSC_WEBHOOK_SECRET=... opsc serve --repo https://github.com/acme/ops.git --state /var/lib/opsc
+  $ OPSC_WEBHOOK_SECRET=... OPSC_API_TOKEN=... opsc serve --repo . --port 9000`,
+    )
+    .action(async (opts: ServeOptions) => {
+      await serveCommand(opts);
+    });
+}
+
+export async function serveCommand(opts: ServeOptions): Promise<void> {
+  const webhookSecret = process.env.OPSC_WEBHOOK_SECRET ?? "";
+  if (webhookSecret.trim() === "") {
+    throw userError(
+      "serve.no-secret",
+      "OPSC_WEBHOOK_SECRET is not set; the runner will not accept unsigned webhooks",
+      {
+        hint: "generate one (openssl rand -hex 32), set it in the environment and in the GitHub webhook's settings",
+      },
+    );
+  }
+  const port = intOption("--port", opts.port, 0, 65535);
+  const limit = intOption("--limit", opts.limit, 1, 1000);
+  const graceMs = intOption("--grace", opts.grace, 0, 86_400) * 1000;
+  const apiToken = process.env.OPSC_API_TOKEN || undefined;
+  const redactor = new Redactor();
+  const server = await startServer({
+    repo: opts.repo,
+    state: opts.state ?? process.env.OPSC_STATE_DIR ?? ".opsc-state",
+    port,
+    host: opts.host,
+    webhookSecret,
+    ...(apiToken ? { apiToken } : {}),
+    limit,
+    push: opts.push,
+    claims: opts.claims,
+    redactor,
+    executor: executeJob,
+    resolveSecret: async (repoDir, commit, reference) => {
+      const files = await readRepoCommit(findGitDir(repoDir), commit);
+      const store = new CredentialStore(
+        async (p) => files.files.get(p),
+        (await loadIdentities()).identities,
+        redactor,
+      );
+      const value = await store.get(reference);
+      if (typeof value !== "string")
+        throw userError("serve.hook-secret", `${reference} is a mapping, not a secret value`);
+      return value;
+    },
+    recover: async (repoDir, records) => {
+      await recoverInterrupted(repoDir, { settings: { records }, push: opts.push, redactor });
+    },
+    recordMissed: async (repoDir, tick) => {
+      await recordMissedTick(repoDir, { records: tick.records }, tick, { push: opts.push });
+    },
+  });
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const stop = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        server.logger.warn({ signal }, "second signal: exiting now");
+        process.exit(130);
+      }
+      server.logger.info(
+        { signal, graceMs },
+        "shutting down: new requests get 503, running steps have the grace period",
+      );
+      void server.close(graceMs).then(resolve);
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+}
+
+function intOption(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw usageError("cli.bad-number", `${flag} ${value}: expected a whole number from ${min} to ${max}`);
+  }
+  return n;
+}

@@ -1,0 +1,78 @@
+/** Loading from a Git commit (no checkout) gives the same result as loading the working tree. */
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync, writeFileSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readRepoCommit } from "../../src/git/read-tree.js";
+import { loadRepo } from "../../src/repo/load-repo.js";
+import { readRepoDir } from "../../src/repo/read-dir.js";
+import { isOpscError } from "../../src/core/errors.js";
+
+const EXAMPLE = join(import.meta.dirname, "../../../examples/web-fleet");
+let dir: string;
+let firstCommit: string;
+
+function git(...args: string[]): string {
+  return execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.invalid", ...args], {
+    cwd: dir,
+    encoding: "utf8",
+  }).trim();
+}
+
+function plain(result: ReturnType<typeof loadRepo>): unknown {
+  return JSON.parse(
+    JSON.stringify({ model: result.model, diagnostics: result.diagnostics }, (_k, v: unknown) =>
+      v instanceof Map ? Object.fromEntries(v) : v instanceof Set ? [...v] : v,
+    ),
+  );
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "opsc-read-commit-"));
+  cpSync(EXAMPLE, dir, { recursive: true });
+  git("init", "-q", "-b", "main");
+  git("add", "-A");
+  git("commit", "-qm", "example");
+  firstCommit = git("rev-parse", "HEAD");
+  // A second commit with problems, to compare diagnostics too; plus a symlink both readers must skip.
+  writeFileSync(join(dir, "jobs/broken.yaml"), "steps:\n  - uses: nope\n  - run: echo ${{ inputs.x }}\n");
+  writeFileSync(join(dir, "targets/dup.yaml"), "targets:\n  web-1: { transport: local }\n");
+  writeFileSync(join(dir, "jobs/notes.txt"), "not a job\n");
+  symlinkSync("/etc/passwd", join(dir, "jobs/passwd.yaml"));
+  git("add", "-A");
+  git("commit", "-qm", "broken");
+  git("tag", "-a", "v1", "-m", "annotated", firstCommit);
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("readRepoCommit", () => {
+  it("gives the same model and diagnostics as the working tree", async () => {
+    const fromDir = loadRepo(await readRepoDir(dir));
+    const fromGit = loadRepo(await readRepoCommit(join(dir, ".git"), "HEAD"));
+    expect(fromGit.diagnostics.length).toBeGreaterThanOrEqual(4);
+    expect(plain(fromGit)).toEqual(plain(fromDir));
+  });
+
+  it("reads an older commit, by annotated tag and by abbreviated id, and records the commit", async () => {
+    const byTag = await readRepoCommit(join(dir, ".git"), "v1");
+    expect(byTag.commit).toBe(firstCommit);
+    const byId = await readRepoCommit(join(dir, ".git"), firstCommit.slice(0, 8));
+    expect(byId.commit).toBe(firstCommit);
+    expect([...byId.files.keys()]).not.toContain("jobs/broken.yaml");
+    expect(loadRepo(byId).diagnostics).toEqual([]);
+  });
+
+  it("skips symbolic links, as the directory reader does", async () => {
+    const files = await readRepoCommit(join(dir, ".git"), "main");
+    expect(files.files.has("jobs/passwd.yaml")).toBe(false);
+    expect((await readRepoDir(dir)).files.has("jobs/passwd.yaml")).toBe(false);
+  });
+
+  it("an unknown ref is a user error that says what to check", async () => {
+    const err = await readRepoCommit(join(dir, ".git"), "no-such-branch").catch((e: unknown) => e);
+    expect(isOpscError(err) && err.code).toBe("git.unknown-ref");
+    expect((err as Error).message).toContain("no-such-branch");
+  });
+});
