@@ -26,7 +26,10 @@ function resolve(root: Schema, s: Schema): Schema {
   const ref = s.$ref;
   if (typeof ref === "string" && ref.startsWith("#/$defs/")) {
     const target = (root.$defs as Record<string, Schema>)[ref.slice("#/$defs/".length)]!;
-    return { ...resolve(root, target), ...Object.fromEntries(Object.entries(s).filter(([k]) => k !== "$ref")) };
+    return {
+      ...resolve(root, target),
+      ...Object.fromEntries(Object.entries(s).filter(([k]) => k !== "$ref")),
+    };
   }
   return s;
 }
@@ -44,7 +47,9 @@ function typeOf(root: Schema, raw: Schema): string {
     }
     if (x === "object") {
       const add = s.additionalProperties;
-      return add && typeof add === "object" && !s.properties ? `map of ${typeOf(root, add as Schema)}` : "mapping";
+      return add && typeof add === "object" && !s.properties
+        ? `map of ${typeOf(root, add as Schema)}`
+        : "mapping";
     }
     return String(x);
   };
@@ -62,10 +67,13 @@ function rows(root: Schema, s0: Schema, prefix: string, out: string[], seen: Set
   if (seen.has(s)) return;
   seen.add(s);
   const candidates: Schema[] = [s];
-  for (const alt of ((s.anyOf ?? []) as Schema[]).map((a) => resolve(root, a))) if (alt.properties) candidates.push(alt);
+  for (const alt of ((s.anyOf ?? []) as Schema[]).map((a) => resolve(root, a)))
+    if (alt.properties) candidates.push(alt);
   const add = s.additionalProperties;
   if (add && typeof add === "object") {
-    for (const alt of [add as Schema, ...(((add as Schema).anyOf ?? []) as Schema[])].map((a) => resolve(root, a))) {
+    for (const alt of [add as Schema, ...(((add as Schema).anyOf ?? []) as Schema[])].map((a) =>
+      resolve(root, a),
+    )) {
       if (alt.properties) rows(root, alt, `${prefix}.<id>`, out, seen);
     }
   }
@@ -76,7 +84,9 @@ function rows(root: Schema, s0: Schema, prefix: string, out: string[], seen: Set
       const p = resolve(root, raw);
       const path = prefix ? `${prefix}.${name}` : name;
       const def = p.default !== undefined ? ` Default: \`${JSON.stringify(p.default)}\`.` : "";
-      out.push(`| \`${path}\`${required.has(name) ? " (required)" : ""} | ${escape(typeOf(root, raw))} | ${escape(String(raw.description ?? p.description ?? ""))}${def} |`);
+      out.push(
+        `| \`${path}\`${required.has(name) ? " (required)" : ""} | ${escape(typeOf(root, raw))} | ${escape(String(raw.description ?? p.description ?? ""))}${def} |`,
+      );
       const items = p.items as Schema | undefined;
       if (items) rows(root, items, `${path}[]`, out, seen);
       rows(root, p, path, out, seen);
@@ -85,10 +95,20 @@ function rows(root: Schema, s0: Schema, prefix: string, out: string[], seen: Set
 }
 
 export function generate(): string {
-  const parts: string[] = [BEGIN, "", "_Generated from `schema/*.json` by `scripts/schema-docs.ts`; edit the schemas, then rerun it._", ""];
+  const parts: string[] = [
+    BEGIN,
+    "",
+    "_Generated from `schema/*.json` by `scripts/schema-docs.ts`; edit the schemas, then rerun it._",
+    "",
+  ];
   for (const [file, title] of FILES) {
     const schema = JSON.parse(readFileSync(join(ROOT, "schema", file), "utf8")) as Schema;
-    parts.push(`### ${title}`, "", `${String(schema.description)} Schema: [\`schema/${file}\`](../schema/${file}), \`$id\` ${String(schema.$id)}.`, "");
+    parts.push(
+      `### ${title}`,
+      "",
+      `${String(schema.description)} Schema: [\`schema/${file}\`](../schema/${file}), \`$id\` ${String(schema.$id)}.`,
+      "",
+    );
     const out: string[] = [];
     rows(schema, schema, "", out, new Set());
     parts.push("| field | type | meaning |", "| --- | --- | --- |", ...out, "");

@@ -354,7 +354,6 @@ export class SshTransport implements Transport {
       await this.opts.jump.releaseTunnel();
     }
   }
-
 }
 
 /**
