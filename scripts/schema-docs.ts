@@ -7,6 +7,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import * as prettier from "prettier";
 
 type Schema = Record<string, unknown>;
 
@@ -36,7 +37,7 @@ function resolve(root: Schema, s: Schema): Schema {
 
 function typeOf(root: Schema, raw: Schema): string {
   const s = resolve(root, raw);
-  if (Array.isArray(s.enum)) return s.enum.map((v) => `\`${String(v)}\``).join(" \\| ");
+  if (Array.isArray(s.enum)) return s.enum.map((v) => `\`${String(v)}\``).join(" or ");
   const alts = (s.anyOf ?? s.oneOf) as Schema[] | undefined;
   if (alts && !s.type) return alts.map((a) => typeOf(root, a)).join(" or ");
   const t = s.type;
@@ -62,10 +63,18 @@ function escape(s: string): string {
   return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
-function rows(root: Schema, s0: Schema, prefix: string, out: string[], seen: Set<Schema>): void {
+function rows(
+  root: Schema,
+  s0: Schema,
+  prefix: string,
+  out: string[],
+  ancestors: ReadonlySet<unknown>,
+): void {
   const s = resolve(root, s0);
-  if (seen.has(s)) return;
-  seen.add(s);
+  // Resolved schemas are fresh objects; the $ref'd definition identifies a cycle.
+  const identity = typeof s0.$ref === "string" ? s0.$ref : s0;
+  if (ancestors.has(identity)) return;
+  const seen = new Set([...ancestors, identity]);
   const candidates: Schema[] = [s];
   for (const alt of ((s.anyOf ?? []) as Schema[]).map((a) => resolve(root, a)))
     if (alt.properties) candidates.push(alt);
@@ -110,19 +119,24 @@ export function generate(): string {
       "",
     );
     const out: string[] = [];
-    rows(schema, schema, "", out, new Set());
+    rows(schema, schema, "", out, new Set<unknown>());
     parts.push("| field | type | meaning |", "| --- | --- | --- |", ...out, "");
   }
   parts.push(END);
   return parts.join("\n");
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const doc = readFileSync(DOC, "utf8");
   const start = doc.indexOf(BEGIN);
   const end = doc.indexOf(END);
   if (start < 0 || end < 0) throw new Error(`${DOC} lacks the ${BEGIN} ... ${END} markers`);
-  const next = doc.slice(0, start) + generate() + doc.slice(end + END.length);
+  // Formatted as `npm run format` would, so --check agrees with format:check.
+  const options = (await prettier.resolveConfig(DOC)) ?? {};
+  const next = await prettier.format(doc.slice(0, start) + generate() + doc.slice(end + END.length), {
+    ...options,
+    filepath: DOC,
+  });
   if (process.argv.includes("--check")) {
     if (next !== doc) {
       console.error("docs/repository-format.md is stale: run `npx tsx scripts/schema-docs.ts`");
@@ -133,4 +147,4 @@ function main(): void {
   writeFileSync(DOC, next);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main();
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -6,7 +6,7 @@
  * With `ansible-playbook` installed, the equivalent playbook too. Then peak
  * memory of the engine at 1,000 local targets.
  *
- * Run alone: npx tsx runner/bench/fanout.ts [N]
+ * Run alone: npx tsx runner/bench/fanout.ts [N] [--no-ansible]
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -259,6 +259,6 @@ async function localPeakMemory(count: number, stepsCount: number): Promise<numbe
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const n = process.argv[2] ? Number(process.argv[2]) : undefined;
-  await benchFanout(n ? { targets: n } : {});
+  const n = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 0);
+  await benchFanout({ ...(n ? { targets: n } : {}), ansible: !process.argv.includes("--no-ansible") });
 }

@@ -52,7 +52,7 @@ export async function benchWebhook(opts: WebhookBenchOptions = {}): Promise<Webh
     ...BASE_FILES,
     "jobs/hello.yaml": jobYaml(`on:\n  push: { branches: [main], paths: ["steps/**"] }`, "true"),
   });
-  git("push", "-q", remote.bareDir, "main");
+  git("push", "-q", "--force", remote.bareDir, "main");
   execFileSync("git", ["-C", remote.bareDir, "symbolic-ref", "HEAD", "refs/heads/main"]);
 
   let firstStep: ((at: number) => void) | undefined;
@@ -87,7 +87,7 @@ export async function benchWebhook(opts: WebhookBenchOptions = {}): Promise<Webh
     for (let i = 0; i < iterations + 2; i++) {
       const before = head;
       head = repo.commit({ [`steps/s${i}.yaml`]: `run: echo ${i}\n` });
-      git("push", "-q", remote.bareDir, "main");
+      git("push", "-q", "--force", remote.bareDir, "main");
       const started = new Promise<number>((resolve) => (firstStep = resolve));
       const d = delivery(
         "push",

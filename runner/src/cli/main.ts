@@ -6,10 +6,12 @@ import { Command, CommanderError } from "commander";
 import { EXIT } from "../core/exit-codes.js";
 import { reportError } from "./report-error.js";
 // command imports (one line each, keep sorted)
+import { register as registerAudit } from "./commands/audit.js";
 import { register as registerInit } from "./commands/init.js";
 import { register as registerOnPush } from "./commands/on-push.js";
 import { register as registerPlan } from "./commands/plan.js";
 import { register as registerRun } from "./commands/run.js";
+import { register as registerRuns } from "./commands/runs.js";
 import { register as registerSecrets } from "./commands/secrets.js";
 import { register as registerServe } from "./commands/serve.js";
 import { register as registerTargets } from "./commands/targets.js";
@@ -22,10 +24,12 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   // command registrations (one line each, keep sorted)
+  registerAudit(program);
   registerInit(program);
   registerOnPush(program);
   registerPlan(program);
   registerRun(program);
+  registerRuns(program);
   registerSecrets(program);
   registerServe(program);
   registerTargets(program);

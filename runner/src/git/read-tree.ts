@@ -14,11 +14,25 @@ export const gitCache: object = {};
 /** Mode of a symbolic link: skipped, as the directory reader skips links. */
 const SYMLINK_MODE = "120000";
 
-export async function readRepoCommit(gitdir: string, ref: string): Promise<RepoFiles> {
+export interface ReadCommitOptions {
+  /**
+   * Folder of the automation repository inside the Git repository (posix,
+   * relative, e.g. `ops`), when it is not the Git root. Paths in the result are
+   * relative to it, as readRepoDir(root) would give them.
+   */
+  root?: string;
+}
+
+export async function readRepoCommit(
+  gitdir: string,
+  ref: string,
+  options: ReadCommitOptions = {},
+): Promise<RepoFiles> {
   const commit = await resolveCommit(gitdir, ref);
   const { commit: head } = await git.readCommit({ fs, gitdir, oid: commit, cache: gitCache });
   const blobs: Array<{ path: string; oid: string }> = [];
-  await walkTree(gitdir, head.tree, "", blobs);
+  const tree = await subtree(gitdir, head.tree, options.root ?? "", ref);
+  await walkTree(gitdir, tree, "", blobs);
   blobs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const files = new Map<string, Uint8Array>();
   for (const { path, oid } of blobs) {
@@ -27,6 +41,21 @@ export async function readRepoCommit(gitdir: string, ref: string): Promise<RepoF
     files.set(path, blob.length > MAX_FILE_BYTES + 1 ? blob.subarray(0, MAX_FILE_BYTES + 1) : blob);
   }
   return { files, commit };
+}
+
+async function subtree(gitdir: string, oid: string, root: string, ref: string): Promise<string> {
+  let at = oid;
+  for (const name of root.split("/").filter((s) => s !== "" && s !== ".")) {
+    const { tree } = await git.readTree({ fs, gitdir, oid: at, cache: gitCache });
+    const entry = tree.find((e) => e.path === name && e.type === "tree");
+    if (!entry) {
+      throw userError("git.no-such-folder", `${ref} has no folder ${root}`, {
+        hint: "give the automation repository's folder relative to the Git repository's root",
+      });
+    }
+    at = entry.oid;
+  }
+  return at;
 }
 
 async function walkTree(

@@ -45,7 +45,7 @@ export interface CommitRecordResult {
   commit: string;
   /** True when the branch already held this run (recovery after a crash between commit and cleanup). */
   existed: boolean;
-  push: PushOutcome | { status: "skipped"; attempts: 0; rebuilt: [] };
+  push: PushOutcome;
 }
 
 export function recordFiles(summary: RunSummary, logs: Map<string, string>): Array<{ path: string; content: string }> {
@@ -78,7 +78,9 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
     let commit: string | null = null;
     let existed = false;
     for (let tries = 0; commit === null; tries++) {
-      const parent = await readRef(gitdir, ref);
+      const local = await readRef(gitdir, ref);
+      // A fresh clone has the branch only as origin's: continue its chain instead of starting a new one.
+      const parent = local ?? (await readRef(gitdir, `refs/remotes/origin/${branch}`));
       if (parent) {
         const { commit: c } = await git.readCommit({ fs, gitdir, oid: parent, cache });
         if (await hasRun(gitdir, c.tree, path, cache)) {
@@ -102,7 +104,7 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
         cache,
       );
       try {
-        await compareAndSwapRef(gitdir, ref, parent, oid);
+        await compareAndSwapRef(gitdir, ref, local, oid);
         commit = oid;
       } catch (e) {
         // Only a non-OpsConductor writer can move it while we hold the records lock.

@@ -13,7 +13,9 @@ import { authFromEnv, isHttpUrl, remoteUrl } from "../git/remote-auth.js";
 import { hasRun, replayRecordCommit, trailer } from "./record-commit.js";
 import { isRunId, runDir } from "./record-paths.js";
 
-export type PushStatus = "pushed" | "already-landed" | "up-to-date" | "no-remote" | "unsupported-remote" | "refused" | "failed";
+export type PushStatus =
+  | "skipped"
+  | "pushed" | "already-landed" | "up-to-date" | "no-remote" | "unsupported-remote" | "refused" | "failed";
 
 export interface PushOutcome {
   status: PushStatus;

@@ -75,10 +75,12 @@ export async function buildRecordCommit(
   else for (const f of record.files) inputs.push({ path: `${record.dir}/${f.path}`, content: f.content });
   const tree = await writeTreeWith(gitdir, parentTree, inputs, cache);
   const stamp = { ...record.author, timestamp: Math.floor(now.getTime() / 1000), timezoneOffset: 0 };
+  // The commit vouches for the newest line: the chain alone cannot tell if its last line was edited.
+  const message = `${withoutTrailer(record.message, AUDIT_HEAD_TRAILER).trimEnd()}\n${AUDIT_HEAD_TRAILER}: ${hashLine(line)}\n`;
   return git.writeCommit({
     fs,
     gitdir,
-    commit: { tree, parent: parent ? [parent] : [], author: stamp, committer: stamp, message: record.message },
+    commit: { tree, parent: parent ? [parent] : [], author: stamp, committer: stamp, message },
   });
 }
 
@@ -101,6 +103,12 @@ export function recordMessage(summary: RunSummary): string {
 
 function oneLine(text: string): string {
   return text.replace(/[\r\n]+/g, " ");
+}
+
+export const AUDIT_HEAD_TRAILER = "Opsc-Audit-Head";
+
+function withoutTrailer(message: string, key: string): string {
+  return message.replace(new RegExp(`^${key}: .*\n?`, "m"), "");
 }
 
 export function trailer(message: string, key: string): string | undefined {

@@ -12,8 +12,9 @@ import { findGitDir } from "../git/git-dir.js";
 import { readRef } from "../git/ref-lock.js";
 import { authFromEnv, isHttpUrl, remoteUrl } from "../git/remote-auth.js";
 import { entryAt, listTree, readBlobText } from "../git/write-tree.js";
-import { sha256Hex, verifyAuditChain, type AuditFileText, type ChainVerification, type RunRecordHash } from "./audit-chain.js";
+import { sha256Hex, splitLines, verifyAuditChain, type AuditFileText, type ChainVerification, type RunRecordHash } from "./audit-chain.js";
 import { displayUrl } from "./push-records.js";
+import { AUDIT_HEAD_TRAILER, trailer } from "./record-commit.js";
 import { isRunId, runDir } from "./record-paths.js";
 import { parseRunJson } from "./render-run-json.js";
 
@@ -115,6 +116,14 @@ export async function readAuditFiles(src: RecordsSource): Promise<AuditFileText[
   return files;
 }
 
+/** How far back to look for the newest record commit (outside writers may have committed after it). */
+const HEAD_SEARCH_DEPTH = 1000;
+
+/**
+ * The chain over every audit file, every run.json against its line, and the
+ * newest line against the hash its record commit carries (`Opsc-Audit-Head`),
+ * which is what catches an edit of the very last line.
+ */
 export async function verifyRecords(src: RecordsSource): Promise<ChainVerification> {
   const files = await readAuditFiles(src);
   const runs: RunRecordHash[] = [];
@@ -123,5 +132,31 @@ export async function verifyRecords(src: RecordsSource): Promise<ChainVerificati
     const text = entry && entry.type === "blob" ? await readBlobText(src.gitdir, entry.oid, src.cache) : "";
     runs.push({ id, sha256: sha256Hex(text) });
   }
-  return verifyAuditChain(files, runs);
+  const result = verifyAuditChain(files, runs);
+  if (!result.ok || !result.head) return result;
+  const vouched = await newestAuditHead(src);
+  if (vouched && vouched.hash !== result.head.hash) {
+    const last = [...files].sort((a, b) => (a.path < b.path ? -1 : 1)).filter((f) => f.text !== "").pop();
+    return {
+      ...result,
+      ok: false,
+      firstBreak: {
+        file: last?.path ?? "audit",
+        line: last ? splitLines(last.text).length : 0,
+        message: `the newest line hashes to ${result.head.hash}, but record commit ${vouched.commit.slice(0, 12)} wrote ${vouched.hash}: changed after it was committed`,
+      },
+    };
+  }
+  return result;
+}
+
+async function newestAuditHead(src: RecordsSource): Promise<{ commit: string; hash: string } | null> {
+  let oid: string | undefined = src.commit;
+  for (let i = 0; oid && i < HEAD_SEARCH_DEPTH; i++) {
+    const { commit } = await git.readCommit({ fs, gitdir: src.gitdir, oid, cache: src.cache });
+    const hash = trailer(commit.message, AUDIT_HEAD_TRAILER);
+    if (hash) return { commit: oid, hash };
+    oid = commit.parent[0];
+  }
+  return null;
 }

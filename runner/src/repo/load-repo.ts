@@ -16,6 +16,7 @@ import { checkReferences } from "./checks/check-references.js";
 import { checkSchedules } from "./checks/check-schedules.js";
 import { checkSelectors } from "./checks/check-selectors.js";
 import { credentialFileOf, isSopsEncrypted } from "./credential-keys.js";
+import { partialJob, partialStep } from "./partial.js";
 import type { RawJob, RawSettings, RawStep, RawTarget, RawTargetsFile } from "./raw-types.js";
 import type { RepoFiles } from "./repo-files.js";
 import { RepoIndex } from "./repo-index.js";
@@ -176,6 +177,8 @@ function load(index: RepoIndex, files: RepoFiles): void {
     const source = parse(index, path, files.files.get(path)!);
     if (!schemaValid(index, source, "step")) {
       index.brokenSteps.add(c.id);
+      const partial = source.ok ? partialStep(source.value) : undefined;
+      if (partial) index.steps.set(c.id, { id: c.id, source, path: [], raw: partial, partial: true });
       continue;
     }
     const raw = source.value as RawStep;
@@ -187,7 +190,11 @@ function load(index: RepoIndex, files: RepoFiles): void {
     const c = classifyPath(path);
     if (c.kind !== "job") continue;
     const source = parse(index, path, files.files.get(path)!);
-    if (!schemaValid(index, source, "job")) continue;
+    if (!schemaValid(index, source, "job")) {
+      const partial = source.ok ? partialJob(source.value) : undefined;
+      if (partial) index.jobs.set(c.id, { id: c.id, source, path: [], raw: partial, partial: true });
+      continue;
+    }
     const raw = source.value as RawJob;
     index.jobs.set(c.id, { id: c.id, source, path: [], raw });
     model.jobs.set(c.id, buildJob(c.id, raw, source, model.settings));

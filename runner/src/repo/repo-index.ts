@@ -14,6 +14,8 @@ export interface Entry<T> {
   /** Path of the entry inside its file ([] for a whole file). */
   path: NodePath;
   raw: T;
+  /** Only the parts that passed the schema on their own (see partial.ts); not in the model. */
+  partial?: boolean;
 }
 
 /** One step as written in a job phase or a composite library step. */
@@ -82,12 +84,14 @@ export class RepoIndex {
     for (const job of this.jobs.values()) {
       const inputs = job.raw.inputs ?? {};
       const lists: Array<{ steps: RawStepUse[]; base: NodePath; phase: number }> = job.raw.phases
-        ? job.raw.phases.map((p, i) => ({ steps: p.steps, base: ["phases", i, "steps"], phase: i }))
+        ? job.raw.phases.map((p, i) => ({ steps: p?.steps ?? [], base: ["phases", i, "steps"], phase: i }))
         : [{ steps: job.raw.steps ?? [], base: ["steps"], phase: 0 }];
       // Steps of earlier phases stay readable on the same target.
       const earlier = new Set<string>();
       for (const list of lists) {
         for (const [i, raw] of list.steps.entries()) {
+          // Holes are steps of a schema-invalid file that broke their schema.
+          if (!raw) continue;
           const id = raw.id ?? `step-${i + 1}`;
           yield {
             source: job.source,
@@ -105,6 +109,7 @@ export class RepoIndex {
     for (const step of this.steps.values()) {
       const earlier = new Set<string>();
       for (const [i, raw] of (step.raw.steps ?? []).entries()) {
+        if (!raw) continue;
         const id = raw.id ?? `step-${i + 1}`;
         yield {
           source: step.source,
@@ -118,6 +123,11 @@ export class RepoIndex {
         earlier.add(id);
       }
     }
+  }
+
+  /** Whether a library step is known and fully valid (its inputs can be trusted). */
+  stepIsValid(id: string): boolean {
+    return this.model.steps.has(id);
   }
 
   stepExists(id: string): boolean {

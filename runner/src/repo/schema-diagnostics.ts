@@ -218,7 +218,7 @@ function describeError(source: YamlSource, err: ErrorObject): Diagnostic {
       return diag(
         source,
         err,
-        `schema.${err.keyword}`,
+        `schema.${kebab(err.keyword)}`,
         `${where} ${err.message ?? "is out of range"}, not ${describe(err.data)}`,
       );
     case "minItems":

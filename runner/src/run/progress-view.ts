@@ -133,6 +133,7 @@ export class ProgressView {
         width,
       ),
     );
+    out.push(clip(`  steps: ${this.stepIds.join(" ")}`, width));
     const names = Object.keys(this.plan.targets);
     const rank = (n: string): number => {
       const s = this.targetState.get(n);

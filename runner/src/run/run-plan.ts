@@ -218,7 +218,9 @@ class Engine {
     return exceededAt !== null;
   }
 
+  /** Every target.finished follows a target.started, so listeners always know the phase. */
   private finishUnstarted(name: string, phase: PlannedPhase, outcome: TargetOutcome, reason: string): void {
+    this.emit({ type: "target.started", at: this.at(), target: name, phase: phase.name });
     this.record(name, phase, outcome, 0, reason, []);
     this.emit({ type: "target.finished", at: this.at(), target: name, outcome, ms: 0, reason });
   }
@@ -400,7 +402,12 @@ class Engine {
       });
     let env: Record<string, string>;
     try {
-      if (!evaluateCondition(step.if ?? "success()", context, status)) {
+      // No `if:` means success(): decided without building an expression context.
+      const go =
+        step.if === undefined
+          ? !status.failed && !status.cancelled
+          : evaluateCondition(step.if, context, status);
+      if (!go) {
         return done("skipped", 0, { reason: step.if ? `if: ${step.if} is false` : "an earlier step failed" });
       }
       env = { ...jobEnv, ...renderEnv(step.env, { ...context, env: jobEnv }), ...(this.opts.secrets ?? {}) };

@@ -13,8 +13,8 @@ import type { ServerMetrics } from "./server-metrics.js";
 import { GithubVerifier, verifyHmac } from "./verify-signature.js";
 import type { WorkItem } from "./work-item.js";
 
-/** GitHub caps deliveries at 25 MB; ours are far smaller. Above this: 413. */
-export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** GitHub caps deliveries at 25 MB, but a push payload is rarely above a few hundred KiB. Above this: 413. */
+export const DEFAULT_BODY_LIMIT = 5 * 1024 * 1024;
 
 export interface HttpAppOptions {
   service: RunnerService;
@@ -81,8 +81,9 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
   app.post("/hooks/*job", raw, async (req, res) => {
     const jobId = pathParam(req.params.job);
     const body = asBuffer(req.body);
-    const target = await o.service.jobAtHead(jobId);
-    const secret = await o.service.hookSecret(target.job, target.commit);
+    // The secret is read at the mirror's current head without fetching: an unsigned caller must not make us fetch.
+    const known = await o.service.jobAtHead(jobId, false);
+    const secret = await o.service.hookSecret(known.job, known.commit);
     if (secret === undefined) {
       res.status(404).json({ error: `job "${jobId}" takes no webhook (set on.webhook.secret)` });
       return;
@@ -102,6 +103,7 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
       return;
     }
     const delivery = req.get("x-delivery-id") ?? req.get("x-github-delivery");
+    const target = await o.service.jobAtHead(jobId);
     const answer = o.service.acceptRun(
       target,
       inputs,

@@ -186,7 +186,13 @@ export class RunnerService {
               sender: (payload.sender as { login?: string })?.login ?? null,
             }),
     };
-    this.o.store.saveInbox(entry);
+    try {
+      this.o.store.saveInbox(entry);
+    } catch (e) {
+      // Not journaled, so not accepted: free the id so GitHub's redelivery is not taken for a duplicate.
+      this.o.store.unmarkDelivery(key);
+      throw e;
+    }
     this.o.metrics.deliveries.inc({ source: "github", outcome: "accepted" });
     this.processLater(entry);
     return { status: 202, body: { accepted: true, delivery } };
@@ -289,8 +295,11 @@ export class RunnerService {
    * The commit and job a hook call or API request runs: the default branch's
    * head in the mirror, fetched first so it is never stale.
    */
-  async jobAtHead(jobId: string): Promise<{ job: JobDef; commit: string; ref: string; model: RepoModel }> {
-    await this.o.mirror.fetch();
+  async jobAtHead(
+    jobId: string,
+    fetch = true,
+  ): Promise<{ job: JobDef; commit: string; ref: string; model: RepoModel }> {
+    if (fetch) await this.o.mirror.fetch();
     const commit = await this.o.mirror.branchHead(this.defaultBranch);
     const { model } = await this.modelAt(commit);
     const job = model.jobs.get(jobId);
@@ -376,6 +385,8 @@ export class RunnerService {
 
   private async missTick(tick: Omit<ScheduledTick, "late">): Promise<void> {
     const at = tick.at.toISOString();
+    // Every replica notices the same missed tick; one of them records it.
+    if (this.o.claims && !(await this.o.claims.claim("missed", `${tick.job}-${tick.index}-${at}`))) return;
     this.o.metrics.missedTicks.inc({ job: tick.job });
     this.o.logger.warn({ job: tick.job, tick: at, catchUp: tick.schedule.catchUp }, "schedule tick missed");
     const now = this.o.clock.now().toISOString();

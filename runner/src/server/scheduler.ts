@@ -117,12 +117,23 @@ export class Scheduler {
       const decision = decideTicks(ticks, now, tolerance, e.schedule.catchUp);
       // Persist before acting: a crash now loses a tick rather than running it twice.
       this.options.save(this.checked);
-      for (const at of decision.missed)
-        await this.options.missed({ job: e.job, schedule: e.schedule, index: e.index, at });
-      for (const t of decision.run)
-        await this.options.fire({ job: e.job, schedule: e.schedule, index: e.index, ...t });
+      // One failing tick (an unreachable remote while claiming) must not swallow the others.
+      for (const at of decision.missed) {
+        await this.guard(() => this.options.missed({ job: e.job, schedule: e.schedule, index: e.index, at }));
+      }
+      for (const t of decision.run) {
+        await this.guard(() => this.options.fire({ job: e.job, schedule: e.schedule, index: e.index, ...t }));
+      }
     }
     this.options.save(this.checked);
+  }
+
+  private async guard(fn: () => void | Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      this.options.onError?.(e);
+    }
   }
 
   async stop(): Promise<void> {

@@ -49,8 +49,8 @@ export function buildStepScript(req: StepScriptRequest): StepScript {
  * first exports the env. $OPSC_OUTPUT names a file under an unguessable name
  * (the nonce) that exists only once the step writes to it; files the wrapper
  * creates itself use noclobber (O_EXCL).
- * Under sudo the step is written to a file with the builtin printf, so neither
- * the script nor any value reaches sudo's argv.
+ * Under sudo the step is piped to sudo's stdin by the builtin printf, so neither
+ * the script nor any value reaches sudo's argv or the disk.
  */
 function buildPosix(req: StepScriptRequest, marker: string): string {
   const sh = req.shell === "bash" ? "bash --noprofile --norc" : "sh";
@@ -58,7 +58,6 @@ function buildPosix(req: StepScriptRequest, marker: string): string {
   const exportList = Object.entries(req.env).map(([k, v]) => `export ${k}=${quoteSh(v)}`);
   const exports = exportList.map((e) => `${e}\n`).join("");
   const base = `\${TMPDIR:-/tmp}/opsc-${nonce}`;
-  const files = [`"$opsc_out"`];
   let s = "{\n";
   s += "umask 077\n";
   s += `opsc_out="${base}.out"\n`;
@@ -82,24 +81,28 @@ function buildPosix(req: StepScriptRequest, marker: string): string {
     for (const [name] of texts) invoke[name] = `opsc_step "$opsc_${name}"`;
   } else {
     const sudoUser = req.sudo.user ?? "root";
-    // The step file closes its stdin first: under sudo -S that discards the password line.
-    const prologue = `exec </dev/null\nOPSC_OUTPUT="$1"; export OPSC_OUTPUT\n${exports}`;
+    // Under sudo nothing is written to disk: the step travels on sudo's stdin,
+    // after the password line (when sudo asks) and a sentinel line. The reader
+    // skips everything up to the sentinel, so a sudo that does not ask (NOPASSWD,
+    // cached credentials) never lets the password reach a shell.
+    const sentinel = `#OPSC-SUDO-${randomBytes(8).toString("hex")}`;
+    const reader = `while IFS= read -r l; do [ "$l" = '${sentinel}' ] && exec ${sh} -s "$@"; done; exit 125`;
     if (req.sudo.password !== undefined) s += `opsc_pw=${quoteSh(req.sudo.password)}\n`;
     for (const [name, text] of texts) {
-      s += `opsc_${name}_file="${base}.${name}.sh"\n`;
-      s += `set -C\nprintf '%s\\n' ${quoteSh(prologue + text)} >"$opsc_${name}_file" || exit 125\nset +C\n`;
-      files.push(`"$opsc_${name}_file"`);
-      const sudo = `sudo -u ${quoteSh(sudoUser)} -H -- ${sh} "$opsc_${name}_file" "$opsc_out"`;
-      // printf is a builtin: the password is never in any process's argv.
+      // One `{ }` group: parsed whole before `exec </dev/null` takes stdin away.
+      const body = `{\nexec </dev/null\nOPSC_OUTPUT="$1"; export OPSC_OUTPUT\n${exports}eval ${quoteSh(text)}\n}\n`;
+      s += `opsc_${name}=${quoteSh(body)}\n`;
+      // printf is a builtin: neither the password nor the step is in any process's argv.
+      const feed = `{ ${req.sudo.password !== undefined ? `printf '%s\\n' "$opsc_pw"; ` : ""}printf '%s\\n' '${sentinel}'; printf '%s' "$opsc_${name}"; }`;
+      const flags = req.sudo.password !== undefined ? "-S -p ''" : "-n";
       invoke[name] =
-        req.sudo.password !== undefined
-          ? `printf '%s\\n' "$opsc_pw" | ${sudo.replace("sudo ", "sudo -S -p '' ")}`
-          : `${sudo.replace("sudo ", "sudo -n ")} </dev/null`;
+        `${feed} | sudo ${flags} -u ${quoteSh(sudoUser)} -H -- sh -c ${quoteSh(reader)} sh "$opsc_out"`;
     }
-    if (sudoUser !== "root") s += `chmod 644 ${files.slice(1).join(" ")}; chmod 666 "$opsc_out"\n`;
+    // The sudo user appends outputs to a file the login user created.
+    if (sudoUser !== "root") s += `chmod 666 "$opsc_out"\n`;
   }
   // Without sudo the file exists only if the step wrote outputs, so most steps fork no `rm`.
-  const cleanup = req.sudo ? `rm -f ${files.join(" ")}` : `[ ! -e "$opsc_out" ] || rm -f "$opsc_out"`;
+  const cleanup = req.sudo ? `rm -f "$opsc_out"` : `[ ! -e "$opsc_out" ] || rm -f "$opsc_out"`;
   s = `${s.slice(0, cleanupAt)}trap '${cleanup}' EXIT\n${s.slice(cleanupAt)}`;
   // Builtins only: read the outputs file back without forking `cat`.
   const trailer = (kind: TrailerKind): string =>

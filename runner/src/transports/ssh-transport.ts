@@ -60,7 +60,19 @@ export class SshTransport implements Transport {
   }
 
   connect(signal?: AbortSignal): Promise<void> {
-    this.connecting ??= (this.opts.limiter ?? sharedLimiter).run(() => this.handshake(signal));
+    this.connecting ??= (async () => {
+      // The jump host first, outside our handshake slot: targets holding every
+      // slot while waiting for their jump host would otherwise deadlock.
+      const jump = this.opts.jump;
+      if (jump) {
+        if (!this.holdsJump) {
+          jump.tunnels++;
+          this.holdsJump = true;
+        }
+        await jump.connect(signal);
+      }
+      await (this.opts.limiter ?? sharedLimiter).run(() => this.handshake(signal));
+    })();
     return this.connecting;
   }
 
@@ -195,11 +207,6 @@ export class SshTransport implements Transport {
   private async openSocket(timeoutMs: number, signal?: AbortSignal): Promise<Duplex> {
     const { host, port, name } = this.opts;
     if (this.opts.jump) {
-      if (!this.holdsJump) {
-        this.opts.jump.tunnels++;
-        this.holdsJump = true;
-      }
-      await this.opts.jump.connect(signal);
       return this.opts.jump.forward(host, port, name);
     }
     return new Promise<Duplex>((resolve, reject) => {

@@ -29,6 +29,16 @@ export async function startGitHttpServer(options: { token?: string; root?: strin
   const bareDir = path.join(root, "records.git");
   execFileSync("git", ["init", "--quiet", "--bare", bareDir]);
   execFileSync("git", ["-C", bareDir, "config", "http.receivepack", "true"]);
+  // Like a real automation repository, the remote has a main branch; isomorphic-git's
+  // fetch also needs the remote HEAD to resolve (it fails on an unborn HEAD).
+  const seed = path.join(root, "seed");
+  execFileSync("git", ["init", "--quiet", "-b", "main", seed]);
+  fs.writeFileSync(path.join(seed, "opsconductor.yaml"), "name: test\n");
+  execFileSync("git", ["-C", seed, "add", "."]);
+  execFileSync("git", ["-C", seed, "-c", "user.name=seed", "-c", "user.email=seed@example.com", "commit", "-qm", "seed"]);
+  execFileSync("git", ["-C", seed, "push", "--quiet", bareDir, "main"]);
+  execFileSync("git", ["-C", bareDir, "symbolic-ref", "HEAD", "refs/heads/main"]);
+  fs.rmSync(seed, { recursive: true, force: true });
   const backend = path.join(gitExecPath(), "git-http-backend");
   let served = 0;
   const server = http.createServer((req, res) => {

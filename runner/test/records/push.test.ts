@@ -1,6 +1,7 @@
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/core/run-summary.js";
@@ -32,6 +33,11 @@ function git(dir: string, ...args: string[]): string {
   return execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" });
 }
 
+/** Git commands that talk to the in-process server must not block its event loop. */
+async function gitNet(dir: string, ...args: string[]): Promise<string> {
+  return (await promisify(execFile)("git", ["-C", dir, ...args], { encoding: "utf8" })).stdout;
+}
+
 function clone(url: string, name: string): string {
   const dir = join(scratch, name);
   execFileSync("git", ["init", "-q", "-b", "main", dir]);
@@ -59,14 +65,14 @@ function summary(job: string): RunSummary {
 }
 
 /** An outside writer: native git pushes a commit to the records branch on the server. */
-function outsidePush(url: string, name: string): void {
+async function outsidePush(url: string, name: string): Promise<void> {
   const dir = join(scratch, name);
-  if (!existsSync(dir)) execFileSync("git", ["clone", "-q", "--branch", BRANCH, url, dir]);
-  git(dir, "pull", "-q", "--ff-only");
+  if (!existsSync(dir)) await gitNet(scratch, "clone", "-q", "--branch", BRANCH, url, dir);
+  await gitNet(dir, "pull", "-q", "--ff-only");
   writeFileSync(join(dir, `${name}.txt`), `${Date.now()}\n`);
   git(dir, "add", ".");
   git(dir, "-c", "user.name=outsider", "-c", "user.email=o@example.com", "commit", "-qm", "outside");
-  git(dir, "push", "-q", "origin", BRANCH);
+  await gitNet(dir, "push", "-q", "origin", BRANCH);
 }
 
 describe("pushing records over smart HTTP", () => {
@@ -86,7 +92,7 @@ describe("pushing records over smart HTTP", () => {
 
   it("rebuilds on a remote that moved (non-fast-forward), re-chaining the audit line, never forcing", async () => {
     const behind = clone(srv.url, "behind");
-    outsidePush(srv.url, "outsider");
+    await outsidePush(srv.url, "outsider");
     const before = git(srv.bareDir, "rev-parse", BRANCH).trim();
     const s = summary("patch");
     const r = await commitRecord({ repoDir: behind, settings, summary: s, logs: {}, env });
@@ -102,12 +108,12 @@ describe("pushing records over smart HTTP", () => {
 
   it("notices when its record already landed", async () => {
     const repo = clone(srv.url, "landed");
-    git(repo, "fetch", "-q", "origin", `${BRANCH}:${BRANCH}`);
+    await gitNet(repo, "fetch", "-q", "origin", `${BRANCH}:${BRANCH}`);
     const s = summary("landed");
     const r = await commitRecord({ repoDir: repo, settings, summary: s, logs: {}, push: false, env });
     // Someone else delivered our commit, then the remote moved on.
-    git(repo, "push", "-q", "origin", BRANCH);
-    outsidePush(srv.url, "outsider");
+    await gitNet(repo, "push", "-q", "origin", BRANCH);
+    await outsidePush(srv.url, "outsider");
     const outcome = await pushRecords({ gitdir: join(repo, ".git"), branch: BRANCH, cache: {}, env });
     expect(outcome.status).toBe("already-landed");
     expect(outcome.rebuilt).toEqual([]);

@@ -37,14 +37,16 @@ if (mode === "runs") {
     });
     const result = await commitRecord({ repoDir, settings, summary: recorder.summary(), logs: recorder.targetLogs(), redactor });
     journal.complete();
-    process.stdout.write(`${JSON.stringify({ runId: result.runId, push: result.push.status, reason: result.push.reason })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ runId: result.runId, push: result.push.status, attempts: result.push.attempts, rebuilt: result.push.rebuilt.length, reason: result.push.reason })}\n`,
+    );
   }
 } else if (mode === "hang") {
   const redactor = new Redactor();
   const secrets = plantCanaries(redactor);
   const plan = simplePlan(
     [localTarget("web-1")],
-    [step("first", { run: 'echo "first $CANARY_TOKEN"' }), step("second", { run: "echo started; sleep 60" })],
+    [step("first", { run: 'echo "first $CANARY_TOKEN"' }), step("second", { run: "echo started $$; sleep 30" })],
     { job: "hang" },
   );
   const journal = new RunJournal(repoDir, plan, redactor);
@@ -55,7 +57,7 @@ if (mode === "runs") {
     listeners: [
       journal.listener,
       (e) => {
-        if (e.type === "step.output" && e.step === "second") process.stdout.write("READY\n");
+        if (e.type === "step.output" && e.step === "second") process.stdout.write(`READY ${e.line}\n`);
       },
     ],
   });

@@ -680,3 +680,44 @@ describe("invalid fixtures", () => {
     expect(typo[0]!.hint).toBe('did you mean "pkg"?');
   });
 });
+
+describe("checks beyond the schema still run on schema-invalid files", () => {
+  it("a job with an unknown property still gets its other problems reported", () => {
+    const { diagnostics, model } = load({
+      "jobs/j.yaml": `descripton: typo
+on:
+  schedule: [{ cron: "99 * * * *" }]
+secrets: { PW: prod/db.pasword }
+steps:
+  - uses: nope
+  - run: echo \${{ inputs.x }}
+  - { run: x, bogus: 1 }
+  - id: fine
+    if: steps.missing.changed
+    run: y
+`,
+    });
+    expect(diagnostics.map(brief)).toEqual([
+      "jobs/j.yaml:1:1 schema.unknown-property",
+      "jobs/j.yaml:3:22 cron.invalid",
+      "jobs/j.yaml:4:16 ref.unknown-credential-key",
+      "jobs/j.yaml:6:11 ref.unknown-step",
+      "jobs/j.yaml:7:15 expr.in-script",
+      "jobs/j.yaml:8:15 schema.unknown-property",
+      "jobs/j.yaml:10:9 expr.unknown-step",
+    ]);
+    // The planner never sees a job that broke its schema.
+    expect(model.jobs.has("j")).toBe(false);
+  });
+
+  it("a broken library step still gets expression checks, and its users are not blamed", () => {
+    const { diagnostics } = load({
+      "steps/pkg.yaml":
+        "inputs:\n  packages: { type: array }\nrun: echo ${{ inputs.packages }}\nsudo: maybe\n",
+    });
+    expect(diagnostics.map(brief)).toEqual([
+      "steps/pkg.yaml:3:11 expr.in-script",
+      "steps/pkg.yaml:4:7 schema.type",
+    ]);
+  });
+});

@@ -70,6 +70,26 @@ describe("readRepoCommit", () => {
     expect((await readRepoDir(dir)).files.has("jobs/passwd.yaml")).toBe(false);
   });
 
+  it("reads an automation repository kept in a subfolder of the Git repository", async () => {
+    const outer = mkdtempSync(join(tmpdir(), "opsc-read-subdir-"));
+    try {
+      cpSync(EXAMPLE, join(outer, "ops/fleet"), { recursive: true });
+      execFileSync("git", ["init", "-q", "-b", "main"], { cwd: outer });
+      execFileSync("git", ["add", "-A"], { cwd: outer });
+      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "x"], {
+        cwd: outer,
+      });
+      const files = await readRepoCommit(join(outer, ".git"), "HEAD", { root: "ops/fleet" });
+      expect(plain(loadRepo(files))).toEqual(plain(loadRepo(await readRepoDir(join(outer, "ops/fleet")))));
+      const err = await readRepoCommit(join(outer, ".git"), "HEAD", { root: "ops/none" }).catch(
+        (e: unknown) => e,
+      );
+      expect(isOpscError(err) && err.code).toBe("git.no-such-folder");
+    } finally {
+      rmSync(outer, { recursive: true, force: true });
+    }
+  });
+
   it("an unknown ref is a user error that says what to check", async () => {
     const err = await readRepoCommit(join(dir, ".git"), "no-such-branch").catch((e: unknown) => e);
     expect(isOpscError(err) && err.code).toBe("git.unknown-ref");

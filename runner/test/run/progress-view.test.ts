@@ -49,6 +49,7 @@ describe("ProgressView", () => {
   it("redraws a live board in place on a terminal", async () => {
     const text = await render(true);
     expect(text).toContain("\x1b[2K");
+    expect(text).toContain("  steps: hello maybe-fail");
     expect(text).toMatch(/test-job +phase main +\d+ms +changed 1 +failed 1/);
     expect(text).toMatch(/ {2}beta +●✗ +failed/);
   });

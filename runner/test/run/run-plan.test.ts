@@ -326,3 +326,41 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+describe("runPlan events", () => {
+  it("pairs every target.finished with an earlier target.started in the same phase", async () => {
+    const events: RunEvent[] = [];
+    const names = ["a", "b"];
+    const p = plan(
+      names.map((n) => localTarget(n)),
+      [
+        phase("one", names, [step("s", { run: "exit 1" })], {
+          batches: [["a"], ["b"]],
+          parallel: 1,
+          maxFailures: 0,
+        }),
+        phase("two", names, [step("s", { run: "true" })]),
+      ],
+    );
+    const out = await runPlan(p, {
+      transportFor: (t) => new LocalTransport(t.name),
+      redactor: new Redactor(),
+      listeners: [(e) => events.push(e)],
+    });
+    expect(out.targets.map((t) => [t.phase, t.name, t.outcome])).toEqual([
+      ["one", "a", "failed"],
+      ["one", "b", "cancelled"],
+      ["two", "a", "cancelled"],
+      ["two", "b", "cancelled"],
+    ]);
+    const open = new Map<string, string>();
+    for (const e of events) {
+      if (e.type === "target.started") open.set(e.target, e.phase);
+      if (e.type === "target.finished") {
+        expect(open.has(e.target)).toBe(true);
+        open.delete(e.target);
+      }
+    }
+    expect(open.size).toBe(0);
+  });
+});

@@ -20,7 +20,7 @@ const tmp = () => {
 beforeAll(async () => {
   remote = await startGitHttpServer();
   repo.commit(BASE_FILES);
-  execFileSync("git", ["-C", repo.dir, "push", "-q", remote.bareDir, "main"]);
+  execFileSync("git", ["-C", repo.dir, "push", "-q", "--force", remote.bareDir, "main"]);
   execFileSync("git", ["-C", remote.bareDir, "symbolic-ref", "HEAD", "refs/heads/main"]);
 });
 afterAll(async () => {

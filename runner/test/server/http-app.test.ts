@@ -320,6 +320,32 @@ describe("health, metrics, journal, logs", () => {
 });
 
 describe("schedules in the server", () => {
+  it("re-registers schedules when a push to the default branch changes jobs", async () => {
+    const r = new TestRepo();
+    const a = r.commit({
+      ...BASE_FILES,
+      "jobs/nightly.yaml": jobYaml(`on:\n  schedule: [{ cron: "0 2 * * *", timezone: UTC }]`),
+    });
+    const dir = mkdtempSync(join(tmpdir(), "opsc-state-"));
+    try {
+      const s = await start({ repo: r.dir, state: dir });
+      expect(s.service.scheduler.registered.map((x) => x.cron)).toEqual(["0 2 * * *"]);
+      const b = r.commit({
+        "jobs/nightly.yaml": jobYaml(`on:\n  schedule: [{ cron: "30 4 * * *", timezone: Europe/Paris }]`),
+      });
+      const payload = examplePayload("push", { ref: "refs/heads/main", before: a, after: b, deleted: false });
+      expect((await send(s.url, delivery("push", payload), SECRET)).status).toBe(202);
+      await s.service.settled();
+      expect(s.service.scheduler.registered).toMatchObject([
+        { job: "nightly", cron: "30 4 * * *", timezone: "Europe/Paris" },
+      ]);
+    } finally {
+      await server?.close(0);
+      r.remove();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("fires a tick under a controllable clock; an overlapping tick follows the job's policy", async () => {
     const sched = new TestRepo();
     sched.commit({

@@ -135,6 +135,32 @@ describe("Scheduler under a manual clock", () => {
     expect(iso(fired.map((t) => t.at))).toEqual(["2026-01-01T00:45:00.000Z"]);
   });
 
+  it("keeps firing the other ticks when one fails, and reports the failure", async () => {
+    const clock = new ManualClock("2026-01-01T00:00:00Z");
+    const errors: string[] = [];
+    const fired: string[] = [];
+    const s = new Scheduler({
+      clock,
+      load: () => undefined,
+      save: () => undefined,
+      fire: (t) => {
+        if (t.job === "a") throw new Error("remote unreachable");
+        fired.push(t.job);
+      },
+      missed: () => undefined,
+      onError: (e) => errors.push((e as Error).message),
+    });
+    const both = modelFrom({
+      "jobs/a.yaml": jobYaml(`on:\n  schedule: [{ cron: "*/10 * * * *", timezone: UTC }]`),
+      "jobs/b.yaml": jobYaml(`on:\n  schedule: [{ cron: "*/10 * * * *", timezone: UTC }]`),
+    });
+    await s.register(both.jobs.values());
+    clock.set("2026-01-01T00:10:00Z");
+    await s.reconcile();
+    expect(fired).toEqual(["b"]);
+    expect(errors).toEqual(["remote unreachable"]);
+  });
+
   it("registers node-cron tasks with the job's time zone and reports the next run", async () => {
     const clock = new ManualClock(new Date());
     const s = new Scheduler({

@@ -108,9 +108,10 @@ beforeAll(async () => {
       "echo hello from $OPSC_RUN_ID",
     ),
     "jobs/slow.yaml": jobYaml(`on:\n  manual: true`, "echo started; sleep 30"),
+    "jobs/pause.yaml": jobYaml(`on:\n  manual: true`, "sleep 2"),
   });
   c2 = repo.commit({ "steps/note.yaml": "run: echo note\n" });
-  git(repo.dir, "push", "-q", remote.bareDir, "main");
+  git(repo.dir, "push", "-q", "--force", remote.bareDir, "main");
   git(remote.bareDir, "symbolic-ref", "HEAD", "refs/heads/main");
 });
 
@@ -155,6 +156,8 @@ describe("opsc serve as a process", () => {
     await eventually(() => remoteRuns(remote).length === before + 1, 30_000);
     const run = remoteRuns(remote).find((r) => r.sourceCommit === c2 && r.job === "hello");
     expect(run).toMatchObject({ result: "success", trigger: { kind: "push" } });
+    // The record lands before the executor returns; the item is finished (and counted) just after.
+    await eventually(async () => (await apiRuns(s)).some((r) => r.job === "hello" && r.status === "finished"));
     expect((await apiRuns(s)).filter((r) => r.job === "hello")).toHaveLength(1);
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
     expect(metrics).toMatch(/opsc_runs_total\{job="hello",result="success"\} 1/);
@@ -206,6 +209,27 @@ describe("opsc serve as a process", () => {
     const ran = (await apiRuns(a)).length + (await apiRuns(b)).length;
     expect(ran).toBe(3);
     await Promise.all([stop(a), stop(b)]);
+  });
+
+  it("records two runs that overlap in one server each with its own result", async () => {
+    const s = await serve(["--repo", remote.url, "--state", tmp("opsc-state-")]);
+    const start = () =>
+      fetch(`${s.url}/api/jobs/pause/runs`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: "{}",
+      }).then(async (r) => ((await r.json()) as { id: string }).id);
+    const first = await start();
+    await eventually(async () => (await apiRuns(s)).some((r) => r.id === first && r.runId), 30_000);
+    const second = await start();
+    await eventually(
+      async () => (await apiRuns(s)).filter((r) => r.status === "finished").length === 2,
+      30_000,
+    );
+    const runIds = (await apiRuns(s)).filter((r) => r.id === first || r.id === second).map((r) => r.runId);
+    await eventually(() => runIds.every((id) => remoteRuns(remote).some((r) => r.id === id)), 30_000);
+    for (const id of runIds) expect(remoteRuns(remote).find((r) => r.id === id)?.result).toBe("success");
+    await stop(s);
   });
 
   it("SIGTERM mid-run answers 503, cancels after the grace period and leaves an interrupted record", async () => {

@@ -133,11 +133,29 @@ describe("buildStepScript", () => {
       nonce: "n4",
     });
     expect(s.text).toContain(`opsc_pw=${quoteSh("pw'$(x)")}`);
-    expect(s.text).toContain(`printf '%s\\n' "$opsc_pw" | sudo -S -p '' -u 'root' -H -- sh`);
+    expect(s.text).toContain(`{ printf '%s\\n' "$opsc_pw"; printf '%s\\n' '#OPSC-SUDO-`);
+    expect(s.text).toMatch(/\| sudo -S -p '' -u 'root' -H -- sh -c '[^\n]*' sh "\$opsc_out"\n/);
     expect(() => buildStepScript({ shell: "powershell", env: {}, mode: "run", run: "x", sudo: {} })).toThrow(
       /sudo is not available/,
     );
   });
+
+  it.skipIf(process.getuid?.() !== 0 || spawnSync("sudo", ["-V"]).status !== 0)(
+    "never lets the sudo password reach a shell when sudo does not ask for it",
+    () => {
+      // root is not asked for a password, so the password line stays in the stream.
+      const s = buildStepScript({
+        shell: "sh",
+        env: { V: "value" },
+        mode: "run",
+        run: 'echo "uid=$(id -u) v=$V"',
+        sudo: { password: "echo PWNED" },
+        nonce: "n5",
+      });
+      const r = run("sh", s.text);
+      expect(r.stdout.toString()).toBe("uid=0 v=value\nOPSC-n5 ran 0\n");
+    },
+  );
 
   it("quotes for PowerShell, including typographic single quotes", () => {
     expect(quotePowerShell("it's")).toBe("'it''s'");

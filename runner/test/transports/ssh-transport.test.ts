@@ -276,7 +276,15 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     expect(line.line.split(" ")[2]).toBe(ADDRS[2]);
     // Two logins (bastion, inner), one session: the bastion only forwarded, and
     // its connection closed with the last target behind it.
-    await waitUntil(() => (sshd.log().slice(before).match(/Disconnected from user/g) ?? []).length === 2);
+    await waitUntil(
+      () =>
+        (
+          sshd
+            .log()
+            .slice(before)
+            .match(/Disconnected from user/g) ?? []
+        ).length === 2,
+    );
     const log = sshd.log().slice(before);
     expect(log.match(/Accepted publickey/g)?.length).toBe(2);
     expect(log.match(/Starting session/g)?.length).toBe(1);
@@ -284,6 +292,20 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     expect(log).toMatch(
       new RegExp(`Connection from 127\\.0\\.0\\.1 port \\d+ on ${ADDRS[0]!.replace(/\./g, "\\.")} `),
     );
+  });
+
+  it("connects many targets behind one jump host with a single handshake slot", async () => {
+    const factory = createTransportFactory({
+      credentials: { get: () => ({ private_key: sshd.clientKey }) },
+      handshakes: 1,
+    });
+    const bastion = target("bastion", ADDRS[0]!, { credential: "k" });
+    const inner = ADDRS.slice(1).map((a, i) => target(`in${i}`, a, { credential: "k", jump: bastion }));
+    const out = await runPlan(simplePlan(inner, [step("s", { run: "true" })]), {
+      transportFor: factory.transportFor,
+      redactor: new Redactor(),
+    });
+    expect(out.counts.changed).toBe(3);
   });
 
   it("carries 10 MB of output over SSH with nothing lost", async () => {

@@ -50,15 +50,17 @@ export function register(program: Command): void {
     .addHelpText(
       "after",
       `
-The run's record (run.json, README.md, a log per target) is committed to the records branch and pushed
-to origin when there is one. Exit status: 0 every target succeeded, 1 a target failed (or was unreachable, timed out, cancelled),
-2 usage error, 3 a mistake in the repository or the request, 130 interrupted (Ctrl-C).
+The run's record (run.json, README.md, a log per target) is committed to the records branch and
+pushed to origin when there is one.
+
+Exit status: 0 every target succeeded; 1 a target failed, was unreachable, timed out or cancelled;
+2 usage error; 3 a mistake in the repository or the request; 130 interrupted (Ctrl-C).
 
 Examples:
   $ opsc run patch-web
   $ opsc run patch-web --input package=nginx --target 'web-*'
   $ opsc run patch-web --match env=staging --check
-  $ opsc run hello --repo examples/demo --output
+  $ opsc run hello --repo examples/minimal --output
 
 On a terminal the view is live (targets by steps, counts, elapsed time); in CI it prints one line per
 step. Ctrl-C kills the running steps, cancels the rest and still prints the summary; a second Ctrl-C exits.

@@ -13,7 +13,7 @@ function compositeCycles(index: RepoIndex): void {
     state.set(id, "active");
     const entry = index.steps.get(id);
     for (const [i, child] of (entry?.raw.steps ?? []).entries()) {
-      const uses = child.uses;
+      const uses = child?.uses;
       if (uses === undefined || !index.steps.has(uses)) continue;
       if (state.get(uses) === "active") {
         const loop = [...chain.slice(chain.indexOf(uses)), id, uses];

@@ -40,7 +40,8 @@ export function checkInputs(index: RepoIndex): void {
   for (const step of index.steps.values()) declared(index, step.source, ["inputs"], step.raw.inputs);
   for (const job of index.jobs.values()) declared(index, job.source, ["inputs"], job.raw.inputs);
   for (const site of index.stepUses()) {
-    if (site.raw.uses === undefined) continue;
+    // Only a fully valid library step's inputs can be trusted to check `with:` against.
+    if (site.raw.uses === undefined || !index.stepIsValid(site.raw.uses)) continue;
     const target = index.steps.get(site.raw.uses);
     if (!target) continue;
     const inputs = target.raw.inputs ?? {};

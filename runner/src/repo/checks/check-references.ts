@@ -170,6 +170,7 @@ function checkJobs(index: RepoIndex): void {
       credential(index, job.source, ["notify", i, "webhook", "secret"], n.webhook?.secret);
     const phases = new Map<string, number>();
     for (const [i, p] of (raw.phases ?? []).entries()) {
+      if (!p?.name) continue;
       if (phases.has(p.name)) {
         index.report(
           job.source,

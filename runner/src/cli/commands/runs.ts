@@ -1,0 +1,148 @@
+/** `opsc runs list|show`: run history from the records branch. */
+import { Command } from "commander";
+import { usageError, userError } from "../../core/errors.js";
+import type { RunSummary } from "../../core/run-summary.js";
+import { targetLogPath } from "../../records/record-paths.js";
+import { listRuns, openRecords, readRun, readRunFile, runIds, type RecordsSource } from "../../records/records-branch.js";
+import { formatDuration } from "../../records/render-readme.js";
+import { readRecordsSettings } from "../records-settings.js";
+import { findRepoRoot } from "../repo-root.js";
+
+interface ListOptions {
+  repo?: string;
+  job?: string;
+  limit: string;
+  format: string;
+}
+
+interface ShowOptions {
+  repo?: string;
+  log?: string;
+  format: string;
+}
+
+const write = (s: string): void => void process.stdout.write(s);
+
+export function register(program: Command): void {
+  const runs = program.command("runs").description("Run history from the records branch");
+  runs
+    .command("list")
+    .description("List recorded runs, newest first")
+    .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
+    .option("--job <job>", "only runs of this job")
+    .option("--limit <n>", "at most this many runs", "20")
+    .option("--format <format>", "text or json", "text")
+    .addHelpText(
+      "after",
+      `
+Reads the local records branch (opsconductor.yaml records.branch, default opsconductor/runs);
+\`git fetch origin opsconductor/runs:opsconductor/runs\` brings other runners' records.
+
+Examples:
+  $ opsc runs list
+  $ opsc runs list --job patch-web --limit 5
+  $ opsc runs list --format json | jq '.[] | select(.result == "failure") | .id'`,
+    )
+    .action(async (opts: ListOptions) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw usageError("cli.bad-limit", `--limit ${opts.limit}: expected a whole number above 0`);
+      const format = formatOf(opts.format);
+      const src = await open(opts.repo);
+      const found = src ? await listRuns(src, { ...(opts.job !== undefined ? { job: opts.job } : {}), limit }) : [];
+      if (format === "json") return write(`${JSON.stringify(found, null, 2)}\n`);
+      if (found.length === 0) return write(src ? "no runs recorded for that job\n" : "no runs recorded yet\n");
+      write(renderList(found));
+    });
+  runs
+    .command("show")
+    .description("Show one recorded run: result, who, what commit, targets by steps")
+    .argument("<run-id>", "run id, or an unambiguous part of one (its start or its 4-letter suffix)")
+    .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
+    .option("--log <target>", "print this target's log instead")
+    .option("--format <format>", "text or json (run.json as committed)", "text")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ opsc runs show 20261122T031500Z-patch-web-7f3a
+  $ opsc runs show 7f3a --log web-1
+  $ opsc runs show 7f3a --format json`,
+    )
+    .action(async (wanted: string, opts: ShowOptions) => {
+      const format = formatOf(opts.format);
+      const src = await open(opts.repo);
+      if (!src) throw userError("runs.none", "no runs recorded yet", { hint: "runs are recorded by `opsc run`" });
+      const id = await resolveRunId(src, wanted);
+      const run = await readRun(src, id);
+      if (!run) throw userError("runs.not-found", `run ${id} has no run.json`);
+      if (opts.log !== undefined) {
+        const log = await readRunFile(src, id, targetLogPath(opts.log));
+        if (log === null) {
+          const names = run.summary.targets.map((t) => t.name).join(", ");
+          throw userError("runs.no-log", `run ${id} has no log for target ${opts.log}`, { hint: `its targets: ${names}` });
+        }
+        return write(log);
+      }
+      write(format === "json" ? run.runJson : renderRun(run.summary));
+    });
+}
+
+function formatOf(format: string): "text" | "json" {
+  if (format !== "text" && format !== "json") throw usageError("cli.bad-format", `--format ${format}: expected text or json`);
+  return format;
+}
+
+async function open(repo: string | undefined): Promise<RecordsSource | null> {
+  const root = findRepoRoot(repo);
+  return openRecords(root, readRecordsSettings(root).records.branch);
+}
+
+async function resolveRunId(src: RecordsSource, wanted: string): Promise<string> {
+  const ids = await runIds(src);
+  if (ids.includes(wanted)) return wanted;
+  const hits = ids.filter((id) => id.startsWith(wanted) || id.endsWith(`-${wanted}`));
+  if (hits.length === 1 && hits[0] !== undefined) return hits[0];
+  if (hits.length > 1) {
+    throw userError("runs.ambiguous", `"${wanted}" matches ${hits.length} runs`, { hint: `for example ${hits.slice(-3).join(", ")}` });
+  }
+  throw userError("runs.not-found", `no recorded run "${wanted}"`, { hint: "see `opsc runs list`" });
+}
+
+function okOf(s: RunSummary): string {
+  return `${s.counts.ok + s.counts.changed + s.counts.skipped}/${s.targets.length}`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n") + "\n";
+}
+
+export function renderList(runs: RunSummary[]): string {
+  const rows = [["RUN", "JOB", "RESULT", "OK", "DURATION", "TRIGGER"]];
+  for (const s of runs) {
+    const ms = Date.parse(s.finishedAt) - Date.parse(s.startedAt);
+    rows.push([s.id, s.job, s.result, okOf(s), Number.isFinite(ms) ? formatDuration(ms) : "?", `${s.trigger.kind} by ${s.actor}`]);
+  }
+  return table(rows);
+}
+
+export function renderRun(s: RunSummary): string {
+  const lines = [
+    `run ${s.id}`,
+    `  job:       ${s.job}`,
+    `  result:    ${s.result}${s.checkMode ? " (check mode)" : ""} (${okOf(s)} targets ok)`,
+    `  trigger:   ${s.trigger.kind} by ${s.actor}`,
+    `  commit:    ${s.sourceCommit ?? "working tree (uncommitted)"}`,
+    `  started:   ${s.startedAt}`,
+    `  finished:  ${s.finishedAt}`,
+  ];
+  if (Object.keys(s.inputs).length > 0) lines.push(`  inputs:    ${JSON.stringify(s.inputs)}`);
+  if (s.lastFinishedStep) lines.push(`  last finished step: ${s.lastFinishedStep.step} on ${s.lastFinishedStep.target}`);
+  lines.push("");
+  const rows = [["TARGET", "OUTCOME", "DURATION", "STEPS"]];
+  for (const t of s.targets) {
+    const steps = t.steps.map((st) => `${st.id}:${st.outcome}`).join(" ");
+    rows.push([t.name, t.outcome, formatDuration(t.ms), `${steps}${t.reason ? `  (${t.reason})` : ""}`]);
+  }
+  return `${lines.join("\n")}\n${s.targets.length > 0 ? table(rows) : "  no targets\n"}`;
+}

@@ -1,0 +1,29 @@
+/**
+ * The `records:` settings for the history commands. They read only
+ * opsconductor.yaml, so `opsc runs` and `opsc audit` still work while a job
+ * file in the repository has a mistake.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { userError } from "../core/errors.js";
+import type { Settings } from "../core/repo-model.js";
+import type { RawSettings } from "../repo/raw-types.js";
+import { buildSettings } from "../repo/build-model.js";
+
+export function readRecordsSettings(root: string): Pick<Settings, "records"> {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(join(root, "opsconductor.yaml"), "utf8"));
+  } catch (e) {
+    throw userError("records.settings", `opsconductor.yaml cannot be read: ${(e as Error).message}`, {
+      position: { file: "opsconductor.yaml", line: 1, col: 1 },
+      hint: "run `opsc validate` to see the problem",
+    });
+  }
+  const settings = buildSettings(
+    raw !== null && typeof raw === "object" ? (raw as RawSettings) : undefined,
+    { file: "opsconductor.yaml", line: 1, col: 1 },
+  );
+  return { records: settings.records };
+}
