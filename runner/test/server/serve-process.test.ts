@@ -157,7 +157,9 @@ describe("opsc serve as a process", () => {
     const run = remoteRuns(remote).find((r) => r.sourceCommit === c2 && r.job === "hello");
     expect(run).toMatchObject({ result: "success", trigger: { kind: "push" } });
     // The record lands before the executor returns; the item is finished (and counted) just after.
-    await eventually(async () => (await apiRuns(s)).some((r) => r.job === "hello" && r.status === "finished"));
+    await eventually(async () =>
+      (await apiRuns(s)).some((r) => r.job === "hello" && r.status === "finished"),
+    );
     expect((await apiRuns(s)).filter((r) => r.job === "hello")).toHaveLength(1);
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
     expect(metrics).toMatch(/opsc_runs_total\{job="hello",result="success"\} 1/);
