@@ -7,6 +7,7 @@ import { EXIT } from "../core/exit-codes.js";
 import { reportError } from "./report-error.js";
 // command imports (one line each, keep sorted)
 import { register as registerAudit } from "./commands/audit.js";
+import { register as registerDiff } from "./commands/diff.js";
 import { register as registerInit } from "./commands/init.js";
 import { register as registerOnPush } from "./commands/on-push.js";
 import { register as registerPlan } from "./commands/plan.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     .exitOverride();
   // command registrations (one line each, keep sorted)
   registerAudit(program);
+  registerDiff(program);
   registerInit(program);
   registerOnPush(program);
   registerPlan(program);

@@ -417,6 +417,11 @@ class Engine {
     if (this.plan.checkMode && step.check === undefined) {
       return done("skipped", 0, { reason: "no check script; --check runs nothing else" });
     }
+    if (step.sudo && target.sudo?.enabled === false) {
+      return done("failed", 0, {
+        reason: `step needs sudo, but target ${target.name} has sudo.enabled: false`,
+      });
+    }
     const shell = step.shell ?? target.shell;
     const sudo = step.sudo
       ? {

@@ -167,6 +167,19 @@ describe("audit verification", () => {
     expect(v?.firstBreak).toEqual({ file: path, line: 2, message: expect.stringContaining("a line before it was changed or removed") });
   });
 
+  it("reports an edit of the newest line, which no later line vouches for", async () => {
+    const repo = await tamper("changed-last", (wt) => {
+      const file = auditFileIn(wt);
+      const lines = readFileSync(file, "utf8").split("\n");
+      lines[2] = (lines[2] ?? "").replace('"actor":"alice"', '"actor":"bob"');
+      writeFileSync(file, lines.join("\n"));
+    });
+    const src = await openRecords(repo, BRANCH);
+    const v = src ? await verifyRecords(src) : null;
+    expect(v?.ok).toBe(false);
+    expect(v?.firstBreak).toMatchObject({ line: 3, message: expect.stringContaining("changed after it was committed") });
+  });
+
   it("reports a removed line", async () => {
     const repo = await tamper("removed-line", (wt) => {
       const file = auditFileIn(wt);

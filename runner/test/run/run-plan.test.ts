@@ -30,6 +30,22 @@ function lines(events: RunEvent[], target: string, stepId: string): string[] {
 }
 
 describe("runPlan on local targets", () => {
+  it("fails a sudo step on a target that does not allow sudo, before running anything", async () => {
+    const o = options();
+    const marker = join(scratch, "sudo-ran");
+    const p = simplePlan(
+      [localTarget("a", { sudo: { enabled: false } })],
+      [step("root", { run: `touch ${marker}`, sudo: true })],
+    );
+    const out = await runPlan(p, o);
+    expect(out.result).toBe("failure");
+    expect(out.targets[0]!.steps[0]).toMatchObject({
+      outcome: "failed",
+      reason: "step needs sudo, but target a has sudo.enabled: false",
+    });
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it("passes outputs between steps, and a step's stdout cannot forge them", async () => {
     const o = options();
     const p = simplePlan(

@@ -1,0 +1,54 @@
+/**
+ * Reads the automation repository at two commits (no checkout) and diffs
+ * them: what `opsc diff` and the action's pull-request review print.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { readRepoCommit } from "../git/read-tree.js";
+import { loadRepo } from "../repo/load-repo.js";
+import { diffRepos } from "./diff-repos.js";
+import type { Review } from "./render-diff.js";
+import { findGitDir } from "../git/git-dir.js";
+
+export interface ReviewRequest {
+  gitdir: string;
+  /** Folder of the automation repository inside the Git repository (posix, relative), when not its root. */
+  root?: string;
+  base: string;
+  head: string;
+  at: Date;
+}
+
+export async function reviewCommits(request: ReviewRequest): Promise<Review> {
+  const options = request.root ? { root: request.root } : {};
+  const [baseFiles, headFiles] = await Promise.all([
+    readRepoCommit(request.gitdir, request.base, options),
+    readRepoCommit(request.gitdir, request.head, options),
+  ]);
+  const base = loadRepo(baseFiles);
+  const head = loadRepo(headFiles);
+  const errors = (d: typeof base.diagnostics): number => d.filter((x) => x.severity === "error").length;
+  return {
+    base: { commit: baseFiles.commit ?? request.base, errors: errors(base.diagnostics) },
+    head: { commit: headFiles.commit ?? request.head, errors: errors(head.diagnostics) },
+    diff: diffRepos(base.model, head.model, { at: request.at }),
+  };
+}
+
+/**
+ * The Git directory holding an automation repository and the repository's
+ * folder inside it: the automation repository may live in a subfolder (`ops/`)
+ * of a larger Git repository.
+ */
+export function locateGit(repoDir: string): { gitdir: string; root?: string } {
+  let dir = path.resolve(repoDir);
+  for (;;) {
+    if (fs.existsSync(path.join(dir, ".git"))) {
+      const root = path.relative(dir, path.resolve(repoDir)).split(path.sep).join("/");
+      return { gitdir: findGitDir(dir), ...(root ? { root } : {}) };
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return { gitdir: findGitDir(repoDir) };
+    dir = parent;
+  }
+}
