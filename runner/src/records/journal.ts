@@ -123,8 +123,8 @@ export async function recoverInterrupted(repoDir: string, options: RecoverOption
       continue; // killed before the header reached the disk: nothing to record
     }
     if (header.type !== "journal") continue;
-    // Recovery runs at start, so a journal with our own pid is from an earlier process.
-    if (header.owner.pid !== process.pid && isAlive(header.owner)) {
+    // A run of this very process (a server running several jobs) is not interrupted.
+    if (isAlive(header.owner)) {
       running.push(header.runId);
       continue;
     }

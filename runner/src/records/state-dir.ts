@@ -4,6 +4,7 @@
  * (inside the git dir so it is never committed and never seen by `git status`).
  */
 import fs from "node:fs";
+import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import { environmentError } from "../core/errors.js";
@@ -18,16 +19,23 @@ export function stateDir(repoDir: string, env: NodeJS.ProcessEnv = process.env):
 export interface Owner {
   pid: number;
   host: string;
+  /**
+   * Random per process. Pids are reused (containers start every process as a
+   * low pid), so a pid equal to ours proves nothing; the token does.
+   */
+  token?: string;
 }
+
+const PROCESS_TOKEN = randomBytes(8).toString("hex");
 
 export function me(): Owner {
-  return { pid: process.pid, host: os.hostname() };
+  return { pid: process.pid, host: os.hostname(), token: PROCESS_TOKEN };
 }
 
-/** False only when we can tell for sure: same host and no such process. */
+/** False only when we can tell for sure: same host and no such process (or an earlier one with our pid). */
 export function isAlive(owner: Owner): boolean {
   if (owner.host !== os.hostname()) return true;
-  if (owner.pid === process.pid) return true;
+  if (owner.pid === process.pid) return owner.token === PROCESS_TOKEN;
   try {
     process.kill(owner.pid, 0);
     return true;

@@ -57,10 +57,10 @@ function renderJob(job: JobDiff): string[] {
   const lines = [`### \`${job.id}\` (${job.change})`];
   const t = job.targets;
   if (t.before !== t.after || t.added.length || t.removed.length || t.changed.length) {
-    const parts = [`**Targets** ${t.before} → ${t.after}`];
+    const parts: string[] = [];
     if (t.added.length) parts.push(`added ${codeList(t.added)}`);
     if (t.removed.length) parts.push(`removed ${codeList(t.removed)}`);
-    lines.push("", parts.join("; "));
+    lines.push("", `**Targets** ${t.before} → ${t.after}${parts.length ? `: ${parts.join("; ")}` : ""}`);
     for (const c of t.changed) lines.push(`- \`${c.name}\` changed: ${c.fields.join(", ")}`);
   }
   if (job.triggers.added.length || job.triggers.removed.length) {
@@ -92,10 +92,10 @@ function renderJob(job: JobDiff): string[] {
     }
   }
   if (job.credentials.added.length || job.credentials.removed.length) {
-    const parts = ["**Credentials read**"];
+    const parts: string[] = [];
     if (job.credentials.added.length) parts.push(`added ${codeList(job.credentials.added)}`);
     if (job.credentials.removed.length) parts.push(`removed ${codeList(job.credentials.removed)}`);
-    lines.push("", parts.join("; "));
+    lines.push("", `**Credentials read** (names only): ${parts.join("; ")}`);
   }
   if (job.settings.length) {
     lines.push("", "**Settings**", "", "| setting | before | after |", "| --- | --- | --- |");
@@ -182,12 +182,12 @@ export function lineDiff(before: string, after: string): string[] {
       out.push(` ${a[i]}`);
       i++;
       j++;
-    } else if (j < b.length && (i >= a.length || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) {
-      out.push(`+${b[j]}`);
-      j++;
-    } else {
+    } else if (i < a.length && (j >= b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
       out.push(`-${a[i]}`);
       i++;
+    } else {
+      out.push(`+${b[j]}`);
+      j++;
     }
   }
   return out;

@@ -4,11 +4,12 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { findGitDir } from "../git/git-dir.js";
 import { readRepoCommit } from "../git/read-tree.js";
 import { loadRepo } from "../repo/load-repo.js";
+import { commitOf } from "../triggers/changed-paths.js";
 import { diffRepos } from "./diff-repos.js";
 import type { Review } from "./render-diff.js";
-import { findGitDir } from "../git/git-dir.js";
 
 export interface ReviewRequest {
   gitdir: string;
@@ -21,9 +22,11 @@ export interface ReviewRequest {
 
 export async function reviewCommits(request: ReviewRequest): Promise<Review> {
   const options = request.root ? { root: request.root } : {};
+  // commitOf turns a well-formed but absent commit id into a user error.
+  const [baseCommit, headCommit] = await Promise.all([commitOf(request.gitdir, request.base), commitOf(request.gitdir, request.head)]);
   const [baseFiles, headFiles] = await Promise.all([
-    readRepoCommit(request.gitdir, request.base, options),
-    readRepoCommit(request.gitdir, request.head, options),
+    readRepoCommit(request.gitdir, baseCommit, options),
+    readRepoCommit(request.gitdir, headCommit, options),
   ]);
   const base = loadRepo(baseFiles);
   const head = loadRepo(headFiles);

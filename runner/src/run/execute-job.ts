@@ -8,6 +8,7 @@ import type { Trigger } from "../core/plan-model.js";
 import type { RunEventListener } from "../core/run-events.js";
 import type { RunSummary } from "../core/run-summary.js";
 import { userError } from "../core/errors.js";
+import { isShutdown } from "../core/shutdown.js";
 import type { TargetFilter } from "../plan/select-targets.js";
 import { commitRecord, type CommitRecordResult } from "../records/commit-record.js";
 import { recoverInterrupted, RunJournal } from "../records/journal.js";
@@ -118,6 +119,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
     ...(request.signal ? { signal: request.signal } : {}),
   });
   const summary = recorder.summary();
+  if (summary.result === "cancelled" && isShutdown(request.signal?.reason)) summary.result = "interrupted";
   const record = await commitRecord({
     repoDir: request.repoDir,
     settings: model.settings,

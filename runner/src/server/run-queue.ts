@@ -8,11 +8,9 @@
 import { environmentError } from "../core/errors.js";
 import type { WorkItem } from "./work-item.js";
 
-/**
- * The abort reason of runs cut off by a shutdown, so the engine can record them
- * as `interrupted` rather than `cancelled` by a person.
- */
-export const SHUTDOWN_CODE = "serve.shutdown";
+import { SHUTDOWN_CODE } from "../core/shutdown.js";
+
+export { SHUTDOWN_CODE };
 
 export interface RunQueueOptions {
   /** Runs at once across all groups. */

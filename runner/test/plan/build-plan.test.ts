@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { JobDef, RepoModel, StepUse, TargetDef } from "../../src/core/repo-model.js";
+import type { JobDef, RepoModel, StepDef, StepUse, TargetDef } from "../../src/core/repo-model.js";
 import { batchesOf, buildPlan } from "../../src/plan/build-plan.js";
 import { renderPlan } from "../../src/plan/render-plan.js";
 
@@ -54,7 +54,7 @@ function model(j: JobDef = job()): RepoModel {
   return {
     settings: { records: { branch: "opsconductor/runs", push: true }, defaults: { shell: "sh" }, source: pos },
     targets,
-    steps: new Map([
+    steps: new Map<string, StepDef>([
       [
         "apt/install",
         {

@@ -3,7 +3,10 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
 import { afterAll, describe, expect, it } from "vitest";
+import runSchema from "../../../schema/run.schema.json" with { type: "json" };
 import { commitRecord } from "../../src/records/commit-record.js";
 import { RunJournal } from "../../src/records/journal.js";
 import { openRecords, readRun, verifyRecords, listRuns } from "../../src/records/records-branch.js";
@@ -13,6 +16,11 @@ import { Redactor } from "../../src/secrets/redactor.js";
 import { LocalTransport } from "../../src/transports/local-transport.js";
 import { assertNoCanary, CANARY, plantCanaries } from "../helpers/canary.js";
 import { localTarget, simplePlan, step } from "../helpers/plan-fixture.js";
+
+// ajv-formats ships CommonJS; its default export is the function under ESM interop.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv2020) => Ajv2020;
+const validateRun = addFormats(new Ajv2020({ strict: true, allErrors: true })).compile(runSchema);
 
 const scratch = mkdtempSync(join(tmpdir(), "opsc-records-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -77,6 +85,8 @@ describe("commitRecord", () => {
     const run = JSON.parse(git(repo, "show", `${BRANCH}:${dir}/run.json`)) as Record<string, unknown>;
     expect(run).toMatchObject({ id: result.runId, job: "patch-web", result: "failure", actor: "alice", inputs: { package: "nginx" } });
     expect(run.counts).toMatchObject({ ok: 0, changed: 1, failed: 1 });
+    expect(validateRun(run), JSON.stringify(validateRun.errors)).toBe(true);
+    expect(validateRun({ ...run, result: "exploded" })).toBe(false);
     const readme = git(repo, "show", `${BRANCH}:${dir}/README.md`);
     expect(readme).toContain("| [web-2](targets/web-2.log) | ❌ failed");
     expect(readme).toMatch(/\| Target \| Outcome \| `install` \| `fail-on-2` \|/);
