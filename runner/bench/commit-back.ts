@@ -41,13 +41,21 @@ const START = Date.parse("2024-01-01T00:00:00Z");
 
 function runSummary(i: number): RunSummary {
   const at = new Date(START + i * RUN_SPACING_MS);
-  const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   const targets = Array.from({ length: TARGETS }, (_, t) => ({
     name: `web-${t + 1}`,
     phase: "main",
     outcome: "ok" as const,
     ms: 1200 + t,
-    steps: ["install", "configure", "reload"].map((id) => ({ id, outcome: "ok" as const, ms: 400, attempts: 1 })),
+    steps: ["install", "configure", "reload"].map((id) => ({
+      id,
+      outcome: "ok" as const,
+      ms: 400,
+      attempts: 1,
+    })),
   }));
   return {
     id: `${stamp}-patch-web-${(i % 65536).toString(16).padStart(4, "0")}`,
@@ -77,7 +85,9 @@ function runLogs(i: number): Map<string, string> {
 async function generate(gitdir: string, files: number, commits: number): Promise<number> {
   execFileSync("git", ["init", "-q", "--bare", gitdir]);
   const perRun = Math.max(3, Math.round(files / commits));
-  const child = spawn("git", ["--git-dir", gitdir, "fast-import", "--quiet"], { stdio: ["pipe", "ignore", "inherit"] });
+  const child = spawn("git", ["--git-dir", gitdir, "fast-import", "--quiet"], {
+    stdio: ["pipe", "ignore", "inherit"],
+  });
   const done = new Promise<void>((resolve, reject) =>
     child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`fast-import exited ${code}`)))),
   );
@@ -111,7 +121,10 @@ async function generate(gitdir: string, files: number, commits: number): Promise
   }
   out.end();
   await done;
-  return Number(execFileSync("git", ["--git-dir", gitdir, "ls-tree", "-r", "--name-only", BRANCH]).toString().split("\n").length - 1);
+  const listing = execFileSync("git", ["--git-dir", gitdir, "ls-tree", "-r", "--name-only", BRANCH], {
+    maxBuffer: 1 << 28,
+  });
+  return listing.toString().split("\n").length - 1;
 }
 
 /** The same record commit with native plumbing: the floor. */
@@ -140,16 +153,22 @@ function nativeCommit(gitdir: string, scratch: string, i: number): void {
   const blob = new Map(paths.map((p, k) => [p, oids[k] ?? ""]));
   // Trees: the run folder, then each level up, reading the existing level with ls-tree.
   const mktree = (entries: string[]): string => g(["mktree"], entries.join("\n") + "\n");
-  const targets = mktree(files.filter((f) => f.path.startsWith("targets/")).map((f) => `100644 blob ${blob.get(join(work, f.path))}\t${f.path.slice(8)}`));
+  const targets = mktree(
+    files
+      .filter((f) => f.path.startsWith("targets/"))
+      .map((f) => `100644 blob ${blob.get(join(work, f.path))}\t${f.path.slice(8)}`),
+  );
   let sub = mktree([
     `100644 blob ${blob.get(join(work, "run.json"))}\trun.json`,
     `100644 blob ${blob.get(join(work, "README.md"))}\tREADME.md`,
     `040000 tree ${targets}\ttargets`,
   ]);
   const replace = (treeish: string, name: string, line: string): string => {
-    let existing: string[] = [];
+    let existing: string[];
     try {
-      existing = g(["ls-tree", treeish]).split("\n").filter((l) => l !== "");
+      existing = g(["ls-tree", treeish])
+        .split("\n")
+        .filter((l) => l !== "");
     } catch {
       existing = [];
     }
@@ -162,14 +181,31 @@ function nativeCommit(gitdir: string, scratch: string, i: number): void {
   }
   const runsTree = sub;
   const [, year, month] = auditPath.split("/");
-  const yearTree = replace(`${parent}:audit/${year}`, month ?? "", `100644 blob ${blob.get(join(work, "audit.jsonl"))}\t${month}`);
+  const yearTree = replace(
+    `${parent}:audit/${year}`,
+    month ?? "",
+    `100644 blob ${blob.get(join(work, "audit.jsonl"))}\t${month}`,
+  );
   const auditTree = replace(`${parent}:audit`, year ?? "", `040000 tree ${yearTree}\t${year}`);
   const root = mktree([
-    ...g(["ls-tree", parent]).split("\n").filter((l) => !/\t(runs|audit)$/.test(l)),
+    ...g(["ls-tree", parent])
+      .split("\n")
+      .filter((l) => !/\t(runs|audit)$/.test(l)),
     `040000 tree ${runsTree}\truns`,
     `040000 tree ${auditTree}\taudit`,
   ]);
-  const commit = g(["-c", "user.name=bench", "-c", "user.email=b@bench", "commit-tree", root, "-p", parent, "-m", `run ${s.id}`]);
+  const commit = g([
+    "-c",
+    "user.name=bench",
+    "-c",
+    "user.email=b@bench",
+    "commit-tree",
+    root,
+    "-p",
+    parent,
+    "-m",
+    `run ${s.id}`,
+  ]);
   g(["update-ref", `refs/heads/${BRANCH}`, commit, parent]);
 }
 
@@ -194,14 +230,24 @@ export async function benchCommitBack(opts: BenchCommitBackOptions = {}): Promis
       const gitdir = join(scratch, `repo-${files}.git`);
       const t0 = performance.now();
       const actual = await generate(gitdir, files, commits);
-      log(`  generated ${actual} files in ${commits} commits in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      log(
+        `  generated ${actual} files in ${commits} commits in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
       const settings = { records: { branch: BRANCH, push: false } };
       const opsc: number[] = [];
       const native: number[] = [];
       for (let k = 0; k <= runs; k++) {
         // Alternate, so both see the same branch size and the same machine noise.
         const a = performance.now();
-        await commitRecord({ repoDir: gitdir, settings, summary: runSummary(commits + 2 * k), logs: runLogs(k), push: false, env, cache: {} });
+        await commitRecord({
+          repoDir: gitdir,
+          settings,
+          summary: runSummary(commits + 2 * k),
+          logs: runLogs(k),
+          push: false,
+          env,
+          cache: {},
+        });
         const b = performance.now();
         nativeCommit(gitdir, scratch, commits + 2 * k + 1);
         const c = performance.now();
@@ -222,7 +268,9 @@ export async function benchCommitBack(opts: BenchCommitBackOptions = {}): Promis
     const last = figures[figures.length - 1];
     if (first && last && figures.length > 1) {
       const growth = last.opscMs / first.opscMs;
-      log(`  largest / smallest: ${growth.toFixed(2)}x (target at most 1.5x) ${growth <= 1.5 ? "OK" : "OVER TARGET"}`);
+      log(
+        `  largest / smallest: ${growth.toFixed(2)}x (target at most 1.5x) ${growth <= 1.5 ? "OK" : "OVER TARGET"}`,
+      );
     }
     return figures;
   } finally {

@@ -21,9 +21,10 @@ export function readRecordsSettings(root: string): Pick<Settings, "records"> {
       hint: "run `opsc validate` to see the problem",
     });
   }
-  const settings = buildSettings(
-    raw !== null && typeof raw === "object" ? (raw as RawSettings) : undefined,
-    { file: "opsconductor.yaml", line: 1, col: 1 },
-  );
+  const settings = buildSettings(raw !== null && typeof raw === "object" ? (raw as RawSettings) : undefined, {
+    file: "opsconductor.yaml",
+    line: 1,
+    col: 1,
+  });
   return { records: settings.records };
 }

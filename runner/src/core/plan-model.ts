@@ -81,6 +81,10 @@ export interface Plan {
   concurrency?: { group: string; policy: "queue" | "skip" | "cancel-previous" };
   /** `--check`: run only `check` scripts, change nothing. */
   checkMode: boolean;
-  /** `K/N` when this is one shard of a sharded run. */
-  shard?: { index: number; count: number };
+  /**
+   * `K/N` when this is one shard of a sharded run. `group` names the sharded
+   * run all shards belong to (in GitHub Actions: the workflow run id and attempt),
+   * so `opsc runs show` can merge their records.
+   */
+  shard?: { index: number; count: number; group?: string };
 }

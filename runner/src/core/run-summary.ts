@@ -37,7 +37,8 @@ export interface RunSummary {
   ref?: string;
   inputs: Record<string, unknown>;
   checkMode: boolean;
-  shard?: { index: number; count: number };
+  /** One shard of a sharded run; `group` is shared by all its shards (see Plan.shard). */
+  shard?: { index: number; count: number; group?: string };
   targets: TargetSummary[];
   counts: Record<TargetOutcome, number>;
   /** For `interrupted`: the last step known to have finished. */

@@ -19,7 +19,8 @@ export function findGitDir(repoDir: string): string {
     const m = /^gitdir:\s*(.+)$/m.exec(fs.readFileSync(dotGit, "utf8"));
     if (m?.[1]) return path.resolve(repoDir, m[1].trim());
   }
-  if (fs.existsSync(path.join(repoDir, "HEAD")) && fs.existsSync(path.join(repoDir, "objects"))) return repoDir;
+  if (fs.existsSync(path.join(repoDir, "HEAD")) && fs.existsSync(path.join(repoDir, "objects")))
+    return repoDir;
   throw userError("git.not-a-repository", `${repoDir} is not a Git repository`, {
     hint: "records are committed to the automation repository: run `git init` there (or clone it) first",
   });

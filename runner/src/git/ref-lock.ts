@@ -35,7 +35,12 @@ const LOCK_WAIT_MS = 10_000;
  * Sets `ref` (full name, `refs/heads/...`) to `oid` if it still points at
  * `expected` (null: must not exist). Throws RefMovedError otherwise.
  */
-export async function compareAndSwapRef(gitdir: string, ref: string, expected: string | null, oid: string): Promise<void> {
+export async function compareAndSwapRef(
+  gitdir: string,
+  ref: string,
+  expected: string | null,
+  oid: string,
+): Promise<void> {
   const refPath = path.join(gitdir, ...ref.split("/"));
   const lockPath = `${refPath}.lock`;
   fs.mkdirSync(path.dirname(refPath), { recursive: true });
@@ -70,9 +75,13 @@ async function openExclusive(lockPath: string): Promise<number> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       if (Date.now() > deadline) {
-        throw environmentError("git.ref-locked", `${lockPath} has existed for more than ${LOCK_WAIT_MS / 1000} s`, {
-          hint: "another git process holds the ref; if none is running, a crashed one left the lock: delete the file",
-        });
+        throw environmentError(
+          "git.ref-locked",
+          `${lockPath} has existed for more than ${LOCK_WAIT_MS / 1000} s`,
+          {
+            hint: "another git process holds the ref; if none is running, a crashed one left the lock: delete the file",
+          },
+        );
       }
       await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
       delay = Math.min(delay * 2, 200);

@@ -14,7 +14,12 @@ interface Node {
   dirs: Map<string, Node>;
 }
 
-export async function writeTreeWith(gitdir: string, baseTree: string | null, inputs: TreeInput[], cache: object): Promise<string> {
+export async function writeTreeWith(
+  gitdir: string,
+  baseTree: string | null,
+  inputs: TreeInput[],
+  cache: object,
+): Promise<string> {
   const root: Node = { files: new Map(), dirs: new Map() };
   for (const input of inputs) {
     const parts = input.path.split("/");
@@ -51,12 +56,18 @@ async function writeNode(gitdir: string, base: string | null, node: Node, cache:
     const oid = await writeNode(gitdir, subBase, sub, cache);
     entries.set(name, { mode: "040000", path: name, oid, type: "tree" });
   }
-  for (const [name, f] of node.files) entries.set(name, { mode: f.mode, path: name, oid: f.oid, type: f.type });
+  for (const [name, f] of node.files)
+    entries.set(name, { mode: f.mode, path: name, oid: f.oid, type: f.type });
   return git.writeTree({ fs, gitdir, tree: [...entries.values()] });
 }
 
 /** The entry at `path` inside a tree, or null. Reads only the trees along the path. */
-export async function entryAt(gitdir: string, tree: string, path: string, cache: object): Promise<TreeEntry | null> {
+export async function entryAt(
+  gitdir: string,
+  tree: string,
+  path: string,
+  cache: object,
+): Promise<TreeEntry | null> {
   let oid = tree;
   const parts = path.split("/");
   for (const [i, part] of parts.entries()) {
@@ -71,7 +82,12 @@ export async function entryAt(gitdir: string, tree: string, path: string, cache:
 }
 
 /** Names in the tree at `path` ("" for the root), or [] when absent. */
-export async function listTree(gitdir: string, tree: string, path: string, cache: object): Promise<TreeEntry[]> {
+export async function listTree(
+  gitdir: string,
+  tree: string,
+  path: string,
+  cache: object,
+): Promise<TreeEntry[]> {
   if (path === "") return (await git.readTree({ fs, gitdir, oid: tree, cache })).tree;
   const entry = await entryAt(gitdir, tree, path, cache);
   if (!entry || entry.type !== "tree") return [];

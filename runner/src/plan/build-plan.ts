@@ -7,7 +7,8 @@ import type { Diagnostic } from "../core/diagnostic.js";
 import { renderDeep, stringifyValue, findExpressions } from "../core/expressions.js";
 import { coerceInput, inputProblems } from "../core/input-schema.js";
 import type { Plan, PlannedPhase, PlannedStep, PlannedTarget, Trigger } from "../core/plan-model.js";
-import type { JobDef, RepoModel, StepUse, Strategy, TargetDef } from "../core/repo-model.js";
+import type { JobDef, RepoModel, StepUse, Strategy } from "../core/repo-model.js";
+import { planTarget } from "./plan-target.js";
 import { selectTargets, type TargetFilter } from "./select-targets.js";
 
 export interface PlanRequest {
@@ -68,7 +69,11 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
   for (const phase of job.phases) {
     let selected = selectTargets(model.targets.values(), phase.targets, request.filter);
     if (sharded) selected = selected.filter((t) => sharded.has(t.id));
-    for (const t of selected) targets[t.id] ??= planTarget(model, t, at);
+    for (const t of selected) {
+      targets[t.id] ??= planTarget(model, t, (hop) =>
+        at("plan.bad-jump", `target "${t.id}" jumps through "${hop}", which cannot be resolved`, "run opsc validate"),
+      );
+    }
     const names = selected.map((t) => t.id);
     const steps: PlannedStep[] = [];
     for (const use of phase.steps) {
@@ -256,37 +261,6 @@ function flattenStep(
     ...((use.timeoutMs ?? lib.timeoutMs) !== undefined ? { timeoutMs: use.timeoutMs ?? lib.timeoutMs } : {}),
     ...common,
   });
-}
-
-function planTarget(
-  model: RepoModel,
-  t: TargetDef,
-  at: (code: string, message: string, hint?: string) => void,
-  seen: Set<string> = new Set(),
-): PlannedTarget {
-  let jump: PlannedTarget | undefined;
-  if (t.jump) {
-    const hop = model.targets.get(t.jump);
-    if (!hop || seen.has(t.jump)) {
-      at("plan.bad-jump", `target "${t.id}" jumps through "${t.jump}", which cannot be resolved`, "run opsc validate");
-    } else {
-      jump = planTarget(model, hop, at, new Set([...seen, t.id]));
-    }
-  }
-  return {
-    name: t.id,
-    transport: t.transport,
-    ...(t.host !== undefined ? { host: t.host } : {}),
-    port: t.port,
-    ...(t.user !== undefined ? { user: t.user } : {}),
-    ...(t.credential !== undefined ? { credential: t.credential } : {}),
-    hostKeys: [...t.hostKeys],
-    ...(jump ? { jump } : {}),
-    shell: t.shell,
-    ...(t.sudo ? { sudo: t.sudo } : {}),
-    labels: { ...t.labels },
-    vars: { ...t.vars },
-  };
 }
 
 /** Rolling batches: a count, or a percentage of the phase's targets (at least one). */

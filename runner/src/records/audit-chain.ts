@@ -48,7 +48,12 @@ export function hashLine(line: string): string {
   return sha256Hex(line);
 }
 
-export function buildAuditEntry(summary: RunSummary, runJson: string, head: ChainHead | null, at: Date): AuditEntry {
+export function buildAuditEntry(
+  summary: RunSummary,
+  runJson: string,
+  head: ChainHead | null,
+  at: Date,
+): AuditEntry {
   return {
     v: AUDIT_VERSION,
     seq: head ? head.seq + 1 : 1,
@@ -136,7 +141,11 @@ export function verifyAuditChain(files: AuditFileText[], runs: RunRecordHash[]):
   });
   for (const file of ordered) {
     if (file.text !== "" && !file.text.endsWith("\n")) {
-      return broken(file.path, splitLines(file.text).length, "the file does not end with a newline (truncated?)");
+      return broken(
+        file.path,
+        splitLines(file.text).length,
+        "the file does not end with a newline (truncated?)",
+      );
     }
     const lines = splitLines(file.text);
     for (const [i, line] of lines.entries()) {
@@ -164,7 +173,8 @@ export function verifyAuditChain(files: AuditFileText[], runs: RunRecordHash[]):
         );
       }
       const wantSeq: number = head ? head.seq + 1 : 1;
-      if (entry.seq !== wantSeq) return broken(file.path, n, `seq is ${String(entry.seq)}, expected ${wantSeq}`);
+      if (entry.seq !== wantSeq)
+        return broken(file.path, n, `seq is ${String(entry.seq)}, expected ${wantSeq}`);
       if (seen.has(entry.run)) {
         const first = seen.get(entry.run);
         return broken(file.path, n, `run ${entry.run} already has a line at ${first?.file}:${first?.line}`);
@@ -178,12 +188,17 @@ export function verifyAuditChain(files: AuditFileText[], runs: RunRecordHash[]):
     const line = seen.get(run.id);
     if (!line) return broken(`run ${run.id}`, 0, "the run directory has no audit line");
     if (line.record !== run.sha256) {
-      return broken(line.file, line.line, `run.json of ${run.id} does not match the hash in its audit line (changed?)`);
+      return broken(
+        line.file,
+        line.line,
+        `run.json of ${run.id} does not match the hash in its audit line (changed?)`,
+      );
     }
   }
   const runIds = new Set(runs.map((r) => r.id));
   for (const [id, where] of seen) {
-    if (!runIds.has(id)) return broken(where.file, where.line, `the run directory of ${id} is missing (removed?)`);
+    if (!runIds.has(id))
+      return broken(where.file, where.line, `the run directory of ${id} is missing (removed?)`);
   }
   return { ok: true, lines: count, head };
 }

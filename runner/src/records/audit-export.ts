@@ -36,7 +36,9 @@ export function exportAudit(files: AuditFileText[], options: { since?: Date; for
   const ordered = [...files].sort((a, b) => (a.path < b.path ? -1 : 1));
   const lines = ordered.flatMap((f) => splitLines(f.text));
   const since = options.since?.getTime();
-  const picked = lines.filter((l) => since === undefined || Date.parse((JSON.parse(l) as AuditEntry).finishedAt) >= since);
+  const picked = lines.filter(
+    (l) => since === undefined || Date.parse((JSON.parse(l) as AuditEntry).finishedAt) >= since,
+  );
   if (options.format === "jsonl") return picked.map((l) => `${l}\n`).join("");
   const rows = [CSV_COLUMNS.join(",")];
   for (const line of picked) {

@@ -48,7 +48,10 @@ export interface CommitRecordResult {
   push: PushOutcome;
 }
 
-export function recordFiles(summary: RunSummary, logs: Map<string, string>): Array<{ path: string; content: string }> {
+export function recordFiles(
+  summary: RunSummary,
+  logs: Map<string, string>,
+): Array<{ path: string; content: string }> {
   const files = [
     { path: "run.json", content: renderRunJson(summary) },
     { path: "README.md", content: renderRunReadme(summary) },
@@ -68,7 +71,10 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
   const mask = <T>(v: T): T => (opts.redactor ? opts.redactor.redactDeep(v) : v);
   const summary = mask(opts.summary);
   const logs = new Map(
-    [...(opts.logs instanceof Map ? opts.logs : new Map(Object.entries(opts.logs)))].map(([k, v]) => [k, mask(v)]),
+    [...(opts.logs instanceof Map ? opts.logs : new Map(Object.entries(opts.logs)))].map(([k, v]) => [
+      k,
+      mask(v),
+    ]),
   );
   const path = runDir(summary.id);
   const files = recordFiles(summary, logs);
@@ -112,7 +118,15 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
       }
     }
     const wantPush = opts.push ?? opts.settings.records.push;
-    if (!wantPush) return { runId: summary.id, path, branch, commit, existed, push: { status: "skipped", attempts: 0, rebuilt: [] } };
+    if (!wantPush)
+      return {
+        runId: summary.id,
+        path,
+        branch,
+        commit,
+        existed,
+        push: { status: "skipped", attempts: 0, rebuilt: [] },
+      };
     const push = await pushLocked(gitdir, dir, branch, [summary.id], cache, now, env);
     return { runId: summary.id, path, branch, commit, existed, push };
   });
@@ -164,7 +178,15 @@ export async function pushPendingRecords(
   return withRecordsLock(dir, async () => {
     const again = readPending(dir);
     if (!again) return null;
-    const push = await pushLocked(gitdir, dir, again.branch, again.runs, options.cache ?? {}, options.now ?? (() => new Date()), env);
+    const push = await pushLocked(
+      gitdir,
+      dir,
+      again.branch,
+      again.runs,
+      options.cache ?? {},
+      options.now ?? (() => new Date()),
+      env,
+    );
     return { ...push, runs: again.runs };
   });
 }

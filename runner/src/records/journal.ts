@@ -61,7 +61,13 @@ export class RunJournal {
       if (raw.type !== "run.started") return;
       this.file = path.join(this.dir, `${raw.runId}.jsonl`);
       this.fd = fs.openSync(this.file, "a");
-      const header: JournalHeader = { type: "journal", v: 1, runId: raw.runId, owner: me(), context: this.context };
+      const header: JournalHeader = {
+        type: "journal",
+        v: 1,
+        runId: raw.runId,
+        owner: me(),
+        context: this.context,
+      };
       this.write(header);
     }
     this.write(this.redactor.redactDeep(raw));
@@ -113,7 +119,10 @@ export async function recoverInterrupted(repoDir: string, options: RecoverOption
   const recovered: RecoveredRun[] = [];
   const running: string[] = [];
   const redactor = options.redactor ?? new Redactor();
-  for (const name of fs.readdirSync(dir).filter((n) => n.endsWith(".jsonl")).sort()) {
+  for (const name of fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith(".jsonl"))
+    .sort()) {
     const file = path.join(dir, name);
     const lines = fs.readFileSync(file, "utf8").split("\n");
     let header: JournalHeader;
@@ -158,6 +167,8 @@ export async function recoverInterrupted(repoDir: string, options: RecoverOption
     recovered.push({ runId: summary.id, result: summary.result, record });
   }
   const wantPush = options.push ?? options.settings.records.push;
-  const pending = wantPush ? await pushPendingRecords(repoDir, options.settings, { env, cache: options.cache }) : null;
+  const pending = wantPush
+    ? await pushPendingRecords(repoDir, options.settings, { env, cache: options.cache })
+    : null;
   return { recovered, running, pending };
 }

@@ -15,7 +15,13 @@ import { isRunId, runDir } from "./record-paths.js";
 
 export type PushStatus =
   | "skipped"
-  | "pushed" | "already-landed" | "up-to-date" | "no-remote" | "unsupported-remote" | "refused" | "failed";
+  | "pushed"
+  | "already-landed"
+  | "up-to-date"
+  | "no-remote"
+  | "unsupported-remote"
+  | "refused"
+  | "failed";
 
 export interface PushOutcome {
   status: PushStatus;
@@ -66,7 +72,7 @@ export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
     const local = await readRef(gitdir, ref);
     if (!local) return { status: "up-to-date", attempts: attempt - 1, rebuilt: [] };
     const messages: string[] = [];
-    let race = false;
+    // Every path below either returns or falls through to the lost-race handling.
     try {
       const result = await git.push({
         fs,
@@ -83,7 +89,13 @@ export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
       });
       const status = result.refs[ref];
       if (result.ok && (status === undefined || status.ok)) {
-        await git.writeRef({ fs, gitdir, ref: `refs/remotes/${remote}/${branch}`, value: local, force: true });
+        await git.writeRef({
+          fs,
+          gitdir,
+          ref: `refs/remotes/${remote}/${branch}`,
+          value: local,
+          force: true,
+        });
         return {
           status: landed && rebuilt.size === 0 ? "already-landed" : "pushed",
           attempts: attempt,
@@ -92,15 +104,16 @@ export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
         };
       }
       const why = status?.error ?? result.error ?? "rejected";
-      if (isRaceMessage(why)) race = true;
-      else return refused(why, messages, attempt, rebuilt);
+      if (!isRaceMessage(why)) return refused(why, messages, attempt, rebuilt);
     } catch (e) {
       const err = e as { code?: string; message?: string; data?: Record<string, unknown> };
-      if (err.code === "PushRejectedError") race = true;
-      else if (err.code === "GitPushError") {
-        const pretty = String((err.data as { prettyDetails?: string } | undefined)?.prettyDetails ?? err.message);
-        if (isRaceMessage(pretty)) race = true;
-        else return refused(pretty, messages, attempt, rebuilt);
+      if (err.code === "PushRejectedError") {
+        // not-fast-forward: the remote moved on (handled below)
+      } else if (err.code === "GitPushError") {
+        const pretty = String(
+          (err.data as { prettyDetails?: string } | undefined)?.prettyDetails ?? err.message,
+        );
+        if (!isRaceMessage(pretty)) return refused(pretty, messages, attempt, rebuilt);
       } else if (err.code === "HttpError") {
         const data = err.data as { statusCode?: number; statusMessage?: string } | undefined;
         const auth = data?.statusCode === 401 || data?.statusCode === 403;
@@ -112,12 +125,26 @@ export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
           rebuilt,
         );
       } else {
-        return { status: "failed", reason: err.message ?? String(e), attempts: attempt, rebuilt: [...rebuilt] };
+        return {
+          status: "failed",
+          reason: err.message ?? String(e),
+          attempts: attempt,
+          rebuilt: [...rebuilt],
+        };
       }
     }
-    if (!race) continue;
     // Lost a race: take the remote tip and put our records on top of it.
-    const fetched = await git.fetch({ fs, http, gitdir, cache, remote, ref: branch, singleBranch: true, tags: false, onAuth });
+    const fetched = await git.fetch({
+      fs,
+      http,
+      gitdir,
+      cache,
+      remote,
+      ref: branch,
+      singleBranch: true,
+      tags: false,
+      onAuth,
+    });
     const remoteTip = fetched.fetchHead ?? (await readRef(gitdir, `refs/remotes/${remote}/${branch}`));
     if (!remoteTip) continue;
     const outcome = await rebaseRecords(gitdir, ref, local, remoteTip, now, cache);
@@ -169,7 +196,9 @@ async function rebaseRecords(
   now: () => Date,
   cache: object,
 ): Promise<{ tip: string; rebuilt: string[]; landed: boolean }> {
-  const bases = await git.findMergeBase({ fs, gitdir, oids: [local, remoteTip], cache }).catch(() => [] as string[]);
+  const bases = await git
+    .findMergeBase({ fs, gitdir, oids: [local, remoteTip], cache })
+    .catch(() => [] as string[]);
   const base = (bases as string[])[0] ?? null;
   const mine: Array<{ oid: string; runId: string }> = [];
   let cursor: string | null = local;
@@ -180,7 +209,9 @@ async function rebaseRecords(
       throw environmentError(
         "records.foreign-commit",
         `the local records branch has commit ${cursor.slice(0, 12)} that OpsConductor did not write and the remote does not have`,
-        { hint: "push or drop it by hand (git -C <repo> log <records branch>); OpsConductor never force-pushes" },
+        {
+          hint: "push or drop it by hand (git -C <repo> log <records branch>); OpsConductor never force-pushes",
+        },
       );
     }
     mine.unshift({ oid: cursor, runId });
@@ -189,7 +220,8 @@ async function rebaseRecords(
   let tip = remoteTip;
   const rebuilt: string[] = [];
   let landed = false;
-  const tipTree = async (oid: string): Promise<string> => (await git.readCommit({ fs, gitdir, oid, cache })).commit.tree;
+  const tipTree = async (oid: string): Promise<string> =>
+    (await git.readCommit({ fs, gitdir, oid, cache })).commit.tree;
   for (const { oid, runId } of mine) {
     const dir = runDir(runId);
     if (await hasRun(gitdir, await tipTree(tip), dir, cache)) {

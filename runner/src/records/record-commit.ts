@@ -26,7 +26,9 @@ export async function auditHead(
   cache: object,
 ): Promise<{ path: string; text: string; head: ChainHead } | null> {
   if (!tree) return null;
-  const years = (await listTree(gitdir, tree, "audit", cache)).filter((e) => e.type === "tree" && /^\d{4}$/.test(e.path));
+  const years = (await listTree(gitdir, tree, "audit", cache)).filter(
+    (e) => e.type === "tree" && /^\d{4}$/.test(e.path),
+  );
   years.sort((a, b) => (a.path < b.path ? 1 : -1));
   for (const year of years) {
     const { tree: months } = await git.readTree({ fs, gitdir, oid: year.oid, cache });
@@ -38,7 +40,11 @@ export async function auditHead(
       const last = lines[lines.length - 1];
       if (last === undefined) continue;
       const entry = JSON.parse(last) as { seq: number };
-      return { path: `audit/${year.path}/${file.path}`, text, head: { hash: hashLine(last), seq: entry.seq } };
+      return {
+        path: `audit/${year.path}/${file.path}`,
+        text,
+        head: { hash: hashLine(last), seq: entry.seq },
+      };
     }
   }
   return null;
@@ -69,7 +75,12 @@ export async function buildRecordCommit(
   const wanted = auditFile(now);
   const path = last && last.path > wanted ? last.path : wanted;
   const line = record.auditLine(last?.head ?? null, now);
-  const before = last && last.path === path ? last.text : parentTree ? await existingText(gitdir, parentTree, path, cache) : "";
+  const before =
+    last && last.path === path
+      ? last.text
+      : parentTree
+        ? await existingText(gitdir, parentTree, path, cache)
+        : "";
   const inputs: TreeInput[] = [{ path, content: `${before}${line}\n` }];
   if ("tree" in record.files) inputs.push({ path: record.dir, tree: record.files.tree });
   else for (const f of record.files) inputs.push({ path: `${record.dir}/${f.path}`, content: f.content });
@@ -137,7 +148,11 @@ export async function replayRecordCommit(
   const runTree = await entryAt(gitdir, commit.tree, dir, cache);
   const own = await auditHead(gitdir, commit.tree, cache);
   const runId = dir.slice(dir.lastIndexOf("/") + 1);
-  const ownLine = own ? splitLines(own.text).reverse().find((l) => (JSON.parse(l) as { run?: string }).run === runId) : undefined;
+  const ownLine = own
+    ? splitLines(own.text)
+        .reverse()
+        .find((l) => (JSON.parse(l) as { run?: string }).run === runId)
+    : undefined;
   if (!runTree || runTree.type !== "tree" || ownLine === undefined) {
     throw bug("records.replay", `record commit ${oid} has no run directory or audit line for ${runId}`);
   }

@@ -12,7 +12,14 @@ import { findGitDir } from "../git/git-dir.js";
 import { readRef } from "../git/ref-lock.js";
 import { authFromEnv, isHttpUrl, remoteUrl } from "../git/remote-auth.js";
 import { entryAt, listTree, readBlobText } from "../git/write-tree.js";
-import { sha256Hex, splitLines, verifyAuditChain, type AuditFileText, type ChainVerification, type RunRecordHash } from "./audit-chain.js";
+import {
+  sha256Hex,
+  splitLines,
+  verifyAuditChain,
+  type AuditFileText,
+  type ChainVerification,
+  type RunRecordHash,
+} from "./audit-chain.js";
 import { displayUrl } from "./push-records.js";
 import { AUDIT_HEAD_TRAILER, trailer } from "./record-commit.js";
 import { isRunId, runDir } from "./record-paths.js";
@@ -28,7 +35,11 @@ export interface RecordsSource {
 }
 
 /** The records branch (or its remote-tracking ref); null when nothing was recorded yet. */
-export async function openRecords(repoDir: string, branch: string, options: { remote?: string } = {}): Promise<RecordsSource | null> {
+export async function openRecords(
+  repoDir: string,
+  branch: string,
+  options: { remote?: string } = {},
+): Promise<RecordsSource | null> {
   const gitdir = findGitDir(repoDir);
   const ref = options.remote ? `refs/remotes/${options.remote}/${branch}` : `refs/heads/${branch}`;
   const commit = await readRef(gitdir, ref);
@@ -39,22 +50,46 @@ export async function openRecords(repoDir: string, branch: string, options: { re
 }
 
 /** Fetches the records branch from origin (for `audit verify --remote`). */
-export async function fetchRecords(repoDir: string, branch: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function fetchRecords(
+  repoDir: string,
+  branch: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
   const gitdir = findGitDir(repoDir);
   const url = await remoteUrl(gitdir, "origin");
-  if (!url) throw userError("records.no-remote", "the repository has no remote named origin", { hint: "git remote add origin https://..." });
-  if (!isHttpUrl(url)) {
-    throw userError("records.unsupported-remote", `origin is ${displayUrl(url)}; OpsConductor fetches over HTTP(S) only`, {
-      hint: "use an https:// URL for origin (see docs/records.md)",
+  if (!url)
+    throw userError("records.no-remote", "the repository has no remote named origin", {
+      hint: "git remote add origin https://...",
     });
+  if (!isHttpUrl(url)) {
+    throw userError(
+      "records.unsupported-remote",
+      `origin is ${displayUrl(url)}; OpsConductor fetches over HTTP(S) only`,
+      {
+        hint: "use an https:// URL for origin (see docs/records.md)",
+      },
+    );
   }
   try {
-    await git.fetch({ fs, http, gitdir, remote: "origin", ref: branch, singleBranch: true, tags: false, onAuth: authFromEnv(env) });
-  } catch (e) {
-    throw environmentError("records.fetch-failed", `fetching ${branch} from ${displayUrl(url)} failed: ${(e as Error).message}`, {
-      hint: "check the network and OPSC_GIT_TOKEN / GITHUB_TOKEN",
-      cause: e,
+    await git.fetch({
+      fs,
+      http,
+      gitdir,
+      remote: "origin",
+      ref: branch,
+      singleBranch: true,
+      tags: false,
+      onAuth: authFromEnv(env),
     });
+  } catch (e) {
+    throw environmentError(
+      "records.fetch-failed",
+      `fetching ${branch} from ${displayUrl(url)} failed: ${(e as Error).message}`,
+      {
+        hint: "check the network and OPSC_GIT_TOKEN / GITHUB_TOKEN",
+        cause: e,
+      },
+    );
   }
 }
 
@@ -79,7 +114,10 @@ export async function runIds(src: RecordsSource): Promise<string[]> {
   return out;
 }
 
-export async function readRun(src: RecordsSource, runId: string): Promise<{ summary: RunSummary; runJson: string } | null> {
+export async function readRun(
+  src: RecordsSource,
+  runId: string,
+): Promise<{ summary: RunSummary; runJson: string } | null> {
   const entry = await entryAt(src.gitdir, src.tree, `${runDir(runId)}/run.json`, src.cache);
   if (!entry || entry.type !== "blob") return null;
   const runJson = await readBlobText(src.gitdir, entry.oid, src.cache);
@@ -92,7 +130,10 @@ export async function readRunFile(src: RecordsSource, runId: string, file: strin
 }
 
 /** Newest first; reads run.json only for as many runs as it returns (plus the ones a job filter skips). */
-export async function listRuns(src: RecordsSource, options: { job?: string; limit?: number } = {}): Promise<RunSummary[]> {
+export async function listRuns(
+  src: RecordsSource,
+  options: { job?: string; limit?: number } = {},
+): Promise<RunSummary[]> {
   const ids = (await runIds(src)).reverse();
   const out: RunSummary[] = [];
   for (const id of ids) {
@@ -109,7 +150,9 @@ export async function readAuditFiles(src: RecordsSource): Promise<AuditFileText[
   const files: AuditFileText[] = [];
   for (const y of await sortedDirs(src, "audit", /^\d{4}$/)) {
     const entries = await listTree(src.gitdir, src.tree, `audit/${y}`, src.cache);
-    for (const e of entries.filter((e) => e.type === "blob" && /^\d{2}\.jsonl$/.test(e.path)).sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    for (const e of entries
+      .filter((e) => e.type === "blob" && /^\d{2}\.jsonl$/.test(e.path))
+      .sort((a, b) => (a.path < b.path ? -1 : 1))) {
       files.push({ path: `audit/${y}/${e.path}`, text: await readBlobText(src.gitdir, e.oid, src.cache) });
     }
   }
@@ -136,7 +179,10 @@ export async function verifyRecords(src: RecordsSource): Promise<ChainVerificati
   if (!result.ok || !result.head) return result;
   const vouched = await newestAuditHead(src);
   if (vouched && vouched.hash !== result.head.hash) {
-    const last = [...files].sort((a, b) => (a.path < b.path ? -1 : 1)).filter((f) => f.text !== "").pop();
+    const last = [...files]
+      .sort((a, b) => (a.path < b.path ? -1 : 1))
+      .filter((f) => f.text !== "")
+      .pop();
     return {
       ...result,
       ok: false,

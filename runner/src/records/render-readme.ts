@@ -56,10 +56,14 @@ export function renderRunReadme(summary: RunSummary): string {
   if (summary.ref) facts.push(["Ref", code(summary.ref)]);
   if (summary.shard) facts.push(["Shard", `${summary.shard.index}/${summary.shard.count}`]);
   if (summary.lastFinishedStep) {
-    facts.push(["Last finished step", `${code(summary.lastFinishedStep.step)} on ${code(summary.lastFinishedStep.target)}`]);
+    facts.push([
+      "Last finished step",
+      `${code(summary.lastFinishedStep.step)} on ${code(summary.lastFinishedStep.target)}`,
+    ]);
   }
   const inputs = Object.entries(summary.inputs);
-  if (inputs.length > 0) facts.push(["Inputs", inputs.map(([k, v]) => code(`${k}=${JSON.stringify(v)}`)).join(" ")]);
+  if (inputs.length > 0)
+    facts.push(["Inputs", inputs.map(([k, v]) => code(`${k}=${JSON.stringify(v)}`)).join(" ")]);
   out.push("| | |", "|---|---|", ...facts.map(([k, v]) => `| ${k} | ${v} |`), "");
 
   const counts = Object.entries(summary.counts)
@@ -93,6 +97,9 @@ export function renderRunReadme(summary: RunSummary): string {
     }
     out.push("");
   }
-  out.push("Written by OpsConductor. `run.json` holds the same facts for machines; `targets/` holds each target's log.", "");
+  out.push(
+    "Written by OpsConductor. `run.json` holds the same facts for machines; `targets/` holds each target's log.",
+    "",
+  );
   return out.join("\n");
 }

@@ -30,11 +30,25 @@ export function renderRunJson(summary: RunSummary): string {
 }
 
 function orderTarget(t: TargetSummary): TargetSummary {
-  return { name: t.name, phase: t.phase, outcome: t.outcome, ms: t.ms, reason: t.reason, steps: t.steps.map(orderStep) };
+  return {
+    name: t.name,
+    phase: t.phase,
+    outcome: t.outcome,
+    ms: t.ms,
+    reason: t.reason,
+    steps: t.steps.map(orderStep),
+  };
 }
 
 function orderStep(s: StepSummary): StepSummary {
-  return { id: s.id, outcome: s.outcome, ms: s.ms, attempts: s.attempts, exitCode: s.exitCode, reason: s.reason };
+  return {
+    id: s.id,
+    outcome: s.outcome,
+    ms: s.ms,
+    attempts: s.attempts,
+    exitCode: s.exitCode,
+    reason: s.reason,
+  };
 }
 
 /** Parses run.json back; the `$schema` key is not part of RunSummary. */

@@ -7,7 +7,13 @@
  * here, because a record is forever and a second pass costs little.
  */
 import type { Plan } from "../core/plan-model.js";
-import type { RunEvent, RunEventListener, RunResult, StepOutcome, TargetOutcome } from "../core/run-events.js";
+import type {
+  RunEvent,
+  RunEventListener,
+  RunResult,
+  StepOutcome,
+  TargetOutcome,
+} from "../core/run-events.js";
 import type { RunSummary, StepSummary, TargetSummary } from "../core/run-summary.js";
 import type { Redactor } from "../secrets/redactor.js";
 
@@ -117,7 +123,12 @@ export class RunRecorder {
       case "step.finished": {
         const state = this.state(event.target);
         state.running.delete(event.step);
-        const step: StepSummary = { id: event.step, outcome: event.outcome, ms: event.ms, attempts: event.attempt };
+        const step: StepSummary = {
+          id: event.step,
+          outcome: event.outcome,
+          ms: event.ms,
+          attempts: event.attempt,
+        };
         if (event.exitCode !== undefined) step.exitCode = event.exitCode;
         if (event.reason !== undefined) step.reason = event.reason;
         const steps = state.summary.steps;
@@ -151,7 +162,10 @@ export class RunRecorder {
     }
   }
 
-  private state(target: string, phase = this.currentPhase.get(target) ?? this.context.phases[0]?.name ?? "main"): TargetState {
+  private state(
+    target: string,
+    phase = this.currentPhase.get(target) ?? this.context.phases[0]?.name ?? "main",
+  ): TargetState {
     const key = `${phase}\u0000${target}`;
     let state = this.targets.get(key);
     if (!state) {
@@ -178,7 +192,8 @@ export class RunRecorder {
    */
   summary(interruptedAt?: Date): RunSummary {
     const result: RunResult = this.finished?.result ?? "interrupted";
-    const finishedAt = this.finished?.at ?? (interruptedAt ?? new Date(this.lastAt ?? Date.now())).toISOString();
+    const finishedAt =
+      this.finished?.at ?? (interruptedAt ?? new Date(this.lastAt ?? Date.now())).toISOString();
     const end = Date.parse(finishedAt);
     const targets: TargetSummary[] = [];
     for (const phase of this.context.phases) {
@@ -199,7 +214,13 @@ export class RunRecorder {
         if (!state.finished) {
           for (const [step, running] of state.running) {
             const outcome: StepOutcome = "cancelled";
-            t.steps.push({ id: step, outcome, ms: Math.max(0, end - running.at), attempts: running.attempt, reason: "interrupted" });
+            t.steps.push({
+              id: step,
+              outcome,
+              ms: Math.max(0, end - running.at),
+              attempts: running.attempt,
+              reason: "interrupted",
+            });
           }
           t.outcome = "cancelled";
           t.ms = state.startedAt !== undefined ? Math.max(0, end - state.startedAt) : 0;
@@ -208,7 +229,10 @@ export class RunRecorder {
         targets.push(t);
       }
     }
-    const counts = Object.fromEntries(TARGET_OUTCOME_NAMES.map((o) => [o, 0])) as Record<TargetOutcome, number>;
+    const counts = Object.fromEntries(TARGET_OUTCOME_NAMES.map((o) => [o, 0])) as Record<
+      TargetOutcome,
+      number
+    >;
     for (const t of targets) counts[t.outcome]++;
     const summary: RunSummary = {
       id: this.id ?? "unknown",

@@ -11,7 +11,9 @@ import { environmentError } from "../core/errors.js";
 import { findGitDir } from "../git/git-dir.js";
 
 export function stateDir(repoDir: string, env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.OPSC_STATE_DIR ? path.resolve(env.OPSC_STATE_DIR) : path.join(findGitDir(repoDir), "opsconductor");
+  const dir = env.OPSC_STATE_DIR
+    ? path.resolve(env.OPSC_STATE_DIR)
+    : path.join(findGitDir(repoDir), "opsconductor");
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }
@@ -61,7 +63,7 @@ export async function withRecordsLock<T>(dir: string, fn: () => Promise<T>): Pro
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      let owner: Owner | null = null;
+      let owner: Owner | null;
       try {
         owner = JSON.parse(fs.readFileSync(lockPath, "utf8")) as Owner;
       } catch {
@@ -79,9 +81,13 @@ export async function withRecordsLock<T>(dir: string, fn: () => Promise<T>): Pro
         continue;
       }
       if (Date.now() > deadline) {
-        throw environmentError("records.locked", `records are locked by ${JSON.stringify(owner)} for too long`, {
-          hint: `another opsc process is writing records; if it is gone, delete ${lockPath}`,
-        });
+        throw environmentError(
+          "records.locked",
+          `records are locked by ${JSON.stringify(owner)} for too long`,
+          {
+            hint: `another opsc process is writing records; if it is gone, delete ${lockPath}`,
+          },
+        );
       }
       await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
       delay = Math.min(delay * 2, 250);

@@ -14,7 +14,6 @@ import { commitRecord, type CommitRecordResult } from "../records/commit-record.
 import { recoverInterrupted, RunJournal } from "../records/journal.js";
 import { RunRecorder } from "../records/run-recorder.js";
 import { CredentialStore } from "../secrets/credential-store.js";
-import { loadIdentities } from "../secrets/identities.js";
 import { Redactor } from "../secrets/redactor.js";
 import { createTransportFactory } from "../transports/transport-factory.js";
 import { loadPlan, type LoadedPlan } from "./load-plan.js";
@@ -77,22 +76,12 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
   // audit trail stays in the order things happened.
   await recoverInterrupted(request.repoDir, { settings: model.settings, push: request.push, redactor, env });
 
-  // Identities are read only when the plan needs a credential: a job without
-  // secrets runs on a machine that holds no key at all.
-  const needsCredentials =
-    Object.keys(plan.secrets).length > 0 ||
-    Object.values(plan.targets).some((t) => t.credential !== undefined || t.sudo?.password !== undefined);
-  const credentials = needsCredentials
-    ? new CredentialStore(
-        async (path) => files.files.get(path),
-        (await loadIdentities(env)).identities,
-        redactor,
-      )
-    : undefined;
+  // Identities are read on first use: a job without credentials runs on a machine that holds no key.
+  const credentials = CredentialStore.forFiles(files.files, redactor, env);
 
   const secrets: Record<string, string> = {};
   for (const [name, ref] of Object.entries(plan.secrets)) {
-    const value = await credentials!.get(ref);
+    const value = await credentials.get(ref);
     if (typeof value !== "string") {
       throw userError(
         "run.secret-not-value",
@@ -108,7 +97,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
   const runId = newRunId(plan.job, new Date());
   const recorder = new RunRecorder(plan, runId, redactor);
   const journal = new RunJournal(request.repoDir, plan, redactor, env);
-  const factory = createTransportFactory({ redactor, ...(credentials ? { credentials } : {}) });
+  const factory = createTransportFactory({ redactor, credentials });
   await runPlan(plan, {
     runId,
     transportFor: factory.transportFor,

@@ -24,12 +24,8 @@ export interface RepoSource {
   gitdir?: string;
 }
 
-export interface LoadedPlan {
+export interface LoadedPlan extends LoadedRepo {
   plan: Plan;
-  model: RepoModel;
-  files: RepoFiles;
-  /** Warnings found while loading; errors never get this far. */
-  warnings: Diagnostic[];
 }
 
 /** How many diagnostics an error message lists before pointing at `opsc validate`. */
@@ -48,22 +44,28 @@ export async function readRepoFiles(source: RepoSource): Promise<RepoFiles> {
     : readRepoDir(source.repoDir);
 }
 
-export async function loadPlan(
-  source: RepoSource,
-  request: Omit<PlanRequest, "commit">,
-): Promise<LoadedPlan> {
+export interface LoadedRepo {
+  model: RepoModel;
+  files: RepoFiles;
+  /** Warnings found while loading; errors never get this far. */
+  warnings: Diagnostic[];
+}
+
+/** Loads and validates; a repository with errors is refused with the first few of them. */
+export async function loadValidRepo(source: RepoSource): Promise<LoadedRepo> {
   const files = await readRepoFiles(source);
   const { model, diagnostics } = loadRepo(files);
   if (hasErrors(diagnostics)) {
     const count = diagnostics.filter((d) => d.severity === "error").length;
-    throw userError(
-      "repo.invalid",
-      `the automation repository has ${count} error(s):\n${describe(diagnostics)}`,
-      {
-        hint: "run `opsc validate` for the full report, fix the files, then try again",
-      },
-    );
+    throw userError("repo.invalid", `the automation repository has ${count} error(s):\n${describe(diagnostics)}`, {
+      hint: "run `opsc validate` for the full report, fix the files, then try again",
+    });
   }
+  return { model, files, warnings: diagnostics };
+}
+
+export async function loadPlan(source: RepoSource, request: Omit<PlanRequest, "commit">): Promise<LoadedPlan> {
+  const { model, files, warnings } = await loadValidRepo(source);
   const commit = files.commit ?? source.commit;
   const { plan, diagnostics: planProblems } = buildPlan(model, { ...request, ...(commit ? { commit } : {}) });
   if (!plan) {
@@ -73,5 +75,5 @@ export async function loadPlan(
       ...(hint ? { hint } : {}),
     });
   }
-  return { plan, model, files, warnings: diagnostics };
+  return { plan, model, files, warnings };
 }

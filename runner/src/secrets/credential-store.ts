@@ -6,7 +6,7 @@
  */
 import { userError } from "../core/errors.js";
 import { parseCredentialRef as parseRepoCredentialRef } from "../repo/credential-ref.js";
-import type { AgeIdentity } from "./identities.js";
+import { loadIdentities, type AgeIdentity } from "./identities.js";
 import type { Redactor } from "./redactor.js";
 import { decryptSops, encryptionPredicate, type SopsDocument, type SopsFormat } from "./sops-file.js";
 import { SopsMap, displayText, type SopsNode } from "./sops-tree.js";
@@ -80,11 +80,32 @@ function lookup(node: SopsNode, path: string[]): SopsNode | undefined {
 export class CredentialStore {
   private readonly files = new Map<string, Promise<{ doc: SopsDocument; path: string }>>();
 
+  private identityList: Promise<readonly AgeIdentity[]> | undefined;
+
+  /**
+   * `identities` may be a function: it is called once, when the first file is
+   * opened, so a run that needs no credential never reads a key.
+   */
   constructor(
     private readonly readFile: RepoFileReader,
-    private readonly identities: readonly AgeIdentity[],
+    private readonly identities: readonly AgeIdentity[] | (() => Promise<readonly AgeIdentity[]>),
     private readonly redactor: Redactor,
   ) {}
+
+  /** A store over a repository's files, with identities from the environment the way sops finds them. */
+  static forFiles(files: ReadonlyMap<string, Uint8Array>, redactor: Redactor, env: NodeJS.ProcessEnv = process.env) {
+    return new CredentialStore(
+      async (path) => files.get(path),
+      async () => (await loadIdentities(env)).identities,
+      redactor,
+    );
+  }
+
+  private loadedIdentities(): Promise<readonly AgeIdentity[]> {
+    const ids = this.identities;
+    this.identityList ??= typeof ids === "function" ? ids() : Promise.resolve(ids);
+    return this.identityList;
+  }
 
   async get(ref: string): Promise<string | Record<string, unknown>> {
     const { name, keyPath } = parseCredentialRef(ref);
@@ -118,7 +139,7 @@ export class CredentialStore {
       const path = `credentials/${name}${suffix}`;
       const bytes = await this.readFile(path);
       if (bytes === undefined) continue;
-      const doc = await decryptSops(Buffer.from(bytes).toString("utf8"), format, this.identities, {
+      const doc = await decryptSops(Buffer.from(bytes).toString("utf8"), format, await this.loadedIdentities(), {
         file: path,
       });
       this.register(doc);

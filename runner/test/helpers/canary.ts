@@ -5,7 +5,8 @@
 import type { Redactor } from "../../src/secrets/redactor.js";
 
 export const CANARY = "opsc-canary-9f2d41c7e8b3a6"; // not a real secret: a marker to search for
-export const CANARY_MULTILINE = "-----BEGIN CANARY KEY-----\nb3BzYy1jYW5hcnktbXVsdGlsaW5lLWtleS0x\n-----END CANARY KEY-----\n";
+export const CANARY_MULTILINE =
+  "-----BEGIN CANARY KEY-----\nb3BzYy1jYW5hcnktbXVsdGlsaW5lLWtleS0x\n-----END CANARY KEY-----\n";
 /** One line of the multi-line value: a script echoing just that line must be masked too. */
 export const CANARY_LINE = "b3BzYy1jYW5hcnktbXVsdGlsaW5lLWtleS0x";
 

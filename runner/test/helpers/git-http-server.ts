@@ -24,7 +24,9 @@ function gitExecPath(): string {
   return execFileSync("git", ["--exec-path"], { encoding: "utf8" }).trim();
 }
 
-export async function startGitHttpServer(options: { token?: string; root?: string } = {}): Promise<GitHttpServer> {
+export async function startGitHttpServer(
+  options: { token?: string; root?: string } = {},
+): Promise<GitHttpServer> {
   const root = options.root ?? fs.mkdtempSync(path.join(os.tmpdir(), "opsc-git-http-"));
   const bareDir = path.join(root, "records.git");
   execFileSync("git", ["init", "--quiet", "--bare", bareDir]);
@@ -35,7 +37,17 @@ export async function startGitHttpServer(options: { token?: string; root?: strin
   execFileSync("git", ["init", "--quiet", "-b", "main", seed]);
   fs.writeFileSync(path.join(seed, "opsconductor.yaml"), "name: test\n");
   execFileSync("git", ["-C", seed, "add", "."]);
-  execFileSync("git", ["-C", seed, "-c", "user.name=seed", "-c", "user.email=seed@example.com", "commit", "-qm", "seed"]);
+  execFileSync("git", [
+    "-C",
+    seed,
+    "-c",
+    "user.name=seed",
+    "-c",
+    "user.email=seed@example.com",
+    "commit",
+    "-qm",
+    "seed",
+  ]);
   execFileSync("git", ["-C", seed, "push", "--quiet", bareDir, "main"]);
   execFileSync("git", ["-C", bareDir, "symbolic-ref", "HEAD", "refs/heads/main"]);
   fs.rmSync(seed, { recursive: true, force: true });

@@ -28,7 +28,15 @@ function summary(n: number, extra: Partial<RunSummary> = {}): RunSummary {
     actor: "alice",
     inputs: { n },
     checkMode: false,
-    targets: [{ name: "web-1", phase: "main", outcome: "ok", ms: 2500, steps: [{ id: "s", outcome: "ok", ms: 2400, attempts: 1 }] }],
+    targets: [
+      {
+        name: "web-1",
+        phase: "main",
+        outcome: "ok",
+        ms: 2500,
+        steps: [{ id: "s", outcome: "ok", ms: 2400, attempts: 1 }],
+      },
+    ],
     counts: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, timed_out: 0, cancelled: 0 },
     ...extra,
   };
@@ -47,12 +55,18 @@ function trail(n: number) {
     runs.push({ id: s.id, sha256: sha256Hex(runJson) });
     head = { hash: hashLine(line), seq: i + 1 };
   }
-  return { lines, runs, file: (ls: string[]) => [{ path: "audit/2026/11.jsonl", text: ls.map((l) => `${l}\n`).join("") }] };
+  return {
+    lines,
+    runs,
+    file: (ls: string[]) => [{ path: "audit/2026/11.jsonl", text: ls.map((l) => `${l}\n`).join("") }],
+  };
 }
 
 describe("canonical JSON", () => {
   it("sorts keys at every depth, drops undefined, and ignores insertion order", () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[1,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } })).toBe(
+      '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}',
+    );
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (obj) => {
         const reversed = Object.fromEntries(Object.entries(obj).reverse());
@@ -74,36 +88,56 @@ describe("the audit chain", () => {
 
   it("verifies an intact trail", () => {
     const { lines, runs, file } = trail(5);
-    expect(verifyAuditChain(file(lines), runs)).toMatchObject({ ok: true, lines: 5, head: { seq: 5, hash: hashLine(lines[4] ?? "") } });
+    expect(verifyAuditChain(file(lines), runs)).toMatchObject({
+      ok: true,
+      lines: 5,
+      head: { seq: 5, hash: hashLine(lines[4] ?? "") },
+    });
   });
 
   it("any change to a line but the last is caught at that line or the next", () => {
     const { lines, runs, file } = trail(6);
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 4 }), fc.nat(), fc.string({ minLength: 1, maxLength: 1 }), (index, at, ch) => {
-        const line = lines[index] ?? "";
-        const pos = at % line.length;
-        fc.pre(line[pos] !== ch);
-        const changed = [...lines];
-        changed[index] = line.slice(0, pos) + ch + line.slice(pos + 1);
-        const v = verifyAuditChain(file(changed), runs);
-        expect(v.ok).toBe(false);
-        expect([index + 1, index + 2]).toContain(v.firstBreak?.line);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 4 }),
+        fc.nat(),
+        fc.string({ minLength: 1, maxLength: 1 }),
+        (index, at, ch) => {
+          const line = lines[index] ?? "";
+          const pos = at % line.length;
+          fc.pre(line[pos] !== ch);
+          const changed = [...lines];
+          changed[index] = line.slice(0, pos) + ch + line.slice(pos + 1);
+          const v = verifyAuditChain(file(changed), runs);
+          expect(v.ok).toBe(false);
+          expect([index + 1, index + 2]).toContain(v.firstBreak?.line);
+        },
+      ),
     );
   });
 
   it("names a removed line, a duplicated run, a missing run directory and a changed run.json", () => {
     const { lines, runs, file } = trail(4);
-    expect(verifyAuditChain(file([lines[0] ?? "", lines[2] ?? "", lines[3] ?? ""]), runs).firstBreak).toMatchObject({
+    expect(
+      verifyAuditChain(file([lines[0] ?? "", lines[2] ?? "", lines[3] ?? ""]), runs).firstBreak,
+    ).toMatchObject({
       line: 2,
       message: expect.stringContaining("changed or removed"),
     });
-    expect(verifyAuditChain(file(lines.slice(1)), runs).firstBreak?.message).toContain("lines before it were removed");
-    expect(verifyAuditChain(file(lines), runs.slice(1)).firstBreak?.message).toMatch(/run directory of .* is missing/);
+    expect(verifyAuditChain(file(lines.slice(1)), runs).firstBreak?.message).toContain(
+      "lines before it were removed",
+    );
+    expect(verifyAuditChain(file(lines), runs.slice(1)).firstBreak?.message).toMatch(
+      /run directory of .* is missing/,
+    );
     const tampered = runs.map((r, i) => (i === 2 ? { ...r, sha256: sha256Hex("other") } : r));
-    expect(verifyAuditChain(file(lines), tampered).firstBreak).toMatchObject({ line: 3, message: expect.stringContaining("does not match") });
-    expect(verifyAuditChain([{ path: "audit/2026/11.jsonl", text: lines.join("\n") }], runs).firstBreak?.message).toContain("newline");
+    expect(verifyAuditChain(file(lines), tampered).firstBreak).toMatchObject({
+      line: 3,
+      message: expect.stringContaining("does not match"),
+    });
+    expect(
+      verifyAuditChain([{ path: "audit/2026/11.jsonl", text: lines.join("\n") }], runs).firstBreak?.message,
+    ).toContain("newline");
   });
 
   it("continues across month files in order", () => {
@@ -117,7 +151,11 @@ describe("the audit chain", () => {
 
   it("re-chains a line onto another head, keeping everything but prev, seq and at", () => {
     const { lines } = trail(2);
-    const moved = rechainAuditLine(lines[1] ?? "", { hash: "f".repeat(64), seq: 41 }, new Date("2026-11-23T00:00:00Z"));
+    const moved = rechainAuditLine(
+      lines[1] ?? "",
+      { hash: "f".repeat(64), seq: 41 },
+      new Date("2026-11-23T00:00:00Z"),
+    );
     const before = JSON.parse(lines[1] ?? "") as Record<string, unknown>;
     const after = JSON.parse(moved) as Record<string, unknown>;
     expect(after).toEqual({ ...before, prev: "f".repeat(64), seq: 42, at: "2026-11-23T00:00:00.000Z" });
@@ -148,7 +186,13 @@ describe("record rendering", () => {
             { id: "reload", outcome: "failed", ms: 64_000, attempts: 3, exitCode: 1 },
           ],
         },
-        { name: "db/primary", phase: "main", outcome: "ok", ms: 1000, steps: [{ id: "install", outcome: "changed", ms: 1000, attempts: 1 }] },
+        {
+          name: "db/primary",
+          phase: "main",
+          outcome: "ok",
+          ms: 1000,
+          steps: [{ id: "install", outcome: "changed", ms: 1000, attempts: 1 }],
+        },
       ],
       counts: { ok: 1, changed: 0, failed: 1, skipped: 0, unreachable: 0, timed_out: 0, cancelled: 0 },
     });
@@ -156,7 +200,9 @@ describe("record rendering", () => {
     expect(md).toMatch(/^# ❌ job: failure \(1\/2\)\n/);
     expect(md).toContain("| Trigger | manual by `alice` |");
     expect(md).toContain("| Target | Outcome | `install` | `reload` |");
-    expect(md).toContain("| [web-1](targets/web-1.log) | ❌ failed 1m 05s<br>exit 1 \\| boom | ✅ ok 300 ms | ❌ failed 1m 04s ×3 |");
+    expect(md).toContain(
+      "| [web-1](targets/web-1.log) | ❌ failed 1m 05s<br>exit 1 \\| boom | ✅ ok 300 ms | ❌ failed 1m 04s ×3 |",
+    );
     expect(md).toContain("| [db/primary](targets/db/primary.log) | ✅ ok 1.0 s | 🔄 changed 1.0 s |  |");
   });
 
@@ -172,8 +218,12 @@ describe("audit export", () => {
   it("keeps JSON Lines byte for byte and defuses spreadsheet formulas in CSV", () => {
     let head: ChainHead | null = null;
     const lines: string[] = [];
-    for (const [i, actor] of ["=HYPERLINK(\"http://x\")", "bob"].entries()) {
-      const s = summary(i, { actor, trigger: { kind: "api", actor }, finishedAt: `2026-11-2${i + 1}T00:00:00.000Z` });
+    for (const [i, actor] of ['=HYPERLINK("http://x")', "bob"].entries()) {
+      const s = summary(i, {
+        actor,
+        trigger: { kind: "api", actor },
+        finishedAt: `2026-11-2${i + 1}T00:00:00.000Z`,
+      });
       const line = renderAuditLine(buildAuditEntry(s, renderRunJson(s), head, new Date()));
       lines.push(line);
       head = { hash: hashLine(line), seq: i + 1 };
@@ -183,6 +233,8 @@ describe("audit export", () => {
     const csv = exportAudit(files, { format: "csv" }).split("\r\n");
     expect(csv[1]).toContain(`,"'=HYPERLINK(""http://x"")",api,`);
     expect(csv[1]?.endsWith(`,${hashLine(lines[0] ?? "")}`)).toBe(true);
-    expect(exportAudit(files, { format: "jsonl", since: new Date("2026-11-22T00:00:00Z") })).toBe(`${lines[1]}\n`);
+    expect(exportAudit(files, { format: "jsonl", since: new Date("2026-11-22T00:00:00Z") })).toBe(
+      `${lines[1]}\n`,
+    );
   });
 });

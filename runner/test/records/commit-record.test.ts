@@ -44,9 +44,17 @@ async function recordOneRun(repoDir: string, job = "patch-web", env: NodeJS.Proc
     [localTarget("web-1"), localTarget("web-2")],
     [
       step("install", { run: 'echo "token is $CANARY_TOKEN"; printf "%s" "$CANARY_KEY"' }),
-      step("fail-on-2", { run: '[ "$(hostname)" = never ] || [ "$T" != web-2 ]', env: { T: "${{ target.name }}" } }),
+      step("fail-on-2", {
+        run: '[ "$(hostname)" = never ] || [ "$T" != web-2 ]',
+        env: { T: "${{ target.name }}" },
+      }),
     ],
-    { job, inputs: { package: "nginx" }, commit: "a".repeat(40), trigger: { kind: "manual", actor: "alice" } },
+    {
+      job,
+      inputs: { package: "nginx" },
+      commit: "a".repeat(40),
+      trigger: { kind: "manual", actor: "alice" },
+    },
   );
   const recorder = new RunRecorder(plan, undefined, redactor);
   const journal = new RunJournal(repoDir, plan, redactor, env);
@@ -57,7 +65,14 @@ async function recordOneRun(repoDir: string, job = "patch-web", env: NodeJS.Proc
     listeners: [recorder.listener, journal.listener],
   });
   const journalText = readFileSync(journal.path ?? "", "utf8");
-  const result = await commitRecord({ repoDir, settings, summary: recorder.summary(), logs: recorder.targetLogs(), redactor, env });
+  const result = await commitRecord({
+    repoDir,
+    settings,
+    summary: recorder.summary(),
+    logs: recorder.targetLogs(),
+    redactor,
+    env,
+  });
   journal.complete();
   return { result, recorder, journalText };
 }
@@ -71,19 +86,37 @@ describe("commitRecord", () => {
     const dir = result.path;
     expect(dir).toMatch(/^runs\/\d{4}\/\d{2}\/\d{2}\/\d{8}T\d{6}Z-patch-web-[0-9a-f]{4}$/);
     expect(files.sort()).toEqual(
-      [`${dir}/README.md`, `${dir}/run.json`, `${dir}/targets/web-1.log`, `${dir}/targets/web-2.log`, expect.stringMatching(/^audit\/\d{4}\/\d{2}\.jsonl$/)].sort(),
+      [
+        `${dir}/README.md`,
+        `${dir}/run.json`,
+        `${dir}/targets/web-1.log`,
+        `${dir}/targets/web-2.log`,
+        expect.stringMatching(/^audit\/\d{4}\/\d{2}\.jsonl$/),
+      ].sort(),
     );
     // Orphan: the records branch shares nothing with main.
     expect(git(repo, "rev-list", "--count", BRANCH).trim()).toBe("1");
     git(repo, "fsck", "--strict", "--no-dangling");
     const message = git(repo, "log", "-1", "--format=%B", BRANCH);
     expect(message).toMatch(new RegExp(`^run ${result.runId}: patch-web failure \\(1/2\\)\n`));
-    expect(git(repo, "log", "-1", "--format=%(trailers:key=Opsc-Job,valueonly)", BRANCH).trim()).toBe("patch-web");
-    expect(git(repo, "log", "-1", "--format=%(trailers:key=Opsc-Source-Commit,valueonly)", BRANCH).trim()).toBe("a".repeat(40));
-    expect(git(repo, "log", "-1", "--format=%(trailers:key=Opsc-Trigger,valueonly)", BRANCH).trim()).toBe("manual alice");
+    expect(git(repo, "log", "-1", "--format=%(trailers:key=Opsc-Job,valueonly)", BRANCH).trim()).toBe(
+      "patch-web",
+    );
+    expect(
+      git(repo, "log", "-1", "--format=%(trailers:key=Opsc-Source-Commit,valueonly)", BRANCH).trim(),
+    ).toBe("a".repeat(40));
+    expect(git(repo, "log", "-1", "--format=%(trailers:key=Opsc-Trigger,valueonly)", BRANCH).trim()).toBe(
+      "manual alice",
+    );
 
     const run = JSON.parse(git(repo, "show", `${BRANCH}:${dir}/run.json`)) as Record<string, unknown>;
-    expect(run).toMatchObject({ id: result.runId, job: "patch-web", result: "failure", actor: "alice", inputs: { package: "nginx" } });
+    expect(run).toMatchObject({
+      id: result.runId,
+      job: "patch-web",
+      result: "failure",
+      actor: "alice",
+      inputs: { package: "nginx" },
+    });
     expect(run.counts).toMatchObject({ ok: 0, changed: 1, failed: 1 });
     expect(validateRun(run), JSON.stringify(validateRun.errors)).toBe(true);
     expect(validateRun({ ...run, result: "exploded" })).toBe(false);
@@ -107,10 +140,24 @@ describe("commitRecord", () => {
     const lines = git(repo, "show", `${BRANCH}:${auditPath}`).trimEnd().split("\n");
     expect(lines).toHaveLength(2);
     const [l1, l2] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(l1).toMatchObject({ seq: 1, prev: "0".repeat(64), run: first.result.runId, actor: "alice", sourceCommit: "a".repeat(40) });
+    expect(l1).toMatchObject({
+      seq: 1,
+      prev: "0".repeat(64),
+      run: first.result.runId,
+      actor: "alice",
+      sourceCommit: "a".repeat(40),
+    });
     expect(l2).toMatchObject({ seq: 2, run: second.result.runId });
-    expect(l2?.prev).toBe(createHash("sha256").update(lines[0] ?? "").digest("hex"));
-    expect(l2?.record).toBe(createHash("sha256").update(git(repo, "show", `${BRANCH}:${second.result.path}/run.json`)).digest("hex"));
+    expect(l2?.prev).toBe(
+      createHash("sha256")
+        .update(lines[0] ?? "")
+        .digest("hex"),
+    );
+    expect(l2?.record).toBe(
+      createHash("sha256")
+        .update(git(repo, "show", `${BRANCH}:${second.result.path}/run.json`))
+        .digest("hex"),
+    );
     const src = await openRecords(repo, BRANCH);
     expect(src).not.toBeNull();
     if (!src) return;
@@ -123,7 +170,12 @@ describe("commitRecord", () => {
   it("does not write the same run twice", async () => {
     const repo = newRepo("twice");
     const { result, recorder } = await recordOneRun(repo);
-    const again = await commitRecord({ repoDir: repo, settings, summary: recorder.summary(), logs: recorder.targetLogs() });
+    const again = await commitRecord({
+      repoDir: repo,
+      settings,
+      summary: recorder.summary(),
+      logs: recorder.targetLogs(),
+    });
     expect(again.existed).toBe(true);
     expect(again.commit).toBe(result.commit);
     expect(git(repo, "rev-list", "--count", BRANCH).trim()).toBe("1");
@@ -174,7 +226,11 @@ describe("audit verification", () => {
     const src = await openRecords(repo, BRANCH);
     const v = src ? await verifyRecords(src) : null;
     expect(v?.ok).toBe(false);
-    expect(v?.firstBreak).toEqual({ file: path, line: 2, message: expect.stringContaining("a line before it was changed or removed") });
+    expect(v?.firstBreak).toEqual({
+      file: path,
+      line: 2,
+      message: expect.stringContaining("a line before it was changed or removed"),
+    });
   });
 
   it("reports an edit of the newest line, which no later line vouches for", async () => {
@@ -187,7 +243,10 @@ describe("audit verification", () => {
     const src = await openRecords(repo, BRANCH);
     const v = src ? await verifyRecords(src) : null;
     expect(v?.ok).toBe(false);
-    expect(v?.firstBreak).toMatchObject({ line: 3, message: expect.stringContaining("changed after it was committed") });
+    expect(v?.firstBreak).toMatchObject({
+      line: 3,
+      message: expect.stringContaining("changed after it was committed"),
+    });
   });
 
   it("reports a removed line", async () => {
@@ -205,8 +264,14 @@ describe("audit verification", () => {
 
   it("reports a run.json changed after the fact", async () => {
     const repo = await tamper("changed-run", (wt) => {
-      const runJson = execFileSync("find", [join(wt, "runs"), "-name", "run.json"], { encoding: "utf8" }).trim().split("\n")[0] ?? "";
-      writeFileSync(runJson, readFileSync(runJson, "utf8").replace('"result": "failure"', '"result": "success"'));
+      const runJson =
+        execFileSync("find", [join(wt, "runs"), "-name", "run.json"], { encoding: "utf8" })
+          .trim()
+          .split("\n")[0] ?? "";
+      writeFileSync(
+        runJson,
+        readFileSync(runJson, "utf8").replace('"result": "failure"', '"result": "success"'),
+      );
     });
     const src = await openRecords(repo, BRANCH);
     const v = src ? await verifyRecords(src) : null;

@@ -23,7 +23,11 @@ async function git(dir: string, ...args: string[]): Promise<string> {
   return (await run("git", ["-C", dir, ...args], { encoding: "utf8" })).stdout;
 }
 
-function child(repo: string, count: number, label: string): Promise<{ code: number | null; out: string; err: string }> {
+function child(
+  repo: string,
+  count: number,
+  label: string,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ["--import", "tsx", CHILD, "runs", repo, String(count), label], {
       stdio: ["ignore", "pipe", "pipe"],
@@ -51,7 +55,16 @@ async function outsideWriter(url: string, count: number): Promise<void> {
         else await git(dir, "checkout", "-q", "--orphan", `w${i}`);
         writeFileSync(join(dir, "OUTSIDE.md"), `outside write ${i}\n`);
         await git(dir, "add", "OUTSIDE.md");
-        await git(dir, "-c", "user.name=outsider", "-c", "user.email=o@example.com", "commit", "-qm", `outside ${i}`);
+        await git(
+          dir,
+          "-c",
+          "user.name=outsider",
+          "-c",
+          "user.email=o@example.com",
+          "commit",
+          "-qm",
+          `outside ${i}`,
+        );
         await git(dir, "push", "-q", "origin", `HEAD:refs/heads/${BRANCH}`);
         break;
       } catch (e) {

@@ -78,7 +78,11 @@ describe("a run cut off by SIGKILL", () => {
       result: "interrupted",
       lastFinishedStep: { target: "web-1", step: "first" },
     });
-    expect(run?.summary.targets[0]).toMatchObject({ name: "web-1", outcome: "cancelled", reason: "interrupted while running" });
+    expect(run?.summary.targets[0]).toMatchObject({
+      name: "web-1",
+      outcome: "cancelled",
+      reason: "interrupted while running",
+    });
     expect(run?.summary.targets[0]?.steps.map((s) => [s.id, s.outcome])).toEqual([
       ["first", "changed"],
       ["second", "cancelled"],
@@ -96,7 +100,9 @@ describe("a run cut off by SIGKILL", () => {
   it("leaves the journal of a run whose process is still alive", async () => {
     const repo = join(scratch, "alive");
     execFileSync("git", ["init", "-q", "-b", "main", repo]);
-    const p = spawn(process.execPath, ["--import", "tsx", CHILD, "hang", repo], { stdio: ["ignore", "pipe", "inherit"] });
+    const p = spawn(process.execPath, ["--import", "tsx", CHILD, "hang", repo], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let ready = "";
     await new Promise<void>((resolve) =>
       p.stdout.on("data", (d: Buffer) => {

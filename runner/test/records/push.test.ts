@@ -59,7 +59,15 @@ function summary(job: string): RunSummary {
     actor: "alice",
     inputs: {},
     checkMode: false,
-    targets: [{ name: "web-1", phase: "main", outcome: "ok", ms: 5, steps: [{ id: "s", outcome: "ok", ms: 4, attempts: 1 }] }],
+    targets: [
+      {
+        name: "web-1",
+        phase: "main",
+        outcome: "ok",
+        ms: 5,
+        steps: [{ id: "s", outcome: "ok", ms: 4, attempts: 1 }],
+      },
+    ],
     counts: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, timed_out: 0, cancelled: 0 },
   };
 }
@@ -90,6 +98,8 @@ describe("pushing records over smart HTTP", () => {
     expect(git(srv.bareDir, "rev-parse", BRANCH).trim()).toBe(r.commit);
   });
 
+  // Also the regression test for isomorphic-git 1.41.7-1.41.9, which threw NotFoundError instead of
+  // PushRejectedError when the remote tip was unknown locally: that would end as status "failed" here.
   it("rebuilds on a remote that moved (non-fast-forward), re-chaining the audit line, never forcing", async () => {
     const behind = clone(srv.url, "behind");
     await outsidePush(srv.url, "outsider");
@@ -117,7 +127,11 @@ describe("pushing records over smart HTTP", () => {
     const outcome = await pushRecords({ gitdir: join(repo, ".git"), branch: BRANCH, cache: {}, env });
     expect(outcome.status).toBe("already-landed");
     expect(outcome.rebuilt).toEqual([]);
-    expect(git(srv.bareDir, "log", "--format=%s", BRANCH).split("\n").filter((l) => l.includes(s.id))).toHaveLength(1);
+    expect(
+      git(srv.bareDir, "log", "--format=%s", BRANCH)
+        .split("\n")
+        .filter((l) => l.includes(s.id)),
+    ).toHaveLength(1);
     expect(git(repo, "rev-parse", BRANCH).trim()).toBe(git(srv.bareDir, "rev-parse", BRANCH).trim());
     expect(r.push.status).toBe("skipped");
   });
@@ -153,10 +167,19 @@ describe("a push the server refuses", () => {
     const srv = await server({ token: "t0ken-for-tests" });
     const repo = clone(srv.url, "auth");
     const e = { ...env, OPSC_STATE_DIR: join(scratch, "auth-state") };
-    const denied = await commitRecord({ repoDir: repo, settings, summary: summary("auth"), logs: {}, env: e });
+    const denied = await commitRecord({
+      repoDir: repo,
+      settings,
+      summary: summary("auth"),
+      logs: {},
+      env: e,
+    });
     expect(denied.push.status).toBe("refused");
     expect(denied.push.reason).toMatch(/HTTP 401.*OPSC_GIT_TOKEN/);
-    const next = await recoverInterrupted(repo, { settings, env: { ...e, OPSC_GIT_TOKEN: "t0ken-for-tests" } });
+    const next = await recoverInterrupted(repo, {
+      settings,
+      env: { ...e, OPSC_GIT_TOKEN: "t0ken-for-tests" },
+    });
     expect(next.pending?.status).toBe("pushed");
     // The token is never written into the repository's config.
     expect(git(repo, "config", "--list")).not.toContain("t0ken-for-tests");

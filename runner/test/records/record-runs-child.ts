@@ -35,7 +35,13 @@ if (mode === "runs") {
       secrets,
       listeners: [journal.listener, recorder.listener],
     });
-    const result = await commitRecord({ repoDir, settings, summary: recorder.summary(), logs: recorder.targetLogs(), redactor });
+    const result = await commitRecord({
+      repoDir,
+      settings,
+      summary: recorder.summary(),
+      logs: recorder.targetLogs(),
+      redactor,
+    });
     journal.complete();
     process.stdout.write(
       `${JSON.stringify({ runId: result.runId, push: result.push.status, attempts: result.push.attempts, rebuilt: result.push.rebuilt.length, reason: result.push.reason })}\n`,
@@ -46,7 +52,10 @@ if (mode === "runs") {
   const secrets = plantCanaries(redactor);
   const plan = simplePlan(
     [localTarget("web-1")],
-    [step("first", { run: 'echo "first $CANARY_TOKEN"' }), step("second", { run: "echo started $$; sleep 30" })],
+    [
+      step("first", { run: 'echo "first $CANARY_TOKEN"' }),
+      step("second", { run: "echo started $$; sleep 30" }),
+    ],
     { job: "hang" },
   );
   const journal = new RunJournal(repoDir, plan, redactor);

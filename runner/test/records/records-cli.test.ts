@@ -18,10 +18,14 @@ const ids: string[] = [];
 /** The CLI as a user runs it (through tsx, so no build is needed). Async: the git server lives in this process. */
 async function opsc(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   try {
-    const r = await promisify(execFile)(process.execPath, ["--import", "tsx", MAIN, ...args, "--repo", repo], {
-      encoding: "utf8",
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-    });
+    const r = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", MAIN, ...args, "--repo", repo],
+      {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      },
+    );
     return { code: 0, out: r.stdout, err: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -42,16 +46,38 @@ function summary(id: string, job: string, result: RunSummary["result"], finished
     inputs: { package: "=cmd|' /C calc'!A0" },
     checkMode: false,
     targets: [
-      { name: "web-1", phase: "main", outcome: "ok", ms: 1200, steps: [{ id: "install", outcome: "ok", ms: 1100, attempts: 1 }] },
+      {
+        name: "web-1",
+        phase: "main",
+        outcome: "ok",
+        ms: 1200,
+        steps: [{ id: "install", outcome: "ok", ms: 1100, attempts: 1 }],
+      },
       {
         name: "web-2",
         phase: "main",
         outcome: result === "success" ? "ok" : "failed",
         ms: 900,
-        steps: [{ id: "install", outcome: result === "success" ? "ok" : "failed", ms: 800, attempts: 2, exitCode: 1 }],
+        steps: [
+          {
+            id: "install",
+            outcome: result === "success" ? "ok" : "failed",
+            ms: 800,
+            attempts: 2,
+            exitCode: 1,
+          },
+        ],
       },
     ],
-    counts: { ok: result === "success" ? 2 : 1, changed: 0, failed: result === "success" ? 0 : 1, skipped: 0, unreachable: 0, timed_out: 0, cancelled: 0 },
+    counts: {
+      ok: result === "success" ? 2 : 1,
+      changed: 0,
+      failed: result === "success" ? 0 : 1,
+      skipped: 0,
+      unreachable: 0,
+      timed_out: 0,
+      cancelled: 0,
+    },
   };
 }
 
@@ -67,7 +93,13 @@ beforeAll(async () => {
     ["20261122T031500Z-patch-web-aaaa", "patch-web", "failure", "2026-11-22T03:16:00.000Z"],
     ["20261123T031500Z-backup-bbbb", "backup", "success", "2026-11-23T03:16:00.000Z"],
   ] as const) {
-    await commitRecord({ repoDir: repo, settings, summary: summary(id, job, result, at), logs: { "web-1": `log of ${id}\n`, "web-2": "" }, env });
+    await commitRecord({
+      repoDir: repo,
+      settings,
+      summary: summary(id, job, result, at),
+      logs: { "web-1": `log of ${id}\n`, "web-2": "" },
+      env,
+    });
     ids.push(id);
   }
 });
@@ -84,7 +116,9 @@ describe("opsc runs", () => {
     expect(rows[0]).toMatch(/^RUN\s+JOB\s+RESULT\s+OK/);
     expect(rows[1]).toMatch(/^20261123T031500Z-backup-bbbb\s+backup\s+success\s+2\/2/);
     expect(rows[2]).toMatch(/^20261122T031500Z-patch-web-aaaa\s+patch-web\s+failure\s+1\/2/);
-    const json = JSON.parse((await opsc("runs", "list", "--job", "patch-web", "--format", "json")).out) as RunSummary[];
+    const json = JSON.parse(
+      (await opsc("runs", "list", "--job", "patch-web", "--format", "json")).out,
+    ) as RunSummary[];
     expect(json.map((r) => r.id)).toEqual(["20261122T031500Z-patch-web-aaaa"]);
     const bad = await opsc("runs", "list", "--limit", "none");
     expect(bad.code).toBe(2);
@@ -137,10 +171,22 @@ describe("opsc audit", () => {
     execFileSync("git", ["-C", repo, "worktree", "add", "-q", wt, BRANCH]);
     const file = join(wt, "audit", "2026", "11.jsonl");
     writeFileSync(file, readFileSync(file, "utf8").replace('"result":"failure"', '"result":"success"'));
-    execFileSync("git", ["-C", wt, "-c", "user.name=m", "-c", "user.email=m@example.com", "commit", "-qam", "tidy"]);
+    execFileSync("git", [
+      "-C",
+      wt,
+      "-c",
+      "user.name=m",
+      "-c",
+      "user.email=m@example.com",
+      "commit",
+      "-qam",
+      "tidy",
+    ]);
     const broken = await opsc("audit", "verify");
     expect(broken.code).toBe(1);
-    expect(broken.out).toMatch(/^audit trail BROKEN at audit\/2026\/11\.jsonl:2: prev is [0-9a-f]{64} but the line before hashes to/);
+    expect(broken.out).toMatch(
+      /^audit trail BROKEN at audit\/2026\/11\.jsonl:2: prev is [0-9a-f]{64} but the line before hashes to/,
+    );
     // origin still holds the intact trail.
     expect((await opsc("audit", "verify", "--remote")).code).toBe(0);
   });

@@ -4,14 +4,22 @@ import { Command } from "commander";
 import { usageError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { exportAudit } from "../../records/audit-export.js";
-import { fetchRecords, openRecords, readAuditFiles, runIds, verifyRecords } from "../../records/records-branch.js";
+import {
+  fetchRecords,
+  openRecords,
+  readAuditFiles,
+  runIds,
+  verifyRecords,
+} from "../../records/records-branch.js";
 import { readRecordsSettings } from "../records-settings.js";
 import { findRepoRoot } from "../repo-root.js";
 
 const write = (s: string): void => void process.stdout.write(s);
 
 export function register(program: Command): void {
-  const audit = program.command("audit").description("Check the audit trail's hash chain; export it for compliance");
+  const audit = program
+    .command("audit")
+    .description("Check the audit trail's hash chain; export it for compliance");
   audit
     .command("verify")
     .description("Recompute the hash chain of every audit line and check each run's record against it")
@@ -36,10 +44,16 @@ Examples:
       const v = await verifyRecords(src);
       const runs = (await runIds(src)).length;
       if (v.ok) {
-        write(`audit trail intact: ${v.lines} lines, ${runs} runs, head ${v.head?.hash ?? "(empty)"} (${src.ref} at ${src.commit.slice(0, 12)})\n`);
+        write(
+          `audit trail intact: ${v.lines} lines, ${runs} runs, head ${v.head?.hash ?? "(empty)"} (${src.ref} at ${src.commit.slice(0, 12)})\n`,
+        );
         return;
       }
-      const where = v.firstBreak ? (v.firstBreak.line > 0 ? `${v.firstBreak.file}:${v.firstBreak.line}` : v.firstBreak.file) : "?";
+      const where = v.firstBreak
+        ? v.firstBreak.line > 0
+          ? `${v.firstBreak.file}:${v.firstBreak.line}`
+          : v.firstBreak.file
+        : "?";
       write(`audit trail BROKEN at ${where}: ${v.firstBreak?.message ?? "unknown"}\n`);
       write(`  (${v.lines} lines verified before it; ${src.ref} at ${src.commit.slice(0, 12)})\n`);
       process.exitCode = EXIT.failed;
@@ -66,12 +80,16 @@ Examples:
       if (opts.since !== undefined) {
         since = new Date(opts.since);
         if (Number.isNaN(since.getTime())) {
-          throw usageError("cli.bad-date", `--since ${opts.since}: not a date`, { hint: "use ISO 8601: 2026-11-01 or 2026-11-01T00:00:00Z" });
+          throw usageError("cli.bad-date", `--since ${opts.since}: not a date`, {
+            hint: "use ISO 8601: 2026-11-01 or 2026-11-01T00:00:00Z",
+          });
         }
       }
       const root = findRepoRoot(opts.repo);
       const src = await openRecords(root, readRecordsSettings(root).records.branch);
-      const text = src ? exportAudit(await readAuditFiles(src), { format: opts.format, ...(since ? { since } : {}) }) : "";
+      const text = src
+        ? exportAudit(await readAuditFiles(src), { format: opts.format, ...(since ? { since } : {}) })
+        : "";
       if (opts.output !== undefined) writeFileSync(opts.output, text);
       else write(text);
     });

@@ -1,7 +1,9 @@
 /** `opsc plan`: what a job would run, without connecting to a target or decrypting anything. */
 import { Command, Option } from "commander";
 import { userInfo } from "node:os";
+import { usageError } from "../../core/errors.js";
 import { renderPlan, type PlanFormat } from "../../plan/render-plan.js";
+import { shardMatrix } from "../../plan/shard-matrix.js";
 import { loadPlan } from "../../run/load-plan.js";
 import { collectList, collectPair, parseShard } from "../input-flags.js";
 import { findRepoRoot } from "../repo-root.js";
@@ -15,6 +17,7 @@ interface PlanFlags {
   commit?: string;
   shard?: string;
   check?: boolean;
+  matrix?: string;
 }
 
 export function register(program: Command): void {
@@ -29,6 +32,7 @@ export function register(program: Command): void {
     .option("--commit <rev>", "read the job definitions at this commit instead of the working tree")
     .option("--shard <K/N>", "plan only shard K of N (deterministic slice of the targets)")
     .option("--check", "plan a check-mode run (only `check` scripts run)")
+    .option("--matrix <n>", "print a GitHub Actions matrix of N shards ({\"shard\":[\"1/N\",...]}) instead of the plan")
     .addOption(new Option("--format <format>", "output format").choices(["text", "json", "markdown"]).default("text"))
     .addHelpText(
       "after",
@@ -40,9 +44,22 @@ Examples:
   $ opsc plan patch-web
   $ opsc plan patch-web --input package=openssl --target 'web-*'
   $ opsc plan patch-web --format markdown >> "$GITHUB_STEP_SUMMARY"
-  $ opsc plan patch-web --commit origin/main --format json`,
+  $ opsc plan patch-web --commit origin/main --format json
+  $ opsc plan patch-web --matrix 3        # {"shard":["1/3","2/3","3/3"]}, for strategy.matrix
+                                          # then: opsc run patch-web --shard \${{ matrix.shard }}`,
     )
     .action(async (job: string, flags: PlanFlags) => {
+      const matrix = flags.matrix === undefined ? undefined : Number(flags.matrix);
+      if (matrix !== undefined && (!Number.isInteger(matrix) || matrix < 1)) {
+        throw usageError("cli.bad-matrix", `--matrix ${flags.matrix}: expected a whole number above 0`, {
+          hint: "for example --matrix 3",
+        });
+      }
+      if (matrix !== undefined && flags.shard) {
+        throw usageError("cli.bad-matrix", "--matrix and --shard do not go together", {
+          hint: "--matrix plans the shards; each shard then runs with --shard K/N",
+        });
+      }
       const repoDir = findRepoRoot(flags.repo);
       const { plan } = await loadPlan(
         { repoDir, ...(flags.commit ? { commit: flags.commit } : {}) },
@@ -56,6 +73,11 @@ Examples:
           ...(flags.shard ? { shard: parseShard(flags.shard) } : {}),
         },
       );
+      if (matrix !== undefined) {
+        // One line of JSON: `echo "matrix=$(opsc plan JOB --matrix 3)" >> "$GITHUB_OUTPUT"`.
+        process.stdout.write(`${JSON.stringify(shardMatrix(matrix, Object.keys(plan.targets).length))}\n`);
+        return;
+      }
       process.stdout.write(renderPlan(plan, flags.format));
     });
 }

@@ -4,7 +4,9 @@ import { usageError, userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { executeJob } from "../../run/execute-job.js";
 import { ProgressView } from "../../run/progress-view.js";
+import { parseShard } from "../input-flags.js";
 import { findRepoRoot } from "../repo-root.js";
+import { shardGroup } from "../../run/shard-group.js";
 
 export interface RunCommandOptions {
   repo?: string;
@@ -15,6 +17,10 @@ export interface RunCommandOptions {
   output?: boolean;
   /** `--no-push` sets this false. */
   push?: boolean;
+  /** `K/N`: run only shard K of N. */
+  shard?: string;
+  /** Names the sharded run the shards belong to (default: from GitHub Actions' run id). */
+  shardGroup?: string;
 }
 
 /** Parses repeated `k=v` flags; the value may itself contain `=`. */
@@ -47,6 +53,11 @@ export function register(program: Command): void {
     .option("--check", "dry run: run only `check` scripts and report what would change")
     .option("--output", "print every output line (plain mode; the live view shows only failures' output)")
     .option("--no-push", "commit the run record locally but do not push it")
+    .option("--shard <K/N>", "run only shard K of N: a deterministic slice of the targets (see opsc plan --matrix)")
+    .option(
+      "--shard-group <id>",
+      "the sharded run this shard belongs to, shared by all shards (default in GitHub Actions: the workflow run)",
+    )
     .addHelpText(
       "after",
       `
@@ -101,6 +112,7 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
       push: opts.push !== false,
       filter,
       checkMode: opts.check === true,
+      ...(opts.shard ? { shard: shardGroup(parseShard(opts.shard), opts.shardGroup) } : {}),
       signal: abort.signal,
       onPlan: ({ plan }) => {
         if (Object.keys(plan.targets).length === 0) {

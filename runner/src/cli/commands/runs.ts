@@ -2,8 +2,17 @@
 import { Command } from "commander";
 import { usageError, userError } from "../../core/errors.js";
 import type { RunSummary } from "../../core/run-summary.js";
+import { recoverInterrupted } from "../../records/journal.js";
 import { targetLogPath } from "../../records/record-paths.js";
-import { listRuns, openRecords, readRun, readRunFile, runIds, type RecordsSource } from "../../records/records-branch.js";
+import {
+  listRuns,
+  openRecords,
+  readRun,
+  readRunFile,
+  runIds,
+  type RecordsSource,
+} from "../../records/records-branch.js";
+import { mergeShards, siblingShards, type MergedShards } from "../../records/merge-shards.js";
 import { formatDuration } from "../../records/render-readme.js";
 import { readRecordsSettings } from "../records-settings.js";
 import { findRepoRoot } from "../repo-root.js";
@@ -45,12 +54,16 @@ Examples:
     )
     .action(async (opts: ListOptions) => {
       const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw usageError("cli.bad-limit", `--limit ${opts.limit}: expected a whole number above 0`);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw usageError("cli.bad-limit", `--limit ${opts.limit}: expected a whole number above 0`);
       const format = formatOf(opts.format);
       const src = await open(opts.repo);
-      const found = src ? await listRuns(src, { ...(opts.job !== undefined ? { job: opts.job } : {}), limit }) : [];
+      const found = src
+        ? await listRuns(src, { ...(opts.job !== undefined ? { job: opts.job } : {}), limit })
+        : [];
       if (format === "json") return write(`${JSON.stringify(found, null, 2)}\n`);
-      if (found.length === 0) return write(src ? "no runs recorded for that job\n" : "no runs recorded yet\n");
+      if (found.length === 0)
+        return write(src ? "no runs recorded for that job\n" : "no runs recorded yet\n");
       write(renderList(found));
     });
   runs
@@ -71,7 +84,8 @@ Examples:
     .action(async (wanted: string, opts: ShowOptions) => {
       const format = formatOf(opts.format);
       const src = await open(opts.repo);
-      if (!src) throw userError("runs.none", "no runs recorded yet", { hint: "runs are recorded by `opsc run`" });
+      if (!src)
+        throw userError("runs.none", "no runs recorded yet", { hint: "runs are recorded by `opsc run`" });
       const id = await resolveRunId(src, wanted);
       const run = await readRun(src, id);
       if (!run) throw userError("runs.not-found", `run ${id} has no run.json`);
@@ -79,22 +93,33 @@ Examples:
         const log = await readRunFile(src, id, targetLogPath(opts.log));
         if (log === null) {
           const names = run.summary.targets.map((t) => t.name).join(", ");
-          throw userError("runs.no-log", `run ${id} has no log for target ${opts.log}`, { hint: `its targets: ${names}` });
+          throw userError("runs.no-log", `run ${id} has no log for target ${opts.log}`, {
+            hint: `its targets: ${names}`,
+          });
         }
         return write(log);
+      }
+      if (format === "text" && run.summary.shard?.group !== undefined) {
+        // One shard of a sharded run: show the whole run, merged from every shard's record (issue 7).
+        const merged = mergeShards(siblingShards(run.summary, await listRuns(src, { job: run.summary.job })));
+        return write(renderShards(merged));
       }
       write(format === "json" ? run.runJson : renderRun(run.summary));
     });
 }
 
 function formatOf(format: string): "text" | "json" {
-  if (format !== "text" && format !== "json") throw usageError("cli.bad-format", `--format ${format}: expected text or json`);
+  if (format !== "text" && format !== "json")
+    throw usageError("cli.bad-format", `--format ${format}: expected text or json`);
   return format;
 }
 
 async function open(repo: string | undefined): Promise<RecordsSource | null> {
   const root = findRepoRoot(repo);
-  return openRecords(root, readRecordsSettings(root).records.branch);
+  const settings = readRecordsSettings(root);
+  // A run cut off by a crash shows up as interrupted here too; pushing waits for the next `opsc run`.
+  await recoverInterrupted(root, { settings, push: false });
+  return openRecords(root, settings.records.branch);
 }
 
 async function resolveRunId(src: RecordsSource, wanted: string): Promise<string> {
@@ -103,7 +128,9 @@ async function resolveRunId(src: RecordsSource, wanted: string): Promise<string>
   const hits = ids.filter((id) => id.startsWith(wanted) || id.endsWith(`-${wanted}`));
   if (hits.length === 1 && hits[0] !== undefined) return hits[0];
   if (hits.length > 1) {
-    throw userError("runs.ambiguous", `"${wanted}" matches ${hits.length} runs`, { hint: `for example ${hits.slice(-3).join(", ")}` });
+    throw userError("runs.ambiguous", `"${wanted}" matches ${hits.length} runs`, {
+      hint: `for example ${hits.slice(-3).join(", ")}`,
+    });
   }
   throw userError("runs.not-found", `no recorded run "${wanted}"`, { hint: "see `opsc runs list`" });
 }
@@ -114,14 +141,25 @@ function okOf(s: RunSummary): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n") + "\n";
+  return (
+    rows
+      .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  "))
+      .join("\n") + "\n"
+  );
 }
 
 export function renderList(runs: RunSummary[]): string {
   const rows = [["RUN", "JOB", "RESULT", "OK", "DURATION", "TRIGGER"]];
   for (const s of runs) {
     const ms = Date.parse(s.finishedAt) - Date.parse(s.startedAt);
-    rows.push([s.id, s.job, s.result, okOf(s), Number.isFinite(ms) ? formatDuration(ms) : "?", `${s.trigger.kind} by ${s.actor}`]);
+    rows.push([
+      s.id,
+      s.job,
+      s.result,
+      okOf(s),
+      Number.isFinite(ms) ? formatDuration(ms) : "?",
+      `${s.trigger.kind} by ${s.actor}`,
+    ]);
   }
   return table(rows);
 }
@@ -137,7 +175,8 @@ export function renderRun(s: RunSummary): string {
     `  finished:  ${s.finishedAt}`,
   ];
   if (Object.keys(s.inputs).length > 0) lines.push(`  inputs:    ${JSON.stringify(s.inputs)}`);
-  if (s.lastFinishedStep) lines.push(`  last finished step: ${s.lastFinishedStep.step} on ${s.lastFinishedStep.target}`);
+  if (s.lastFinishedStep)
+    lines.push(`  last finished step: ${s.lastFinishedStep.step} on ${s.lastFinishedStep.target}`);
   lines.push("");
   const rows = [["TARGET", "OUTCOME", "DURATION", "STEPS"]];
   for (const t of s.targets) {
@@ -145,4 +184,15 @@ export function renderRun(s: RunSummary): string {
     rows.push([t.name, t.outcome, formatDuration(t.ms), `${steps}${t.reason ? `  (${t.reason})` : ""}`]);
   }
   return `${lines.join("\n")}\n${s.targets.length > 0 ? table(rows) : "  no targets\n"}`;
+}
+
+/** A sharded run merged from its shards' records, then which record each shard is. */
+export function renderShards(m: MergedShards): string {
+  const count = m.shards[0]?.count ?? 1;
+  const lines = [
+    `  shards:    ${m.shards.length} of ${count} recorded${m.missing.length ? ` (no record yet for ${m.missing.map((i) => `${i}/${count}`).join(", ")})` : ""}`,
+  ];
+  for (const s of m.shards) lines.push(`    ${s.index}/${s.count}  ${s.id}  ${s.result}`);
+  const [head, ...rest] = renderRun(m.summary).split("\n");
+  return [head, ...lines, ...rest].join("\n");
 }

@@ -6,7 +6,6 @@ import { recoverInterrupted } from "../../records/journal.js";
 import { recordMissedTick } from "../../records/missed-tick.js";
 import { executeJob } from "../../run/execute-job.js";
 import { CredentialStore } from "../../secrets/credential-store.js";
-import { loadIdentities } from "../../secrets/identities.js";
 import { Redactor } from "../../secrets/redactor.js";
 import { findGitDir } from "../../git/git-dir.js";
 import { startServer } from "../../server/start-server.js";
@@ -96,12 +95,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     executor: executeJob,
     resolveSecret: async (repoDir, commit, reference) => {
       const files = await readRepoCommit(findGitDir(repoDir), commit);
-      const store = new CredentialStore(
-        async (p) => files.files.get(p),
-        (await loadIdentities()).identities,
-        redactor,
-      );
-      const value = await store.get(reference);
+      const value = await CredentialStore.forFiles(files.files, redactor).get(reference);
       if (typeof value !== "string")
         throw userError("serve.hook-secret", `${reference} is a mapping, not a secret value`);
       return value;

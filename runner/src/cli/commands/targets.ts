@@ -1,21 +1,16 @@
 /** `opsc targets check [SELECTOR]`: can we reach them, is each the host we pinned, how fast. */
 import { Command } from "commander";
-import picomatch from "picomatch";
-import { hasErrors } from "../../core/diagnostic.js";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
-import type { PlannedTarget } from "../../core/plan-model.js";
+import { planTarget } from "../../plan/plan-target.js";
+import { selectTargets } from "../../plan/select-targets.js";
 import type { RepoModel, TargetDef } from "../../core/repo-model.js";
-import { formatDiagnostics } from "../../repo/format-diagnostics.js";
-import { loadRepo } from "../../repo/load-repo.js";
-import { readRepoDir } from "../../repo/read-dir.js";
 import { Redactor } from "../../secrets/redactor.js";
 import { checkTargets } from "../../transports/check-targets.js";
 import { createTransportFactory } from "../../transports/transport-factory.js";
+import { loadValidRepo } from "../../run/load-plan.js";
 import { findRepoRoot } from "../repo-root.js";
 import { CredentialStore } from "../../secrets/credential-store.js";
-import { loadIdentities } from "../../secrets/identities.js";
-import type { CredentialSource } from "../../transports/transport-factory.js";
 
 export function register(program: Command): void {
   const targets = program.command("targets").description("Work with targets (hosts)");
@@ -55,37 +50,19 @@ to such a host. See docs/ssh.md.`,
         opts: { repo?: string; parallel: number; timeout: number; json?: boolean },
       ) => {
         const root = findRepoRoot(opts.repo);
-        const files = await readRepoDir(root);
-        const { model, diagnostics } = loadRepo(files);
-        if (hasErrors(diagnostics)) {
-          process.stderr.write(formatDiagnostics(diagnostics, "text"));
-          throw userError("targets.invalid-repo", "the repository has errors", {
-            hint: "opsc validate shows them all",
-          });
-        }
+        const { model, files } = await loadValidRepo({ repoDir: root });
         const chosen = select(model, selector);
         if (chosen.length === 0)
           throw userError("targets.none", `no target matches ${selector.join(" ") || "(all)"}`);
         const redactor = new Redactor();
-        // Identities are read only once a target needs a credential.
-        let store: CredentialStore | undefined;
-        const credentials: CredentialSource = {
-          get: async (ref) => {
-            store ??= new CredentialStore(
-              async (p) => files.files.get(p),
-              (await loadIdentities()).identities,
-              redactor,
-            );
-            return store.get(ref);
-          },
-        };
+        const credentials = CredentialStore.forFiles(files.files, redactor);
         const factory = createTransportFactory({
           redactor,
           connectTimeoutMs: opts.timeout,
           credentials,
         });
         const results = await checkTargets(
-          chosen.map((t) => toPlanned(model, t)),
+          chosen.map((t) => planTarget(model, t)),
           factory.transportFor,
           { parallel: opts.parallel, timeoutMs: opts.timeout },
         );
@@ -121,34 +98,9 @@ to such a host. See docs/ssh.md.`,
 }
 
 function select(model: RepoModel, selector: string[]): TargetDef[] {
-  const labels = selector.filter((s) => s.includes("="));
-  const names = selector.filter((s) => !s.includes("="));
-  const matchers = names.map((n) => picomatch(n));
-  return [...model.targets.values()].filter(
-    (t) =>
-      (matchers.length === 0 || matchers.some((m) => m(t.id))) &&
-      labels.every((l) => {
-        const eq = l.indexOf("=");
-        return t.labels[l.slice(0, eq)] === l.slice(eq + 1);
-      }),
+  const match = Object.fromEntries(
+    selector.filter((s) => s.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
   );
-}
-
-/** The same fields the planner fills for a target, with its jump chain. */
-function toPlanned(model: RepoModel, t: TargetDef, seen: Set<string> = new Set()): PlannedTarget {
-  const hop = t.jump && !seen.has(t.jump) ? model.targets.get(t.jump) : undefined;
-  return {
-    name: t.id,
-    transport: t.transport,
-    ...(t.host !== undefined ? { host: t.host } : {}),
-    port: t.port,
-    ...(t.user !== undefined ? { user: t.user } : {}),
-    ...(t.credential !== undefined ? { credential: t.credential } : {}),
-    hostKeys: [...t.hostKeys],
-    ...(hop ? { jump: toPlanned(model, hop, new Set([...seen, t.id])) } : {}),
-    shell: t.shell,
-    ...(t.sudo ? { sudo: t.sudo } : {}),
-    labels: { ...t.labels },
-    vars: { ...t.vars },
-  };
+  const names = selector.filter((s) => !s.includes("="));
+  return selectTargets(model.targets.values(), {}, { ...(names.length ? { names } : {}), match });
 }

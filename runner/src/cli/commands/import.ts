@@ -1,0 +1,57 @@
+/** `opsc import ansible-inventory FILE [--write FILE]`: an Ansible inventory as OpsConductor targets. */
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { userError } from "../../core/errors.js";
+import { importAnsibleInventory, type InventoryFormat } from "../../inventory/import-inventory.js";
+import { readTargetsFile, writeTargetsFile } from "../../inventory/targets-file.js";
+
+export function register(program: Command): void {
+  const imp = program.command("import").description("Bring definitions over from other tools");
+  imp
+    .command("ansible-inventory")
+    .description("Convert an Ansible inventory (INI or YAML) into a targets file")
+    .argument("<file>", "the inventory file (INI, YAML or JSON, as Ansible reads them)")
+    .option("--write <file>", "write the targets here; an existing file keeps its entries and comments")
+    .addOption(new Option("--format <format>", "inventory format (default: from the file name and content)").choices(["ini", "yaml"]))
+    .addHelpText(
+      "after",
+      `
+Groups (and their parents through :children) become labels \`group/<name>: "true"\`; host and
+group vars become vars (merged as Ansible merges them); ansible_host, ansible_port and ansible_user
+become host, port and user. Passwords and key files are never copied: they belong in credentials/.
+What was left out is listed on standard error.
+
+Without --write the targets file is printed on standard output.
+
+Examples:
+  $ opsc import ansible-inventory hosts.ini
+  $ opsc import ansible-inventory inventory.yaml --write targets/imported.yaml
+  $ opsc import ansible-inventory production --format ini --write targets/prod.yaml && opsc validate
+
+See docs/migrating-from-ansible.md.`,
+    )
+    .action((file: string, opts: { write?: string; format?: InventoryFormat }) => {
+      let text: string;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch (e) {
+        throw userError("import.unreadable", `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+          hint: "give the path of an Ansible inventory file",
+        });
+      }
+      const existing = opts.write ? readTargetsFile(opts.write) : undefined;
+      const result = importAnsibleInventory(text, file, {
+        ...(existing !== undefined ? { existing } : {}),
+        ...(opts.write ? { targetsFile: opts.write } : {}),
+        ...(opts.format ? { format: opts.format } : {}),
+      });
+      for (const note of result.converted.notes) process.stderr.write(`note: ${note}\n`);
+      for (const s of result.skipped) process.stderr.write(`skipped ${s.id}: ${s.reason}\n`);
+      if (opts.write) {
+        if (result.added.length > 0) writeTargetsFile(opts.write, result.text);
+        process.stderr.write(`${result.added.length} target(s) added to ${opts.write}, ${result.skipped.length} skipped\n`);
+      } else {
+        process.stdout.write(result.text);
+      }
+    });
+}
