@@ -82,7 +82,7 @@ function runLogs(i: number): Map<string, string> {
 }
 
 /** A records branch of `commits` run records (files/commits files each), through one fast-import stream. */
-async function generate(gitdir: string, files: number, commits: number): Promise<number> {
+export async function generateRecordsBranch(gitdir: string, files: number, commits: number): Promise<number> {
   execFileSync("git", ["init", "-q", "--bare", gitdir]);
   const perRun = Math.max(3, Math.round(files / commits));
   const child = spawn("git", ["--git-dir", gitdir, "fast-import", "--quiet"], {
@@ -229,7 +229,7 @@ export async function benchCommitBack(opts: BenchCommitBackOptions = {}): Promis
     for (const [files, commits] of sizes) {
       const gitdir = join(scratch, `repo-${files}.git`);
       const t0 = performance.now();
-      const actual = await generate(gitdir, files, commits);
+      const actual = await generateRecordsBranch(gitdir, files, commits);
       log(
         `  generated ${actual} files in ${commits} commits in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );

@@ -13,7 +13,21 @@ export interface Settings {
   name?: string;
   records: { branch: string; push: boolean };
   defaults: { shell: Shell; timeoutMs?: number; parallel?: number };
+  /** How notifications are delivered (docs/notifications.md). */
+  notify?: { smtp?: SmtpSettings };
   source: SourcePosition;
+}
+
+export interface SmtpSettings {
+  host: string;
+  /** Absent: 465 when secure, else 587. */
+  port?: number;
+  /** TLS from the first byte; false: STARTTLS when offered. */
+  secure: boolean;
+  from: string;
+  username?: string;
+  /** Credential reference of the password. */
+  password?: string;
 }
 
 export interface SudoSettings {

@@ -29,11 +29,7 @@ export async function readRepoCommit(
   options: ReadCommitOptions = {},
 ): Promise<RepoFiles> {
   const commit = await resolveCommit(gitdir, ref);
-  const { commit: head } = await git.readCommit({ fs, gitdir, oid: commit, cache: gitCache });
-  const blobs: Array<{ path: string; oid: string }> = [];
-  const tree = await subtree(gitdir, head.tree, options.root ?? "", ref);
-  await walkTree(gitdir, tree, "", blobs);
-  blobs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const blobs = await listRepoBlobs(gitdir, commit, options);
   const files = new Map<string, Uint8Array>();
   for (const { path, oid } of blobs) {
     const { blob } = await git.readBlob({ fs, gitdir, oid, cache: gitCache });
@@ -41,6 +37,22 @@ export async function readRepoCommit(
     files.set(path, blob.length > MAX_FILE_BYTES + 1 ? blob.subarray(0, MAX_FILE_BYTES + 1) : blob);
   }
   return { files, commit };
+}
+
+/**
+ * The automation repository's files at a commit as (path, blob id) pairs, sorted,
+ * without reading any blob: enough to compare a working tree with a commit.
+ */
+export async function listRepoBlobs(
+  gitdir: string,
+  commit: string,
+  options: ReadCommitOptions = {},
+): Promise<Array<{ path: string; oid: string }>> {
+  const { commit: head } = await git.readCommit({ fs, gitdir, oid: commit, cache: gitCache });
+  const blobs: Array<{ path: string; oid: string }> = [];
+  const tree = await subtree(gitdir, head.tree, options.root ?? "", commit);
+  await walkTree(gitdir, tree, "", blobs);
+  return blobs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 async function subtree(gitdir: string, oid: string, root: string, ref: string): Promise<string> {

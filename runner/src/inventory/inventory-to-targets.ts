@@ -96,9 +96,18 @@ export function inventoryToTargets(inv: AnsibleInventory): ConvertedInventory {
       id = `${id}-${n}`;
     }
     used.add(id);
-    targets.push({ id, inventoryName: host, fields });
+    targets.push({ id, inventoryName: host, fields: inOrder(fields) });
   }
-  return { defaults, targets, notes: [...notes] };
+  return { defaults: inOrder(defaults), targets, notes: [...notes] };
+}
+
+const FIELD_ORDER = ["host", "port", "user", "transport", "shell", "sudo", "labels", "vars"];
+
+/** Fields in the order people write them (host first), whatever order the vars came in. */
+function inOrder(fields: TargetFields): TargetFields {
+  const out: TargetFields = {};
+  for (const k of FIELD_ORDER) if (fields[k] !== undefined) out[k] = fields[k];
+  return out;
 }
 
 /** The defaults merged under a target's own fields, key by key for labels and vars (as the loader does). */

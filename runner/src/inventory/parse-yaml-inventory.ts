@@ -3,7 +3,7 @@
  * optional `hosts` (name -> vars or nothing), `children` (name -> group) and
  * `vars`. A group may appear in several places; its contents are merged.
  */
-import { isMap, LineCounter, parseDocument, type Node } from "yaml";
+import { isMap, isScalar, LineCounter, parseDocument, type Node } from "yaml";
 import { userError } from "../core/errors.js";
 import { addHost, emptyInventory, expandHostPattern, groupOf, type AnsibleInventory } from "./ansible-inventory.js";
 
@@ -34,7 +34,7 @@ export function parseYamlInventory(text: string, file: string): AnsibleInventory
 
   const readGroup = (name: string, node: unknown): void => {
     const group = groupOf(inv, name);
-    if (node === null || node === undefined) return;
+    if (node === null || node === undefined || (isScalar(node) && node.value === null)) return;
     if (!isMap(node)) {
       throw userError("import.inventory-shape", `group ${name} must be a mapping with hosts, children and/or vars`, {
         position: at(node as Node),
@@ -58,7 +58,7 @@ export function parseYamlInventory(text: string, file: string): AnsibleInventory
       } else if (key === "hosts") {
         for (const h of value.items) {
           const hostName = String((h.key as { value?: unknown })?.value ?? h.key);
-          const hv = h.value === null ? null : (h.value as Node).toJSON();
+          const hv = h.value === null || (isScalar(h.value) && h.value.value === null) ? null : (h.value as Node).toJSON();
           if (hv !== null && (typeof hv !== "object" || Array.isArray(hv))) {
             throw userError("import.inventory-shape", `host ${hostName}: its vars must be a mapping`, {
               position: at(h.value as Node),

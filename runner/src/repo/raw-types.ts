@@ -8,6 +8,9 @@ export interface RawSettings {
   name?: string;
   records?: { branch?: string; push?: boolean };
   defaults?: { shell?: "sh" | "bash" | "powershell"; timeout?: string; parallel?: number };
+  notify?: {
+    smtp?: { host: string; port?: number; secure?: boolean; from: string; username?: string; password?: string };
+  };
 }
 
 export interface RawTarget {

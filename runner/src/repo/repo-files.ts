@@ -5,8 +5,10 @@
 export interface RepoFiles {
   /** Repository-relative posix path -> content. Only paths `isRepoPath` accepts. */
   files: Map<string, Uint8Array>;
-  /** The commit the files were read at, when read from Git. */
+  /** The commit the files were read at, when read from Git (or a working tree identical to HEAD). */
   commit?: string;
+  /** The branch the commit was read from, when known (`refs/heads/main`). */
+  ref?: string;
 }
 
 /** Folders whose files are part of the automation repository's model. */

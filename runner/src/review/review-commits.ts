@@ -5,7 +5,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { findGitDir } from "../git/git-dir.js";
-import { readRepoCommit } from "../git/read-tree.js";
+import git from "isomorphic-git";
+import { gitCache, readRepoCommit } from "../git/read-tree.js";
 import { loadRepo } from "../repo/load-repo.js";
 import { commitOf } from "../triggers/changed-paths.js";
 import { diffRepos } from "./diff-repos.js";
@@ -54,4 +55,15 @@ export function locateGit(repoDir: string): { gitdir: string; root?: string } {
     if (parent === dir) return { gitdir: findGitDir(repoDir) };
     dir = parent;
   }
+}
+
+/**
+ * Where a pull request's branch left its base: diffing from there shows what
+ * the pull request changes and nothing the base gained since (GitHub's own
+ * "files changed" view). Falls back to `base` when the histories do not meet.
+ */
+export async function mergeBaseOf(gitdir: string, base: string, head: string): Promise<string> {
+  const [a, b] = await Promise.all([commitOf(gitdir, base), commitOf(gitdir, head)]);
+  const found = (await git.findMergeBase({ fs, gitdir, oids: [a, b], cache: gitCache })) as string[];
+  return found[0] ?? a;
 }

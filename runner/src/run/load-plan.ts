@@ -8,6 +8,8 @@ import { hasErrors } from "../core/diagnostic.js";
 import { userError } from "../core/errors.js";
 import type { Plan } from "../core/plan-model.js";
 import type { RepoModel } from "../core/repo-model.js";
+import { findGitDir } from "../git/git-dir.js";
+import { headIfUnchanged } from "../git/head-if-unchanged.js";
 import { readRepoCommit } from "../git/read-tree.js";
 import { buildPlan, type PlanRequest } from "../plan/build-plan.js";
 import { formatDiagnostics } from "../repo/format-diagnostics.js";
@@ -39,9 +41,10 @@ function describe(diagnostics: Diagnostic[]): string {
 }
 
 export async function readRepoFiles(source: RepoSource): Promise<RepoFiles> {
-  return source.commit
-    ? readRepoCommit(source.gitdir ?? `${source.repoDir}/.git`, source.commit)
-    : readRepoDir(source.repoDir);
+  if (source.commit) return readRepoCommit(source.gitdir ?? findGitDir(source.repoDir), source.commit);
+  const files = await readRepoDir(source.repoDir);
+  const head = await headIfUnchanged(source.repoDir, files);
+  return head ? { ...files, ...head } : files;
 }
 
 export interface LoadedRepo {
@@ -67,7 +70,12 @@ export async function loadValidRepo(source: RepoSource): Promise<LoadedRepo> {
 export async function loadPlan(source: RepoSource, request: Omit<PlanRequest, "commit">): Promise<LoadedPlan> {
   const { model, files, warnings } = await loadValidRepo(source);
   const commit = files.commit ?? source.commit;
-  const { plan, diagnostics: planProblems } = buildPlan(model, { ...request, ...(commit ? { commit } : {}) });
+  const ref = request.ref ?? files.ref;
+  const { plan, diagnostics: planProblems } = buildPlan(model, {
+    ...request,
+    ...(commit ? { commit } : {}),
+    ...(ref ? { ref } : {}),
+  });
   if (!plan) {
     const first = planProblems.find((d) => d.severity === "error");
     const hint = first?.hint;

@@ -3,7 +3,8 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { parsePairs, runCommand } from "../../src/cli/commands/run.js";
+import { runCommand } from "../../src/cli/commands/run.js";
+import { collectPair } from "../../src/cli/input-flags.js";
 import { EXIT } from "../../src/core/exit-codes.js";
 
 // A copy of the project's own example (examples/minimal: one local target) in a
@@ -44,9 +45,7 @@ describe("opsc run", () => {
     const out = capture();
     const code = await runCommand("hello", {
       repo: REPO,
-      input: ["who=Ada"],
-      target: [],
-      match: [],
+      input: { who: "Ada" },
       output: true,
     });
     expect(code).toBe(EXIT.ok);
@@ -59,20 +58,20 @@ describe("opsc run", () => {
 
   it("refuses an unknown job with the list of jobs", async () => {
     capture();
-    await expect(runCommand("nope", { repo: REPO, input: [], target: [], match: [] })).rejects.toThrow(
+    await expect(runCommand("nope", { repo: REPO })).rejects.toThrow(
       /there is no job "nope"/,
     );
   });
 
   it("rejects an --input without =", () => {
-    expect(() => parsePairs("--input", ["who"])).toThrow("--input who: expected NAME=VALUE");
-    expect(parsePairs("--input", ["a=b=c"])).toEqual({ a: "b=c" });
+    expect(() => collectPair("who")).toThrow('expected NAME=VALUE, got "who"');
+    expect(collectPair("a=b=c", { x: "1" })).toEqual({ x: "1", a: "b=c" });
   });
 
   it("says when the filters leave no target", async () => {
     capture();
     await expect(
-      runCommand("hello", { repo: REPO, input: [], target: ["none-*"], match: [], push: false }),
+      runCommand("hello", { repo: REPO, target: ["none-*"], push: false }),
     ).rejects.toThrow(/job "hello" selects no target/);
   });
 });

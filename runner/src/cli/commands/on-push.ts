@@ -8,6 +8,7 @@ import { findGitDir } from "../../git/git-dir.js";
 import { formatDiagnostics } from "../../repo/format-diagnostics.js";
 import { executeJob } from "../../run/execute-job.js";
 import { resolvePush } from "../../triggers/resolve-push.js";
+import { cliActor } from "../actor.js";
 import { findRepoRoot } from "../repo-root.js";
 
 export interface OnPushOptions {
@@ -89,7 +90,7 @@ export async function onPushCommand(
       inputs: {},
       trigger: {
         kind: "push",
-        actor: process.env.GITHUB_ACTOR ?? process.env.USER ?? "on-push",
+        actor: cliActor(),
         detail: { before: opts.before, after: r.commit, ref },
       },
       push: opts.push,

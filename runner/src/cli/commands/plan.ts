@@ -1,11 +1,11 @@
 /** `opsc plan`: what a job would run, without connecting to a target or decrypting anything. */
 import { Command, Option } from "commander";
-import { userInfo } from "node:os";
 import { usageError } from "../../core/errors.js";
 import { renderPlan, type PlanFormat } from "../../plan/render-plan.js";
 import { shardMatrix } from "../../plan/shard-matrix.js";
 import { loadPlan } from "../../run/load-plan.js";
 import { collectList, collectPair, parseShard } from "../input-flags.js";
+import { cliActor } from "../actor.js";
 import { findRepoRoot } from "../repo-root.js";
 
 interface PlanFlags {
@@ -67,7 +67,7 @@ Examples:
           job,
           inputs: flags.input ?? {},
           fromText: true,
-          trigger: { kind: "manual", actor: process.env.OPSC_ACTOR ?? userInfo().username },
+          trigger: { kind: "manual", actor: cliActor() },
           filter: { ...(flags.target ? { names: flags.target } : {}), ...(flags.match ? { match: flags.match } : {}) },
           checkMode: flags.check ?? false,
           ...(flags.shard ? { shard: parseShard(flags.shard) } : {}),

@@ -1,18 +1,19 @@
 /** `opsc run JOB`: plan a job and execute it, with a live view and a summary. */
 import { Command } from "commander";
-import { usageError, userError } from "../../core/errors.js";
+import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { executeJob } from "../../run/execute-job.js";
 import { ProgressView } from "../../run/progress-view.js";
-import { parseShard } from "../input-flags.js";
+import { cliActor } from "../actor.js";
+import { collectList, collectPair, parseShard } from "../input-flags.js";
 import { findRepoRoot } from "../repo-root.js";
 import { shardGroup } from "../../run/shard-group.js";
 
 export interface RunCommandOptions {
   repo?: string;
-  input: string[];
-  target: string[];
-  match: string[];
+  input?: Record<string, string>;
+  target?: string[];
+  match?: Record<string, string>;
   check?: boolean;
   output?: boolean;
   /** `--no-push` sets this false. */
@@ -23,33 +24,15 @@ export interface RunCommandOptions {
   shardGroup?: string;
 }
 
-/** Parses repeated `k=v` flags; the value may itself contain `=`. */
-export function parsePairs(flag: string, pairs: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of pairs) {
-    const eq = p.indexOf("=");
-    if (eq <= 0) throw usageError("cli.bad-pair", `${flag} ${p}: expected NAME=VALUE`);
-    out[p.slice(0, eq)] = p.slice(eq + 1);
-  }
-  return out;
-}
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
-
 export function register(program: Command): void {
   program
     .command("run")
     .description("Run a job on its targets, over SSH or locally")
     .argument("<job>", "job id (path under jobs/ without .yaml)")
     .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
-    .option("-i, --input <name=value>", "job input (repeatable)", collect, [])
-    .option("-t, --target <name>", "only these targets (repeatable, globs allowed)", collect, [])
-    .option(
-      "-m, --match <label=value>",
-      "only targets with this label (repeatable, all must match)",
-      collect,
-      [],
-    )
+    .option("-i, --input <name=value>", "job input (repeatable)", collectPair)
+    .option("-t, --target <names>", "only these targets (names or globs, comma-separated, repeatable)", collectList)
+    .option("-m, --match <label=value>", "only targets with this label (repeatable, all must match)", collectPair)
     .option("--check", "dry run: run only `check` scripts and report what would change")
     .option("--output", "print every output line (plain mode; the live view shows only failures' output)")
     .option("--no-push", "commit the run record locally but do not push it")
@@ -84,10 +67,9 @@ See docs/execution.md.`,
 
 export async function runCommand(job: string, opts: RunCommandOptions): Promise<number> {
   const root = findRepoRoot(opts.repo);
-  const match = parsePairs("--match", opts.match);
   const filter = {
-    ...(opts.target.length ? { names: opts.target } : {}),
-    ...(Object.keys(match).length ? { match } : {}),
+    ...(opts.target?.length ? { names: opts.target } : {}),
+    ...(opts.match ? { match: opts.match } : {}),
   };
   let view: ProgressView | undefined;
   const abort = new AbortController();
@@ -106,9 +88,9 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
     const { summary, record } = await executeJob({
       repoDir: root,
       job,
-      inputs: parsePairs("--input", opts.input),
+      inputs: opts.input ?? {},
       inputsFromText: true,
-      trigger: { kind: "manual", actor: process.env.USER ?? "cli" },
+      trigger: { kind: "manual", actor: cliActor() },
       push: opts.push !== false,
       filter,
       checkMode: opts.check === true,

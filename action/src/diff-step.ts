@@ -1,0 +1,63 @@
+/**
+ * `command: diff`: on a pull request, what merging it does to every job, in
+ * the job summary and in one pull-request comment kept up to date. Reads
+ * commits only: nothing is decrypted, no target is contacted, so it is safe on
+ * pull requests from forks.
+ */
+import * as core from "@actions/core";
+import { usageError } from "../../runner/src/core/errors.js";
+import { upsertPullRequestComment } from "../../runner/src/notify/pull-request-comment.js";
+import { renderReview } from "../../runner/src/review/render-diff.js";
+import { locateGit, mergeBaseOf, reviewCommits } from "../../runner/src/review/review-commits.js";
+import { findRepoRoot } from "../../runner/src/cli/repo-root.js";
+import type { ActionInputs } from "./action-inputs.js";
+import { pullRequestOf, type GithubEvent } from "./github-event.js";
+
+/** Identifies this action's comment among a pull request's comments; one per automation repository. */
+export function commentMarker(relativeDir: string): string {
+  return `<!-- opsconductor-diff path=${relativeDir || "."} -->`;
+}
+
+export async function diffStep(inputs: ActionInputs, event: GithubEvent, now: Date = new Date()): Promise<void> {
+  const { gitdir, root } = locateGit(findRepoRoot(inputs.repoDir));
+  const pr = pullRequestOf(event);
+  let base: string;
+  let head: string;
+  if (pr) {
+    head = pr.headSha;
+    base = await mergeBaseOf(gitdir, pr.baseSha, pr.headSha);
+  } else if (event.name === "push" && typeof event.payload.before === "string" && typeof event.payload.after === "string") {
+    base = event.payload.before;
+    head = event.payload.after;
+  } else {
+    throw usageError("action.diff-event", `command diff needs a pull_request or push event, not "${event.name}"`, {
+      hint: "run it `on: pull_request`; elsewhere use `opsc diff BASE HEAD`",
+    });
+  }
+  const review = await reviewCommits({ gitdir, ...(root ? { root } : {}), base, head, at: now });
+  const markdown = renderReview(review, "markdown");
+  await core.summary.addRaw(markdown).write();
+  const affected = review.diff.jobs.filter((j) => j.change !== "unchanged").map((j) => j.id);
+  core.info(affected.length ? `jobs affected: ${affected.join(", ")}` : "no job is affected");
+  core.setOutput("result", "success");
+  if (!pr) return;
+  if (!inputs.githubToken || !event.repository) {
+    core.info("no github-token: the review is in the job summary only");
+    return;
+  }
+  try {
+    const marker = commentMarker(inputs.relativeDir);
+    const done = await upsertPullRequestComment({
+      apiUrl: event.apiUrl,
+      token: inputs.githubToken,
+      repository: event.repository,
+      pullRequest: pr.number,
+      marker,
+      body: `${marker}\n${markdown}`,
+    });
+    core.info(`pull-request comment ${done.action}${done.url ? `: ${done.url}` : ""}`);
+  } catch (e) {
+    // Fork pull requests get a read-only token: the review still stands in the job summary.
+    core.warning(`could not comment on the pull request: ${(e as Error).message}`);
+  }
+}
