@@ -1,17 +1,44 @@
 /**
  * Validation of values against the JSON Schemas users write for job and step
- * inputs. One ajv instance, each schema compiled once per process.
+ * inputs. One ajv instance, each schema compiled once per process; validation
+ * (`opsc validate`) and planning use the same validators.
  */
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
 
-const ajv = new Ajv2020({ allErrors: true, strict: false, useDefaults: false });
-const compiled = new Map<string, ValidateFunction>();
+/** ajv-formats is CommonJS; its default export arrives wrapped under some loaders. */
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv2020) => Ajv2020;
 
-function compile(schema: Record<string, unknown>): ValidateFunction {
+let shared: Ajv2020 | undefined;
+
+/** The one ajv instance: for the repository's own schemas and for users' input schemas. */
+export function sharedAjv(): Ajv2020 {
+  if (!shared) {
+    shared = new Ajv2020({ allErrors: true, strict: false, verbose: true, validateFormats: true });
+    addFormats(shared);
+  }
+  return shared;
+}
+
+const compiled = new Map<string, ValidateFunction | string>();
+
+/** A validator for one input schema (compiled once), or why the schema itself is invalid. */
+export function inputValidator(schema: Record<string, unknown>): ValidateFunction | string {
   const key = JSON.stringify(schema);
   let fn = compiled.get(key);
-  if (!fn) {
-    fn = ajv.compile(schema);
+  if (fn === undefined) {
+    const ajv = sharedAjv();
+    if (!ajv.validateSchema(schema)) {
+      fn = ajv.errorsText(ajv.errors, { dataVar: "schema" });
+    } else {
+      try {
+        fn = ajv.compile(schema);
+      } catch (e) {
+        fn = (e as Error).message;
+      }
+    }
+    if (compiled.size > 5000) compiled.clear();
     compiled.set(key, fn);
   }
   return fn;
@@ -19,12 +46,8 @@ function compile(schema: Record<string, unknown>): ValidateFunction {
 
 /** Problems with `value` under `schema`, as short sentences; empty when valid. */
 export function inputProblems(schema: Record<string, unknown>, value: unknown): string[] {
-  let fn: ValidateFunction;
-  try {
-    fn = compile(schema);
-  } catch (e) {
-    return [`the input's schema is invalid: ${e instanceof Error ? e.message : String(e)}`];
-  }
+  const fn = inputValidator(schema);
+  if (typeof fn === "string") return [`the input's schema is invalid: ${fn}`];
   if (fn(value)) return [];
   return (fn.errors ?? []).map((err) => `${err.instancePath ? `${err.instancePath.slice(1)} ` : ""}${err.message}`);
 }

@@ -43,4 +43,20 @@ export interface RunSummary {
   counts: Record<TargetOutcome, number>;
   /** For `interrupted`: the last step known to have finished. */
   lastFinishedStep?: { target: string; step: string };
+  /** What the job's `notify:` sent, and what failed to send (a failed notification never fails the run). */
+  notifications?: NotificationOutcome[];
+}
+
+/** One notification delivery: masked, with the URL reduced to its origin (a webhook URL may hold a token). */
+export interface NotificationOutcome {
+  event: "started" | "success" | "failure" | "recovered" | "missed";
+  channel: "webhook" | "email" | "github-status";
+  /** Where to: a URL's origin, the recipients, or `owner/repo@sha`. */
+  to: string;
+  ok: boolean;
+  attempts: number;
+  /** Why it was not sent (ok false), or why it was skipped (ok true, attempts 0). */
+  error?: string;
+  skipped?: string;
+  ms: number;
 }

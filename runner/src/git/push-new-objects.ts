@@ -78,7 +78,12 @@ export async function pushNewObjects(opts: PushNewObjectsOptions): Promise<PushN
       : null;
     await newInTree(opts.gitdir, c.tree, parentTree, objects, opts.cache);
   }
-  const { packfile } = await git.packObjects({ fs, gitdir: opts.gitdir, oids: [...objects], cache: opts.cache });
+  const { packfile } = await git.packObjects({
+    fs,
+    gitdir: opts.gitdir,
+    oids: [...objects],
+    cache: opts.cache,
+  });
   if (!packfile) return { kind: "fallback", why: "packObjects returned no pack" };
 
   const caps = ["report-status", "agent=opsconductor"];
@@ -98,19 +103,32 @@ export async function pushNewObjects(opts: PushNewObjectsOptions): Promise<PushN
   const report = parseReport(new Uint8Array(await res.arrayBuffer()), caps.includes("side-band-64k"));
   const status = report.refs.get(opts.ref);
   if (report.unpack !== "ok") {
-    return { kind: "refused", reason: `the server could not unpack: ${report.unpack ?? "no report"}`, messages: report.messages };
+    return {
+      kind: "refused",
+      reason: `the server could not unpack: ${report.unpack ?? "no report"}`,
+      messages: report.messages,
+    };
   }
-  if (status === undefined) return { kind: "refused", reason: "the server sent no status for the branch", messages: report.messages };
+  if (status === undefined)
+    return { kind: "refused", reason: "the server sent no status for the branch", messages: report.messages };
   if (status === "ok") return { kind: "pushed", objects: objects.size, messages: report.messages };
   // Another writer moved the ref between our discovery and its update.
-  if (/fetch first|non-fast-forward|failed to lock|cannot lock|failed to update ref|stale info/i.test(status)) {
+  if (
+    /fetch first|non-fast-forward|failed to lock|cannot lock|failed to update ref|stale info/i.test(status)
+  ) {
     return { kind: "race", reason: status, messages: report.messages };
   }
   return { kind: "refused", reason: status, messages: report.messages };
 }
 
 /** Adds the trees and blobs of `tree` that `parentTree` does not have, descending only into changed subtrees. */
-async function newInTree(gitdir: string, tree: string, parentTree: string | null, out: Set<string>, cache: object): Promise<void> {
+async function newInTree(
+  gitdir: string,
+  tree: string,
+  parentTree: string | null,
+  out: Set<string>,
+  cache: object,
+): Promise<void> {
   if (tree === parentTree || out.has(tree)) return;
   out.add(tree);
   const { tree: entries } = await git.readTree({ fs, gitdir, oid: tree, cache });
@@ -148,7 +166,9 @@ function* pktLines(data: Uint8Array): Generator<Uint8Array | null> {
   }
 }
 
-function parseAdvertisement(data: Uint8Array): { refs: Map<string, string>; capabilities: Set<string> } | null {
+function parseAdvertisement(
+  data: Uint8Array,
+): { refs: Map<string, string>; capabilities: Set<string> } | null {
   const refs = new Map<string, string>();
   let capabilities = new Set<string>();
   let sawService = false;

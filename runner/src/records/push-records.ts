@@ -5,10 +5,11 @@
  * process already pushed is noticed and not written twice.
  */
 import fs from "node:fs";
-import git from "isomorphic-git";
+import git, { type AuthCallback } from "isomorphic-git";
 import http from "isomorphic-git/http/node";
 import { environmentError } from "../core/errors.js";
 import { compareAndSwapRef, readRef, RefMovedError } from "../git/ref-lock.js";
+import { pushNewObjects } from "../git/push-new-objects.js";
 import { authFromEnv, isHttpUrl, remoteUrl } from "../git/remote-auth.js";
 import { hasRun, replayRecordCommit, trailer } from "./record-commit.js";
 import { isRunId, runDir } from "./record-paths.js";
@@ -71,67 +72,19 @@ export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const local = await readRef(gitdir, ref);
     if (!local) return { status: "up-to-date", attempts: attempt - 1, rebuilt: [] };
-    const messages: string[] = [];
-    // Every path below either returns or falls through to the lost-race handling.
-    try {
-      const result = await git.push({
-        fs,
-        http,
-        gitdir,
-        cache,
-        remote,
-        ref: branch,
-        remoteRef: branch,
-        onAuth,
-        onMessage: (m) => {
-          messages.push(m);
-        },
-      });
-      const status = result.refs[ref];
-      if (result.ok && (status === undefined || status.ok)) {
-        await git.writeRef({
-          fs,
-          gitdir,
-          ref: `refs/remotes/${remote}/${branch}`,
-          value: local,
-          force: true,
-        });
-        return {
-          status: landed && rebuilt.size === 0 ? "already-landed" : "pushed",
-          attempts: attempt,
-          tip: local,
-          rebuilt: [...rebuilt],
-        };
-      }
-      const why = status?.error ?? result.error ?? "rejected";
-      if (!isRaceMessage(why)) return refused(why, messages, attempt, rebuilt);
-    } catch (e) {
-      const err = e as { code?: string; message?: string; data?: Record<string, unknown> };
-      if (err.code === "PushRejectedError") {
-        // not-fast-forward: the remote moved on (handled below)
-      } else if (err.code === "GitPushError") {
-        const pretty = String(
-          (err.data as { prettyDetails?: string } | undefined)?.prettyDetails ?? err.message,
-        );
-        if (!isRaceMessage(pretty)) return refused(pretty, messages, attempt, rebuilt);
-      } else if (err.code === "HttpError") {
-        const data = err.data as { statusCode?: number; statusMessage?: string } | undefined;
-        const auth = data?.statusCode === 401 || data?.statusCode === 403;
-        return refused(
-          `HTTP ${data?.statusCode ?? "?"} ${data?.statusMessage ?? ""}`.trim() +
-            (auth ? ": set OPSC_GIT_TOKEN (or GITHUB_TOKEN) to a token that may push" : ""),
-          messages,
-          attempt,
-          rebuilt,
-        );
-      } else {
-        return {
-          status: "failed",
-          reason: err.message ?? String(e),
-          attempts: attempt,
-          rebuilt: [...rebuilt],
-        };
-      }
+    const answer = await attemptPush(gitdir, url, remote, branch, local, onAuth, cache);
+    if (answer.kind === "pushed") {
+      await git.writeRef({ fs, gitdir, ref: `refs/remotes/${remote}/${branch}`, value: local, force: true });
+      return {
+        status: landed && rebuilt.size === 0 ? "already-landed" : "pushed",
+        attempts: attempt,
+        tip: local,
+        rebuilt: [...rebuilt],
+      };
+    }
+    if (answer.kind === "refused") return refused(answer.reason, answer.messages, attempt, rebuilt);
+    if (answer.kind === "failed") {
+      return { status: "failed", reason: answer.reason, attempts: attempt, rebuilt: [...rebuilt] };
     }
     // Lost a race: take the remote tip and put our records on top of it.
     const fetched = await git.fetch({
@@ -160,6 +113,83 @@ export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
     reason: `the remote kept moving: gave up after ${maxAttempts} attempts`,
     attempts: maxAttempts,
     rebuilt: [...rebuilt],
+  };
+}
+
+type Attempt =
+  | { kind: "pushed" }
+  | { kind: "race" }
+  | { kind: "refused"; reason: string; messages: string[] }
+  | { kind: "failed"; reason: string };
+
+/**
+ * One push. The common case (the remote is our parent, a few commits behind)
+ * sends only the new objects; anything else goes through isomorphic-git's push.
+ */
+async function attemptPush(
+  gitdir: string,
+  url: string,
+  remote: string,
+  branch: string,
+  local: string,
+  onAuth: AuthCallback | undefined,
+  cache: object,
+): Promise<Attempt> {
+  const ref = `refs/heads/${branch}`;
+  try {
+    const fast = await pushNewObjects({ gitdir, url, ref, oid: local, onAuth, cache });
+    if (fast.kind === "pushed") return { kind: "pushed" };
+    if (fast.kind === "race") return { kind: "race" };
+    if (fast.kind === "refused") return { kind: "refused", reason: fast.reason, messages: fast.messages };
+    if (fast.kind === "http") return httpRefusal(fast.status, fast.statusText);
+  } catch (e) {
+    return { kind: "failed", reason: (e as Error).message };
+  }
+  const messages: string[] = [];
+  try {
+    const result = await git.push({
+      fs,
+      http,
+      gitdir,
+      cache,
+      remote,
+      ref: branch,
+      remoteRef: branch,
+      onAuth,
+      onMessage: (m) => {
+        messages.push(m);
+      },
+    });
+    const status = result.refs[ref];
+    if (result.ok && (status === undefined || status.ok)) return { kind: "pushed" };
+    const why = status?.error ?? result.error ?? "rejected";
+    return isRaceMessage(why) ? { kind: "race" } : { kind: "refused", reason: why, messages };
+  } catch (e) {
+    const err = e as { code?: string; message?: string; data?: Record<string, unknown> };
+    // The remote moved on; isomorphic-git 1.41.7-1.41.9 threw NotFoundError here instead (see the tests).
+    if (err.code === "PushRejectedError") return { kind: "race" };
+    if (err.code === "GitPushError") {
+      const pretty = String(
+        (err.data as { prettyDetails?: string } | undefined)?.prettyDetails ?? err.message,
+      );
+      return isRaceMessage(pretty) ? { kind: "race" } : { kind: "refused", reason: pretty, messages };
+    }
+    if (err.code === "HttpError") {
+      const data = err.data as { statusCode?: number; statusMessage?: string } | undefined;
+      return httpRefusal(data?.statusCode, data?.statusMessage);
+    }
+    return { kind: "failed", reason: err.message ?? String(e) };
+  }
+}
+
+function httpRefusal(status: number | undefined, text: string | undefined): Attempt {
+  const auth = status === 401 || status === 403;
+  return {
+    kind: "refused",
+    reason:
+      `HTTP ${status ?? "?"} ${text ?? ""}`.trim() +
+      (auth ? ": set OPSC_GIT_TOKEN (or GITHUB_TOKEN) to a token that may push" : ""),
+    messages: [],
   };
 }
 

@@ -2,8 +2,8 @@
  * The JSON Schemas of schema/, bundled into the program (no file I/O) and
  * compiled by ajv once per process, on first use.
  */
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
+import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
+import { sharedAjv } from "../core/input-schema.js";
 import jobSchema from "../../../schema/job.schema.json" with { type: "json" };
 import settingsSchema from "../../../schema/opsconductor.schema.json" with { type: "json" };
 import stepSchema from "../../../schema/step.schema.json" with { type: "json" };
@@ -18,21 +18,6 @@ export const SCHEMAS: Record<FileKind, Record<string, unknown>> = {
   job: jobSchema,
 };
 
-/** ajv-formats is CommonJS; its default export arrives wrapped under some loaders. */
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
-  addFormatsModule) as unknown as (ajv: Ajv2020) => Ajv2020;
-
-let shared: Ajv2020 | undefined;
-
-/** The ajv instance for the repository's own schemas and for users' input schemas. */
-export function sharedAjv(): Ajv2020 {
-  if (!shared) {
-    shared = new Ajv2020({ allErrors: true, strict: false, verbose: true, validateFormats: true });
-    addFormats(shared);
-  }
-  return shared;
-}
-
 const compiled = new Map<FileKind, ValidateFunction>();
 
 export function validateKind(kind: FileKind, value: unknown): ErrorObject[] {
@@ -43,3 +28,5 @@ export function validateKind(kind: FileKind, value: unknown): ErrorObject[] {
   }
   return fn(value) ? [] : [...(fn.errors ?? [])];
 }
+
+export { sharedAjv };

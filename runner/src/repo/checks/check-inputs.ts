@@ -4,37 +4,14 @@
  * step's inputs, so a wrong input fails review instead of the run. Values that
  * hold `${{ }}` are known only at plan time and are skipped here.
  */
-import type { ErrorObject, ValidateFunction } from "ajv";
+import type { ErrorObject } from "ajv";
+import { inputValidator } from "../../core/input-schema.js";
 import { containsExpression } from "../../core/expressions.js";
 import { closest } from "../closest.js";
 import type { RawInputs } from "../raw-types.js";
 import type { RepoIndex } from "../repo-index.js";
 import { pathOf } from "../schema-diagnostics.js";
-import { sharedAjv } from "../schemas.js";
 import type { NodePath, YamlSource } from "../yaml-source.js";
-
-const compiled = new Map<string, ValidateFunction | string>();
-
-/** A validator for one input schema, or the reason the schema is not valid. */
-function validatorFor(schema: Record<string, unknown>): ValidateFunction | string {
-  const key = JSON.stringify(schema);
-  let fn = compiled.get(key);
-  if (fn === undefined) {
-    const ajv = sharedAjv();
-    if (!ajv.validateSchema(schema)) {
-      fn = ajv.errorsText(ajv.errors, { dataVar: "schema" });
-    } else {
-      try {
-        fn = ajv.compile(schema);
-      } catch (e) {
-        fn = (e as Error).message;
-      }
-    }
-    if (compiled.size > 5000) compiled.clear();
-    compiled.set(key, fn);
-  }
-  return fn;
-}
 
 export function checkInputs(index: RepoIndex): void {
   for (const step of index.steps.values()) declared(index, step.source, ["inputs"], step.raw.inputs);
@@ -65,7 +42,7 @@ export function checkInputs(index: RepoIndex): void {
         );
         continue;
       }
-      const fn = validatorFor(schema);
+      const fn = inputValidator(schema);
       if (typeof fn === "string") continue; // reported at the declaration
       if (fn(value)) continue;
       for (const err of relevant(fn.errors ?? [], value)) {
@@ -97,7 +74,7 @@ export function checkInputs(index: RepoIndex): void {
 
 function declared(index: RepoIndex, source: YamlSource, path: NodePath, inputs: RawInputs | undefined): void {
   for (const [name, schema] of Object.entries(inputs ?? {})) {
-    const fn = validatorFor(schema);
+    const fn = inputValidator(schema);
     if (typeof fn === "string") {
       index.report(
         source,
