@@ -37,7 +37,7 @@ export function mergeTargets(existing: string | undefined, additions: NewTarget[
   const root = doc.contents as YAMLMap;
   if (fresh && options.defaults && Object.keys(options.defaults).length > 0) root.set("defaults", doc.createNode(options.defaults));
 
-  let targets = root.get("targets", true);
+  let targets: unknown = root.get("targets", true);
   if (!isMap(targets)) {
     if (targets !== undefined && !(isScalar(targets) && targets.value === null)) {
       throw userError("targets.merge-shape", `${options.file}: "targets" is not a mapping`, {
@@ -99,7 +99,7 @@ function parseExisting(text: string, file: string): Document {
       hint: "fix the file (opsc validate shows where), then run again; nothing was written",
     });
   }
-  if (doc.contents === null) doc.contents = new YAMLMap();
+  if (doc.contents === null) (doc as Document).contents = new YAMLMap();
   if (!isMap(doc.contents)) {
     throw userError("targets.merge-shape", `${file} is not a targets file (its top level is not a mapping)`, {
       hint: "give a file under targets/ that holds `targets:`, or a new file name",

@@ -148,15 +148,18 @@ async function pushLocked(
     push = { status: "failed", reason: (e as Error).message, attempts: 1, rebuilt: [] };
   }
   if (push.status === "refused" || push.status === "failed") {
+    const repo = fs.realpathSync(gitdir);
     const before = readPending(dir);
+    const same = before?.branch === branch && before.repo === repo;
     writePending(dir, {
+      repo,
       branch,
-      runs: [...new Set([...(before?.branch === branch ? before.runs : []), ...runs])],
+      runs: [...new Set([...(same ? before.runs : []), ...runs])],
       reason: push.reason ?? push.status,
-      since: before?.since ?? now().toISOString(),
+      since: (same ? before.since : undefined) ?? now().toISOString(),
     });
   } else if (push.status === "pushed" || push.status === "already-landed" || push.status === "up-to-date") {
-    clearPending(dir);
+    if (readPending(dir)?.repo === fs.realpathSync(gitdir)) clearPending(dir);
   }
   return push;
 }
@@ -172,12 +175,12 @@ export async function pushPendingRecords(
 ): Promise<(PushOutcome & { runs: string[] }) | null> {
   const env = options.env ?? process.env;
   const dir = stateDir(repoDir, env);
-  const pending = readPending(dir);
-  if (!pending) return null;
   const gitdir = findGitDir(repoDir);
+  const repo = fs.realpathSync(gitdir);
+  if (readPending(dir)?.repo !== repo) return null;
   return withRecordsLock(dir, async () => {
     const again = readPending(dir);
-    if (!again) return null;
+    if (!again || again.repo !== repo) return null;
     const push = await pushLocked(
       gitdir,
       dir,

@@ -15,6 +15,7 @@ import type { RunEvent, RunEventListener, RunResult } from "../core/run-events.j
 import { Redactor } from "../secrets/redactor.js";
 import { commitRecord, pushPendingRecords, type CommitRecordResult } from "./commit-record.js";
 import type { PushOutcome } from "./push-records.js";
+import { findGitDir } from "../git/git-dir.js";
 import { recordContext, RunRecorder, type RecordContext } from "./run-recorder.js";
 import { isAlive, me, stateDir, type Owner } from "./state-dir.js";
 
@@ -23,7 +24,13 @@ interface JournalHeader {
   v: 1;
   runId: string;
   owner: Owner;
+  /** Real path of the git dir: a state dir shared by several repositories must not mix their runs. */
+  repo: string;
   context: RecordContext;
+}
+
+function repoKey(repoDir: string): string {
+  return fs.realpathSync(findGitDir(repoDir));
 }
 
 function journalDir(repoDir: string, env: NodeJS.ProcessEnv): string {
@@ -37,6 +44,7 @@ export class RunJournal {
   private file: string | null = null;
   private readonly context: RecordContext;
   private readonly dir: string;
+  private readonly repo: string;
 
   /** Pass to the engine's `listeners`, next to the recorder's. */
   readonly listener: RunEventListener = (event) => this.append(event);
@@ -49,6 +57,7 @@ export class RunJournal {
   ) {
     this.context = recordContext(plan);
     this.dir = journalDir(repoDir, env);
+    this.repo = repoKey(repoDir);
   }
 
   /** The journal file, once `run.started` has named the run. */
@@ -119,6 +128,7 @@ export async function recoverInterrupted(repoDir: string, options: RecoverOption
   const recovered: RecoveredRun[] = [];
   const running: string[] = [];
   const redactor = options.redactor ?? new Redactor();
+  const repo = repoKey(repoDir);
   for (const name of fs
     .readdirSync(dir)
     .filter((n) => n.endsWith(".jsonl"))
@@ -131,7 +141,7 @@ export async function recoverInterrupted(repoDir: string, options: RecoverOption
     } catch {
       continue; // killed before the header reached the disk: nothing to record
     }
-    if (header.type !== "journal") continue;
+    if (header.type !== "journal" || header.repo !== repo) continue;
     // A run of this very process (a server running several jobs) is not interrupted.
     if (isAlive(header.owner)) {
       running.push(header.runId);

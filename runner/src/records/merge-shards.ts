@@ -22,7 +22,9 @@ const SEVERITY: RunResult[] = ["interrupted", "failure", "cancelled", "success"]
 export function siblingShards(one: RunSummary, candidates: readonly RunSummary[]): RunSummary[] {
   const group = one.shard?.group;
   if (group === undefined) return [one];
-  const found = candidates.filter((s) => s.job === one.job && s.shard?.group === group && s.shard.count === one.shard?.count);
+  const found = candidates.filter(
+    (s) => s.job === one.job && s.shard?.group === group && s.shard.count === one.shard?.count,
+  );
   return found.some((s) => s.id === one.id) ? found : [one, ...found];
 }
 
@@ -32,16 +34,27 @@ export function mergeShards(shards: readonly RunSummary[]): MergedShards {
   if (!first) throw new Error("mergeShards needs at least one record");
   const count = first.shard?.count ?? 1;
   const seen = new Set(sorted.map((s) => s.shard?.index ?? 1));
-  const counts = Object.fromEntries(Object.keys(first.counts).map((k) => [k, 0])) as Record<TargetOutcome, number>;
-  for (const s of sorted) for (const [k, n] of Object.entries(s.counts)) counts[k as TargetOutcome] = (counts[k as TargetOutcome] ?? 0) + n;
+  const counts = Object.fromEntries(Object.keys(first.counts).map((k) => [k, 0])) as Record<
+    TargetOutcome,
+    number
+  >;
+  for (const s of sorted)
+    for (const [k, n] of Object.entries(s.counts))
+      counts[k as TargetOutcome] = (counts[k as TargetOutcome] ?? 0) + n;
   const result = SEVERITY.find((r) => sorted.some((s) => s.result === r)) ?? "success";
   const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !seen.has(i));
   const summary: RunSummary = {
     ...first,
     result,
     startedAt: sorted.map((s) => s.startedAt).sort()[0] ?? first.startedAt,
-    finishedAt: sorted.map((s) => s.finishedAt).sort().at(-1) ?? first.finishedAt,
-    targets: sorted.flatMap((s) => s.targets).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    finishedAt:
+      sorted
+        .map((s) => s.finishedAt)
+        .sort()
+        .at(-1) ?? first.finishedAt,
+    targets: sorted
+      .flatMap((s) => s.targets)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     counts,
   };
   return {

@@ -2,7 +2,9 @@
  * Pushes the records branch to `origin` and wins races without force: on a
  * non-fast-forward it fetches, rebuilds our unpushed record commits on the new
  * tip (re-chaining their audit lines), and pushes again. A record that another
- * process already pushed is noticed and not written twice.
+ * process already pushed is noticed and not written twice. The usual push
+ * sends only the new objects (git/push-new-objects.ts); isomorphic-git's push
+ * handles the rest (a new branch, a remote far behind).
  */
 import fs from "node:fs";
 import git, { type AuthCallback } from "isomorphic-git";

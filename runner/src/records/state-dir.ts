@@ -101,6 +101,8 @@ export async function withRecordsLock<T>(dir: string, fn: () => Promise<T>): Pro
 }
 
 export interface PendingPush {
+  /** Real path of the git dir the records wait in (a state dir may serve several repositories). */
+  repo: string;
   branch: string;
   runs: string[];
   reason: string;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/core/run-summary.js";
 import { commitRecord } from "../../src/records/commit-record.js";
 import { recoverInterrupted } from "../../src/records/journal.js";
+import { pushNewObjects } from "../../src/git/push-new-objects.js";
 import { pushRecords } from "../../src/records/push-records.js";
 import { openRecords, verifyRecords } from "../../src/records/records-branch.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
@@ -134,6 +135,70 @@ describe("pushing records over smart HTTP", () => {
     ).toHaveLength(1);
     expect(git(repo, "rev-parse", BRANCH).trim()).toBe(git(srv.bareDir, "rev-parse", BRANCH).trim());
     expect(r.push.status).toBe("skipped");
+  });
+});
+
+describe("pushing only what a record adds", () => {
+  it("sends the new objects alone, and the server's repository stays whole", async () => {
+    const srv = await server();
+    const repo = clone(srv.url, "fast");
+    const first = await commitRecord({ repoDir: repo, settings, summary: summary("first"), logs: {}, env });
+    expect(first.push.status).toBe("pushed");
+    const r = await commitRecord({
+      repoDir: repo,
+      settings,
+      summary: summary("second"),
+      logs: { "web-1": "x\n" },
+      push: false,
+      env,
+    });
+    const sent = await pushNewObjects({
+      gitdir: join(repo, ".git"),
+      url: srv.url,
+      ref: `refs/heads/${BRANCH}`,
+      oid: r.commit,
+      cache: {},
+    });
+    // commit; trees: root, runs, 2026, 11, 22, the run, targets, audit, audit/2026; blobs: run.json, README.md, web-1.log, 11.jsonl
+    expect(sent).toMatchObject({ kind: "pushed", objects: 14 });
+    expect(git(srv.bareDir, "rev-parse", BRANCH).trim()).toBe(r.commit);
+    git(srv.bareDir, "fsck", "--strict", "--no-dangling");
+
+    // Behind the remote: not a fast-forward, so it reports a race instead of sending anything.
+    const behind = clone(srv.url, "fast-behind");
+    const b = await commitRecord({
+      repoDir: behind,
+      settings,
+      summary: summary("behind"),
+      logs: {},
+      push: false,
+      env,
+    });
+    const race = await pushNewObjects({
+      gitdir: join(behind, ".git"),
+      url: srv.url,
+      ref: `refs/heads/${BRANCH}`,
+      oid: b.commit,
+      cache: {},
+    });
+    expect(race.kind).toBe("race");
+    expect(git(srv.bareDir, "rev-parse", BRANCH).trim()).toBe(r.commit);
+
+    // A hook's refusal comes back with its words on this path too.
+    const hook = join(srv.bareDir, "hooks", "pre-receive");
+    writeFileSync(hook, "#!/bin/sh\necho 'branch protected: records need review' >&2\nexit 1\n");
+    chmodSync(hook, 0o755);
+    const refusedRun = await commitRecord({
+      repoDir: repo,
+      settings,
+      summary: summary("hooked"),
+      logs: {},
+      env: { ...env, OPSC_STATE_DIR: join(scratch, "fast-state") },
+    });
+    expect(refusedRun.push.status).toBe("refused");
+    expect(refusedRun.push.reason).toMatch(
+      /pre-receive hook declined.*branch protected: records need review/,
+    );
   });
 });
 
