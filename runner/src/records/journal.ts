@@ -75,6 +75,7 @@ export class RunJournal {
         v: 1,
         runId: raw.runId,
         owner: me(),
+        repo: this.repo,
         context: this.context,
       };
       this.write(header);

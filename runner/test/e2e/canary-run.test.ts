@@ -5,7 +5,8 @@
  * journal, error messages, or the process table while the run is going.
  */
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as age from "age-encryption";
@@ -17,6 +18,7 @@ import { buildCli, cleanEnv, PROJECT_ROOT } from "../secrets/opsc-cli.js";
 
 let repo: TestRepo;
 let env: Record<string, string>;
+let keys: string;
 
 beforeAll(async () => {
   buildCli();
@@ -28,8 +30,14 @@ beforeAll(async () => {
     .map((l) => `  ${l}`)
     .join("\n")}\n`;
   const encrypted = await encryptSops(parseYamlBranches(plain), "yaml", { recipients: [recipient] });
-  const keyFile = join(repo.dir, "..", `${repo.dir.split("/").pop()}.agekey`);
-  await import("node:fs").then((fs) => fs.writeFileSync(keyFile, `${identity}\n`, { mode: 0o600 }));
+  keys = mkdtempSync(join(tmpdir(), "opsc-canary-key-"));
+  const keyFile = join(keys, "keys.txt");
+  writeFileSync(
+    keyFile,
+    `${identity}
+`,
+    { mode: 0o600 },
+  );
   env = cleanEnv(repo.dir, { SOPS_AGE_KEY_FILE: keyFile, OPSC_ACTOR: "canary-test" });
   repo.commit({
     "opsconductor.yaml": "name: canary\n",
@@ -55,7 +63,10 @@ beforeAll(async () => {
   });
 });
 
-afterAll(() => repo && rmSync(repo.dir, { recursive: true, force: true }));
+afterAll(() => {
+  if (repo) rmSync(repo.dir, { recursive: true, force: true });
+  if (keys) rmSync(keys, { recursive: true, force: true });
+});
 
 /** Every process's command line, read while the run is going. */
 function processArguments(): string {
