@@ -32,12 +32,7 @@ beforeAll(async () => {
   const encrypted = await encryptSops(parseYamlBranches(plain), "yaml", { recipients: [recipient] });
   keys = mkdtempSync(join(tmpdir(), "opsc-canary-key-"));
   const keyFile = join(keys, "keys.txt");
-  writeFileSync(
-    keyFile,
-    `${identity}
-`,
-    { mode: 0o600 },
-  );
+  writeFileSync(keyFile, `${identity}\n`, { mode: 0o600 });
   env = cleanEnv(repo.dir, { SOPS_AGE_KEY_FILE: keyFile, OPSC_ACTOR: "canary-test" });
   repo.commit({
     "opsconductor.yaml": "name: canary\n",
