@@ -4,9 +4,10 @@
  * typed values and a mistake in the workflow file fails with a clear message.
  */
 import * as core from "@actions/core";
+import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
-import { usageError } from "../../runner/src/core/errors.js";
+import { usageError, userError } from "../../runner/src/core/errors.js";
 
 export const COMMANDS = ["validate", "plan", "diff", "run", "on-push"] as const;
 export type ActionCommand = (typeof COMMANDS)[number];
@@ -33,7 +34,17 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): ActionIn
     });
   }
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
-  const repoDir = path.resolve(workspace, core.getInput("path") || ".");
+  const given = core.getInput("path") || ".";
+  const repoDir = path.resolve(workspace, given);
+  if (!fs.existsSync(path.join(repoDir, "opsconductor.yaml"))) {
+    throw userError(
+      "action.no-repo",
+      fs.existsSync(repoDir)
+        ? `path: ${given} is not an automation repository (it has no opsconductor.yaml)`
+        : `path: ${given}: no such folder in the workspace`,
+      { hint: "check out the repository first (actions/checkout) and set `path` to the folder holding opsconductor.yaml" },
+    );
+  }
   const ageKey = core.getInput("age-key");
   const githubToken = core.getInput("github-token");
   // Registered first, so neither value can appear in this step's log whatever happens next.

@@ -62,7 +62,7 @@ export async function onPushStep(inputs: ActionInputs, event: GithubEvent): Prom
       push: inputs.pushRecords,
       env: runEnv(inputs),
     });
-    core.info(`${job.id}: ${run.result} (run ${run.id}; record ${record.branch}:${record.path}, push: ${record.push.status})`);
+    core.info(`${job.id}: ${run.result} (run ${run.id}; record ${record.branch}:${record.path}, push: ${record.push.status}${record.push.reason ? `: ${record.push.reason}` : ""})`);
     ids.push(run.id);
     if (run.result !== "success") failed.push(`${job.id} (${run.result})`);
     summary.addRaw(`\n${renderRunReadme(run)}\n`);

@@ -36,7 +36,7 @@ export async function runStep(inputs: ActionInputs, event: GithubEvent): Promise
     },
     listeners: [(e) => view?.listener(e)],
   });
-  core.info(`record: ${record.branch}:${record.path} (push: ${record.push.status})`);
+  core.info(`record: ${record.branch}:${record.path} (push: ${record.push.status}${record.push.reason ? `: ${record.push.reason}` : ""})`);
   await core.summary.addRaw(renderRunReadme(summary)).write();
   core.setOutput("run-id", summary.id);
   core.setOutput("result", summary.result);

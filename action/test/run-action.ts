@@ -5,7 +5,7 @@
  * Payloads are the real ones from @octokit/webhooks-examples, with the commit
  * ids and refs of the test's repository put in.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -64,7 +64,11 @@ export interface ActionCall {
   env?: Record<string, string>;
 }
 
-export function runAction(call: ActionCall): ActionRun {
+/**
+ * Asynchronous on purpose: the loopback servers a test starts (git, the GitHub
+ * API) live in the test's own process and must keep answering while the action runs.
+ */
+export async function runAction(call: ActionCall): Promise<ActionRun> {
   const dir = mkdtempSync(join(tmpdir(), "opsc-action-"));
   const summaryFile = join(dir, "summary.md");
   const outputFile = join(dir, "output");
@@ -87,11 +91,16 @@ export function runAction(call: ActionCall): ActionRun {
   };
   // The runner passes every input as INPUT_<NAME>, upper case, spaces as underscores, dashes kept.
   for (const [name, value] of Object.entries(call.inputs)) env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] = value;
-  const r = spawnSync(process.execPath, [BUNDLE], { cwd: call.workspace, env, encoding: "utf8", timeout: 60_000 });
+  const child = spawn(process.execPath, [BUNDLE], { cwd: call.workspace, env, timeout: 60_000 });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+  const status = await new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   return {
-    status: r.status,
-    stdout: r.stdout,
-    stderr: r.stderr,
+    status,
+    stdout,
+    stderr,
     summary: readFileSync(summaryFile, "utf8"),
     outputs: parseOutputs(readFileSync(outputFile, "utf8")),
   };

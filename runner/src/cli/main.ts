@@ -8,6 +8,8 @@ import { reportError } from "./report-error.js";
 // command imports (one line each, keep sorted)
 import { register as registerAudit } from "./commands/audit.js";
 import { register as registerDiff } from "./commands/diff.js";
+import { register as registerDiscover } from "./commands/discover.js";
+import { register as registerImport } from "./commands/import.js";
 import { register as registerInit } from "./commands/init.js";
 import { register as registerOnPush } from "./commands/on-push.js";
 import { register as registerPlan } from "./commands/plan.js";
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   // command registrations (one line each, keep sorted)
   registerAudit(program);
   registerDiff(program);
+  registerDiscover(program);
+  registerImport(program);
   registerInit(program);
   registerOnPush(program);
   registerPlan(program);

@@ -44,7 +44,10 @@ export async function proposeOnBranch(opts: ProposeOptions): Promise<ProposeResu
     });
   }
   const base = await readRef(gitdir, "HEAD");
-  if (!base) throw userError("discover.no-head", "the repository has no commit yet", { hint: "commit something first" });
+  if (!base)
+    throw userError("discover.no-head", "the repository has no commit yet", {
+      hint: "commit something first",
+    });
   const cache = {};
   const { commit: head } = await git.readCommit({ fs, gitdir, oid: base, cache });
   const entry = await entryAt(gitdir, head.tree, opts.path, cache);
@@ -58,7 +61,13 @@ export async function proposeOnBranch(opts: ProposeOptions): Promise<ProposeResu
   const commit = await git.writeCommit({
     fs,
     gitdir,
-    commit: { message: opts.message.endsWith("\n") ? opts.message : `${opts.message}\n`, tree, parent: [base], author: stamp, committer: stamp },
+    commit: {
+      message: opts.message.endsWith("\n") ? opts.message : `${opts.message}\n`,
+      tree,
+      parent: [base],
+      author: stamp,
+      committer: stamp,
+    },
   });
   try {
     await compareAndSwapRef(gitdir, ref, null, commit);

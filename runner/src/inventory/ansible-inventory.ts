@@ -31,7 +31,12 @@ export function groupOf(inv: AnsibleInventory, name: string): AnsibleGroup {
   return g;
 }
 
-export function addHost(inv: AnsibleInventory, group: string, host: string, vars: Record<string, unknown>): void {
+export function addHost(
+  inv: AnsibleInventory,
+  group: string,
+  host: string,
+  vars: Record<string, unknown>,
+): void {
   groupOf(inv, group).hosts.add(host);
   inv.hosts.set(host, { ...(inv.hosts.get(host) ?? {}), ...vars });
 }
@@ -45,7 +50,8 @@ export function expandHostPattern(pattern: string): string[] | string {
   if (!m) return [pattern];
   const [, head = "", range = "", tail = ""] = m;
   const parts = range.split(":");
-  if (parts.length < 2 || parts.length > 3) return `"[${range}]" is not a range: write [START:END] or [START:END:STEP]`;
+  if (parts.length < 2 || parts.length > 3)
+    return `"[${range}]" is not a range: write [START:END] or [START:END:STEP]`;
   const [start = "", end = "", stepText = "1"] = parts;
   const step = Number(stepText);
   if (!Number.isInteger(step) || step < 1) return `the step of "[${range}]" must be a positive whole number`;

@@ -18,7 +18,11 @@ export function detectFormat(file: string, text: string): InventoryFormat {
   return /^(---|[A-Za-z0-9_-]+:\s*$)/.test(first.trim()) ? "yaml" : "ini";
 }
 
-export function parseInventory(text: string, file: string, format: InventoryFormat = detectFormat(file, text)): AnsibleInventory {
+export function parseInventory(
+  text: string,
+  file: string,
+  format: InventoryFormat = detectFormat(file, text),
+): AnsibleInventory {
   return format === "yaml" ? parseYamlInventory(text, file) : parseIniInventory(text, file);
 }
 

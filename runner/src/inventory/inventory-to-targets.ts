@@ -64,7 +64,9 @@ export function inventoryToTargets(inv: AnsibleInventory): ConvertedInventory {
   const targets: ImportedTarget[] = [];
   for (const [host, ownVars] of inv.hosts) {
     const groups = groupsOf(inv, parents, host);
-    const ordered = [...groups].filter((g) => g !== "all").sort((a, b) => (depth.get(a) ?? 0) - (depth.get(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0));
+    const ordered = [...groups]
+      .filter((g) => g !== "all")
+      .sort((a, b) => (depth.get(a) ?? 0) - (depth.get(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0));
     const merged: Record<string, unknown> = { ...allVars };
     for (const g of ordered) Object.assign(merged, inv.groups.get(g)?.vars ?? {});
     Object.assign(merged, ownVars);
@@ -135,11 +137,15 @@ function toFields(vars: Record<string, unknown>, notes: Set<string>, where: stri
     } else if (field) {
       fields[field] = String(value);
     } else if (SECRET_VARS.has(key)) {
-      notes.add(`${where}: ${key} not copied: keep it in credentials/ (opsc secrets set) and set the target's credential`);
+      notes.add(
+        `${where}: ${key} not copied: keep it in credentials/ (opsc secrets set) and set the target's credential`,
+      );
     } else if (key === "ansible_connection") {
       if (value === "local") fields.transport = "local";
       else if (value !== "ssh" && value !== "smart" && value !== "paramiko") {
-        notes.add(`${where}: ansible_connection=${String(value)} has no equivalent (OpsConductor connects over SSH or runs locally)`);
+        notes.add(
+          `${where}: ansible_connection=${String(value)} has no equivalent (OpsConductor connects over SSH or runs locally)`,
+        );
       }
     } else if (key === "ansible_become" || key === "ansible_sudo") {
       become = value === true || /^(true|yes|1)$/i.test(String(value));

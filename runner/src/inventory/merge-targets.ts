@@ -28,14 +28,21 @@ export interface MergeOptions {
   header?: string;
   /** Defaults for a new file; merged into each new target when the file already exists (it keeps its own). */
   defaults?: TargetFields;
+  /** Addresses (`host:port`, host lower case) already used by targets in other files -> their ids. */
+  known?: Map<string, string>;
 }
 
-export function mergeTargets(existing: string | undefined, additions: NewTarget[], options: MergeOptions): MergeResult {
+export function mergeTargets(
+  existing: string | undefined,
+  additions: NewTarget[],
+  options: MergeOptions,
+): MergeResult {
   const fresh = existing === undefined || existing.trim() === "";
   const doc = fresh ? new Document({}) : parseExisting(existing, options.file);
   if (fresh && options.header) doc.commentBefore = options.header;
   const root = doc.contents as YAMLMap;
-  if (fresh && options.defaults && Object.keys(options.defaults).length > 0) root.set("defaults", doc.createNode(options.defaults));
+  if (fresh && options.defaults && Object.keys(options.defaults).length > 0)
+    root.set("defaults", doc.createNode(options.defaults));
 
   let targets: unknown = root.get("targets", true);
   if (!isMap(targets)) {
@@ -49,7 +56,7 @@ export function mergeTargets(existing: string | undefined, additions: NewTarget[
   }
   const map = targets as YAMLMap;
   const fileDefaults = (root.get("defaults") as YAMLMap | undefined)?.toJSON?.() as TargetFields | undefined;
-  const known = new Map<string, string>();
+  const known = new Map<string, string>(options.known ?? []);
   const ids = new Set<string>();
   for (const pair of map.items) {
     const id = String(isScalar(pair.key) ? pair.key.value : pair.key);
@@ -84,7 +91,7 @@ export function mergeTargets(existing: string | undefined, additions: NewTarget[
   return { text: doc.toString({ lineWidth: 0 }), added, skipped };
 }
 
-function address(host: string, port: unknown): string {
+export function address(host: string, port: unknown): string {
   return `${host.toLowerCase()}:${typeof port === "number" ? port : 22}`;
 }
 

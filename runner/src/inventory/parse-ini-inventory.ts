@@ -6,7 +6,13 @@
  * `[group:children]` nests groups; `host:port` and `[01:50]` ranges are allowed.
  */
 import { userError } from "../core/errors.js";
-import { addHost, emptyInventory, expandHostPattern, groupOf, type AnsibleInventory } from "./ansible-inventory.js";
+import {
+  addHost,
+  emptyInventory,
+  expandHostPattern,
+  groupOf,
+  type AnsibleInventory,
+} from "./ansible-inventory.js";
 
 type Section = { kind: "hosts" | "vars" | "children"; group: string };
 
@@ -38,7 +44,8 @@ export function parseIniInventory(text: string, file: string): AnsibleInventory 
     const col = raw.indexOf(line) + 1;
     if (section.kind === "children") {
       const child = stripComment(line);
-      if (!/^[^\s=]+$/.test(child)) fail(`"${child}" is not a group name`, "list one child group per line", col);
+      if (!/^[^\s=]+$/.test(child))
+        fail(`"${child}" is not a group name`, "list one child group per line", col);
       if (child === section.group) fail(`group ${child} cannot be its own child`, undefined, col);
       groupOf(inv, section.group).children.add(child);
       groupOf(inv, child);
@@ -64,7 +71,11 @@ export function parseIniInventory(text: string, file: string): AnsibleInventory 
     for (const t of rest) {
       const eq = t.text.indexOf("=");
       if (eq <= 0) {
-        fail(`"${t.text}" after host ${first.text} is not key=value`, "host vars are written host key=value key2=value2", col);
+        fail(
+          `"${t.text}" after host ${first.text} is not key=value`,
+          "host vars are written host key=value key2=value2",
+          col,
+        );
       }
       vars[t.text.slice(0, eq)] = t.quoted ? t.text.slice(eq + 1) : literal(t.text.slice(eq + 1));
     }
@@ -136,7 +147,12 @@ function literal(s: string): unknown {
   if (s === "None") return null;
   if (/^[[{]/.test(s)) {
     try {
-      return JSON.parse(s.replace(/'/g, '"').replace(/\bTrue\b/g, "true").replace(/\bFalse\b/g, "false"));
+      return JSON.parse(
+        s
+          .replace(/'/g, '"')
+          .replace(/\bTrue\b/g, "true")
+          .replace(/\bFalse\b/g, "false"),
+      );
     } catch {
       return s;
     }

@@ -5,7 +5,13 @@
  */
 import { isMap, isScalar, LineCounter, parseDocument, type Node } from "yaml";
 import { userError } from "../core/errors.js";
-import { addHost, emptyInventory, expandHostPattern, groupOf, type AnsibleInventory } from "./ansible-inventory.js";
+import {
+  addHost,
+  emptyInventory,
+  expandHostPattern,
+  groupOf,
+  type AnsibleInventory,
+} from "./ansible-inventory.js";
 
 const GROUP_KEYS = new Set(["hosts", "children", "vars"]);
 
@@ -27,38 +33,55 @@ export function parseYamlInventory(text: string, file: string): AnsibleInventory
   const inv = emptyInventory();
   if (doc.contents === null) return inv;
   if (!isMap(doc.contents)) {
-    throw userError("import.inventory-shape", "a YAML inventory is a mapping of groups (usually starting with `all:`)", {
-      position: at(doc.contents),
-    });
+    throw userError(
+      "import.inventory-shape",
+      "a YAML inventory is a mapping of groups (usually starting with `all:`)",
+      {
+        position: at(doc.contents),
+      },
+    );
   }
 
   const readGroup = (name: string, node: unknown): void => {
     const group = groupOf(inv, name);
     if (node === null || node === undefined || (isScalar(node) && node.value === null)) return;
     if (!isMap(node)) {
-      throw userError("import.inventory-shape", `group ${name} must be a mapping with hosts, children and/or vars`, {
-        position: at(node as Node),
-      });
+      throw userError(
+        "import.inventory-shape",
+        `group ${name} must be a mapping with hosts, children and/or vars`,
+        {
+          position: at(node as Node),
+        },
+      );
     }
     for (const pair of node.items) {
       const key = String((pair.key as { value?: unknown })?.value ?? pair.key);
       const value = pair.value as Node | null;
       if (!GROUP_KEYS.has(key)) {
-        throw userError("import.inventory-shape", `group ${name} has "${key}"; a group holds only hosts, children and vars`, {
-          position: at(pair.key as Node),
-          hint: "hosts go under `hosts:`, sub-groups under `children:`",
-        });
+        throw userError(
+          "import.inventory-shape",
+          `group ${name} has "${key}"; a group holds only hosts, children and vars`,
+          {
+            position: at(pair.key as Node),
+            hint: "hosts go under `hosts:`, sub-groups under `children:`",
+          },
+        );
       }
       if (value === null || (value as { value?: unknown }).value === null) continue;
       if (!isMap(value)) {
-        throw userError("import.inventory-shape", `${name}.${key} must be a mapping`, { position: at(value) });
+        throw userError("import.inventory-shape", `${name}.${key} must be a mapping`, {
+          position: at(value),
+        });
       }
       if (key === "vars") {
         Object.assign(group.vars, value.toJSON() as Record<string, unknown>);
       } else if (key === "hosts") {
         for (const h of value.items) {
           const hostName = String((h.key as { value?: unknown })?.value ?? h.key);
-          const hv = h.value === null || (isScalar(h.value) && h.value.value === null) ? null : (h.value as Node).toJSON();
+          const hv =
+            h.value === null || (isScalar(h.value) && h.value.value === null)
+              ? null
+              : (h.value as Node).toJSON();
           if (hv !== null && (typeof hv !== "object" || Array.isArray(hv))) {
             throw userError("import.inventory-shape", `host ${hostName}: its vars must be a mapping`, {
               position: at(h.value as Node),
@@ -66,7 +89,9 @@ export function parseYamlInventory(text: string, file: string): AnsibleInventory
           }
           const hosts = expandHostPattern(hostName);
           if (typeof hosts === "string") {
-            throw userError("import.inventory-syntax", `host ${hostName}: ${hosts}`, { position: at(h.key as Node) });
+            throw userError("import.inventory-syntax", `host ${hostName}: ${hosts}`, {
+              position: at(h.key as Node),
+            });
           }
           for (const host of hosts) addHost(inv, name, host, (hv ?? {}) as Record<string, unknown>);
         }
@@ -74,7 +99,9 @@ export function parseYamlInventory(text: string, file: string): AnsibleInventory
         for (const c of value.items) {
           const child = String((c.key as { value?: unknown })?.value ?? c.key);
           if (child === name) {
-            throw userError("import.inventory-shape", `group ${child} cannot be its own child`, { position: at(c.key as Node) });
+            throw userError("import.inventory-shape", `group ${child} cannot be its own child`, {
+              position: at(c.key as Node),
+            });
           }
           group.children.add(child);
           readGroup(child, c.value);

@@ -24,7 +24,9 @@ export function renderEmail(p: NotificationPayload, recordsBranch?: string): Ema
   if (p.problems.length > 0) {
     lines.push("", "Targets that did not succeed:");
     for (const x of p.problems) {
-      lines.push(`  ${x.target}: ${x.outcome}${x.step ? ` in step ${x.step}` : ""}${x.reason ? `: ${x.reason}` : ""}`);
+      lines.push(
+        `  ${x.target}: ${x.outcome}${x.step ? ` in step ${x.step}` : ""}${x.reason ? `: ${x.reason}` : ""}`,
+      );
     }
   }
   if (p.event !== "started" && p.event !== "missed" && recordsBranch) {

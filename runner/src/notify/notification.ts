@@ -63,9 +63,13 @@ const FAILED: ReadonlySet<RunResult> = new Set(["failure", "interrupted"]);
  * schedule tick that did not fire (records/missed-tick.ts). A cancelled run
  * raises nothing: someone chose to stop it.
  */
-export function eventsFor(summary: Pick<RunSummary, "result" | "trigger">, previousResult?: RunResult): NotifyEvent[] {
+export function eventsFor(
+  summary: Pick<RunSummary, "result" | "trigger">,
+  previousResult?: RunResult,
+): NotifyEvent[] {
   if (summary.trigger.detail?.missed === "true") return ["missed"];
-  if (summary.result === "success") return previousResult && FAILED.has(previousResult) ? ["success", "recovered"] : ["success"];
+  if (summary.result === "success")
+    return previousResult && FAILED.has(previousResult) ? ["success", "recovered"] : ["success"];
   if (FAILED.has(summary.result)) return ["failure"];
   return [];
 }
@@ -144,7 +148,9 @@ function describe(event: NotifyEvent, f: RunFacts): string {
       return `${f.job} missed its scheduled run${f.missedTick ? ` at ${f.missedTick}` : ""}`;
     case "failure": {
       if (f.result === "interrupted") return `${f.job} was interrupted${mode}`;
-      const named = f.problems.slice(0, MAX_NAMED).map((p) => `${p.target}: ${p.step ? `${p.step} ` : ""}${p.outcome}`);
+      const named = f.problems
+        .slice(0, MAX_NAMED)
+        .map((p) => `${p.target}: ${p.step ? `${p.step} ` : ""}${p.outcome}`);
       const more = f.problems.length > MAX_NAMED ? `, +${f.problems.length - MAX_NAMED} more` : "";
       return `${f.job} failed on ${f.problems.length} of ${n(f.targetCount, "target")}${mode}${named.length ? ` (${named.join(", ")}${more})` : ""}`;
     }

@@ -11,7 +11,14 @@ import type { NotificationOutcome, RunSummary } from "../core/run-summary.js";
 import { listRuns, openRecords } from "../records/records-branch.js";
 import type { Redactor } from "../secrets/redactor.js";
 import { renderEmail } from "./email-message.js";
-import { buildPayload, eventForSpec, eventsFor, factsFromSummary, type NotifyEvent, type RunFacts } from "./notification.js";
+import {
+  buildPayload,
+  eventForSpec,
+  eventsFor,
+  factsFromSummary,
+  type NotifyEvent,
+  type RunFacts,
+} from "./notification.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { commitStatusFor, githubFromEnv, sendCommitStatus, type GitHubTarget } from "./send-commit-status.js";
 import { sendEmail } from "./send-email.js";
@@ -43,7 +50,11 @@ export interface NotifyOptions {
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** Sends what a finished run raises (success, failure, recovered, missed) to every spec that listens. */
-export async function notifyRun(specs: NotifySpec[], summary: RunSummary, opts: NotifyOptions): Promise<NotificationOutcome[]> {
+export async function notifyRun(
+  specs: NotifySpec[],
+  summary: RunSummary,
+  opts: NotifyOptions,
+): Promise<NotificationOutcome[]> {
   const raised = eventsFor(summary, opts.previousResult);
   return deliverAll(specs, raised, factsFromSummary(summary), opts);
 }
@@ -92,7 +103,12 @@ export async function previousRunResult(
   return undefined;
 }
 
-async function deliverAll(specs: NotifySpec[], raised: NotifyEvent[], facts: RunFacts, opts: NotifyOptions): Promise<NotificationOutcome[]> {
+async function deliverAll(
+  specs: NotifySpec[],
+  raised: NotifyEvent[],
+  facts: RunFacts,
+  opts: NotifyOptions,
+): Promise<NotificationOutcome[]> {
   const jobs: Array<Promise<NotificationOutcome>> = [];
   for (const spec of specs) {
     const event = eventForSpec(spec, raised);
@@ -100,13 +116,17 @@ async function deliverAll(specs: NotifySpec[], raised: NotifyEvent[], facts: Run
     // Masked once, here: every channel renders from this copy.
     const payload = opts.redactor.redactDeep(buildPayload(event, facts, opts.settings?.name));
     if (spec.webhook) jobs.push(timed(() => webhook(spec.webhook!, event, JSON.stringify(payload), opts)));
-    if (spec.email) jobs.push(timed(() => email(spec.email!.to, event, renderEmail(payload, opts.settings?.records?.branch), opts)));
+    if (spec.email)
+      jobs.push(
+        timed(() => email(spec.email!.to, event, renderEmail(payload, opts.settings?.records?.branch), opts)),
+      );
     if (spec.githubStatus) jobs.push(timed(() => status(event, payload, opts)));
   }
   const outcomes = (await Promise.all(jobs)).map((o) => opts.redactor.redactDeep(o));
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   for (const o of outcomes) {
-    if (!o.ok) log(`notify: ${o.event} ${o.channel} to ${o.to} failed after ${o.attempts} attempt(s): ${o.error}`);
+    if (!o.ok)
+      log(`notify: ${o.event} ${o.channel} to ${o.to} failed after ${o.attempts} attempt(s): ${o.error}`);
     else if (o.skipped) log(`notify: ${o.event} ${o.channel} skipped: ${o.skipped}`);
   }
   return outcomes;
@@ -121,9 +141,11 @@ async function timed(fn: () => Promise<Outcome>): Promise<NotificationOutcome> {
 }
 
 async function secretValue(ref: string, what: string, opts: NotifyOptions): Promise<string> {
-  if (!opts.credentials) throw new Error(`${what} ${ref} cannot be read: no credentials were loaded for this run`);
+  if (!opts.credentials)
+    throw new Error(`${what} ${ref} cannot be read: no credentials were loaded for this run`);
   const v = await opts.credentials.get(ref);
-  if (typeof v !== "string") throw new Error(`${what} ${ref} is a mapping, not a value: name one of its keys`);
+  if (typeof v !== "string")
+    throw new Error(`${what} ${ref} is a mapping, not a value: name one of its keys`);
   return v;
 }
 
@@ -135,7 +157,12 @@ function originOf(url: string): string {
   }
 }
 
-async function webhook(spec: NonNullable<NotifySpec["webhook"]>, event: NotifyEvent, body: string, opts: NotifyOptions): Promise<Outcome> {
+async function webhook(
+  spec: NonNullable<NotifySpec["webhook"]>,
+  event: NotifyEvent,
+  body: string,
+  opts: NotifyOptions,
+): Promise<Outcome> {
   const base = { event, channel: "webhook" as const, to: originOf(spec.url) };
   let secret: string | undefined;
   try {
@@ -152,14 +179,26 @@ async function webhook(spec: NonNullable<NotifySpec["webhook"]>, event: NotifyEv
     retry: opts.retry ?? DEFAULT_RETRY,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   });
-  return r.error ? { ...base, ok: false, attempts: r.attempts, error: r.error.message } : { ...base, ok: true, attempts: r.attempts };
+  return r.error
+    ? { ...base, ok: false, attempts: r.attempts, error: r.error.message }
+    : { ...base, ok: true, attempts: r.attempts };
 }
 
-async function email(to: string[], event: NotifyEvent, message: ReturnType<typeof renderEmail>, opts: NotifyOptions): Promise<Outcome> {
+async function email(
+  to: string[],
+  event: NotifyEvent,
+  message: ReturnType<typeof renderEmail>,
+  opts: NotifyOptions,
+): Promise<Outcome> {
   const base = { event, channel: "email" as const, to: to.join(", ") };
   const smtp = opts.settings?.notify?.smtp;
   if (!smtp) {
-    return { ...base, ok: false, attempts: 0, error: "no SMTP server: set notify.smtp in opsconductor.yaml (docs/notifications.md)" };
+    return {
+      ...base,
+      ok: false,
+      attempts: 0,
+      error: "no SMTP server: set notify.smtp in opsconductor.yaml (docs/notifications.md)",
+    };
   }
   let password: string | undefined;
   try {
@@ -175,14 +214,30 @@ async function email(to: string[], event: NotifyEvent, message: ReturnType<typeo
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     retry: opts.retry ?? DEFAULT_RETRY,
   });
-  return r.error ? { ...base, ok: false, attempts: r.attempts, error: r.error.message } : { ...base, ok: true, attempts: r.attempts };
+  return r.error
+    ? { ...base, ok: false, attempts: r.attempts, error: r.error.message }
+    : { ...base, ok: true, attempts: r.attempts };
 }
 
-async function status(event: NotifyEvent, payload: ReturnType<typeof buildPayload>, opts: NotifyOptions): Promise<Outcome> {
+async function status(
+  event: NotifyEvent,
+  payload: ReturnType<typeof buildPayload>,
+  opts: NotifyOptions,
+): Promise<Outcome> {
   const gh = opts.github === undefined ? githubFromEnv(opts.env ?? process.env) : opts.github;
   const sha = payload.run.sourceCommit;
-  const base = { event, channel: "github-status" as const, to: gh && sha ? `${gh.repository}@${sha.slice(0, 12)}` : "github" };
-  if (!gh) return { ...base, ok: true, attempts: 0, skipped: "no GitHub token (OPSC_GITHUB_TOKEN or GITHUB_TOKEN) and repository (GITHUB_REPOSITORY)" };
+  const base = {
+    event,
+    channel: "github-status" as const,
+    to: gh && sha ? `${gh.repository}@${sha.slice(0, 12)}` : "github",
+  };
+  if (!gh)
+    return {
+      ...base,
+      ok: true,
+      attempts: 0,
+      skipped: "no GitHub token (OPSC_GITHUB_TOKEN or GITHUB_TOKEN) and repository (GITHUB_REPOSITORY)",
+    };
   // The token must never be printed, even in an error a proxy echoes back.
   opts.redactor.add(gh.token);
   const body = commitStatusFor(payload, gh.targetUrl);
@@ -192,5 +247,7 @@ async function status(event: NotifyEvent, payload: ReturnType<typeof buildPayloa
     retry: opts.retry ?? DEFAULT_RETRY,
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   });
-  return r.error ? { ...base, ok: false, attempts: r.attempts, error: r.error.message } : { ...base, ok: true, attempts: r.attempts };
+  return r.error
+    ? { ...base, ok: false, attempts: r.attempts, error: r.error.message }
+    : { ...base, ok: true, attempts: r.attempts };
 }

@@ -29,7 +29,9 @@ export interface PullRequestCommentResult {
 /** Pages of 100 comments looked through for the marker; a longer thread gets a new comment. */
 const MAX_PAGES = 20;
 
-export async function upsertPullRequestComment(request: PullRequestCommentRequest): Promise<PullRequestCommentResult> {
+export async function upsertPullRequestComment(
+  request: PullRequestCommentRequest,
+): Promise<PullRequestCommentResult> {
   const call = request.fetch ?? fetch;
   const base = request.apiUrl.replace(/\/+$/, "");
   const headers = {
@@ -48,12 +50,16 @@ export async function upsertPullRequestComment(request: PullRequestCommentReques
     });
     if (!res.ok) {
       const text = (await res.text()).slice(0, 300);
-      throw environmentError("github.api-failed", `GitHub API ${method} ${path} answered ${res.status}: ${text}`, {
-        hint:
-          res.status === 403 || res.status === 404
-            ? "give the workflow `permissions: pull-requests: write` and pass github-token (fork pull requests get a read-only token)"
-            : "check GITHUB_API_URL and the token",
-      });
+      throw environmentError(
+        "github.api-failed",
+        `GitHub API ${method} ${path} answered ${res.status}: ${text}`,
+        {
+          hint:
+            res.status === 403 || res.status === 404
+              ? "give the workflow `permissions: pull-requests: write` and pass github-token (fork pull requests get a read-only token)"
+              : "check GITHUB_API_URL and the token",
+        },
+      );
     }
     return res.json();
   };
@@ -66,7 +72,9 @@ export async function upsertPullRequestComment(request: PullRequestCommentReques
     }>;
     const mine = comments.find((c) => typeof c.body === "string" && c.body.includes(request.marker));
     if (mine) {
-      const updated = (await send("PATCH", `/repos/${request.repository}/issues/comments/${mine.id}`, { body })) as {
+      const updated = (await send("PATCH", `/repos/${request.repository}/issues/comments/${mine.id}`, {
+        body,
+      })) as {
         id: number;
         html_url?: string;
       };

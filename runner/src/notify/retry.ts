@@ -45,7 +45,10 @@ export async function withRetries<T>(
       const transient = !(last instanceof DeliveryError) || last.transient;
       if (!transient || n >= policy.attempts) return { error: last, attempts: n };
       const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1));
-      const wait = last instanceof DeliveryError && last.retryAfterMs !== undefined ? Math.min(policy.maxDelayMs, last.retryAfterMs) : backoff * (1 + Math.random() / 2);
+      const wait =
+        last instanceof DeliveryError && last.retryAfterMs !== undefined
+          ? Math.min(policy.maxDelayMs, last.retryAfterMs)
+          : backoff * (1 + Math.random() / 2);
       await sleep(wait);
     }
   }

@@ -21,7 +21,8 @@ export function githubFromEnv(env: NodeJS.ProcessEnv, repository?: string): GitH
   const repo = repository ?? env.GITHUB_REPOSITORY;
   if (!token || !repo || !/^[\w.-]+\/[\w.-]+$/.test(repo)) return null;
   const server = env.GITHUB_SERVER_URL?.replace(/\/$/, "");
-  const targetUrl = server && env.GITHUB_RUN_ID ? `${server}/${repo}/actions/runs/${env.GITHUB_RUN_ID}` : env.OPSC_RUN_URL;
+  const targetUrl =
+    server && env.GITHUB_RUN_ID ? `${server}/${repo}/actions/runs/${env.GITHUB_RUN_ID}` : env.OPSC_RUN_URL;
   return {
     token,
     apiUrl: (env.GITHUB_API_URL || "https://api.github.com").replace(/\/$/, ""),
@@ -49,10 +50,21 @@ export interface CommitStatus {
 export function commitStatusFor(p: NotificationPayload, targetUrl?: string): CommitStatus | null {
   if (p.event === "missed" || !p.run.sourceCommit) return null;
   const state: CommitState =
-    p.event === "started" ? "pending" : p.event === "success" || p.event === "recovered" ? "success" : p.run.result === "interrupted" ? "error" : "failure";
+    p.event === "started"
+      ? "pending"
+      : p.event === "success" || p.event === "recovered"
+        ? "success"
+        : p.run.result === "interrupted"
+          ? "error"
+          : "failure";
   // GitHub refuses descriptions over 140 characters.
   const description = p.text.length > 140 ? `${p.text.slice(0, 139)}…` : p.text;
-  return { state, context: `opsconductor/${p.job}`, description, ...(targetUrl ? { target_url: targetUrl } : {}) };
+  return {
+    state,
+    context: `opsconductor/${p.job}`,
+    description,
+    ...(targetUrl ? { target_url: targetUrl } : {}),
+  };
 }
 
 export async function sendCommitStatus(
@@ -85,12 +97,20 @@ export async function sendCommitStatus(
     }
     const text = await res.text().catch(() => "");
     if (res.ok) return res.status;
-    let message = "";
-    try {
-      message = (JSON.parse(text) as { message?: string }).message ?? "";
-    } catch {
-      message = "";
-    }
-    throw new DeliveryError(`GitHub answered HTTP ${res.status}${message ? `: ${message}` : ""}`, res.status >= 500 || res.status === 429);
+    const message = githubMessage(text);
+    throw new DeliveryError(
+      `GitHub answered HTTP ${res.status}${message ? `: ${message}` : ""}`,
+      res.status >= 500 || res.status === 429,
+    );
   });
+}
+
+/** GitHub's error bodies are `{"message": "..."}`; anything else is not worth repeating. */
+function githubMessage(body: string): string {
+  try {
+    const m = (JSON.parse(body) as { message?: unknown }).message;
+    return typeof m === "string" ? m : "";
+  } catch {
+    return "";
+  }
 }

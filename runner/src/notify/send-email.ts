@@ -45,7 +45,10 @@ export async function sendEmail(req: EmailRequest): Promise<RetryResult<string>>
         const err = e as Error & { responseCode?: number; code?: string };
         const code = err.responseCode;
         const transient = code === undefined || (code >= 400 && code < 500);
-        throw new DeliveryError(`${code !== undefined ? `SMTP ${code}: ` : ""}${firstLine(err.message)}`, transient);
+        throw new DeliveryError(
+          `${code !== undefined ? `SMTP ${code}: ` : ""}${firstLine(err.message)}`,
+          transient,
+        );
       }
     });
   } finally {

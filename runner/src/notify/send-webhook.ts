@@ -49,7 +49,11 @@ export async function sendWebhook(req: WebhookRequest): Promise<RetryResult<numb
     if (res.ok) return res.status;
     const retryAfter = Number(res.headers.get("retry-after"));
     const transient = res.status >= 500 || res.status === 429 || res.status === 408;
-    throw new DeliveryError(`HTTP ${res.status} ${res.statusText}`.trim(), transient, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
+    throw new DeliveryError(
+      `HTTP ${res.status} ${res.statusText}`.trim(),
+      transient,
+      Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    );
   });
   return { ...result, delivery };
 }

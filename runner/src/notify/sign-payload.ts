@@ -12,7 +12,11 @@ export function signPayload(body: string | Uint8Array, secret: string): string {
 }
 
 /** Constant-time check, for receivers written in TypeScript (and for tests). */
-export function verifySignature(body: string | Uint8Array, secret: string, header: string | undefined | null): boolean {
+export function verifySignature(
+  body: string | Uint8Array,
+  secret: string,
+  header: string | undefined | null,
+): boolean {
   if (!header) return false;
   const expected = Buffer.from(signPayload(body, secret));
   const given = Buffer.from(header);

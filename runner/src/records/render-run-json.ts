@@ -7,25 +7,33 @@ import type { RunSummary, StepSummary, TargetSummary } from "../core/run-summary
 
 export const RUN_SCHEMA_ID = "https://opsconductor.dev/schema/run.schema.json";
 
+/** The order keys are written in; fields added to RunSummary later follow, so none is ever dropped. */
+const KEY_ORDER = [
+  "id",
+  "job",
+  "result",
+  "startedAt",
+  "finishedAt",
+  "trigger",
+  "actor",
+  "sourceCommit",
+  "ref",
+  "inputs",
+  "checkMode",
+  "shard",
+  "counts",
+  "lastFinishedStep",
+  "targets",
+  "notifications",
+] as const;
+
 export function renderRunJson(summary: RunSummary): string {
-  const ordered = {
-    $schema: RUN_SCHEMA_ID,
-    id: summary.id,
-    job: summary.job,
-    result: summary.result,
-    startedAt: summary.startedAt,
-    finishedAt: summary.finishedAt,
-    trigger: summary.trigger,
-    actor: summary.actor,
-    sourceCommit: summary.sourceCommit,
-    ref: summary.ref,
-    inputs: summary.inputs,
-    checkMode: summary.checkMode,
-    shard: summary.shard,
-    counts: summary.counts,
-    lastFinishedStep: summary.lastFinishedStep,
-    targets: summary.targets.map(orderTarget),
-  };
+  const fields = summary as unknown as Record<string, unknown>;
+  const ordered: Record<string, unknown> = { $schema: RUN_SCHEMA_ID };
+  for (const key of KEY_ORDER) {
+    ordered[key] = key === "targets" ? summary.targets.map(orderTarget) : fields[key];
+  }
+  for (const [key, value] of Object.entries(fields)) if (!(key in ordered)) ordered[key] = value;
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }
 

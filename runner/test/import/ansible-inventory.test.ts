@@ -78,7 +78,11 @@ describe("INI inventory (Ansible's documented forms)", () => {
     expect(target(model, "jumper")).toMatchObject({ host: "192.0.2.50", port: 5555, user: "admin" });
     expect(target(model, "host2").user).toBe("deploy");
     expect(target(model, "other1.example.com").user).toBe("myuser");
-    expect(target(model, "mail.example.com")).toMatchObject({ user: "admin", vars: { timezone: "UTC" }, labels: {} });
+    expect(target(model, "mail.example.com")).toMatchObject({
+      user: "admin",
+      vars: { timezone: "UTC" },
+      labels: {},
+    });
     expect(parse(result.text).defaults).toEqual({ user: "admin", vars: { timezone: "UTC" } });
   });
 
@@ -112,7 +116,9 @@ describe("INI inventory (Ansible's documented forms)", () => {
     expect(target(model, "localhost").host).toBeUndefined();
     expect(target(model, "host3").sudo).toMatchObject({ enabled: true, user: "postgres" });
     expect(result.text).not.toContain("p4ss");
-    expect(result.converted.notes.join("\n")).toMatch(/other2\.example\.com: ansible_password not copied: keep it in credentials/);
+    expect(result.converted.notes.join("\n")).toMatch(
+      /other2\.example\.com: ansible_password not copied: keep it in credentials/,
+    );
   });
 });
 
@@ -174,7 +180,10 @@ targets:
     ]);
     const model = load(result.text);
     expect(target(model, "web-1").host).toBe("10.0.1.11");
-    expect(target(model, "new.example.com")).toMatchObject({ user: "deploy", labels: { env: "prod", "group/web": "true" } });
+    expect(target(model, "new.example.com")).toMatchObject({
+      user: "deploy",
+      labels: { env: "prod", "group/web": "true" },
+    });
   });
 });
 
@@ -187,14 +196,18 @@ describe("bad inventories", () => {
   });
 
   it("rejects a host var that is not key=value, and a bad range", () => {
-    expect(thrown(() => importAnsibleInventory("[web]\nhost1 port\n", "h.ini")).message).toMatch(/"port" after host host1 is not key=value/);
+    expect(thrown(() => importAnsibleInventory("[web]\nhost1 port\n", "h.ini")).message).toMatch(
+      /"port" after host host1 is not key=value/,
+    );
     const e = thrown(() => importAnsibleInventory("[web]\nwww[9:1].example.com\n", "h.ini"));
     expect(e.message).toMatch(/ends before it starts/);
     expect(e.position?.line).toBe(2);
   });
 
   it("names the place of a YAML group with a stray key", () => {
-    const e = thrown(() => importAnsibleInventory("all:\n  children:\n    web:\n      host:\n        a:\n", "inv.yaml"));
+    const e = thrown(() =>
+      importAnsibleInventory("all:\n  children:\n    web:\n      host:\n        a:\n", "inv.yaml"),
+    );
     expect(e.message).toMatch(/group web has "host"; a group holds only hosts, children and vars/);
     expect(e.position).toMatchObject({ file: "inv.yaml", line: 4, col: 7 });
   });
@@ -232,7 +245,13 @@ describe("opsc import ansible-inventory", () => {
 
   it("writes a new targets file that validates, and lists what it left out", async () => {
     dir = mkdtempSync(join(tmpdir(), "opsc-import-"));
-    const out = await run("import", "ansible-inventory", join(FIXTURES, "docs-inventory.ini"), "--write", join(dir, "t.yaml"));
+    const out = await run(
+      "import",
+      "ansible-inventory",
+      join(FIXTURES, "docs-inventory.ini"),
+      "--write",
+      join(dir, "t.yaml"),
+    );
     expect(out).toMatch(/20 target\(s\) added to .*t\.yaml, 0 skipped/);
     expect(out).toMatch(/note: other2\.example\.com: ansible_password not copied/);
     const text = readFileSync(join(dir, "t.yaml"), "utf8");
@@ -244,15 +263,29 @@ describe("opsc import ansible-inventory", () => {
     dir = mkdtempSync(join(tmpdir(), "opsc-import-"));
     const file = join(dir, "t.yaml");
     writeFileSync(file, "targets:\n  a: { host: a } # mine\n");
-    const out = await run("import", "ansible-inventory", join(FIXTURES, "docs-inventory.ini"), "--write", file);
+    const out = await run(
+      "import",
+      "ansible-inventory",
+      join(FIXTURES, "docs-inventory.ini"),
+      "--write",
+      file,
+    );
     expect(out).toContain("20 target(s) added");
-    const again = await run("import", "ansible-inventory", join(FIXTURES, "docs-inventory.ini"), "--write", file);
+    const again = await run(
+      "import",
+      "ansible-inventory",
+      join(FIXTURES, "docs-inventory.ini"),
+      "--write",
+      file,
+    );
     expect(again).toContain("0 target(s) added");
     expect(again).toContain("skipped jumper: a target with this id is already in the file");
     expect(readFileSync(file, "utf8")).toContain("a: { host: a } # mine");
   });
 
   it("fails with a clear message on a missing file", async () => {
-    await expect(run("import", "ansible-inventory", "/nonexistent/hosts")).rejects.toThrow(/cannot read \/nonexistent\/hosts: ENOENT/);
+    await expect(run("import", "ansible-inventory", "/nonexistent/hosts")).rejects.toThrow(
+      /cannot read \/nonexistent\/hosts: ENOENT/,
+    );
   });
 });

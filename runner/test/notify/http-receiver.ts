@@ -20,13 +20,20 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(answer: (req: Received, n: number) => Answer | Promise<Answer>): Promise<Receiver> {
+export async function startReceiver(
+  answer: (req: Received, n: number) => Answer | Promise<Answer>,
+): Promise<Receiver> {
   const received: Received[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", async () => {
-      const r: Received = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      const r: Received = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      };
       received.push(r);
       const a = await answer(r, received.length);
       if (a === "hang") return;

@@ -13,7 +13,13 @@ describe("which events a run raises", () => {
     expect(eventsFor(summary("failure"), "failure")).toEqual(["failure"]);
     expect(eventsFor(summary("interrupted"))).toEqual(["failure"]);
     expect(eventsFor(summary("cancelled"))).toEqual([]);
-    const missed = summary("cancelled", { trigger: { kind: "schedule", actor: "schedule", detail: { missed: "true", tick: "2026-11-22T03:00:00Z" } } });
+    const missed = summary("cancelled", {
+      trigger: {
+        kind: "schedule",
+        actor: "schedule",
+        detail: { missed: "true", tick: "2026-11-22T03:00:00Z" },
+      },
+    });
     expect(eventsFor(missed)).toEqual(["missed"]);
   });
 
@@ -33,29 +39,57 @@ describe("the payload", () => {
       event: "failure",
       repository: "ops",
       job: "patch-web",
-      run: { id: "20261122T031500Z-patch-web-7f3a", result: "failure", trigger: { kind: "schedule", actor: "schedule" }, targets: 2 },
+      run: {
+        id: "20261122T031500Z-patch-web-7f3a",
+        result: "failure",
+        trigger: { kind: "schedule", actor: "schedule" },
+        targets: 2,
+      },
     });
-    expect(p.problems).toEqual([{ target: "web-2", outcome: "failed", step: "install", reason: expect.stringMatching(/^exit 1/) }]);
+    expect(p.problems).toEqual([
+      { target: "web-2", outcome: "failed", step: "install", reason: expect.stringMatching(/^exit 1/) },
+    ]);
   });
 
   it("renders an email and a commit status from it", () => {
     const p = buildPayload("recovered", factsFromSummary(summary("success")));
     expect(p.text).toBe("patch-web recovered: succeeded on 2 targets after a failed run");
     const mail = renderEmail(p, "opsconductor/runs");
-    expect(mail.subject).toBe("[OpsConductor] patch-web recovered: succeeded on 2 targets after a failed run");
-    expect(mail.text).toContain("Record: runs/2026/11/22/20261122T031500Z-patch-web-7f3a/ on branch opsconductor/runs");
-    expect(commitStatusFor(p)).toEqual({ state: "success", context: "opsconductor/patch-web", description: p.text });
+    expect(mail.subject).toBe(
+      "[OpsConductor] patch-web recovered: succeeded on 2 targets after a failed run",
+    );
+    expect(mail.text).toContain(
+      "Record: runs/2026/11/22/20261122T031500Z-patch-web-7f3a/ on branch opsconductor/runs",
+    );
+    expect(commitStatusFor(p)).toEqual({
+      state: "success",
+      context: "opsconductor/patch-web",
+      description: p.text,
+    });
     const started = buildPayload("started", { ...factsFromSummary(summary("success")), result: undefined });
     expect(commitStatusFor(started)?.state).toBe("pending");
-    expect(commitStatusFor(buildPayload("failure", factsFromSummary(summary("interrupted"))))?.state).toBe("error");
+    expect(commitStatusFor(buildPayload("failure", factsFromSummary(summary("interrupted"))))?.state).toBe(
+      "error",
+    );
   });
 
   it("reads GitHub settings from the environment", () => {
     expect(githubFromEnv({})).toBeNull();
     expect(githubFromEnv({ GITHUB_TOKEN: "t" })).toBeNull();
     expect(
-      githubFromEnv({ GITHUB_TOKEN: "t", OPSC_GITHUB_TOKEN: "o", GITHUB_REPOSITORY: "acme/ops", GITHUB_SERVER_URL: "https://github.com", GITHUB_RUN_ID: "42" }),
-    ).toEqual({ token: "o", apiUrl: "https://api.github.com", repository: "acme/ops", targetUrl: "https://github.com/acme/ops/actions/runs/42" });
+      githubFromEnv({
+        GITHUB_TOKEN: "t",
+        OPSC_GITHUB_TOKEN: "o",
+        GITHUB_REPOSITORY: "acme/ops",
+        GITHUB_SERVER_URL: "https://github.com",
+        GITHUB_RUN_ID: "42",
+      }),
+    ).toEqual({
+      token: "o",
+      apiUrl: "https://api.github.com",
+      repository: "acme/ops",
+      targetUrl: "https://github.com/acme/ops/actions/runs/42",
+    });
     expect(repositoryFromRemote("git@github.com:acme/ops.git")).toBe("acme/ops");
     expect(repositoryFromRemote("https://github.com/acme/ops")).toBe("acme/ops");
     expect(repositoryFromRemote("https://gitlab.com/acme/ops")).toBeUndefined();

@@ -18,7 +18,13 @@ export function summary(result: RunResult, overrides: Partial<RunSummary> = {}):
     inputs: {},
     checkMode: false,
     targets: [
-      { name: "web-1", phase: "main", outcome: "changed", ms: 900, steps: [{ id: "install", outcome: "changed", ms: 800, attempts: 1 }] },
+      {
+        name: "web-1",
+        phase: "main",
+        outcome: "changed",
+        ms: 900,
+        steps: [{ id: "install", outcome: "changed", ms: 800, attempts: 1 }],
+      },
       {
         name: "web-2",
         phase: "main",
@@ -27,12 +33,27 @@ export function summary(result: RunResult, overrides: Partial<RunSummary> = {}):
         steps: [
           failed
             ? // A script that echoed a secret into its failure reason: it must be masked on the way out.
-              { id: "install", outcome: "failed", ms: 600, attempts: 1, exitCode: 1, reason: `exit 1: token ${CANARY} rejected` }
+              {
+                id: "install",
+                outcome: "failed",
+                ms: 600,
+                attempts: 1,
+                exitCode: 1,
+                reason: `exit 1: token ${CANARY} rejected`,
+              }
             : { id: "install", outcome: "ok", ms: 600, attempts: 1 },
         ],
       },
     ],
-    counts: { ok: failed ? 0 : 1, changed: 1, failed: failed ? 1 : 0, skipped: 0, unreachable: 0, timed_out: 0, cancelled: 0 },
+    counts: {
+      ok: failed ? 0 : 1,
+      changed: 1,
+      failed: failed ? 1 : 0,
+      skipped: 0,
+      unreachable: 0,
+      timed_out: 0,
+      cancelled: 0,
+    },
     ...overrides,
   };
 }

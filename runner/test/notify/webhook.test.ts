@@ -25,7 +25,9 @@ afterEach(async () => {
   receivers = [];
 });
 
-async function receiver(answer: Parameters<typeof startReceiver>[0] = () => ({ status: 204 })): Promise<Receiver> {
+async function receiver(
+  answer: Parameters<typeof startReceiver>[0] = () => ({ status: 204 }),
+): Promise<Receiver> {
   const r = await startReceiver(answer);
   receivers.push(r);
   return r;
@@ -41,8 +43,15 @@ describe("webhook notifications", () => {
     const redactor = new Redactor();
     plantCanaries(redactor);
     const logs: string[] = [];
-    const outcomes = await notifyRun([spec(r.url)], summary("failure"), { redactor, credentials, retry: FAST, log: (l) => logs.push(l) });
-    expect(outcomes).toEqual([{ event: "failure", channel: "webhook", to: r.url, ok: true, attempts: 1, ms: expect.any(Number) }]);
+    const outcomes = await notifyRun([spec(r.url)], summary("failure"), {
+      redactor,
+      credentials,
+      retry: FAST,
+      log: (l) => logs.push(l),
+    });
+    expect(outcomes).toEqual([
+      { event: "failure", channel: "webhook", to: r.url, ok: true, attempts: 1, ms: expect.any(Number) },
+    ]);
     expect(r.received).toHaveLength(1);
     const got = r.received[0]!;
     expect(got.method).toBe("POST");
@@ -63,14 +72,22 @@ describe("webhook notifications", () => {
 
   it("sends nothing to a spec that does not listen to the event", async () => {
     const r = await receiver();
-    const outcomes = await notifyRun([spec(r.url, ["failure"])], summary("success"), { redactor: new Redactor(), credentials, retry: FAST });
+    const outcomes = await notifyRun([spec(r.url, ["failure"])], summary("success"), {
+      redactor: new Redactor(),
+      credentials,
+      retry: FAST,
+    });
     expect(outcomes).toEqual([]);
     expect(r.received).toHaveLength(0);
   });
 
   it("retries 5xx with backoff under one delivery id, then succeeds", async () => {
     const r = await receiver((_req, n) => (n < 3 ? { status: 503 } : { status: 200 }));
-    const outcomes = await notifyRun([spec(r.url, ["success"])], summary("success"), { redactor: new Redactor(), credentials, retry: FAST });
+    const outcomes = await notifyRun([spec(r.url, ["success"])], summary("success"), {
+      redactor: new Redactor(),
+      credentials,
+      retry: FAST,
+    });
     expect(outcomes[0]).toMatchObject({ ok: true, attempts: 3 });
     const ids = new Set(r.received.map((x) => x.headers["x-opsconductor-delivery"]));
     expect(ids.size).toBe(1);
@@ -79,10 +96,17 @@ describe("webhook notifications", () => {
   it("does not retry a 4xx, and logs the failure without throwing", async () => {
     const r = await receiver(() => ({ status: 404 }));
     const logs: string[] = [];
-    const outcomes = await notifyRun([spec(r.url)], summary("failure"), { redactor: new Redactor(), credentials, retry: FAST, log: (l) => logs.push(l) });
+    const outcomes = await notifyRun([spec(r.url)], summary("failure"), {
+      redactor: new Redactor(),
+      credentials,
+      retry: FAST,
+      log: (l) => logs.push(l),
+    });
     expect(outcomes[0]).toMatchObject({ ok: false, attempts: 1, error: "HTTP 404 Not Found" });
     expect(r.received).toHaveLength(1);
-    expect(logs).toEqual([`notify: failure webhook to ${r.url} failed after 1 attempt(s): HTTP 404 Not Found`]);
+    expect(logs).toEqual([
+      `notify: failure webhook to ${r.url} failed after 1 attempt(s): HTTP 404 Not Found`,
+    ]);
   });
 
   it("gives up after the time limit on a receiver that never answers", async () => {
@@ -107,7 +131,12 @@ describe("webhook notifications", () => {
         spec("http://127.0.0.1:9", ["failure"], "ops/hooks"),
       ],
       summary("failure"),
-      { redactor: new Redactor(), credentials, retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 5 }, log: () => undefined },
+      {
+        redactor: new Redactor(),
+        credentials,
+        retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 5 },
+        log: () => undefined,
+      },
     );
     expect(outcomes.map((o) => [o.ok, o.attempts, o.error])).toEqual([
       [false, 2, "cannot connect: ECONNREFUSED"],
@@ -121,7 +150,11 @@ describe("webhook notifications", () => {
     plantCanaries(redactor);
     const leaky: CredentialReader = { get: async () => Promise.reject(new Error(`bad value ${CANARY}`)) };
     const logs: string[] = [];
-    const outcomes = await notifyRun([spec("http://127.0.0.1:9")], summary("failure"), { redactor, credentials: leaky, log: (l) => logs.push(l) });
+    const outcomes = await notifyRun([spec("http://127.0.0.1:9")], summary("failure"), {
+      redactor,
+      credentials: leaky,
+      log: (l) => logs.push(l),
+    });
     expect(outcomes[0]?.error).toBe("bad value ***");
     assertNoCanary(JSON.stringify(outcomes) + logs.join("\n"), "notification outcome");
   });
@@ -134,13 +167,23 @@ describe("webhook notifications", () => {
       { redactor: new Redactor(), credentials, retry: FAST },
     );
     started.listener({ type: "phase.started", at: "2026-11-22T03:15:00.000Z", phase: "main" });
-    started.listener({ type: "run.started", at: "2026-11-22T03:15:00.000Z", runId: "20261122T031500Z-patch-web-1", job: "patch-web", targets: ["a", "b", "c"] });
+    started.listener({
+      type: "run.started",
+      at: "2026-11-22T03:15:00.000Z",
+      runId: "20261122T031500Z-patch-web-1",
+      job: "patch-web",
+      targets: ["a", "b", "c"],
+    });
     const outcomes = await started.settled();
     expect(outcomes).toHaveLength(1);
     expect(JSON.parse(r.received[0]!.body)).toMatchObject({
       event: "started",
       text: "patch-web started on 3 targets",
-      run: { id: "20261122T031500Z-patch-web-1", trigger: { kind: "manual", actor: "alice" }, sourceCommit: "abc123" },
+      run: {
+        id: "20261122T031500Z-patch-web-1",
+        trigger: { kind: "manual", actor: "alice" },
+        sourceCommit: "abc123",
+      },
     });
   });
 });

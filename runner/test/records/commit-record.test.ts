@@ -7,7 +7,9 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { afterAll, describe, expect, it } from "vitest";
 import runSchema from "../../../schema/run.schema.json" with { type: "json" };
+import type { RunSummary } from "../../src/core/run-summary.js";
 import { commitRecord } from "../../src/records/commit-record.js";
+import { renderRunJson } from "../../src/records/render-run-json.js";
 import { RunJournal } from "../../src/records/journal.js";
 import { openRecords, readRun, verifyRecords, listRuns } from "../../src/records/records-branch.js";
 import { RunRecorder } from "../../src/records/run-recorder.js";
@@ -192,6 +194,32 @@ describe("commitRecord", () => {
     rmSync(lock);
     await pending;
     expect(git(repo, "rev-list", "--count", BRANCH).trim()).toBe("2");
+  });
+});
+
+describe("run.json", () => {
+  it("keeps shard groups and notifications, and validates against schema/run.schema.json", () => {
+    const summary: RunSummary = {
+      id: "20261122T031500Z-patch-web-7f3a",
+      job: "patch-web",
+      result: "success",
+      startedAt: "2026-11-22T03:15:00.000Z",
+      finishedAt: "2026-11-22T03:15:01.000Z",
+      trigger: { kind: "push", actor: "github:alice", detail: { ref: "refs/heads/main" } },
+      actor: "github:alice",
+      inputs: {},
+      checkMode: false,
+      shard: { index: 2, count: 4, group: "12345-1" },
+      targets: [],
+      counts: { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, timed_out: 0, cancelled: 0 },
+      notifications: [
+        { event: "success", channel: "webhook", to: "https://hooks.example", ok: true, attempts: 1, ms: 12 },
+      ],
+    };
+    const run = JSON.parse(renderRunJson(summary)) as Record<string, unknown>;
+    expect(run.shard).toEqual({ index: 2, count: 4, group: "12345-1" });
+    expect(run.notifications).toEqual(summary.notifications);
+    expect(validateRun(run), JSON.stringify(validateRun.errors)).toBe(true);
   });
 });
 

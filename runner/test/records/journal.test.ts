@@ -26,11 +26,11 @@ function killStep(output: string): void {
 }
 
 /** Starts a run in another process and SIGKILLs it while its second step runs. */
-function killMidRun(repo: string): Promise<void> {
+function killMidRun(repo: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ["--import", "tsx", CHILD, "hang", repo], {
       stdio: ["ignore", "pipe", "inherit"],
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...extraEnv },
     });
     const timer = setTimeout(() => {
       p.kill("SIGKILL");
@@ -95,6 +95,17 @@ describe("a run cut off by SIGKILL", () => {
 
     // A second start finds nothing left to do.
     expect((await recoverInterrupted(repo, { settings })).recovered).toEqual([]);
+  });
+
+  it("recovers a journal only into the repository it came from, when a state dir is shared", async () => {
+    const env = { OPSC_STATE_DIR: join(scratch, "shared-state") };
+    const [a, b] = ["repo-a", "repo-b"].map((n) => join(scratch, n));
+    for (const dir of [a, b]) execFileSync("git", ["init", "-q", "-b", "main", dir ?? ""]);
+    await killMidRun(a ?? "", env);
+    expect((await recoverInterrupted(b ?? "", { settings, env })).recovered).toEqual([]);
+    expect(() => execFileSync("git", ["-C", b ?? "", "rev-parse", "--verify", "-q", BRANCH])).toThrow();
+    const fromA = await recoverInterrupted(a ?? "", { settings, env });
+    expect(fromA.recovered.map((r) => r.result)).toEqual(["interrupted"]);
   });
 
   it("leaves the journal of a run whose process is still alive", async () => {

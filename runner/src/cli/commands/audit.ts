@@ -15,11 +15,21 @@ import { readRecordsSettings } from "../records-settings.js";
 import { findRepoRoot } from "../repo-root.js";
 
 const write = (s: string): void => void process.stdout.write(s);
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 export function register(program: Command): void {
   const audit = program
     .command("audit")
-    .description("Check the audit trail's hash chain; export it for compliance");
+    .description("Check the audit trail's hash chain; export it for compliance")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ opsc audit verify --remote
+  $ opsc audit export --since 2026-01-01 --format csv -o audit.csv
+
+See docs/records.md.`,
+    );
   audit
     .command("verify")
     .description("Recompute the hash chain of every audit line and check each run's record against it")
@@ -45,7 +55,7 @@ Examples:
       const runs = (await runIds(src)).length;
       if (v.ok) {
         write(
-          `audit trail intact: ${v.lines} lines, ${runs} runs, head ${v.head?.hash ?? "(empty)"} (${src.ref} at ${src.commit.slice(0, 12)})\n`,
+          `audit trail intact: ${plural(v.lines, "line")}, ${plural(runs, "run")}, head ${v.head?.hash ?? "(empty)"} (${src.ref} at ${src.commit.slice(0, 12)})\n`,
         );
         return;
       }

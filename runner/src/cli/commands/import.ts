@@ -12,7 +12,12 @@ export function register(program: Command): void {
     .description("Convert an Ansible inventory (INI or YAML) into a targets file")
     .argument("<file>", "the inventory file (INI, YAML or JSON, as Ansible reads them)")
     .option("--write <file>", "write the targets here; an existing file keeps its entries and comments")
-    .addOption(new Option("--format <format>", "inventory format (default: from the file name and content)").choices(["ini", "yaml"]))
+    .addOption(
+      new Option("--format <format>", "inventory format (default: from the file name and content)").choices([
+        "ini",
+        "yaml",
+      ]),
+    )
     .addHelpText(
       "after",
       `
@@ -35,9 +40,13 @@ See docs/migrating-from-ansible.md.`,
       try {
         text = readFileSync(file, "utf8");
       } catch (e) {
-        throw userError("import.unreadable", `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
-          hint: "give the path of an Ansible inventory file",
-        });
+        throw userError(
+          "import.unreadable",
+          `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          {
+            hint: "give the path of an Ansible inventory file",
+          },
+        );
       }
       const existing = opts.write ? readTargetsFile(opts.write) : undefined;
       const result = importAnsibleInventory(text, file, {
@@ -49,7 +58,9 @@ See docs/migrating-from-ansible.md.`,
       for (const s of result.skipped) process.stderr.write(`skipped ${s.id}: ${s.reason}\n`);
       if (opts.write) {
         if (result.added.length > 0) writeTargetsFile(opts.write, result.text);
-        process.stderr.write(`${result.added.length} target(s) added to ${opts.write}, ${result.skipped.length} skipped\n`);
+        process.stderr.write(
+          `${result.added.length} target(s) added to ${opts.write}, ${result.skipped.length} skipped\n`,
+        );
       } else {
         process.stdout.write(result.text);
       }

@@ -33,7 +33,18 @@ interface ShowOptions {
 const write = (s: string): void => void process.stdout.write(s);
 
 export function register(program: Command): void {
-  const runs = program.command("runs").description("Run history from the records branch");
+  const runs = program
+    .command("runs")
+    .description("Run history from the records branch")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ opsc runs list --job patch-web
+  $ opsc runs show 7f3a
+
+See docs/records.md.`,
+    );
   runs
     .command("list")
     .description("List recorded runs, newest first")

@@ -1,0 +1,208 @@
+/** `opsc discover CIDR...`: find SSH servers, pin their host keys, propose them as targets. */
+import { Command } from "commander";
+import { usageError, userError } from "../../core/errors.js";
+import { discoveredTargets } from "../../discover/discovered-targets.js";
+import { expandAddresses } from "../../discover/address-range.js";
+import { proposeOnBranch } from "../../discover/commit-to-branch.js";
+import type { ProbeResult } from "../../discover/probe-ssh.js";
+import { scanAddresses } from "../../discover/scan.js";
+import { address, mergeTargets, type MergeResult } from "../../inventory/merge-targets.js";
+import { readTargetsFile, writeTargetsFile } from "../../inventory/targets-file.js";
+import { loadRepo } from "../../repo/load-repo.js";
+import { readRepoDir } from "../../repo/read-dir.js";
+import { fingerprint, parsePinnedKey } from "../../transports/host-key.js";
+import { findRepoRoot } from "../repo-root.js";
+
+interface Options {
+  port: number;
+  concurrency: number;
+  timeout: number;
+  write?: string;
+  branch?: string;
+  repo?: string;
+  prefix: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+const int = (name: string, min: number, max: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw usageError("discover.bad-option", `--${name} ${v}: give a whole number from ${min} to ${max}`);
+  return n;
+};
+
+export function register(program: Command): void {
+  program
+    .command("discover")
+    .description("Find SSH servers in address ranges, read their host keys, and propose them as targets")
+    .argument("<cidr...>", "IPv4 CIDR blocks or addresses (10.0.1.0/24 10.0.2.7)")
+    .option("--port <n>", "SSH port to probe", int("port", 1, 65535), 22)
+    .option("--concurrency <n>", "connections at once", int("concurrency", 1, 1024), 64)
+    .option("--timeout <ms>", "time limit of each connection step, in ms", int("timeout", 50, 120_000), 3000)
+    .option(
+      "--write <file>",
+      "merge the SSH servers found into this targets file (comments and entries are kept)",
+    )
+    .option(
+      "--branch <name>",
+      "commit the change to --write FILE (a path in the repository) on a new branch instead of the working tree",
+    )
+    .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
+    .option("--prefix <text>", "id prefix of new targets", "host-")
+    .option("--force", "allow ranges larger than a /16")
+    .option("--json", "print every probe result as JSON")
+    .addHelpText(
+      "after",
+      `
+Each address gets a TCP connection; an SSH server's banner is read and its host keys are
+taken from the key exchange, which is then refused: nothing logs in. New servers become
+targets \`host-10-0-1-7\` with the presented keys pinned as host_key; servers already in the
+repository (same address and port) or in the file are left out. Check the keys out of band
+(e.g. \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` on the host) before you trust them.
+
+Exit status: 0 the scan ran (whatever it found), 2 a bad range or option, 3 a bad file.
+
+Examples:
+  $ opsc discover 10.0.1.0/24
+  $ opsc discover 10.0.1.0/24 10.0.2.0/24 --port 2222 --write targets/discovered.yaml
+  $ opsc discover 10.0.1.0/24 --write targets/discovered.yaml --branch discover/dc1
+  $ git push origin discover/dc1        # then open a pull request
+
+See docs/discovery.md.`,
+    )
+    .action(async (cidrs: string[], opts: Options) => {
+      if (opts.branch && !opts.write) {
+        throw usageError(
+          "discover.branch-needs-write",
+          "--branch needs --write FILE (the targets file to change on the branch)",
+          {
+            hint: "e.g. --write targets/discovered.yaml --branch discover/dc1",
+          },
+        );
+      }
+      if (!/^[a-z0-9][a-z0-9._-]*$/.test(opts.prefix) && opts.prefix !== "") {
+        throw usageError(
+          "discover.bad-prefix",
+          `--prefix ${opts.prefix}: target ids use lower-case letters, digits, ".", "_" and "-"`,
+        );
+      }
+      const addresses = expandAddresses(cidrs, { force: opts.force ?? false });
+      const root = opts.repo !== undefined || opts.branch ? findRepoRoot(opts.repo) : tryRepoRoot();
+      const known = root ? await knownAddresses(root) : new Map<string, string>();
+
+      const started = Date.now();
+      const results = await scanAddresses(addresses, {
+        port: opts.port,
+        concurrency: opts.concurrency,
+        timeoutMs: opts.timeout,
+      });
+      const additions = discoveredTargets(results, { prefix: opts.prefix, now: new Date() });
+      if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+      else printTable(results, addresses.length, Date.now() - started);
+
+      if (!opts.write) return;
+      const merge = (existing: string | undefined): MergeResult =>
+        mergeTargets(existing, additions, {
+          file: opts.write as string,
+          header:
+            " Found by `opsc discover`. Verify each host key out of band before merging (docs/discovery.md).",
+          known,
+        });
+      let result: MergeResult | undefined;
+      if (opts.branch) {
+        const path = repoPath(opts.write as string);
+        const proposed = await proposeOnBranch({
+          repoDir: root as string,
+          path,
+          branch: opts.branch,
+          message: `discover: ${additions.length} SSH server(s) in ${cidrs.join(" ")}\n\nFound by opsc discover; verify the pinned host keys before merging.`,
+          update: (existing) => {
+            result = merge(existing);
+            return result.added.length > 0 ? result.text : null;
+          },
+        });
+        report(result);
+        if (proposed.commit) {
+          process.stderr.write(
+            `branch ${opts.branch} created at ${proposed.commit.slice(0, 12)} on top of ${proposed.base.slice(0, 12)}: push it and open a pull request\n`,
+          );
+        } else {
+          process.stderr.write(`nothing new: branch ${opts.branch} was not created\n`);
+        }
+      } else {
+        result = merge(readTargetsFile(opts.write));
+        report(result);
+        if (result.added.length > 0) writeTargetsFile(opts.write, result.text);
+      }
+      const r = result as MergeResult;
+      process.stderr.write(
+        `${r.added.length} target(s) added to ${opts.write}, ${r.skipped.length} already known\n`,
+      );
+    });
+}
+
+function report(result: MergeResult | undefined): void {
+  for (const s of result?.skipped ?? []) process.stderr.write(`skipped ${s.id}: ${s.reason}\n`);
+}
+
+function tryRepoRoot(): string | undefined {
+  try {
+    return findRepoRoot();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Addresses of every target in the repository, so a host already known under another name is not added twice. */
+async function knownAddresses(root: string): Promise<Map<string, string>> {
+  const { model } = loadRepo(await readRepoDir(root));
+  const out = new Map<string, string>();
+  for (const t of model.targets.values()) if (t.host) out.set(address(t.host, t.port), t.id);
+  return out;
+}
+
+function repoPath(file: string): string {
+  const p = file.replace(/\\/g, "/").replace(/^\.\//, "");
+  if (
+    p.startsWith("/") ||
+    p.split("/").some((s) => s === ".." || s === "") ||
+    !/^targets\/.+\.ya?ml$/.test(p)
+  ) {
+    throw userError(
+      "discover.bad-path",
+      `--write ${file}: with --branch, give a targets file path inside the repository, like targets/discovered.yaml`,
+    );
+  }
+  return p;
+}
+
+function printTable(results: ProbeResult[], scanned: number, ms: number): void {
+  const open = results.filter((r) => r.state === "ssh" || r.state === "not-ssh");
+  const rows = open.map((r) => {
+    const keys = r.hostKeys
+      .map((k) => parsePinnedKey(k))
+      .filter((k) => k !== null)
+      .map((k) => `${k.type} ${fingerprint(k.blob)}`);
+    return [
+      r.address,
+      String(r.port),
+      r.state,
+      r.banner ?? r.error ?? "",
+      keys.join(", ") || (r.state === "ssh" ? `(no key: ${r.error ?? "?"})` : ""),
+    ];
+  });
+  if (rows.length > 0) {
+    const header = ["ADDRESS", "PORT", "STATE", "BANNER", "HOST KEYS"];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+    for (const row of [header, ...rows])
+      process.stdout.write(
+        `${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")}\n`,
+      );
+  }
+  const ssh = results.filter((r) => r.state === "ssh").length;
+  const other = results.filter((r) => r.state === "not-ssh").length;
+  process.stdout.write(
+    `scanned ${scanned} address(es) in ${(ms / 1000).toFixed(1)} s: ${ssh} SSH server(s), ${other} other open port(s), ${scanned - ssh - other} closed or silent\n`,
+  );
+}
