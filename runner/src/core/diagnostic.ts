@@ -22,7 +22,11 @@ export interface Diagnostic {
 }
 
 export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
-  return a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col || a.code.localeCompare(b.code);
+  return a.file < b.file
+    ? -1
+    : a.file > b.file
+      ? 1
+      : a.line - b.line || a.col - b.col || a.code.localeCompare(b.code);
 }
 
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {

@@ -202,7 +202,11 @@ export function renderDeep(value: unknown, context: ExpressionContext, status = 
  * An `if:` condition: with or without `${{ }}`, as in GitHub Actions. A condition
  * that does not mention a status function implies `success() && (...)`.
  */
-export function evaluateCondition(condition: string, context: ExpressionContext, status = OK_STATUS): boolean {
+export function evaluateCondition(
+  condition: string,
+  context: ExpressionContext,
+  status = OK_STATUS,
+): boolean {
   const trimmed = condition.trim();
   const { spans } = findExpressions(trimmed);
   const whole =

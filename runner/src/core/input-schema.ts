@@ -49,7 +49,9 @@ export function inputProblems(schema: Record<string, unknown>, value: unknown): 
   const fn = inputValidator(schema);
   if (typeof fn === "string") return [`the input's schema is invalid: ${fn}`];
   if (fn(value)) return [];
-  return (fn.errors ?? []).map((err) => `${err.instancePath ? `${err.instancePath.slice(1)} ` : ""}${err.message}`);
+  return (fn.errors ?? []).map(
+    (err) => `${err.instancePath ? `${err.instancePath.slice(1)} ` : ""}${err.message}`,
+  );
 }
 
 /**

@@ -3,7 +3,22 @@
  * the records and the metrics all subscribe to it; none of them talks to the engine.
  * Every string in an event has already passed through the redactor.
  */
-export type TargetOutcome = "ok" | "changed" | "failed" | "skipped" | "unreachable" | "timed_out" | "cancelled";
+/** Every outcome a target can have, in the order summaries list them. */
+export const TARGET_OUTCOMES = [
+  "ok",
+  "changed",
+  "failed",
+  "skipped",
+  "unreachable",
+  "timed_out",
+  "cancelled",
+] as const;
+export type TargetOutcome = (typeof TARGET_OUTCOMES)[number];
+
+/** A count per outcome, all zero. */
+export function emptyCounts(): Record<TargetOutcome, number> {
+  return Object.fromEntries(TARGET_OUTCOMES.map((o) => [o, 0])) as Record<TargetOutcome, number>;
+}
 export type StepOutcome = "ok" | "changed" | "failed" | "skipped" | "timed_out" | "cancelled";
 export type RunResult = "success" | "failure" | "cancelled" | "interrupted";
 
@@ -13,7 +28,14 @@ export type RunEvent =
   | { type: "target.started"; at: string; target: string; phase: string }
   | { type: "target.connected"; at: string; target: string; ms: number }
   | { type: "step.started"; at: string; target: string; step: string; attempt: number }
-  | { type: "step.output"; at: string; target: string; step: string; stream: "stdout" | "stderr"; line: string }
+  | {
+      type: "step.output";
+      at: string;
+      target: string;
+      step: string;
+      stream: "stdout" | "stderr";
+      line: string;
+    }
   | {
       type: "step.finished";
       at: string;
@@ -27,7 +49,14 @@ export type RunEvent =
       /** Why, for failed / timed_out / skipped. */
       reason?: string;
     }
-  | { type: "target.finished"; at: string; target: string; outcome: TargetOutcome; ms: number; reason?: string }
+  | {
+      type: "target.finished";
+      at: string;
+      target: string;
+      outcome: TargetOutcome;
+      ms: number;
+      reason?: string;
+    }
   | { type: "phase.finished"; at: string; phase: string }
   | { type: "run.finished"; at: string; result: RunResult; ms: number };
 

@@ -6,5 +6,7 @@
 export const SHUTDOWN_CODE = "serve.shutdown";
 
 export function isShutdown(reason: unknown): boolean {
-  return typeof reason === "object" && reason !== null && (reason as { code?: unknown }).code === SHUTDOWN_CODE;
+  return (
+    typeof reason === "object" && reason !== null && (reason as { code?: unknown }).code === SHUTDOWN_CODE
+  );
 }

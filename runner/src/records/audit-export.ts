@@ -2,6 +2,7 @@
  * The compliance export: audit lines as JSON Lines (byte for byte what is
  * committed, so hashes still verify) or CSV for a spreadsheet. Pure.
  */
+import { TARGET_OUTCOMES } from "../core/run-events.js";
 import { hashLine, splitLines, type AuditEntry, type AuditFileText } from "./audit-chain.js";
 
 export type ExportFormat = "jsonl" | "csv";
@@ -20,13 +21,7 @@ const CSV_COLUMNS = [
   "startedAt",
   "finishedAt",
   "inputs",
-  "ok",
-  "changed",
-  "failed",
-  "skipped",
-  "unreachable",
-  "timed_out",
-  "cancelled",
+  ...TARGET_OUTCOMES,
   "record",
   "prev",
   "hash",

@@ -7,6 +7,7 @@
  * here, because a record is forever and a second pass costs little.
  */
 import type { Plan } from "../core/plan-model.js";
+import { emptyCounts } from "../core/run-events.js";
 import type {
   RunEvent,
   RunEventListener,
@@ -16,16 +17,6 @@ import type {
 } from "../core/run-events.js";
 import type { RunSummary, StepSummary, TargetSummary } from "../core/run-summary.js";
 import type { Redactor } from "../secrets/redactor.js";
-
-export const TARGET_OUTCOME_NAMES: readonly TargetOutcome[] = [
-  "ok",
-  "changed",
-  "failed",
-  "skipped",
-  "unreachable",
-  "timed_out",
-  "cancelled",
-];
 
 /** The parts of a Plan a record needs; a journal stores exactly these. */
 export interface RecordContext {
@@ -229,10 +220,7 @@ export class RunRecorder {
         targets.push(t);
       }
     }
-    const counts = Object.fromEntries(TARGET_OUTCOME_NAMES.map((o) => [o, 0])) as Record<
-      TargetOutcome,
-      number
-    >;
+    const counts = emptyCounts();
     for (const t of targets) counts[t.outcome]++;
     const summary: RunSummary = {
       id: this.id ?? "unknown",

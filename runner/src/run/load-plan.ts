@@ -60,14 +60,21 @@ export async function loadValidRepo(source: RepoSource): Promise<LoadedRepo> {
   const { model, diagnostics } = loadRepo(files);
   if (hasErrors(diagnostics)) {
     const count = diagnostics.filter((d) => d.severity === "error").length;
-    throw userError("repo.invalid", `the automation repository has ${count} error(s):\n${describe(diagnostics)}`, {
-      hint: "run `opsc validate` for the full report, fix the files, then try again",
-    });
+    throw userError(
+      "repo.invalid",
+      `the automation repository has ${count} error(s):\n${describe(diagnostics)}`,
+      {
+        hint: "run `opsc validate` for the full report, fix the files, then try again",
+      },
+    );
   }
   return { model, files, warnings: diagnostics };
 }
 
-export async function loadPlan(source: RepoSource, request: Omit<PlanRequest, "commit">): Promise<LoadedPlan> {
+export async function loadPlan(
+  source: RepoSource,
+  request: Omit<PlanRequest, "commit">,
+): Promise<LoadedPlan> {
   const { model, files, warnings } = await loadValidRepo(source);
   const commit = files.commit ?? source.commit;
   const ref = request.ref ?? files.ref;

@@ -4,8 +4,8 @@
  * plain lines. Both end with a summary table. It only listens to RunEvents.
  */
 import type { Plan } from "../core/plan-model.js";
-import type { RunEvent, StepOutcome, TargetOutcome } from "../core/run-events.js";
-import { TARGET_OUTCOMES, type RunOutcome } from "./run-plan.js";
+import { TARGET_OUTCOMES, type RunEvent, type StepOutcome, type TargetOutcome } from "../core/run-events.js";
+import type { RunOutcome } from "./run-plan.js";
 
 export interface ProgressViewOptions {
   write(text: string): void;

@@ -22,6 +22,7 @@ import type {
   StepOutcome,
   TargetOutcome,
 } from "../core/run-events.js";
+import { emptyCounts } from "../core/run-events.js";
 import type { StepSummary, TargetSummary } from "../core/run-summary.js";
 import type { Redactor } from "../secrets/redactor.js";
 import { buildStepScript } from "../transports/script-builder.js";
@@ -52,16 +53,6 @@ export interface RunOutcome {
   targets: TargetSummary[];
   counts: Record<TargetOutcome, number>;
 }
-
-export const TARGET_OUTCOMES: TargetOutcome[] = [
-  "ok",
-  "changed",
-  "failed",
-  "skipped",
-  "unreachable",
-  "timed_out",
-  "cancelled",
-];
 
 /** `20261122T031500Z-patch-web-7f3a`: sortable, unique, readable. */
 export function newRunId(job: string, at: Date): string {
@@ -165,7 +156,7 @@ class Engine {
         .map((t) => this.summaries.get(`${p.name}\u0000${t}`))
         .filter((s): s is TargetSummary => s !== undefined),
     );
-    const counts = Object.fromEntries(TARGET_OUTCOMES.map((o) => [o, 0])) as Record<TargetOutcome, number>;
+    const counts = emptyCounts();
     for (const t of targets) counts[t.outcome]++;
     const result: RunResult =
       this.abortReason === "cancelled"

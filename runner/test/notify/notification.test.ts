@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { buildPayload, eventForSpec, eventsFor, factsFromSummary } from "../../src/notify/notification.js";
 import { renderEmail } from "../../src/notify/email-message.js";
 import { commitStatusFor, githubFromEnv, repositoryFromRemote } from "../../src/notify/send-commit-status.js";
+import { loadRepo } from "../../src/repo/load-repo.js";
 import { summary } from "./run-summaries.js";
 
 describe("which events a run raises", () => {
@@ -93,5 +94,32 @@ describe("the payload", () => {
     expect(repositoryFromRemote("git@github.com:acme/ops.git")).toBe("acme/ops");
     expect(repositoryFromRemote("https://github.com/acme/ops")).toBe("acme/ops");
     expect(repositoryFromRemote("https://gitlab.com/acme/ops")).toBeUndefined();
+  });
+});
+
+describe("notify.smtp in opsconductor.yaml", () => {
+  const load = (settings: string) =>
+    loadRepo({ files: new Map([["opsconductor.yaml", new TextEncoder().encode(settings)]]) });
+
+  it("is read into the settings, with secure defaulting to false", () => {
+    const { model, diagnostics } = load(
+      "notify:\n  smtp: { host: smtp.example.com, port: 587, from: ops@example.com, username: opsc, password: ops/smtp.password }\n",
+    );
+    expect(diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    expect(model.settings.notify?.smtp).toEqual({
+      host: "smtp.example.com",
+      port: 587,
+      secure: false,
+      from: "ops@example.com",
+      username: "opsc",
+      password: "ops/smtp.password",
+    });
+  });
+
+  it("is validated by the settings schema", () => {
+    const { diagnostics } = load("notify:\n  smtp: { host: smtp.example.com, password: not a reference }\n");
+    const errors = diagnostics.filter((d) => d.severity === "error");
+    expect(errors.map((d) => d.message).join("\n")).toMatch(/from/);
+    expect(errors.map((d) => `${d.file}:${d.line}`)).toContain("opsconductor.yaml:2");
   });
 });
