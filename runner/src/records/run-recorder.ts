@@ -7,13 +7,12 @@
  * here, because a record is forever and a second pass costs little.
  */
 import type { Plan } from "../core/plan-model.js";
-import { emptyCounts } from "../core/run-events.js";
-import type {
-  RunEvent,
-  RunEventListener,
-  RunResult,
-  StepOutcome,
-  TargetOutcome,
+import {
+  emptyCounts,
+  type RunEvent,
+  type RunEventListener,
+  type RunResult,
+  type StepOutcome,
 } from "../core/run-events.js";
 import type { RunSummary, StepSummary, TargetSummary } from "../core/run-summary.js";
 import type { Redactor } from "../secrets/redactor.js";
