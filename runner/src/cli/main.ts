@@ -25,7 +25,24 @@ export function buildProgram(): Command {
     .description("OpsConductor: automation as code, run from Git.")
     .version(process.env.OPSC_VERSION ?? "0.1.0")
     .showHelpAfterError("(run with --help for usage)")
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      "after",
+      `
+Every command takes --repo DIR (default: the nearest folder upward holding
+opsconductor.yaml) and has its own --help with examples.
+
+Examples:
+  $ opsc init ops && cd ops
+  $ opsc validate
+  $ opsc plan hello
+  $ opsc run hello
+  $ opsc runs list
+
+Exit codes: 0 success, 1 what was asked for failed, 2 usage, 3 a mistake in the
+repository or request, 4 the environment is in the way, 70 a bug, 130 interrupted.
+Documentation: docs/README.md`,
+    );
   // command registrations (one line each, keep sorted)
   registerAudit(program);
   registerDiff(program);
@@ -55,6 +72,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     return reportError(e);
   }
+}
+
+// `opsc ... | head` closes the pipe early; that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? EXIT.ok);
+    throw e;
+  });
 }
 
 const code = await main(process.argv.slice(2));

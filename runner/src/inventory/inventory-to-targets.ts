@@ -74,7 +74,7 @@ export function inventoryToTargets(inv: AnsibleInventory): ConvertedInventory {
     const fields = toFields(merged, notes, host);
     if (fields.transport !== "local" && fields.host === undefined) fields.host = host;
     const labels: Record<string, string> = {};
-    for (const g of ordered) if (g !== "ungrouped") labels[labelKey(g)] = "true";
+    for (const g of [...ordered].sort()) if (g !== "ungrouped") labels[labelKey(g)] = "true";
     if (Object.keys(labels).length > 0) fields.labels = labels;
 
     // Keep only what the defaults do not already give.

@@ -3,7 +3,7 @@
  * optional `hosts` (name -> vars or nothing), `children` (name -> group) and
  * `vars`. A group may appear in several places; its contents are merged.
  */
-import { isMap, isScalar, LineCounter, parseDocument, type Node } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import { userError } from "../core/errors.js";
 import {
   addHost,
@@ -42,6 +42,17 @@ export function parseYamlInventory(text: string, file: string): AnsibleInventory
     );
   }
 
+  /** `_meta.hostvars` of the `--list` JSON form: host name -> vars. */
+  const readMeta = (node: unknown): void => {
+    const hostvars = isMap(node) ? node.get("hostvars", true) : undefined;
+    if (!isMap(hostvars)) return;
+    for (const h of hostvars.items) {
+      const vars = isMap(h.value) ? (h.value.toJSON() as Record<string, unknown>) : {};
+      const host = String(isScalar(h.key) ? h.key.value : h.key);
+      inv.hosts.set(host, { ...(inv.hosts.get(host) ?? {}), ...vars });
+    }
+  };
+
   const readGroup = (name: string, node: unknown): void => {
     const group = groupOf(inv, name);
     if (node === null || node === undefined || (isScalar(node) && node.value === null)) return;
@@ -68,6 +79,18 @@ export function parseYamlInventory(text: string, file: string): AnsibleInventory
         );
       }
       if (value === null || (value as { value?: unknown }).value === null) continue;
+      // `ansible-inventory --list` (and dynamic inventory scripts) list hosts and children by name.
+      if (isSeq(value) && key !== "vars") {
+        for (const item of value.items) {
+          const itemName = String(isScalar(item) ? item.value : item);
+          if (key === "hosts") addHost(inv, name, itemName, {});
+          else if (itemName !== name) {
+            group.children.add(itemName);
+            groupOf(inv, itemName);
+          }
+        }
+        continue;
+      }
       if (!isMap(value)) {
         throw userError("import.inventory-shape", `${name}.${key} must be a mapping`, {
           position: at(value),
@@ -111,6 +134,10 @@ export function parseYamlInventory(text: string, file: string): AnsibleInventory
   };
 
   for (const pair of doc.contents.items) {
+    if (isScalar(pair.key) && pair.key.value === "_meta") {
+      readMeta(pair.value);
+      continue;
+    }
     readGroup(String((pair.key as { value?: unknown })?.value ?? pair.key), pair.value);
   }
   return inv;

@@ -149,6 +149,24 @@ async function secretValue(ref: string, what: string, opts: NotifyOptions): Prom
   return v;
 }
 
+/**
+ * A signed payload about production runs is not sent in clear over a network:
+ * plain HTTP only to loopback (a local relay, tests), as the job schema says.
+ */
+function plainHttpRefusal(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `"${url}" is not a URL`;
+  }
+  if (u.protocol === "https:") return undefined;
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  if (u.protocol === "http:" && (host === "localhost" || host === "::1" || /^127\./.test(host)))
+    return undefined;
+  return `refusing to send to ${u.protocol}//${u.host}: use https:// (plain http:// only to loopback)`;
+}
+
 function originOf(url: string): string {
   try {
     return new URL(url).origin;
@@ -164,6 +182,8 @@ async function webhook(
   opts: NotifyOptions,
 ): Promise<Outcome> {
   const base = { event, channel: "webhook" as const, to: originOf(spec.url) };
+  const refused = plainHttpRefusal(spec.url);
+  if (refused) return { ...base, ok: false, attempts: 0, error: refused };
   let secret: string | undefined;
   try {
     if (spec.secret) secret = await secretValue(spec.secret, "webhook secret", opts);

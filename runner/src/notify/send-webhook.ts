@@ -40,8 +40,12 @@ export async function sendWebhook(req: WebhookRequest): Promise<RetryResult<numb
         signal: AbortSignal.timeout(req.timeoutMs),
       });
     } catch (e) {
-      const err = e as Error & { cause?: { code?: string } };
+      const err = e as Error & { cause?: { code?: string; message?: string } };
       if (err.name === "TimeoutError") throw new DeliveryError(`no answer within ${req.timeoutMs} ms`, true);
+      // A signed body is never re-sent to wherever a redirect points.
+      if (err.cause?.message === "unexpected redirect") {
+        throw new DeliveryError("the URL answered with a redirect; give the final URL", false);
+      }
       throw new DeliveryError(`cannot connect: ${err.cause?.code ?? err.message}`, true);
     }
     // The body is not needed; read it so the connection can be reused.

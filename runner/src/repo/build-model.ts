@@ -46,7 +46,9 @@ export function buildSettings(raw: RawSettings | null | undefined, source: Sourc
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(r.defaults?.parallel !== undefined ? { parallel: r.defaults.parallel } : {}),
     },
-    ...(r.notify?.smtp ? { notify: { smtp: { ...r.notify.smtp, secure: r.notify.smtp.secure ?? false } } } : {}),
+    ...(r.notify?.smtp
+      ? { notify: { smtp: { ...r.notify.smtp, secure: r.notify.smtp.secure ?? false } } }
+      : {}),
     source,
   };
 }

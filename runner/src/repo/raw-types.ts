@@ -9,7 +9,14 @@ export interface RawSettings {
   records?: { branch?: string; push?: boolean };
   defaults?: { shell?: "sh" | "bash" | "powershell"; timeout?: string; parallel?: number };
   notify?: {
-    smtp?: { host: string; port?: number; secure?: boolean; from: string; username?: string; password?: string };
+    smtp?: {
+      host: string;
+      port?: number;
+      secure?: boolean;
+      from: string;
+      username?: string;
+      password?: string;
+    };
   };
 }
 

@@ -10,6 +10,7 @@ import type { RunSummary } from "../core/run-summary.js";
 import { userError } from "../core/errors.js";
 import { isShutdown } from "../core/shutdown.js";
 import type { TargetFilter } from "../plan/select-targets.js";
+import { notifyRun, previousRunResult, startedNotifier } from "../notify/notifier.js";
 import { commitRecord, type CommitRecordResult } from "../records/commit-record.js";
 import { recoverInterrupted, RunJournal } from "../records/journal.js";
 import { RunRecorder } from "../records/run-recorder.js";
@@ -94,6 +95,10 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
     secrets[name] = value;
   }
 
+  const job = model.jobs.get(plan.job)!;
+  const notifyOptions = { redactor, credentials, settings: model.settings, env };
+  const started = job.notify.length > 0 ? startedNotifier(job.notify, plan, notifyOptions) : undefined;
+
   const runId = newRunId(plan.job, new Date());
   const recorder = new RunRecorder(plan, runId, redactor);
   const journal = new RunJournal(request.repoDir, plan, redactor, env);
@@ -104,11 +109,30 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
     sudoPassword: factory.sudoPassword,
     redactor,
     secrets,
-    listeners: [recorder.listener, journal.listener, ...(request.listeners ?? [])],
+    listeners: [
+      recorder.listener,
+      journal.listener,
+      ...(started ? [started.listener] : []),
+      ...(request.listeners ?? []),
+    ],
     ...(request.signal ? { signal: request.signal } : {}),
   });
   const summary = recorder.summary();
   if (summary.result === "cancelled" && isShutdown(request.signal?.reason)) summary.result = "interrupted";
+  if (started) {
+    // A failed notification is recorded with the run; it never changes the run's result.
+    const previousResult = await previousRunResult(
+      request.repoDir,
+      model.settings.records.branch,
+      job.id,
+      runId,
+    );
+    const sent = await notifyRun(job.notify, summary, {
+      ...notifyOptions,
+      ...(previousResult ? { previousResult } : {}),
+    });
+    summary.notifications = [...(await started.settled()), ...sent];
+  }
   const record = await commitRecord({
     repoDir: request.repoDir,
     settings: model.settings,

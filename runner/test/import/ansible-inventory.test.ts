@@ -158,6 +158,24 @@ describe("YAML inventory (Ansible's documented forms)", () => {
   });
 });
 
+describe("`ansible-inventory --list` JSON (what dynamic inventories print)", () => {
+  it("reads hosts and children given as lists, and _meta.hostvars", () => {
+    const model = load(importAnsibleInventory(fixture("inventory-list.json"), "inventory-list.json").text);
+    expect([...model.targets.keys()].sort()).toEqual(["host1", "jumper", "mail.example.com"]);
+    expect(target(model, "host1")).toMatchObject({
+      host: "host1",
+      labels: { "group/atlanta": "true", "group/southeast": "true", "group/usa": "true" },
+      vars: {
+        http_port: 80,
+        maxRequestsPerChild: 808,
+        ntp_server: "ntp.atlanta.example.com",
+        halon_system_timeout: 30,
+      },
+    });
+    expect(target(model, "jumper")).toMatchObject({ host: "192.0.2.50", port: 5555, labels: {} });
+  });
+});
+
 describe("merging into an existing targets file", () => {
   const existing = `# Production web tier. Keep sorted.
 defaults: { user: deploy, labels: { env: prod } }

@@ -109,6 +109,34 @@ describe("webhook notifications", () => {
     ]);
   });
 
+  it("refuses plain http to anything but loopback", async () => {
+    const outcomes = await notifyRun(
+      [spec("http://hooks.example.com"), spec("ftp://127.0.0.1")],
+      summary("failure"),
+      { redactor: new Redactor(), credentials, retry: FAST, log: () => undefined },
+    );
+    expect(outcomes.map((o) => o.error)).toEqual([
+      "refusing to send to http://hooks.example.com: use https:// (plain http:// only to loopback)",
+      "refusing to send to ftp://127.0.0.1: use https:// (plain http:// only to loopback)",
+    ]);
+  });
+
+  it("does not follow a redirect with a signed body", async () => {
+    const r = await receiver(() => ({ status: 307, headers: { location: "http://127.0.0.1:9/elsewhere" } }));
+    const outcomes = await notifyRun([spec(r.url)], summary("failure"), {
+      redactor: new Redactor(),
+      credentials,
+      retry: FAST,
+      log: () => undefined,
+    });
+    expect(outcomes[0]).toMatchObject({
+      ok: false,
+      attempts: 1,
+      error: "the URL answered with a redirect; give the final URL",
+    });
+    expect(r.received).toHaveLength(1);
+  });
+
   it("gives up after the time limit on a receiver that never answers", async () => {
     const r = await receiver(() => "hang");
     const outcomes = await notifyRun([spec(r.url)], summary("failure"), {
