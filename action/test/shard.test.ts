@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { git, TestRepo } from "../../runner/test/helpers/automation-repo.js";
 import { startGitHttpServer, type GitHttpServer } from "../../runner/test/helpers/git-http-server.js";
-import { buildCli, PROJECT_ROOT } from "../../runner/test/secrets/opsc-cli.js";
+import { PROJECT_ROOT } from "../../runner/test/helpers/opsc-cli.js";
 import { runAction } from "./run-action.js";
 
 const TARGETS = 30;
@@ -47,7 +47,6 @@ function checkout(name: string): string {
 }
 
 beforeAll(async () => {
-  buildCli();
   server = await startGitHttpServer({ token: "ghs_shard_token" });
   source = new TestRepo("opsc-shard-src-");
   source.commit({

@@ -14,14 +14,13 @@ import { encryptSops } from "../../src/secrets/sops-file.js";
 import { parseYamlBranches } from "../../src/secrets/sops-yaml.js";
 import { assertNoCanary, CANARY, CANARY_LINE, CANARY_MULTILINE } from "../helpers/canary.js";
 import { git, TestRepo } from "../helpers/automation-repo.js";
-import { buildCli, cleanEnv, PROJECT_ROOT } from "../secrets/opsc-cli.js";
+import { cleanEnv, PROJECT_ROOT } from "../helpers/opsc-cli.js";
 
 let repo: TestRepo;
 let env: Record<string, string>;
 let keys: string;
 
 beforeAll(async () => {
-  buildCli();
   repo = new TestRepo("opsc-canary-run-");
   const identity = await age.generateX25519Identity();
   const recipient = await age.identityToRecipient(identity);

@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { git } from "../helpers/automation-repo.js";
-import { buildCli, PROJECT_ROOT } from "../secrets/opsc-cli.js";
+import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const GOLDEN = join(HERE, "golden");
@@ -59,7 +59,6 @@ function commit(message: string): string {
 }
 
 beforeAll(() => {
-  buildCli();
   dir = mkdtempSync(join(tmpdir(), "opsc-diff-"));
   git(dir, "init", "-q", "-b", "main");
   cpSync(join(HERE, "fixtures/fleet"), dir, { recursive: true });

@@ -12,7 +12,7 @@ import { reportError } from "../../src/cli/report-error.js";
 import { CredentialStore } from "../../src/secrets/credential-store.js";
 import { Redactor } from "../../src/secrets/redactor.js";
 import { CANARY, CANARY_LINE, CANARY_MULTILINE, assertNoCanary } from "../helpers/canary.js";
-import { buildCli, cleanEnv, opsc, type CliResult } from "./opsc-cli.js";
+import { cleanEnv, opsc, type CliResult } from "../helpers/opsc-cli.js";
 
 let dir: string;
 let env: Record<string, string>;
@@ -37,7 +37,6 @@ function tamper(transform: (t: string) => string): string {
 }
 
 beforeAll(() => {
-  buildCli();
   dir = mkdtempSync(join(tmpdir(), "opsc-canary-"));
   env = cleanEnv(dir);
   const recipient = opsc(["secrets", "keygen"], { cwd: dir, env }).stdout.trim();

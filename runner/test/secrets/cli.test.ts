@@ -6,11 +6,11 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { parseIdentityFile } from "../../src/secrets/identities.js";
 import { decryptSops } from "../../src/secrets/sops-file.js";
-import { HAVE_AGE, buildCli, cleanEnv, opsc, type CliResult } from "./opsc-cli.js";
+import { HAVE_AGE, cleanEnv, opsc, type CliResult } from "../helpers/opsc-cli.js";
 
 let dir: string;
 let env: Record<string, string>;
@@ -25,8 +25,6 @@ function ok(r: CliResult): CliResult {
   if (r.status !== 0) throw new Error(`exit ${r.status}: ${r.stderr}`);
   return r;
 }
-
-beforeAll(() => buildCli());
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "opsc-secrets-"));

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { parseIdentityFile } from "../../src/secrets/identities.js";
 import { decryptSops, encryptSops, parseSopsText } from "../../src/secrets/sops-file.js";
 import { parseSshEd25519Identity } from "../../src/secrets/ssh-ed25519.js";
-import { HAVE_AGE, HAVE_VECTORS, VECTORS } from "./opsc-cli.js";
+import { HAVE_AGE, HAVE_VECTORS, VECTORS } from "../helpers/opsc-cli.js";
 
 const X = join(VECTORS, "getsops__sops/age/extracted");
 

@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { parseIdentityFile } from "../../src/secrets/identities.js";
 import {
@@ -17,7 +17,7 @@ import {
   type SopsFormat,
 } from "../../src/secrets/sops-file.js";
 import { walkLeaves } from "../../src/secrets/sops-tree.js";
-import { HAVE_VECTORS, VECTORS, buildCli, cleanEnv, opsc } from "./opsc-cli.js";
+import { HAVE_VECTORS, VECTORS, cleanEnv, opsc } from "../helpers/opsc-cli.js";
 
 interface Expected {
   file: string;
@@ -60,7 +60,6 @@ function asDotenv(p: Record<string, unknown>): Record<string, string> {
 }
 
 describe.skipIf(!HAVE_VECTORS)("sops vectors", () => {
-  beforeAll(() => buildCli());
 
   it("has age vectors to test, post-quantum included", () => {
     expect(ageVectors.length).toBeGreaterThanOrEqual(10);

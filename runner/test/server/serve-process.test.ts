@@ -11,7 +11,7 @@ import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
 import { delivery, examplePayload, send } from "../helpers/github-delivery.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
-import { buildCli, PROJECT_ROOT } from "../secrets/opsc-cli.js";
+import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
 
 const SECRET = "e2e-webhook-secret";
 const TOKEN = "e2e-api-token";
@@ -99,7 +99,6 @@ let c1: string;
 let c2: string;
 
 beforeAll(async () => {
-  buildCli();
   remote = await startGitHttpServer();
   c1 = repo.commit({
     ...BASE_FILES,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BASE_FILES, git, jobYaml, TestRepo } from "../helpers/automation-repo.js";
-import { buildCli, PROJECT_ROOT } from "../secrets/opsc-cli.js";
+import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
 
 const repo = new TestRepo();
 const home = mkdtempSync(join(tmpdir(), "opsc-home-"));
@@ -12,7 +12,6 @@ let c1: string;
 let c2: string;
 
 beforeAll(() => {
-  buildCli();
   c1 = repo.commit({
     ...BASE_FILES,
     "jobs/hello.yaml": jobYaml(`on:\n  push: { branches: [main], paths: ["steps/**"] }`, "echo hello"),

@@ -16,18 +16,6 @@ export const HAVE_VECTORS = existsSync(join(VECTORS, "EXPECTED.json"));
 /** Whether the real `age` CLI (Debian package `age`) is installed. */
 export const HAVE_AGE = spawnSync("age", ["--version"]).status === 0;
 
-let built = false;
-/** Builds dist/opsc.js once per test file, so the CLI under test is the current source. */
-export function buildCli(): void {
-  if (built) return;
-  const r = spawnSync(process.execPath, [join(PROJECT_ROOT, "scripts/build.mjs")], {
-    cwd: PROJECT_ROOT,
-    encoding: "utf8",
-  });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
-  built = true;
-}
-
 export interface CliResult {
   status: number | null;
   stdout: string;
