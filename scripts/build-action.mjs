@@ -3,10 +3,15 @@
 // is committed; CI rebuilds it and fails when it differs (see docs/github-action.md).
 import { build } from "esbuild";
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+// `--outdir DIR` builds elsewhere (the staleness test compares that with the committed bundle).
+const at = process.argv.indexOf("--outdir");
+const outdir = at > 0 ? process.argv[at + 1] : "action/dist";
 
 await build({
   entryPoints: ["action/src/main.ts"],
-  outfile: "action/dist/index.js",
+  outfile: join(outdir, "index.js"),
   bundle: true,
   platform: "node",
   format: "esm",
@@ -30,4 +35,4 @@ await build({
   logLevel: "warning",
 });
 // The bundle is an ES module wherever the action is checked out.
-writeFileSync("action/dist/package.json", '{ "type": "module" }\n');
+writeFileSync(join(outdir, "package.json"), '{ "type": "module" }\n');

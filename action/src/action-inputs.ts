@@ -42,7 +42,9 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): ActionIn
       fs.existsSync(repoDir)
         ? `path: ${given} is not an automation repository (it has no opsconductor.yaml)`
         : `path: ${given}: no such folder in the workspace`,
-      { hint: "check out the repository first (actions/checkout) and set `path` to the folder holding opsconductor.yaml" },
+      {
+        hint: "check out the repository first (actions/checkout) and set `path` to the folder holding opsconductor.yaml",
+      },
     );
   }
   const ageKey = core.getInput("age-key");

@@ -18,7 +18,20 @@ export function commentMarker(relativeDir: string): string {
   return `<!-- opsconductor-diff path=${relativeDir || "."} -->`;
 }
 
-export async function diffStep(inputs: ActionInputs, event: GithubEvent, now: Date = new Date()): Promise<void> {
+/** GitHub refuses comments over 65,536 characters; the job summary (1 MiB) keeps the whole review. */
+const COMMENT_LIMIT = 60_000;
+
+export function commentBody(markdown: string): string {
+  if (markdown.length <= COMMENT_LIMIT) return markdown;
+  const cut = markdown.lastIndexOf("\n### ", COMMENT_LIMIT);
+  return `${markdown.slice(0, cut > 0 ? cut : COMMENT_LIMIT)}\n\n_The review is too long for a comment; the rest is in the workflow run's job summary._\n`;
+}
+
+export async function diffStep(
+  inputs: ActionInputs,
+  event: GithubEvent,
+  now: Date = new Date(),
+): Promise<void> {
   const { gitdir, root } = locateGit(findRepoRoot(inputs.repoDir));
   const pr = pullRequestOf(event);
   let base: string;
@@ -26,13 +39,21 @@ export async function diffStep(inputs: ActionInputs, event: GithubEvent, now: Da
   if (pr) {
     head = pr.headSha;
     base = await mergeBaseOf(gitdir, pr.baseSha, pr.headSha);
-  } else if (event.name === "push" && typeof event.payload.before === "string" && typeof event.payload.after === "string") {
+  } else if (
+    event.name === "push" &&
+    typeof event.payload.before === "string" &&
+    typeof event.payload.after === "string"
+  ) {
     base = event.payload.before;
     head = event.payload.after;
   } else {
-    throw usageError("action.diff-event", `command diff needs a pull_request or push event, not "${event.name}"`, {
-      hint: "run it `on: pull_request`; elsewhere use `opsc diff BASE HEAD`",
-    });
+    throw usageError(
+      "action.diff-event",
+      `command diff needs a pull_request or push event, not "${event.name}"`,
+      {
+        hint: "run it `on: pull_request`; elsewhere use `opsc diff BASE HEAD`",
+      },
+    );
   }
   const review = await reviewCommits({ gitdir, ...(root ? { root } : {}), base, head, at: now });
   const markdown = renderReview(review, "markdown");
@@ -53,7 +74,7 @@ export async function diffStep(inputs: ActionInputs, event: GithubEvent, now: Da
       repository: event.repository,
       pullRequest: pr.number,
       marker,
-      body: `${marker}\n${markdown}`,
+      body: `${marker}\n${commentBody(markdown)}`,
     });
     core.info(`pull-request comment ${done.action}${done.url ? `: ${done.url}` : ""}`);
   } catch (e) {

@@ -24,9 +24,13 @@ export function readGithubEvent(env: NodeJS.ProcessEnv = process.env): GithubEve
     try {
       payload = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
     } catch (e) {
-      throw environmentError("action.bad-event", `cannot read the event payload ${file}: ${(e as Error).message}`, {
-        hint: "GITHUB_EVENT_PATH is set by GitHub's runner; outside it, point it at a webhook payload file",
-      });
+      throw environmentError(
+        "action.bad-event",
+        `cannot read the event payload ${file}: ${(e as Error).message}`,
+        {
+          hint: "GITHUB_EVENT_PATH is set by GitHub's runner; outside it, point it at a webhook payload file",
+        },
+      );
     }
   }
   return {
@@ -49,8 +53,7 @@ export interface PullRequestFacts {
 
 export function pullRequestOf(event: GithubEvent): PullRequestFacts | undefined {
   const pr = event.payload.pull_request as
-    | { number?: number; base?: { sha?: string }; head?: { sha?: string } }
-    | undefined;
+    { number?: number; base?: { sha?: string }; head?: { sha?: string } } | undefined;
   const number = pr?.number ?? (event.payload.number as number | undefined);
   if (!pr || typeof number !== "number" || !pr.base?.sha || !pr.head?.sha) return undefined;
   return { number, baseSha: pr.base.sha, headSha: pr.head.sha };

@@ -27,19 +27,27 @@ export async function onPushStep(inputs: ActionInputs, event: GithubEvent): Prom
   }
   const { gitdir, root } = locateGit(inputs.repoDir);
   if (root) {
-    throw userError("action.on-push-subfolder", `on-push reads jobs from Git, and ${inputs.relativeDir} is not the repository root`, {
-      hint: "keep the automation repository at the root of its Git repository for on-push",
-    });
+    throw userError(
+      "action.on-push-subfolder",
+      `on-push reads jobs from Git, and ${inputs.relativeDir} is not the repository root`,
+      {
+        hint: "keep the automation repository at the root of its Git repository for on-push",
+      },
+    );
   }
   const r = await resolvePush(gitdir, { before, after, ref });
   if (r.errors.length > 0) {
     const located = r.errors.map((d) => ({ ...d, file: workspacePath(inputs.relativeDir, d.file) }));
     process.stdout.write(formatDiagnostics(located, "github"));
     core.setOutput("result", "failure");
-    core.setFailed(`the repository has ${r.errors.length} error(s) at ${r.commit.slice(0, 12)}; nothing was run`);
+    core.setFailed(
+      `the repository has ${r.errors.length} error(s) at ${r.commit.slice(0, 12)}; nothing was run`,
+    );
     return;
   }
-  core.info(`${r.changed.length} path(s) changed between ${before.slice(0, 12)} and ${r.commit.slice(0, 12)} on ${ref}`);
+  core.info(
+    `${r.changed.length} path(s) changed between ${before.slice(0, 12)} and ${r.commit.slice(0, 12)} on ${ref}`,
+  );
   const summary = core.summary.addHeading("OpsConductor: on-push", 2);
   if (r.jobs.length === 0) {
     core.info(`no job to run: ${r.reason ?? "nothing matches"}`);
@@ -62,7 +70,9 @@ export async function onPushStep(inputs: ActionInputs, event: GithubEvent): Prom
       push: inputs.pushRecords,
       env: runEnv(inputs),
     });
-    core.info(`${job.id}: ${run.result} (run ${run.id}; record ${record.branch}:${record.path}, push: ${record.push.status}${record.push.reason ? `: ${record.push.reason}` : ""})`);
+    core.info(
+      `${job.id}: ${run.result} (run ${run.id}; record ${record.branch}:${record.path}, push: ${record.push.status}${record.push.reason ? `: ${record.push.reason}` : ""})`,
+    );
     ids.push(run.id);
     if (run.result !== "success") failed.push(`${job.id} (${run.result})`);
     summary.addRaw(`\n${renderRunReadme(run)}\n`);

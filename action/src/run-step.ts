@@ -32,11 +32,18 @@ export async function runStep(inputs: ActionInputs, event: GithubEvent): Promise
     ...(shard ? { shard } : {}),
     env: runEnv(inputs),
     onPlan: ({ plan }) => {
-      view = new ProgressView(plan, { write: (s) => process.stdout.write(s), live: false, columns: 120, showOutput: false });
+      view = new ProgressView(plan, {
+        write: (s) => process.stdout.write(s),
+        live: false,
+        columns: 120,
+        showOutput: false,
+      });
     },
     listeners: [(e) => view?.listener(e)],
   });
-  core.info(`record: ${record.branch}:${record.path} (push: ${record.push.status}${record.push.reason ? `: ${record.push.reason}` : ""})`);
+  core.info(
+    `record: ${record.branch}:${record.path} (push: ${record.push.status}${record.push.reason ? `: ${record.push.reason}` : ""})`,
+  );
   await core.summary.addRaw(renderRunReadme(summary)).write();
   core.setOutput("run-id", summary.id);
   core.setOutput("result", summary.result);

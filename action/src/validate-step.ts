@@ -10,14 +10,22 @@ import { tableCell, workspacePath } from "./markdown.js";
 export async function validateStep(inputs: ActionInputs): Promise<void> {
   const { diagnostics } = loadRepo(await readRepoDir(inputs.repoDir));
   // Annotations name files from the workspace root, where GitHub shows them in the diff.
-  const located: Diagnostic[] = diagnostics.map((d) => ({ ...d, file: workspacePath(inputs.relativeDir, d.file) }));
+  const located: Diagnostic[] = diagnostics.map((d) => ({
+    ...d,
+    file: workspacePath(inputs.relativeDir, d.file),
+  }));
   process.stdout.write(formatDiagnostics(located, "github"));
   const errors = located.filter((d) => d.severity === "error").length;
   const warnings = located.length - errors;
   const lines = ["## OpsConductor: validate", ""];
   if (located.length === 0) lines.push("No problems found.");
   else {
-    lines.push(`${errors} error(s), ${warnings} warning(s).`, "", "| | where | code | problem |", "| --- | --- | --- | --- |");
+    lines.push(
+      `${errors} error(s), ${warnings} warning(s).`,
+      "",
+      "| | where | code | problem |",
+      "| --- | --- | --- | --- |",
+    );
     for (const d of located) {
       const hint = d.hint ? `<br>hint: ${tableCell(d.hint)}` : "";
       lines.push(

@@ -15,7 +15,8 @@ import { examplePayload, runAction } from "./run-action.js";
 const withoutMasks = (out: string): string => out.replace(/^::add-mask::.*\n/gm, "");
 
 const OPSC_YAML = "name: action-test\nrecords: { branch: opsconductor/runs, push: true }\n";
-const TARGETS = "targets:\n  here: { transport: local, labels: { role: app } }\n  there: { transport: local, labels: { role: app } }\n";
+const TARGETS =
+  "targets:\n  here: { transport: local, labels: { role: app } }\n  there: { transport: local, labels: { role: app } }\n";
 const HELLO = `description: Say hello
 on:
   push: { branches: [main], paths: ["jobs/**"] }
@@ -47,7 +48,8 @@ describe("command validate", () => {
     expect(r.status).toBe(1);
     const annotations = r.stdout.split("\n").filter((l) => l.startsWith("::error "));
     expect(annotations.length).toBeGreaterThan(0);
-    for (const a of annotations) expect(a).toMatch(/^::error file=ops\/jobs\/broken\.yaml,line=\d+,col=\d+,title=[^:]+::.+/);
+    for (const a of annotations)
+      expect(a).toMatch(/^::error file=ops\/jobs\/broken\.yaml,line=\d+,col=\d+,title=[^:]+::.+/);
     expect(r.stdout).toMatch(/::error::the automation repository has \d+ error\(s\); see the annotations/);
     expect(r.summary).toContain("## OpsConductor: validate");
     expect(r.summary).toMatch(/\| error \| `ops\/jobs\/broken\.yaml:\d+:\d+` \|/);
@@ -71,7 +73,10 @@ describe("command validate", () => {
   });
 
   it("says where the repository is missing", async () => {
-    const r = await runAction({ workspace: repo.dir, inputs: { command: "plan", path: "nowhere", job: "hello" } });
+    const r = await runAction({
+      workspace: repo.dir,
+      inputs: { command: "plan", path: "nowhere", job: "hello" },
+    });
     expect(r.status).toBe(1);
     expect(r.stdout).toContain("::error::path: nowhere: no such folder in the workspace");
   });
@@ -80,13 +85,23 @@ describe("command validate", () => {
 describe("command plan", () => {
   const repo = new TestRepo("opsc-action-plan-");
   beforeAll(() => {
-    const targets = Array.from({ length: 5 }, (_, i) => `  t${i}: { transport: local, labels: { role: app } }`).join("\n");
-    repo.commit({ "opsconductor.yaml": OPSC_YAML, "targets/app.yaml": `targets:\n${targets}\n`, "jobs/hello.yaml": HELLO });
+    const targets = Array.from(
+      { length: 5 },
+      (_, i) => `  t${i}: { transport: local, labels: { role: app } }`,
+    ).join("\n");
+    repo.commit({
+      "opsconductor.yaml": OPSC_YAML,
+      "targets/app.yaml": `targets:\n${targets}\n`,
+      "jobs/hello.yaml": HELLO,
+    });
   });
   afterAll(() => repo.remove());
 
   it("writes the plan to the summary and a shard matrix to the outputs", async () => {
-    const r = await runAction({ workspace: repo.dir, inputs: { command: "plan", job: "hello", shard: "3", inputs: "who: octocat" } });
+    const r = await runAction({
+      workspace: repo.dir,
+      inputs: { command: "plan", job: "hello", shard: "3", inputs: "who: octocat" },
+    });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(r.summary).toContain("### Plan: `hello`");
@@ -106,7 +121,10 @@ describe("command plan", () => {
   });
 
   it("rejects job inputs that are not a mapping", async () => {
-    const r = await runAction({ workspace: repo.dir, inputs: { command: "plan", job: "hello", inputs: "- a\n- b" } });
+    const r = await runAction({
+      workspace: repo.dir,
+      inputs: { command: "plan", job: "hello", inputs: "- a\n- b" },
+    });
     expect(r.status).toBe(1);
     expect(r.stdout).toContain("::error::inputs: expected a mapping of input names to values");
   });
@@ -120,7 +138,11 @@ interface ApiRequest {
 }
 
 /** A loopback stand-in for the GitHub REST API's issue comments, recording every request. */
-async function startFakeGithubApi(): Promise<{ url: string; requests: ApiRequest[]; close(): Promise<void> }> {
+async function startFakeGithubApi(): Promise<{
+  url: string;
+  requests: ApiRequest[];
+  close(): Promise<void>;
+}> {
   const requests: ApiRequest[] = [];
   const comments: Array<{ id: number; body: string; html_url: string }> = [
     { id: 7, body: "Looks good to me", html_url: "https://github.example/c/7" },
@@ -142,7 +164,11 @@ async function startFakeGithubApi(): Promise<{ url: string; requests: ApiRequest
       const url = new URL(req.url ?? "/", "http://x");
       if (req.method === "GET" && /\/issues\/\d+\/comments$/.test(url.pathname)) return json(200, comments);
       if (req.method === "POST" && /\/issues\/\d+\/comments$/.test(url.pathname)) {
-        const c = { id: 100 + comments.length, body: body?.body ?? "", html_url: "https://github.example/c/new" };
+        const c = {
+          id: 100 + comments.length,
+          body: body?.body ?? "",
+          html_url: "https://github.example/c/new",
+        };
         comments.push(c);
         return json(201, c);
       }
@@ -173,13 +199,26 @@ describe("command diff on a pull_request event", () => {
   let head2: string;
   beforeAll(async () => {
     api = await startFakeGithubApi();
-    base = repo.commit({ "opsconductor.yaml": OPSC_YAML, "targets/app.yaml": TARGETS, "jobs/hello.yaml": HELLO });
+    base = repo.commit({
+      "opsconductor.yaml": OPSC_YAML,
+      "targets/app.yaml": TARGETS,
+      "jobs/hello.yaml": HELLO,
+    });
     git(repo.dir, "checkout", "-q", "-b", "feature");
-    head = repo.commit({ "jobs/hello.yaml": HELLO.replace("  manual: true\n", "  manual: true\n  schedule: [{ cron: \"0 6 * * 1\" }]\n") });
-    head2 = repo.commit({ "targets/app.yaml": `${TARGETS}  more: { transport: local, labels: { role: app } }\n` });
+    head = repo.commit({
+      "jobs/hello.yaml": HELLO.replace(
+        "  manual: true\n",
+        '  manual: true\n  schedule: [{ cron: "0 6 * * 1" }]\n',
+      ),
+    });
+    head2 = repo.commit({
+      "targets/app.yaml": `${TARGETS}  more: { transport: local, labels: { role: app } }\n`,
+    });
     // The base branch moves on after the pull request was opened: the review must not show that as part of it.
     git(repo.dir, "checkout", "-q", "main");
-    base = repo.commit({ "jobs/other.yaml": "targets: { names: [here] }\nsteps: [{ id: s, run: 'true' }]\n" });
+    base = repo.commit({
+      "jobs/other.yaml": "targets: { names: [here] }\nsteps: [{ id: s, run: 'true' }]\n",
+    });
   });
   afterAll(async () => {
     await api.close();
@@ -209,7 +248,10 @@ describe("command diff on a pull_request event", () => {
     expect(r.summary).not.toContain("other");
     expect(r.outputs.result).toBe("success");
     const calls = api.requests.map((q) => `${q.method} ${q.url.replace(/\?.*/, "")}`);
-    expect(calls).toEqual(["GET /repos/Codertocat/Hello-World/issues/2/comments", "POST /repos/Codertocat/Hello-World/issues/2/comments"]);
+    expect(calls).toEqual([
+      "GET /repos/Codertocat/Hello-World/issues/2/comments",
+      "POST /repos/Codertocat/Hello-World/issues/2/comments",
+    ]);
     expect(api.requests.every((q) => q.authorization === "Bearer ghs_test_token")).toBe(true);
     const posted = api.requests[1]?.body?.body ?? "";
     expect(posted.startsWith("<!-- opsconductor-diff path=. -->\n## OpsConductor")).toBe(true);
@@ -228,7 +270,10 @@ describe("command diff on a pull_request event", () => {
     });
     expect(r.status).toBe(0);
     const calls = api.requests.map((q) => `${q.method} ${q.url.replace(/\?.*/, "")}`);
-    expect(calls).toEqual(["GET /repos/Codertocat/Hello-World/issues/2/comments", "PATCH /repos/Codertocat/Hello-World/issues/comments/101"]);
+    expect(calls).toEqual([
+      "GET /repos/Codertocat/Hello-World/issues/2/comments",
+      "PATCH /repos/Codertocat/Hello-World/issues/comments/101",
+    ]);
     expect(api.requests[1]?.body?.body).toMatch(/\*\*Targets\*\* 2 → 3: added `more`/);
   });
 
@@ -246,7 +291,11 @@ describe("command diff on a pull_request event", () => {
   });
 
   it("tells a shallow clone to fetch the pull request's commits", async () => {
-    const r = await runAction({ workspace: repo.dir, inputs: { command: "diff" }, event: prEvent("opened", "e".repeat(40)) });
+    const r = await runAction({
+      workspace: repo.dir,
+      inputs: { command: "diff" },
+      event: prEvent("opened", "e".repeat(40)),
+    });
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/::error::no branch, tag or commit "e{40}"/);
   });
@@ -288,8 +337,16 @@ describe("command on-push", () => {
     const files = git(server.bareDir, "ls-tree", "-r", "--name-only", "opsconductor/runs");
     const runJson = files.split("\n").find((f) => f.endsWith(`${runId}/run.json`));
     expect(runJson).toBeDefined();
-    const run = JSON.parse(git(server.bareDir, "show", `opsconductor/runs:${runJson}`)) as Record<string, unknown>;
-    expect(run).toMatchObject({ job: "hello", result: "success", sourceCommit: after, trigger: { kind: "push", actor: "github:octocat" } });
+    const run = JSON.parse(git(server.bareDir, "show", `opsconductor/runs:${runJson}`)) as Record<
+      string,
+      unknown
+    >;
+    expect(run).toMatchObject({
+      job: "hello",
+      result: "success",
+      sourceCommit: after,
+      trigger: { kind: "push", actor: "github:octocat" },
+    });
     expect((run.targets as Array<{ name: string }>).map((t) => t.name).sort()).toEqual(["here", "there"]);
     expect(withoutMasks(r.stdout)).not.toContain("ghs_push_token");
   });
@@ -298,15 +355,76 @@ describe("command on-push", () => {
     const next = repo.commit({ "README.md": "docs only\n" });
     const payload = examplePayload("push");
     Object.assign(payload, { ref: "refs/heads/main", before: after, after: next });
-    const r = await runAction({ workspace: repo.dir, inputs: { command: "on-push", "push-records": "false" }, event: { name: "push", payload } });
+    const r = await runAction({
+      workspace: repo.dir,
+      inputs: { command: "on-push", "push-records": "false" },
+      event: { name: "push", payload },
+    });
     expect(r.status).toBe(0);
     expect(r.summary).toMatch(/No job to run: no job's on.push matches/);
     expect(r.outputs["run-id"]).toBe("");
   });
 
   it("refuses an event that is not a push", async () => {
-    const r = await runAction({ workspace: repo.dir, inputs: { command: "on-push" }, event: { name: "pull_request", payload: examplePayload("pull_request", "opened") } });
+    const r = await runAction({
+      workspace: repo.dir,
+      inputs: { command: "on-push" },
+      event: { name: "pull_request", payload: examplePayload("pull_request", "opened") },
+    });
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('::error::command on-push needs a push event, not "pull_request"');
+  });
+});
+
+describe("command run", () => {
+  const repo = new TestRepo("opsc-action-run-");
+  let sha: string;
+  beforeAll(() => {
+    sha = repo.commit({
+      "opsconductor.yaml": OPSC_YAML,
+      "targets/app.yaml": TARGETS,
+      "jobs/hello.yaml": HELLO,
+      "jobs/broken.yaml": "targets: { names: [here] }\nsteps:\n  - id: fail\n    run: echo failing; exit 3\n",
+    });
+  });
+  afterAll(() => repo.remove());
+
+  it("runs the job at the workflow's commit with the given inputs and records it", async () => {
+    const r = await runAction({
+      workspace: repo.dir,
+      inputs: { command: "run", job: "hello", inputs: "who: octocat", "push-records": "false" },
+      env: { GITHUB_SHA: sha, GITHUB_REF: "refs/heads/main" },
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.outputs.result).toBe("success");
+    const id = r.outputs["run-id"] ?? "";
+    expect(id).toMatch(/-hello-[0-9a-f]{4}$/);
+    expect(r.summary).toContain(id);
+    const files = git(repo.dir, "ls-tree", "-r", "--name-only", "opsconductor/runs").split("\n");
+    const run = JSON.parse(
+      git(repo.dir, "show", `opsconductor/runs:${files.find((f) => f.endsWith(`${id}/run.json`))}`),
+    ) as Record<string, unknown>;
+    expect(run).toMatchObject({
+      sourceCommit: sha,
+      inputs: { who: "octocat" },
+      trigger: { kind: "manual", actor: "github:octocat" },
+    });
+  });
+
+  it("fails the step when the run fails, and still records it", async () => {
+    const r = await runAction({
+      workspace: repo.dir,
+      inputs: { command: "run", job: "broken", "push-records": "false" },
+    });
+    expect(r.status).toBe(1);
+    expect(r.outputs.result).toBe("failure");
+    expect(r.stdout).toMatch(new RegExp(`::error::run ${r.outputs["run-id"]}: failure`));
+  });
+
+  it("refuses a shard that is not K/N", async () => {
+    const r = await runAction({ workspace: repo.dir, inputs: { command: "run", job: "hello", shard: "3" } });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain("::error::--shard 3: expected K/N with 1 <= K <= N");
   });
 });

@@ -90,7 +90,8 @@ export async function runAction(call: ActionCall): Promise<ActionRun> {
     ...call.env,
   };
   // The runner passes every input as INPUT_<NAME>, upper case, spaces as underscores, dashes kept.
-  for (const [name, value] of Object.entries(call.inputs)) env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] = value;
+  for (const [name, value] of Object.entries(call.inputs))
+    env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] = value;
   const child = spawn(process.execPath, [BUNDLE], { cwd: call.workspace, env, timeout: 60_000 });
   let stdout = "";
   let stderr = "";

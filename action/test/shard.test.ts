@@ -88,7 +88,12 @@ describe("a job sharded over a matrix", () => {
           workspace: dir,
           inputs: { command: "run", job: "fleet", shard, "github-token": "ghs_shard_token" },
           event: { name: "workflow_dispatch", payload: { inputs: {} } },
-          env: { GITHUB_SHA: sha, GITHUB_REF: "refs/heads/main", GITHUB_RUN_ID: "4242", GITHUB_RUN_ATTEMPT: "1" },
+          env: {
+            GITHUB_SHA: sha,
+            GITHUB_REF: "refs/heads/main",
+            GITHUB_RUN_ID: "4242",
+            GITHUB_RUN_ATTEMPT: "1",
+          },
         }),
       ),
     );
@@ -121,7 +126,8 @@ describe("a job sharded over a matrix", () => {
 
     // A reader with a fresh clone sees one run, whichever shard's id it asks for.
     const reader = checkout("reader");
-    git(reader, "fetch", "-q", "origin", "opsconductor/runs:opsconductor/runs");
+    // Straight from the bare repository: a blocking git CLI call cannot talk to this process's own HTTP server.
+    git(reader, "fetch", "-q", server.bareDir, "opsconductor/runs:opsconductor/runs");
     const shown = opsc(reader, "runs", "show", ids[1]!);
     expect(shown.err).toBe("");
     expect(shown.status).toBe(0);

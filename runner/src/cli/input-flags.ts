@@ -7,7 +7,9 @@ import { usageError } from "../core/errors.js";
 export function collectPair(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const eq = value.indexOf("=");
   if (eq <= 0) {
-    throw usageError("cli.bad-pair", `expected NAME=VALUE, got "${value}"`, { hint: "for example --input package=nginx" });
+    throw usageError("cli.bad-pair", `expected NAME=VALUE, got "${value}"`, {
+      hint: "for example --input package=nginx",
+    });
   }
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
@@ -22,7 +24,9 @@ export function parseShard(text: string): { index: number; count: number } {
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
   if (!m || count < 1 || index < 1 || index > count) {
-    throw usageError("cli.bad-shard", `--shard ${text}: expected K/N with 1 <= K <= N`, { hint: "for example --shard 2/3" });
+    throw usageError("cli.bad-shard", `--shard ${text}: expected K/N with 1 <= K <= N`, {
+      hint: "for example --shard 2/3",
+    });
   }
   return { index, count };
 }

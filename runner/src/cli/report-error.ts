@@ -7,7 +7,11 @@ import type { Redactor } from "../secrets/redactor.js";
  * environment errors get a message and a hint, never a stack trace; only bugs
  * show one, because then the stack is what a maintainer needs.
  */
-export function reportError(e: unknown, redactor?: Redactor, write = (s: string) => process.stderr.write(s)): ExitCode {
+export function reportError(
+  e: unknown,
+  redactor?: Redactor,
+  write = (s: string) => process.stderr.write(s),
+): ExitCode {
   const mask = (s: string) => (redactor ? redactor.redact(s) : s);
   if (isOpscError(e)) {
     const where = e.position ? `${e.position.file}:${e.position.line}:${e.position.col}: ` : "";
@@ -18,6 +22,8 @@ export function reportError(e: unknown, redactor?: Redactor, write = (s: string)
   }
   const err = e instanceof Error ? e : new Error(String(e));
   write(mask(`opsc: internal error: ${err.message}\n`));
-  write(mask(`  This is a bug in OpsConductor. Please report it with the lines below.\n${err.stack ?? ""}\n`));
+  write(
+    mask(`  This is a bug in OpsConductor. Please report it with the lines below.\n${err.stack ?? ""}\n`),
+  );
   return EXIT.bug;
 }

@@ -71,7 +71,11 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     if (sharded) selected = selected.filter((t) => sharded.has(t.id));
     for (const t of selected) {
       targets[t.id] ??= planTarget(model, t, (hop) =>
-        at("plan.bad-jump", `target "${t.id}" jumps through "${hop}", which cannot be resolved`, "run opsc validate"),
+        at(
+          "plan.bad-jump",
+          `target "${t.id}" jumps through "${hop}", which cannot be resolved`,
+          "run opsc validate",
+        ),
       );
     }
     const names = selected.map((t) => t.id);
@@ -89,7 +93,11 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     });
   }
   if (Object.keys(targets).length === 0 && !request.shard) {
-    at("plan.no-targets", `job "${job.id}" selects no target`, "check the job's `targets:` and any --target or --match");
+    at(
+      "plan.no-targets",
+      `job "${job.id}" selects no target`,
+      "check the job's `targets:` and any --target or --match",
+    );
   }
   if (diagnostics.some((d) => d.severity === "error")) return { diagnostics };
 
@@ -174,7 +182,9 @@ function unwrap(condition: string): string {
   const trimmed = condition.trim();
   const { spans } = findExpressions(trimmed);
   const only = spans[0];
-  return spans.length === 1 && only && only.start === 0 && only.end === trimmed.length ? only.source : trimmed;
+  return spans.length === 1 && only && only.start === 0 && only.end === trimmed.length
+    ? only.source
+    : trimmed;
 }
 
 function stripStrings(source: string): string {

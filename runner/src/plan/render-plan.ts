@@ -75,13 +75,19 @@ function renderMarkdown(plan: Plan): string {
   const lines: string[] = [];
   lines.push(`### Plan: \`${plan.job}\``);
   if (plan.description) lines.push("", plan.description);
-  lines.push("", `${targetCount(plan)} target(s), ${plan.phases.length} phase(s), trigger \`${plan.trigger.kind}\`.`);
+  lines.push(
+    "",
+    `${targetCount(plan)} target(s), ${plan.phases.length} phase(s), trigger \`${plan.trigger.kind}\`.`,
+  );
   for (const phase of plan.phases) {
     lines.push("", `#### Phase \`${phase.name}\``, "");
-    lines.push(`Targets (${phase.targets.length}, ${phase.batches.length} batch(es), parallel ${phase.parallel}):`);
+    lines.push(
+      `Targets (${phase.targets.length}, ${phase.batches.length} batch(es), parallel ${phase.parallel}):`,
+    );
     lines.push(phase.targets.map((t) => `\`${t}\``).join(", ") || "_none_");
     lines.push("", "| step | what |", "| --- | --- |");
-    for (const step of phase.steps) lines.push(`| \`${step.id}\` | ${stepKind(step).replace(/\|/g, "\\|")} |`);
+    for (const step of phase.steps)
+      lines.push(`| \`${step.id}\` | ${stepKind(step).replace(/\|/g, "\\|")} |`);
   }
   return lines.join("\n") + "\n";
 }

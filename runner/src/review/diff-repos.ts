@@ -6,7 +6,15 @@
  * name only.
  */
 import { CronExpressionParser } from "cron-parser";
-import type { JobDef, Phase, RepoModel, ScheduleTrigger, StepDef, StepUse, TargetDef } from "../core/repo-model.js";
+import type {
+  JobDef,
+  Phase,
+  RepoModel,
+  ScheduleTrigger,
+  StepDef,
+  StepUse,
+  TargetDef,
+} from "../core/repo-model.js";
 import { selectTargets } from "../plan/select-targets.js";
 
 export type Change = "added" | "removed" | "changed";
@@ -124,9 +132,18 @@ function diffJob(id: string, base: RepoModel, head: RepoModel, options: DiffOpti
 
 function hasChanges(d: JobDiff): boolean {
   return (
-    d.triggers.added.length + d.triggers.removed.length + d.schedules.length + d.targets.added.length +
-      d.targets.removed.length + d.targets.changed.length + d.inputs.length + d.steps.length + d.library.length +
-      d.credentials.added.length + d.credentials.removed.length + d.settings.length >
+    d.triggers.added.length +
+      d.triggers.removed.length +
+      d.schedules.length +
+      d.targets.added.length +
+      d.targets.removed.length +
+      d.targets.changed.length +
+      d.inputs.length +
+      d.steps.length +
+      d.library.length +
+      d.credentials.added.length +
+      d.credentials.removed.length +
+      d.settings.length >
     0
   );
 }
@@ -148,7 +165,10 @@ function triggerNames(job: JobDef | undefined): string[] {
   }
   const hook = job.on.webhook;
   if (hook) {
-    const parts = [hook.types.length ? `types: ${hook.types.join(", ")}` : "", hook.secret ? `secret: ${hook.secret}` : ""];
+    const parts = [
+      hook.types.length ? `types: ${hook.types.join(", ")}` : "",
+      hook.secret ? `secret: ${hook.secret}` : "",
+    ];
     const detail = parts.filter(Boolean).join("; ");
     out.push(`webhook${detail ? ` (${detail})` : ""}`);
   }
@@ -180,7 +200,11 @@ export function nextFireTimes(s: Pick<ScheduleTrigger, "cron" | "timezone">, opt
  * Schedules removed and added are paired in order as "changed", so moving a
  * job from 03:00 to 04:00 reads as one change with both fire times.
  */
-function diffSchedules(before: ScheduleTrigger[], after: ScheduleTrigger[], options: DiffOptions): ScheduleChange[] {
+function diffSchedules(
+  before: ScheduleTrigger[],
+  after: ScheduleTrigger[],
+  options: DiffOptions,
+): ScheduleChange[] {
   const afterKeys = new Set(after.map(scheduleKey));
   const beforeKeys = new Set(before.map(scheduleKey));
   const removed = before.filter((s) => !afterKeys.has(scheduleKey(s)));
@@ -188,7 +212,11 @@ function diffSchedules(before: ScheduleTrigger[], after: ScheduleTrigger[], opti
   const out: ScheduleChange[] = [];
   const pairs = Math.min(removed.length, added.length);
   for (let i = 0; i < pairs; i++) {
-    out.push({ change: "changed", before: scheduleSide(removed[i]!, options), after: scheduleSide(added[i]!, options) });
+    out.push({
+      change: "changed",
+      before: scheduleSide(removed[i]!, options),
+      after: scheduleSide(added[i]!, options),
+    });
   }
   for (const s of removed.slice(pairs)) out.push({ change: "removed", before: scheduleSide(s, options) });
   for (const s of added.slice(pairs)) out.push({ change: "added", after: scheduleSide(s, options) });
@@ -294,7 +322,12 @@ function diffSteps(before: Phase[], after: Phase[]): StepChange[] {
     const a = new Map((after.find((p) => p.name === phase)?.steps ?? []).map((s) => [s.id, s]));
     for (const [id, s] of b) {
       if (!a.has(id)) {
-        out.push({ phase, id, change: "removed", fields: stepSummary(s).map((f) => ({ path: f.path, before: f.after })) });
+        out.push({
+          phase,
+          id,
+          change: "removed",
+          fields: stepSummary(s).map((f) => ({ path: f.path, before: f.after })),
+        });
       }
     }
     for (const [id, s] of a) {
@@ -326,7 +359,9 @@ function usedLibrarySteps(model: RepoModel, job: JobDef | undefined): Set<string
 
 function diffLibrary(base: RepoModel, head: RepoModel, before?: JobDef, after?: JobDef): LibraryStepChange[] {
   // Only steps the job uses on both sides: a newly used step shows up as a step change already.
-  const used = [...usedLibrarySteps(head, after)].filter((id) => usedLibrarySteps(base, before).has(id)).sort();
+  const used = [...usedLibrarySteps(head, after)]
+    .filter((id) => usedLibrarySteps(base, before).has(id))
+    .sort();
   const out: LibraryStepChange[] = [];
   for (const id of used) {
     const b = base.steps.get(id);
@@ -385,7 +420,13 @@ function diffCredentialFiles(base: RepoModel, head: RepoModel): CredentialFileCh
     const b = base.credentials.get(name);
     const a = head.credentials.get(name);
     const keys = setDiff(b?.keyPaths ?? [], a?.keyPaths ?? []);
-    const change: Change | null = !b ? "added" : !a ? "removed" : keys.added.length + keys.removed.length ? "changed" : null;
+    const change: Change | null = !b
+      ? "added"
+      : !a
+        ? "removed"
+        : keys.added.length + keys.removed.length
+          ? "changed"
+          : null;
     if (change) out.push({ name, change, keysAdded: keys.added, keysRemoved: keys.removed });
   }
   return out;
@@ -395,7 +436,11 @@ function diffCredentialFiles(base: RepoModel, head: RepoModel): CredentialFileCh
  * Field-by-field differences of two records, descending into plain objects
  * (so `with.packages` is reported rather than all of `with`), not into arrays.
  */
-export function fieldChanges(before: Record<string, unknown>, after: Record<string, unknown>, prefix = ""): FieldChange[] {
+export function fieldChanges(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+  prefix = "",
+): FieldChange[] {
   const out: FieldChange[] = [];
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
   for (const key of keys) {
@@ -404,7 +449,8 @@ export function fieldChanges(before: Record<string, unknown>, after: Record<stri
     if (canonical(b) === canonical(a)) continue;
     const path = prefix + key;
     if (isPlainObject(b) && isPlainObject(a)) out.push(...fieldChanges(b, a, `${path}.`));
-    else out.push({ path, ...(b !== undefined ? { before: b } : {}), ...(a !== undefined ? { after: a } : {}) });
+    else
+      out.push({ path, ...(b !== undefined ? { before: b } : {}), ...(a !== undefined ? { after: a } : {}) });
   }
   return out;
 }
@@ -419,11 +465,17 @@ function isEmptyObject(v: unknown): boolean {
 
 /** JSON with sorted keys, so equal definitions compare equal however their keys are ordered. */
 export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v instanceof Set) return [...(v as Set<unknown>)].sort();
-    if (isPlainObject(v)) {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]));
-    }
-    return v;
-  }) ?? "undefined";
+  return (
+    JSON.stringify(value, (_key, v: unknown) => {
+      if (v instanceof Set) return [...(v as Set<unknown>)].sort();
+      if (isPlainObject(v)) {
+        return Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, v[k]]),
+        );
+      }
+      return v;
+    }) ?? "undefined"
+  );
 }

@@ -21,7 +21,8 @@ export interface Review {
 }
 
 export function renderReview(review: Review, format: DiffFormat): string {
-  if (format === "json") return `${JSON.stringify({ base: review.base, head: review.head, ...review.diff }, null, 2)}\n`;
+  if (format === "json")
+    return `${JSON.stringify({ base: review.base, head: review.head, ...review.diff }, null, 2)}\n`;
   return renderMarkdown(review);
 }
 
@@ -43,13 +44,22 @@ function renderMarkdown({ base, head, diff }: Review): string {
   }
   for (const job of touched) lines.push("", ...renderJob(job));
   if (diff.credentialFiles.length > 0) {
-    lines.push("", "### Credential files", "", "| file | change | keys added | keys removed |", "| --- | --- | --- | --- |");
+    lines.push(
+      "",
+      "### Credential files",
+      "",
+      "| file | change | keys added | keys removed |",
+      "| --- | --- | --- | --- |",
+    );
     for (const c of diff.credentialFiles) {
       lines.push(`| \`${c.name}\` | ${c.change} | ${codeList(c.keysAdded)} | ${codeList(c.keysRemoved)} |`);
     }
   }
   if (unchanged.length > 0) lines.push("", `Unchanged: ${unchanged.map((j) => `\`${j.id}\``).join(", ")}.`);
-  lines.push("", `_Nothing was decrypted and no target was contacted. Next fire times are computed from ${diff.at}._`);
+  lines.push(
+    "",
+    `_Nothing was decrypted and no target was contacted. Next fire times are computed from ${diff.at}._`,
+  );
   return `${lines.join("\n")}\n`;
 }
 
@@ -70,11 +80,13 @@ function renderJob(job: JobDiff): string[] {
   }
   if (job.schedules.length) {
     lines.push("", "**Schedules**", "", "| change | before | after |", "| --- | --- | --- |");
-    for (const s of job.schedules) lines.push(`| ${s.change} | ${scheduleCell(s.before)} | ${scheduleCell(s.after)} |`);
+    for (const s of job.schedules)
+      lines.push(`| ${s.change} | ${scheduleCell(s.before)} | ${scheduleCell(s.after)} |`);
   }
   if (job.inputs.length) {
     lines.push("", "**Inputs**", "", "| input | change | before | after |", "| --- | --- | --- | --- |");
-    for (const i of job.inputs) lines.push(`| \`${i.name}\` | ${i.change} | ${value(i.before)} | ${value(i.after)} |`);
+    for (const i of job.inputs)
+      lines.push(`| \`${i.name}\` | ${i.change} | ${value(i.before)} | ${value(i.after)} |`);
   }
   const scripts: string[] = [];
   if (job.steps.length) {
@@ -149,7 +161,11 @@ function scriptDiffs(title: string, fields: FieldChange[]): string[] {
     if (!(SCRIPT_FIELDS.has(f.path) || /\.(run|check)$/.test(f.path))) continue;
     const before = typeof f.before === "string" ? f.before : "";
     const after = typeof f.after === "string" ? f.after : "";
-    out.push("", `<details><summary><code>${escapeHtml(title)}</code>: <code>${escapeHtml(f.path)}</code></summary>`, "");
+    out.push(
+      "",
+      `<details><summary><code>${escapeHtml(title)}</code>: <code>${escapeHtml(f.path)}</code></summary>`,
+      "",
+    );
     out.push(fence(lineDiff(before, after).join("\n"), "diff"), "", "</details>");
   }
   return out;

@@ -24,7 +24,10 @@ export interface ReviewRequest {
 export async function reviewCommits(request: ReviewRequest): Promise<Review> {
   const options = request.root ? { root: request.root } : {};
   // commitOf turns a well-formed but absent commit id into a user error.
-  const [baseCommit, headCommit] = await Promise.all([commitOf(request.gitdir, request.base), commitOf(request.gitdir, request.head)]);
+  const [baseCommit, headCommit] = await Promise.all([
+    commitOf(request.gitdir, request.base),
+    commitOf(request.gitdir, request.head),
+  ]);
   const [baseFiles, headFiles] = await Promise.all([
     readRepoCommit(request.gitdir, baseCommit, options),
     readRepoCommit(request.gitdir, headCommit, options),

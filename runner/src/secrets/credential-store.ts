@@ -93,7 +93,11 @@ export class CredentialStore {
   ) {}
 
   /** A store over a repository's files, with identities from the environment the way sops finds them. */
-  static forFiles(files: ReadonlyMap<string, Uint8Array>, redactor: Redactor, env: NodeJS.ProcessEnv = process.env) {
+  static forFiles(
+    files: ReadonlyMap<string, Uint8Array>,
+    redactor: Redactor,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
     return new CredentialStore(
       async (path) => files.get(path),
       async () => (await loadIdentities(env)).identities,
@@ -139,9 +143,14 @@ export class CredentialStore {
       const path = `credentials/${name}${suffix}`;
       const bytes = await this.readFile(path);
       if (bytes === undefined) continue;
-      const doc = await decryptSops(Buffer.from(bytes).toString("utf8"), format, await this.loadedIdentities(), {
-        file: path,
-      });
+      const doc = await decryptSops(
+        Buffer.from(bytes).toString("utf8"),
+        format,
+        await this.loadedIdentities(),
+        {
+          file: path,
+        },
+      );
       this.register(doc);
       return { doc, path };
     }

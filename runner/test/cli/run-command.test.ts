@@ -58,9 +58,7 @@ describe("opsc run", () => {
 
   it("refuses an unknown job with the list of jobs", async () => {
     capture();
-    await expect(runCommand("nope", { repo: REPO })).rejects.toThrow(
-      /there is no job "nope"/,
-    );
+    await expect(runCommand("nope", { repo: REPO })).rejects.toThrow(/there is no job "nope"/);
   });
 
   it("rejects an --input without =", () => {
@@ -70,8 +68,8 @@ describe("opsc run", () => {
 
   it("says when the filters leave no target", async () => {
     capture();
-    await expect(
-      runCommand("hello", { repo: REPO, target: ["none-*"], push: false }),
-    ).rejects.toThrow(/job "hello" selects no target/);
+    await expect(runCommand("hello", { repo: REPO, target: ["none-*"], push: false })).rejects.toThrow(
+      /job "hello" selects no target/,
+    );
   });
 });

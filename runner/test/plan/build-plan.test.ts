@@ -7,7 +7,18 @@ const pos = { file: "x.yaml", line: 1, col: 1 };
 const manual = { kind: "manual" as const, actor: "tester" };
 
 function target(id: string, labels: Record<string, string>, extra: Partial<TargetDef> = {}): TargetDef {
-  return { id, transport: "ssh", host: "127.0.0.1", port: 22, hostKeys: [], shell: "sh", labels, vars: {}, source: pos, ...extra };
+  return {
+    id,
+    transport: "ssh",
+    host: "127.0.0.1",
+    port: 22,
+    hostKeys: [],
+    shell: "sh",
+    labels,
+    vars: {},
+    source: pos,
+    ...extra,
+  };
 }
 
 function step(id: string, extra: Partial<StepUse> = {}): StepUse {
@@ -18,7 +29,10 @@ function job(extra: Partial<JobDef> = {}): JobDef {
   return {
     id: "patch",
     on: { schedule: [], manual: true },
-    inputs: { package: { type: "string", default: "nginx", pattern: "^[a-z0-9.+-]+$" }, count: { type: "integer", default: 1 } },
+    inputs: {
+      package: { type: "string", default: "nginx", pattern: "^[a-z0-9.+-]+$" },
+      count: { type: "integer", default: 1 },
+    },
     phases: [
       {
         name: "main",
@@ -27,7 +41,10 @@ function job(extra: Partial<JobDef> = {}): JobDef {
         steps: [
           step("install", { uses: "apt/install", with: { packages: ["${{ inputs.package }}", "curl"] } }),
           step("reload", { run: "systemctl reload nginx", if: "${{ steps.install.changed }}" }),
-          step("hello", { run: "echo $GREETING", env: { GREETING: "hi ${{ target.name }} v${{ inputs.count }}" } }),
+          step("hello", {
+            run: "echo $GREETING",
+            env: { GREETING: "hi ${{ target.name }} v${{ inputs.count }}" },
+          }),
         ],
         source: pos,
       },
@@ -52,14 +69,21 @@ function model(j: JobDef = job()): RepoModel {
   ])
     targets.set(t.id, t);
   return {
-    settings: { records: { branch: "opsconductor/runs", push: true }, defaults: { shell: "sh" }, source: pos },
+    settings: {
+      records: { branch: "opsconductor/runs", push: true },
+      defaults: { shell: "sh" },
+      source: pos,
+    },
     targets,
     steps: new Map<string, StepDef>([
       [
         "apt/install",
         {
           id: "apt/install",
-          inputs: { packages: { type: "array", items: { type: "string" } }, update_cache: { type: "boolean", default: true } },
+          inputs: {
+            packages: { type: "array", items: { type: "string" } },
+            update_cache: { type: "boolean", default: true },
+          },
           check: "dpkg -s $INPUT_PACKAGES",
           run: "apt-get install -y $INPUT_PACKAGES",
           env: {},
@@ -73,7 +97,10 @@ function model(j: JobDef = job()): RepoModel {
         {
           id: "web/deploy",
           inputs: { version: { type: "string" } },
-          steps: [step("fetch", { run: "fetch $V", env: { V: "${{ inputs.version }}" } }), step("switch", { run: "switch" })],
+          steps: [
+            step("fetch", { run: "fetch $V", env: { V: "${{ inputs.version }}" } }),
+            step("switch", { run: "switch" }),
+          ],
           env: {},
           source: pos,
         },
@@ -124,21 +151,31 @@ describe("buildPlan", () => {
     expect(bad.plan).toBeUndefined();
     const codes = bad.diagnostics.map((d) => d.code).sort();
     expect(codes).toEqual(["plan.invalid-input", "plan.unknown-input"]);
-    expect(bad.diagnostics.find((d) => d.code === "plan.invalid-input")!.message).toContain('input "package"');
+    expect(bad.diagnostics.find((d) => d.code === "plan.invalid-input")!.message).toContain(
+      'input "package"',
+    );
 
     const j = job({ inputs: { version: { type: "string" } } });
     const missing = buildPlan(model(j), { job: "patch", trigger: manual });
-    expect(missing.diagnostics[0]).toMatchObject({ code: "plan.missing-input", hint: "pass it with --input version=VALUE" });
+    expect(missing.diagnostics[0]).toMatchObject({
+      code: "plan.missing-input",
+      hint: "pass it with --input version=VALUE",
+    });
   });
 
   it("names the jobs that exist when asked for an unknown one", () => {
     const { diagnostics } = buildPlan(model(), { job: "nope", trigger: manual });
-    expect(diagnostics[0]).toMatchObject({ code: "plan.unknown-job", hint: "jobs in this repository: patch" });
+    expect(diagnostics[0]).toMatchObject({
+      code: "plan.unknown-job",
+      hint: "jobs in this repository: patch",
+    });
   });
 
   it("flattens composite steps with the composite's inputs", () => {
     const j = job();
-    j.phases[0]!.steps = [step("deploy", { uses: "web/deploy", with: { version: "1.2.${{ inputs.count }}" }, if: "success()" })];
+    j.phases[0]!.steps = [
+      step("deploy", { uses: "web/deploy", with: { version: "1.2.${{ inputs.count }}" }, if: "success()" }),
+    ];
     const { plan } = buildPlan(model(j), { job: "patch", trigger: manual });
     const steps = plan!.phases[0]!.steps;
     expect(steps.map((s) => s.id)).toEqual(["deploy/fetch", "deploy/switch"]);
@@ -172,7 +209,11 @@ describe("buildPlan", () => {
   it("sizes batches by count or percentage", () => {
     const names = ["a", "b", "c", "d", "e"];
     expect(batchesOf(names, { parallel: 1, maxFailures: 0 })).toEqual([names]);
-    expect(batchesOf(names, { parallel: 1, batch: 2, maxFailures: 0 })).toEqual([["a", "b"], ["c", "d"], ["e"]]);
+    expect(batchesOf(names, { parallel: 1, batch: 2, maxFailures: 0 })).toEqual([
+      ["a", "b"],
+      ["c", "d"],
+      ["e"],
+    ]);
     expect(batchesOf(names, { parallel: 1, batch: "10%", maxFailures: 0 })).toHaveLength(5);
   });
 

@@ -36,20 +36,38 @@ const SCENARIOS: Record<string, () => void> = {
   "target-added": () =>
     edit("targets/web.yaml", (t) =>
       t.replace(
-        /(  web-4:\n(?: {4}.*\n)+)/,
+        /( {2}web-4:\n(?: {4}.*\n)+)/,
         `$1  web-5:\n    host: 10.0.1.15\n    host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICYiWAnY2RAnJAH2Xi5spiPRnIE2lGgJd6DAqaJnGV98"\n    labels: { zone: a }\n`,
       ),
     ),
   "step-input-changed": () =>
     edit("jobs/patch-web.yaml", (t) =>
-      t.replace(`with: { packages: ["\${{ inputs.package }}"] }`, `with: { packages: ["\${{ inputs.package }}", curl], update_cache: false }`),
+      t.replace(
+        `with: { packages: ["\${{ inputs.package }}"] }`,
+        `with: { packages: ["\${{ inputs.package }}", curl], update_cache: false }`,
+      ),
     ),
   "library-script-changed": () =>
-    edit("steps/apt/install.yaml", (t) => t.replace("apt-get install -y $INPUT_PACKAGES", "apt-get install -y --no-install-recommends $INPUT_PACKAGES")),
+    edit("steps/apt/install.yaml", (t) =>
+      t.replace(
+        "apt-get install -y $INPUT_PACKAGES",
+        "apt-get install -y --no-install-recommends $INPUT_PACKAGES",
+      ),
+    ),
   "schedule-changed": () =>
-    edit("jobs/db-backup.yaml", (t) => t.replace(`cron: "15 1 * * *", timezone: America/New_York`, `cron: "45 2 * * 1-5", timezone: America/New_York`)),
+    edit("jobs/db-backup.yaml", (t) =>
+      t.replace(
+        `cron: "15 1 * * *", timezone: America/New_York`,
+        `cron: "45 2 * * 1-5", timezone: America/New_York`,
+      ),
+    ),
   "credential-added": () =>
-    edit("jobs/fleet-health.yaml", (t) => t.replace("strategy: { parallel: 50 }", "strategy: { parallel: 50 }\nsecrets: { PGPASSWORD: prod/db.password }")),
+    edit("jobs/fleet-health.yaml", (t) =>
+      t.replace(
+        "strategy: { parallel: 50 }",
+        "strategy: { parallel: 50 }\nsecrets: { PGPASSWORD: prod/db.password }",
+      ),
+    ),
 };
 
 function commit(message: string): string {
@@ -80,7 +98,11 @@ function opsc(...args: string[]) {
 }
 
 function normalise(text: string, head: string): string {
-  return text.replaceAll(base, "BASE").replaceAll(base.slice(0, 12), "BASE").replaceAll(head, "HEAD").replaceAll(head.slice(0, 12), "HEAD");
+  return text
+    .replaceAll(base, "BASE")
+    .replaceAll(base.slice(0, 12), "BASE")
+    .replaceAll(head, "HEAD")
+    .replaceAll(head.slice(0, 12), "HEAD");
 }
 
 function golden(file: string, actual: string): void {
@@ -111,7 +133,11 @@ describe("opsc diff: what each change means", () => {
     targets: { added: string[]; before: number; after: number };
     steps: Array<{ id: string; fields: Array<{ path: string; before?: unknown; after?: unknown }> }>;
     library: Array<{ id: string; fields: Array<{ path: string }> }>;
-    schedules: Array<{ change: string; before?: { cron: string; next: string[] }; after?: { cron: string; next: string[] } }>;
+    schedules: Array<{
+      change: string;
+      before?: { cron: string; next: string[] };
+      after?: { cron: string; next: string[] };
+    }>;
     credentials: { added: string[]; removed: string[] };
   }
   const jobsOf = (name: string): Map<string, JobOut> => {
@@ -152,7 +178,17 @@ describe("opsc diff: what each change means", () => {
   });
 
   it("a credential reference added is reported by name only", () => {
-    const r = opsc("diff", base, heads.get("credential-added")!, "--repo", dir, "--at", AT, "--format", "json");
+    const r = opsc(
+      "diff",
+      base,
+      heads.get("credential-added")!,
+      "--repo",
+      dir,
+      "--at",
+      AT,
+      "--format",
+      "json",
+    );
     const jobs = new Map((JSON.parse(r.out) as { jobs: JobOut[] }).jobs.map((j) => [j.id, j]));
     expect(jobs.get("fleet-health")?.credentials).toEqual({ added: ["prod/db.password"], removed: [] });
     // The encrypted value never appears: the diff reads the model, not the file's ciphertext.

@@ -60,7 +60,6 @@ function asDotenv(p: Record<string, unknown>): Record<string, string> {
 }
 
 describe.skipIf(!HAVE_VECTORS)("sops vectors", () => {
-
   it("has age vectors to test, post-quantum included", () => {
     expect(ageVectors.length).toBeGreaterThanOrEqual(10);
     expect(ageVectors.some((e) => e.file.endsWith("age-pq.yaml"))).toBe(true);

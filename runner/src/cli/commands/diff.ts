@@ -14,11 +14,15 @@ interface DiffFlags {
 export function register(program: Command): void {
   program
     .command("diff")
-    .description("Show what a change does to every job: triggers, schedules, targets, steps, inputs, credentials")
+    .description(
+      "Show what a change does to every job: triggers, schedules, targets, steps, inputs, credentials",
+    )
     .argument("<base>", "the commit before the change (branch, tag or commit id)")
     .argument("<head>", "the commit after the change")
     .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
-    .addOption(new Option("--format <format>", "output format").choices([...DIFF_FORMATS]).default("markdown"))
+    .addOption(
+      new Option("--format <format>", "output format").choices([...DIFF_FORMATS]).default("markdown"),
+    )
     .option("--at <time>", "compute schedules' next fire times from this ISO 8601 time (default: now)")
     .addHelpText(
       "after",
@@ -36,7 +40,9 @@ Examples:
     .action(async (base: string, head: string, flags: DiffFlags) => {
       const at = flags.at === undefined ? new Date() : new Date(flags.at);
       if (Number.isNaN(at.getTime())) {
-        throw usageError("cli.bad-time", `--at ${flags.at}: not a date`, { hint: "for example --at 2026-11-22T08:00:00Z" });
+        throw usageError("cli.bad-time", `--at ${flags.at}: not a date`, {
+          hint: "for example --at 2026-11-22T08:00:00Z",
+        });
       }
       const { gitdir, root } = locateGit(findRepoRoot(flags.repo));
       const review = await reviewCommits({ gitdir, ...(root ? { root } : {}), base, head, at });

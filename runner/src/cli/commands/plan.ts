@@ -27,13 +27,22 @@ export function register(program: Command): void {
     .argument("<job>", "job id (path under jobs/ without .yaml)")
     .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
     .option("-i, --input <name=value>", "job input (repeatable)", collectPair)
-    .option("-t, --target <names>", "only these targets (names or globs, comma-separated, repeatable)", collectList)
+    .option(
+      "-t, --target <names>",
+      "only these targets (names or globs, comma-separated, repeatable)",
+      collectList,
+    )
     .option("-m, --match <label=value>", "only targets with this label (repeatable)", collectPair)
     .option("--commit <rev>", "read the job definitions at this commit instead of the working tree")
     .option("--shard <K/N>", "plan only shard K of N (deterministic slice of the targets)")
     .option("--check", "plan a check-mode run (only `check` scripts run)")
-    .option("--matrix <n>", "print a GitHub Actions matrix of N shards ({\"shard\":[\"1/N\",...]}) instead of the plan")
-    .addOption(new Option("--format <format>", "output format").choices(["text", "json", "markdown"]).default("text"))
+    .option(
+      "--matrix <n>",
+      'print a GitHub Actions matrix of N shards ({"shard":["1/N",...]}) instead of the plan',
+    )
+    .addOption(
+      new Option("--format <format>", "output format").choices(["text", "json", "markdown"]).default("text"),
+    )
     .addHelpText(
       "after",
       `
@@ -68,7 +77,10 @@ Examples:
           inputs: flags.input ?? {},
           fromText: true,
           trigger: { kind: "manual", actor: cliActor() },
-          filter: { ...(flags.target ? { names: flags.target } : {}), ...(flags.match ? { match: flags.match } : {}) },
+          filter: {
+            ...(flags.target ? { names: flags.target } : {}),
+            ...(flags.match ? { match: flags.match } : {}),
+          },
           checkMode: flags.check ?? false,
           ...(flags.shard ? { shard: parseShard(flags.shard) } : {}),
         },

@@ -31,12 +31,23 @@ export function register(program: Command): void {
     .argument("<job>", "job id (path under jobs/ without .yaml)")
     .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
     .option("-i, --input <name=value>", "job input (repeatable)", collectPair)
-    .option("-t, --target <names>", "only these targets (names or globs, comma-separated, repeatable)", collectList)
-    .option("-m, --match <label=value>", "only targets with this label (repeatable, all must match)", collectPair)
+    .option(
+      "-t, --target <names>",
+      "only these targets (names or globs, comma-separated, repeatable)",
+      collectList,
+    )
+    .option(
+      "-m, --match <label=value>",
+      "only targets with this label (repeatable, all must match)",
+      collectPair,
+    )
     .option("--check", "dry run: run only `check` scripts and report what would change")
     .option("--output", "print every output line (plain mode; the live view shows only failures' output)")
     .option("--no-push", "commit the run record locally but do not push it")
-    .option("--shard <K/N>", "run only shard K of N: a deterministic slice of the targets (see opsc plan --matrix)")
+    .option(
+      "--shard <K/N>",
+      "run only shard K of N: a deterministic slice of the targets (see opsc plan --matrix)",
+    )
     .option(
       "--shard-group <id>",
       "the sharded run this shard belongs to, shared by all shards (default in GitHub Actions: the workflow run)",

@@ -99,7 +99,9 @@ to such a host. See docs/ssh.md.`,
 
 function select(model: RepoModel, selector: string[]): TargetDef[] {
   const match = Object.fromEntries(
-    selector.filter((s) => s.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    selector
+      .filter((s) => s.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
   );
   const names = selector.filter((s) => !s.includes("="));
   return selectTargets(model.targets.values(), {}, { ...(names.length ? { names } : {}), match });
