@@ -40,9 +40,14 @@ afterAll(() => {
 });
 
 describe("opsc validate", () => {
-  const examples = readdirSync(join(ROOT, "examples"), { withFileTypes: true }).filter((e) =>
-    e.isDirectory(),
+  // Every example automation repository (examples/github holds workflows, not a repository).
+  const examples = readdirSync(join(ROOT, "examples"), { withFileTypes: true }).filter(
+    (e) => e.isDirectory() && existsSync(join(ROOT, "examples", e.name, "opsconductor.yaml")),
   );
+
+  it("finds the example repositories", () => {
+    expect(examples.map((e) => e.name).sort()).toEqual(["minimal", "web-fleet"]);
+  });
 
   it.each(examples.map((e) => e.name))("exits 0 on examples/%s with no warnings", (name) => {
     const r = opsc(["validate", "--repo", `examples/${name}`]);
