@@ -2,6 +2,7 @@
  * `--input k=v` (repeatable) and `--match k=v` as commander collects them.
  * Values stay text; the planner coerces them by each input's schema.
  */
+import type { Command } from "commander";
 import { usageError } from "../core/errors.js";
 
 export function collectPair(value: string, previous: Record<string, string> = {}): Record<string, string> {
@@ -29,4 +30,22 @@ export function parseShard(text: string): { index: number; count: number } {
     });
   }
   return { index, count };
+}
+
+/** The options `plan` and `run` share: which repository, which inputs, which targets. */
+export function addJobOptions(command: Command): Command {
+  return command
+    .argument("<job>", "job id (path under jobs/ without .yaml)")
+    .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
+    .option("-i, --input <name=value>", "job input (repeatable)", collectPair)
+    .option(
+      "-t, --target <names>",
+      "only these targets (names or globs, comma-separated, repeatable)",
+      collectList,
+    )
+    .option(
+      "-m, --match <label=value>",
+      "only targets with this label (repeatable, all must match)",
+      collectPair,
+    );
 }

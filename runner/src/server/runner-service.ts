@@ -22,19 +22,14 @@ import type { Clock } from "./clock.js";
 import type { JobExecutor } from "./job-executor.js";
 import type { RepoMirror } from "./repo-mirror.js";
 import { RunQueue } from "./run-queue.js";
+import type { MissedTickFacts } from "../records/missed-tick.js";
 import { Scheduler, type ScheduledTick } from "./scheduler.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import type { InboxEntry, StateStore } from "./state-store.js";
 import type { WorkItem } from "./work-item.js";
 
-export interface MissedTick {
-  job: string;
-  cron: string;
-  timezone: string;
-  at: string;
-  catchUp: string;
-  /** The commit the schedule was read at, and that commit's records settings. */
-  sourceCommit?: string;
+/** A missed tick as the scheduler reports it, with the records settings of the commit it was read at. */
+export interface MissedTick extends MissedTickFacts {
   records: Settings["records"];
 }
 

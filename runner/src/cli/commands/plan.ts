@@ -4,7 +4,7 @@ import { usageError } from "../../core/errors.js";
 import { renderPlan, type PlanFormat } from "../../plan/render-plan.js";
 import { shardMatrix } from "../../plan/shard-matrix.js";
 import { loadPlan } from "../../run/load-plan.js";
-import { collectList, collectPair, parseShard } from "../input-flags.js";
+import { addJobOptions, parseShard } from "../input-flags.js";
 import { cliActor } from "../actor.js";
 import { findRepoRoot } from "../repo-root.js";
 
@@ -21,18 +21,8 @@ interface PlanFlags {
 }
 
 export function register(program: Command): void {
-  program
-    .command("plan")
+  addJobOptions(program.command("plan"))
     .description("Show exactly what a job would run: targets in batches, steps resolved, inputs validated")
-    .argument("<job>", "job id (path under jobs/ without .yaml)")
-    .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
-    .option("-i, --input <name=value>", "job input (repeatable)", collectPair)
-    .option(
-      "-t, --target <names>",
-      "only these targets (names or globs, comma-separated, repeatable)",
-      collectList,
-    )
-    .option("-m, --match <label=value>", "only targets with this label (repeatable)", collectPair)
     .option("--commit <rev>", "read the job definitions at this commit instead of the working tree")
     .option("--shard <K/N>", "plan only shard K of N (deterministic slice of the targets)")
     .option("--check", "plan a check-mode run (only `check` scripts run)")

@@ -5,7 +5,7 @@ import { EXIT } from "../../core/exit-codes.js";
 import { executeJob } from "../../run/execute-job.js";
 import { ProgressView } from "../../run/progress-view.js";
 import { cliActor } from "../actor.js";
-import { collectList, collectPair, parseShard } from "../input-flags.js";
+import { addJobOptions, parseShard } from "../input-flags.js";
 import { findRepoRoot } from "../repo-root.js";
 import { shardGroup } from "../../run/shard-group.js";
 
@@ -25,22 +25,8 @@ export interface RunCommandOptions {
 }
 
 export function register(program: Command): void {
-  program
-    .command("run")
+  addJobOptions(program.command("run"))
     .description("Run a job on its targets, over SSH or locally")
-    .argument("<job>", "job id (path under jobs/ without .yaml)")
-    .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
-    .option("-i, --input <name=value>", "job input (repeatable)", collectPair)
-    .option(
-      "-t, --target <names>",
-      "only these targets (names or globs, comma-separated, repeatable)",
-      collectList,
-    )
-    .option(
-      "-m, --match <label=value>",
-      "only targets with this label (repeatable, all must match)",
-      collectPair,
-    )
     .option("--check", "dry run: run only `check` scripts and report what would change")
     .option("--output", "print every output line (plain mode; the live view shows only failures' output)")
     .option("--no-push", "commit the run record locally but do not push it")

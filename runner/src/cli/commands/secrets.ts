@@ -133,6 +133,24 @@ async function creationRuleFor(
   };
 }
 
+/** Encrypts a new file for the recipients its creation rule (or --age) names, and writes it in place. */
+async function encryptByRules(
+  file: string,
+  branches: SopsMap[],
+  format: SopsFormat,
+  opts: RuleOpts,
+): Promise<CreationRule> {
+  const { rule, yamlIndent } = await creationRuleFor(file, opts);
+  const out = await encryptSops(branches, format, {
+    recipients: rule.recipients,
+    rule: rule.rule,
+    macOnlyEncrypted: rule.macOnlyEncrypted,
+    ...(yamlIndent !== undefined ? { indent: yamlIndent } : {}),
+  });
+  await writeAtomic(file, out);
+  return rule;
+}
+
 async function openFile(file: string, format: SopsFormat): Promise<SopsDocument> {
   const { identities, sources } = await loadIdentities();
   if (identities.length === 0) {
@@ -320,14 +338,7 @@ Examples:
           hint: "use `opsc secrets edit` to change it, or `opsc secrets updatekeys` for new recipients",
         });
       }
-      const { rule, yamlIndent } = await creationRuleFor(file, opts);
-      const out = await encryptSops(branches, format, {
-        recipients: rule.recipients,
-        rule: rule.rule,
-        macOnlyEncrypted: rule.macOnlyEncrypted,
-        ...(yamlIndent !== undefined ? { indent: yamlIndent } : {}),
-      });
-      await writeAtomic(file, out);
+      const rule = await encryptByRules(file, branches, format, opts);
       process.stderr.write(`Encrypted ${file} for ${rule.recipients.length} recipient(s).\n`);
     });
 
@@ -400,14 +411,7 @@ Examples:
         }
         if (doc) await reseal(file, doc, branches);
         else {
-          const { rule, yamlIndent } = await creationRuleFor(file, opts);
-          const out = await encryptSops(branches, format, {
-            recipients: rule.recipients,
-            rule: rule.rule,
-            macOnlyEncrypted: rule.macOnlyEncrypted,
-            ...(yamlIndent !== undefined ? { indent: yamlIndent } : {}),
-          });
-          await writeAtomic(file, out);
+          await encryptByRules(file, branches, format, opts);
         }
         process.stderr.write(`Saved ${file}.\n`);
       } finally {
