@@ -17,7 +17,8 @@ step() { printf '\n\033[1m$ opsc %s\033[0m\n' "$*"; }
 step validate;        opsc validate
 step plan hello;      opsc plan hello
 step run hello;       opsc run hello --no-push
+step audit verify;    opsc audit verify
 step runs list;       opsc runs list
 run_id="$(opsc runs list --format json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].id))')"
 step runs show "$run_id"; opsc runs show "$run_id"
-step audit verify;    opsc audit verify
+printf '\nThe record is on the branch opsconductor/runs of the demo repository (removed on exit).\n'
