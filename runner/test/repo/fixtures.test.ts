@@ -372,6 +372,15 @@ const cases: Case[] = [
     expect: "jobs/j.yaml:2:11 ref.unknown-step",
   },
   {
+    name: "unknown credential for the SMTP password",
+    files: {
+      "opsconductor.yaml":
+        "name: t\nnotify:\n  smtp: { host: mail.example, from: ops@example.com, password: mail/smtp.password }\n",
+    },
+    expect: "opsconductor.yaml:3:64 ref.unknown-credential-file",
+    message: /mail/,
+  },
+  {
     name: "unknown credential file",
     files: target(`  a: { host: h, host_key: "${HOST_KEY}", credential: staging/ssh }\n`),
     expect: "targets/hosts.yaml:2:123 ref.unknown-credential-file",

@@ -9,6 +9,7 @@ import type { RepoIndex } from "../repo-index.js";
 import type { NodePath, YamlSource } from "../yaml-source.js";
 
 export function checkReferences(index: RepoIndex): void {
+  checkSettings(index);
   checkTargets(index);
   checkStepUses(index);
   checkJobs(index);
@@ -30,6 +31,13 @@ function credential(index: RepoIndex, source: YamlSource, path: NodePath, ref: s
   )
     return;
   index.report(source, path, "error", problem.code, problem.message, problem.hint);
+}
+
+/** The SMTP password of notifications is a credential reference like any other. */
+function checkSettings(index: RepoIndex): void {
+  const source = index.sources.get("opsconductor.yaml");
+  const password = index.model.settings.notify?.smtp?.password;
+  if (source && password !== undefined) credential(index, source, ["notify", "smtp", "password"], password);
 }
 
 function checkTargets(index: RepoIndex): void {
