@@ -25,7 +25,10 @@ export interface CommitRecordOptions {
   summary: RunSummary;
   /** Target name -> log text (RunRecorder.targetLogs()). */
   logs: Map<string, string> | Record<string, string>;
-  /** Push to `origin` (default: settings.records.push). `--no-push` passes false. */
+  /**
+   * `false` (`--no-push`) keeps the record local. Pushing also needs the repository's
+   * `records.push` setting, which is policy: a flag can turn pushing off, never on.
+   */
   push?: boolean;
   /** Masks everything once more before it is written. */
   redactor?: Redactor;
@@ -117,7 +120,7 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
         if (!(e instanceof RefMovedError) || tries > 20) throw e;
       }
     }
-    const wantPush = opts.push ?? opts.settings.records.push;
+    const wantPush = opts.push !== false && opts.settings.records.push;
     if (!wantPush)
       return {
         runId: summary.id,

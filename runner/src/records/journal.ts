@@ -103,7 +103,7 @@ export interface RecoveredRun {
 
 export interface RecoverOptions {
   settings: Pick<Settings, "records">;
-  /** Push recovered and pending records (default settings.records.push). */
+  /** `false` keeps recovered records local; pushing also needs settings.records.push. */
   push?: boolean;
   redactor?: Redactor;
   env?: NodeJS.ProcessEnv;
@@ -177,7 +177,7 @@ export async function recoverInterrupted(repoDir: string, options: RecoverOption
     fs.rmSync(file, { force: true });
     recovered.push({ runId: summary.id, result: summary.result, record });
   }
-  const wantPush = options.push ?? options.settings.records.push;
+  const wantPush = options.push !== false && options.settings.records.push;
   const pending = wantPush
     ? await pushPendingRecords(repoDir, options.settings, { env, cache: options.cache })
     : null;

@@ -99,6 +99,21 @@ describe("pushing records over smart HTTP", () => {
     expect(git(srv.bareDir, "rev-parse", BRANCH).trim()).toBe(r.commit);
   });
 
+  it("keeps the record local when the repository's records.push is false, whatever the caller asks", async () => {
+    const repo = clone(srv.url, "policy");
+    const local = { records: { branch: BRANCH, push: false } };
+    const r = await commitRecord({
+      repoDir: repo,
+      settings: local,
+      summary: summary("deploy"),
+      logs: {},
+      push: true,
+      env,
+    });
+    expect(r.push.status).toBe("skipped");
+    expect(git(srv.bareDir, "ls-tree", "-r", "--name-only", BRANCH)).not.toContain(r.path);
+  });
+
   // Also the regression test for isomorphic-git 1.41.7-1.41.9, which threw NotFoundError instead of
   // PushRejectedError when the remote tip was unknown locally: that would end as status "failed" here.
   it("rebuilds on a remote that moved (non-fast-forward), re-chaining the audit line, never forcing", async () => {
