@@ -98,8 +98,18 @@ describe("the payload", () => {
 });
 
 describe("notify.smtp in opsconductor.yaml", () => {
+  const enc = new TextEncoder();
+  // The password reference must name a key that exists (validation checks it); SOPS keeps key names in clear.
+  const credentials = enc.encode(
+    "smtp:\n    password: ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\nsops:\n    mac: ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\n    version: 3.10.2\n",
+  );
   const load = (settings: string) =>
-    loadRepo({ files: new Map([["opsconductor.yaml", new TextEncoder().encode(settings)]]) });
+    loadRepo({
+      files: new Map([
+        ["opsconductor.yaml", enc.encode(settings)],
+        ["credentials/ops.sops.yaml", credentials],
+      ]),
+    });
 
   it("is read into the settings, with secure defaulting to false", () => {
     const { model, diagnostics } = load(

@@ -275,20 +275,21 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     const line = events.find((e) => e.type === "step.output") as { line: string };
     expect(line.line.split(" ")[2]).toBe(ADDRS[2]);
     // Two logins (bastion, inner), one session: the bastion only forwarded, and
-    // its connection closed with the last target behind it.
-    await waitUntil(
-      () =>
-        (
-          sshd
-            .log()
-            .slice(before)
-            .match(/Disconnected from user/g) ?? []
-        ).length === 2,
-    );
+    // its connection closed with the last target behind it. Lines are matched by
+    // client port, because an earlier test's connections may still log their end.
+    const ours = (log: string, re: RegExp, ports: string[]) =>
+      [...log.matchAll(re)].filter((m) => ports.includes(m[1]!)).length;
+    const portsOf = (log: string) =>
+      [...log.matchAll(/Accepted publickey for \S+ from \S+ port (\d+)/g)].map((m) => m[1]!);
+    await waitUntil(() => {
+      const log = sshd.log().slice(before);
+      return ours(log, /Disconnected from user \S+ \S+ port (\d+)/g, portsOf(log)) === 2;
+    });
     const log = sshd.log().slice(before);
-    expect(log.match(/Accepted publickey/g)?.length).toBe(2);
-    expect(log.match(/Starting session/g)?.length).toBe(1);
-    expect(log.match(/Disconnected from user/g)?.length).toBe(2);
+    const ports = portsOf(log);
+    expect(ports).toHaveLength(2);
+    expect(ours(log, /Starting session: .* port (\d+)/g, ports)).toBe(1);
+    expect(ours(log, /Disconnected from user \S+ \S+ port (\d+)/g, ports)).toBe(2);
     expect(log).toMatch(
       new RegExp(`Connection from 127\\.0\\.0\\.1 port \\d+ on ${ADDRS[0]!.replace(/\./g, "\\.")} `),
     );

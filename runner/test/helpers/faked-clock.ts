@@ -1,0 +1,59 @@
+/**
+ * A wall clock a test moves for a child process, through libfaketime (Debian
+ * packages `libfaketime` and `faketime`), so `opsc serve` is tested as users
+ * run it, with no test-only hook in production code.
+ *
+ * The child reads an absolute time ("@YYYY-MM-DD HH:MM:SS") from a file that
+ * the test rewrites. libfaketime re-reads it on every clock call
+ * (FAKETIME_NO_CACHE=1); a new value becomes "now" and the clock runs on from
+ * there at real speed. CLOCK_MONOTONIC jumps with it, which is what lets
+ * libuv's timers (node-cron's heartbeat) fire after a jump; but a sleeping
+ * event loop only notices the jump when it wakes, so after `set` the test must
+ * give the child a reason to wake (any request to it).
+ */
+import { existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** The preload library, wherever the multiarch layout puts it; undefined when not installed. */
+export function findLibfaketime(): string | undefined {
+  const candidates = ["/usr/lib/faketime/libfaketime.so.1", "/usr/local/lib/faketime/libfaketime.so.1"];
+  try {
+    for (const arch of readdirSync("/usr/lib")) candidates.push(`/usr/lib/${arch}/faketime/libfaketime.so.1`);
+  } catch {
+    // No /usr/lib: not a system where libfaketime can be.
+  }
+  return candidates.find((c) => existsSync(c));
+}
+
+export class FakedClock {
+  private readonly file: string;
+
+  /** `start` is UTC, "YYYY-MM-DD HH:MM:SS". */
+  constructor(
+    private readonly library: string,
+    dir: string,
+    start: string,
+  ) {
+    this.file = join(dir, "faketime");
+    this.set(start);
+  }
+
+  /** Moves the child's clock to `at` (UTC, "YYYY-MM-DD HH:MM:SS"); only ever forward in these tests. */
+  set(at: string): void {
+    if (!/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(at)) throw new Error(`not "YYYY-MM-DD HH:MM:SS": ${at}`);
+    // Written aside and renamed: the child must never read half a timestamp.
+    writeFileSync(`${this.file}.tmp`, `@${at}\n`);
+    renameSync(`${this.file}.tmp`, this.file);
+  }
+
+  /** Environment for the child process. */
+  env(): Record<string, string> {
+    return {
+      LD_PRELOAD: this.library,
+      FAKETIME_TIMESTAMP_FILE: this.file,
+      FAKETIME_NO_CACHE: "1",
+      // The timestamp is read as local time: pin the zone so it means UTC everywhere.
+      TZ: "UTC",
+    };
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * `opsc serve` schedules, as a process, against a real Git smart-HTTP remote on
+ * loopback, with the real engine. The process's wall clock is moved by
+ * libfaketime (see helpers/faked-clock.ts), so node-cron, cron-parser and the
+ * scheduler all see the time the test sets; production code has no clock hook
+ * for this. Skips itself when libfaketime is not installed.
+ */
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
+import { eventually } from "../helpers/fake-executor.js";
+import { FakedClock, findLibfaketime } from "../helpers/faked-clock.js";
+import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
+import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
+
+const SECRET = "schedule-webhook-secret";
+const TOKEN = "schedule-api-token";
+const OPSC = join(PROJECT_ROOT, "runner/bin/opsc.js");
+const RECORDS = "opsconductor/runs";
+const LIBFAKETIME = findLibfaketime();
+
+interface Serve {
+  url: string;
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+type Json = Record<string, unknown>;
+interface ScheduleDetail {
+  tick?: string;
+  missed?: string;
+  catchUp?: string;
+  cron?: string;
+}
+
+const procs: ChildProcess[] = [];
+const dirs: string[] = [];
+const tmp = (prefix: string) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+};
+
+async function serve(remote: GitHttpServer, clock: FakedClock): Promise<Serve> {
+  const proc = spawn(
+    process.execPath,
+    [OPSC, "serve", "--port", "0", "--repo", remote.url, "--state", tmp("opsc-state-"), "--grace", "1"],
+    {
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: tmp("opsc-home-"),
+        OPSC_LOG_LEVEL: "info",
+        OPSC_WEBHOOK_SECRET: SECRET,
+        OPSC_API_TOKEN: TOKEN,
+        ...clock.env(),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  procs.push(proc);
+  let stderr = "";
+  proc.stderr!.on("data", (c: Buffer) => (stderr += String(c)));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = "";
+    proc.stdout!.on("data", (c: Buffer) => {
+      buf += String(c);
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const o = JSON.parse(buf.slice(0, nl)) as { msg?: string; port?: number };
+        buf = buf.slice(nl + 1);
+        // Logged after the schedules are registered, so a tick from here on is owed.
+        if (o.msg === "runner listening" && o.port) resolve(o.port);
+      }
+    });
+    void exited.then((code) => reject(new Error(`opsc serve exited with ${code}: ${stderr}`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, proc, exited };
+}
+
+/**
+ * Moves the child's clock, then wakes its event loop: libuv only reads the
+ * (faked) monotonic clock when it wakes, so without a request a timer armed
+ * for an hour would wait an hour of real time.
+ */
+async function moveClock(s: Serve, clock: FakedClock, at: string): Promise<void> {
+  clock.set(at);
+  expect((await get(s, "/healthz")).status).toBe(200);
+}
+
+/**
+ * A GET on a connection of its own. fetch would reuse a kept-alive socket, and
+ * after a jump the child's keep-alive timer has fired early and closed it.
+ */
+function get(s: Serve, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      `${s.url}${path}`,
+      { agent: false, headers: { authorization: `Bearer ${TOKEN}` }, timeout: 10_000 },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`GET ${path} timed out`)));
+    req.on("error", reject);
+  });
+}
+
+function git(dir: string, ...args: string[]): string {
+  return execFileSync("git", ["-C", dir, ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  }).trim();
+}
+
+/** run.json of every record on the remote's records branch. */
+function remoteRuns(remote: GitHttpServer): Json[] {
+  let files: string[];
+  try {
+    files = git(remote.bareDir, "ls-tree", "-r", "--name-only", RECORDS).split("\n");
+  } catch {
+    return [];
+  }
+  return files
+    .filter((f) => f.endsWith("/run.json"))
+    .map((f) => JSON.parse(git(remote.bareDir, "show", `${RECORDS}:${f}`)) as Json);
+}
+
+async function apiRuns(s: Serve): Promise<Json[]> {
+  const res = await get(s, "/api/runs");
+  expect(res.status).toBe(200);
+  return (JSON.parse(res.body) as { runs: Json[] }).runs;
+}
+
+const detail = (r: Json): ScheduleDetail => ((r.trigger as { detail?: ScheduleDetail }).detail ?? {}) as ScheduleDetail;
+
+/** A repository with these jobs, pushed to a fresh loopback remote. */
+async function remoteWith(jobs: Record<string, string>): Promise<GitHttpServer> {
+  const remote = await startGitHttpServer({ root: tmp("opsc-git-http-") });
+  const repo = new TestRepo();
+  dirs.push(repo.dir);
+  repo.commit({ ...BASE_FILES, ...jobs });
+  git(repo.dir, "push", "-q", "--force", remote.bareDir, "main");
+  return remote;
+}
+
+const remotes: GitHttpServer[] = [];
+
+afterEach(() => {
+  for (const p of procs.splice(0)) if (p.exitCode === null) p.kill("SIGKILL");
+});
+
+afterAll(async () => {
+  for (const r of remotes) await r.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const title = LIBFAKETIME
+  ? "opsc serve schedules under a faked clock"
+  : "opsc serve schedules under a faked clock (skipped: libfaketime is not installed; apt-get install libfaketime faketime)";
+
+describe.skipIf(!LIBFAKETIME)(title, () => {
+  let minute: GitHttpServer;
+  let hourly: GitHttpServer;
+
+  beforeAll(async () => {
+    minute = await remoteWith({
+      // Runs long enough that the next minute's tick finds it still running.
+      "jobs/every-minute.yaml": jobYaml(
+        `on:\n  schedule: [{ cron: "* * * * *" }]\nconcurrency: { group: minute, policy: skip }`,
+        "echo tick $OPSC_RUN_ID; sleep 6",
+      ),
+    });
+    hourly = await remoteWith({
+      "jobs/hourly-latest.yaml": jobYaml(
+        `on:\n  schedule: [{ cron: "0 * * * *", catch_up: latest }]`,
+        "echo caught up",
+      ),
+      "jobs/hourly-none.yaml": jobYaml(`on:\n  schedule: [{ cron: "0 * * * *", catch_up: none }]`, "echo never"),
+    });
+    remotes.push(minute, hourly);
+  });
+
+  it("fires a tick when the clock crosses it, pushes its record, and skips the overlapping next tick", async () => {
+    // Half a minute before the tick: no tick between start and the first move, so none is owed early.
+    const clock = new FakedClock(LIBFAKETIME!, tmp("opsc-clock-"), "2026-11-23 02:59:30");
+    const s = await serve(minute, clock);
+    expect(await apiRuns(s)).toEqual([]);
+
+    // Two seconds before 03:00: node-cron's own timer, not the test, fires the tick.
+    await moveClock(s, clock, "2026-11-23 02:59:58");
+    let first: Json | undefined;
+    await eventually(async () => {
+      first = (await apiRuns(s)).find((r) => detail(r).tick === "2026-11-23T03:00:00.000Z");
+      return first?.status === "running" && typeof first.runId === "string";
+    }, 15_000);
+    expect(first).toMatchObject({ job: "every-minute", trigger: { kind: "schedule", actor: "schedule" } });
+
+    // The step sleeps for 6 s; the 03:01 tick comes while it runs, and policy skip drops it.
+    await moveClock(s, clock, "2026-11-23 03:00:59");
+    let second: Json | undefined;
+    await eventually(async () => {
+      second = (await apiRuns(s)).find((r) => detail(r).tick === "2026-11-23T03:01:00.000Z");
+      return second !== undefined;
+    }, 15_000);
+    expect(second).toMatchObject({
+      job: "every-minute",
+      status: "skipped",
+      reason: expect.stringMatching(/concurrency group "minute" is busy \(policy skip\)/) as unknown,
+    });
+    expect((await apiRuns(s)).find((r) => r.id === first!.id)?.status).toBe("running");
+
+    // The first run's record reaches the remote, with its schedule trigger.
+    await eventually(() => remoteRuns(minute).some((r) => r.id === first!.runId), 30_000);
+    const records = remoteRuns(minute);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      job: "every-minute",
+      result: "success",
+      trigger: {
+        kind: "schedule",
+        actor: "schedule",
+        detail: { cron: "* * * * *", timezone: "UTC", tick: "2026-11-23T03:00:00.000Z" },
+      },
+    });
+    expect(detail(records[0]!).missed).toBeUndefined();
+    // Exactly the two ticks: one ran, one was skipped; nothing was missed.
+    const mine = (await apiRuns(s)).filter((r) => r.job === "every-minute");
+    expect(mine.map((r) => [detail(r).tick, r.status]).sort()).toEqual([
+      ["2026-11-23T03:00:00.000Z", "finished"],
+      ["2026-11-23T03:01:00.000Z", "skipped"],
+    ]);
+    s.proc.kill("SIGTERM");
+    expect(await s.exited).toBe(0);
+  });
+
+  it("records ticks missed while the clock jumps hours ahead, and runs what each catch_up says", async () => {
+    const clock = new FakedClock(LIBFAKETIME!, tmp("opsc-clock-"), "2026-11-23 03:10:00");
+    const s = await serve(hourly, clock);
+    // 04:00, 05:00 and 06:00 pass in one jump; none of them is within the 60 s tolerance at 06:30.
+    await moveClock(s, clock, "2026-11-23 06:30:00");
+    const missedTicks = ["2026-11-23T04:00:00.000Z", "2026-11-23T05:00:00.000Z", "2026-11-23T06:00:00.000Z"];
+    const isMissed = (r: Json) => detail(r).missed === "true";
+    await eventually(
+      () =>
+        remoteRuns(hourly).filter(isMissed).length === 6 &&
+        remoteRuns(hourly).some((r) => !isMissed(r) && r.job === "hourly-latest"),
+      30_000,
+    );
+    const records = remoteRuns(hourly);
+    for (const job of ["hourly-latest", "hourly-none"]) {
+      const missed = records.filter((r) => r.job === job && isMissed(r));
+      expect(missed.map((r) => detail(r).tick).sort()).toEqual(missedTicks);
+      for (const r of missed) expect(r).toMatchObject({ result: "cancelled", targets: [] });
+    }
+    // catch_up latest: the newest missed tick runs, late; catch_up none: nothing runs.
+    const ran = records.filter((r) => !isMissed(r));
+    expect(ran).toHaveLength(1);
+    expect(ran[0]).toMatchObject({
+      job: "hourly-latest",
+      result: "success",
+      trigger: { kind: "schedule", detail: { tick: "2026-11-23T06:00:00.000Z", catchUp: "latest" } },
+    });
+    const api = await apiRuns(s);
+    expect(api.filter((r) => r.status === "skipped" && String(r.reason).startsWith("missed tick"))).toHaveLength(6);
+    s.proc.kill("SIGTERM");
+    expect(await s.exited).toBe(0);
+  });
+});
