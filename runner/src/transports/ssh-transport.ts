@@ -44,6 +44,30 @@ export interface SshTransportOptions {
 const { Client } = ssh2;
 const sharedLimiter = new HandshakeLimiter(10);
 
+/** How long a polite disconnect may take before the connection is just dropped. */
+const END_WAIT_MS = 2_000;
+
+/**
+ * Ends a connection and waits until it is closed. A target behind a jump host
+ * talks through the jump host's connection: closing that one first would cut
+ * the target's goodbye off mid-way.
+ */
+function endClient(client: InstanceType<typeof Client> | null): Promise<void> {
+  if (!client) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      client.destroy();
+      resolve();
+    }, END_WAIT_MS);
+    timer.unref();
+    client.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    client.end();
+  });
+}
+
 export class SshTransport implements Transport {
   readonly name: string;
   private client: InstanceType<typeof Client> | null = null;
@@ -338,8 +362,9 @@ export class SshTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     await this.connecting?.catch(() => undefined);
-    this.client?.end();
+    const client = this.client;
     this.client = null;
+    await endClient(client);
     if (this.holdsJump && this.opts.jump) {
       this.holdsJump = false;
       await this.opts.jump.releaseTunnel();
@@ -353,9 +378,10 @@ export class SshTransport implements Transport {
   private async releaseTunnel(): Promise<void> {
     if (--this.tunnels > 0) return;
     await this.connecting?.catch(() => undefined);
-    this.client?.end();
+    const client = this.client;
     this.client = null;
     this.connecting = null;
+    await endClient(client);
     if (this.holdsJump && this.opts.jump) {
       this.holdsJump = false;
       await this.opts.jump.releaseTunnel();

@@ -34,7 +34,6 @@ interface ScheduleDetail {
   tick?: string;
   missed?: string;
   catchUp?: string;
-  cron?: string;
 }
 
 const procs: ChildProcess[] = [];
@@ -45,10 +44,10 @@ const tmp = (prefix: string) => {
   return d;
 };
 
-async function serve(remote: GitHttpServer, clock: FakedClock): Promise<Serve> {
+async function serve(remote: GitHttpServer, clock: FakedClock, state = tmp("opsc-state-")): Promise<Serve> {
   const proc = spawn(
     process.execPath,
-    [OPSC, "serve", "--port", "0", "--repo", remote.url, "--state", tmp("opsc-state-"), "--grace", "1"],
+    [OPSC, "serve", "--port", "0", "--repo", remote.url, "--state", state, "--grace", "1"],
     {
       env: {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -140,7 +139,7 @@ async function apiRuns(s: Serve): Promise<Json[]> {
   return (JSON.parse(res.body) as { runs: Json[] }).runs;
 }
 
-const detail = (r: Json): ScheduleDetail => ((r.trigger as { detail?: ScheduleDetail }).detail ?? {}) as ScheduleDetail;
+const detail = (r: Json): ScheduleDetail => (r.trigger as { detail?: ScheduleDetail }).detail ?? {};
 
 /** A repository with these jobs, pushed to a fresh loopback remote. */
 async function remoteWith(jobs: Record<string, string>): Promise<GitHttpServer> {
@@ -176,7 +175,7 @@ describe.skipIf(!LIBFAKETIME)(title, () => {
       // Runs long enough that the next minute's tick finds it still running.
       "jobs/every-minute.yaml": jobYaml(
         `on:\n  schedule: [{ cron: "* * * * *" }]\nconcurrency: { group: minute, policy: skip }`,
-        "echo tick $OPSC_RUN_ID; sleep 6",
+        "echo tick $OPSC_RUN_ID; sleep 8",
       ),
     });
     hourly = await remoteWith({
@@ -184,7 +183,10 @@ describe.skipIf(!LIBFAKETIME)(title, () => {
         `on:\n  schedule: [{ cron: "0 * * * *", catch_up: latest }]`,
         "echo caught up",
       ),
-      "jobs/hourly-none.yaml": jobYaml(`on:\n  schedule: [{ cron: "0 * * * *", catch_up: none }]`, "echo never"),
+      "jobs/hourly-none.yaml": jobYaml(
+        `on:\n  schedule: [{ cron: "0 * * * *", catch_up: none }]`,
+        "echo never",
+      ),
     });
     remotes.push(minute, hourly);
   });
@@ -204,7 +206,7 @@ describe.skipIf(!LIBFAKETIME)(title, () => {
     }, 15_000);
     expect(first).toMatchObject({ job: "every-minute", trigger: { kind: "schedule", actor: "schedule" } });
 
-    // The step sleeps for 6 s; the 03:01 tick comes while it runs, and policy skip drops it.
+    // The step sleeps for 8 s; the 03:01 tick comes while it runs, and policy skip drops it.
     await moveClock(s, clock, "2026-11-23 03:00:59");
     let second: Json | undefined;
     await eventually(async () => {
@@ -242,36 +244,90 @@ describe.skipIf(!LIBFAKETIME)(title, () => {
     expect(await s.exited).toBe(0);
   });
 
-  it("records ticks missed while the clock jumps hours ahead, and runs what each catch_up says", async () => {
+  it("records ticks missed while the clock jumps hours ahead or the runner is down, and runs what catch_up says", async () => {
     const clock = new FakedClock(LIBFAKETIME!, tmp("opsc-clock-"), "2026-11-23 03:10:00");
-    const s = await serve(hourly, clock);
-    // 04:00, 05:00 and 06:00 pass in one jump; none of them is within the 60 s tolerance at 06:30.
+    const state = tmp("opsc-state-");
+    let s = await serve(hourly, clock, state);
+    // 04:00, 05:00 and 06:00 pass in one jump; none is within the 60 s tolerance at 06:30.
     await moveClock(s, clock, "2026-11-23 06:30:00");
-    const missedTicks = ["2026-11-23T04:00:00.000Z", "2026-11-23T05:00:00.000Z", "2026-11-23T06:00:00.000Z"];
+    await expectCatchUp(s, [
+      "2026-11-23T04:00:00.000Z",
+      "2026-11-23T05:00:00.000Z",
+      "2026-11-23T06:00:00.000Z",
+    ]);
+
+    // Down through 07:00 and 08:00: the next start finds them from the persisted schedule state.
+    s.proc.kill("SIGTERM");
+    expect(await s.exited).toBe(0);
+    clock.set("2026-11-23 08:30:00");
+    s = await serve(hourly, clock, state);
+    await expectCatchUp(s, ["2026-11-23T07:00:00.000Z", "2026-11-23T08:00:00.000Z"]);
+    s.proc.kill("SIGTERM");
+    expect(await s.exited).toBe(0);
+  });
+
+  /**
+   * Both hourly jobs missed exactly `ticks`, each recorded on the remote as
+   * missed; catch_up latest ran the newest of them, late, and catch_up none
+   * ran nothing.
+   */
+  async function expectCatchUp(s: Serve, ticks: string[]): Promise<void> {
+    const newest = ticks[ticks.length - 1]!;
+    const inWindow = (r: Json) => ticks.includes(detail(r).tick ?? "");
     const isMissed = (r: Json) => detail(r).missed === "true";
-    await eventually(
-      () =>
-        remoteRuns(hourly).filter(isMissed).length === 6 &&
-        remoteRuns(hourly).some((r) => !isMissed(r) && r.job === "hourly-latest"),
-      30_000,
-    );
-    const records = remoteRuns(hourly);
+    await eventually(() => {
+      const records = remoteRuns(hourly).filter(inWindow);
+      return (
+        records.filter(isMissed).length === 2 * ticks.length &&
+        records.some((r) => !isMissed(r) && r.job === "hourly-latest")
+      );
+    }, 30_000);
+    await quiet(s);
+    const records = remoteRuns(hourly).filter(inWindow);
     for (const job of ["hourly-latest", "hourly-none"]) {
       const missed = records.filter((r) => r.job === job && isMissed(r));
-      expect(missed.map((r) => detail(r).tick).sort()).toEqual(missedTicks);
-      for (const r of missed) expect(r).toMatchObject({ result: "cancelled", targets: [] });
+      expect(missed.map((r) => detail(r).tick).sort()).toEqual(ticks);
+      for (const r of missed) {
+        expect(r).toMatchObject({ result: "cancelled", targets: [] });
+        expect(detail(r).catchUp).toBe(job === "hourly-latest" ? "latest" : "none");
+      }
     }
-    // catch_up latest: the newest missed tick runs, late; catch_up none: nothing runs.
     const ran = records.filter((r) => !isMissed(r));
     expect(ran).toHaveLength(1);
     expect(ran[0]).toMatchObject({
       job: "hourly-latest",
       result: "success",
-      trigger: { kind: "schedule", detail: { tick: "2026-11-23T06:00:00.000Z", catchUp: "latest" } },
+      trigger: { kind: "schedule", detail: { tick: newest, catchUp: "latest" } },
     });
-    const api = await apiRuns(s);
-    expect(api.filter((r) => r.status === "skipped" && String(r.reason).startsWith("missed tick"))).toHaveLength(6);
-    s.proc.kill("SIGTERM");
-    expect(await s.exited).toBe(0);
-  });
+    const api = (await apiRuns(s)).filter(inWindow);
+    expect(
+      api.filter((r) => r.status === "skipped" && String(r.reason).startsWith("missed tick")),
+    ).toHaveLength(2 * ticks.length);
+    expect(api.filter((r) => r.status !== "skipped").map((r) => [r.job, detail(r).tick, r.status])).toEqual([
+      ["hourly-latest", newest, "finished"],
+    ]);
+  }
+
+  /**
+   * Waits until nothing is queued or running and the list of work has not
+   * changed for a second: a tick fired by mistake would show by then.
+   */
+  async function quiet(s: Serve): Promise<void> {
+    const snapshot = async () => {
+      const runs = await apiRuns(s);
+      return runs.some((r) => r.status === "queued" || r.status === "running")
+        ? undefined
+        : JSON.stringify(runs);
+    };
+    let last: string | undefined;
+    await eventually(async () => {
+      const now = await snapshot();
+      if (now === undefined || now !== last) {
+        last = now;
+        await new Promise((r) => setTimeout(r, 1000));
+        return false;
+      }
+      return true;
+    }, 20_000);
+  }
 });
