@@ -7,7 +7,7 @@
  * summary's result list has no "missed"; the trigger detail carries the truth.
  */
 import type { Settings } from "../core/repo-model.js";
-import type { RunSummary } from "../core/run-summary.js";
+import type { NotificationOutcome, RunSummary } from "../core/run-summary.js";
 import { newRunId } from "../run/run-plan.js";
 import { commitRecord, type CommitRecordResult } from "./commit-record.js";
 import { emptyCounts } from "../core/run-events.js";
@@ -57,13 +57,22 @@ export async function recordMissedTick(
   repoDir: string,
   settings: Pick<Settings, "records">,
   tick: MissedTickFacts,
-  options: { push?: boolean; now?: () => Date; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    push?: boolean;
+    now?: () => Date;
+    env?: NodeJS.ProcessEnv;
+    /** Tells the job's `notify:` of the missed tick; what was sent is kept in the record. */
+    notify?: (summary: RunSummary) => Promise<NotificationOutcome[]>;
+  } = {},
 ): Promise<CommitRecordResult> {
   const now = options.now ?? (() => new Date());
+  const summary = missedTickSummary(tick, now());
+  const sent = options.notify ? await options.notify(summary) : [];
+  if (sent.length > 0) summary.notifications = sent;
   return commitRecord({
     repoDir,
     settings,
-    summary: missedTickSummary(tick, now()),
+    summary,
     logs: new Map(),
     ...(options.push !== undefined ? { push: options.push } : {}),
     now,

@@ -1,5 +1,9 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { notifyRun } from "../../src/notify/notifier.js";
 import { missedTickSummary, recordMissedTick } from "../../src/records/missed-tick.js";
+import { runDir } from "../../src/records/record-paths.js";
+import { Redactor } from "../../src/secrets/redactor.js";
+import { startReceiver } from "../notify/http-receiver.js";
 import { BASE_FILES, git, TestRepo } from "../helpers/automation-repo.js";
 
 const repo = new TestRepo();
@@ -54,5 +58,32 @@ describe("missed ticks in the audit trail", () => {
     expect(lines.map((l) => l.run)).toEqual([first.runId, second.runId]);
     expect(lines[1]!.seq).toBe(2);
     expect(lines[0]!.trigger).toMatchObject({ detail: { missed: "true" } });
+  });
+
+  it("tells the job's notify: of a missed tick and keeps what was sent in the record", async () => {
+    const receiver = await startReceiver(() => ({ status: 204 }));
+    try {
+      const r = await recordMissedTick(
+        repo.dir,
+        { records: { branch: "opsconductor/runs", push: false } },
+        { ...tick, at: "2026-01-01T00:25:00.000Z" },
+        {
+          env: { ...process.env, OPSC_STATE_DIR: "" },
+          notify: (summary) =>
+            notifyRun([{ on: ["missed"], webhook: { url: `${receiver.url}/missed` } }], summary, {
+              redactor: new Redactor(),
+              github: null,
+            }),
+        },
+      );
+      expect(receiver.received).toHaveLength(1);
+      expect(JSON.parse(receiver.received[0]!.body)).toMatchObject({ event: "missed" });
+      const runJson = JSON.parse(git(repo.dir, "show", `opsconductor/runs:${runDir(r.runId)}/run.json`)) as {
+        notifications?: unknown[];
+      };
+      expect(runJson.notifications).toEqual([expect.objectContaining({ event: "missed", ok: true })]);
+    } finally {
+      await receiver.close();
+    }
   });
 });

@@ -234,6 +234,8 @@ describe.skipIf(!LIBFAKETIME)(title, () => {
       },
     });
     expect(detail(records[0]!).missed).toBeUndefined();
+    // The record lands before the executor returns; the item is finished just after.
+    await eventually(async () => (await apiRuns(s)).find((r) => r.id === first!.id)?.status === "finished");
     // Exactly the two ticks: one ran, one was skipped; nothing was missed.
     const mine = (await apiRuns(s)).filter((r) => r.job === "every-minute");
     expect(mine.map((r) => [detail(r).tick, r.status]).sort()).toEqual([

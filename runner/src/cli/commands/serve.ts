@@ -5,6 +5,8 @@ import { readRepoCommit } from "../../git/read-tree.js";
 import { recoverInterrupted } from "../../records/journal.js";
 import { recordMissedTick } from "../../records/missed-tick.js";
 import { executeJob } from "../../run/execute-job.js";
+import { notifyRun } from "../../notify/notifier.js";
+import { loadValidRepo } from "../../run/load-plan.js";
 import { CredentialStore } from "../../secrets/credential-store.js";
 import { Redactor } from "../../secrets/redactor.js";
 import { findGitDir } from "../../git/git-dir.js";
@@ -104,7 +106,20 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
       await recoverInterrupted(repoDir, { settings: { records }, push: opts.push, redactor });
     },
     recordMissed: async (repoDir, tick) => {
-      await recordMissedTick(repoDir, { records: tick.records }, tick, { push: opts.push });
+      await recordMissedTick(repoDir, { records: tick.records }, tick, {
+        push: opts.push,
+        notify: async (summary) => {
+          if (!tick.sourceCommit) return [];
+          const { model, files } = await loadValidRepo({ repoDir, commit: tick.sourceCommit });
+          const job = model.jobs.get(tick.job);
+          if (!job || job.notify.length === 0) return [];
+          return notifyRun(job.notify, summary, {
+            redactor,
+            credentials: CredentialStore.forFiles(files.files, redactor),
+            settings: model.settings,
+          });
+        },
+      });
     },
   });
   await new Promise<void>((resolve) => {
