@@ -1,7 +1,7 @@
 /**
  * A wall clock a test moves for a child process, through libfaketime (Debian
- * packages `libfaketime` and `faketime`), so `opsc serve` is tested as users
- * run it, with no test-only hook in production code.
+ * package `libfaketime`; `faketime` brings it and the CLI), so `opsc serve` is
+ * tested as users run it, with no test-only hook in production code.
  *
  * The child reads an absolute time ("@YYYY-MM-DD HH:MM:SS") from a file that
  * the test rewrites. libfaketime re-reads it on every clock call
@@ -14,11 +14,18 @@
 import { existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** The preload library, wherever the multiarch layout puts it; undefined when not installed. */
+/**
+ * The preload library, wherever the multiarch layout puts it; undefined when
+ * not installed. The MT build, because Node reads the clock from several
+ * threads: the plain build fakes nothing for one thread while another reads
+ * the timestamp file, so CLOCK_MONOTONIC goes backwards and Node aborts
+ * (`Assertion failed: (now) >= (timer_base())`).
+ */
 export function findLibfaketime(): string | undefined {
-  const candidates = ["/usr/lib/faketime/libfaketime.so.1", "/usr/local/lib/faketime/libfaketime.so.1"];
+  const name = "faketime/libfaketimeMT.so.1";
+  const candidates = [`/usr/lib/${name}`, `/usr/local/lib/${name}`];
   try {
-    for (const arch of readdirSync("/usr/lib")) candidates.push(`/usr/lib/${arch}/faketime/libfaketime.so.1`);
+    for (const arch of readdirSync("/usr/lib")) candidates.push(`/usr/lib/${arch}/${name}`);
   } catch {
     // No /usr/lib: not a system where libfaketime can be.
   }

@@ -162,9 +162,9 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const title = LIBFAKETIME
-  ? "opsc serve schedules under a faked clock"
-  : "opsc serve schedules under a faked clock (skipped: libfaketime is not installed; apt-get install libfaketime faketime)";
+const SKIP_REASON = "libfaketime is not installed (Debian: apt-get install libfaketime faketime)";
+if (!LIBFAKETIME) console.warn(`serve-schedule.test.ts skipped: ${SKIP_REASON}`);
+const title = `opsc serve schedules under a faked clock${LIBFAKETIME ? "" : ` (skipped: ${SKIP_REASON})`}`;
 
 describe.skipIf(!LIBFAKETIME)(title, () => {
   let minute: GitHttpServer;
