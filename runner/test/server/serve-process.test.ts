@@ -11,19 +11,12 @@ import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
 import { delivery, examplePayload, send } from "../helpers/github-delivery.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
-import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
+import { OPSC, remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
 
 const SECRET = "e2e-webhook-secret";
 const TOKEN = "e2e-api-token";
-const OPSC = join(PROJECT_ROOT, "runner/bin/opsc.js");
-const RECORDS = "opsconductor/runs";
 
-interface Serve {
-  url: string;
-  proc: ChildProcess;
-  lines: string[];
-  exited: Promise<number | null>;
-}
+type Serve = ServeProcess;
 
 const procs: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -39,31 +32,9 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 async function serve(args: string[], extra: Record<string, string> = {}): Promise<Serve> {
-  const proc = spawn(process.execPath, [OPSC, "serve", "--port", "0", ...args], {
-    env: env({ OPSC_WEBHOOK_SECRET: SECRET, OPSC_API_TOKEN: TOKEN, ...extra }),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  procs.push(proc);
-  const lines: string[] = [];
-  let stderr = "";
-  proc.stderr!.on("data", (c: Buffer) => (stderr += String(c)));
-  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = "";
-    proc.stdout!.on("data", (c: Buffer) => {
-      buf += String(c);
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        const o = JSON.parse(line) as { msg?: string; port?: number };
-        if (o.msg === "runner listening" && o.port) resolve(o.port);
-      }
-    });
-    void exited.then((code) => reject(new Error(`opsc serve exited with ${code}: ${stderr}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, proc, lines, exited };
+  const s = await startServe(args, env({ OPSC_WEBHOOK_SECRET: SECRET, OPSC_API_TOKEN: TOKEN, ...extra }));
+  procs.push(s.proc);
+  return s;
 }
 
 async function stop(s: Serve, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
@@ -73,19 +44,6 @@ async function stop(s: Serve, signal: NodeJS.Signals = "SIGTERM"): Promise<numbe
 
 function git(dir: string, ...args: string[]): string {
   return execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" }).trim();
-}
-
-/** run.json of every record on the remote's records branch. */
-function remoteRuns(remote: GitHttpServer): Array<Record<string, unknown>> {
-  let files: string[];
-  try {
-    files = git(remote.bareDir, "ls-tree", "-r", "--name-only", RECORDS).split("\n");
-  } catch {
-    return [];
-  }
-  return files
-    .filter((f) => f.endsWith("/run.json"))
-    .map((f) => JSON.parse(git(remote.bareDir, "show", `${RECORDS}:${f}`)) as Record<string, unknown>);
 }
 
 async function apiRuns(s: Serve): Promise<Array<Record<string, unknown>>> {

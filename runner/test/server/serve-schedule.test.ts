@@ -5,29 +5,23 @@
  * scheduler all see the time the test sets; production code has no clock hook
  * for this. Skips itself when libfaketime is not installed.
  */
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
+import { BASE_FILES, git, jobYaml, TestRepo } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
 import { FakedClock, findLibfaketime } from "../helpers/faked-clock.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
-import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
+import { remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
 
 const SECRET = "schedule-webhook-secret";
 const TOKEN = "schedule-api-token";
-const OPSC = join(PROJECT_ROOT, "runner/bin/opsc.js");
-const RECORDS = "opsconductor/runs";
 const LIBFAKETIME = findLibfaketime();
 
-interface Serve {
-  url: string;
-  proc: ChildProcess;
-  exited: Promise<number | null>;
-}
+type Serve = ServeProcess;
 
 type Json = Record<string, unknown>;
 interface ScheduleDetail {
@@ -45,40 +39,16 @@ const tmp = (prefix: string) => {
 };
 
 async function serve(remote: GitHttpServer, clock: FakedClock, state = tmp("opsc-state-")): Promise<Serve> {
-  const proc = spawn(
-    process.execPath,
-    [OPSC, "serve", "--port", "0", "--repo", remote.url, "--state", state, "--grace", "1"],
-    {
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        HOME: tmp("opsc-home-"),
-        OPSC_LOG_LEVEL: "info",
-        OPSC_WEBHOOK_SECRET: SECRET,
-        OPSC_API_TOKEN: TOKEN,
-        ...clock.env(),
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  procs.push(proc);
-  let stderr = "";
-  proc.stderr!.on("data", (c: Buffer) => (stderr += String(c)));
-  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = "";
-    proc.stdout!.on("data", (c: Buffer) => {
-      buf += String(c);
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const o = JSON.parse(buf.slice(0, nl)) as { msg?: string; port?: number };
-        buf = buf.slice(nl + 1);
-        // Logged after the schedules are registered, so a tick from here on is owed.
-        if (o.msg === "runner listening" && o.port) resolve(o.port);
-      }
-    });
-    void exited.then((code) => reject(new Error(`opsc serve exited with ${code}: ${stderr}`)));
+  const s = await startServe(["--repo", remote.url, "--state", state, "--grace", "1"], {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: tmp("opsc-home-"),
+    OPSC_LOG_LEVEL: "info",
+    OPSC_WEBHOOK_SECRET: SECRET,
+    OPSC_API_TOKEN: TOKEN,
+    ...clock.env(),
   });
-  return { url: `http://127.0.0.1:${port}`, proc, exited };
+  procs.push(s.proc);
+  return s;
 }
 
 /**
@@ -111,26 +81,6 @@ function get(s: Serve, path: string): Promise<{ status: number; body: string }> 
     req.on("timeout", () => req.destroy(new Error(`GET ${path} timed out`)));
     req.on("error", reject);
   });
-}
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync("git", ["-C", dir, ...args], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "ignore"],
-  }).trim();
-}
-
-/** run.json of every record on the remote's records branch. */
-function remoteRuns(remote: GitHttpServer): Json[] {
-  let files: string[];
-  try {
-    files = git(remote.bareDir, "ls-tree", "-r", "--name-only", RECORDS).split("\n");
-  } catch {
-    return [];
-  }
-  return files
-    .filter((f) => f.endsWith("/run.json"))
-    .map((f) => JSON.parse(git(remote.bareDir, "show", `${RECORDS}:${f}`)) as Json);
 }
 
 async function apiRuns(s: Serve): Promise<Json[]> {
