@@ -87,22 +87,62 @@ async function walkTree(
   }
 }
 
-/** A branch, tag, `HEAD` or (abbreviated) commit id, peeled to a commit id. */
+/**
+ * A branch, tag, `HEAD` or (abbreviated) commit id, peeled to a commit id, with
+ * git's ancestry suffixes (`HEAD~2`, `main^`, `v1.0^2`), as reviewers type them.
+ */
 export async function resolveCommit(gitdir: string, ref: string): Promise<string> {
+  const m = /^(.*?)((?:[~^]\d*)*)$/.exec(ref);
+  const base = m?.[1] ?? ref;
+  let oid = await peelToCommit(gitdir, base, ref);
+  for (const [, op, digits] of (m?.[2] ?? "").matchAll(/([~^])(\d*)/g)) {
+    const n = digits === "" ? 1 : Number(digits);
+    if (op === "^") {
+      if (n === 0) continue;
+      oid = await parentOf(gitdir, oid, n - 1, ref);
+    } else {
+      for (let i = 0; i < n; i++) oid = await parentOf(gitdir, oid, 0, ref);
+    }
+  }
+  return oid;
+}
+
+async function parentOf(gitdir: string, oid: string, index: number, ref: string): Promise<string> {
+  const { commit } = await git.readCommit({ fs, gitdir, oid, cache: gitCache });
+  const parent = commit.parent[index];
+  if (!parent) {
+    throw userError(
+      "git.unknown-ref",
+      `"${ref}" goes past the first commit (or names a parent that does not exist)`,
+      {
+        hint: "check the history with `git log --oneline`",
+      },
+    );
+  }
+  return parent;
+}
+
+async function peelToCommit(gitdir: string, base: string, ref: string): Promise<string> {
+  if (base === "") throw refError(gitdir, ref, Object.assign(new Error("empty"), { code: "NotFoundError" }));
   let oid: string;
   try {
-    oid = await git.resolveRef({ fs, gitdir, ref });
+    oid = await git.resolveRef({ fs, gitdir, ref: base });
   } catch (e) {
-    if (!/^[0-9a-f]{4,40}$/i.test(ref)) throw refError(gitdir, ref, e);
+    if (!/^[0-9a-f]{4,40}$/i.test(base)) throw refError(gitdir, ref, e);
     try {
-      oid = await git.expandOid({ fs, gitdir, oid: ref.toLowerCase(), cache: gitCache });
+      oid = await git.expandOid({ fs, gitdir, oid: base.toLowerCase(), cache: gitCache });
     } catch (e2) {
       throw refError(gitdir, ref, e2);
     }
   }
   // Annotated tags point at a tag object; follow them to the commit.
   for (let depth = 0; depth < 10; depth++) {
-    const obj = await git.readObject({ fs, gitdir, oid, cache: gitCache });
+    let obj: Awaited<ReturnType<typeof git.readObject>>;
+    try {
+      obj = await git.readObject({ fs, gitdir, oid, cache: gitCache });
+    } catch (e) {
+      throw refError(gitdir, ref, e);
+    }
     if (obj.type === "commit") return oid;
     if (
       obj.type === "tag" &&
@@ -124,7 +164,7 @@ function refError(gitdir: string, ref: string, cause: unknown): Error {
   const code = (cause as { code?: string }).code;
   if (code === "NotFoundError" || code === "AmbiguousError") {
     return userError("git.unknown-ref", `no branch, tag or commit "${ref}" in ${gitdir}`, {
-      hint: "check the name with `git branch -a` or `git log --oneline`",
+      hint: "check the name with `git branch -a` or `git log --oneline`; a commit from elsewhere must be fetched first",
       cause,
     });
   }

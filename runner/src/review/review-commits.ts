@@ -6,9 +6,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { findGitDir } from "../git/git-dir.js";
 import git from "isomorphic-git";
-import { gitCache, readRepoCommit } from "../git/read-tree.js";
+import { gitCache, readRepoCommit, resolveCommit } from "../git/read-tree.js";
 import { loadRepo } from "../repo/load-repo.js";
-import { commitOf } from "../triggers/changed-paths.js";
+
 import { diffRepos } from "./diff-repos.js";
 import type { Review } from "./render-diff.js";
 
@@ -25,8 +25,8 @@ export async function reviewCommits(request: ReviewRequest): Promise<Review> {
   const options = request.root ? { root: request.root } : {};
   // commitOf turns a well-formed but absent commit id into a user error.
   const [baseCommit, headCommit] = await Promise.all([
-    commitOf(request.gitdir, request.base),
-    commitOf(request.gitdir, request.head),
+    resolveCommit(request.gitdir, request.base),
+    resolveCommit(request.gitdir, request.head),
   ]);
   const [baseFiles, headFiles] = await Promise.all([
     readRepoCommit(request.gitdir, baseCommit, options),
@@ -66,7 +66,7 @@ export function locateGit(repoDir: string): { gitdir: string; root?: string } {
  * "files changed" view). Falls back to `base` when the histories do not meet.
  */
 export async function mergeBaseOf(gitdir: string, base: string, head: string): Promise<string> {
-  const [a, b] = await Promise.all([commitOf(gitdir, base), commitOf(gitdir, head)]);
+  const [a, b] = await Promise.all([resolveCommit(gitdir, base), resolveCommit(gitdir, head)]);
   const found = (await git.findMergeBase({ fs, gitdir, oids: [a, b], cache: gitCache })) as string[];
   return found[0] ?? a;
 }

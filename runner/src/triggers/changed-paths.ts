@@ -5,17 +5,16 @@
  */
 import fs from "node:fs";
 import git from "isomorphic-git";
-import { userError } from "../core/errors.js";
 import { gitCache, resolveCommit } from "../git/read-tree.js";
 
 /** What GitHub sends as `before` when a branch is created. */
 export const ZERO_SHA = "0".repeat(40);
 
 export async function changedPaths(gitdir: string, before: string, after: string): Promise<string[]> {
-  const afterOid = await commitOf(gitdir, after);
+  const afterOid = await resolveCommit(gitdir, after);
   const trees = [git.TREE({ ref: afterOid })];
   // A new branch has no "before": every path of the pushed commit counts as changed.
-  if (!/^0+$/.test(before)) trees.unshift(git.TREE({ ref: await commitOf(gitdir, before) }));
+  if (!/^0+$/.test(before)) trees.unshift(git.TREE({ ref: await resolveCommit(gitdir, before) }));
   const changed: string[] = [];
   await git.walk({
     fs,
@@ -35,17 +34,4 @@ export async function changedPaths(gitdir: string, before: string, after: string
     },
   });
   return [...new Set(changed)].sort();
-}
-
-/** resolveCommit, plus a clear error for a full commit id that is not in the repository. */
-export async function commitOf(gitdir: string, ref: string): Promise<string> {
-  try {
-    return await resolveCommit(gitdir, ref);
-  } catch (e) {
-    if ((e as { code?: string }).code !== "NotFoundError") throw e;
-    throw userError("git.unknown-ref", `no branch, tag or commit "${ref}" in ${gitdir}`, {
-      hint: "fetch the commit first, or check the id with `git log --oneline`",
-      cause: e,
-    });
-  }
 }

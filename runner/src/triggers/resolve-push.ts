@@ -4,9 +4,9 @@
  */
 import type { Diagnostic } from "../core/diagnostic.js";
 import type { JobDef, RepoModel } from "../core/repo-model.js";
-import { readRepoCommit } from "../git/read-tree.js";
+import { readRepoCommit, resolveCommit } from "../git/read-tree.js";
 import { loadRepo } from "../repo/load-repo.js";
-import { changedPaths, commitOf } from "./changed-paths.js";
+import { changedPaths } from "./changed-paths.js";
 import { branchOf, jobsForPush } from "./match-push.js";
 
 export interface PushRequest {
@@ -28,7 +28,7 @@ export interface PushResolution {
 }
 
 export async function resolvePush(gitdir: string, request: PushRequest): Promise<PushResolution> {
-  const commit = await commitOf(gitdir, request.after);
+  const commit = await resolveCommit(gitdir, request.after);
   const { model, diagnostics } = loadRepo(await readRepoCommit(gitdir, commit));
   const errors = diagnostics.filter((d) => d.severity === "error");
   const base = { commit, model, errors };

@@ -95,4 +95,23 @@ describe("readRepoCommit", () => {
     expect(isOpscError(err) && err.code).toBe("git.unknown-ref");
     expect((err as Error).message).toContain("no-such-branch");
   });
+
+  it("follows git's ancestry suffixes, as reviewers type them", async () => {
+    const gitdir = join(dir, ".git");
+    for (const ref of ["HEAD~1", "HEAD^", "main~", "v1~0", "HEAD^1"]) {
+      expect((await readRepoCommit(gitdir, ref)).commit, ref).toBe(firstCommit);
+    }
+  });
+
+  it("a full commit id that is not in the repository, or a parent past the first commit, is a user error", async () => {
+    for (const [ref, words] of [
+      ["0".repeat(39) + "1", "no branch, tag or commit"],
+      ["HEAD~2", "goes past the first commit"],
+      ["HEAD^2", "goes past the first commit"],
+    ] as const) {
+      const err = await readRepoCommit(join(dir, ".git"), ref).catch((e: unknown) => e);
+      expect(isOpscError(err) && err.code, ref).toBe("git.unknown-ref");
+      expect((err as Error).message).toContain(words);
+    }
+  });
 });
