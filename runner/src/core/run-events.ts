@@ -15,9 +15,13 @@ export const TARGET_OUTCOMES = [
 ] as const;
 export type TargetOutcome = (typeof TARGET_OUTCOMES)[number];
 
-/** A count per outcome, all zero. */
-export function emptyCounts(): Record<TargetOutcome, number> {
-  return Object.fromEntries(TARGET_OUTCOMES.map((o) => [o, 0])) as Record<TargetOutcome, number>;
+/** How many targets ended with each outcome (every outcome present, zero or more). */
+export function countOutcomes(
+  targets: ReadonlyArray<{ outcome: TargetOutcome }>,
+): Record<TargetOutcome, number> {
+  const counts = Object.fromEntries(TARGET_OUTCOMES.map((o) => [o, 0])) as Record<TargetOutcome, number>;
+  for (const t of targets) counts[t.outcome]++;
+  return counts;
 }
 export type StepOutcome = "ok" | "changed" | "failed" | "skipped" | "timed_out" | "cancelled";
 export type RunResult = "success" | "failure" | "cancelled" | "interrupted";

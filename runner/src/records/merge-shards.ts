@@ -3,7 +3,7 @@
  * record (so no shard waits for another), and readers merge them by
  * `shard.group`. Pure.
  */
-import type { RunResult, TargetOutcome } from "../core/run-events.js";
+import { countOutcomes, type RunResult } from "../core/run-events.js";
 import type { RunSummary } from "../core/run-summary.js";
 
 export interface MergedShards {
@@ -34,15 +34,11 @@ export function mergeShards(shards: readonly RunSummary[]): MergedShards {
   if (!first) throw new Error("mergeShards needs at least one record");
   const count = first.shard?.count ?? 1;
   const seen = new Set(sorted.map((s) => s.shard?.index ?? 1));
-  const counts = Object.fromEntries(Object.keys(first.counts).map((k) => [k, 0])) as Record<
-    TargetOutcome,
-    number
-  >;
-  for (const s of sorted)
-    for (const [k, n] of Object.entries(s.counts))
-      counts[k as TargetOutcome] = (counts[k as TargetOutcome] ?? 0) + n;
   const result = SEVERITY.find((r) => sorted.some((s) => s.result === r)) ?? "success";
   const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !seen.has(i));
+  const targets = sorted
+    .flatMap((s) => s.targets)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const summary: RunSummary = {
     ...first,
     result,
@@ -52,10 +48,8 @@ export function mergeShards(shards: readonly RunSummary[]): MergedShards {
         .map((s) => s.finishedAt)
         .sort()
         .at(-1) ?? first.finishedAt,
-    targets: sorted
-      .flatMap((s) => s.targets)
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-    counts,
+    targets,
+    counts: countOutcomes(targets),
   };
   return {
     summary,

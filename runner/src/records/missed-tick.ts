@@ -10,7 +10,7 @@ import type { Settings } from "../core/repo-model.js";
 import type { NotificationOutcome, RunSummary } from "../core/run-summary.js";
 import { newRunId } from "../run/run-plan.js";
 import { commitRecord, type CommitRecordResult } from "./commit-record.js";
-import { emptyCounts } from "../core/run-events.js";
+import { countOutcomes } from "../core/run-events.js";
 
 export interface MissedTickFacts {
   job: string;
@@ -49,7 +49,7 @@ export function missedTickSummary(tick: MissedTickFacts, now: Date): RunSummary 
     inputs: {},
     checkMode: false,
     targets: [],
-    counts: emptyCounts(),
+    counts: countOutcomes([]),
   };
 }
 

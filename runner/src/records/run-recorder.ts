@@ -8,7 +8,7 @@
  */
 import type { Plan } from "../core/plan-model.js";
 import {
-  emptyCounts,
+  countOutcomes,
   type RunEvent,
   type RunEventListener,
   type RunResult,
@@ -219,8 +219,7 @@ export class RunRecorder {
         targets.push(t);
       }
     }
-    const counts = emptyCounts();
-    for (const t of targets) counts[t.outcome]++;
+    const counts = countOutcomes(targets);
     const summary: RunSummary = {
       id: this.id ?? "unknown",
       job: this.context.job,

@@ -22,7 +22,7 @@ import type {
   StepOutcome,
   TargetOutcome,
 } from "../core/run-events.js";
-import { emptyCounts } from "../core/run-events.js";
+import { countOutcomes } from "../core/run-events.js";
 import type { StepSummary, TargetSummary } from "../core/run-summary.js";
 import type { Redactor } from "../secrets/redactor.js";
 import { buildStepScript } from "../transports/script-builder.js";
@@ -156,8 +156,7 @@ class Engine {
         .map((t) => this.summaries.get(`${p.name}\u0000${t}`))
         .filter((s): s is TargetSummary => s !== undefined),
     );
-    const counts = emptyCounts();
-    for (const t of targets) counts[t.outcome]++;
+    const counts = countOutcomes(targets);
     const result: RunResult =
       this.abortReason === "cancelled"
         ? "cancelled"
