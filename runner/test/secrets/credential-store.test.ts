@@ -1,6 +1,6 @@
 import * as age from "age-encryption";
 import { beforeAll, describe, expect, it } from "vitest";
-import { isOpscError, type OpscError } from "../../src/core/errors.js";
+import { opscFailure } from "../helpers/opsc-failure.js";
 import { CredentialStore, parseCredentialRef } from "../../src/secrets/credential-store.js";
 import { MASK, Redactor } from "../../src/secrets/redactor.js";
 import { encryptSops, inspectSops, parseSopsText } from "../../src/secrets/sops-file.js";
@@ -16,16 +16,6 @@ const reader = async (path: string): Promise<Uint8Array | undefined> => {
   reads.push(path);
   return files.get(path);
 };
-
-async function failure(p: Promise<unknown>): Promise<OpscError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isOpscError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a failure");
-}
 
 beforeAll(async () => {
   identity = await age.generateX25519Identity();
@@ -81,14 +71,16 @@ describe("CredentialStore", () => {
   });
 
   it("a missing file: secrets.file-missing", async () => {
-    const e = await failure(new CredentialStore(reader, [identity], new Redactor()).get("nope/x"));
+    const e = await opscFailure(new CredentialStore(reader, [identity], new Redactor()).get("nope/x"));
     expect(e.code).toBe("secrets.file-missing");
     expect(e.message).toContain("credentials/nope.sops.yaml");
     expect(e.hint).toMatch(/opsc secrets set/);
   });
 
   it("a missing key path: secrets.key-missing, without any value", async () => {
-    const e = await failure(new CredentialStore(reader, [identity], new Redactor()).get("prod/ssh.nothing"));
+    const e = await opscFailure(
+      new CredentialStore(reader, [identity], new Redactor()).get("prod/ssh.nothing"),
+    );
     expect(e.code).toBe("secrets.key-missing");
     expect(e.message).toBe(
       'credentials/prod.sops.yaml has no key "ssh.nothing" (reference prod/ssh.nothing)',
@@ -97,14 +89,14 @@ describe("CredentialStore", () => {
   });
 
   it("a plaintext file under credentials/: secrets.not-encrypted, value not shown", async () => {
-    const e = await failure(new CredentialStore(reader, [identity], new Redactor()).get("plain/token"));
+    const e = await opscFailure(new CredentialStore(reader, [identity], new Redactor()).get("plain/token"));
     expect(e.code).toBe("secrets.not-encrypted");
     expect(`${e.message}${e.hint}`).not.toContain("in-clear-Zz0");
   });
 
   it("a wrong identity: secrets.no-identity", async () => {
     const other = await age.generateX25519Identity();
-    const e = await failure(new CredentialStore(reader, [other], new Redactor()).get("prod/port"));
+    const e = await opscFailure(new CredentialStore(reader, [other], new Redactor()).get("prod/port"));
     expect(e.code).toBe("secrets.no-identity");
   });
 

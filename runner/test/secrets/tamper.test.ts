@@ -1,7 +1,8 @@
 /** A tampered file is refused with its own code, a message saying what to do, and no plaintext. */
 import * as age from "age-encryption";
 import { beforeAll, describe, expect, it } from "vitest";
-import { isOpscError, type OpscError } from "../../src/core/errors.js";
+import { opscFailure } from "../helpers/opsc-failure.js";
+import type { OpscError } from "../../src/core/errors.js";
 import { decryptSops, encryptSops, parseSopsText, type SopsFormat } from "../../src/secrets/sops-file.js";
 
 const SECRET = "tamper-secret-7Qz2Lm";
@@ -11,16 +12,6 @@ const PLAIN = `db:\n    password: ${SECRET}\n    user_unencrypted: admin\nlist:\
 let identity: string;
 let recipient: string;
 let encrypted: string;
-
-async function failure(p: Promise<unknown>): Promise<OpscError> {
-  try {
-    await p;
-  } catch (e) {
-    if (isOpscError(e)) return e;
-    throw e;
-  }
-  throw new Error("expected a failure");
-}
 
 function expectNoPlaintext(e: OpscError): void {
   const text = `${e.message}\n${e.hint ?? ""}`;
@@ -45,7 +36,9 @@ describe("tampering", () => {
       (_m, a: string, c: string) => a + (c === "A" ? "B" : "A"),
     );
     expect(changed).not.toBe(encrypted);
-    const e = await failure(decryptSops(changed, "yaml", [identity], { file: "credentials/x.sops.yaml" }));
+    const e = await opscFailure(
+      decryptSops(changed, "yaml", [identity], { file: "credentials/x.sops.yaml" }),
+    );
     expect(e.code).toBe("secrets.value-tampered");
     expect(e.message).toContain('"db:password"');
     expect(e.hint).toMatch(/restore the file from Git history/);
@@ -55,14 +48,14 @@ describe("tampering", () => {
   it("a value moved to another key (AAD): secrets.value-tampered", async () => {
     const pw = /password: (ENC\[[^\]]+\])/.exec(encrypted)?.[1] ?? "";
     const moved = encrypted.replace(/(list:\n {4}- )ENC\[[^\]]+\]/, `$1${pw}`);
-    const e = await failure(decryptSops(moved, "yaml", [identity]));
+    const e = await opscFailure(decryptSops(moved, "yaml", [identity]));
     expect(e.code).toBe("secrets.value-tampered");
     expectNoPlaintext(e);
   });
 
   it("a value replaced in clear: secrets.value-tampered", async () => {
     const clear = encrypted.replace(/password: ENC\[[^\]]+\]/, "password: hunter2");
-    const e = await failure(decryptSops(clear, "yaml", [identity]));
+    const e = await opscFailure(decryptSops(clear, "yaml", [identity]));
     expect(e.code).toBe("secrets.value-tampered");
     expect(e.message).toContain("should be encrypted but is not");
     expect(e.message).not.toContain("hunter2");
@@ -72,7 +65,9 @@ describe("tampering", () => {
     const m = /list:\n {4}- (ENC\[[^\]]+\])\n {4}- (ENC\[[^\]]+\])/.exec(encrypted);
     const swapped = encrypted.replace(m?.[0] ?? "", `list:\n    - ${m?.[2]}\n    - ${m?.[1]}`);
     expect(swapped).not.toBe(encrypted);
-    const e = await failure(decryptSops(swapped, "yaml", [identity], { file: "credentials/x.sops.yaml" }));
+    const e = await opscFailure(
+      decryptSops(swapped, "yaml", [identity], { file: "credentials/x.sops.yaml" }),
+    );
     expect(e.code).toBe("secrets.mac-mismatch");
     expect(e.message).toContain("credentials/x.sops.yaml");
     expect(e.hint).toMatch(/opsc secrets edit/);
@@ -80,7 +75,7 @@ describe("tampering", () => {
   });
 
   it("a changed unencrypted value: secrets.mac-mismatch", async () => {
-    const e = await failure(
+    const e = await opscFailure(
       decryptSops(encrypted.replace('user_unencrypted: "admin"', 'user_unencrypted: "root"'), "yaml", [
         identity,
       ]),
@@ -89,14 +84,14 @@ describe("tampering", () => {
   });
 
   it("a changed lastmodified (the MAC's AAD): secrets.mac-mismatch", async () => {
-    const e = await failure(
+    const e = await opscFailure(
       decryptSops(encrypted.replace(/lastmodified: "(\d{4})/, 'lastmodified: "1999'), "yaml", [identity]),
     );
     expect(e.code).toBe("secrets.mac-mismatch");
   });
 
   it("a removed MAC: secrets.mac-missing", async () => {
-    const e = await failure(
+    const e = await opscFailure(
       decryptSops(encrypted.replace(/\n {4}mac: ENC\[[^\]]+\]/, ""), "yaml", [identity]),
     );
     expect(e.code).toBe("secrets.mac-missing");
@@ -105,14 +100,14 @@ describe("tampering", () => {
 
   it("a wrong key: secrets.no-identity, naming the recipients", async () => {
     const other = await age.generateX25519Identity();
-    const e = await failure(decryptSops(encrypted, "yaml", [other], { file: "credentials/x.sops.yaml" }));
+    const e = await opscFailure(decryptSops(encrypted, "yaml", [other], { file: "credentials/x.sops.yaml" }));
     expect(e.code).toBe("secrets.no-identity");
     expect(e.hint).toContain(recipient.slice(0, 24));
     expect(e.hint).toMatch(/SOPS_AGE_KEY_FILE/);
   });
 
   it("a plaintext file: secrets.not-encrypted", async () => {
-    const e = await failure(decryptSops(PLAIN, "yaml", [identity], { file: "credentials/x.sops.yaml" }));
+    const e = await opscFailure(decryptSops(PLAIN, "yaml", [identity], { file: "credentials/x.sops.yaml" }));
     expect(e.code).toBe("secrets.not-encrypted");
     expect(e.message).toBe("credentials/x.sops.yaml is not encrypted: it has no sops metadata");
     expect(e.hint).toMatch(/rotate any secret/);
@@ -125,7 +120,7 @@ describe("tampering", () => {
       recipients: [recipient],
       previous: doc,
     });
-    const e = await failure(decryptSops(bytes.replace("type:str]", "type:blob]"), "yaml", [identity]));
+    const e = await opscFailure(decryptSops(bytes.replace("type:str]", "type:blob]"), "yaml", [identity]));
     // The type is outside the GCM tag, so the value opens; the unknown type is what refuses it.
     expect(e.code).toBe("secrets.unsupported");
     expect(e.message).toContain('unknown type "blob"');
@@ -136,7 +131,7 @@ describe("tampering", () => {
       "sops:\n",
       "sops:\n    key_groups:\n        - age: []\n        - age: []\n",
     );
-    const e = await failure(decryptSops(text, "yaml", [identity]));
+    const e = await opscFailure(decryptSops(text, "yaml", [identity]));
     expect(e.code).toBe("secrets.unsupported");
     expect(e.message).toMatch(/key groups/);
   });
@@ -146,7 +141,7 @@ describe("tampering", () => {
       "    unencrypted_suffix: _unencrypted\n",
       "    unencrypted_suffix: _unencrypted\n    encrypted_regex: ^x$\n",
     );
-    const e = await failure(decryptSops(text, "yaml", [identity]));
+    const e = await opscFailure(decryptSops(text, "yaml", [identity]));
     expect(e.code).toBe("secrets.bad-metadata");
   });
 
@@ -154,7 +149,7 @@ describe("tampering", () => {
     ["json", '{"a": [1, 2}'],
     ["yaml", "a: [1, 2\n"],
   ])("broken %s syntax: an error with line and column", async (format, text) => {
-    const e = await failure(decryptSops(text, format, [identity], { file: "credentials/bad" }));
+    const e = await opscFailure(decryptSops(text, format, [identity], { file: "credentials/bad" }));
     expect(e.code).toBe(`secrets.bad-${format}`);
     expect(e.position?.file).toBe("credentials/bad");
     expect(e.position?.line).toBeGreaterThanOrEqual(1);
