@@ -113,9 +113,7 @@ export async function pushNewObjects(opts: PushNewObjectsOptions): Promise<PushN
     return { kind: "refused", reason: "the server sent no status for the branch", messages: report.messages };
   if (status === "ok") return { kind: "pushed", objects: objects.size, messages: report.messages };
   // Another writer moved the ref between our discovery and its update.
-  if (
-    /fetch first|non-fast-forward|failed to lock|cannot lock|failed to update ref|stale info/i.test(status)
-  ) {
+  if (isRaceMessage(status)) {
     return { kind: "race", reason: status, messages: report.messages };
   }
   return { kind: "refused", reason: status, messages: report.messages };
@@ -218,4 +216,11 @@ function parseReport(
     }
   }
   return { unpack, refs, messages };
+}
+
+/** What servers say when another writer moved the ref first: fetch, rebuild, try again. */
+export function isRaceMessage(text: string): boolean {
+  return /non-fast-forward|fetch first|failed to lock|cannot lock|failed to update ref|stale info|not a simple fast-forward/i.test(
+    text,
+  );
 }

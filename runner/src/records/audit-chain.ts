@@ -121,6 +121,8 @@ export interface ChainVerification {
   lines: number;
   head: ChainHead | null;
   firstBreak?: ChainBreak;
+  /** Run records checked against their audit lines (set when verifying a records branch). */
+  runs?: number;
 }
 
 /**

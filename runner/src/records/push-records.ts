@@ -6,12 +6,13 @@
  * sends only the new objects (git/push-new-objects.ts); isomorphic-git's push
  * handles the rest (a new branch, a remote far behind).
  */
+import { displayUrl } from "../git/display-url.js";
 import fs from "node:fs";
 import git, { type AuthCallback } from "isomorphic-git";
 import http from "isomorphic-git/http/node";
 import { environmentError } from "../core/errors.js";
 import { compareAndSwapRef, readRef, RefMovedError } from "../git/ref-lock.js";
-import { pushNewObjects } from "../git/push-new-objects.js";
+import { isRaceMessage, pushNewObjects } from "../git/push-new-objects.js";
 import { authFromEnv, isHttpUrl, remoteUrl } from "../git/remote-auth.js";
 import { hasRun, replayRecordCommit, trailer } from "./record-commit.js";
 import { isRunId, runDir } from "./record-paths.js";
@@ -45,11 +46,6 @@ export interface PushOptions {
   now?: () => Date;
   env?: NodeJS.ProcessEnv;
   maxAttempts?: number;
-}
-
-/** Credentials in a URL must not reach a log or an error. */
-export function displayUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
 }
 
 export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
@@ -193,12 +189,6 @@ function httpRefusal(status: number | undefined, text: string | undefined): Atte
       (auth ? ": set OPSC_GIT_TOKEN (or GITHUB_TOKEN) to a token that may push" : ""),
     messages: [],
   };
-}
-
-function isRaceMessage(text: string): boolean {
-  return /non-fast-forward|fetch first|failed to lock|cannot lock|failed to update ref|stale info|not a simple fast-forward/i.test(
-    text,
-  );
 }
 
 function refused(why: string, messages: string[], attempts: number, rebuilt: Set<string>): PushOutcome {

@@ -20,7 +20,7 @@ import {
   type ChainVerification,
   type RunRecordHash,
 } from "./audit-chain.js";
-import { displayUrl } from "./push-records.js";
+import { displayUrl } from "../git/display-url.js";
 import { AUDIT_HEAD_TRAILER, trailer } from "./record-commit.js";
 import { isRunId, runDir } from "./record-paths.js";
 import { parseRunJson } from "./render-run-json.js";
@@ -175,7 +175,7 @@ export async function verifyRecords(src: RecordsSource): Promise<ChainVerificati
     const text = entry && entry.type === "blob" ? await readBlobText(src.gitdir, entry.oid, src.cache) : "";
     runs.push({ id, sha256: sha256Hex(text) });
   }
-  const result = verifyAuditChain(files, runs);
+  const result = { ...verifyAuditChain(files, runs), runs: runs.length };
   if (!result.ok || !result.head) return result;
   const vouched = await newestAuditHead(src);
   if (vouched && vouched.hash !== result.head.hash) {

@@ -172,7 +172,8 @@ export class RunRecorder {
   private log(target: string, line: string): void {
     let lines = this.logs.get(target);
     if (!lines) this.logs.set(target, (lines = []));
-    lines.push(this.redactor.redact(line));
+    // Built from events apply() has masked already.
+    lines.push(line);
   }
 
   /**

@@ -23,21 +23,16 @@ export interface ReviewRequest {
 
 export async function reviewCommits(request: ReviewRequest): Promise<Review> {
   const options = request.root ? { root: request.root } : {};
-  // commitOf turns a well-formed but absent commit id into a user error.
-  const [baseCommit, headCommit] = await Promise.all([
-    resolveCommit(request.gitdir, request.base),
-    resolveCommit(request.gitdir, request.head),
-  ]);
   const [baseFiles, headFiles] = await Promise.all([
-    readRepoCommit(request.gitdir, baseCommit, options),
-    readRepoCommit(request.gitdir, headCommit, options),
+    readRepoCommit(request.gitdir, request.base, options),
+    readRepoCommit(request.gitdir, request.head, options),
   ]);
   const base = loadRepo(baseFiles);
   const head = loadRepo(headFiles);
   const errors = (d: typeof base.diagnostics): number => d.filter((x) => x.severity === "error").length;
   return {
-    base: { commit: baseFiles.commit ?? request.base, errors: errors(base.diagnostics) },
-    head: { commit: headFiles.commit ?? request.head, errors: errors(head.diagnostics) },
+    base: { commit: baseFiles.commit!, errors: errors(base.diagnostics) },
+    head: { commit: headFiles.commit!, errors: errors(head.diagnostics) },
     diff: diffRepos(base.model, head.model, { at: request.at }),
   };
 }

@@ -15,7 +15,6 @@ export type RepoFileReader = (repoRelativePath: string) => Promise<Uint8Array | 
 
 const CANDIDATES: Array<[string, SopsFormat]> = [
   [".sops.yaml", "yaml"],
-  [".sops.yml", "yaml"],
   [".sops.json", "json"],
 ];
 

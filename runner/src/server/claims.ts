@@ -5,6 +5,7 @@
  * commit of its own (replica name, time), so two claims are never the same
  * object and the loser is always refused.
  */
+import { DEFAULT_AUTHOR } from "../records/record-commit.js";
 import fs from "node:fs";
 import os from "node:os";
 import git from "isomorphic-git";
@@ -104,8 +105,7 @@ async function claimCommit(gitdir: string, replica: string, ref: string): Promis
   const tree = await git.writeTree({ fs, gitdir, tree: [] });
   const now = Date.now();
   const who = {
-    name: "OpsConductor",
-    email: "opsconductor@localhost",
+    ...DEFAULT_AUTHOR,
     timestamp: Math.floor(now / 1000),
     timezoneOffset: 0,
   };

@@ -4,6 +4,7 @@
  * reads a local repository as it is. Either way jobs run at an exact commit id,
  * never at "whatever is checked out".
  */
+import { displayUrl } from "../git/display-url.js";
 import fs from "node:fs";
 import path from "node:path";
 import git from "isomorphic-git";
@@ -125,7 +126,7 @@ class RemoteMirror implements RepoMirror {
     } catch (e) {
       throw environmentError(
         "serve.fetch-failed",
-        `cannot fetch ${redactUrl(this.url)}: ${(e as Error).message}`,
+        `cannot fetch ${displayUrl(this.url)}: ${(e as Error).message}`,
         {
           hint: "check the URL and, for a private repository, OPSC_GIT_TOKEN",
           cause: e,
@@ -173,9 +174,4 @@ async function hasCommit(gitdir: string, oid: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** A URL for logs: no user info. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//");
 }

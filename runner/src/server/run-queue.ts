@@ -10,8 +10,6 @@ import type { WorkItem } from "./work-item.js";
 
 import { SHUTDOWN_CODE } from "../core/shutdown.js";
 
-export { SHUTDOWN_CODE };
-
 export interface RunQueueOptions {
   /** Runs at once across all groups. */
   limit: number;

@@ -239,17 +239,25 @@ export class RunnerService {
       after: p.after,
       ref: p.ref,
     });
+    // The model resolvePush loaded serves the scheduler and later requests at this commit too.
+    this.remember(r.commit, { model: r.model, errors: r.errors });
     if (r.errors.length > 0)
       log.warn({ commit: r.commit, errors: r.errors.slice(0, 5) }, "repository does not validate");
     if (p.ref === `refs/heads/${this.defaultBranch}`)
       await this.refreshSchedules(r.commit, r.model, r.errors);
     if (r.jobs.length === 0) log.info({ commit: r.commit, reason: r.reason }, "push runs no job");
     for (const job of r.jobs) {
-      this.submit(job, r.commit, p.ref, {}, false, {
-        kind: "push",
-        actor: p.pusher ? `github:${p.pusher}` : "github",
-        detail: { delivery: entry.delivery, ref: p.ref, before: p.before ?? "", after: r.commit },
-      });
+      this.submit(
+        job,
+        r.commit,
+        p.ref,
+        {},
+        {
+          kind: "push",
+          actor: p.pusher ? `github:${p.pusher}` : "github",
+          detail: { delivery: entry.delivery, ref: p.ref, before: p.before ?? "", after: r.commit },
+        },
+      );
     }
   }
 
@@ -280,7 +288,7 @@ export class RunnerService {
         this.refuse(job, commit, `refs/heads/${branch}`, inputs, trigger, problems.join("; "));
         continue;
       }
-      this.submit(job, commit, `refs/heads/${branch}`, inputs, false, trigger);
+      this.submit(job, commit, `refs/heads/${branch}`, inputs, trigger);
     }
   }
 
@@ -326,7 +334,7 @@ export class RunnerService {
       return { status: 200, body: { duplicate: true } };
     }
     this.o.metrics.deliveries.inc({ source: trigger.kind, outcome: "accepted" });
-    const item = this.submit(target.job, target.commit, target.ref, inputs, false, trigger);
+    const item = this.submit(target.job, target.commit, target.ref, inputs, trigger);
     return {
       status: 202,
       body: { id: item.id, status: item.status, commit: target.commit, ...reasonOf(item) },
@@ -366,16 +374,22 @@ export class RunnerService {
     const { model } = await this.modelAt(commit);
     const job = model.jobs.get(tick.job);
     if (!job) return;
-    this.submit(job, commit, `refs/heads/${this.defaultBranch}`, {}, false, {
-      kind: "schedule",
-      actor: "schedule",
-      detail: {
-        cron: tick.schedule.cron,
-        timezone: tick.schedule.timezone,
-        tick: tick.at.toISOString(),
-        ...(tick.late ? { catchUp: tick.schedule.catchUp } : {}),
+    this.submit(
+      job,
+      commit,
+      `refs/heads/${this.defaultBranch}`,
+      {},
+      {
+        kind: "schedule",
+        actor: "schedule",
+        detail: {
+          cron: tick.schedule.cron,
+          timezone: tick.schedule.timezone,
+          tick: tick.at.toISOString(),
+          ...(tick.late ? { catchUp: tick.schedule.catchUp } : {}),
+        },
       },
-    });
+    );
   }
 
   private async missTick(tick: Omit<ScheduledTick, "late">): Promise<void> {
@@ -423,11 +437,9 @@ export class RunnerService {
     commit: string,
     ref: string,
     inputs: Record<string, unknown>,
-    fromText: boolean,
     trigger: Trigger,
   ): WorkItem {
     const item = this.newItem(job, commit, ref, inputs, trigger);
-    if (fromText) item.inputsFromText = true;
     // Journal before queueing: from here a restart resumes it.
     this.o.store.save(item);
     this.o.logger.info({ job: job.id, item: item.id, commit, trigger: trigger.kind }, "work accepted");
@@ -509,7 +521,6 @@ export class RunnerService {
         ...(item.ref ? { ref: item.ref } : {}),
         job: item.job,
         inputs: item.inputs,
-        ...(item.inputsFromText ? { inputsFromText: true } : {}),
         trigger: { ...item.trigger, detail: { ...item.trigger.detail, item: item.id } },
         push: this.o.push,
         signal,
@@ -532,10 +543,14 @@ export class RunnerService {
     if (!hit) {
       const { model, diagnostics } = loadRepo(await readRepoCommit(this.o.mirror.gitdir, commit));
       hit = { model, errors: diagnostics.filter((d) => d.severity === "error") };
-      this.models.set(commit, hit);
-      if (this.models.size > MODEL_CACHE) this.models.delete(this.models.keys().next().value!);
+      this.remember(commit, hit);
     }
     return hit;
+  }
+
+  private remember(commit: string, loaded: { model: RepoModel; errors: Diagnostic[] }): void {
+    this.models.set(commit, loaded);
+    if (this.models.size > MODEL_CACHE) this.models.delete(this.models.keys().next().value!);
   }
 }
 

@@ -3,6 +3,7 @@
  * and the express app, listening on a port. `opsc serve` calls this; tests
  * call it in-process with their own executor and clock.
  */
+import { displayUrl } from "../git/display-url.js";
 import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -107,7 +108,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
   const port = (server.address() as AddressInfo).port;
   await service.start();
-  logger.info({ port, repo: o.repo.replace(/\/\/[^@/]*@/, "//"), state: o.state }, "runner listening");
+  logger.info({ port, repo: displayUrl(o.repo), state: o.state }, "runner listening");
   let closing: Promise<void> | undefined;
   return {
     service,

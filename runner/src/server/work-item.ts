@@ -14,7 +14,6 @@ export interface WorkItem {
   commit: string;
   ref?: string;
   inputs: Record<string, unknown>;
-  inputsFromText?: boolean;
   trigger: Trigger;
   concurrency?: { group: string; policy: "queue" | "skip" | "cancel-previous" };
   acceptedAt: string;

@@ -4,7 +4,7 @@
  */
 import type { Diagnostic } from "../core/diagnostic.js";
 import type { JobDef, RepoModel } from "../core/repo-model.js";
-import { readRepoCommit, resolveCommit } from "../git/read-tree.js";
+import { readRepoCommit } from "../git/read-tree.js";
 import { loadRepo } from "../repo/load-repo.js";
 import { changedPaths } from "./changed-paths.js";
 import { branchOf, jobsForPush } from "./match-push.js";
@@ -28,8 +28,9 @@ export interface PushResolution {
 }
 
 export async function resolvePush(gitdir: string, request: PushRequest): Promise<PushResolution> {
-  const commit = await resolveCommit(gitdir, request.after);
-  const { model, diagnostics } = loadRepo(await readRepoCommit(gitdir, commit));
+  const files = await readRepoCommit(gitdir, request.after);
+  const commit = files.commit!;
+  const { model, diagnostics } = loadRepo(files);
   const errors = diagnostics.filter((d) => d.severity === "error");
   const base = { commit, model, errors };
   const branch = branchOf(request.ref);

@@ -178,7 +178,8 @@ describe("Scheduler under a manual clock", () => {
     );
     const [reg] = s.registered;
     expect(reg).toMatchObject({ job: "b", cron: "0 3 * * 1", timezone: "Europe/Berlin" });
-    expect(new Date(reg!.next!).getUTCHours()).toBeGreaterThanOrEqual(1);
+    // 03:00 in Berlin is 02:00 UTC (CET) or 01:00 UTC (CEST); 03:00 UTC would mean the zone was dropped.
+    expect([1, 2]).toContain(new Date(reg!.next!).getUTCHours());
     await s.stop();
   });
 });

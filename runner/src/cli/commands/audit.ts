@@ -4,13 +4,7 @@ import { Command } from "commander";
 import { usageError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { exportAudit } from "../../records/audit-export.js";
-import {
-  fetchRecords,
-  openRecords,
-  readAuditFiles,
-  runIds,
-  verifyRecords,
-} from "../../records/records-branch.js";
+import { fetchRecords, openRecords, readAuditFiles, verifyRecords } from "../../records/records-branch.js";
 import { readRecordsSettings } from "../records-settings.js";
 import { findRepoRoot } from "../repo-root.js";
 
@@ -52,7 +46,7 @@ Examples:
       const src = await openRecords(root, branch, opts.remote ? { remote: "origin" } : {});
       if (!src) return write(`nothing recorded yet on ${branch}\n`);
       const v = await verifyRecords(src);
-      const runs = (await runIds(src)).length;
+      const runs = v.runs ?? 0;
       if (v.ok) {
         write(
           `audit trail intact: ${plural(v.lines, "line")}, ${plural(runs, "run")}, head ${v.head?.hash ?? "(empty)"} (${src.ref} at ${src.commit.slice(0, 12)})\n`,
