@@ -49,3 +49,18 @@ export function addJobOptions(command: Command): Command {
       collectPair,
     );
 }
+
+/** A whole number within bounds, or a usage error naming the flag. */
+export function intOption(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+    throw usageError("cli.bad-number", `${flag} ${value}: expected a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** intOption as a commander argument parser. */
+export const intFlag =
+  (flag: string, min: number, max: number) =>
+  (value: string): number =>
+    intOption(flag, value, min, max);

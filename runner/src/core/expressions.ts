@@ -151,8 +151,13 @@ const OK_STATUS: StepStatus = { failed: false, cancelled: false };
 
 /** Evaluates one expression (without `${{ }}`) to a plain value. */
 export function evaluateExpression(source: string, context: ExpressionContext, status = OK_STATUS): unknown {
+  return evaluateWith(source, toData(context), status);
+}
+
+/** Contexts hold every earlier step's outputs: a template converts its context once, not once per span. */
+function evaluateWith(source: string, context: data.Dictionary, status: StepStatus): unknown {
   const expr = parseExpression(source);
-  const result = new Evaluator(expr, toData(context), statusFunctions(status)).evaluate();
+  const result = new Evaluator(expr, context, statusFunctions(status)).evaluate();
   return fromData(result);
 }
 
@@ -177,10 +182,11 @@ export function renderTemplate(text: string, context: ExpressionContext, status 
   if (spans.length === 1 && only.start === 0 && only.end === text.length) {
     return evaluateExpression(only.source, context, status);
   }
+  const dict = toData(context);
   let out = "";
   let at = 0;
   for (const span of spans) {
-    out += text.slice(at, span.start) + stringifyValue(evaluateExpression(span.source, context, status));
+    out += text.slice(at, span.start) + stringifyValue(evaluateWith(span.source, dict, status));
     at = span.end;
   }
   return out + text.slice(at);

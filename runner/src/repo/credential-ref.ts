@@ -18,12 +18,6 @@ export function parseCredentialRef(ref: string): CredentialRef | undefined {
   return { file: ref.slice(0, slash), keyPath: ref.slice(slash + 1) };
 }
 
-/** `credentials/team/prod.sops.yaml` -> `team/prod`; undefined for other paths. */
-export function credentialNameOf(path: string): { name: string; format: "yaml" | "json" } | undefined {
-  const m = /^credentials\/(.+)\.sops\.(yaml|json)$/.exec(path);
-  return m ? { name: m[1]!, format: m[2] as "yaml" | "json" } : undefined;
-}
-
 /** Where a reference goes wrong, or undefined when the file and key path exist. */
 export function credentialRefProblem(
   ref: string,

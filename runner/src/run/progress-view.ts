@@ -199,5 +199,6 @@ function clip(s: string, width: number): string {
 export function ms(n: number): string {
   if (n < 1000) return `${n}ms`;
   if (n < 60_000) return `${(n / 1000).toFixed(1)}s`;
-  return `${Math.floor(n / 60_000)}m${Math.round((n % 60_000) / 1000)}s`;
+  const seconds = Math.round(n / 1000);
+  return `${Math.floor(seconds / 60)}m${seconds % 60}s`;
 }

@@ -2,6 +2,7 @@
  * Runs steps on the runner's own machine as child processes. Each exec is its own
  * process group, so a timeout kills the step and everything it started.
  */
+import { KILL_GRACE_MS } from "./transport.js";
 import { spawn } from "node:child_process";
 import type { Shell } from "../core/repo-model.js";
 import type { ExecRequest, ExecResult, Transport } from "./transport.js";
@@ -23,7 +24,6 @@ const INHERITED_ENV = [
 ];
 
 /** Grace between SIGTERM and SIGKILL. */
-export const KILL_GRACE_MS = 2_000;
 
 export class LocalTransport implements Transport {
   constructor(

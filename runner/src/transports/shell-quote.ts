@@ -3,7 +3,6 @@
  * any other way: each becomes a single literal word that no shell re-reads.
  */
 import { userError } from "../core/errors.js";
-import type { Shell } from "../core/repo-model.js";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -18,10 +17,6 @@ export function quoteSh(value: string): string {
  */
 export function quotePowerShell(value: string): string {
   return `'${value.replace(/['\u2018\u2019\u201A\u201B]/g, (q) => q + q)}'`;
-}
-
-export function quoteFor(shell: Shell, value: string): string {
-  return shell === "powershell" ? quotePowerShell(value) : quoteSh(value);
 }
 
 /** Throws a user error for a variable name no shell can hold, or a value with NUL. */

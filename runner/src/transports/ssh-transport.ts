@@ -12,7 +12,7 @@ import type { Shell } from "../core/repo-model.js";
 import { HandshakeLimiter } from "./handshake-limiter.js";
 import { fingerprint, hostKeyAlgorithms, keyType, parsePinnedKey, type PinnedKey } from "./host-key.js";
 import type { ExecRequest, ExecResult, Transport } from "./transport.js";
-import { shellCommand } from "./transport.js";
+import { KILL_GRACE_MS, shellCommand } from "./transport.js";
 
 export interface SshAuth {
   /** Parsed once per run (parsing and decrypting a key is slow), shared by every target using it. */
@@ -322,7 +322,7 @@ export class SshTransport implements Transport {
         setTimeout(() => {
           channel.signal("KILL");
           timers.push(setTimeout(() => channel.close(), 1_000));
-        }, this.opts.killGraceMs ?? 2_000),
+        }, this.opts.killGraceMs ?? KILL_GRACE_MS),
       );
     };
     if (req.timeoutMs !== undefined)

@@ -5,6 +5,9 @@
  */
 import type { Shell } from "../core/repo-model.js";
 
+/** How long a timed-out or cancelled step gets between SIGTERM and SIGKILL. */
+export const KILL_GRACE_MS = 2_000;
+
 export interface ExecRequest {
   /** The complete script, written to the remote shell's stdin and then closed. */
   script: string;

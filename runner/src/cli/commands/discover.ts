@@ -1,4 +1,5 @@
 /** `opsc discover CIDR...`: find SSH servers, pin their host keys, propose them as targets. */
+import { intFlag } from "../input-flags.js";
 import { Command } from "commander";
 import { usageError, userError } from "../../core/errors.js";
 import { discoveredTargets } from "../../discover/discovered-targets.js";
@@ -25,21 +26,19 @@ interface Options {
   json?: boolean;
 }
 
-const int = (name: string, min: number, max: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw usageError("discover.bad-option", `--${name} ${v}: give a whole number from ${min} to ${max}`);
-  return n;
-};
-
 export function register(program: Command): void {
   program
     .command("discover")
     .description("Find SSH servers in address ranges, read their host keys, and propose them as targets")
     .argument("<cidr...>", "IPv4 CIDR blocks or addresses (10.0.1.0/24 10.0.2.7)")
-    .option("--port <n>", "SSH port to probe", int("port", 1, 65535), 22)
-    .option("--concurrency <n>", "connections at once", int("concurrency", 1, 1024), 64)
-    .option("--timeout <ms>", "time limit of each connection step, in ms", int("timeout", 50, 120_000), 3000)
+    .option("--port <n>", "SSH port to probe", intFlag("--port", 1, 65535), 22)
+    .option("--concurrency <n>", "connections at once", intFlag("--concurrency", 1, 1024), 64)
+    .option(
+      "--timeout <ms>",
+      "time limit of each connection step, in ms",
+      intFlag("--timeout", 50, 120_000),
+      3000,
+    )
     .option(
       "--write <file>",
       "merge the SSH servers found into this targets file (comments and entries are kept)",

@@ -1,6 +1,5 @@
 /** `opsc run JOB`: plan a job and execute it, with a live view and a summary. */
 import { Command } from "commander";
-import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { executeJob } from "../../run/execute-job.js";
 import { ProgressView } from "../../run/progress-view.js";
@@ -94,11 +93,6 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
       ...(opts.shard ? { shard: shardGroup(parseShard(opts.shard), opts.shardGroup) } : {}),
       signal: abort.signal,
       onPlan: ({ plan }) => {
-        if (Object.keys(plan.targets).length === 0) {
-          throw userError("run.no-targets", `job ${job} selects no targets`, {
-            hint: "check the job's `targets:` and your --target / --match",
-          });
-        }
         view = new ProgressView(plan, {
           write: (s) => process.stdout.write(s),
           live: process.stdout.isTTY === true && !process.env.CI,

@@ -1,6 +1,7 @@
 /** `opsc serve`: the self-hosted runner (webhooks, schedules, HTTP API, metrics). */
+import { intOption } from "../input-flags.js";
 import { Command } from "commander";
-import { usageError, userError } from "../../core/errors.js";
+import { userError } from "../../core/errors.js";
 import { readRepoCommit } from "../../git/read-tree.js";
 import { recoverInterrupted } from "../../records/journal.js";
 import { recordMissedTick } from "../../records/missed-tick.js";
@@ -139,12 +140,4 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
-}
-
-function intOption(flag: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw usageError("cli.bad-number", `${flag} ${value}: expected a whole number from ${min} to ${max}`);
-  }
-  return n;
 }

@@ -9,6 +9,7 @@ import { Redactor } from "../../secrets/redactor.js";
 import { checkTargets } from "../../transports/check-targets.js";
 import { createTransportFactory } from "../../transports/transport-factory.js";
 import { loadValidRepo } from "../../run/load-plan.js";
+import { intFlag } from "../input-flags.js";
 import { findRepoRoot } from "../repo-root.js";
 import { CredentialStore } from "../../secrets/credential-store.js";
 
@@ -22,11 +23,11 @@ export function register(program: Command): void {
       "target names or globs, or label=value (all must match); default: every target",
     )
     .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
-    .option("--parallel <n>", "targets checked at once", (v) => Number.parseInt(v, 10), 20)
+    .option("--parallel <n>", "targets checked at once", intFlag("--parallel", 1, 1000), 20)
     .option(
       "--timeout <ms>",
       "per-target connect and exec timeout in ms",
-      (v) => Number.parseInt(v, 10),
+      intFlag("--timeout", 100, 600_000),
       10_000,
     )
     .option("--json", "print results as JSON")
