@@ -35,6 +35,8 @@ const TAIL_LINES = 20;
 export class ProgressView {
   private readonly t0 = Date.now();
   private readonly stepIds: string[];
+  /** Step id -> attempts allowed (`retry.attempts`). */
+  private readonly attempts = new Map<string, number>();
   private readonly stepState = new Map<string, Map<string, StepOutcome | "running">>();
   private readonly targetState = new Map<string, TargetOutcome | "running">();
   private readonly tails = new Map<string, string[]>();
@@ -48,6 +50,7 @@ export class ProgressView {
     private readonly opts: ProgressViewOptions,
   ) {
     this.stepIds = [...new Set(plan.phases.flatMap((p) => p.steps.map((s) => s.id)))];
+    for (const s of plan.phases.flatMap((p) => p.steps)) this.attempts.set(s.id, s.retry?.attempts ?? 1);
     if (opts.live) {
       this.timer = setInterval(() => this.draw(), 100);
       this.timer.unref();
@@ -65,6 +68,8 @@ export class ProgressView {
         break;
       case "step.started":
         this.steps(e.target).set(e.step, "running");
+        // A tail is the output of the step's latest attempt only.
+        this.tails.delete(`${e.target}\u0000${e.step}`);
         if (!this.opts.live && e.attempt > 1) this.line(`${e.target} ${e.step}: attempt ${e.attempt}`);
         break;
       case "step.output": {
@@ -76,8 +81,11 @@ export class ProgressView {
         if (!this.opts.live && this.opts.showOutput) this.line(`${e.target} ${e.step} | ${e.line}`);
         break;
       }
-      case "step.finished":
+      case "step.finished": {
         this.steps(e.target).set(e.step, e.outcome);
+        // Each attempt finishes: a retry that succeeds takes back the failure before it.
+        const earlier = this.failedSteps.findIndex((f) => f.target === e.target && f.step === e.step);
+        if (earlier >= 0) this.failedSteps.splice(earlier, 1);
         if (e.outcome === "failed" || e.outcome === "timed_out")
           this.failedSteps.push({
             target: e.target,
@@ -86,9 +94,12 @@ export class ProgressView {
           });
         if (!this.opts.live) {
           const why = e.reason && e.outcome !== "ok" && e.outcome !== "changed" ? ` (${e.reason})` : "";
-          this.line(`${e.target} ${e.step}: ${e.outcome} in ${ms(e.ms)}${why}`);
+          const attempts = this.attempts.get(e.step) ?? 1;
+          const of = attempts > 1 && e.attempt > 0 ? ` [attempt ${e.attempt} of ${attempts}]` : "";
+          this.line(`${e.target} ${e.step}: ${e.outcome} in ${ms(e.ms)}${why}${of}`);
         }
         break;
+      }
       case "target.finished":
         this.targetState.set(e.target, e.outcome);
         if (!this.opts.live) this.line(`${e.target}: ${e.outcome}${e.reason ? ` (${e.reason})` : ""}`);

@@ -449,6 +449,7 @@ class Engine {
           shell,
           ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
           signal: this.abort.signal,
+          ...(sudo ? { sudo } : {}),
           onStdout: (b) => stdout.write(b),
           onStderr: (b) => err.write(errDecoder.decode(b, { stream: true })),
         });

@@ -9,17 +9,32 @@ export interface PinnedKey {
   blob: Buffer;
 }
 
+/** Key types a host key may be pinned as; the same list is in schema/targets.schema.json (`hostKey`). */
+export const HOST_KEY_TYPES = [
+  "ssh-ed25519",
+  "ssh-rsa",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "sk-ssh-ed25519@openssh.com",
+  "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+/**
+ * `type base64 [comment]` as in a `.pub` file, or with one leading host field as
+ * `ssh-keyscan` prints and known_hosts holds (`host type base64`). A known_hosts
+ * marker line (`@cert-authority`, `@revoked`) is not a pinned key. null when the
+ * line is none of these or the key's own type is not the one named.
+ */
 export function parsePinnedKey(line: string): PinnedKey | null {
   const parts = line.trim().split(/\s+/);
-  // Accept both `type base64 [comment]` and known_hosts form `host type base64`.
-  for (let i = 0; i + 1 < parts.length; i++) {
-    const type = parts[i]!;
-    if (/^(ssh-|ecdsa-|sk-)/.test(type) && /^[A-Za-z0-9+/]+=*$/.test(parts[i + 1]!)) {
-      const blob = Buffer.from(parts[i + 1]!, "base64");
-      if (keyType(blob) === type) return { type, blob };
-    }
-  }
-  return null;
+  const at = HOST_KEY_TYPES.includes(parts[0]!) ? 0 : parts[0]!.startsWith("@") ? -1 : 1;
+  const type = parts[at];
+  const b64 = parts[at + 1];
+  if (at < 0 || type === undefined || b64 === undefined || !HOST_KEY_TYPES.includes(type)) return null;
+  if (!/^[A-Za-z0-9+/]+={0,3}$/.test(b64)) return null;
+  const blob = Buffer.from(b64, "base64");
+  return keyType(blob) === type ? { type, blob } : null;
 }
 
 /** The algorithm name inside an SSH public key blob. */

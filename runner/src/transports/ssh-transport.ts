@@ -4,12 +4,14 @@
  * the pinned keys inside the key exchange (ssh2 `hostVerifier`), before any
  * authentication method is tried.
  */
+import { randomBytes } from "node:crypto";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import ssh2, { type AuthenticationType, type ClientChannel, type ParsedKey } from "ssh2";
 import { environmentError, userError, type OpscError } from "../core/errors.js";
 import type { Shell } from "../core/repo-model.js";
 import { HandshakeLimiter } from "./handshake-limiter.js";
+import { buildRemoteKillScript } from "./remote-kill.js";
 import { fingerprint, hostKeyAlgorithms, keyType, parsePinnedKey, type PinnedKey } from "./host-key.js";
 import type { ExecRequest, ExecResult, Transport } from "./transport.js";
 import { KILL_GRACE_MS, shellCommand } from "./transport.js";
@@ -304,58 +306,115 @@ export class SshTransport implements Transport {
           );
           return;
         }
-        this.drive(channel, req, resolve);
+        this.drive(client, channel, req, resolve);
       });
     });
   }
 
-  private drive(channel: ClientChannel, req: ExecRequest, resolve: (r: ExecResult) => void): void {
+  private drive(
+    client: InstanceType<typeof Client>,
+    channel: ClientChannel,
+    req: ExecRequest,
+    resolve: (r: ExecResult) => void,
+  ): void {
     let timedOut = false;
     let cancelled = false;
     let exitCode: number | null = null;
     const timers: NodeJS.Timeout[] = [];
-    const kill = (): void => {
-      // OpenSSH (7.9+) delivers signal requests to the session's process group.
-      // TERM first so sudo can relay it to a command it started as another user.
-      channel.signal("TERM");
+    const grace = this.opts.killGraceMs ?? KILL_GRACE_MS;
+    const posix = req.shell !== "powershell";
+    // The shell's first words on stdout are its pid, under a token the step never sees.
+    const pidToken = `OPSC-PID-${randomBytes(8).toString("hex")}`;
+    const pidReader = posix ? new PidReader(pidToken, (b) => req.onStdout(b)) : null;
+    let stopping: Promise<void> | null = null;
+    let stopRequested = false;
+    const startStop = (pid: number): void => {
+      stopping ??= this.stopRemote(client, pid, grace, req.sudo).finally(() => {
+        // Something outside the step's process tree may still hold the channel open.
+        timers.push(setTimeout(() => channel.close(), 1_000));
+      });
+    };
+    const stop = (): void => {
+      if (stopRequested) return;
+      stopRequested = true;
+      const pid = pidReader?.pid;
+      if (pid !== undefined) return startStop(pid);
+      // No pid yet (or PowerShell, where OpenSSH for Windows has no signals either):
+      // wait for it through the grace period, then fall back to the channel itself.
       timers.push(
         setTimeout(() => {
+          if (stopping) return;
           channel.signal("KILL");
           timers.push(setTimeout(() => channel.close(), 1_000));
-        }, this.opts.killGraceMs ?? KILL_GRACE_MS),
+        }, grace),
       );
     };
+    if (pidReader) pidReader.onPid = (pid) => stopRequested && startStop(pid);
     if (req.timeoutMs !== undefined)
       timers.push(
         setTimeout(() => {
           timedOut = true;
-          kill();
+          stop();
         }, req.timeoutMs),
       );
     const onAbort = (): void => {
       cancelled = true;
-      kill();
+      stop();
     };
     if (req.signal?.aborted) onAbort();
     req.signal?.addEventListener("abort", onAbort, { once: true });
-    channel.on("data", (b: Buffer) => req.onStdout(b));
+    channel.on("data", (b: Buffer) => (pidReader ? pidReader.write(b) : req.onStdout(b)));
     channel.stderr.on("data", (b: Buffer) => req.onStderr(b));
     channel.on("exit", (code: number | null) => {
       exitCode = typeof code === "number" ? code : null;
     });
     channel.on("close", () => {
-      for (const t of timers) clearTimeout(t);
+      pidReader?.end();
       req.signal?.removeEventListener("abort", onAbort);
-      resolve({ exitCode, timedOut, cancelled: cancelled && !timedOut });
+      // The step's shell may die at the TERM while what it started lingers: the kill
+      // channel finishes its TERM-then-KILL before the run moves on (and may close the connection).
+      void (stopping ?? Promise.resolve()).then(() => {
+        for (const t of timers) clearTimeout(t);
+        resolve({ exitCode, timedOut, cancelled: cancelled && !timedOut });
+      });
     });
     if (req.shell === "powershell") {
-      // The PowerShell bootstrap reads stdin to its end (and OpenSSH for Windows has no signals anyway).
+      // The PowerShell bootstrap reads stdin to its end.
       channel.end(req.script);
     } else {
-      // sh scripts are one `{ ... }` group ending in `exit`, so they need no EOF; keeping
-      // stdin open keeps the channel writable, which ssh2 requires to send a signal.
-      channel.write(req.script);
+      // sh scripts are one `{ ... }` group ending in `exit`, so they need no EOF.
+      channel.write(`printf '%s %s\\n' '${pidToken}' "$$"\n${req.script}`);
     }
+  }
+
+  /**
+   * Stops a step's remote processes from a second session on the same connection:
+   * TERM, then KILL after the grace period (see remote-kill.ts). Bounded: a kill
+   * session that does not finish in time is closed.
+   */
+  private stopRemote(
+    client: InstanceType<typeof Client>,
+    pid: number,
+    graceMs: number,
+    sudo: ExecRequest["sudo"],
+  ): Promise<void> {
+    const script = buildRemoteKillScript({ pid, graceMs, ...(sudo ? { sudo } : {}) });
+    return new Promise<void>((resolve) => {
+      client.exec(remoteCommand("sh"), (err, killer) => {
+        if (err) {
+          resolve();
+          return;
+        }
+        const bound = setTimeout(() => killer.close(), graceMs + 10_000);
+        killer.on("data", () => undefined);
+        killer.stderr.on("data", () => undefined);
+        killer.on("close", () => {
+          clearTimeout(bound);
+          resolve();
+        });
+        killer.end(script);
+      });
+    });
   }
 
   async close(): Promise<void> {
@@ -396,4 +455,48 @@ export class SshTransport implements Transport {
 export function remoteCommand(shell: Shell): string {
   const { command, args } = shellCommand(shell);
   return [command, ...args].join(" ");
+}
+
+/**
+ * Takes the `<token> <pid>` line the step's shell prints first out of stdout. A
+ * login shell's rc file may print before it, so lines are passed on until it comes.
+ */
+class PidReader {
+  pid: number | undefined;
+  onPid: (pid: number) => void = () => undefined;
+  private head: Buffer | null = Buffer.alloc(0);
+  private readonly pattern: RegExp;
+
+  constructor(
+    token: string,
+    private readonly onData: (b: Buffer) => void,
+  ) {
+    this.pattern = new RegExp(`^${token} (\\d+)\n$`);
+  }
+
+  write(b: Buffer): void {
+    if (this.head === null) return this.onData(b);
+    let buf = Buffer.concat([this.head, b]);
+    for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10)) {
+      const line = buf.subarray(0, nl + 1);
+      buf = buf.subarray(nl + 1);
+      const m = this.pattern.exec(line.toString("latin1"));
+      if (m) {
+        this.head = null;
+        this.pid = Number(m[1]);
+        this.onPid(this.pid);
+        if (buf.length > 0) this.onData(buf);
+        return;
+      }
+      this.onData(line);
+    }
+    this.head = buf;
+    // The token line is short: a long partial line is the step's (or an rc file's) output.
+    if (buf.length > 4096) this.end();
+  }
+
+  end(): void {
+    if (this.head && this.head.length > 0) this.onData(this.head);
+    this.head = null;
+  }
 }

@@ -16,6 +16,8 @@ export interface ExecRequest {
   timeoutMs?: number;
   /** Abort (Ctrl-C, job timeout, max_failures): kill the remote process. */
   signal?: AbortSignal;
+  /** The step runs through sudo: stopping it signals through sudo too, with these settings. */
+  sudo?: { user?: string; password?: string };
   onStdout(chunk: Buffer): void;
   onStderr(chunk: Buffer): void;
 }

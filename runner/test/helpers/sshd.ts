@@ -5,6 +5,8 @@
  * As root it logs in a dedicated user `opsc-test` (created once, shell /bin/sh, a
  * known password, sudo with that password) so password auth and sudo are tested for
  * real; as anyone else it logs in the current user with keys only.
+ * `permitRootLogin` (root only) also lets `root` log in with the test's client keys,
+ * read from the test's own AuthorizedKeysFile: the machine's /root/.ssh is not touched.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import {
@@ -67,8 +69,14 @@ function ensureTestUser(): void {
   }
 }
 
-export async function startSshd(addresses: string[]): Promise<Sshd> {
+export interface SshdOptions {
+  /** Let `root` log in with the client keys (PermitRootLogin prohibit-password); needs root. */
+  permitRootLogin?: boolean;
+}
+
+export async function startSshd(addresses: string[], options: SshdOptions = {}): Promise<Sshd> {
   if (!SSHD_PATH) throw new Error("sshd not installed (apt-get install -y openssh-server)");
+  if (options.permitRootLogin && !isRoot) throw new Error("root login can only be tested as root");
   if (addresses.length === 0 || addresses.length > 16) throw new Error("sshd listens on 1..16 addresses");
   const dir = mkdtempSync(join(tmpdir(), "opsc-sshd-"));
   chmodSync(dir, 0o755);
@@ -100,7 +108,7 @@ export async function startSshd(addresses: string[]): Promise<Sshd> {
       `PasswordAuthentication ${isRoot ? "yes" : "no"}`,
       "KbdInteractiveAuthentication no",
       "PubkeyAuthentication yes",
-      "PermitRootLogin no",
+      `PermitRootLogin ${options.permitRootLogin ? "prohibit-password" : "no"}`,
       "AllowTcpForwarding yes",
       "LogLevel VERBOSE",
       // Benchmarks and tests open many connections at once.

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ProgressView } from "../../src/run/progress-view.js";
 import { runPlan } from "../../src/run/run-plan.js";
@@ -52,5 +55,42 @@ describe("ProgressView", () => {
     expect(text).toContain("  steps: hello maybe-fail");
     expect(text).toMatch(/test-job +phase main +\d+ms +changed 1 +failed 1/);
     expect(text).toMatch(/ {2}beta +●✗ +failed/);
+  });
+
+  it("shows no failure tail for a step that fails once and then succeeds on retry", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "opsc-retry-view-"));
+    try {
+      const p = simplePlan(
+        [localTarget("alpha")],
+        [
+          step("flaky", {
+            // The first attempt leaves a mark and fails; the second finds it and succeeds.
+            run: `if [ -e "${dir}/seen" ]; then echo "second try fine"; else : >"${dir}/seen"; echo "first try broke"; exit 3; fi`,
+            retry: { attempts: 2, delayMs: 0 },
+          }),
+          step("boom", { run: 'echo "boom tail"; exit 4' }),
+        ],
+      );
+      let text = "";
+      const view = new ProgressView(p, { write: (s) => (text += s), live: false, columns: 80 });
+      const out = await runPlan(p, {
+        transportFor: (t) => new LocalTransport(t.name),
+        redactor: new Redactor(),
+        listeners: [view.listener],
+      });
+      view.finish(out);
+      expect(out.targets[0]!.steps.map((s) => [s.id, s.outcome, s.attempts])).toEqual([
+        ["flaky", "changed", 2],
+        ["boom", "failed", 1],
+      ]);
+      expect(text).toMatch(/alpha flaky: failed in \d+ms \(exit code 3\) \[attempt 1 of 2\]/);
+      expect(text).toMatch(/alpha flaky: changed in \d+ms \[attempt 2 of 2\]/);
+      // Only the step that really failed gets a tail, and the retried step's old output is gone.
+      expect(text).toContain("── alpha boom: exit code 4\n   boom tail");
+      expect(text).not.toContain("── alpha flaky");
+      expect(text).not.toContain("first try broke");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
