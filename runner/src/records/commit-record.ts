@@ -81,7 +81,6 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
   );
   const path = runDir(summary.id);
   const files = recordFiles(summary, logs);
-  const runJson = files[0]?.content ?? "";
 
   return withRecordsLock(dir, async () => {
     let commit: string | null = null;
@@ -105,7 +104,7 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
           runId: summary.id,
           dir: path,
           files,
-          auditLine: (head, at) => renderAuditLine(buildAuditEntry(summary, runJson, head, at)),
+          auditLine: (head, at) => renderAuditLine(buildAuditEntry(summary, files, head, at)),
           message: recordMessage(summary),
           author: opts.author ?? DEFAULT_AUTHOR,
         },

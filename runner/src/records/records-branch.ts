@@ -18,6 +18,7 @@ import {
   verifyAuditChain,
   type AuditFileText,
   type ChainVerification,
+  type FileManifest,
   type RunRecordHash,
 } from "./audit-chain.js";
 import { displayUrl } from "../git/display-url.js";
@@ -171,9 +172,8 @@ export async function verifyRecords(src: RecordsSource): Promise<ChainVerificati
   const files = await readAuditFiles(src);
   const runs: RunRecordHash[] = [];
   for (const id of await runIds(src)) {
-    const entry = await entryAt(src.gitdir, src.tree, `${runDir(id)}/run.json`, src.cache);
-    const text = entry && entry.type === "blob" ? await readBlobText(src.gitdir, entry.oid, src.cache) : "";
-    runs.push({ id, sha256: sha256Hex(text) });
+    const found = await runFolderManifest(src, runDir(id));
+    runs.push({ id, sha256: found["run.json"] ?? sha256Hex(""), files: found });
   }
   const result = { ...verifyAuditChain(files, runs), runs: runs.length };
   if (!result.ok || !result.head) return result;
@@ -194,6 +194,24 @@ export async function verifyRecords(src: RecordsSource): Promise<ChainVerificati
     };
   }
   return result;
+}
+
+/** Every entry under a run folder: blobs by the sha256 of their bytes, anything else by its type and id. */
+async function runFolderManifest(src: RecordsSource, dir: string): Promise<FileManifest> {
+  const out: FileManifest = {};
+  const walk = async (path: string, prefix: string): Promise<void> => {
+    for (const e of await listTree(src.gitdir, src.tree, path, src.cache)) {
+      const name = `${prefix}${e.path}`;
+      if (e.type === "tree") await walk(`${path}/${e.path}`, `${name}/`);
+      else if (e.type === "blob") {
+        const { blob } = await git.readBlob({ fs, gitdir: src.gitdir, oid: e.oid, cache: src.cache });
+        // A changed mode (a log made executable, a link) is a change too.
+        out[name] = e.mode === "100644" ? sha256Hex(blob) : `${e.mode} ${sha256Hex(blob)}`;
+      } else out[name] = `${e.type} ${e.oid}`;
+    }
+  };
+  await walk(dir, "");
+  return out;
 }
 
 async function newestAuditHead(src: RecordsSource): Promise<{ commit: string; hash: string } | null> {

@@ -51,6 +51,11 @@ Examples:
         write(
           `audit trail intact: ${plural(v.lines, "line")}, ${plural(runs, "run")}, head ${v.head?.hash ?? "(empty)"} (${src.ref} at ${src.commit.slice(0, 12)})\n`,
         );
+        if (v.withoutManifest) {
+          write(
+            `  note: ${plural(v.withoutManifest, "line")} predate audit format 2 and vouch for run.json only: the logs and README of those runs are not covered\n`,
+          );
+        }
         return;
       }
       const where = v.firstBreak
