@@ -16,7 +16,6 @@ import type { RunSummary } from "../src/core/run-summary.js";
 import { buildAuditEntry, hashLine, renderAuditLine, type ChainHead } from "../src/records/audit-chain.js";
 import { commitRecord, recordFiles } from "../src/records/commit-record.js";
 import { auditFile, runDir } from "../src/records/record-paths.js";
-import { renderRunJson } from "../src/records/render-run-json.js";
 
 export interface BenchCommitBackOptions {
   /** [files, commits] per repository. Default the three sizes of issue 5. */
@@ -103,8 +102,7 @@ export async function generateRecordsBranch(gitdir: string, files: number, commi
     const dir = runDir(s.id);
     const logs = new Map([...runLogs(i)].slice(0, perRun - 2));
     const record = recordFiles(s, logs);
-    const runJson = renderRunJson(s);
-    const line = renderAuditLine(buildAuditEntry(s, runJson, head, new Date(s.finishedAt)));
+    const line = renderAuditLine(buildAuditEntry(s, record, head, new Date(s.finishedAt)));
     head = { hash: hashLine(line), seq: i + 1 };
     const month = auditFile(new Date(s.finishedAt));
     const lines = months.get(month) ?? [];

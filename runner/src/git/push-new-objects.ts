@@ -35,6 +35,8 @@ export interface PushNewObjectsOptions {
   oid: string;
   onAuth?: AuthCallback;
   cache: object;
+  /** Sees the remote's tip (an ancestor of `oid`) before anything is sent; throws to stop the push. */
+  checkRemoteTip?: (remoteOld: string) => Promise<void>;
 }
 
 export async function pushNewObjects(opts: PushNewObjectsOptions): Promise<PushNewObjectsResult> {
@@ -70,6 +72,8 @@ export async function pushNewObjects(opts: PushNewObjectsOptions): Promise<PushN
     commits.push({ oid: cursor, tree: commit.tree, parent: commit.parent[0] });
     cursor = commit.parent[0];
   }
+  // Only now is the remote tip known to be one of ours (a tip we lack is a race, checked after the fetch).
+  await opts.checkRemoteTip?.(remoteOld);
   const objects = new Set<string>();
   for (const c of commits) {
     objects.add(c.oid);

@@ -1,13 +1,17 @@
 /**
  * The audit trail: one canonical JSON line per run in `audit/YYYY/MM.jsonl`,
  * each carrying the sha256 of the line before it, so removing or changing any
- * line breaks every hash after it. Pure: building, re-chaining and verifying.
+ * line breaks every hash after it, and the sha256 of every file of its run
+ * folder, so no log or README can be changed, removed or added unnoticed.
+ * Pure: building, re-chaining and verifying.
  */
 import { createHash } from "node:crypto";
 import type { RunSummary } from "../core/run-summary.js";
 import { canonicalJson } from "./canonical-json.js";
+import { runDir } from "./record-paths.js";
 
-export const AUDIT_VERSION = 1;
+/** 2: lines carry `files`. Lines of version 1 vouch for run.json only (see docs/records.md). */
+export const AUDIT_VERSION = 2;
 /** The `prev` of the very first line. */
 export const GENESIS = "0".repeat(64);
 
@@ -33,6 +37,19 @@ export interface AuditEntry {
   counts: RunSummary["counts"];
   /** sha256 (hex) of the run's run.json bytes: the line vouches for the record too. */
   record: string;
+  /**
+   * Every file of the run folder (path inside it -> sha256 of its bytes), run.json included.
+   * Absent on version 1 lines.
+   */
+  files?: FileManifest;
+}
+
+/** Path inside a run folder (`targets/web-1.log`) -> sha256 (hex) of the file's bytes. */
+export type FileManifest = Record<string, string>;
+
+/** The manifest of the files a record commit writes into its run folder. */
+export function fileManifest(files: ReadonlyArray<{ path: string; content: string }>): FileManifest {
+  return Object.fromEntries(files.map((f) => [f.path, sha256Hex(f.content)]));
 }
 
 export interface ChainHead {
@@ -48,12 +65,14 @@ export function hashLine(line: string): string {
   return sha256Hex(line);
 }
 
+/** `files` is every file of the run folder; the one named run.json is the record. */
 export function buildAuditEntry(
   summary: RunSummary,
-  runJson: string,
+  files: ReadonlyArray<{ path: string; content: string }>,
   head: ChainHead | null,
   at: Date,
 ): AuditEntry {
+  const runJson = files.find((f) => f.path === "run.json")?.content ?? "";
   return {
     v: AUDIT_VERSION,
     seq: head ? head.seq + 1 : 1,
@@ -72,6 +91,7 @@ export function buildAuditEntry(
     finishedAt: summary.finishedAt,
     counts: summary.counts,
     record: sha256Hex(runJson),
+    files: fileManifest(files),
   };
 }
 
@@ -107,6 +127,11 @@ export interface RunRecordHash {
   id: string;
   /** sha256 of run.json. */
   sha256: string;
+  /**
+   * Every entry of the run folder as found on the branch. A blob maps to the sha256
+   * of its bytes; anything else (a link to another commit) to a value no hash equals.
+   */
+  files?: FileManifest;
 }
 
 export interface ChainBreak {
@@ -123,6 +148,11 @@ export interface ChainVerification {
   firstBreak?: ChainBreak;
   /** Run records checked against their audit lines (set when verifying a records branch). */
   runs?: number;
+  /**
+   * Lines written before audit format 2 (no `files`): they vouch for their run.json only,
+   * so the logs and README of those runs are not covered.
+   */
+  withoutManifest?: number;
 }
 
 /**
@@ -134,11 +164,13 @@ export function verifyAuditChain(files: AuditFileText[], runs: RunRecordHash[]):
   const ordered = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   let head: ChainHead | null = null;
   let count = 0;
-  const seen = new Map<string, { file: string; line: number; record: string }>();
+  let withoutManifest = 0;
+  const seen = new Map<string, { file: string; line: number; record: string; files?: FileManifest }>();
   const broken = (file: string, line: number, message: string): ChainVerification => ({
     ok: false,
     lines: count,
     head,
+    withoutManifest,
     firstBreak: { file, line, message },
   });
   for (const file of ordered) {
@@ -181,7 +213,16 @@ export function verifyAuditChain(files: AuditFileText[], runs: RunRecordHash[]):
         const first = seen.get(entry.run);
         return broken(file.path, n, `run ${entry.run} already has a line at ${first?.file}:${first?.line}`);
       }
-      seen.set(entry.run, { file: file.path, line: n, record: entry.record });
+      if (entry.files !== undefined && !isManifest(entry.files)) {
+        return broken(file.path, n, "files is not a map of path to sha256");
+      }
+      seen.set(entry.run, {
+        file: file.path,
+        line: n,
+        record: entry.record,
+        ...(entry.files ? { files: entry.files } : {}),
+      });
+      if (!entry.files) withoutManifest++;
       head = { hash: hashLine(line), seq: entry.seq };
       count++;
     }
@@ -196,11 +237,44 @@ export function verifyAuditChain(files: AuditFileText[], runs: RunRecordHash[]):
         `run.json of ${run.id} does not match the hash in its audit line (changed?)`,
       );
     }
+    const mismatch = line.files && run.files ? firstMismatch(line.files, run.files) : null;
+    if (mismatch) {
+      const at = `${line.file}:${line.line}`;
+      return broken(
+        `${runDir(run.id)}/${mismatch.path}`,
+        0,
+        `${mismatch.how} after its audit line (${at}) was written`,
+      );
+    }
   }
   const runIds = new Set(runs.map((r) => r.id));
   for (const [id, where] of seen) {
     if (!runIds.has(id))
       return broken(where.file, where.line, `the run directory of ${id} is missing (removed?)`);
   }
-  return { ok: true, lines: count, head };
+  return { ok: true, lines: count, head, withoutManifest };
+}
+
+function isManifest(value: unknown): value is FileManifest {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    !Array.isArray(value) &&
+    Object.values(value).every((h) => typeof h === "string")
+  );
+}
+
+/** The first path (in order) that differs between what a line vouches for and what the folder holds. */
+function firstMismatch(
+  vouched: FileManifest,
+  found: FileManifest,
+): { path: string; how: "changed" | "removed" | "added" } | null {
+  const paths = [...new Set([...Object.keys(vouched), ...Object.keys(found)])].sort();
+  for (const path of paths) {
+    const want = Object.hasOwn(vouched, path) ? vouched[path] : undefined;
+    const got = Object.hasOwn(found, path) ? found[path] : undefined;
+    if (want === got) continue;
+    return { path, how: want === undefined ? "added" : got === undefined ? "removed" : "changed" };
+  }
+  return null;
 }

@@ -11,7 +11,9 @@ import type { RunSummary } from "../core/run-summary.js";
 import { findGitDir } from "../git/git-dir.js";
 import { compareAndSwapRef, readRef, RefMovedError } from "../git/ref-lock.js";
 import type { Redactor } from "../secrets/redactor.js";
+import { isOpscError } from "../core/errors.js";
 import { buildAuditEntry, renderAuditLine } from "./audit-chain.js";
+import { readKnownTip, REWRITTEN } from "./known-tip.js";
 import { pushRecords, type PushOutcome } from "./push-records.js";
 import { buildRecordCommit, DEFAULT_AUTHOR, hasRun, recordMessage, type Signature } from "./record-commit.js";
 import { runDir, targetLogPath } from "./record-paths.js";
@@ -81,7 +83,6 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
   );
   const path = runDir(summary.id);
   const files = recordFiles(summary, logs);
-  const runJson = files[0]?.content ?? "";
 
   return withRecordsLock(dir, async () => {
     let commit: string | null = null;
@@ -89,7 +90,11 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
     for (let tries = 0; commit === null; tries++) {
       const local = await readRef(gitdir, ref);
       // A fresh clone has the branch only as origin's: continue its chain instead of starting a new one.
-      const parent = local ?? (await readRef(gitdir, `refs/remotes/origin/${branch}`));
+      // The known tip comes first: a fetch may have moved the remote-tracking ref to a rewritten history.
+      const parent =
+        local ??
+        (await readKnownTip(gitdir, branch)) ??
+        (await readRef(gitdir, `refs/remotes/origin/${branch}`));
       if (parent) {
         const { commit: c } = await git.readCommit({ fs, gitdir, oid: parent, cache });
         if (await hasRun(gitdir, c.tree, path, cache)) {
@@ -105,7 +110,7 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
           runId: summary.id,
           dir: path,
           files,
-          auditLine: (head, at) => renderAuditLine(buildAuditEntry(summary, runJson, head, at)),
+          auditLine: (head, at) => renderAuditLine(buildAuditEntry(summary, files, head, at)),
           message: recordMessage(summary),
           author: opts.author ?? DEFAULT_AUTHOR,
         },
@@ -148,9 +153,19 @@ async function pushLocked(
   try {
     push = await pushRecords({ gitdir, branch, cache, now, env });
   } catch (e) {
-    push = { status: "failed", reason: (e as Error).message, attempts: 1, rebuilt: [] };
+    push =
+      isOpscError(e) && e.code === REWRITTEN
+        ? {
+            status: "rewritten",
+            reason: e.message,
+            code: e.code,
+            ...(e.hint ? { hint: e.hint } : {}),
+            attempts: 1,
+            rebuilt: [],
+          }
+        : { status: "failed", reason: (e as Error).message, attempts: 1, rebuilt: [] };
   }
-  if (push.status === "refused" || push.status === "failed") {
+  if (push.status === "refused" || push.status === "failed" || push.status === "rewritten") {
     const repo = fs.realpathSync(gitdir);
     const before = readPending(dir);
     const same = before?.branch === branch && before.repo === repo;

@@ -1,7 +1,9 @@
 /**
  * Pushes the records branch to `origin` and wins races without force: on a
  * non-fast-forward it fetches, rebuilds our unpushed record commits on the new
- * tip (re-chaining their audit lines), and pushes again. A record that another
+ * tip (re-chaining their audit lines), and pushes again. A fetched tip that
+ * does not extend the last one this clone knew (a force-pushed rewrite) is
+ * refused, never built on (known-tip.ts). A record that another
  * process already pushed is noticed and not written twice. The usual push
  * sends only the new objects (git/push-new-objects.ts); isomorphic-git's push
  * handles the rest (a new branch, a remote far behind).
@@ -10,10 +12,11 @@ import { displayUrl } from "../git/display-url.js";
 import fs from "node:fs";
 import git, { type AuthCallback } from "isomorphic-git";
 import http from "isomorphic-git/http/node";
-import { environmentError } from "../core/errors.js";
+import { environmentError, isOpscError } from "../core/errors.js";
 import { compareAndSwapRef, readRef, RefMovedError } from "../git/ref-lock.js";
 import { isRaceMessage, pushNewObjects } from "../git/push-new-objects.js";
 import { authFromEnv, isHttpUrl, remoteUrl } from "../git/remote-auth.js";
+import { readKnownTip, REWRITTEN, rewriteOf, rewrittenError, writeKnownTip } from "./known-tip.js";
 import { hasRun, replayRecordCommit, trailer } from "./record-commit.js";
 import { isRunId, runDir } from "./record-paths.js";
 
@@ -25,6 +28,8 @@ export type PushStatus =
   | "no-remote"
   | "unsupported-remote"
   | "refused"
+  /** origin's branch does not extend the last tip this clone knew: nothing was built on it. */
+  | "rewritten"
   | "failed";
 
 export interface PushOutcome {
@@ -36,6 +41,10 @@ export interface PushOutcome {
   tip?: string;
   /** Run ids whose records were rebuilt on a newer remote tip. */
   rebuilt: string[];
+  /** The error code behind a "rewritten" outcome. */
+  code?: string;
+  /** What to do about it. */
+  hint?: string;
 }
 
 export interface PushOptions {
@@ -70,9 +79,16 @@ export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const local = await readRef(gitdir, ref);
     if (!local) return { status: "up-to-date", attempts: attempt - 1, rebuilt: [] };
-    const answer = await attemptPush(gitdir, url, remote, branch, local, onAuth, cache);
+    // A remote tip behind the known one is a rewind: pushing would hide it, so it is refused like any rewrite.
+    const checkRemoteTip = async (remoteTip: string): Promise<void> => {
+      const known = await readKnownTip(gitdir, branch);
+      const why = known ? await rewriteOf(gitdir, known, remoteTip, cache) : null;
+      if (known && why) throw rewrittenError(branch, known, remoteTip, why);
+    };
+    const answer = await attemptPush(gitdir, url, remote, branch, local, onAuth, cache, checkRemoteTip);
     if (answer.kind === "pushed") {
       await git.writeRef({ fs, gitdir, ref: `refs/remotes/${remote}/${branch}`, value: local, force: true });
+      await writeKnownTip(gitdir, branch, local);
       return {
         status: landed && rebuilt.size === 0 ? "already-landed" : "pushed",
         attempts: attempt,
@@ -84,7 +100,8 @@ export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
     if (answer.kind === "failed") {
       return { status: "failed", reason: answer.reason, attempts: attempt, rebuilt: [...rebuilt] };
     }
-    // Lost a race: take the remote tip and put our records on top of it.
+    // Lost a race: take the remote tip and put our records on top of it, if it extends what we knew.
+    const tracked = await readRef(gitdir, `refs/remotes/${remote}/${branch}`);
     const fetched = await git.fetch({
       fs,
       http,
@@ -98,6 +115,11 @@ export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
     });
     const remoteTip = fetched.fetchHead ?? (await readRef(gitdir, `refs/remotes/${remote}/${branch}`));
     if (!remoteTip) continue;
+    // Without a known tip yet (a clone from before it was kept), the remote-tracking ref as it was before this fetch.
+    const known = (await readKnownTip(gitdir, branch)) ?? tracked;
+    const why = known ? await rewriteOf(gitdir, known, remoteTip, cache) : null;
+    if (known && why) throw rewrittenError(branch, known, remoteTip, why);
+    await writeKnownTip(gitdir, branch, remoteTip);
     const outcome = await rebaseRecords(gitdir, ref, local, remoteTip, now, cache);
     for (const id of outcome.rebuilt) rebuilt.add(id);
     if (outcome.landed) landed = true;
@@ -132,15 +154,17 @@ async function attemptPush(
   local: string,
   onAuth: AuthCallback | undefined,
   cache: object,
+  checkRemoteTip: (remoteTip: string) => Promise<void>,
 ): Promise<Attempt> {
   const ref = `refs/heads/${branch}`;
   try {
-    const fast = await pushNewObjects({ gitdir, url, ref, oid: local, onAuth, cache });
+    const fast = await pushNewObjects({ gitdir, url, ref, oid: local, onAuth, cache, checkRemoteTip });
     if (fast.kind === "pushed") return { kind: "pushed" };
     if (fast.kind === "race") return { kind: "race" };
     if (fast.kind === "refused") return { kind: "refused", reason: fast.reason, messages: fast.messages };
     if (fast.kind === "http") return httpRefusal(fast.status, fast.statusText);
   } catch (e) {
+    if (isOpscError(e) && e.code === REWRITTEN) throw e;
     return { kind: "failed", reason: (e as Error).message };
   }
   const messages: string[] = [];

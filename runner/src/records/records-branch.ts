@@ -18,12 +18,15 @@ import {
   verifyAuditChain,
   type AuditFileText,
   type ChainVerification,
+  type FileManifest,
   type RunRecordHash,
 } from "./audit-chain.js";
 import { displayUrl } from "../git/display-url.js";
 import { AUDIT_HEAD_TRAILER, trailer } from "./record-commit.js";
 import { isRunId, runDir } from "./record-paths.js";
 import { parseRunJson } from "./render-run-json.js";
+import { readKnownTip, rewriteOf, writeKnownTip } from "./known-tip.js";
+import { stateDir, withRecordsLock } from "./state-dir.js";
 
 export interface RecordsSource {
   gitdir: string;
@@ -34,27 +37,27 @@ export interface RecordsSource {
   cache: object;
 }
 
-/** The records branch (or its remote-tracking ref); null when nothing was recorded yet. */
+/** The records branch (or its remote-tracking ref, or a commit just fetched); null when nothing was recorded yet. */
 export async function openRecords(
   repoDir: string,
   branch: string,
-  options: { remote?: string } = {},
+  options: { remote?: string; commit?: string } = {},
 ): Promise<RecordsSource | null> {
   const gitdir = findGitDir(repoDir);
   const ref = options.remote ? `refs/remotes/${options.remote}/${branch}` : `refs/heads/${branch}`;
-  const commit = await readRef(gitdir, ref);
+  const commit = options.commit ?? (await readRef(gitdir, ref));
   if (!commit) return null;
   const cache = {};
   const { commit: c } = await git.readCommit({ fs, gitdir, oid: commit, cache });
   return { gitdir, commit, tree: c.tree, ref, cache };
 }
 
-/** Fetches the records branch from origin (for `audit verify --remote`). */
+/** Fetches the records branch from origin; the commit origin holds now (not a remote-tracking ref). */
 export async function fetchRecords(
   repoDir: string,
   branch: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<void> {
+): Promise<string | null> {
   const gitdir = findGitDir(repoDir);
   const url = await remoteUrl(gitdir, "origin");
   if (!url)
@@ -71,7 +74,7 @@ export async function fetchRecords(
     );
   }
   try {
-    await git.fetch({
+    const fetched = await git.fetch({
       fs,
       http,
       gitdir,
@@ -81,6 +84,7 @@ export async function fetchRecords(
       tags: false,
       onAuth: authFromEnv(env),
     });
+    return fetched.fetchHead;
   } catch (e) {
     throw environmentError(
       "records.fetch-failed",
@@ -171,9 +175,8 @@ export async function verifyRecords(src: RecordsSource): Promise<ChainVerificati
   const files = await readAuditFiles(src);
   const runs: RunRecordHash[] = [];
   for (const id of await runIds(src)) {
-    const entry = await entryAt(src.gitdir, src.tree, `${runDir(id)}/run.json`, src.cache);
-    const text = entry && entry.type === "blob" ? await readBlobText(src.gitdir, entry.oid, src.cache) : "";
-    runs.push({ id, sha256: sha256Hex(text) });
+    const found = await runFolderManifest(src, runDir(id));
+    runs.push({ id, sha256: found["run.json"] ?? sha256Hex(""), files: found });
   }
   const result = { ...verifyAuditChain(files, runs), runs: runs.length };
   if (!result.ok || !result.head) return result;
@@ -196,6 +199,24 @@ export async function verifyRecords(src: RecordsSource): Promise<ChainVerificati
   return result;
 }
 
+/** Every entry under a run folder: blobs by the sha256 of their bytes, anything else by its type and id. */
+async function runFolderManifest(src: RecordsSource, dir: string): Promise<FileManifest> {
+  const out: FileManifest = {};
+  const walk = async (path: string, prefix: string): Promise<void> => {
+    for (const e of await listTree(src.gitdir, src.tree, path, src.cache)) {
+      const name = `${prefix}${e.path}`;
+      if (e.type === "tree") await walk(`${path}/${e.path}`, `${name}/`);
+      else if (e.type === "blob") {
+        const { blob } = await git.readBlob({ fs, gitdir: src.gitdir, oid: e.oid, cache: src.cache });
+        // A changed mode (a log made executable, a link) is a change too.
+        out[name] = e.mode === "100644" ? sha256Hex(blob) : `${e.mode} ${sha256Hex(blob)}`;
+      } else out[name] = `${e.type} ${e.oid}`;
+    }
+  };
+  await walk(dir, "");
+  return out;
+}
+
 async function newestAuditHead(src: RecordsSource): Promise<{ commit: string; hash: string } | null> {
   let oid: string | undefined = src.commit;
   for (let i = 0; oid && i < HEAD_SEARCH_DEPTH; i++) {
@@ -205,4 +226,68 @@ async function newestAuditHead(src: RecordsSource): Promise<{ commit: string; ha
     oid = commit.parent[0];
   }
   return null;
+}
+
+export interface RemoteVerification {
+  /** What origin holds now; null when it has no records yet. */
+  src: RecordsSource | null;
+  chain: ChainVerification | null;
+  /** The last tip this clone knew on origin before the fetch (known-tip.ts), if any. */
+  known: string | null;
+  /** Why origin's tip does not extend `known`; null when it does. */
+  rewrite: string | null;
+}
+
+/**
+ * `opsc audit verify --remote`: fetches, verifies the chain on the tip just
+ * fetched, and checks that it extends the last tip this clone knew. A tip that
+ * passes both becomes the known one.
+ */
+export async function verifyRemoteRecords(
+  repoDir: string,
+  branch: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RemoteVerification> {
+  const gitdir = findGitDir(repoDir);
+  const known =
+    (await readKnownTip(gitdir, branch)) ?? (await readRef(gitdir, `refs/remotes/origin/${branch}`));
+  const tip = await fetchRecords(repoDir, branch, env);
+  const src = tip ? await openRecords(repoDir, branch, { remote: "origin", commit: tip }) : null;
+  if (!src) return { src: null, chain: null, known, rewrite: null };
+  const chain = await verifyRecords(src);
+  const rewrite = known ? await rewriteOf(gitdir, known, src.commit, src.cache) : null;
+  if (chain.ok && !rewrite) await writeKnownTip(gitdir, branch, src.commit);
+  return { src, chain, known, rewrite };
+}
+
+/**
+ * After investigating a rewrite: takes origin's tip as the known one, if it is
+ * still the commit the operator looked at. Records not on it are rebuilt on
+ * top of it at the next push.
+ */
+export async function acceptRemoteTip(
+  repoDir: string,
+  branch: string,
+  commit: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ tip: string; previous: string | null }> {
+  if (!/^[0-9a-f]{7,40}$/i.test(commit)) {
+    throw userError("records.bad-commit", `"${commit}" is not a commit id (7 to 40 hex digits)`, {
+      hint: "give the commit origin's records branch is at, as `opsc audit verify --remote` prints it",
+    });
+  }
+  const gitdir = findGitDir(repoDir);
+  return withRecordsLock(stateDir(repoDir, env), async () => {
+    const tip = await fetchRecords(repoDir, branch, env);
+    if (!tip || !tip.startsWith(commit.toLowerCase())) {
+      throw userError(
+        "records.accept-mismatch",
+        `origin's ${branch} is at ${tip ? tip.slice(0, 12) : "(nothing)"}, not ${commit}: it moved since you looked`,
+        { hint: "look again (opsc audit verify --remote), then accept the commit it is at now" },
+      );
+    }
+    const previous = await readKnownTip(gitdir, branch);
+    await writeKnownTip(gitdir, branch, tip);
+    return { tip, previous };
+  });
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/core/run-summary.js";
 import {
   buildAuditEntry,
+  fileManifest,
   GENESIS,
   hashLine,
   rechainAuditLine,
@@ -10,6 +11,7 @@ import {
   sha256Hex,
   verifyAuditChain,
   type ChainHead,
+  type RunRecordHash,
 } from "../../src/records/audit-chain.js";
 import { exportAudit } from "../../src/records/audit-export.js";
 import { canonicalJson } from "../../src/records/canonical-json.js";
@@ -46,13 +48,17 @@ function summary(n: number, extra: Partial<RunSummary> = {}): RunSummary {
 function trail(n: number) {
   let head: ChainHead | null = null;
   const lines: string[] = [];
-  const runs: Array<{ id: string; sha256: string }> = [];
+  const runs: RunRecordHash[] = [];
   for (let i = 0; i < n; i++) {
     const s = summary(i);
     const runJson = renderRunJson(s);
-    const line = renderAuditLine(buildAuditEntry(s, runJson, head, new Date("2026-11-22T04:00:00Z")));
+    const files = [
+      { path: "run.json", content: runJson },
+      { path: "targets/web-1.log", content: `log ${i}\n` },
+    ];
+    const line = renderAuditLine(buildAuditEntry(s, files, head, new Date("2026-11-22T04:00:00Z")));
     lines.push(line);
-    runs.push({ id: s.id, sha256: sha256Hex(runJson) });
+    runs.push({ id: s.id, sha256: sha256Hex(runJson), files: fileManifest(files) });
     head = { hash: hashLine(line), seq: i + 1 };
   }
   return {
@@ -140,6 +146,46 @@ describe("the audit chain", () => {
     ).toContain("newline");
   });
 
+  it("vouches for every file of a run folder: a changed, removed or added file is named", () => {
+    const { lines, runs, file } = trail(3);
+    const id = runs[1]?.id ?? "";
+    const withFiles = (files: Record<string, string>) =>
+      runs.map((r, i) => (i === 1 ? { ...r, files: { ...files, "run.json": r.sha256 } } : r));
+    const log = runs[1]?.files?.["targets/web-1.log"] ?? "";
+    expect(
+      verifyAuditChain(file(lines), withFiles({ "targets/web-1.log": sha256Hex("x") })).firstBreak,
+    ).toEqual({
+      file: `${runDir(id)}/targets/web-1.log`,
+      line: 0,
+      message: "changed after its audit line (audit/2026/11.jsonl:2) was written",
+    });
+    expect(verifyAuditChain(file(lines), withFiles({})).firstBreak?.message).toMatch(/^removed after/);
+    expect(
+      verifyAuditChain(file(lines), withFiles({ "targets/web-1.log": log, "README.md": sha256Hex("") }))
+        .firstBreak,
+    ).toMatchObject({ file: `${runDir(id)}/README.md`, message: expect.stringMatching(/^added after/) });
+    expect(verifyAuditChain(file(lines), withFiles({ "targets/web-1.log": log }))).toMatchObject({
+      ok: true,
+      withoutManifest: 0,
+    });
+  });
+
+  it("lets a line written before format 2 vouch for its run.json only, and counts it", () => {
+    const { runs } = trail(1);
+    const s = summary(0);
+    const v1 = {
+      ...buildAuditEntry(s, [{ path: "run.json", content: renderRunJson(s) }], null, new Date()),
+      v: 1,
+    };
+    delete v1.files;
+    const line = renderAuditLine(v1);
+    const extra = runs.map((r) => ({ ...r, files: { ...r.files, "targets/added.log": sha256Hex("x") } }));
+    const file = [{ path: "audit/2026/11.jsonl", text: `${line}\n` }];
+    expect(verifyAuditChain(file, extra)).toMatchObject({ ok: true, lines: 1, withoutManifest: 1 });
+    const changed = runs.map((r) => ({ ...r, sha256: sha256Hex("other") }));
+    expect(verifyAuditChain(file, changed).firstBreak?.message).toContain("does not match");
+  });
+
   it("continues across month files in order", () => {
     const { lines, runs } = trail(3);
     const files = [
@@ -224,7 +270,9 @@ describe("audit export", () => {
         trigger: { kind: "api", actor },
         finishedAt: `2026-11-2${i + 1}T00:00:00.000Z`,
       });
-      const line = renderAuditLine(buildAuditEntry(s, renderRunJson(s), head, new Date()));
+      const line = renderAuditLine(
+        buildAuditEntry(s, [{ path: "run.json", content: renderRunJson(s) }], head, new Date()),
+      );
       lines.push(line);
       head = { hash: hashLine(line), seq: i + 1 };
     }

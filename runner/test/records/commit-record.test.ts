@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { afterAll, describe, expect, it } from "vitest";
@@ -232,7 +232,8 @@ describe("audit verification", () => {
     const wt = join(scratch, `${name}-wt`);
     git(repo, "worktree", "add", "-q", wt, BRANCH);
     change(wt);
-    git(wt, "-c", "user.name=mallory", "-c", "user.email=m@example.com", "commit", "-qam", "edit");
+    git(wt, "add", "-A");
+    git(wt, "-c", "user.name=mallory", "-c", "user.email=m@example.com", "commit", "-qm", "edit");
     return repo;
   }
 
@@ -305,6 +306,76 @@ describe("audit verification", () => {
     const v = src ? await verifyRecords(src) : null;
     expect(v?.ok).toBe(false);
     expect(v?.firstBreak?.message).toMatch(/run\.json of .* does not match the hash in its audit line/);
+  });
+});
+
+describe("audit verification of every file of a run", () => {
+  async function tamperRun(name: string, change: (runFolder: string) => void) {
+    const repo = newRepo(name);
+    await recordOneRun(repo, "one");
+    await recordOneRun(repo, "two");
+    const wt = join(scratch, `${name}-wt`);
+    git(repo, "worktree", "add", "-q", wt, BRANCH);
+    const folder = dirname(
+      execFileSync("find", [join(wt, "runs"), "-name", "run.json"], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .sort()[0] ?? "",
+    );
+    change(folder);
+    git(wt, "add", "-A");
+    git(wt, "-c", "user.name=mallory", "-c", "user.email=m@example.com", "commit", "-qm", "tidy logs");
+    const src = await openRecords(repo, BRANCH);
+    return { v: src ? await verifyRecords(src) : null, run: folder.slice(wt.length + 1) };
+  }
+
+  it("is intact before anything is touched, and counts every line as covering all its files", async () => {
+    const repo = newRepo("untouched-files");
+    await recordOneRun(repo, "one");
+    const src = await openRecords(repo, BRANCH);
+    expect(src && (await verifyRecords(src))).toMatchObject({ ok: true, lines: 1, withoutManifest: 0 });
+  });
+
+  it("reports a target log edited after the fact", async () => {
+    const { v, run } = await tamperRun("edited-log", (folder) => {
+      const log = join(folder, "targets", "web-2.log");
+      writeFileSync(log, readFileSync(log, "utf8").replace(/fail/g, "pass"));
+    });
+    expect(v?.ok).toBe(false);
+    expect(v?.firstBreak).toEqual({
+      file: `${run}/targets/web-2.log`,
+      line: 0,
+      message: expect.stringMatching(/changed after its audit line \(audit\/\d{4}\/\d{2}\.jsonl:1\)/),
+    });
+  });
+
+  it("reports a target log deleted", async () => {
+    const { v, run } = await tamperRun("deleted-log", (folder) => {
+      rmSync(join(folder, "targets", "web-1.log"));
+    });
+    expect(v?.ok).toBe(false);
+    expect(v?.firstBreak).toMatchObject({
+      file: `${run}/targets/web-1.log`,
+      message: expect.stringMatching(/removed after its audit line/),
+    });
+  });
+
+  it("reports a file added to a run folder", async () => {
+    const { v, run } = await tamperRun("added-log", (folder) => {
+      writeFileSync(join(folder, "targets", "web-3.log"), "all fine here\n");
+    });
+    expect(v?.ok).toBe(false);
+    expect(v?.firstBreak).toMatchObject({
+      file: `${run}/targets/web-3.log`,
+      message: expect.stringMatching(/added after its audit line/),
+    });
+  });
+
+  it("reports an edited README", async () => {
+    const { v, run } = await tamperRun("edited-readme", (folder) => {
+      writeFileSync(join(folder, "README.md"), "nothing to see\n");
+    });
+    expect(v?.firstBreak).toMatchObject({ file: `${run}/README.md` });
   });
 });
 

@@ -1,10 +1,19 @@
-/** `opsc audit verify|export`: check the hash chain; export it for compliance. */
+/** `opsc audit verify|accept-remote|export`: check the hash chain and origin's history; export it for compliance. */
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { usageError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { exportAudit } from "../../records/audit-export.js";
-import { fetchRecords, openRecords, readAuditFiles, verifyRecords } from "../../records/records-branch.js";
+import type { ChainVerification } from "../../records/audit-chain.js";
+import { pushPendingRecords } from "../../records/commit-record.js";
+import {
+  acceptRemoteTip,
+  openRecords,
+  readAuditFiles,
+  verifyRecords,
+  verifyRemoteRecords,
+  type RecordsSource,
+} from "../../records/records-branch.js";
 import { readRecordsSettings } from "../records-settings.js";
 import { findRepoRoot } from "../repo-root.js";
 
@@ -26,14 +35,17 @@ See docs/records.md.`,
     );
   audit
     .command("verify")
-    .description("Recompute the hash chain of every audit line and check each run's record against it")
+    .description("Recompute the hash chain of every audit line and check each run's files against it")
     .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
-    .option("--remote", "fetch the records branch from origin first and verify what origin holds")
+    .option(
+      "--remote",
+      "fetch the records branch from origin and verify what origin holds now, and that it extends the history this clone knew",
+    )
     .addHelpText(
       "after",
       `
-Exit status: 0 the trail is intact, 1 it is broken (the first broken line is printed as FILE:LINE),
-3 / 4 it could not be read or fetched.
+Exit status: 0 the trail is intact, 1 it is broken (the first broken line is printed as FILE:LINE)
+or origin's history was rewritten, 3 / 4 it could not be read or fetched.
 
 Examples:
   $ opsc audit verify
@@ -42,15 +54,37 @@ Examples:
     .action(async (opts: { repo?: string; remote?: boolean }) => {
       const root = findRepoRoot(opts.repo);
       const { branch } = readRecordsSettings(root).records;
-      if (opts.remote) await fetchRecords(root, branch);
-      const src = await openRecords(root, branch, opts.remote ? { remote: "origin" } : {});
-      if (!src) return write(`nothing recorded yet on ${branch}\n`);
-      const v = await verifyRecords(src);
+      let src: RecordsSource | null;
+      let v: ChainVerification | null;
+      let rewritten = false;
+      if (opts.remote) {
+        const remote = await verifyRemoteRecords(root, branch);
+        ({ src, chain: v } = remote);
+        if (remote.rewrite && src) {
+          rewritten = true;
+          write(
+            `origin's history REWRITTEN: ${branch} is at ${src.commit.slice(0, 12)}, which does not extend ${remote.known?.slice(0, 12) ?? "?"}, the last tip this clone knew: ${remote.rewrite}\n`,
+          );
+          write(
+            `  compare them (git log ${remote.known?.slice(0, 12) ?? ""} ${src.commit.slice(0, 12)}); if the new history is legitimate: opsc audit accept-remote ${src.commit.slice(0, 12)}\n`,
+          );
+          process.exitCode = EXIT.failed;
+        }
+      } else {
+        src = await openRecords(root, branch);
+        v = src ? await verifyRecords(src) : null;
+      }
+      if (!src || !v) return write(`nothing recorded yet on ${branch}\n`);
       const runs = v.runs ?? 0;
       if (v.ok) {
         write(
-          `audit trail intact: ${plural(v.lines, "line")}, ${plural(runs, "run")}, head ${v.head?.hash ?? "(empty)"} (${src.ref} at ${src.commit.slice(0, 12)})\n`,
+          `audit trail ${rewritten ? "consistent in itself (a rewrite can be)" : "intact"}: ${plural(v.lines, "line")}, ${plural(runs, "run")}, head ${v.head?.hash ?? "(empty)"} (${src.ref} at ${src.commit.slice(0, 12)})\n`,
         );
+        if (v.withoutManifest) {
+          write(
+            `  note: ${plural(v.withoutManifest, "line")} predate audit format 2 and vouch for run.json only: the logs and README of those runs are not covered\n`,
+          );
+        }
         return;
       }
       const where = v.firstBreak
@@ -61,6 +95,41 @@ Examples:
       write(`audit trail BROKEN at ${where}: ${v.firstBreak?.message ?? "unknown"}\n`);
       write(`  (${v.lines} lines verified before it; ${src.ref} at ${src.commit.slice(0, 12)})\n`);
       process.exitCode = EXIT.failed;
+    });
+  audit
+    .command("accept-remote")
+    .description(
+      "Accept origin's rewritten records branch as the history to build on, after investigating it",
+    )
+    .argument("<commit>", "the commit origin's records branch is at (as `audit verify --remote` printed it)")
+    .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
+    .addHelpText(
+      "after",
+      `
+A runner refuses to build records on an origin tip that does not extend the last one it knew
+(records.remote-rewritten). Once you know why origin's history changed and accept it, name the tip
+you checked: records this clone holds that are not on it are rebuilt on top and pushed.
+
+Examples:
+  $ opsc audit verify --remote
+  $ opsc audit accept-remote 5cd463dfad6c`,
+    )
+    .action(async (commit: string, opts: { repo?: string }) => {
+      const root = findRepoRoot(opts.repo);
+      const settings = readRecordsSettings(root);
+      const { branch } = settings.records;
+      const { tip, previous } = await acceptRemoteTip(root, branch, commit);
+      write(
+        `accepted origin's ${branch} at ${tip.slice(0, 12)}${previous ? ` (the last tip known was ${previous.slice(0, 12)})` : ""}\n`,
+      );
+      const pending = settings.records.push ? await pushPendingRecords(root, settings) : null;
+      if (pending) {
+        write(
+          `pending records (${pending.runs.join(", ")}): push ${pending.status}${pending.reason ? `: ${pending.reason}` : ""}\n`,
+        );
+        if (pending.status !== "pushed" && pending.status !== "already-landed")
+          process.exitCode = EXIT.environment;
+      }
     });
   audit
     .command("export")

@@ -117,6 +117,12 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
           ? "no remote to push to"
           : `push: ${push}`;
     process.stdout.write(`record: ${record.branch}:${record.path} (${pushed})\n`);
+    if (push === "rewritten" || push === "refused" || push === "failed") {
+      // The record is kept locally and pushed at the next start; say why it is not on origin yet.
+      const { code, reason, hint } = record.push;
+      process.stderr.write(`opsc: records not pushed${code ? ` [${code}]` : ""}: ${reason ?? push}\n`);
+      if (hint) process.stderr.write(`  hint: ${hint}\n`);
+    }
     return summary.result === "success"
       ? EXIT.ok
       : summary.result === "cancelled"
