@@ -98,7 +98,8 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     executor: executeJob,
     resolveSecret: async (repoDir, commit, reference) => {
       const files = await readRepoCommit(findGitDir(repoDir), commit);
-      const value = await CredentialStore.forFiles(files.files, redactor).get(reference);
+      // Its own redactor: the other values of that file are no business of the server's logs.
+      const value = await CredentialStore.forFiles(files.files, new Redactor()).get(reference);
       if (typeof value !== "string")
         throw userError("serve.hook-secret", `${reference} is a mapping, not a secret value`);
       return value;
