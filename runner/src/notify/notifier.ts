@@ -113,8 +113,13 @@ async function deliverAll(
   for (const spec of specs) {
     const event = eventForSpec(spec, raised);
     if (!event) continue;
-    // Masked once, here: every channel renders from this copy.
-    const payload = opts.redactor.redactDeep(buildPayload(event, facts, opts.settings?.name));
+    // Masked once, here: every channel renders from this copy. Text only: ids and timestamps are structure.
+    const built = buildPayload(event, facts, opts.settings?.name);
+    const payload = {
+      ...built,
+      text: opts.redactor.redact(built.text),
+      problems: built.problems.map((p) => (p.reason ? { ...p, reason: opts.redactor.redact(p.reason) } : p)),
+    };
     if (spec.webhook) jobs.push(timed(() => webhook(spec.webhook!, event, JSON.stringify(payload), opts)));
     if (spec.email)
       jobs.push(
@@ -122,7 +127,12 @@ async function deliverAll(
       );
     if (spec.githubStatus) jobs.push(timed(() => status(event, payload, opts)));
   }
-  const outcomes = (await Promise.all(jobs)).map((o) => opts.redactor.redactDeep(o));
+  const outcomes = (await Promise.all(jobs)).map((o) => ({
+    ...o,
+    to: opts.redactor.redact(o.to),
+    ...(o.error !== undefined ? { error: opts.redactor.redact(o.error) } : {}),
+    ...(o.skipped !== undefined ? { skipped: opts.redactor.redact(o.skipped) } : {}),
+  }));
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   for (const o of outcomes) {
     if (!o.ok)

@@ -17,6 +17,7 @@ import { readKnownTip, REWRITTEN } from "./known-tip.js";
 import { pushRecords, type PushOutcome } from "./push-records.js";
 import { buildRecordCommit, DEFAULT_AUTHOR, hasRun, recordMessage, type Signature } from "./record-commit.js";
 import { runDir, targetLogPath } from "./record-paths.js";
+import { maskSummaryText } from "./record-text.js";
 import { renderRunJson } from "./render-run-json.js";
 import { renderRunReadme } from "./render-readme.js";
 import { clearPending, readPending, stateDir, withRecordsLock, writePending } from "./state-dir.js";
@@ -32,7 +33,7 @@ export interface CommitRecordOptions {
    * `records.push` setting, which is policy: a flag can turn pushing off, never on.
    */
   push?: boolean;
-  /** Masks everything once more before it is written. */
+  /** Masks the summary's text fields once more before it is written. */
   redactor?: Redactor;
   author?: Signature;
   now?: () => Date;
@@ -73,14 +74,9 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
   const now = opts.now ?? (() => new Date());
   const branch = opts.settings.records.branch;
   const ref = `refs/heads/${branch}`;
-  const mask = <T>(v: T): T => (opts.redactor ? opts.redactor.redactDeep(v) : v);
-  const summary = mask(opts.summary);
-  const logs = new Map(
-    [...(opts.logs instanceof Map ? opts.logs : new Map(Object.entries(opts.logs)))].map(([k, v]) => [
-      k,
-      mask(v),
-    ]),
-  );
+  // Text only: logs were built from masked lines, and structure (ids, timestamps, exit codes) is never masked.
+  const summary = opts.redactor ? maskSummaryText(opts.summary, opts.redactor) : opts.summary;
+  const logs = opts.logs instanceof Map ? opts.logs : new Map(Object.entries(opts.logs));
   const path = runDir(summary.id);
   const files = recordFiles(summary, logs);
 

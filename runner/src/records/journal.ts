@@ -9,6 +9,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { isOpscError } from "../core/errors.js";
 import type { Plan } from "../core/plan-model.js";
 import type { Settings } from "../core/repo-model.js";
 import type { RunEvent, RunEventListener, RunResult } from "../core/run-events.js";
@@ -16,6 +17,7 @@ import { Redactor } from "../secrets/redactor.js";
 import { commitRecord, pushPendingRecords, type CommitRecordResult } from "./commit-record.js";
 import type { PushOutcome } from "./push-records.js";
 import { findGitDir } from "../git/git-dir.js";
+import { maskEventText } from "./record-text.js";
 import { recordContext, RunRecorder, type RecordContext } from "./run-recorder.js";
 import { isAlive, me, stateDir, type Owner } from "./state-dir.js";
 
@@ -80,7 +82,7 @@ export class RunJournal {
       };
       this.write(header);
     }
-    this.write(this.redactor.redactDeep(raw));
+    this.write(maskEventText(raw, this.redactor));
   }
 
   private write(value: unknown): void {
@@ -109,10 +111,22 @@ export interface RecoverOptions {
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
   cache?: object;
+  /** Where warnings about unrecordable journals go; default stderr. */
+  warn?: (line: string) => void;
+}
+
+export interface UnrecordedJournal {
+  file: string;
+  /** Where it was moved; null when it stays for the next start (an environment failure). */
+  movedTo: string | null;
+  error: string;
+  code?: string;
 }
 
 export interface RecoverResult {
   recovered: RecoveredRun[];
+  /** Journals that could not be recorded; none of them stops the run that follows. */
+  unrecorded: UnrecordedJournal[];
   /** Journals skipped because their process still runs. */
   running: string[];
   /** Push of records a refused or failed push left pending; null when none were. */
@@ -130,56 +144,101 @@ export async function recoverInterrupted(repoDir: string, options: RecoverOption
   const running: string[] = [];
   const redactor = options.redactor ?? new Redactor();
   const repo = repoKey(repoDir);
+  const warn = options.warn ?? ((line: string) => process.stderr.write(`opsc: warning: ${line}\n`));
+  const unrecorded: UnrecordedJournal[] = [];
   for (const name of fs
     .readdirSync(dir)
     .filter((n) => n.endsWith(".jsonl"))
     .sort()) {
     const file = path.join(dir, name);
-    const lines = fs.readFileSync(file, "utf8").split("\n");
-    let header: JournalHeader;
     try {
-      header = JSON.parse(lines[0] ?? "") as JournalHeader;
-    } catch {
-      continue; // killed before the header reached the disk: nothing to record
+      const run = await recoverOne(repoDir, file, repo, redactor, options, env);
+      if (run === "running") running.push(name.replace(/\.jsonl$/, ""));
+      else if (run) recovered.push(run);
+    } catch (e) {
+      // A journal that cannot be recorded must not stop every later run: keep it, say so, go on.
+      const left = setAside(dir, file, e, warn);
+      unrecorded.push(left);
     }
-    if (header.type !== "journal" || header.repo !== repo) continue;
-    // A run of this very process (a server running several jobs) is not interrupted.
-    if (isAlive(header.owner)) {
-      running.push(header.runId);
-      continue;
-    }
-    const recorder = new RunRecorder(header.context, header.runId, redactor);
-    let lastAt: string | undefined;
-    for (const line of lines.slice(1)) {
-      if (line === "") continue;
-      let event: RunEvent;
-      try {
-        event = JSON.parse(line) as RunEvent;
-      } catch {
-        break; // the line being written when the process died
-      }
-      recorder.apply(event);
-      lastAt = event.at;
-    }
-    const interruptedAt = lastAt ? new Date(lastAt) : (options.now ?? (() => new Date()))();
-    const summary = recorder.summary(interruptedAt);
-    const record = await commitRecord({
-      repoDir,
-      settings: options.settings,
-      summary,
-      logs: recorder.targetLogs(),
-      push: options.push,
-      redactor,
-      env,
-      now: options.now,
-      cache: options.cache,
-    });
-    fs.rmSync(file, { force: true });
-    recovered.push({ runId: summary.id, result: summary.result, record });
   }
   const wantPush = options.push !== false && options.settings.records.push;
   const pending = wantPush
     ? await pushPendingRecords(repoDir, options.settings, { env, cache: options.cache })
     : null;
-  return { recovered, running, pending };
+  return { recovered, running, unrecorded, pending };
+}
+
+/** Records one journal; "running" when its process still runs, null when there is nothing to record. */
+async function recoverOne(
+  repoDir: string,
+  file: string,
+  repo: string,
+  redactor: Redactor,
+  options: RecoverOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<RecoveredRun | "running" | null> {
+  const lines = fs.readFileSync(file, "utf8").split("\n");
+  let header: JournalHeader;
+  try {
+    header = JSON.parse(lines[0] ?? "") as JournalHeader;
+  } catch {
+    return null; // killed before the header reached the disk: nothing to record
+  }
+  if (header.type !== "journal" || header.repo !== repo) return null;
+  // A run of this very process (a server running several jobs) is not interrupted.
+  if (isAlive(header.owner)) return "running";
+  const recorder = new RunRecorder(header.context, header.runId, redactor);
+  let lastAt: string | undefined;
+  for (const line of lines.slice(1)) {
+    if (line === "") continue;
+    let event: RunEvent;
+    try {
+      event = JSON.parse(line) as RunEvent;
+    } catch {
+      break; // the line being written when the process died
+    }
+    recorder.apply(event);
+    lastAt = event.at;
+  }
+  const interruptedAt = lastAt ? new Date(lastAt) : (options.now ?? (() => new Date()))();
+  const summary = recorder.summary(interruptedAt);
+  const record = await commitRecord({
+    repoDir,
+    settings: options.settings,
+    summary,
+    logs: recorder.targetLogs(),
+    push: options.push,
+    redactor,
+    env,
+    now: options.now,
+    cache: options.cache,
+  });
+  fs.rmSync(file, { force: true });
+  return { runId: summary.id, result: summary.result, record };
+}
+
+/**
+ * An environment failure (a locked or full disk) may pass: the journal stays
+ * where it is and the next start tries again. Anything else is in the journal
+ * itself and would fail every time: it moves to `journal/unrecorded/`.
+ */
+function setAside(dir: string, file: string, e: unknown, warn: (line: string) => void): UnrecordedJournal {
+  const error = e instanceof Error ? e.message : String(e);
+  const code = isOpscError(e) ? e.code : undefined;
+  if (isOpscError(e) && e.kind === "environment") {
+    warn(
+      `the interrupted run in ${file} could not be recorded (${error}); it stays there and is tried again at the next start`,
+    );
+    return { file, movedTo: null, error, ...(code ? { code } : {}) };
+  }
+  const aside = path.join(dir, "unrecorded");
+  fs.mkdirSync(aside, { recursive: true });
+  const movedTo = path.join(aside, path.basename(file));
+  fs.renameSync(file, movedTo);
+  warn(
+    `the interrupted run in ${file} cannot be recorded (${code ? `${code}: ` : ""}${error}); ` +
+      `it was moved to ${movedTo} and later runs go on. Read it to see what that run did, then delete it ` +
+      `(or fix it and move it back into ${dir} to record it at the next start)`,
+  );
+  return { file, movedTo, error, ...(code ? { code } : {}) };
 }

@@ -3,8 +3,9 @@
  * (run.json) and one log per target. It also rebuilds a cut-off run from a
  * journal, so a crashed run is recorded from the same code as a finished one.
  *
- * Events arrive already masked by the engine; every string is masked again
- * here, because a record is forever and a second pass costs little.
+ * Events arrive already masked by the engine; their text is masked again
+ * here, because a record is forever and a second pass costs little. Only text
+ * is masked (record-text.ts): a short secret must never reach a run id or a timestamp.
  */
 import type { Plan } from "../core/plan-model.js";
 import {
@@ -16,6 +17,7 @@ import {
 } from "../core/run-events.js";
 import type { RunSummary, StepSummary, TargetSummary } from "../core/run-summary.js";
 import type { Redactor } from "../secrets/redactor.js";
+import { maskEventText, maskSummaryText } from "./record-text.js";
 
 /** The parts of a Plan a record needs; a journal stores exactly these. */
 export interface RecordContext {
@@ -83,7 +85,7 @@ export class RunRecorder {
   }
 
   apply(raw: RunEvent): void {
-    const event = this.redactor.redactDeep(raw);
+    const event = maskEventText(raw, this.redactor);
     this.lastAt = event.at;
     switch (event.type) {
       case "run.started":
@@ -238,7 +240,7 @@ export class RunRecorder {
     if (this.context.ref !== undefined) summary.ref = this.context.ref;
     if (this.context.shard !== undefined) summary.shard = this.context.shard;
     if (result === "interrupted" && this.lastFinishedStep) summary.lastFinishedStep = this.lastFinishedStep;
-    return this.redactor.redactDeep(summary);
+    return maskSummaryText(summary, this.redactor);
   }
 
   /** Target name -> masked log text. Every target of the plan has one, even if empty. */

@@ -16,6 +16,7 @@ import { recoverInterrupted, RunJournal } from "../records/journal.js";
 import { RunRecorder } from "../records/run-recorder.js";
 import { CredentialStore } from "../secrets/credential-store.js";
 import { Redactor } from "../secrets/redactor.js";
+import { runnerSecrets } from "../secrets/runner-secrets.js";
 import { createTransportFactory } from "../transports/transport-factory.js";
 import { loadPlan, type LoadedPlan } from "./load-plan.js";
 import { newRunId, runPlan } from "./run-plan.js";
@@ -73,6 +74,8 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
   request.onPlan?.(loaded);
 
   const redactor = new Redactor();
+  // The runner's own tokens and identities: a local step can read them, so every run masks them.
+  for (const value of await runnerSecrets(env)) redactor.add(value);
   // Runs cut off by a crash are recorded before a new one starts, so the
   // audit trail stays in the order things happened.
   await recoverInterrupted(request.repoDir, { settings: model.settings, push: request.push, redactor, env });

@@ -25,6 +25,7 @@ import type {
 import { countOutcomes } from "../core/run-events.js";
 import type { StepSummary, TargetSummary } from "../core/run-summary.js";
 import type { Redactor } from "../secrets/redactor.js";
+import { maskEventText } from "../records/record-text.js";
 import { buildStepScript } from "../transports/script-builder.js";
 import type { Transport } from "../transports/transport.js";
 import { parseOutputs, StepStdout, type Trailer } from "./step-stdout.js";
@@ -102,7 +103,8 @@ class Engine {
   }
 
   private emit(event: RunEvent): void {
-    const clean = event.type === "step.output" ? event : this.opts.redactor.redactDeep(event);
+    // Output lines were masked as they were split; reasons are masked here. Structure never is.
+    const clean = event.type === "step.output" ? event : maskEventText(event, this.opts.redactor);
     for (const l of this.opts.listeners ?? []) l(clean);
   }
 

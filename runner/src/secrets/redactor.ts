@@ -1,13 +1,24 @@
 /**
- * The one place secret values are masked. Every output (logs, records, errors,
- * notifications, HTTP responses) passes through a Redactor.
+ * The one place secret values are masked. Masking applies to output text (step
+ * output lines, error messages, notification text, log field values), never to
+ * structure (run ids, timestamps, keys, numbers): a record or a log line keeps
+ * its shape whatever the secrets are.
  *
  * A multi-line value is also registered line by line, so that a script echoing
  * one line of a private key is masked too.
+ *
+ * Short values (`1`, `x`, `true`) are everywhere as substrings of ordinary text;
+ * masking them inside words and numbers would mask nothing secret and garble
+ * everything. A value shorter than SHORT_VALUE_LENGTH is masked only as a whole
+ * token: where it is not touching a letter, a digit or `_` on either side. So
+ * `1` is masked in `code=1`, `1 file` and a line that is just `1`, but not in `2026` or `x1`.
  */
 export const MASK = "***";
 
-/** Lines shorter than this are too common to mask on their own (`{`, `---`). */
+/** Values shorter than this are masked only as whole tokens. Documented in docs/secrets.md. */
+export const SHORT_VALUE_LENGTH = 8;
+
+/** Lines of a multi-line value shorter than this are too common to mask on their own (`{`, `---`). */
 const MIN_LINE_LENGTH = 4;
 
 export class Redactor {
@@ -37,23 +48,29 @@ export class Redactor {
     if (this.values.size === 0) return null;
     if (!this.pattern) {
       const sorted = [...this.values].sort((a, b) => b.length - a.length);
-      this.pattern = new RegExp(sorted.map(escapeRegExp).join("|"), "g");
+      const parts = sorted.map((v) =>
+        v.length < SHORT_VALUE_LENGTH
+          ? `(?<![\\p{L}\\p{N}_])${escapeRegExp(v)}(?![\\p{L}\\p{N}_])`
+          : escapeRegExp(v),
+      );
+      this.pattern = new RegExp(parts.join("|"), "gu");
     }
     return this.pattern;
   }
 
+  /** Masks a piece of output text. Never pass a serialized record or JSON: mask its text fields. */
   redact(text: string): string {
     const re = this.regex();
     return re ? text.replace(re, MASK) : text;
   }
 
-  /** Masks every string inside a JSON-like value. */
+  /** Masks every string value inside a JSON-like value; keys are structure and stay. */
   redactDeep<T>(value: T): T {
     if (typeof value === "string") return this.redact(value) as T;
     if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
     if (value !== null && typeof value === "object") {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[this.redact(k)] = this.redactDeep(v);
+      for (const [k, v] of Object.entries(value)) out[k] = this.redactDeep(v);
       return out as T;
     }
     return value;

@@ -88,7 +88,6 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
       res.status(404).json({ error: `job "${jobId}" takes no webhook (set on.webhook.secret)` });
       return;
     }
-    o.redactor.add(secret);
     const signature = req.get("x-hub-signature-256") ?? req.get("x-signature-256");
     if (!(await verifyHmac(secret, body, signature))) {
       o.metrics.deliveries.inc({ source: "webhook", outcome: "bad-signature" });
@@ -97,6 +96,8 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
         .json({ error: "missing or invalid X-Signature-256 (sha256=<HMAC-SHA256 of the body, hex>)" });
       return;
     }
+    // Only a caller who knows the secret grows the server's redactor.
+    o.redactor.add(secret);
     const inputs = body.length === 0 ? {} : parseObject(body);
     if (!inputs) {
       res.status(400).json({ error: "the body must be a JSON object of inputs" });

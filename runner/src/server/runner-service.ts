@@ -63,10 +63,17 @@ export interface Accepted {
 
 const MODEL_CACHE = 8;
 
+interface LoadedModel {
+  model: RepoModel;
+  errors: Diagnostic[];
+  /** Credential reference -> decrypted hook secret, resolved when the model is loaded. */
+  hookSecrets?: Map<string, Promise<string | undefined>>;
+}
+
 export class RunnerService {
   readonly queue: RunQueue;
   readonly scheduler: Scheduler;
-  private readonly models = new Map<string, { model: RepoModel; errors: Diagnostic[] }>();
+  private readonly models = new Map<string, LoadedModel>();
   private inboxChain: Promise<void> = Promise.resolve();
   private scheduledCommit: string | undefined;
   private defaultBranch = "main";
@@ -310,11 +317,19 @@ export class RunnerService {
     return { job, commit, ref: `refs/heads/${this.defaultBranch}`, model };
   }
 
-  /** The job's hook secret, decrypted; undefined when the job accepts no hook. */
+  /**
+   * The job's hook secret, decrypted; undefined when the job accepts no hook.
+   * Decrypted once per commit, when its model is loaded: a stream of unsigned
+   * calls must not make the runner decrypt anything.
+   */
   async hookSecret(job: JobDef, commit: string): Promise<string | undefined> {
     const ref = job.on.webhook?.secret;
     if (!ref || !this.o.resolveSecret) return undefined;
-    return this.o.resolveSecret(commit, ref);
+    const cache = this.models.get(commit)?.hookSecrets;
+    if (!cache) return this.o.resolveSecret(commit, ref);
+    let secret = cache.get(ref);
+    if (!secret) cache.set(ref, (secret = this.o.resolveSecret(commit, ref)));
+    return secret;
   }
 
   /** Validates inputs through the planner, then queues. Throws a user error listing the problems. */
@@ -548,9 +563,13 @@ export class RunnerService {
     return hit;
   }
 
-  private remember(commit: string, loaded: { model: RepoModel; errors: Diagnostic[] }): void {
-    this.models.set(commit, loaded);
+  private remember(commit: string, loaded: LoadedModel): void {
+    this.models.set(commit, { ...loaded, hookSecrets: new Map() });
     if (this.models.size > MODEL_CACHE) this.models.delete(this.models.keys().next().value!);
+    for (const job of loaded.model.jobs.values()) {
+      // A failure is the hook call's to report; here it only must not go unhandled.
+      if (job.on.webhook?.secret) this.hookSecret(job, commit).catch(() => undefined);
+    }
   }
 }
 

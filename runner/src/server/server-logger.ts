@@ -1,7 +1,8 @@
 /**
  * pino logs for the server: JSON lines for machines, and a short readable line
- * when stdout is a terminal. Every line passes through the Redactor on its way
- * out, whatever a caller put in it.
+ * when stdout is a terminal. Every string value of every line passes through
+ * the Redactor on its way out, whatever a caller put in it. The values, not the
+ * serialized line: a secret like `3` or `"` must not break the JSON.
  */
 import { pino, type Logger } from "pino";
 import type { Redactor } from "../secrets/redactor.js";
@@ -23,13 +24,24 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { app: "opsc" },
       hooks: {
         streamWrite: (line: string) => {
-          const masked = options.redactor.redact(line);
+          const masked = maskLine(line, options.redactor);
           return pretty ? prettyLine(masked) : masked;
         },
       },
     },
     dest as pino.DestinationStream,
   );
+}
+
+function maskLine(line: string, redactor: Redactor): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    // pino writes JSON; anything else is text, and text is masked as text.
+    return redactor.redact(line);
+  }
+  return `${JSON.stringify(redactor.redactDeep(parsed))}\n`;
 }
 
 const LEVELS: Record<number, string> = {

@@ -194,6 +194,39 @@ describe("POST /hooks/:job", () => {
   });
 });
 
+describe("a /hooks call with a wrong signature", () => {
+  it("decrypts nothing and adds nothing to the server's redactor; a signed call does", async () => {
+    let decrypted = 0;
+    const redactor = new Redactor();
+    const s = await start({
+      redactor,
+      resolveSecret: async (_dir, _commit, ref) => {
+        decrypted++;
+        return ref === "hooks/deploy.secret" ? HOOK_SECRET : undefined;
+      },
+    });
+    const before = { decrypted, masked: redactor.size };
+    const body = JSON.stringify({ version: "v7" });
+    for (const guess of ["guess", "1", ""]) {
+      const res = await fetch(`${s.url}/hooks/deploy`, {
+        method: "POST",
+        headers: guess ? { "x-signature-256": await sign(guess, body) } : {},
+        body,
+      });
+      expect(res.status).toBe(401);
+    }
+    expect({ decrypted, masked: redactor.size }).toEqual(before);
+    const signed = await fetch(`${s.url}/hooks/deploy`, {
+      method: "POST",
+      headers: { "x-signature-256": await sign(HOOK_SECRET, body) },
+      body,
+    });
+    expect(signed.status).toBe(202);
+    expect(decrypted).toBe(before.decrypted);
+    expect(redactor.redact(HOOK_SECRET)).toBe("***");
+  });
+});
+
 describe("the API", () => {
   const auth = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
 

@@ -30,6 +30,24 @@ describe("server logger", () => {
     });
   });
 
+  it("stays JSON whatever the secrets are: string values are masked, never the serialized line", () => {
+    const out: string[] = [];
+    const redactor = new Redactor();
+    // Each of these is in every JSON log line as structure: a quote, a brace, a level, a key.
+    for (const v of ['"', "{", ":", "3", "30", "level", "msg", "true"]) redactor.add(v);
+    const logger = createLogger({
+      redactor,
+      pretty: false,
+      destination: new Writable({ write: (c, _e, cb) => (out.push(String(c)), cb()) }),
+    });
+    logger.info({ queued: 3, ok: true, level2: "30", note: 'say "3" {' }, "level 3 reached");
+    expect(out).toHaveLength(1);
+    const line = JSON.parse(out[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 30, queued: 3, ok: true, level2: "***", msg: "*** *** reached" });
+    expect(line.note).toBe('say "***" ***');
+    expect(out[0]!.endsWith("\n")).toBe(true);
+  });
+
   it("writes one readable line on a terminal", () => {
     const { out, logger } = capture(true);
     logger.warn({ job: "deploy", secret: "s3cr3t-value" }, "tick missed");

@@ -10,6 +10,7 @@ import { notifyRun } from "../../notify/notifier.js";
 import { loadValidRepo } from "../../run/load-plan.js";
 import { CredentialStore } from "../../secrets/credential-store.js";
 import { Redactor } from "../../secrets/redactor.js";
+import { runnerSecrets } from "../../secrets/runner-secrets.js";
 import { findGitDir } from "../../git/git-dir.js";
 import { startServer } from "../../server/start-server.js";
 
@@ -84,6 +85,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
   const graceMs = intOption("--grace", opts.grace, 0, 86_400) * 1000;
   const apiToken = process.env.OPSC_API_TOKEN || undefined;
   const redactor = new Redactor();
+  for (const value of await runnerSecrets()) redactor.add(value);
   const server = await startServer({
     repo: opts.repo,
     state: opts.state ?? process.env.OPSC_STATE_DIR ?? ".opsc-state",
@@ -98,7 +100,8 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     executor: executeJob,
     resolveSecret: async (repoDir, commit, reference) => {
       const files = await readRepoCommit(findGitDir(repoDir), commit);
-      const value = await CredentialStore.forFiles(files.files, redactor).get(reference);
+      // Its own redactor: the other values of that file are no business of the server's logs.
+      const value = await CredentialStore.forFiles(files.files, new Redactor()).get(reference);
       if (typeof value !== "string")
         throw userError("serve.hook-secret", `${reference} is a mapping, not a secret value`);
       return value;
