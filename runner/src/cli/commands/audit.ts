@@ -4,8 +4,6 @@ import { Command } from "commander";
 import { usageError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { exportAudit } from "../../records/audit-export.js";
-import { fetchRecords, openRecords, readAuditFiles, verifyRecords } from "../../records/records-branch.js";
-import { readRecordsSettings } from "../records-settings.js";
 import { findRepoRoot } from "../repo-root.js";
 
 const write = (s: string): void => void process.stdout.write(s);
@@ -41,6 +39,11 @@ Examples:
     )
     .action(async (opts: { repo?: string; remote?: boolean }) => {
       const root = findRepoRoot(opts.repo);
+      // Loaded on use, so `opsc --help` and `--version` stay quick.
+      const [{ fetchRecords, openRecords, verifyRecords }, { readRecordsSettings }] = await Promise.all([
+        import("../../records/records-branch.js"),
+        import("../records-settings.js"),
+      ]);
       const { branch } = readRecordsSettings(root).records;
       if (opts.remote) await fetchRecords(root, branch);
       const src = await openRecords(root, branch, opts.remote ? { remote: "origin" } : {});
@@ -90,6 +93,10 @@ Examples:
         }
       }
       const root = findRepoRoot(opts.repo);
+      const [{ openRecords, readAuditFiles }, { readRecordsSettings }] = await Promise.all([
+        import("../../records/records-branch.js"),
+        import("../records-settings.js"),
+      ]);
       const src = await openRecords(root, readRecordsSettings(root).records.branch);
       const text = src
         ? exportAudit(await readAuditFiles(src), { format: opts.format, ...(since ? { since } : {}) })
