@@ -46,7 +46,7 @@ export interface FanoutResult {
   peakRssMb?: number;
 }
 
-function address(i: number): string {
+export function address(i: number): string {
   return `127.0.${1 + Math.floor(i / 250)}.${2 + (i % 250)}`;
 }
 
@@ -154,7 +154,7 @@ export async function benchFanout(opts: FanoutOptions = {}): Promise<FanoutResul
 }
 
 /** Plain ssh2: one connection per host, the commands exec'd in sequence, all hosts at once. */
-async function floor(
+export async function floor(
   addrs: string[],
   hostOf: (i: number) => { sshd: Sshd; host: string },
   keys: ParsedKey[],
@@ -192,7 +192,7 @@ async function floor(
   );
 }
 
-function runAnsible(
+export function runAnsible(
   addrs: string[],
   hostOf: (i: number) => { sshd: Sshd; host: string },
   servers: Sshd[],

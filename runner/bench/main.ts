@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- NAME...]`: speed and memory figures, each as a ratio to a
  * floor measured in the same run on the same machine. Names: validate, fanout,
- * commit-back, webhook (default: all). Figures are printed, never asserted:
+ * startup, commit-back, webhook (default: all). Figures are printed, never asserted:
  * timing belongs here, not in unit tests.
  *
  * Each bench runs in a process of its own, so one bench's heap and open
@@ -11,12 +11,14 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { benchCommitBack } from "./commit-back.js";
 import { benchFanout } from "./fanout.js";
+import { benchStartupAll } from "./startup.js";
 import { benchValidate } from "./validate.js";
 import { benchWebhook } from "./webhook.js";
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   validate: () => benchValidate(),
   fanout: () => benchFanout({ ansible: !process.argv.includes("--no-ansible") }),
+  startup: () => benchStartupAll({ ansible: !process.argv.includes("--no-ansible") }),
   "commit-back": () => benchCommitBack(),
   webhook: () => benchWebhook(),
 };

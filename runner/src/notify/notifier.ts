@@ -21,7 +21,6 @@ import {
 } from "./notification.js";
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { commitStatusFor, githubFromEnv, sendCommitStatus, type GitHubTarget } from "./send-commit-status.js";
-import { sendEmail } from "./send-email.js";
 import { sendWebhook } from "./send-webhook.js";
 
 export interface CredentialReader {
@@ -236,6 +235,8 @@ async function email(
   } catch (e) {
     return { ...base, ok: false, attempts: 0, error: (e as Error).message };
   }
+  // nodemailer is large: loaded only when a job sends mail.
+  const { sendEmail } = await import("./send-email.js");
   const r = await sendEmail({
     smtp,
     ...(password !== undefined ? { password } : {}),

@@ -6,9 +6,9 @@
  */
 import { userError } from "../core/errors.js";
 import { parseCredentialRef as parseRepoCredentialRef } from "../repo/credential-ref.js";
-import { loadIdentities, type AgeIdentity } from "./identities.js";
+import type { AgeIdentity } from "./identities.js";
 import type { Redactor } from "./redactor.js";
-import { decryptSops, encryptionPredicate, type SopsDocument, type SopsFormat } from "./sops-file.js";
+import type { encryptionPredicate, SopsDocument, SopsFormat } from "./sops-file.js";
 import { SopsMap, displayText, type SopsNode } from "./sops-tree.js";
 
 export type RepoFileReader = (repoRelativePath: string) => Promise<Uint8Array | undefined>;
@@ -99,7 +99,8 @@ export class CredentialStore {
   ) {
     return new CredentialStore(
       async (path) => files.get(path),
-      async () => (await loadIdentities(env)).identities,
+      // The age and SOPS code is loaded with the first credential: a job without any never pays for it.
+      async () => (await (await import("./identities.js")).loadIdentities(env)).identities,
       redactor,
     );
   }
@@ -142,6 +143,7 @@ export class CredentialStore {
       const path = `credentials/${name}${suffix}`;
       const bytes = await this.readFile(path);
       if (bytes === undefined) continue;
+      const { decryptSops, encryptionPredicate } = await import("./sops-file.js");
       const doc = await decryptSops(
         Buffer.from(bytes).toString("utf8"),
         format,
@@ -150,7 +152,7 @@ export class CredentialStore {
           file: path,
         },
       );
-      this.register(doc);
+      this.register(doc, encryptionPredicate);
       return { doc, path };
     }
     throw userError(
@@ -163,8 +165,8 @@ export class CredentialStore {
   }
 
   /** Every value that was encrypted is a secret, wherever it is later printed. */
-  private register(doc: SopsDocument): void {
-    const encrypted = encryptionPredicate(doc.metadata.rule);
+  private register(doc: SopsDocument, predicate: typeof encryptionPredicate): void {
+    const encrypted = predicate(doc.metadata.rule);
     const visit = (node: SopsNode, path: string[]) => {
       if (node === null) return;
       if (Array.isArray(node)) node.forEach((n) => visit(n, path));

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import ssh2, { type AuthenticationType, type ClientChannel, type ParsedKey } from "ssh2";
+import type { AuthenticationType, Client, ClientChannel, ParsedKey } from "ssh2";
 import { environmentError, userError, type OpscError } from "../core/errors.js";
 import type { Shell } from "../core/repo-model.js";
 import { HandshakeLimiter } from "./handshake-limiter.js";
@@ -42,8 +42,6 @@ export interface SshTransportOptions {
   killGraceMs?: number;
 }
 
-// ssh2 is CommonJS: named imports fail under Node's ESM loader once bundled.
-const { Client } = ssh2;
 const sharedLimiter = new HandshakeLimiter(10);
 
 /** How long a polite disconnect may take before the connection is just dropped. */
@@ -54,7 +52,7 @@ const END_WAIT_MS = 2_000;
  * talks through the jump host's connection: closing that one first would cut
  * the target's goodbye off mid-way.
  */
-function endClient(client: InstanceType<typeof Client> | null): Promise<void> {
+function endClient(client: Client | null): Promise<void> {
   if (!client) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
@@ -72,7 +70,7 @@ function endClient(client: InstanceType<typeof Client> | null): Promise<void> {
 
 export class SshTransport implements Transport {
   readonly name: string;
-  private client: InstanceType<typeof Client> | null = null;
+  private client: Client | null = null;
   private connecting: Promise<void> | null = null;
   private closed = false;
   /** Targets currently tunnelling through this connection (when it is a jump host). */
@@ -89,6 +87,17 @@ export class SshTransport implements Transport {
     this.connecting ??= (async () => {
       // The jump host first, outside our handshake slot: targets holding every
       // slot while waiting for their jump host would otherwise deadlock.
+      // Credentials are fetched (decrypted) while this waits for its jump host and its
+      // handshake slot, not after; a failure is reported by the handshake. A target
+      // that cannot be trusted (no pinned key) never gets as far as decrypting.
+      const auth = this.opts.auth;
+      const creds =
+        this.pinned.length === 0
+          ? Promise.resolve({})
+          : typeof auth === "function"
+            ? auth()
+            : Promise.resolve(auth);
+      creds.catch(() => undefined);
       const jump = this.opts.jump;
       if (jump) {
         if (!this.holdsJump) {
@@ -97,12 +106,12 @@ export class SshTransport implements Transport {
         }
         await jump.connect(signal);
       }
-      await (this.opts.limiter ?? sharedLimiter).run(() => this.handshake(signal));
+      await (this.opts.limiter ?? sharedLimiter).run(() => this.handshake(creds, signal));
     })();
     return this.connecting;
   }
 
-  private async handshake(signal?: AbortSignal): Promise<void> {
+  private async handshake(credentials: Promise<SshAuth>, signal?: AbortSignal): Promise<void> {
     const { host, port, name } = this.opts;
     if (this.pinned.length === 0) {
       throw userError(
@@ -114,7 +123,7 @@ export class SshTransport implements Transport {
       );
     }
     const timeoutMs = this.opts.connectTimeoutMs ?? 10_000;
-    const creds = typeof this.opts.auth === "function" ? await this.opts.auth() : this.opts.auth;
+    const creds = await credentials;
     const auth: Array<Record<string, unknown>> = [];
     if (creds.agent) auth.push({ type: "agent", username: this.opts.user, agent: creds.agent });
     if (creds.privateKey) auth.push({ type: "publickey", username: this.opts.user, key: creds.privateKey });
@@ -129,8 +138,10 @@ export class SshTransport implements Transport {
         },
       );
     }
-    const sock = await this.openSocket(timeoutMs, signal);
-    const client = new Client();
+    // ssh2 is loaded by the first SSH connection (a local-only run never needs it); it is
+    // CommonJS, so named imports fail under Node's ESM loader once bundled.
+    const [{ default: ssh2 }, sock] = await Promise.all([import("ssh2"), this.openSocket(timeoutMs, signal)]);
+    const client = new ssh2.Client();
     let seen: Buffer | null = null;
     await new Promise<void>((resolve, reject) => {
       let settled = false;

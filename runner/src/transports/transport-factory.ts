@@ -5,7 +5,7 @@
  * behind them.
  */
 import { userInfo } from "node:os";
-import ssh2, { type ParsedKey } from "ssh2";
+import type { ParsedKey } from "ssh2";
 import { userError } from "../core/errors.js";
 import type { PlannedTarget } from "../core/plan-model.js";
 import type { Redactor } from "../secrets/redactor.js";
@@ -116,7 +116,7 @@ export function createTransportFactory(opts: TransportFactoryOptions = {}): Tran
 }
 
 /** A credential value as SSH auth: a mapping, a private key in PEM/OpenSSH form, or a password. */
-export function toAuth(ref: string, value: CredentialValue, targetName: string): SshAuth {
+export async function toAuth(ref: string, value: CredentialValue, targetName: string): Promise<SshAuth> {
   const m =
     typeof value === "string"
       ? /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)
@@ -126,6 +126,7 @@ export function toAuth(ref: string, value: CredentialValue, targetName: string):
   const auth: SshAuth = {};
   if (typeof m.private_key === "string") {
     const passphrase = typeof m.passphrase === "string" ? m.passphrase : undefined;
+    const { default: ssh2 } = await import("ssh2");
     const parsed = ssh2.utils.parseKey(m.private_key, passphrase);
     if (parsed instanceof Error) {
       throw userError(

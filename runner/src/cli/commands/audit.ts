@@ -5,16 +5,7 @@ import { usageError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { exportAudit } from "../../records/audit-export.js";
 import type { ChainVerification } from "../../records/audit-chain.js";
-import { pushPendingRecords } from "../../records/commit-record.js";
-import {
-  acceptRemoteTip,
-  openRecords,
-  readAuditFiles,
-  verifyRecords,
-  verifyRemoteRecords,
-  type RecordsSource,
-} from "../../records/records-branch.js";
-import { readRecordsSettings } from "../records-settings.js";
+import type { RecordsSource } from "../../records/records-branch.js";
 import { findRepoRoot } from "../repo-root.js";
 
 const write = (s: string): void => void process.stdout.write(s);
@@ -53,6 +44,9 @@ Examples:
     )
     .action(async (opts: { repo?: string; remote?: boolean }) => {
       const root = findRepoRoot(opts.repo);
+      // Loaded on use, so `opsc --help` and `--version` stay quick.
+      const [{ openRecords, verifyRecords, verifyRemoteRecords }, { readRecordsSettings }] =
+        await Promise.all([import("../../records/records-branch.js"), import("../records-settings.js")]);
       const { branch } = readRecordsSettings(root).records;
       let src: RecordsSource | null;
       let v: ChainVerification | null;
@@ -116,6 +110,11 @@ Examples:
     )
     .action(async (commit: string, opts: { repo?: string }) => {
       const root = findRepoRoot(opts.repo);
+      const [{ acceptRemoteTip }, { pushPendingRecords }, { readRecordsSettings }] = await Promise.all([
+        import("../../records/records-branch.js"),
+        import("../../records/commit-record.js"),
+        import("../records-settings.js"),
+      ]);
       const settings = readRecordsSettings(root);
       const { branch } = settings.records;
       const { tip, previous } = await acceptRemoteTip(root, branch, commit);
@@ -159,6 +158,10 @@ Examples:
         }
       }
       const root = findRepoRoot(opts.repo);
+      const [{ openRecords, readAuditFiles }, { readRecordsSettings }] = await Promise.all([
+        import("../../records/records-branch.js"),
+        import("../records-settings.js"),
+      ]);
       const src = await openRecords(root, readRecordsSettings(root).records.branch);
       const text = src
         ? exportAudit(await readAuditFiles(src), { format: opts.format, ...(since ? { since } : {}) })

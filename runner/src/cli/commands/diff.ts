@@ -2,7 +2,6 @@
 import { Command, Option } from "commander";
 import { usageError } from "../../core/errors.js";
 import { DIFF_FORMATS, renderReview, type DiffFormat } from "../../review/render-diff.js";
-import { locateGit, reviewCommits } from "../../review/review-commits.js";
 import { findRepoRoot } from "../repo-root.js";
 
 interface DiffFlags {
@@ -44,6 +43,8 @@ Examples:
           hint: "for example --at 2026-11-22T08:00:00Z",
         });
       }
+      // Loaded on use, so `opsc --help` and `--version` stay quick.
+      const { locateGit, reviewCommits } = await import("../../review/review-commits.js");
       const { gitdir, root } = locateGit(findRepoRoot(flags.repo));
       const review = await reviewCommits({ gitdir, ...(root ? { root } : {}), base, head, at });
       process.stdout.write(renderReview(review, flags.format));

@@ -4,13 +4,9 @@ import { Command } from "commander";
 import { usageError, userError } from "../../core/errors.js";
 import { discoveredTargets } from "../../discover/discovered-targets.js";
 import { expandAddresses } from "../../discover/address-range.js";
-import { proposeOnBranch } from "../../discover/commit-to-branch.js";
 import type { ProbeResult } from "../../discover/probe-ssh.js";
-import { scanAddresses } from "../../discover/scan.js";
-import { address, mergeTargets, type MergeResult } from "../../inventory/merge-targets.js";
+import type { MergeResult } from "../../inventory/merge-targets.js";
 import { readTargetsFile, writeTargetsFile } from "../../inventory/targets-file.js";
-import { loadRepo } from "../../repo/load-repo.js";
-import { readRepoDir } from "../../repo/read-dir.js";
 import { fingerprint, parsePinnedKey } from "../../transports/host-key.js";
 import { findRepoRoot } from "../repo-root.js";
 
@@ -90,6 +86,11 @@ See docs/discovery.md.`,
       const root = opts.repo !== undefined || opts.branch ? findRepoRoot(opts.repo) : tryRepoRoot();
       const known = root ? await knownAddresses(root) : new Map<string, string>();
 
+      // Loaded on use, so `opsc --help` and `--version` stay quick.
+      const [{ scanAddresses }, { mergeTargets }] = await Promise.all([
+        import("../../discover/scan.js"),
+        import("../../inventory/merge-targets.js"),
+      ]);
       const started = Date.now();
       const results = await scanAddresses(addresses, {
         port: opts.port,
@@ -111,6 +112,7 @@ See docs/discovery.md.`,
       let result: MergeResult | undefined;
       if (opts.branch) {
         const path = repoPath(opts.write as string);
+        const { proposeOnBranch } = await import("../../discover/commit-to-branch.js");
         const proposed = await proposeOnBranch({
           repoDir: root as string,
           path,
@@ -155,6 +157,11 @@ function tryRepoRoot(): string | undefined {
 
 /** Addresses of every target in the repository, so a host already known under another name is not added twice. */
 async function knownAddresses(root: string): Promise<Map<string, string>> {
+  const [{ loadRepo }, { readRepoDir }, { address }] = await Promise.all([
+    import("../../repo/load-repo.js"),
+    import("../../repo/read-dir.js"),
+    import("../../inventory/merge-targets.js"),
+  ]);
   const { model } = loadRepo(await readRepoDir(root));
   const out = new Map<string, string>();
   for (const t of model.targets.values()) if (t.host) out.set(address(t.host, t.port), t.id);

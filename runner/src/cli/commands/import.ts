@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { userError } from "../../core/errors.js";
-import { importAnsibleInventory, type InventoryFormat } from "../../inventory/import-inventory.js";
+import type { InventoryFormat } from "../../inventory/import-inventory.js";
 import { readTargetsFile, writeTargetsFile } from "../../inventory/targets-file.js";
 
 export function register(program: Command): void {
@@ -35,7 +35,9 @@ Examples:
 
 See docs/migrating-from-ansible.md.`,
     )
-    .action((file: string, opts: { write?: string; format?: InventoryFormat }) => {
+    .action(async (file: string, opts: { write?: string; format?: InventoryFormat }) => {
+      // Loaded on use, so `opsc --help` and `--version` stay quick.
+      const { importAnsibleInventory } = await import("../../inventory/import-inventory.js");
       let text: string;
       try {
         text = readFileSync(file, "utf8");

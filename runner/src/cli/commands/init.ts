@@ -3,14 +3,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import fs from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
-import git from "isomorphic-git";
 import { hasErrors } from "../../core/diagnostic.js";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { formatDiagnostics } from "../../repo/format-diagnostics.js";
-import { editorFiles, initFiles } from "../../repo/init-files.js";
-import { loadRepo } from "../../repo/load-repo.js";
-import { readRepoDir } from "../../repo/read-dir.js";
 import { findRepoRoot } from "../repo-root.js";
 
 export function register(program: Command): void {
@@ -37,7 +33,7 @@ It refuses a folder that already holds opsconductor.yaml, and never overwrites a
     )
     .action(async (dir: string, opts: { name?: string; updateSchemas?: boolean }) => {
       if (opts.updateSchemas) {
-        updateSchemas(findRepoRoot(dir === "." ? undefined : dir));
+        await updateSchemas(findRepoRoot(dir === "." ? undefined : dir));
         return;
       }
       const root = resolve(dir);
@@ -50,6 +46,13 @@ It refuses a folder that already holds opsconductor.yaml, and never overwrites a
           },
         );
       }
+      // Loaded on use, so `opsc --help` and `--version` stay quick.
+      const [{ initFiles }, { loadRepo }, { readRepoDir }, { default: git }] = await Promise.all([
+        import("../../repo/init-files.js"),
+        import("../../repo/load-repo.js"),
+        import("../../repo/read-dir.js"),
+        import("isomorphic-git"),
+      ]);
       const files = initFiles(opts.name ?? basename(root));
       const clashes = [...files.keys()].filter((p) => existsSync(join(root, p)));
       if (clashes.length > 0) {
@@ -77,7 +80,8 @@ It refuses a folder that already holds opsconductor.yaml, and never overwrites a
     });
 }
 
-function updateSchemas(root: string): void {
+async function updateSchemas(root: string): Promise<void> {
+  const { editorFiles } = await import("../../repo/init-files.js");
   const settingsPath = join(root, ".vscode/settings.json");
   const existing = existsSync(settingsPath) ? readFileSync(settingsPath, "utf8") : undefined;
   const files = editorFiles(existing);

@@ -1,13 +1,10 @@
 /** `opsc on-push --before SHA --after SHA`: run what a push triggers, at the pushed commit. */
 import fs from "node:fs";
 import { Command } from "commander";
-import git from "isomorphic-git";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { findGitDir } from "../../git/git-dir.js";
 import { formatDiagnostics } from "../../repo/format-diagnostics.js";
-import { executeJob } from "../../run/execute-job.js";
-import { resolvePush } from "../../triggers/resolve-push.js";
 import { cliActor } from "../actor.js";
 import { findRepoRoot } from "../repo-root.js";
 
@@ -56,6 +53,11 @@ export async function onPushCommand(
   out = (s: string) => process.stdout.write(s),
 ): Promise<number> {
   const root = findRepoRoot(opts.repo);
+  // Loaded on use, so `opsc --help` and `--version` stay quick.
+  const [{ executeJob }, { resolvePush }] = await Promise.all([
+    import("../../run/execute-job.js"),
+    import("../../triggers/resolve-push.js"),
+  ]);
   const gitdir = findGitDir(root);
   const ref = opts.ref ?? process.env.GITHUB_REF ?? (await currentBranchRef(gitdir));
   const r = await resolvePush(gitdir, { before: opts.before, after: opts.after, ref });
@@ -102,6 +104,7 @@ export async function onPushCommand(
 }
 
 async function currentBranchRef(gitdir: string): Promise<string> {
+  const { default: git } = await import("isomorphic-git");
   const branch = await git.currentBranch({ fs, gitdir, fullname: true });
   if (!branch) {
     throw userError("on-push.no-ref", "HEAD is detached, so the pushed branch is unknown", {

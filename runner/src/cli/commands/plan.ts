@@ -3,7 +3,6 @@ import { Command, Option } from "commander";
 import { usageError } from "../../core/errors.js";
 import { renderPlan, type PlanFormat } from "../../plan/render-plan.js";
 import { shardMatrix } from "../../plan/shard-matrix.js";
-import { loadPlan } from "../../run/load-plan.js";
 import { addJobOptions, parseShard } from "../input-flags.js";
 import { cliActor } from "../actor.js";
 import { findRepoRoot } from "../repo-root.js";
@@ -60,6 +59,8 @@ Examples:
         });
       }
       const repoDir = findRepoRoot(flags.repo);
+      // Loaded on use, so `opsc --help` and `--version` stay quick.
+      const { loadPlan } = await import("../../run/load-plan.js");
       const { plan } = await loadPlan(
         { repoDir, ...(flags.commit ? { commit: flags.commit } : {}) },
         {

@@ -1,8 +1,7 @@
 /** `opsc run JOB`: plan a job and execute it, with a live view and a summary. */
 import { Command } from "commander";
 import { EXIT } from "../../core/exit-codes.js";
-import { executeJob } from "../../run/execute-job.js";
-import { ProgressView } from "../../run/progress-view.js";
+import type { ProgressView } from "../../run/progress-view.js";
 import { cliActor } from "../actor.js";
 import { addJobOptions, parseShard } from "../input-flags.js";
 import { findRepoRoot } from "../repo-root.js";
@@ -63,6 +62,11 @@ See docs/execution.md.`,
 
 export async function runCommand(job: string, opts: RunCommandOptions): Promise<number> {
   const root = findRepoRoot(opts.repo);
+  // Loaded on use, so `opsc --help` and `--version` stay quick.
+  const [{ executeJob }, { ProgressView }] = await Promise.all([
+    import("../../run/execute-job.js"),
+    import("../../run/progress-view.js"),
+  ]);
   const filter = {
     ...(opts.target?.length ? { names: opts.target } : {}),
     ...(opts.match ? { match: opts.match } : {}),

@@ -2,19 +2,10 @@
 import { Command } from "commander";
 import { usageError, userError } from "../../core/errors.js";
 import type { RunSummary } from "../../core/run-summary.js";
-import { recoverInterrupted } from "../../records/journal.js";
 import { targetLogPath } from "../../records/record-paths.js";
-import {
-  listRuns,
-  openRecords,
-  readRun,
-  readRunFile,
-  runIds,
-  type RecordsSource,
-} from "../../records/records-branch.js";
+import type { RecordsSource } from "../../records/records-branch.js";
 import { mergeShards, siblingShards, type MergedShards } from "../../records/merge-shards.js";
 import { formatDuration } from "../../records/render-readme.js";
-import { readRecordsSettings } from "../records-settings.js";
 import { findRepoRoot } from "../repo-root.js";
 
 interface ListOptions {
@@ -69,6 +60,7 @@ Examples:
         throw usageError("cli.bad-limit", `--limit ${opts.limit}: expected a whole number above 0`);
       const format = formatOf(opts.format);
       const src = await open(opts.repo);
+      const { listRuns } = await import("../../records/records-branch.js");
       const found = src
         ? await listRuns(src, { ...(opts.job !== undefined ? { job: opts.job } : {}), limit })
         : [];
@@ -97,6 +89,7 @@ Examples:
       const src = await open(opts.repo);
       if (!src)
         throw userError("runs.none", "no runs recorded yet", { hint: "runs are recorded by `opsc run`" });
+      const { listRuns, readRun, readRunFile } = await import("../../records/records-branch.js");
       const id = await resolveRunId(src, wanted);
       const run = await readRun(src, id);
       if (!run) throw userError("runs.not-found", `run ${id} has no run.json`);
@@ -127,6 +120,12 @@ function formatOf(format: string): "text" | "json" {
 
 async function open(repo: string | undefined): Promise<RecordsSource | null> {
   const root = findRepoRoot(repo);
+  // Loaded on use, so `opsc --help` and `--version` stay quick.
+  const [{ readRecordsSettings }, { recoverInterrupted }, { openRecords }] = await Promise.all([
+    import("../records-settings.js"),
+    import("../../records/journal.js"),
+    import("../../records/records-branch.js"),
+  ]);
   const settings = readRecordsSettings(root);
   // A run cut off by a crash shows up as interrupted here too; pushing waits for the next `opsc run`.
   await recoverInterrupted(root, { settings, push: false });
@@ -134,6 +133,7 @@ async function open(repo: string | undefined): Promise<RecordsSource | null> {
 }
 
 async function resolveRunId(src: RecordsSource, wanted: string): Promise<string> {
+  const { runIds } = await import("../../records/records-branch.js");
   const ids = await runIds(src);
   if (ids.includes(wanted)) return wanted;
   const hits = ids.filter((id) => id.startsWith(wanted) || id.endsWith(`-${wanted}`));

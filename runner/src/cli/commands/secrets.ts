@@ -5,26 +5,41 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
-import * as age from "age-encryption";
+import type * as Age from "age-encryption";
 import type { Command } from "commander";
 import { environmentError, isOpscError, usageError, userError } from "../../core/errors.js";
-import {
-  parseCreationRules,
-  ruleForPath,
-  type CreationRule,
-  type SopsConfig,
-} from "../../secrets/creation-rules.js";
-import { defaultKeyFile, loadIdentities } from "../../secrets/identities.js";
-import {
-  decryptSops,
-  encryptSops,
-  formatForPath,
-  parseSopsText,
-  renderPlain,
-  type SopsDocument,
-  type SopsFormat,
-} from "../../secrets/sops-file.js";
+import type * as CreationRules from "../../secrets/creation-rules.js";
+import type { CreationRule, SopsConfig } from "../../secrets/creation-rules.js";
+import type * as Identities from "../../secrets/identities.js";
+import type * as SopsFile from "../../secrets/sops-file.js";
+import type { SopsDocument, SopsFormat } from "../../secrets/sops-file.js";
 import { SopsMap, type SopsNode } from "../../secrets/sops-tree.js";
+
+// The crypto and YAML modules are loaded when a `secrets` command runs (the
+// preAction hook below), so `opsc --help` and `--version` stay quick.
+let age: typeof Age;
+let parseCreationRules: typeof CreationRules.parseCreationRules;
+let ruleForPath: typeof CreationRules.ruleForPath;
+let defaultKeyFile: typeof Identities.defaultKeyFile;
+let loadIdentities: typeof Identities.loadIdentities;
+let decryptSops: typeof SopsFile.decryptSops;
+let encryptSops: typeof SopsFile.encryptSops;
+let formatForPath: typeof SopsFile.formatForPath;
+let parseSopsText: typeof SopsFile.parseSopsText;
+let renderPlain: typeof SopsFile.renderPlain;
+
+async function loadSecretsModules(): Promise<void> {
+  const [ageModule, rules, identities, sopsFile] = await Promise.all([
+    import("age-encryption"),
+    import("../../secrets/creation-rules.js"),
+    import("../../secrets/identities.js"),
+    import("../../secrets/sops-file.js"),
+  ]);
+  age = ageModule;
+  ({ parseCreationRules, ruleForPath } = rules);
+  ({ defaultKeyFile, loadIdentities } = identities);
+  ({ decryptSops, encryptSops, formatForPath, parseSopsText, renderPlain } = sopsFile);
+}
 
 const FORMATS = ["yaml", "json", "dotenv", "binary"];
 
@@ -268,7 +283,8 @@ Examples:
   $ opsc secrets edit credentials/prod.sops.yaml
 
 See docs/secrets.md.`,
-    );
+    )
+    .hook("preAction", loadSecretsModules);
 
   secrets
     .command("keygen")

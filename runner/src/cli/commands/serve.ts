@@ -2,17 +2,9 @@
 import { intOption } from "../input-flags.js";
 import { Command } from "commander";
 import { userError } from "../../core/errors.js";
-import { readRepoCommit } from "../../git/read-tree.js";
-import { recoverInterrupted } from "../../records/journal.js";
-import { recordMissedTick } from "../../records/missed-tick.js";
-import { executeJob } from "../../run/execute-job.js";
-import { notifyRun } from "../../notify/notifier.js";
-import { loadValidRepo } from "../../run/load-plan.js";
-import { CredentialStore } from "../../secrets/credential-store.js";
 import { Redactor } from "../../secrets/redactor.js";
 import { runnerSecrets } from "../../secrets/runner-secrets.js";
 import { findGitDir } from "../../git/git-dir.js";
-import { startServer } from "../../server/start-server.js";
 
 export interface ServeOptions {
   repo: string;
@@ -84,6 +76,26 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
   const limit = intOption("--limit", opts.limit, 1, 1000);
   const graceMs = intOption("--grace", opts.grace, 0, 86_400) * 1000;
   const apiToken = process.env.OPSC_API_TOKEN || undefined;
+  // Loaded on use, so `opsc --help` and `--version` stay quick.
+  const [
+    { readRepoCommit },
+    { recoverInterrupted },
+    { recordMissedTick },
+    { executeJob },
+    { notifyRun },
+    { loadValidRepo },
+    { CredentialStore },
+    { startServer },
+  ] = await Promise.all([
+    import("../../git/read-tree.js"),
+    import("../../records/journal.js"),
+    import("../../records/missed-tick.js"),
+    import("../../run/execute-job.js"),
+    import("../../notify/notifier.js"),
+    import("../../run/load-plan.js"),
+    import("../../secrets/credential-store.js"),
+    import("../../server/start-server.js"),
+  ]);
   const redactor = new Redactor();
   for (const value of await runnerSecrets()) redactor.add(value);
   const server = await startServer({

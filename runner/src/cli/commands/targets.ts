@@ -3,15 +3,11 @@ import { Command } from "commander";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { planTarget } from "../../plan/plan-target.js";
-import { selectTargets } from "../../plan/select-targets.js";
 import type { RepoModel, TargetDef } from "../../core/repo-model.js";
 import { Redactor } from "../../secrets/redactor.js";
 import { checkTargets } from "../../transports/check-targets.js";
-import { createTransportFactory } from "../../transports/transport-factory.js";
-import { loadValidRepo } from "../../run/load-plan.js";
 import { intFlag } from "../input-flags.js";
 import { findRepoRoot } from "../repo-root.js";
-import { CredentialStore } from "../../secrets/credential-store.js";
 
 export function register(program: Command): void {
   const targets = program.command("targets").description("Work with targets (hosts)");
@@ -51,8 +47,14 @@ to such a host. See docs/ssh.md.`,
         opts: { repo?: string; parallel: number; timeout: number; json?: boolean },
       ) => {
         const root = findRepoRoot(opts.repo);
+        // Loaded on use, so `opsc --help` and `--version` stay quick.
+        const [{ loadValidRepo }, { CredentialStore }, { createTransportFactory }] = await Promise.all([
+          import("../../run/load-plan.js"),
+          import("../../secrets/credential-store.js"),
+          import("../../transports/transport-factory.js"),
+        ]);
         const { model, files } = await loadValidRepo({ repoDir: root });
-        const chosen = select(model, selector);
+        const chosen = await select(model, selector);
         if (chosen.length === 0)
           throw userError("targets.none", `no target matches ${selector.join(" ") || "(all)"}`);
         const redactor = new Redactor();
@@ -98,7 +100,8 @@ to such a host. See docs/ssh.md.`,
     );
 }
 
-function select(model: RepoModel, selector: string[]): TargetDef[] {
+async function select(model: RepoModel, selector: string[]): Promise<TargetDef[]> {
+  const { selectTargets } = await import("../../plan/select-targets.js");
   const match = Object.fromEntries(
     selector
       .filter((s) => s.includes("="))

@@ -7,8 +7,6 @@ import {
   formatDiagnostics,
   type DiagnosticFormat,
 } from "../../repo/format-diagnostics.js";
-import { loadRepo } from "../../repo/load-repo.js";
-import { readRepoDir } from "../../repo/read-dir.js";
 import { findRepoRoot } from "../repo-root.js";
 
 export function register(program: Command): void {
@@ -34,6 +32,11 @@ Every diagnostic code is explained in docs/validation.md.`,
     )
     .action(async (opts: { repo?: string; format: DiagnosticFormat }) => {
       const root = findRepoRoot(opts.repo);
+      // Loaded on use, so `opsc --help` and `--version` stay quick.
+      const [{ loadRepo }, { readRepoDir }] = await Promise.all([
+        import("../../repo/load-repo.js"),
+        import("../../repo/read-dir.js"),
+      ]);
       const { diagnostics, sources } = loadRepo(await readRepoDir(root));
       const out = formatDiagnostics(diagnostics, opts.format, {
         lineOf: (file, line) =>
