@@ -121,6 +121,9 @@ describe("opsc run from a working tree that differs from HEAD", () => {
     const expected = { base: head, paths: ["steps/greet.yaml", "targets/extra.yaml"] };
     expect(run.dirtyTree).toEqual(expected);
     expect(run.sourceCommit).toBeUndefined();
+    const readme = git("show", `opsconductor/runs:${path}/README.md`);
+    expect(readme).toContain(`uncommitted changes, on \`${head}\``);
+    expect(readme).toMatch(/\| Uncommitted \| `steps\/greet\.yaml` `targets\/extra\.yaml` \|/);
     const auditFile = git("ls-tree", "-r", "--name-only", "opsconductor/runs", "audit/").split("\n")[0]!;
     const line = JSON.parse(git("show", `opsconductor/runs:${auditFile}`).split("\n")[0]!) as Record<
       string,
