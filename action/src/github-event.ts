@@ -15,6 +15,8 @@ export interface GithubEvent {
   ref?: string;
   actor?: string;
   apiUrl: string;
+  /** `https://github.com`, or a GitHub Enterprise server's address. */
+  serverUrl: string;
 }
 
 export function readGithubEvent(env: NodeJS.ProcessEnv = process.env): GithubEvent {
@@ -41,6 +43,7 @@ export function readGithubEvent(env: NodeJS.ProcessEnv = process.env): GithubEve
     ...(env.GITHUB_REF ? { ref: env.GITHUB_REF } : {}),
     ...(env.GITHUB_ACTOR ? { actor: env.GITHUB_ACTOR } : {}),
     apiUrl: env.GITHUB_API_URL || "https://api.github.com",
+    serverUrl: env.GITHUB_SERVER_URL || "https://github.com",
   };
 }
 

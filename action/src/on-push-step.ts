@@ -14,6 +14,7 @@ import { resolvePush } from "../../runner/src/triggers/resolve-push.js";
 import type { ActionInputs } from "./action-inputs.js";
 import { triggerOf, type GithubEvent } from "./github-event.js";
 import { workspacePath } from "./markdown.js";
+import { recordUrl } from "./record-url.js";
 import { runEnv } from "./run-env.js";
 
 export async function onPushStep(inputs: ActionInputs, event: GithubEvent): Promise<void> {
@@ -75,7 +76,7 @@ export async function onPushStep(inputs: ActionInputs, event: GithubEvent): Prom
     );
     ids.push(run.id);
     if (run.result !== "success") failed.push(`${job.id} (${run.result})`);
-    summary.addRaw(`\n${renderRunReadme(run)}\n`);
+    summary.addRaw(`\n${renderRunReadme(run, { recordUrl: recordUrl(event, record) })}\n`);
   }
   await summary.write();
   core.setOutput("run-id", ids.join(" "));

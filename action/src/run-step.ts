@@ -12,6 +12,7 @@ import { ProgressView } from "../../runner/src/run/progress-view.js";
 import { shardGroup } from "../../runner/src/run/shard-group.js";
 import { requireJob, type ActionInputs } from "./action-inputs.js";
 import { triggerOf, type GithubEvent } from "./github-event.js";
+import { recordUrl } from "./record-url.js";
 import { runEnv } from "./run-env.js";
 
 export async function runStep(inputs: ActionInputs, event: GithubEvent): Promise<void> {
@@ -44,7 +45,7 @@ export async function runStep(inputs: ActionInputs, event: GithubEvent): Promise
   core.info(
     `record: ${record.branch}:${record.path} (push: ${record.push.status}${record.push.reason ? `: ${record.push.reason}` : ""})`,
   );
-  await core.summary.addRaw(renderRunReadme(summary)).write();
+  await core.summary.addRaw(renderRunReadme(summary, { recordUrl: recordUrl(event, record) })).write();
   core.setOutput("run-id", summary.id);
   core.setOutput("result", summary.result);
   if (summary.result !== "success") core.setFailed(`run ${summary.id}: ${summary.result}`);

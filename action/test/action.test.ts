@@ -324,7 +324,12 @@ describe("command on-push", () => {
       workspace: repo.dir,
       inputs: { command: "on-push", "github-token": "ghs_push_token" },
       event: { name: "push", payload },
-      env: { GITHUB_SHA: after, GITHUB_REF: "refs/heads/main" },
+      env: {
+        GITHUB_SHA: after,
+        GITHUB_REF: "refs/heads/main",
+        GITHUB_SERVER_URL: "https://github.example.com",
+        GITHUB_REPOSITORY: "acme/ops",
+      },
     });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
@@ -333,6 +338,13 @@ describe("command on-push", () => {
     expect(runId).toMatch(/^\d{8}T\d{6}Z-hello-[0-9a-f]{4}$/);
     expect(r.stdout).toMatch(/hello: success .*push: pushed/);
     expect(r.summary).toContain(runId);
+    // A job summary is not in the run folder: its log links are absolute, on the records branch.
+    expect(r.summary).toMatch(
+      new RegExp(
+        `\\[here\\]\\(https://github\\.example\\.com/acme/ops/blob/opsconductor/runs/runs/\\d{4}/\\d\\d/\\d\\d/${runId}/targets/here\\.log\\)`,
+      ),
+    );
+    expect(r.summary).not.toMatch(/\]\(targets\//);
     // The record is on the remote, not only local.
     const files = git(server.bareDir, "ls-tree", "-r", "--name-only", "opsconductor/runs");
     const runJson = files.split("\n").find((f) => f.endsWith(`${runId}/run.json`));
@@ -401,6 +413,9 @@ describe("command run", () => {
     const id = r.outputs["run-id"] ?? "";
     expect(id).toMatch(/-hello-[0-9a-f]{4}$/);
     expect(r.summary).toContain(id);
+    // Not pushed: no link could resolve, so the targets are named without one.
+    expect(r.summary).toMatch(/\| here \|/);
+    expect(r.summary).not.toMatch(/\]\(targets\//);
     const files = git(repo.dir, "ls-tree", "-r", "--name-only", "opsconductor/runs").split("\n");
     const run = JSON.parse(
       git(repo.dir, "show", `opsconductor/runs:${files.find((f) => f.endsWith(`${id}/run.json`))}`),

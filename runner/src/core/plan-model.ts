@@ -14,6 +14,14 @@ export interface Trigger {
   detail?: Record<string, string>;
 }
 
+/** A working tree that is not a commit: what it sits on, and which of its files differ. */
+export interface DirtyTree {
+  /** HEAD's commit; absent in a repository with no commit yet. */
+  base?: string;
+  /** Repository-relative paths changed, added or deleted since `base`, sorted. */
+  paths: string[];
+}
+
 export interface PlannedTarget {
   name: string;
   transport: TransportKind;
@@ -66,6 +74,8 @@ export interface Plan {
   description?: string;
   /** Source commit the job definitions were read at (absent when read from a dirty working tree). */
   commit?: string;
+  /** Read from a working tree that differs from its HEAD (a run from it needs `--allow-dirty`). */
+  dirtyTree?: DirtyTree;
   ref?: string;
   trigger: Trigger;
   /** Validated inputs with defaults applied. */

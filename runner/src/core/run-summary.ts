@@ -2,7 +2,7 @@
  * What a finished run was: the content of run.json (schema/run.schema.json),
  * built from the event stream. Secrets never appear here; inputs are as given.
  */
-import type { Trigger } from "./plan-model.js";
+import type { DirtyTree, Trigger } from "./plan-model.js";
 import type { RunResult, StepOutcome, TargetOutcome } from "./run-events.js";
 
 export interface StepSummary {
@@ -34,6 +34,8 @@ export interface RunSummary {
   /** Same as trigger.actor; kept top-level for audit queries. */
   actor: string;
   sourceCommit?: string;
+  /** Ran from a working tree that differed from its HEAD (`opsc run --allow-dirty`). */
+  dirtyTree?: DirtyTree;
   ref?: string;
   inputs: Record<string, unknown>;
   checkMode: boolean;

@@ -5,7 +5,8 @@
  *   label `group/<name>: "true"` (labels are string -> string, and a host is in
  *   many groups), so `targets: { match: { group/web: "true" } }` selects it.
  * - Vars merge as Ansible merges them: `all`, then groups by depth (parents
- *   before children, same depth by name), then the host's own.
+ *   before children), same depth by `ansible_group_priority` (default 1; higher
+ *   wins), then by name; then the host's own.
  * - ansible_host, ansible_port, ansible_user (and the old ansible_ssh_* names),
  *   ansible_connection=local, ansible_become*, ansible_shell_type become target
  *   fields; passwords and key files are never copied (they belong in
@@ -57,7 +58,8 @@ export function inventoryToTargets(inv: AnsibleInventory): ConvertedInventory {
   const depth = groupDepths(inv);
   const parents = parentMap(inv);
   const allVars = inv.groups.get("all")?.vars ?? {};
-  const defaults = toFields(allVars, notes, "all");
+  const { [PRIORITY_VAR]: _allPriority, ...allVarsShown } = allVars;
+  const defaults = toFields(allVarsShown, notes, "all");
   delete defaults.labels;
 
   const used = new Set<string>();
@@ -66,10 +68,17 @@ export function inventoryToTargets(inv: AnsibleInventory): ConvertedInventory {
     const groups = groupsOf(inv, parents, host);
     const ordered = [...groups]
       .filter((g) => g !== "all")
-      .sort((a, b) => (depth.get(a) ?? 0) - (depth.get(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0));
+      .sort(
+        (a, b) =>
+          (depth.get(a) ?? 0) - (depth.get(b) ?? 0) ||
+          priorityOf(inv, a) - priorityOf(inv, b) ||
+          (a < b ? -1 : a > b ? 1 : 0),
+      );
     const merged: Record<string, unknown> = { ...allVars };
     for (const g of ordered) Object.assign(merged, inv.groups.get(g)?.vars ?? {});
     Object.assign(merged, ownVars);
+    // It orders the merge; Ansible does not show it as a host's var.
+    delete merged[PRIORITY_VAR];
 
     const fields = toFields(merged, notes, host);
     if (fields.transport !== "local" && fields.host === undefined) fields.host = host;
@@ -163,6 +172,15 @@ function toFields(vars: Record<string, unknown>, notes: Set<string>, where: stri
   if (become) fields.sudo = becomeUser && becomeUser !== "root" ? { enabled: true, user: becomeUser } : true;
   if (Object.keys(plain).length > 0) fields.vars = plain;
   return fields;
+}
+
+const PRIORITY_VAR = "ansible_group_priority";
+
+/** A group's ansible_group_priority as Ansible reads it (int(); default 1). */
+function priorityOf(inv: AnsibleInventory, group: string): number {
+  const v = inv.groups.get(group)?.vars[PRIORITY_VAR];
+  const n = typeof v === "number" ? v : typeof v === "string" ? Number(v.trim()) : NaN;
+  return Number.isInteger(n) ? n : 1;
 }
 
 function parentMap(inv: AnsibleInventory): Map<string, Set<string>> {

@@ -4,7 +4,18 @@
  * Existing entries are never changed: a new target whose id or address is
  * already there is skipped and reported. Used by `opsc import` and `opsc discover`.
  */
-import { Document, isMap, isScalar, LineCounter, parseDocument, YAMLMap, type Scalar } from "yaml";
+import {
+  Document,
+  isMap,
+  isScalar,
+  LineCounter,
+  parse,
+  parseDocument,
+  Scalar,
+  visit,
+  YAMLMap,
+  type Node,
+} from "yaml";
 import { userError } from "../core/errors.js";
 import { withDefaults, type TargetFields } from "./inventory-to-targets.js";
 
@@ -42,7 +53,7 @@ export function mergeTargets(
   if (fresh && options.header) doc.commentBefore = options.header;
   const root = doc.contents as YAMLMap;
   if (fresh && options.defaults && Object.keys(options.defaults).length > 0)
-    root.set("defaults", doc.createNode(options.defaults));
+    root.set("defaults", quoteAmbiguous(doc.createNode(options.defaults)));
 
   let targets: unknown = root.get("targets", true);
   if (!isMap(targets)) {
@@ -82,6 +93,7 @@ export function mergeTargets(
       continue;
     }
     const pair = doc.createPair(t.id, fields);
+    quoteAmbiguous(pair.value as Node);
     if (t.comment) (pair.key as Scalar).commentBefore = ` ${t.comment}`;
     map.add(pair);
     ids.add(t.id);
@@ -89,6 +101,27 @@ export function mergeTargets(
     added.push(t.id);
   }
   return { text: doc.toString({ lineWidth: 0 }), added, skipped };
+}
+
+/**
+ * Quotes every text value a YAML 1.1 reader (PyYAML, Ansible, older tools) would
+ * read as something else: `yes`, `on`, `1_000`, `0x1F`, `1e3` are plain text in
+ * YAML 1.2 but a boolean or a number in 1.1.
+ */
+function quoteAmbiguous<T extends Node>(node: T): T {
+  visit(node, {
+    Scalar(_key, scalar) {
+      if (typeof scalar.value !== "string" || scalar.type !== undefined) return;
+      let asYaml11: unknown;
+      try {
+        asYaml11 = parse(scalar.value, { version: "1.1" });
+      } catch {
+        return; // not a value on its own: the stringifier quotes what it must
+      }
+      if (asYaml11 !== scalar.value) scalar.type = Scalar.QUOTE_DOUBLE;
+    },
+  });
+  return node;
 }
 
 export function address(host: string, port: unknown): string {

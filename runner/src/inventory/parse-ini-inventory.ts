@@ -1,11 +1,15 @@
 /**
  * Ansible's INI inventory format, as its documentation describes it
  * (docs.ansible.com, "How to build your inventory"): hosts before any section
- * are ungrouped; `[group]` lists hosts with inline `key=value` vars (read as
- * Python literals), `[group:vars]` sets group vars (read as strings),
- * `[group:children]` nests groups; `host:port` and `[01:50]` ranges are allowed.
+ * are ungrouped; `[group]` lists hosts with inline `key=value` vars,
+ * `[group:vars]` sets group vars, `[group:children]` nests groups; `host:port`
+ * and `[01:50]` ranges are allowed. Values are read as ansible-core 2.14's INI
+ * plugin reads them (not as its documentation says): a host line is split like
+ * shlex (quotes removed), then every value, host or group, goes through Python's
+ * ast.literal_eval, and stays the text as written when it is not a literal.
  */
 import { userError } from "../core/errors.js";
+import { pythonLiteral } from "./python-literal.js";
 import {
   addHost,
   emptyInventory,
@@ -55,8 +59,8 @@ export function parseIniInventory(text: string, file: string): AnsibleInventory 
       const eq = line.indexOf("=");
       if (eq <= 0) fail(`"${line}" is not a variable: write key=value`, undefined, col);
       const key = line.slice(0, eq).trim();
-      // A :vars value is a string, whatever it looks like (Ansible's documentation).
-      groupOf(inv, section.group).vars[key] = unquote(line.slice(eq + 1).trim());
+      // Not shlex-split: quotes stay, so literal_eval reads `"80"` as the text 80.
+      groupOf(inv, section.group).vars[key] = literal(line.slice(eq + 1).trim());
       continue;
     }
     let tokens: Token[];
@@ -77,7 +81,8 @@ export function parseIniInventory(text: string, file: string): AnsibleInventory 
           col,
         );
       }
-      vars[t.text.slice(0, eq)] = t.quoted ? t.text.slice(eq + 1) : literal(t.text.slice(eq + 1));
+      // shlex already removed the quotes: `qn="80"` is 80, as in Ansible.
+      vars[t.text.slice(0, eq)] = literal(t.text.slice(eq + 1));
     }
     let pattern = first.text;
     // `badwolf.example.com:5309`: a port after the host (IPv6 addresses need brackets in Ansible too).
@@ -133,29 +138,8 @@ function stripComment(s: string): string {
   return s.replace(/\s[#;].*$/, "").trim();
 }
 
-function unquote(s: string): string {
-  const m = /^(["'])(.*)\1$/.exec(s);
-  return m ? (m[2] ?? "") : s;
-}
-
-/** Inline host vars are Python literals in Ansible: numbers, True/False, None, lists, dicts; else text. */
+/** Python's literal_eval of the value; the text itself when it is not a literal. */
 function literal(s: string): unknown {
-  if (/^-?\d+$/.test(s)) return Number(s);
-  if (/^-?\d+\.\d+$/.test(s)) return Number(s);
-  if (s === "True") return true;
-  if (s === "False") return false;
-  if (s === "None") return null;
-  if (/^[[{]/.test(s)) {
-    try {
-      return JSON.parse(
-        s
-          .replace(/'/g, '"')
-          .replace(/\bTrue\b/g, "true")
-          .replace(/\bFalse\b/g, "false"),
-      );
-    } catch {
-      return s;
-    }
-  }
-  return s;
+  const parsed = pythonLiteral(s);
+  return parsed ? parsed.value : s;
 }

@@ -6,7 +6,14 @@
 import type { Diagnostic } from "../core/diagnostic.js";
 import { renderDeep, stringifyValue, findExpressions } from "../core/expressions.js";
 import { coerceInput, inputProblems } from "../core/input-schema.js";
-import type { Plan, PlannedPhase, PlannedStep, PlannedTarget, Trigger } from "../core/plan-model.js";
+import type {
+  DirtyTree,
+  Plan,
+  PlannedPhase,
+  PlannedStep,
+  PlannedTarget,
+  Trigger,
+} from "../core/plan-model.js";
 import type { JobDef, RepoModel, StepUse, Strategy } from "../core/repo-model.js";
 import { planTarget } from "./plan-target.js";
 import { selectTargets, type TargetFilter } from "./select-targets.js";
@@ -19,6 +26,8 @@ export interface PlanRequest {
   fromText?: boolean;
   trigger: Trigger;
   commit?: string;
+  /** The working tree the repository was read from differs from its HEAD. */
+  dirtyTree?: DirtyTree;
   ref?: string;
   filter?: TargetFilter;
   checkMode?: boolean;
@@ -105,6 +114,7 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     job: job.id,
     ...(job.description ? { description: job.description } : {}),
     ...(request.commit ? { commit: request.commit } : {}),
+    ...(request.dirtyTree ? { dirtyTree: request.dirtyTree } : {}),
     ...(request.ref ? { ref: request.ref } : {}),
     trigger: request.trigger,
     inputs,

@@ -29,6 +29,8 @@ export interface AuditEntry {
   actor: string;
   trigger: RunSummary["trigger"];
   sourceCommit?: string;
+  /** Present when the run was from a working tree that differed from its HEAD. */
+  dirtyTree?: RunSummary["dirtyTree"];
   ref?: string;
   inputs: Record<string, unknown>;
   checkMode: boolean;
@@ -84,6 +86,7 @@ export function buildAuditEntry(
     actor: summary.actor,
     trigger: summary.trigger,
     sourceCommit: summary.sourceCommit,
+    ...(summary.dirtyTree ? { dirtyTree: summary.dirtyTree } : {}),
     ref: summary.ref,
     inputs: summary.inputs,
     checkMode: summary.checkMode,

@@ -38,7 +38,23 @@ function code(text: string): string {
   return `\`${cell(text).replace(/`/g, "'")}\``;
 }
 
-export function renderRunReadme(summary: RunSummary): string {
+export interface ReadmeOptions {
+  /**
+   * The run folder's web address, for a copy read elsewhere (a workflow's job
+   * summary), where the folder's relative links would not resolve. `null`: the
+   * folder is not reachable (not pushed), so targets are not linked.
+   */
+  recordUrl?: string | null;
+}
+
+function logLink(name: string, recordUrl: string | null | undefined): string {
+  const path = targetLogPath(name);
+  if (recordUrl === undefined) return `[${cell(name)}](${path})`;
+  if (recordUrl === null) return cell(name);
+  return `[${cell(name)}](${recordUrl}/${path.split("/").map(encodeURIComponent).join("/")})`;
+}
+
+export function renderRunReadme(summary: RunSummary, options: ReadmeOptions = {}): string {
   const out: string[] = [];
   const total = summary.targets.length;
   const ok = summary.counts.ok + summary.counts.changed + summary.counts.skipped;
@@ -49,10 +65,11 @@ export function renderRunReadme(summary: RunSummary): string {
     ["Job", code(summary.job)],
     ["Result", `${ICON[summary.result]} ${summary.result}${summary.checkMode ? " (check mode)" : ""}`],
     ["Trigger", `${summary.trigger.kind} by ${code(summary.actor)}`],
-    ["Source commit", summary.sourceCommit ? code(summary.sourceCommit) : "working tree (uncommitted)"],
+    ["Source commit", sourceOf(summary)],
     ["Started", summary.startedAt],
     ["Finished", `${summary.finishedAt}${Number.isFinite(ms) ? ` (${formatDuration(ms)})` : ""}`],
   ];
+  if (summary.dirtyTree) facts.push(["Uncommitted", summary.dirtyTree.paths.map(code).join(" ")]);
   if (summary.ref) facts.push(["Ref", code(summary.ref)]);
   if (summary.shard) facts.push(["Shard", `${summary.shard.index}/${summary.shard.count}`]);
   if (summary.lastFinishedStep) {
@@ -88,7 +105,7 @@ export function renderRunReadme(summary: RunSummary): string {
       });
       const reason = t.reason ? `<br>${cell(t.reason)}` : "";
       const row = [
-        `[${cell(t.name)}](${targetLogPath(t.name)})`,
+        logLink(t.name, options.recordUrl),
         ...(withPhase ? [cell(t.phase)] : []),
         `${ICON[t.outcome]} ${t.outcome} ${formatDuration(t.ms)}${reason}`,
         ...steps,
@@ -102,4 +119,10 @@ export function renderRunReadme(summary: RunSummary): string {
     "",
   );
   return out.join("\n");
+}
+
+function sourceOf(summary: RunSummary): string {
+  if (summary.sourceCommit) return code(summary.sourceCommit);
+  const base = summary.dirtyTree?.base;
+  return base ? `working tree with uncommitted changes, on ${code(base)}` : "working tree (uncommitted)";
 }

@@ -17,6 +17,7 @@ const KEY_ORDER = [
   "trigger",
   "actor",
   "sourceCommit",
+  "dirtyTree",
   "ref",
   "inputs",
   "checkMode",

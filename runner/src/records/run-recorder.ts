@@ -24,6 +24,7 @@ export interface RecordContext {
   job: string;
   trigger: Plan["trigger"];
   commit?: string;
+  dirtyTree?: Plan["dirtyTree"];
   ref?: string;
   inputs: Record<string, unknown>;
   checkMode: boolean;
@@ -37,6 +38,7 @@ export function recordContext(plan: Plan): RecordContext {
     job: plan.job,
     trigger: plan.trigger,
     commit: plan.commit,
+    ...(plan.dirtyTree ? { dirtyTree: plan.dirtyTree } : {}),
     ref: plan.ref,
     inputs: plan.inputs,
     checkMode: plan.checkMode,
@@ -237,6 +239,7 @@ export class RunRecorder {
       counts,
     };
     if (this.context.commit !== undefined) summary.sourceCommit = this.context.commit;
+    if (this.context.dirtyTree !== undefined) summary.dirtyTree = this.context.dirtyTree;
     if (this.context.ref !== undefined) summary.ref = this.context.ref;
     if (this.context.shard !== undefined) summary.shard = this.context.shard;
     if (result === "interrupted" && this.lastFinishedStep) summary.lastFinishedStep = this.lastFinishedStep;

@@ -2,6 +2,8 @@
  * The raw files of an automation repository, read from a folder or a Git
  * commit. The loader only ever sees this, so both sources give the same result.
  */
+import type { DirtyTree } from "../core/plan-model.js";
+
 export interface RepoFiles {
   /** Repository-relative posix path -> content. Only paths `isRepoPath` accepts. */
   files: Map<string, Uint8Array>;
@@ -9,6 +11,8 @@ export interface RepoFiles {
   commit?: string;
   /** The branch the commit was read from, when known (`refs/heads/main`). */
   ref?: string;
+  /** Read from a working tree whose automation files differ from HEAD. */
+  dirty?: DirtyTree;
 }
 
 /** Folders whose files are part of the automation repository's model. */

@@ -4,7 +4,7 @@
  * the push trigger, the server and the GitHub Action all call this, so a run
  * behaves the same whichever door started it.
  */
-import type { Trigger } from "../core/plan-model.js";
+import type { DirtyTree, Trigger } from "../core/plan-model.js";
 import type { RunEventListener } from "../core/run-events.js";
 import type { RunSummary } from "../core/run-summary.js";
 import { userError } from "../core/errors.js";
@@ -26,6 +26,11 @@ export interface ExecuteJobRequest {
   repoDir: string;
   /** Run the job definitions of this commit; absent: the working tree as it is. */
   commit?: string;
+  /**
+   * Run a working tree whose automation files differ from HEAD (recorded as such).
+   * Without it such a run is refused: its record could not name what ran.
+   */
+  allowDirty?: boolean;
   /** The git dir when it is not `<repoDir>/.git`. */
   gitdir?: string;
   job: string;
@@ -71,6 +76,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
     },
   );
   const { plan, model, files } = loaded;
+  if (files.dirty && !request.allowDirty) throw dirtyTreeError(files.dirty);
   request.onPlan?.(loaded);
 
   const redactor = new Redactor();
@@ -147,4 +153,22 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
   });
   journal.complete();
   return { summary, record };
+}
+
+/** How many dirty paths the refusal lists. */
+const SHOWN_DIRTY = 10;
+
+function dirtyTreeError(dirty: DirtyTree): Error {
+  const listed = dirty.paths.slice(0, SHOWN_DIRTY).map((p) => `  ${p}`);
+  if (dirty.paths.length > SHOWN_DIRTY) listed.push(`  ... and ${dirty.paths.length - SHOWN_DIRTY} more`);
+  const on = dirty.base ? `commit ${dirty.base.slice(0, 12)}` : "no commit (the repository has none yet)";
+  return userError(
+    "run.dirty-tree",
+    `the working tree has uncommitted changes to ${dirty.paths.length} automation file(s), on top of ${on}:\n${listed.join("\n")}`,
+    {
+      hint:
+        "commit them so the record names exactly what ran (`git add` and `git commit`), " +
+        "or run them as they are with --allow-dirty (the record then lists these paths)",
+    },
+  );
 }

@@ -9,8 +9,8 @@ import { userError } from "../core/errors.js";
 import type { Plan } from "../core/plan-model.js";
 import type { RepoModel } from "../core/repo-model.js";
 import { findGitDir } from "../git/git-dir.js";
-import { headIfUnchanged } from "../git/head-if-unchanged.js";
 import { readRepoCommit } from "../git/read-tree.js";
+import { workingTreeState } from "../git/working-tree-state.js";
 import { buildPlan, type PlanRequest } from "../plan/build-plan.js";
 import { formatDiagnostics } from "../repo/format-diagnostics.js";
 import { loadRepo } from "../repo/load-repo.js";
@@ -43,8 +43,12 @@ function describe(diagnostics: Diagnostic[]): string {
 export async function readRepoFiles(source: RepoSource): Promise<RepoFiles> {
   if (source.commit) return readRepoCommit(source.gitdir ?? findGitDir(source.repoDir), source.commit);
   const files = await readRepoDir(source.repoDir);
-  const head = await headIfUnchanged(source.repoDir, files);
-  return head ? { ...files, ...head } : files;
+  const state = await workingTreeState(source.repoDir, files);
+  if (!state) return files;
+  if (state.dirty.length === 0 && state.commit) {
+    return { ...files, commit: state.commit, ...(state.ref ? { ref: state.ref } : {}) };
+  }
+  return { ...files, dirty: { ...(state.commit ? { base: state.commit } : {}), paths: state.dirty } };
 }
 
 export interface LoadedRepo {
@@ -81,6 +85,7 @@ export async function loadPlan(
   const { plan, diagnostics: planProblems } = buildPlan(model, {
     ...request,
     ...(commit ? { commit } : {}),
+    ...(files.dirty ? { dirtyTree: files.dirty } : {}),
     ...(ref ? { ref } : {}),
   });
   if (!plan) {

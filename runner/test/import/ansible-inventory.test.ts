@@ -3,11 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { parse } from "yaml";
+import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { register } from "../../src/cli/commands/import.js";
 import { isOpscError, type OpscError } from "../../src/core/errors.js";
 import type { RepoModel, TargetDef } from "../../src/core/repo-model.js";
 import { importAnsibleInventory, detectFormat } from "../../src/inventory/import-inventory.js";
+import { withDefaults } from "../../src/inventory/inventory-to-targets.js";
 import { loadRepo } from "../../src/repo/load-repo.js";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -96,7 +98,7 @@ describe("INI inventory (Ansible's documented forms)", () => {
     expect(target(model, "www02.example.com").labels).toEqual({ "group/webservers": "true" });
   });
 
-  it("merges vars as Ansible does: deeper groups over parents, host vars over groups, :vars as text", () => {
+  it("merges vars as Ansible does: deeper groups over parents, host vars over groups, :vars as literals", () => {
     const host1 = target(model, "host1");
     expect(host1.vars).toEqual({
       timezone: "UTC",
@@ -106,7 +108,8 @@ describe("INI inventory (Ansible's documented forms)", () => {
       ntp_server: "ntp.atlanta.example.com",
       proxy: "proxy.atlanta.example.com",
       some_server: "foo.southeast.example.com",
-      halon_system_timeout: "30",
+      // ansible-core 2.14 reads :vars values with literal_eval too (its docs say text)
+      halon_system_timeout: 30,
     });
     expect(target(model, "host3").vars.ntp_server).toBe("ntp.southeast.example.com");
   });
@@ -305,5 +308,65 @@ describe("opsc import ansible-inventory", () => {
     await expect(run("import", "ansible-inventory", "/nonexistent/hosts")).rejects.toThrow(
       /cannot read \/nonexistent\/hosts: ENOENT/,
     );
+  });
+});
+
+describe("INI values as ansible-core 2.14 reads them (fixture: ini-values.ansible-list.json, its ansible-inventory --list)", () => {
+  const expected = JSON.parse(fixture("ini-values.ansible-list.json")) as {
+    _meta: { hostvars: Record<string, Record<string, unknown>> };
+  };
+  const result = importAnsibleInventory(fixture("ini-values.ini"), "ini-values.ini");
+
+  it("gives every host the vars Ansible gives it: quotes removed, Python literals, group priority", () => {
+    const doc = parse(result.text) as {
+      defaults?: Record<string, unknown>;
+      targets: Record<string, Record<string, unknown>>;
+    };
+    for (const [host, hostvars] of Object.entries(expected._meta.hostvars)) {
+      const fields = withDefaults(doc.defaults ?? {}, doc.targets[host] ?? {});
+      const want = Object.fromEntries(Object.entries(hostvars).filter(([k]) => !k.startsWith("ansible_")));
+      expect(fields.vars ?? {}, host).toEqual(want);
+    }
+    expect(doc.targets.h1!.vars).toMatchObject({
+      qn: 80,
+      qb: true,
+      hx: 31,
+      hu: 1000,
+      hl: [1, 2],
+      hd: { a: 1 },
+    });
+    expect(doc.targets.p1!.vars).toEqual({ x: "from-a" }); // priority 10 over 5 over the default 1
+    load(result.text);
+  });
+
+  it("quotes every text a YAML 1.1 reader would take for something else", () => {
+    const r = importAnsibleInventory(
+      "all:\n  hosts:\n    h2:\n      a: 'yes'\n      b: 'on'\n      c: '1_000'\n      d: '0x1F'\n      e: '1e3'\n      f: '2001-01-01'\n",
+      "x.yaml",
+    );
+    for (const line of ['a: "yes"', 'b: "on"', 'c: "1_000"', 'd: "0x1F"', 'e: "1e3"', 'f: "2001-01-01"'])
+      expect(r.text).toContain(line);
+    expect(parse(r.text, { version: "1.1" }).targets.h2.vars).toEqual({
+      a: "yes",
+      b: "on",
+      c: "1_000",
+      d: "0x1F",
+      e: "1e3",
+      f: "2001-01-01",
+    });
+  });
+
+  const real = spawnSync("ansible-inventory", ["--version"], { encoding: "utf8" });
+  it.skipIf(real.status !== 0)("the fixture is what the installed ansible-inventory --list prints", () => {
+    const r = spawnSync("ansible-inventory", ["-i", join(FIXTURES, "ini-values.ini"), "--list"], {
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        ANSIBLE_LOCAL_TEMP: tmpdir(),
+        ANSIBLE_HOME: mkdtempSync(join(tmpdir(), "ans-")),
+      },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(expected);
   });
 });

@@ -197,6 +197,40 @@ describe("opsc secrets", () => {
     expect(value(rotated)).not.toBe(value(after));
   });
 
+  it("keygen --add-to-rule adds the recipient to that .sops.yaml rule, comments kept; updatekeys then lets it read", () => {
+    ok(run(["secrets", "set", "credentials/prod.sops.yaml", "a"], "val-Add-9"));
+    const rule = "^credentials/.*\\.sops\\.(yaml|json)$";
+    writeFileSync(
+      join(dir, ".sops.yaml"),
+      `# who may read what\ncreation_rules:\n  - path_regex: ^other/\n    age: ${recipient}\n  - path_regex: ${rule} # all credentials\n    age: ${recipient}\n`,
+    );
+    const second = join(dir, "second.txt");
+    const r = ok(run(["secrets", "keygen", "-o", second, "--add-to-rule", rule]));
+    const other = r.stdout.trim();
+    expect(r.stderr).toContain("opsc secrets updatekeys");
+    const config = readFileSync(join(dir, ".sops.yaml"), "utf8");
+    expect(config).toBe(
+      `# who may read what\ncreation_rules:\n  - path_regex: ^other/\n    age: ${recipient}\n  - path_regex: ${rule} # all credentials\n    age: ${recipient},${other}\n`,
+    );
+    ok(run(["secrets", "updatekeys", "credentials/prod.sops.yaml"]));
+    const asSecond = opsc(["secrets", "decrypt", "credentials/prod.sops.yaml"], {
+      cwd: dir,
+      env: cleanEnv(join(dir, "nohome"), { SOPS_AGE_KEY_FILE: second }),
+    });
+    expect(asSecond.stdout).toBe("a: val-Add-9\n");
+  });
+
+  it("keygen --add-to-rule with no such rule names the rules and writes no identity", () => {
+    const before = readFileSync(join(dir, ".sops.yaml"), "utf8");
+    const third = join(dir, "third.txt");
+    const r = run(["secrets", "keygen", "-o", third, "--add-to-rule", "^nope/"]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain("error[secrets.no-such-rule]");
+    expect(r.stderr).toContain("^credentials/.*\\.sops\\.(yaml|json)$");
+    expect(existsSync(third)).toBe(false);
+    expect(readFileSync(join(dir, ".sops.yaml"), "utf8")).toBe(before);
+  });
+
   it("decrypt with no identity configured says where identities come from", () => {
     ok(run(["secrets", "set", "credentials/prod.sops.yaml", "a"], "v-Nx-0"));
     const r = opsc(["secrets", "decrypt", "credentials/prod.sops.yaml"], {

@@ -20,6 +20,8 @@ export interface RunCommandOptions {
   shard?: string;
   /** Names the sharded run the shards belong to (default: from GitHub Actions' run id). */
   shardGroup?: string;
+  /** Run automation files that differ from HEAD. */
+  allowDirty?: boolean;
 }
 
 export function register(program: Command): void {
@@ -28,6 +30,10 @@ export function register(program: Command): void {
     .option("--check", "dry run: run only `check` scripts and report what would change")
     .option("--output", "print every output line (plain mode; the live view shows only failures' output)")
     .option("--no-push", "commit the run record locally but do not push it")
+    .option(
+      "--allow-dirty",
+      "run even though automation files differ from HEAD; the record says so and lists them",
+    )
     .option(
       "--shard <K/N>",
       "run only shard K of N: a deterministic slice of the targets (see opsc plan --matrix)",
@@ -40,7 +46,10 @@ export function register(program: Command): void {
       "after",
       `
 The run's record (run.json, README.md, a log per target) is committed to the records branch and
-pushed to origin when there is one.
+pushed to origin when there is one. It names the commit that ran, so a run is refused while the
+automation files (opsconductor.yaml, .sops.yaml, targets/, steps/, jobs/, credentials/) differ from
+HEAD: commit them first, or pass --allow-dirty to run them anyway (run.json and the audit line then
+record the tree as dirty on top of HEAD, with the paths that differed).
 
 Exit status: 0 every target succeeded; 1 a target failed, was unreachable, timed out or cancelled;
 2 usage error; 3 a mistake in the repository or the request; 130 interrupted (Ctrl-C).
@@ -50,6 +59,7 @@ Examples:
   $ opsc run patch-web --input package=nginx --target 'web-*'
   $ opsc run patch-web --match env=staging --check
   $ opsc run hello --repo examples/minimal --output
+  $ opsc run patch-web --allow-dirty          # try an uncommitted change; recorded as dirty
 
 On a terminal the view is live (targets by steps, counts, elapsed time); in CI it prints one line per
 step. Ctrl-C kills the running steps, cancels the rest and still prints the summary; a second Ctrl-C exits.
@@ -88,6 +98,7 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
     const { summary, record } = await executeJob({
       repoDir: root,
       job,
+      ...(opts.allowDirty ? { allowDirty: true } : {}),
       inputs: opts.input ?? {},
       inputsFromText: true,
       trigger: { kind: "manual", actor: cliActor() },

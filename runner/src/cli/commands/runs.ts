@@ -181,7 +181,12 @@ export function renderRun(s: RunSummary): string {
     `  job:       ${s.job}`,
     `  result:    ${s.result}${s.checkMode ? " (check mode)" : ""} (${okOf(s)} targets ok)`,
     `  trigger:   ${s.trigger.kind} by ${s.actor}`,
-    `  commit:    ${s.sourceCommit ?? "working tree (uncommitted)"}`,
+    `  commit:    ${
+      s.sourceCommit ??
+      (s.dirtyTree
+        ? `working tree on ${s.dirtyTree.base ?? "no commit"}, uncommitted: ${s.dirtyTree.paths.join(", ")}`
+        : "working tree (uncommitted)")
+    }`,
     `  started:   ${s.startedAt}`,
     `  finished:  ${s.finishedAt}`,
   ];

@@ -13,6 +13,7 @@ import type { CreationRule, SopsConfig } from "../../secrets/creation-rules.js";
 import type * as Identities from "../../secrets/identities.js";
 import type * as SopsFile from "../../secrets/sops-file.js";
 import type { SopsDocument, SopsFormat } from "../../secrets/sops-file.js";
+import type * as AddRecipient from "../../secrets/add-recipient.js";
 import { SopsMap, type SopsNode } from "../../secrets/sops-tree.js";
 
 // The crypto and YAML modules are loaded when a `secrets` command runs (the
@@ -27,18 +28,21 @@ let encryptSops: typeof SopsFile.encryptSops;
 let formatForPath: typeof SopsFile.formatForPath;
 let parseSopsText: typeof SopsFile.parseSopsText;
 let renderPlain: typeof SopsFile.renderPlain;
+let addRecipientToRule: typeof AddRecipient.addRecipientToRule;
 
 async function loadSecretsModules(): Promise<void> {
-  const [ageModule, rules, identities, sopsFile] = await Promise.all([
+  const [ageModule, rules, identities, sopsFile, addRecipient] = await Promise.all([
     import("age-encryption"),
     import("../../secrets/creation-rules.js"),
     import("../../secrets/identities.js"),
     import("../../secrets/sops-file.js"),
+    import("../../secrets/add-recipient.js"),
   ]);
   age = ageModule;
   ({ parseCreationRules, ruleForPath } = rules);
   ({ defaultKeyFile, loadIdentities } = identities);
   ({ decryptSops, encryptSops, formatForPath, parseSopsText, renderPlain } = sopsFile);
+  ({ addRecipientToRule } = addRecipient);
 }
 
 const FORMATS = ["yaml", "json", "dotenv", "binary"];
@@ -105,6 +109,23 @@ async function findConfig(file: string, explicit?: string): Promise<FoundConfig 
     if (parent === dir) return undefined;
     dir = parent;
   }
+}
+
+/** The `.sops.yaml` text with `recipient` added to the rule with this path_regex. */
+async function ruleEdit(
+  pathRegex: string,
+  recipient: string,
+  explicit?: string,
+): Promise<{ path: string; text: string }> {
+  const found = await findConfig(join(process.cwd(), "keygen"), explicit);
+  if (!found) {
+    throw userError("secrets.no-config", "no .sops.yaml here or in any folder above", {
+      hint: "run it at the automation repository, or name the file with --config",
+    });
+  }
+  const shown = relative(process.cwd(), found.path) || found.path;
+  const { text } = addRecipientToRule(await readText(found.path), pathRegex, recipient, shown);
+  return { path: found.path, text };
 }
 
 interface RuleOpts {
@@ -291,16 +312,25 @@ See docs/secrets.md.`,
     .description("Create an age identity file (mode 0600) and print its recipient")
     .option("-o, --out <file>", "where to write it (default: the sops key file location)")
     .option("--pq", "a post-quantum hybrid identity (needs sops >= 3.12 and age >= 1.3 to read)")
+    .option(
+      "--add-to-rule <path_regex>",
+      "also add the recipient to the .sops.yaml creation rule with exactly this path_regex",
+    )
+    .option("--config <file>", "the .sops.yaml to edit (default: searched from here upwards)")
     .addHelpText(
       "after",
       `
 Examples:
   $ opsc secrets keygen                       # writes ~/.config/sops/age/keys.txt
   $ opsc secrets keygen -o ci-key.txt         # then store its content as the CI secret SOPS_AGE_KEY
+  $ opsc secrets keygen -o ci-key.txt --add-to-rule '^credentials/.*\\.sops\\.(yaml|json)$'
+  $ opsc secrets updatekeys credentials/prod.sops.yaml   # then, for each file the rule covers
 
-It never overwrites an existing file. Put the printed recipient in .sops.yaml.`,
+It never overwrites an existing file. Without --add-to-rule, put the printed recipient in
+.sops.yaml yourself. --add-to-rule edits .sops.yaml keeping its comments and layout; either way,
+the new key reads existing files only after \`opsc secrets updatekeys FILE\` on each of them.`,
     )
-    .action(async (opts: { out?: string; pq?: boolean }) => {
+    .action(async (opts: { out?: string; pq?: boolean; addToRule?: string; config?: string }) => {
       const file = opts.out ?? defaultKeyFile();
       if (existsSync(file)) {
         throw userError("secrets.keygen-exists", `${file} already exists; not overwriting an identity`, {
@@ -312,6 +342,9 @@ It never overwrites an existing file. Put the printed recipient in .sops.yaml.`,
       }
       const identity = opts.pq ? await age.generateHybridIdentity() : await age.generateX25519Identity();
       const recipient = await age.identityToRecipient(identity);
+      // The rule is checked before the identity is written: a typo leaves no orphan key behind.
+      const edit =
+        opts.addToRule === undefined ? undefined : await ruleEdit(opts.addToRule, recipient, opts.config);
       await mkdir(dirname(resolve(file)), { recursive: true, mode: 0o700 });
       const handle = await open(file, "wx", 0o600);
       try {
@@ -324,6 +357,13 @@ It never overwrites an existing file. Put the printed recipient in .sops.yaml.`,
       }
       process.stderr.write(`Wrote the identity to ${file} (mode 0600). Recipient:\n`);
       process.stdout.write(`${recipient}\n`);
+      if (edit) {
+        await writeAtomic(edit.path, edit.text);
+        process.stderr.write(
+          `Added it to the creation rule ${opts.addToRule} in ${edit.path}. It can read existing files\n` +
+            `once you run \`opsc secrets updatekeys FILE\` on each file that rule covers (then commit them).\n`,
+        );
+      }
     });
 
   secrets
