@@ -5,8 +5,7 @@
  */
 import fs from "node:fs";
 import git, { type AuthCallback } from "isomorphic-git";
-
-export const TOKEN_VARIABLES = ["OPSC_GIT_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"] as const;
+import { TOKEN_VARIABLES } from "./token-variables.js";
 
 export async function remoteUrl(gitdir: string, remote: string): Promise<string | null> {
   const url = (await git.getConfig({ fs, gitdir, path: `remote.${remote}.url` })) as unknown;

@@ -5,6 +5,7 @@
  * and SSH ed25519 keys (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, else `~/.ssh/id_ed25519`).
  * All that are present are used together.
  */
+import { defaultKeyFile } from "./default-key-file.js";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -21,14 +22,6 @@ export interface LoadedIdentities {
 }
 
 /** The default key file location of sops on Linux. */
-export function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
-  const base =
-    env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME !== ""
-      ? env.XDG_CONFIG_HOME
-      : join(env.HOME ?? homedir(), ".config");
-  return join(base, "sops", "age", "keys.txt");
-}
-
 /** Parses an age identity file: one `AGE-SECRET-KEY-1...` per line, `#` comments. Never echoes a line. */
 export function parseIdentityFile(text: string, source: string): AgeIdentity[] {
   if (isOpenSshPrivateKey(text)) return [parseSshEd25519Identity(text, source)];
@@ -133,3 +126,5 @@ export async function loadIdentities(env: NodeJS.ProcessEnv = process.env): Prom
   }
   return { identities, sources };
 }
+
+export { defaultKeyFile };
