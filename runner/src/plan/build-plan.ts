@@ -269,7 +269,8 @@ function flattenStep(model: RepoModel, use: StepUse, where: Where, out: PlannedS
   const runtimeInputs: RuntimeInput[] = [];
   for (const [name, schema] of Object.entries(lib.inputs)) {
     const given = use.with[name];
-    const value = given === undefined ? schema.default : bindDeep(given, scope);
+    // A default is written in the repository like `with:`, so its expressions are bound the same way.
+    const value = bindDeep(given === undefined ? schema.default : given, scope);
     if (value === undefined) continue;
     values[name] = value;
     if (containsDeferred(value)) {

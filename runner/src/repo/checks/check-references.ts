@@ -113,9 +113,8 @@ function checkTargets(index: RepoIndex): void {
           "warning",
           "target.no-host-key",
           `target "${id}" has no pinned \`host_key\`; OpsConductor will refuse to connect to it`,
-          "pin the key with `opsc targets check --pin " +
-            id +
-            "`, or copy it from `ssh-keyscan -t ed25519 HOST`",
+          "read the host's key with `opsc discover HOST --json` or `ssh-keyscan -t ed25519 HOST`, " +
+            "check its fingerprint on the host, and set `host_key:`",
           { where: "key" },
         );
       }
