@@ -112,7 +112,9 @@ export function stringLiteral(text: string): string {
 
 /** An expression that evaluates to `value` (plain JSON-like data). */
 export function literalExpression(value: unknown): string {
-  return typeof value === "string" ? stringLiteral(value) : `fromJSON(${stringLiteral(JSON.stringify(value ?? null))})`;
+  return typeof value === "string"
+    ? stringLiteral(value)
+    : `fromJSON(${stringLiteral(JSON.stringify(value ?? null))})`;
 }
 
 /**

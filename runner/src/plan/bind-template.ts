@@ -80,7 +80,10 @@ function expressionOf(value: unknown): string {
  * One expression (without `${{ }}`) with its `inputs` reads replaced by values.
  * `runtime` says whether what is left still reads a run-time context.
  */
-export function bindExpression(source: string, inputs: Record<string, unknown>): { source: string; runtime: boolean } {
+export function bindExpression(
+  source: string,
+  inputs: Record<string, unknown>,
+): { source: string; runtime: boolean } {
   const tokens = expressionTokens(source);
   let out = "";
   let at = 0;

@@ -15,7 +15,13 @@ import type {
   Trigger,
 } from "../core/plan-model.js";
 import type { SourcePosition } from "../core/errors.js";
-import { MAX_STEP_DEPTH, type JobDef, type RepoModel, type StepUse, type Strategy } from "../core/repo-model.js";
+import {
+  MAX_STEP_DEPTH,
+  type JobDef,
+  type RepoModel,
+  type StepUse,
+  type Strategy,
+} from "../core/repo-model.js";
 import {
   BindError,
   bindCondition,
