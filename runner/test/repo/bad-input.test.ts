@@ -116,4 +116,14 @@ describe("bad input", () => {
     files["jobs/j.yaml"] = "steps: [{ uses: c1 }]\n";
     expect(load(files).diagnostics).toEqual([]);
   });
+
+  it("a host with a control, invisible or format character", () => {
+    for (const host of ["web\\0x", "web\\u200bx", "web\\u202ex", "web\\x7fx"]) {
+      const { diagnostics } = load({ "targets/more.yaml": `targets:\n  odd: { host: "${host}" }\n` });
+      expect(diagnostics.map(brief), host).toEqual(["targets/more.yaml:2:16 schema.pattern"]);
+    }
+    expect(
+      load({ "targets/more.yaml": 'targets:\n  ok: { host: "web-1.example.com" }\n' }).diagnostics,
+    ).toEqual([expect.objectContaining({ code: "target.no-host-key" })]);
+  });
 });
