@@ -126,4 +126,14 @@ describe("bad input", () => {
       load({ "targets/more.yaml": 'targets:\n  ok: { host: "web-1.example.com" }\n' }).diagnostics,
     ).toEqual([expect.objectContaining({ code: "target.no-host-key" })]);
   });
+
+  it("a target defined twice, also when one of the files has a schema error", () => {
+    const { diagnostics } = load({
+      "targets/more.yaml": 'targets:\n  web-1: { host: 10.0.0.9, port: "many" }\n',
+    });
+    expect(diagnostics.map(brief).sort()).toEqual([
+      "targets/more.yaml:2:3 target.duplicate-id",
+      "targets/more.yaml:2:34 schema.type",
+    ]);
+  });
 });
