@@ -136,4 +136,11 @@ describe("bad input", () => {
       "targets/more.yaml:2:34 schema.type",
     ]);
   });
+
+  it("the missing host key hint names commands that exist", () => {
+    const { diagnostics } = load({ "targets/more.yaml": "targets:\n  web-9: { host: 10.0.0.9 }\n" });
+    const d = diagnostics.find((x) => x.code === "target.no-host-key");
+    expect(d?.hint).toContain("opsc discover HOST --json");
+    expect(d?.hint).not.toContain("--pin");
+  });
 });
