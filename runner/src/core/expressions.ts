@@ -6,6 +6,7 @@
  * OpsConductor offers, and converts values in and out.
  */
 import { Evaluator, Lexer, Parser, data, type Expr } from "@actions/expressions";
+import { TokenType, type Token } from "@actions/expressions/lexer";
 import type { FunctionDefinition, FunctionInfo } from "@actions/expressions/funcs/info";
 
 /** Contexts an expression may read. `secrets` is deliberately absent: secrets reach scripts only as env. */
@@ -91,6 +92,38 @@ export function parseExpression(source: string): Expr {
   if (parseCache.size > 10_000) parseCache.clear();
   parseCache.set(source, expr);
   return expr;
+}
+
+/** One expression's tokens with their offsets into `source`; the EOF token is left out. */
+export function expressionTokens(source: string): Array<Token & { start: number; end: number }> {
+  const lineStarts = [0];
+  for (let i = 0; i < source.length; i++) if (source[i] === "\n") lineStarts.push(i + 1);
+  const offset = (p: { line: number; column: number }): number => (lineStarts[p.line] ?? 0) + p.column;
+  return new Lexer(source)
+    .lex()
+    .tokens.filter((t) => t.type !== TokenType.EOF)
+    .map((t) => ({ ...t, start: offset(t.range.start), end: offset(t.range.end) }));
+}
+
+/** A string literal of the expression language. */
+export function stringLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** An expression that evaluates to `value` (plain JSON-like data). */
+export function literalExpression(value: unknown): string {
+  return typeof value === "string"
+    ? stringLiteral(value)
+    : `fromJSON(${stringLiteral(JSON.stringify(value ?? null))})`;
+}
+
+/**
+ * A template that renders to exactly `text`. Data placed where templates are
+ * expected (a plan's env) goes through here, so a value that happens to
+ * contain `${{` stays text and is never evaluated.
+ */
+export function quoteLiteral(text: string): string {
+  return containsExpression(text) ? `\${{ ${stringLiteral(text)} }}` : text;
 }
 
 /** Checks every expression in `text`; returns problems with offsets into `text`. Pure. */

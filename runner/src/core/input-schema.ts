@@ -5,6 +5,7 @@
  */
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
+import { stringifyValue } from "./expressions.js";
 
 /** ajv-formats is CommonJS; its default export arrives wrapped under some loaders. */
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
@@ -84,4 +85,19 @@ function parseJsonOr(raw: string): unknown {
   } catch {
     return raw;
   }
+}
+
+/** INPUT_<NAME>: upper case, anything outside [A-Z0-9_] becomes `_`, as GitHub Actions does. */
+export function inputEnvName(name: string): string {
+  return `INPUT_${name.toUpperCase().replace(/[^A-Z0-9_]/g, "_")}`;
+}
+
+/**
+ * How an input value reaches a script as text: lists space-separated
+ * (`apt-get install $INPUT_PACKAGES`), maps as JSON, numbers and booleans as
+ * JSON writes them, null as empty.
+ */
+export function inputEnvText(value: unknown): string {
+  if (Array.isArray(value)) return value.map(stringifyValue).join(" ");
+  return stringifyValue(value);
 }

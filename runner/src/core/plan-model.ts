@@ -39,9 +39,25 @@ export interface PlannedTarget {
 }
 
 /**
+ * A library-step input whose value reads run-time contexts: the engine renders
+ * it per target before the step starts, checks it against `schema` (a failing
+ * check fails the step on that target) and exports its text as `env`.
+ */
+export interface RuntimeInput {
+  /** The input's name in the library step, for messages. */
+  input: string;
+  /** `INPUT_<NAME>`. */
+  env: string;
+  schema: Record<string, unknown>;
+  /** JSON-like; every string in it is a template. */
+  value: unknown;
+}
+
+/**
  * One step after library resolution. Composite library steps are flattened
- * into their children with ids `<parent>/<child>`. Strings may still hold
- * `${{ }}` that read `target`, `steps` or `env`: the engine renders them per target.
+ * into their children with ids `<parent>/<child>`. Expressions that read only
+ * plan-time contexts are already evaluated; what is left reads `target`,
+ * `steps`, `env` or `run`, and the engine renders it once per target.
  */
 export interface PlannedStep {
   id: string;
@@ -50,8 +66,14 @@ export interface PlannedStep {
   run?: string;
   check?: string;
   if?: string;
-  /** Env for the script, templates allowed. Includes INPUT_<NAME> from `with:`. */
+  /**
+   * Env for the script, as templates the engine renders once: plan-time results
+   * are quoted (`${{ '...' }}` when they contain `${{`) so they stay data.
+   * Includes INPUT_<NAME> from `with:` when its value is known at plan time.
+   */
   env: Record<string, string>;
+  /** Inputs known only per target (see RuntimeInput), in the order they apply. */
+  runtimeInputs?: RuntimeInput[];
   sudo: boolean;
   shell?: Shell;
   timeoutMs?: number;
@@ -83,7 +105,7 @@ export interface Plan {
   /** Every target the plan touches, by name. */
   targets: Record<string, PlannedTarget>;
   phases: PlannedPhase[];
-  /** Job-level env (templates allowed). */
+  /** Job-level env, as templates the engine renders once (see PlannedStep.env). */
   env: Record<string, string>;
   /** Env var name -> credential reference. Values are resolved only at run time. */
   secrets: Record<string, string>;

@@ -83,6 +83,12 @@ export interface StepUse {
   source: SourcePosition;
 }
 
+/**
+ * How deeply composite steps may nest (a job's step is depth 0). Validation and
+ * planning share it, so a repository that validates also plans.
+ */
+export const MAX_STEP_DEPTH = 16;
+
 export interface StepDef {
   id: string;
   description?: string;

@@ -4,17 +4,35 @@
  * the engine executes it, so what a reviewer sees is what runs.
  */
 import type { Diagnostic } from "../core/diagnostic.js";
-import { renderDeep, stringifyValue, findExpressions } from "../core/expressions.js";
-import { coerceInput, inputProblems } from "../core/input-schema.js";
+import { findExpressions, quoteLiteral } from "../core/expressions.js";
+import { coerceInput, inputEnvName, inputEnvText, inputProblems } from "../core/input-schema.js";
 import type {
   DirtyTree,
   Plan,
   PlannedPhase,
   PlannedStep,
   PlannedTarget,
+  RuntimeInput,
   Trigger,
 } from "../core/plan-model.js";
-import type { JobDef, RepoModel, StepUse, Strategy } from "../core/repo-model.js";
+import type { SourcePosition } from "../core/errors.js";
+import {
+  MAX_STEP_DEPTH,
+  type JobDef,
+  type RepoModel,
+  type StepUse,
+  type Strategy,
+} from "../core/repo-model.js";
+import {
+  BindError,
+  bindCondition,
+  bindDeep,
+  bindTemplate,
+  containsDeferred,
+  envTemplate,
+  runtimeValue,
+  type BindScope,
+} from "./bind-template.js";
 import { planTarget } from "./plan-target.js";
 import { selectTargets, type TargetFilter } from "./select-targets.js";
 
@@ -39,12 +57,6 @@ export interface PlanResult {
   diagnostics: Diagnostic[];
 }
 
-/** Contexts whose values exist only while running, per target. */
-const RUNTIME_CONTEXT = /(?:^|[^\w.'])(target|steps|env|run)\s*[.[]/;
-
-/** Composite steps nest; validation rejects cycles, this bounds depth regardless. */
-const MAX_DEPTH = 16;
-
 export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
   const diagnostics: Diagnostic[] = [];
   const job = model.jobs.get(request.job);
@@ -61,12 +73,18 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     });
     return { diagnostics };
   }
-  const at = (code: string, message: string, hint?: string): void => {
-    diagnostics.push({ ...job.source, severity: "error", code, message, ...(hint ? { hint } : {}) });
+  const atSite: Report = (source, code, message, hint) => {
+    diagnostics.push({ ...source, severity: "error", code, message, ...(hint ? { hint } : {}) });
   };
+  const at = (code: string, message: string, hint?: string): void => atSite(job.source, code, message, hint);
 
   const inputs = resolveInputs(job, request, at);
-  const staticContext = {
+  // A job input already reported would only be reported again through the step inputs it feeds.
+  const inputsOk = diagnostics.length === 0;
+  const stepReport: Report = (source, code, message, hint) => {
+    if (inputsOk || code !== "plan.invalid-step-input") atSite(source, code, message, hint);
+  };
+  const scope: BindScope = {
     inputs,
     git: { sha: request.commit ?? "", ref: request.ref ?? "" },
     job: { id: job.id },
@@ -90,7 +108,12 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     const names = selected.map((t) => t.id);
     const steps: PlannedStep[] = [];
     for (const use of phase.steps) {
-      flattenStep(model, use, "", staticContext, steps, at, 0);
+      try {
+        flattenStep(model, use, { prefix: "", scope, composite: false, depth: 0 }, steps, stepReport);
+      } catch (e) {
+        if (!(e instanceof BindError)) throw e;
+        atSite(use.source, "plan.bad-expression", `step "${use.id}": ${e.message}`, "run opsc validate");
+      }
     }
     phases.push({
       name: phase.name,
@@ -120,7 +143,7 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     inputs,
     targets,
     phases,
-    env: renderStatic(job.env, staticContext) as Record<string, string>,
+    env: envOf(job.env, scope, (e) => at("plan.bad-expression", `job env: ${e}`)),
     secrets: { ...job.secrets },
     ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
     ...(job.concurrency ? { concurrency: job.concurrency } : {}),
@@ -173,18 +196,24 @@ function describeSchema(schema: Record<string, unknown>): string {
   return parts.length ? `expected ${parts.join(", ")}` : "see the job's inputs";
 }
 
-/** Renders templates that read only plan-time contexts; keeps the others for the engine. */
-function renderStatic(value: unknown, context: Record<string, unknown>): unknown {
-  if (typeof value === "string") {
-    const { spans } = findExpressions(value);
-    if (spans.length === 0 || spans.some((s) => RUNTIME_CONTEXT.test(stripStrings(s.source)))) return value;
-    return renderDeep(value, context);
+type Report = (source: SourcePosition, code: string, message: string, hint?: string) => void;
+
+/** An env map bound once: data quoted, run-time expressions left for the engine. */
+function envOf(
+  env: Record<string, string>,
+  scope: BindScope,
+  onError?: (message: string) => void,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    try {
+      out[k] = envTemplate(bindTemplate(v, scope));
+    } catch (e) {
+      if (!(e instanceof BindError) || !onError) throw e;
+      onError(e.message);
+    }
   }
-  if (Array.isArray(value)) return value.map((v) => renderStatic(v, context));
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderStatic(v, context)]));
-  }
-  return value;
+  return out;
 }
 
 /** `${{ x }}` -> `x`, so two conditions can be joined into one expression. */
@@ -197,34 +226,24 @@ function unwrap(condition: string): string {
     : trimmed;
 }
 
-function stripStrings(source: string): string {
-  return source.replace(/'(?:[^']|'')*'/g, "''");
+interface Where {
+  /** Id prefix: `<composite>/` for a composite's children. */
+  prefix: string;
+  /** What templates read; `inputs` are the job's, or the enclosing composite's. */
+  scope: BindScope;
+  /** Inside a composite: its `if:`s must not read the job's `inputs` at run time. */
+  composite: boolean;
+  depth: number;
 }
 
-/** INPUT_<NAME>: upper case, anything outside [A-Z0-9_] becomes `_`, as GitHub Actions does. */
-export function inputEnvName(name: string): string {
-  return `INPUT_${name.toUpperCase().replace(/[^A-Z0-9_]/g, "_")}`;
-}
-
-/** How an input value reaches a script: lists space-separated (`apt-get install $INPUT_PACKAGES`), maps as JSON. */
-function inputEnvValue(value: unknown): string {
-  if (Array.isArray(value)) return value.map(stringifyValue).join(" ");
-  return stringifyValue(value);
-}
-
-function flattenStep(
-  model: RepoModel,
-  use: StepUse,
-  prefix: string,
-  context: Record<string, unknown>,
-  out: PlannedStep[],
-  at: (code: string, message: string, hint?: string) => void,
-  depth: number,
-): void {
-  const id = prefix + use.id;
-  const env = renderStatic(use.env, context) as Record<string, string>;
+function flattenStep(model: RepoModel, use: StepUse, where: Where, out: PlannedStep[], report: Report): void {
+  const { scope } = where;
+  const id = where.prefix + use.id;
+  const env = envOf(use.env, scope);
+  const condition =
+    use.if === undefined ? undefined : where.composite ? bindCondition(use.if, scope.inputs) : use.if;
   const common = {
-    ...(use.if !== undefined ? { if: use.if } : {}),
+    ...(condition !== undefined ? { if: condition } : {}),
     ...(use.retry ? { retry: use.retry } : {}),
     continueOnError: use.continueOnError,
   };
@@ -243,28 +262,60 @@ function flattenStep(
     return;
   }
   const lib = model.steps.get(use.uses);
-  if (!lib || depth >= MAX_DEPTH) {
-    at("plan.unknown-step", `step "${id}" uses "${use.uses}", which cannot be resolved`, "run opsc validate");
+  if (!lib || where.depth >= MAX_STEP_DEPTH) {
+    report(
+      use.source,
+      "plan.unknown-step",
+      `step "${id}" uses "${use.uses}", which cannot be resolved` +
+        (lib ? ` (composite steps nest deeper than ${MAX_STEP_DEPTH})` : ""),
+      "run opsc validate",
+    );
     return;
   }
+  // Each input is bound once; a value known now is checked now, one that reads
+  // run-time contexts is checked by the engine on each target before the step starts.
   const values: Record<string, unknown> = {};
+  const inputEnv: Record<string, string> = {};
+  const runtimeInputs: RuntimeInput[] = [];
   for (const [name, schema] of Object.entries(lib.inputs)) {
     const given = use.with[name];
-    const value = given === undefined ? schema.default : renderStatic(given, context);
-    if (value !== undefined) values[name] = value;
+    // A default is written in the repository like `with:`, so its expressions are bound the same way.
+    const value = bindDeep(given === undefined ? schema.default : given, scope);
+    if (value === undefined) continue;
+    values[name] = value;
+    if (containsDeferred(value)) {
+      runtimeInputs.push({ input: name, env: inputEnvName(name), schema, value: runtimeValue(value) });
+      continue;
+    }
+    const problems = inputProblems(schema, value);
+    if (problems.length > 0) {
+      report(
+        use.source,
+        "plan.invalid-step-input",
+        `step "${id}": input "${name}" of "${lib.id}" is ${JSON.stringify(value)}: ${problems.join("; ")}`,
+        describeSchema(schema),
+      );
+      continue;
+    }
+    inputEnv[inputEnvName(name)] = quoteLiteral(inputEnvText(value));
   }
-  const inputEnv: Record<string, string> = {};
-  for (const [name, value] of Object.entries(values)) inputEnv[inputEnvName(name)] = inputEnvValue(value);
+  // A library step's own env reads its own inputs, as validation checks it.
+  const libScope: BindScope = { ...scope, inputs: values };
+  const libEnv = envOf(lib.env, libScope);
 
   if (lib.steps) {
     // A composite's children see the composite's inputs as `inputs`, like a GitHub composite action.
-    const childContext = { ...context, inputs: values };
     const first = out.length;
-    for (const child of lib.steps) flattenStep(model, child, `${id}/`, childContext, out, at, depth + 1);
-    const libEnv = renderStatic(lib.env, childContext) as Record<string, string>;
+    const inner: Where = { prefix: `${id}/`, scope: libScope, composite: true, depth: where.depth + 1 };
+    for (const child of lib.steps) flattenStep(model, child, inner, out, report);
     for (const step of out.slice(first)) {
       step.env = { ...inputEnv, ...libEnv, ...env, ...step.env };
-      if (use.if !== undefined) step.if = step.if ? `(${unwrap(use.if)}) && (${unwrap(step.if)})` : use.if;
+      // Names the child already sets win, as they do for inputs known now.
+      const taken = new Set([...Object.keys(step.env), ...(step.runtimeInputs ?? []).map((r) => r.env)]);
+      const inherited = runtimeInputs.filter((r) => !taken.has(r.env));
+      if (inherited.length > 0) step.runtimeInputs = [...inherited, ...(step.runtimeInputs ?? [])];
+      if (condition !== undefined)
+        step.if = step.if ? `(${unwrap(condition)}) && (${unwrap(step.if)})` : condition;
       if (use.continueOnError) step.continueOnError = true;
     }
     return;
@@ -275,7 +326,8 @@ function flattenStep(
     uses: use.uses,
     ...(lib.run !== undefined ? { run: lib.run } : {}),
     ...(lib.check !== undefined ? { check: lib.check } : {}),
-    env: { ...(renderStatic(lib.env, context) as Record<string, string>), ...env, ...inputEnv },
+    env: { ...libEnv, ...env, ...inputEnv },
+    ...(runtimeInputs.length > 0 ? { runtimeInputs } : {}),
     sudo: use.sudo ?? lib.sudo ?? false,
     ...((use.shell ?? lib.shell) ? { shell: use.shell ?? lib.shell } : {}),
     ...((use.timeoutMs ?? lib.timeoutMs) !== undefined ? { timeoutMs: use.timeoutMs ?? lib.timeoutMs } : {}),

@@ -121,7 +121,10 @@ function load(index: RepoIndex, files: RepoFiles): void {
         value && typeof value === "object" && value.targets && typeof value.targets === "object"
           ? Object.keys(value.targets)
           : [];
-      for (const name of names) index.brokenTargets.add(name);
+      for (const name of names) {
+        index.brokenTargets.add(name);
+        index.brokenTargetSites.push({ id: name, source, path: ["targets", name] });
+      }
       continue;
     }
     index.targetFiles.push({ id: path, source, path: [], raw: value! });

@@ -42,6 +42,8 @@ export class RepoIndex {
   /** Ids defined in files that did not parse or broke their schema: references to them are not reported. */
   readonly brokenSteps = new Set<string>();
   readonly brokenTargets = new Set<string>();
+  /** Where schema-invalid targets files name each target, so a duplicate id is still reported. */
+  readonly brokenTargetSites: Array<{ id: string; source: YamlSource; path: NodePath }> = [];
   readonly brokenTargetFiles: string[] = [];
   readonly brokenCredentials = new Set<string>();
   /** Every path the repository holds (including files no schema covers). */

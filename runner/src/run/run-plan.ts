@@ -10,10 +10,12 @@ import { setMaxListeners } from "node:events";
 import { isOpscError } from "../core/errors.js";
 import {
   evaluateCondition,
+  renderDeep,
   renderTemplate,
   stringifyValue,
   type ExpressionContext,
 } from "../core/expressions.js";
+import { inputEnvText, inputProblems } from "../core/input-schema.js";
 import type { Plan, PlannedPhase, PlannedStep, PlannedTarget } from "../core/plan-model.js";
 import type {
   RunEvent,
@@ -402,7 +404,20 @@ class Engine {
       if (!go) {
         return done("skipped", 0, { reason: step.if ? `if: ${step.if} is false` : "an earlier step failed" });
       }
-      env = { ...jobEnv, ...renderEnv(step.env, { ...context, env: jobEnv }), ...(this.opts.secrets ?? {}) };
+      const stepContext = { ...context, env: jobEnv };
+      env = { ...jobEnv, ...renderEnv(step.env, stepContext) };
+      // Inputs known only on this target are checked here, before the step starts.
+      for (const input of step.runtimeInputs ?? []) {
+        const value = renderDeep(input.value, stepContext);
+        const problems = inputProblems(input.schema, value);
+        if (problems.length > 0) {
+          return done("failed", 0, {
+            reason: `input "${input.input}" is ${JSON.stringify(value)}: ${problems.join("; ")}`,
+          });
+        }
+        env[input.env] = inputEnvText(value);
+      }
+      Object.assign(env, this.opts.secrets ?? {});
     } catch (e) {
       return done("failed", 0, { reason: `expression: ${messageOf(e)}` });
     }

@@ -132,8 +132,8 @@ describe("buildPlan", () => {
       env: { INPUT_PACKAGES: "redis curl", INPUT_UPDATE_CACHE: "true" },
     });
     expect(reload!.if).toBe("${{ steps.install.changed }}");
-    // target.* is known only per target at run time: the template stays whole.
-    expect(hello!.env.GREETING).toBe("hi ${{ target.name }} v${{ inputs.count }}");
+    // target.* is known only per target at run time: that part stays for the engine, inputs are evaluated now.
+    expect(hello!.env.GREETING).toBe("hi ${{ target.name }} v1");
     expect(plan!.env.MODE).toBe("redis");
     expect(plan!.secrets).toEqual({ DB_PASSWORD: "prod/db.password" });
   });

@@ -1,5 +1,6 @@
 /** Hostile or broken files become diagnostics with positions; the loader never throws. */
 import { describe, expect, it } from "vitest";
+import { MAX_STEP_DEPTH } from "../../src/core/repo-model.js";
 import { MAX_FILE_BYTES } from "../../src/repo/repo-files.js";
 import { brief, load } from "./helpers.js";
 
@@ -89,5 +90,57 @@ describe("bad input", () => {
   it("never shows credential file content in messages", () => {
     const { diagnostics } = load({ "credentials/prod.sops.yaml": "password: hunter2\npassword: hunter3\n" });
     for (const d of diagnostics) expect(`${d.message} ${d.hint ?? ""}`).not.toMatch(/hunter/);
+  });
+
+  it("input names an expression cannot read, or that hide one another", () => {
+    const { diagnostics } = load({
+      "jobs/j.yaml":
+        "inputs:\n  toString: { type: string }\n  __proto__: { type: string }\n  a_b: { type: string }\n  A_B: { type: string }\nsteps: [{ run: x }]\n",
+    });
+    expect(diagnostics.map(brief)).toEqual([
+      "jobs/j.yaml:2:3 input.reserved-name",
+      "jobs/j.yaml:3:3 input.reserved-name",
+      "jobs/j.yaml:5:3 input.name-collision",
+    ]);
+    expect(diagnostics[2]!.message).toContain("`a_b` and `A_B` both reach scripts as INPUT_A_B");
+  });
+
+  it("a composite chain deeper than the planner follows", () => {
+    const files: Record<string, string> = { "jobs/j.yaml": "steps: [{ uses: c0 }]\n" };
+    for (let i = 0; i < MAX_STEP_DEPTH; i++) files[`steps/c${i}.yaml`] = `steps:\n  - uses: c${i + 1}\n`;
+    files[`steps/c${MAX_STEP_DEPTH}.yaml`] = "run: echo deep\n";
+    const { diagnostics } = load(files);
+    expect(diagnostics.map(brief)).toEqual([`steps/c0.yaml:2:11 step.composite-too-deep`]);
+
+    delete files["steps/c0.yaml"];
+    files["jobs/j.yaml"] = "steps: [{ uses: c1 }]\n";
+    expect(load(files).diagnostics).toEqual([]);
+  });
+
+  it("a host with a control, invisible or format character", () => {
+    for (const host of ["web\\0x", "web\\u200bx", "web\\u202ex", "web\\x7fx"]) {
+      const { diagnostics } = load({ "targets/more.yaml": `targets:\n  odd: { host: "${host}" }\n` });
+      expect(diagnostics.map(brief), host).toEqual(["targets/more.yaml:2:16 schema.pattern"]);
+    }
+    expect(
+      load({ "targets/more.yaml": 'targets:\n  ok: { host: "web-1.example.com" }\n' }).diagnostics,
+    ).toEqual([expect.objectContaining({ code: "target.no-host-key" })]);
+  });
+
+  it("a target defined twice, also when one of the files has a schema error", () => {
+    const { diagnostics } = load({
+      "targets/more.yaml": 'targets:\n  web-1: { host: 10.0.0.9, port: "many" }\n',
+    });
+    expect(diagnostics.map(brief).sort()).toEqual([
+      "targets/more.yaml:2:3 target.duplicate-id",
+      "targets/more.yaml:2:34 schema.type",
+    ]);
+  });
+
+  it("the missing host key hint names commands that exist", () => {
+    const { diagnostics } = load({ "targets/more.yaml": "targets:\n  web-9: { host: 10.0.0.9 }\n" });
+    const d = diagnostics.find((x) => x.code === "target.no-host-key");
+    expect(d?.hint).toContain("opsc discover HOST --json");
+    expect(d?.hint).not.toContain("--pin");
   });
 });

@@ -1,9 +1,50 @@
-/** Cycles that would never end: composite steps using themselves, and `jump` chains that loop. */
+/**
+ * Cycles that would never end: composite steps using themselves, and `jump`
+ * chains that loop; and composite chains deeper than the planner follows.
+ */
+import { MAX_STEP_DEPTH } from "../../core/repo-model.js";
 import type { RepoIndex } from "../repo-index.js";
 
 export function checkCycles(index: RepoIndex): void {
   compositeCycles(index);
+  compositeDepth(index);
   jumpCycles(index);
+}
+
+/** A library step nesting composites more than MAX_STEP_DEPTH deep cannot be planned wherever it is used. */
+function compositeDepth(index: RepoIndex): void {
+  const height = new Map<string, number>();
+  const active = new Set<string>();
+  const measure = (id: string): number => {
+    const known = height.get(id);
+    if (known !== undefined) return known;
+    if (active.has(id)) return 0; // a cycle, reported by compositeCycles
+    active.add(id);
+    let h = 1;
+    for (const child of index.steps.get(id)?.raw.steps ?? []) {
+      if (child?.uses !== undefined && index.steps.has(child.uses)) h = Math.max(h, 1 + measure(child.uses));
+    }
+    active.delete(id);
+    height.set(id, h);
+    return h;
+  };
+  for (const id of [...index.steps.keys()].sort()) {
+    if (measure(id) <= MAX_STEP_DEPTH) continue;
+    const entry = index.steps.get(id)!;
+    const deepest = (entry.raw.steps ?? []).findIndex(
+      (c) => c?.uses !== undefined && index.steps.has(c.uses) && measure(c.uses) === measure(id) - 1,
+    );
+    // One message per chain: at the innermost step that is too deep; those using it are too deep because of it.
+    if (measure(id) - 1 > MAX_STEP_DEPTH) continue;
+    index.report(
+      entry.source,
+      ["steps", deepest, "uses"],
+      "error",
+      "step.composite-too-deep",
+      `composite steps nest ${measure(id)} deep from "${id}"; at most ${MAX_STEP_DEPTH} can be planned`,
+      "flatten the chain: let a composite list the steps of the one it uses",
+    );
+  }
 }
 
 function compositeCycles(index: RepoIndex): void {

@@ -5,7 +5,7 @@
  * hold `${{ }}` are known only at plan time and are skipped here.
  */
 import type { ErrorObject } from "ajv";
-import { inputValidator } from "../../core/input-schema.js";
+import { inputEnvName, inputValidator } from "../../core/input-schema.js";
 import { containsExpression } from "../../core/expressions.js";
 import { closest } from "../closest.js";
 import type { RawInputs } from "../raw-types.js";
@@ -73,7 +73,34 @@ export function checkInputs(index: RepoIndex): void {
 }
 
 function declared(index: RepoIndex, source: YamlSource, path: NodePath, inputs: RawInputs | undefined): void {
+  const byEnv = new Map<string, string>();
   for (const [name, schema] of Object.entries(inputs ?? {})) {
+    // `inputs.toString` would read the object's own machinery, not an input.
+    if (name in Object.prototype) {
+      index.report(
+        source,
+        [...path, name],
+        "error",
+        "input.reserved-name",
+        `input \`${name}\` has a name that expressions cannot read as an input`,
+        "rename it, e.g. with a prefix or suffix",
+        { where: "key" },
+      );
+    }
+    // Expressions read names case-insensitively, and scripts read INPUT_<NAME>: one name must not hide another.
+    const env = inputEnvName(name);
+    const other = byEnv.get(env);
+    if (other !== undefined) {
+      index.report(
+        source,
+        [...path, name],
+        "error",
+        "input.name-collision",
+        `inputs \`${other}\` and \`${name}\` both reach scripts as ${env} (and expressions ignore case)`,
+        "rename one of them",
+        { where: "key" },
+      );
+    } else byEnv.set(env, name);
     const fn = inputValidator(schema);
     if (typeof fn === "string") {
       index.report(

@@ -58,7 +58,12 @@ function checkTargets(index: RepoIndex): void {
       );
     }
   }
-  for (const [id, entries] of index.targets) {
+  // "All errors at once": a target named again in a file with schema errors is still a duplicate.
+  const sites = new Map<string, Array<{ source: YamlSource; path: NodePath }>>();
+  for (const [id, entries] of index.targets) sites.set(id, [...entries]);
+  for (const site of index.brokenTargetSites) sites.set(site.id, [...(sites.get(site.id) ?? []), site]);
+  for (const [id, entries] of sites) {
+    entries.sort((a, b) => (a.source.file < b.source.file ? -1 : a.source.file > b.source.file ? 1 : 0));
     const first = entries[0]!;
     for (const dup of entries.slice(1)) {
       index.report(
@@ -71,6 +76,8 @@ function checkTargets(index: RepoIndex): void {
         { where: "key" },
       );
     }
+  }
+  for (const [id, entries] of index.targets) {
     for (const entry of entries) {
       const own = entryOwn(entry.source.value, id);
       const t = entry.raw;
@@ -113,9 +120,8 @@ function checkTargets(index: RepoIndex): void {
           "warning",
           "target.no-host-key",
           `target "${id}" has no pinned \`host_key\`; OpsConductor will refuse to connect to it`,
-          "pin the key with `opsc targets check --pin " +
-            id +
-            "`, or copy it from `ssh-keyscan -t ed25519 HOST`",
+          "read the host's key with `opsc discover HOST --json` or `ssh-keyscan -t ed25519 HOST`, " +
+            "check its fingerprint on the host, and set `host_key:`",
           { where: "key" },
         );
       }
