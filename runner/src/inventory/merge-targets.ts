@@ -4,8 +4,9 @@
  * Existing entries are never changed: a new target whose id or address is
  * already there is skipped and reported. Used by `opsc import` and `opsc discover`.
  */
-import { Document, isMap, isScalar, LineCounter, parseDocument, YAMLMap, type Scalar } from "yaml";
+import { Document, isMap, isScalar, YAMLMap, type Scalar } from "yaml";
 import { userError } from "../core/errors.js";
+import { parseYaml, yamlProblemError } from "../core/parse-yaml.js";
 import { withDefaults, type TargetFields } from "./inventory-to-targets.js";
 
 export interface NewTarget {
@@ -96,8 +97,9 @@ export function address(host: string, port: unknown): string {
 }
 
 function parseExisting(text: string, file: string): Document {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, keepSourceTokens: false });
+  const { docs, lines: lineCounter, problem } = parseYaml(text, { keepSourceTokens: false });
+  if (problem) throw yamlProblemError(problem, file, lineCounter);
+  const doc = docs[0]!;
   const err = doc.errors[0];
   if (err) {
     const pos = lineCounter.linePos(err.pos[0]);

@@ -9,12 +9,12 @@ import {
   isScalar,
   isSeq,
   LineCounter,
-  parseDocument,
   Scalar,
   type Document,
   type Node,
 } from "yaml";
 import type { Diagnostic, Severity } from "../core/diagnostic.js";
+import { parseYaml, type YamlProblem } from "../core/parse-yaml.js";
 import { MAX_FILE_BYTES } from "./repo-files.js";
 
 /** A path into a document: mapping keys and list indexes. */
@@ -27,9 +27,6 @@ export interface Position {
 
 /** Path depth whose positions survive releasing the node tree: phases/N/steps/M. */
 const SHALLOW_DEPTH = 4;
-
-/** Aliases expanded while converting to plain data; beyond this it is an alias bomb. */
-const MAX_ALIAS_COUNT = 200;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -98,10 +95,16 @@ export class YamlSource {
       return;
     }
     let doc: Document.Parsed;
+    let problem: YamlProblem | undefined;
     try {
-      doc = this.parseText();
+      ({ doc, problem } = this.parseText());
     } catch (e) {
       this.report(1, 1, "error", "yaml.syntax", `cannot parse YAML: ${(e as Error).message}`);
+      return;
+    }
+    if (problem) {
+      const at = this.offsetPosition(problem.offset);
+      this.report(at.line, at.col, "error", problem.code, problem.message, problem.hint);
       return;
     }
     for (const err of doc.errors) {
@@ -134,38 +137,22 @@ export class YamlSource {
       this.report(at.line, at.col, "warning", "yaml.warning", firstLine(warning.message));
     }
     if (doc.errors.length > 0) return;
-    try {
-      const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
-      this.value = value === undefined ? null : value;
-      // Most files have no problem: drop the node tree now and re-parse only if a
-      // position is asked for. Keeping thousands of trees alive costs more in GC
-      // than re-parsing the few files with diagnostics (notes/performance.md).
-      if (this.diagnostics.length === 0) this.release();
-    } catch (e) {
-      const at = this.firstAliasPosition() ?? { line: 1, col: 1 };
-      const aliasBomb = e instanceof ReferenceError || /alias/i.test((e as Error).message);
-      this.report(
-        at.line,
-        at.col,
-        "error",
-        aliasBomb ? "yaml.alias-limit" : "yaml.syntax",
-        aliasBomb ? "aliases expand to too much data (an alias bomb?)" : firstLine((e as Error).message),
-        aliasBomb ? "write the values out, or use fewer nested aliases" : undefined,
-      );
-    }
+    // parseYaml bounded aliases and depth already.
+    const value = doc.toJS({ maxAliasCount: -1 }) as unknown;
+    this.value = value === undefined ? null : value;
+    // Most files have no problem: drop the node tree now and re-parse only if a
+    // position is asked for. Keeping thousands of trees alive costs more in GC
+    // than re-parsing the few files with diagnostics (notes/performance.md).
+    if (this.diagnostics.length === 0) this.release();
   }
 
-  private parseText(): Document.Parsed {
-    this.lines = new LineCounter();
-    const doc = parseDocument(this.text, {
-      lineCounter: this.lines,
-      prettyErrors: false,
-      uniqueKeys: true,
-      merge: true,
-    });
+  private parseText(): { doc: Document.Parsed; problem?: YamlProblem } {
+    const { docs, lines, problem } = parseYaml(this.text, { uniqueKeys: true, merge: true });
+    this.lines = lines;
+    const doc = docs[0]!;
     this.doc = doc;
     this.parsed = true;
-    return doc;
+    return { doc, ...(problem ? { problem } : {}) };
   }
 
   private release(): void {
@@ -226,11 +213,6 @@ export class YamlSource {
       }
     }
     return { line, col: offset - lineStart + 1 };
-  }
-
-  private firstAliasPosition(): Position | undefined {
-    const m = /(^|[\s,[{:-])\*[^\s,\]}]/m.exec(this.text);
-    return m ? this.offsetPosition(m.index + m[1]!.length) : undefined;
   }
 
   /** The node at `path`, or the deepest existing node on the way there. */
