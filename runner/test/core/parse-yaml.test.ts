@@ -1,15 +1,7 @@
 /** The one YAML parse: limits become problems with a position; ordinary YAML passes untouched. */
 import { describe, expect, it } from "vitest";
 import { parseYaml, YAML_LIMITS, type ParsedYaml } from "../../src/core/parse-yaml.js";
-
-/** Nine levels of nine aliases: 9^9 values once expanded. */
-export const ALIAS_BOMB = [
-  "a: &a [x, x, x, x, x, x, x, x, x]",
-  ..."bcdefghi".split("").map((c, i) => {
-    const prev = "abcdefghi"[i]!;
-    return `${c}: &${c} [${Array(9).fill(`*${prev}`).join(", ")}]`;
-  }),
-].join("\n");
+import { ALIAS_BOMB } from "../helpers/hostile-yaml.js";
 
 function where(p: ParsedYaml): string {
   if (!p.problem) return "no problem";
