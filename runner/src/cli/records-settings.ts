@@ -26,10 +26,14 @@ export function readRecordsSettings(root: string): Pick<Settings, "records"> {
   const error = docs[0]!.errors[0];
   if (error) {
     const p = lines.linePos(error.pos[0]);
-    throw userError("records.settings", `opsconductor.yaml is not valid YAML: ${error.message.split("\n")[0]}`, {
-      position: { file: "opsconductor.yaml", line: p.line, col: p.col },
-      hint: "run `opsc validate` to see the problem",
-    });
+    throw userError(
+      "records.settings",
+      `opsconductor.yaml is not valid YAML: ${error.message.split("\n")[0]}`,
+      {
+        position: { file: "opsconductor.yaml", line: p.line, col: p.col },
+        hint: "run `opsc validate` to see the problem",
+      },
+    );
   }
   // parseYaml bounded aliases and depth already.
   const raw: unknown = docs[0]!.toJS({ maxAliasCount: -1 });

@@ -3,16 +3,7 @@
  * turn hostile or broken input into diagnostics: size cap, binary content,
  * invalid UTF-8, syntax errors, duplicate keys, several documents, alias bombs.
  */
-import {
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  Scalar,
-  type Document,
-  type Node,
-} from "yaml";
+import { isMap, isPair, isScalar, isSeq, LineCounter, Scalar, type Document, type Node } from "yaml";
 import type { Diagnostic, Severity } from "../core/diagnostic.js";
 import { parseYaml, type YamlProblem } from "../core/parse-yaml.js";
 import { MAX_FILE_BYTES } from "./repo-files.js";

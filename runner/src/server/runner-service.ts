@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Diagnostic } from "../core/diagnostic.js";
-import { userError } from "../core/errors.js";
+import { isOpscError, userError } from "../core/errors.js";
 import type { Trigger } from "../core/plan-model.js";
 import type { JobDef, RepoModel, Settings } from "../core/repo-model.js";
 import type { RunEvent } from "../core/run-events.js";
@@ -16,6 +16,7 @@ import { readRepoCommit } from "../git/read-tree.js";
 import { buildPlan } from "../plan/build-plan.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
 import { loadRepo } from "../repo/load-repo.js";
+import { branchOf } from "../triggers/match-push.js";
 import { resolvePush } from "../triggers/resolve-push.js";
 import type { Claims } from "./claims.js";
 import type { Clock } from "./clock.js";
@@ -67,6 +68,8 @@ export class RunnerService {
   readonly queue: RunQueue;
   readonly scheduler: Scheduler;
   private readonly models = new Map<string, { model: RepoModel; errors: Diagnostic[] }>();
+  /** Hook secrets by commit, then by job: decrypted once a commit, never because of an unsigned request (see mirrorFetched). */
+  private readonly hookSecrets = new Map<string, Promise<Map<string, HookSecret>>>();
   private inboxChain: Promise<void> = Promise.resolve();
   private scheduledCommit: string | undefined;
   private defaultBranch = "main";
@@ -123,6 +126,7 @@ export class RunnerService {
     }
     for (const entry of this.o.store.inbox()) this.processLater(entry);
     await this.refreshSchedules();
+    await this.prepareHooks();
     this.started = true;
     await this.scheduler.reconcile();
   }
@@ -167,6 +171,13 @@ export class RunnerService {
       this.o.logger.info({ delivery }, "delivery already processed");
       return { status: 200, body: { duplicate: true, delivery } };
     }
+    // A replayed push under a new delivery id is still the same push: dedupe on what was pushed too.
+    const pushKey = event === "push" ? pushKeyOf(payload) : undefined;
+    if (pushKey !== undefined && !this.o.store.markDelivery(pushKey)) {
+      this.o.metrics.deliveries.inc({ source: "github", outcome: "duplicate" });
+      this.o.logger.info({ delivery }, "this push was already delivered under another delivery id");
+      return { status: 200, body: { duplicate: true, delivery } };
+    }
     const entry: InboxEntry = {
       key,
       delivery,
@@ -186,6 +197,7 @@ export class RunnerService {
     } catch (e) {
       // Not journaled, so not accepted: free the id so GitHub's redelivery is not taken for a duplicate.
       this.o.store.unmarkDelivery(key);
+      if (pushKey !== undefined) this.o.store.unmarkDelivery(pushKey);
       throw e;
     }
     this.o.metrics.deliveries.inc({ source: "github", outcome: "accepted" });
@@ -212,8 +224,14 @@ export class RunnerService {
         }
         this.o.store.removeInbox(entry.key);
       } catch (e) {
-        // Left in the inbox: the next start tries again.
-        log.error({ err: errText(e) }, "delivery could not be processed");
+        if (isOpscError(e) && e.kind === "user") {
+          // Trying again gives the same answer: drop it, saying why.
+          log.warn({ err: errText(e), code: e.code }, "delivery dropped");
+          this.o.store.removeInbox(entry.key);
+        } else {
+          // Left in the inbox: the next start tries again.
+          log.error({ err: errText(e) }, "delivery could not be processed; the next start tries again");
+        }
       }
     });
   }
@@ -230,7 +248,12 @@ export class RunnerService {
       log.info({ ref: p.ref }, "branch deleted or nothing pushed: nothing to run");
       return;
     }
-    await this.o.mirror.fetch();
+    if (branchOf(p.ref) === undefined) {
+      // The mirror holds branches only, and only branch pushes select jobs: fetching a tag's commit would serve nothing.
+      log.warn({ ref: p.ref, after: p.after }, "push dropped: only pushes to branches run jobs");
+      return;
+    }
+    await this.mirrorFetched();
     if (!(await this.o.mirror.hasCommit(p.after))) {
       throw userError("webhook.unknown-commit", `commit ${p.after} is not in the mirror after fetching`);
     }
@@ -268,7 +291,7 @@ export class RunnerService {
       client_payload?: unknown;
       sender?: string;
     };
-    await this.o.mirror.fetch();
+    await this.mirrorFetched();
     const branch = p.branch || this.defaultBranch;
     const commit = await this.o.mirror.branchHead(branch);
     const { model } = await this.modelAt(commit);
@@ -302,7 +325,7 @@ export class RunnerService {
     jobId: string,
     fetch = true,
   ): Promise<{ job: JobDef; commit: string; ref: string; model: RepoModel }> {
-    if (fetch) await this.o.mirror.fetch();
+    if (fetch) await this.mirrorFetched();
     const commit = await this.o.mirror.branchHead(this.defaultBranch);
     const { model } = await this.modelAt(commit);
     const job = model.jobs.get(jobId);
@@ -310,11 +333,71 @@ export class RunnerService {
     return { job, commit, ref: `refs/heads/${this.defaultBranch}`, model };
   }
 
-  /** The job's hook secret, decrypted; undefined when the job accepts no hook. */
-  async hookSecret(job: JobDef, commit: string): Promise<string | undefined> {
-    const ref = job.on.webhook?.secret;
-    if (!ref || !this.o.resolveSecret) return undefined;
-    return this.o.resolveSecret(commit, ref);
+  /**
+   * The hook secret of a job at the default branch's head, without fetching.
+   * Answers why not (for the log, never for the caller) when the job is
+   * unknown, takes no hook, or the repository does not validate there.
+   */
+  async hookSecretAtHead(jobId: string): Promise<HookSecret> {
+    try {
+      const commit = await this.o.mirror.branchHead(this.defaultBranch);
+      const secrets = await this.hookSecretsAt(commit);
+      return secrets.get(jobId) ?? { reason: `there is no job "${jobId}" at ${commit}` };
+    } catch (e) {
+      return { reason: errText(e) };
+    }
+  }
+
+  /** Fetches, then decrypts the new head's hook secrets, so an unsigned hook call never causes a decryption. */
+  private async mirrorFetched(): Promise<void> {
+    await this.o.mirror.fetch();
+    await this.prepareHooks();
+  }
+
+  private async prepareHooks(): Promise<void> {
+    try {
+      await this.hookSecretsAt(await this.o.mirror.branchHead(this.defaultBranch));
+    } catch (e) {
+      this.o.logger.warn({ err: errText(e) }, "cannot read the hook secrets at the default branch's head");
+    }
+  }
+
+  private hookSecretsAt(commit: string): Promise<Map<string, HookSecret>> {
+    let secrets = this.hookSecrets.get(commit);
+    if (!secrets) {
+      secrets = this.readHookSecrets(commit);
+      this.hookSecrets.set(commit, secrets);
+      if (this.hookSecrets.size > MODEL_CACHE) this.hookSecrets.delete(this.hookSecrets.keys().next().value!);
+      secrets.catch(() => this.hookSecrets.delete(commit));
+    }
+    return secrets;
+  }
+
+  private async readHookSecrets(commit: string): Promise<Map<string, HookSecret>> {
+    const { model, errors } = await this.modelAt(commit);
+    const out = new Map<string, HookSecret>();
+    for (const job of model.jobs.values()) {
+      const ref = job.on.webhook?.secret;
+      if (!ref || !this.o.resolveSecret) {
+        out.set(job.id, { reason: `job "${job.id}" takes no webhook (set on.webhook.secret)` });
+      } else if (errors.length > 0) {
+        // Nothing is decrypted from a repository that does not validate (an alias bomb in a credentials file, say).
+        out.set(job.id, { reason: `the repository does not validate at ${commit}` });
+      } else {
+        try {
+          const secret = await this.o.resolveSecret(commit, ref);
+          out.set(job.id, secret ? { secret } : { reason: `${ref} is empty` });
+        } catch (e) {
+          out.set(job.id, { reason: `cannot decrypt ${ref}: ${errText(e)}` });
+        }
+      }
+    }
+    if (errors.length > 0 && [...model.jobs.values()].some((j) => j.on.webhook?.secret))
+      this.o.logger.warn(
+        { commit, errors: errors.slice(0, 5) },
+        "repository does not validate: hooks refused",
+      );
+    return out;
   }
 
   /** Validates inputs through the planner, then queues. Throws a user error listing the problems. */
@@ -497,11 +580,13 @@ export class RunnerService {
 
   private async execute(item: WorkItem, signal: AbortSignal): Promise<void> {
     let log = this.o.logger.child({ job: item.job, item: item.id });
+    let startedLogged = false;
     const onEvent = (event: RunEvent): void => {
       this.o.metrics.observe(item.job, event);
       if (event.type === "run.started") {
         item.runId = event.runId;
         log = log.child({ runId: event.runId });
+        startedLogged = true;
         this.o.store.save(item);
         log.info({ targets: event.targets.length, commit: item.commit }, "run started");
       } else if (event.type === "step.finished") {
@@ -530,7 +615,11 @@ export class RunnerService {
       item.result = summary.result;
       if (summary.result === "cancelled" || summary.result === "interrupted") item.status = "cancelled";
       this.o.metrics.runs.inc({ job: item.job, result: summary.result });
-      log.child({ runId: summary.id }).info({ result: summary.result }, "run finished");
+      // The child logger carries runId from run.started; a run that never started adds it here, once.
+      (startedLogged ? log : log.child({ runId: summary.id })).info(
+        { result: summary.result },
+        "run finished",
+      );
     } catch (e) {
       this.o.metrics.runs.inc({ job: item.job, result: "error" });
       log.error({ err: errText(e) }, "run could not start or finish");
@@ -570,6 +659,17 @@ function inputProblems(
   return diagnostics
     .filter((d) => d.severity === "error" && d.code.includes("input"))
     .map((d) => `${d.message}${d.hint ? ` (${d.hint})` : ""}`);
+}
+
+/** What a hook call is checked against: the secret, or why there is none. */
+export type HookSecret = { secret: string } | { reason: string };
+
+/** The identity of a push, whatever delivery carries it. */
+function pushKeyOf(payload: Record<string, unknown>): string | undefined {
+  const repo = (payload.repository as { full_name?: unknown } | undefined)?.full_name;
+  const { ref, before, after } = payload;
+  if (typeof ref !== "string" || typeof after !== "string") return undefined;
+  return `push-${String(repo ?? "")}-${ref}-${String(before ?? "")}-${after}`;
 }
 
 function pick(

@@ -27,7 +27,10 @@ describe("parseYaml", () => {
     expect(where(parseYaml(deep(YAML_LIMITS.maxDepth)))).toBe("no problem");
     expect(where(parseYaml(deep(YAML_LIMITS.maxDepth + 2)))).toMatch(/^1:\d+ yaml\.too-deep$/);
     expect(where(parseYaml(deep(20_000)))).toMatch(/^1:\d+ yaml\.too-deep$/);
-    const chain = ["a: &a0 [x]", ...Array.from({ length: 60 }, (_, i) => `a${i + 1}: &a${i + 1} [*a${i}, *a${i}]`)];
+    const chain = [
+      "a: &a0 [x]",
+      ...Array.from({ length: 60 }, (_, i) => `a${i + 1}: &a${i + 1} [*a${i}, *a${i}]`),
+    ];
     // 60 levels of one alias each fit; two such chains nested through an alias do not.
     expect(where(parseYaml(chain.join("\n")))).toMatch(/yaml\.(too-deep|alias-limit)/);
   });

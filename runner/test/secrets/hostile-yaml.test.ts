@@ -22,7 +22,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("hostile YAML in secrets files", () => {
   it("decrypt refuses a credentials file that is an alias bomb, at the alias", () => {
-    const sops = '\nsops:\n  mac: ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]\n  version: 3.10.2\n';
+    const sops = "\nsops:\n  mac: ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAA,type:str]\n  version: 3.10.2\n";
     writeFileSync(join(dir, "credentials/bomb.sops.yaml"), ALIAS_BOMB + sops);
     const r = opsc(["secrets", "decrypt", "credentials/bomb.sops.yaml"], { cwd: dir, env });
     expect(r.status).toBe(3);
