@@ -19,6 +19,8 @@ export interface Position {
 /** Path depth whose positions survive releasing the node tree: phases/N/steps/M. */
 const SHALLOW_DEPTH = 4;
 
+const MERGE_HINT = "a merge key (<<) takes a mapping or an alias of one: `<<: *defaults`";
+
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export class YamlSource {
@@ -128,8 +130,17 @@ export class YamlSource {
       this.report(at.line, at.col, "warning", "yaml.warning", firstLine(warning.message));
     }
     if (doc.errors.length > 0) return;
-    // parseYaml bounded aliases and depth already.
-    const value = doc.toJS({ maxAliasCount: -1 }) as unknown;
+    let value: unknown;
+    try {
+      // parseYaml bounded aliases and depth already.
+      value = doc.toJS({ maxAliasCount: -1 }) as unknown;
+    } catch (e) {
+      // What the parser leaves to conversion: a merge key (<<) whose value is not a mapping.
+      const merge = /(^|[\s{,])<<\s*:/m.exec(this.text);
+      const at = this.offsetPosition(merge ? merge.index + merge[1]!.length : 0);
+      this.report(at.line, at.col, "error", "yaml.syntax", firstLine((e as Error).message), MERGE_HINT);
+      return;
+    }
     this.value = value === undefined ? null : value;
     // Most files have no problem: drop the node tree now and re-parse only if a
     // position is asked for. Keeping thousands of trees alive costs more in GC

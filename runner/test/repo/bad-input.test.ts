@@ -45,6 +45,11 @@ describe("bad input", () => {
     expect(diagnostics.map(brief)).toEqual(["jobs/j.yaml:4:36 yaml.alias-limit"]);
   });
 
+  it("a merge key whose value is not a mapping, at the merge key", () => {
+    const { diagnostics } = load({ "jobs/j.yaml": 'steps: [{ run: x }]\ndescription: x\nx: { <<: "text" }\n' });
+    expect(diagnostics.map(brief)).toEqual(["jobs/j.yaml:3:6 yaml.syntax"]);
+  });
+
   it("a file above the size limit", () => {
     const big = `description: "${"x".repeat(MAX_FILE_BYTES)}"\nsteps: [{ run: x }]\n`;
     const { diagnostics } = load({ "jobs/j.yaml": big });
