@@ -58,7 +58,11 @@ export type YamlParseOptions = ParseOptions &
 export function parseYaml(text: string, options: YamlParseOptions = {}): ParsedYaml {
   const { all, ...yamlOptions } = options;
   const lines = new LineCounter();
-  if (text.length > YAML_LIMITS.maxBytes || Buffer.byteLength(text, "utf8") > YAML_LIMITS.maxBytes) {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most texts need no counting.
+  const large =
+    text.length > YAML_LIMITS.maxBytes ||
+    (text.length * 3 > YAML_LIMITS.maxBytes && Buffer.byteLength(text, "utf8") > YAML_LIMITS.maxBytes);
+  if (large) {
     lines.addNewLine(0);
     return {
       docs: [],

@@ -5,7 +5,7 @@
  * them at their exact commit through the injected JobExecutor. The express
  * app (http-app.ts) only translates requests into these calls.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Diagnostic } from "../core/diagnostic.js";
 import { isOpscError, userError } from "../core/errors.js";
@@ -187,6 +187,7 @@ export class RunnerService {
         event === "push"
           ? pick(payload, ["ref", "before", "after", "deleted"], {
               pusher: (payload.pusher as { name?: string })?.name ?? null,
+              ...(pushKey !== undefined ? { pushKey } : {}),
             })
           : pick(payload, ["action", "branch", "client_payload"], {
               sender: (payload.sender as { login?: string })?.login ?? null,
@@ -214,7 +215,10 @@ export class RunnerService {
     this.inboxChain = this.inboxChain.then(async () => {
       const log = this.o.logger.child({ delivery: entry.delivery, event: entry.event });
       try {
-        if (this.o.claims && !(await this.o.claims.claim("delivery", entry.delivery))) {
+        // Replicas may each accept the same push under different delivery ids: claim the push itself.
+        const pushKey = typeof entry.payload.pushKey === "string" ? entry.payload.pushKey : undefined;
+        const claim = pushKey !== undefined ? claimIdOf(pushKey) : entry.delivery;
+        if (this.o.claims && !(await this.o.claims.claim(pushKey ? "push" : "delivery", claim))) {
           log.info("another replica claimed this delivery");
           this.o.metrics.deliveries.inc({ source: "github", outcome: "claimed-elsewhere" });
         } else if (entry.event === "push") {
@@ -663,6 +667,11 @@ function inputProblems(
 
 /** What a hook call is checked against: the secret, or why there is none. */
 export type HookSecret = { secret: string } | { reason: string };
+
+/** A push key fits a ref name once hashed (it holds slashes and can be long). */
+function claimIdOf(pushKey: string): string {
+  return createHash("sha256").update(pushKey).digest("hex").slice(0, 40);
+}
 
 /** The identity of a push, whatever delivery carries it. */
 function pushKeyOf(payload: Record<string, unknown>): string | undefined {
