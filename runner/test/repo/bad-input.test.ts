@@ -46,7 +46,9 @@ describe("bad input", () => {
   });
 
   it("a merge key whose value is not a mapping, at the merge key", () => {
-    const { diagnostics } = load({ "jobs/j.yaml": 'steps: [{ run: x }]\ndescription: x\nx: { <<: "text" }\n' });
+    const { diagnostics } = load({
+      "jobs/j.yaml": 'steps: [{ run: x }]\ndescription: x\nx: { <<: "text" }\n',
+    });
     expect(diagnostics.map(brief)).toEqual(["jobs/j.yaml:3:6 yaml.syntax"]);
   });
 
