@@ -6,8 +6,8 @@
 import * as core from "@actions/core";
 import fs from "node:fs";
 import path from "node:path";
-import YAML from "yaml";
 import { usageError, userError } from "../../runner/src/core/errors.js";
+import { parseYaml } from "../../runner/src/core/parse-yaml.js";
 
 export const COMMANDS = ["validate", "plan", "diff", "run", "on-push"] as const;
 export type ActionCommand = (typeof COMMANDS)[number];
@@ -70,14 +70,19 @@ export function readActionInputs(env: NodeJS.ProcessEnv = process.env): ActionIn
 /** `inputs:` is a YAML (or JSON) mapping of job inputs: `{ package: openssl }` or one `name: value` a line. */
 export function parseJobInputs(text: string): Record<string, unknown> {
   if (text.trim() === "") return {};
-  let value: unknown;
-  try {
-    value = YAML.parse(text);
-  } catch (e) {
-    throw usageError("action.bad-inputs", `inputs: not YAML: ${(e as Error).message.split("\n")[0]}`, {
-      hint: "give a mapping, one `name: value` a line, e.g. `inputs: |` then `  package: openssl`",
-    });
+  const { docs, lines, problem } = parseYaml(text);
+  const error = problem ?? docs[0]?.errors[0];
+  if (error) {
+    const offset = "offset" in error ? error.offset : error.pos[0];
+    const { line, col } = lines.linePos(offset);
+    throw usageError(
+      "action.bad-inputs",
+      `inputs: not YAML (line ${line}, column ${col}): ${error.message.split("\n")[0]}`,
+      { hint: "give a mapping, one `name: value` a line, e.g. `inputs: |` then `  package: openssl`" },
+    );
   }
+  // parseYaml bounded aliases and depth already.
+  const value: unknown = docs[0]!.toJS({ maxAliasCount: -1 });
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw usageError("action.bad-inputs", "inputs: expected a mapping of input names to values", {
       hint: "for example `inputs: '{ package: openssl }'`",

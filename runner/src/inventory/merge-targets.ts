@@ -8,15 +8,14 @@ import {
   Document,
   isMap,
   isScalar,
-  LineCounter,
   parse,
-  parseDocument,
   Scalar,
   visit,
   YAMLMap,
   type Node,
 } from "yaml";
 import { userError } from "../core/errors.js";
+import { parseYaml, yamlProblemError } from "../core/parse-yaml.js";
 import { withDefaults, type TargetFields } from "./inventory-to-targets.js";
 
 export interface NewTarget {
@@ -129,8 +128,9 @@ export function address(host: string, port: unknown): string {
 }
 
 function parseExisting(text: string, file: string): Document {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, keepSourceTokens: false });
+  const { docs, lines: lineCounter, problem } = parseYaml(text, { keepSourceTokens: false });
+  if (problem) throw yamlProblemError(problem, file, lineCounter);
+  const doc = docs[0]!;
   const err = doc.errors[0];
   if (err) {
     const pos = lineCounter.linePos(err.pos[0]);

@@ -3,8 +3,9 @@
  * optional `hosts` (name -> vars or nothing), `children` (name -> group) and
  * `vars`. A group may appear in several places; its contents are merged.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
+import { isMap, isScalar, isSeq, type Node } from "yaml";
 import { userError } from "../core/errors.js";
+import { parseYaml, yamlProblemError } from "../core/parse-yaml.js";
 import {
   addHost,
   emptyInventory,
@@ -16,8 +17,9 @@ import {
 const GROUP_KEYS = new Set(["hosts", "children", "vars"]);
 
 export function parseYamlInventory(text: string, file: string): AnsibleInventory {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  const { docs, lines: lineCounter, problem } = parseYaml(text, { uniqueKeys: true });
+  if (problem) throw yamlProblemError(problem, file, lineCounter);
+  const doc = docs[0]!;
   const at = (node: Node | null | undefined | { range?: unknown }) => {
     const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
     const pos = lineCounter.linePos(range?.[0] ?? 0);

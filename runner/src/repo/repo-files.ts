@@ -3,6 +3,7 @@
  * commit. The loader only ever sees this, so both sources give the same result.
  */
 import type { DirtyTree } from "../core/plan-model.js";
+import { YAML_LIMITS } from "../core/parse-yaml.js";
 
 export interface RepoFiles {
   /** Repository-relative posix path -> content. Only paths `isRepoPath` accepts. */
@@ -22,7 +23,7 @@ export const KIND_FOLDERS = ["targets", "credentials", "steps", "jobs"] as const
  * Larger files are reported, not parsed. Readers may stop reading one byte past
  * this, so a huge file never has to fit in memory.
  */
-export const MAX_FILE_BYTES = 1024 * 1024;
+export const MAX_FILE_BYTES = YAML_LIMITS.maxBytes;
 
 /**
  * Which paths a reader collects: everything under the kind folders (so misplaced

@@ -3,18 +3,9 @@
  * turn hostile or broken input into diagnostics: size cap, binary content,
  * invalid UTF-8, syntax errors, duplicate keys, several documents, alias bombs.
  */
-import {
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  Scalar,
-  type Document,
-  type Node,
-} from "yaml";
+import { isMap, isPair, isScalar, isSeq, LineCounter, Scalar, type Document, type Node } from "yaml";
 import type { Diagnostic, Severity } from "../core/diagnostic.js";
+import { parseYaml, type YamlProblem } from "../core/parse-yaml.js";
 import { MAX_FILE_BYTES } from "./repo-files.js";
 
 /** A path into a document: mapping keys and list indexes. */
@@ -28,8 +19,7 @@ export interface Position {
 /** Path depth whose positions survive releasing the node tree: phases/N/steps/M. */
 const SHALLOW_DEPTH = 4;
 
-/** Aliases expanded while converting to plain data; beyond this it is an alias bomb. */
-const MAX_ALIAS_COUNT = 200;
+const MERGE_HINT = "a merge key (<<) takes a mapping or an alias of one: `<<: *defaults`";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -98,10 +88,16 @@ export class YamlSource {
       return;
     }
     let doc: Document.Parsed;
+    let problem: YamlProblem | undefined;
     try {
-      doc = this.parseText();
+      ({ doc, problem } = this.parseText());
     } catch (e) {
       this.report(1, 1, "error", "yaml.syntax", `cannot parse YAML: ${(e as Error).message}`);
+      return;
+    }
+    if (problem) {
+      const at = this.offsetPosition(problem.offset);
+      this.report(at.line, at.col, "error", problem.code, problem.message, problem.hint);
       return;
     }
     for (const err of doc.errors) {
@@ -134,38 +130,31 @@ export class YamlSource {
       this.report(at.line, at.col, "warning", "yaml.warning", firstLine(warning.message));
     }
     if (doc.errors.length > 0) return;
+    let value: unknown;
     try {
-      const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
-      this.value = value === undefined ? null : value;
-      // Most files have no problem: drop the node tree now and re-parse only if a
-      // position is asked for. Keeping thousands of trees alive costs more in GC
-      // than re-parsing the few files with diagnostics (notes/performance.md).
-      if (this.diagnostics.length === 0) this.release();
+      // parseYaml bounded aliases and depth already.
+      value = doc.toJS({ maxAliasCount: -1 }) as unknown;
     } catch (e) {
-      const at = this.firstAliasPosition() ?? { line: 1, col: 1 };
-      const aliasBomb = e instanceof ReferenceError || /alias/i.test((e as Error).message);
-      this.report(
-        at.line,
-        at.col,
-        "error",
-        aliasBomb ? "yaml.alias-limit" : "yaml.syntax",
-        aliasBomb ? "aliases expand to too much data (an alias bomb?)" : firstLine((e as Error).message),
-        aliasBomb ? "write the values out, or use fewer nested aliases" : undefined,
-      );
+      // What the parser leaves to conversion: a merge key (<<) whose value is not a mapping.
+      const merge = /(^|[\s{,])<<\s*:/m.exec(this.text);
+      const at = this.offsetPosition(merge ? merge.index + merge[1]!.length : 0);
+      this.report(at.line, at.col, "error", "yaml.syntax", firstLine((e as Error).message), MERGE_HINT);
+      return;
     }
+    this.value = value === undefined ? null : value;
+    // Most files have no problem: drop the node tree now and re-parse only if a
+    // position is asked for. Keeping thousands of trees alive costs more in GC
+    // than re-parsing the few files with diagnostics (notes/performance.md).
+    if (this.diagnostics.length === 0) this.release();
   }
 
-  private parseText(): Document.Parsed {
-    this.lines = new LineCounter();
-    const doc = parseDocument(this.text, {
-      lineCounter: this.lines,
-      prettyErrors: false,
-      uniqueKeys: true,
-      merge: true,
-    });
+  private parseText(): { doc: Document.Parsed; problem?: YamlProblem } {
+    const { docs, lines, problem } = parseYaml(this.text, { uniqueKeys: true, merge: true });
+    this.lines = lines;
+    const doc = docs[0]!;
     this.doc = doc;
     this.parsed = true;
-    return doc;
+    return { doc, ...(problem ? { problem } : {}) };
   }
 
   private release(): void {
@@ -226,11 +215,6 @@ export class YamlSource {
       }
     }
     return { line, col: offset - lineStart + 1 };
-  }
-
-  private firstAliasPosition(): Position | undefined {
-    const m = /(^|[\s,[{:-])\*[^\s,\]}]/m.exec(this.text);
-    return m ? this.offsetPosition(m.index + m[1]!.length) : undefined;
   }
 
   /** The node at `path`, or the deepest existing node on the way there. */

@@ -5,8 +5,9 @@
  * encrypted. Only age recipients are used here; other key types are refused so
  * that a file is never silently written for fewer people than configured.
  */
-import YAML from "yaml";
+import type { Node, YAMLSeq } from "yaml";
 import { userError } from "../core/errors.js";
+import { parseYaml, yamlProblemError } from "../core/parse-yaml.js";
 import { compileGoRegex } from "./sops-file.js";
 import { CRYPT_RULE_KEYS, DEFAULT_RULE, type CryptRule } from "./sops-metadata.js";
 
@@ -35,23 +36,25 @@ function splitRecipients(v: unknown): string[] {
 }
 
 export function parseCreationRules(text: string, file = ".sops.yaml"): SopsConfig {
-  const lineCounter = new YAML.LineCounter();
-  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false });
+  const { docs, lines: lineCounter, problem } = parseYaml(text);
+  if (problem) throw yamlProblemError(problem, file, lineCounter);
+  const doc = docs[0]!;
   const err = (message: string, offset = 0, hint = "fix .sops.yaml") => {
     const p = lineCounter.linePos(offset);
     return userError("secrets.bad-config", message, { position: { file, line: p.line, col: p.col }, hint });
   };
   const first = doc.errors[0];
   if (first) throw err(`not valid YAML: ${first.message.split("\n")[0] ?? ""}`, first.pos[0]);
-  const raw: unknown = doc.toJS() ?? {};
+  // parseYaml bounded aliases and depth already.
+  const raw: unknown = doc.toJS({ maxAliasCount: -1 }) ?? {};
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw err("the top level must be a mapping");
   const top = raw as Record<string, unknown>;
   const rulesRaw = top.creation_rules ?? [];
   if (!Array.isArray(rulesRaw)) throw err("creation_rules must be a list");
-  const rulesNode = doc.get("creation_rules", true) as YAML.YAMLSeq | undefined;
+  const rulesNode = doc.get("creation_rules", true) as YAMLSeq | undefined;
   const rules = rulesRaw.map((r: unknown, i: number): CreationRule => {
-    const offset = (rulesNode?.items?.[i] as YAML.Node | undefined)?.range?.[0] ?? 0;
+    const offset = (rulesNode?.items?.[i] as Node | undefined)?.range?.[0] ?? 0;
     if (typeof r !== "object" || r === null || Array.isArray(r))
       throw err(`creation rule ${i + 1} must be a mapping`, offset);
     const rule = r as Record<string, unknown>;

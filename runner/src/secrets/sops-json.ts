@@ -6,20 +6,17 @@
  * which keeps key order and number text; anything that is YAML but not JSON is
  * refused here.
  */
-import YAML, { LineCounter, isMap, isScalar, isSeq, type Node } from "yaml";
+import { isMap, isScalar, isSeq, type Node } from "yaml";
 import { userError } from "../core/errors.js";
+import { parseYaml, yamlProblemError } from "../core/parse-yaml.js";
 import { SopsFloat, SopsMap, SopsTime, fitsInt64, goFormatFloat, type SopsNode } from "./sops-tree.js";
 
 const JSON_NUMBER = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
 
 export function parseJsonBranch(text: string, file = "<input>"): SopsMap {
-  const lineCounter = new LineCounter();
-  const doc = YAML.parseDocument(text, {
-    schema: "failsafe",
-    lineCounter,
-    uniqueKeys: true,
-    prettyErrors: false,
-  });
+  const { docs, lines: lineCounter, problem } = parseYaml(text, { schema: "failsafe", uniqueKeys: true });
+  if (problem) throw yamlProblemError(problem, file, lineCounter);
+  const doc = docs[0]!;
   const fail = (offset: number, message: string): never => {
     const p = lineCounter.linePos(offset);
     throw userError("secrets.bad-json", message, {

@@ -7,10 +7,9 @@
  * (notes/sops-format.md §2.9). Comments are not carried: sops would encrypt
  * them, we drop them rather than keep anything in clear.
  */
-import YAML, {
+import {
   Alias,
   Document,
-  LineCounter,
   Pair,
   Scalar,
   YAMLMap,
@@ -22,6 +21,7 @@ import YAML, {
   type Node,
 } from "yaml";
 import { userError, type OpscError } from "../core/errors.js";
+import { parseYaml, yamlProblemError } from "../core/parse-yaml.js";
 import {
   SopsFloat,
   SopsMap,
@@ -154,20 +154,12 @@ function scalarValue(node: Scalar, err: (msg: string, hint: string) => OpscError
 
 /** Parses every document of a YAML file into ordered maps. `file` only labels errors. */
 export function parseYamlBranches(text: string, file = "<input>"): SopsMap[] {
-  const lineCounter = new LineCounter();
-  const docs = YAML.parseAllDocuments(text, {
-    schema: "failsafe",
-    lineCounter,
-    uniqueKeys: true,
-    prettyErrors: false,
-  });
+  const { docs, lines, problem } = parseYaml(text, { all: true, schema: "failsafe", uniqueKeys: true });
+  if (problem) throw yamlProblemError(problem, file, lines);
   const at = (offset: number) => {
-    const p = lineCounter.linePos(offset);
+    const p = lines.linePos(offset);
     return { file, line: p.line, col: p.col };
   };
-  if (!Array.isArray(docs)) {
-    return [];
-  }
   const branches: SopsMap[] = [];
   for (const doc of docs) {
     const first = doc.errors[0];

@@ -31,7 +31,8 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
   const app = express();
   app.disable("x-powered-by");
   const github = new GithubVerifier(o.webhookSecret);
-  const raw = express.raw({ type: () => true, limit: o.bodyLimit ?? DEFAULT_BODY_LIMIT });
+  // Signatures cover the bytes as sent, and nobody signs a compressed body: no inflating (415), and no zip bomb before the check.
+  const raw = express.raw({ type: () => true, limit: o.bodyLimit ?? DEFAULT_BODY_LIMIT, inflate: false });
   const json = express.json({ type: () => true, limit: o.bodyLimit ?? DEFAULT_BODY_LIMIT });
 
   app.get("/healthz", (_req, res) => {
@@ -59,7 +60,7 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
     if (!(await github.verify(body, req.get("x-hub-signature-256")))) {
       o.metrics.deliveries.inc({ source: "github", outcome: "bad-signature" });
       o.logger.warn(
-        { delivery: req.get("x-github-delivery") },
+        { delivery: req.get("x-github-delivery")?.slice(0, 100), remote: req.ip },
         "webhook refused: missing or wrong signature",
       );
       res.status(401).json({ error: "missing or invalid X-Hub-Signature-256" });
@@ -81,16 +82,22 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
   app.post("/hooks/*job", raw, async (req, res) => {
     const jobId = pathParam(req.params.job);
     const body = asBuffer(req.body);
-    // The secret is read at the mirror's current head without fetching: an unsigned caller must not make us fetch.
-    const known = await o.service.jobAtHead(jobId, false);
-    const secret = await o.service.hookSecret(known.job, known.commit);
-    if (secret === undefined) {
-      res.status(404).json({ error: `job "${jobId}" takes no webhook (set on.webhook.secret)` });
-      return;
-    }
+    // Read at the mirror's head without fetching, from secrets decrypted when that head arrived:
+    // an unsigned caller makes us neither fetch nor decrypt.
+    const known = await o.service.hookSecretAtHead(jobId);
+    const secret = "secret" in known ? known.secret : undefined;
     const signature = req.get("x-hub-signature-256") ?? req.get("x-signature-256");
-    if (!(await verifyHmac(secret, body, signature))) {
+    if (secret === undefined || !(await verifyHmac(secret, body, signature))) {
       o.metrics.deliveries.inc({ source: "webhook", outcome: "bad-signature" });
+      // The caller learns nothing before the signature checks out: not which jobs exist, nor the commit.
+      o.logger.warn(
+        {
+          hook: jobId.slice(0, 200),
+          reason: "reason" in known ? known.reason : "missing or wrong signature",
+          remote: req.ip,
+        },
+        "hook refused",
+      );
       res
         .status(401)
         .json({ error: "missing or invalid X-Signature-256 (sha256=<HMAC-SHA256 of the body, hex>)" });
@@ -122,6 +129,10 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
     }
     const given = /^Bearer (.+)$/i.exec(req.get("authorization") ?? "")?.[1];
     if (!given || !sameSecret(given, o.apiToken)) {
+      o.logger.warn(
+        { method: req.method, path: req.path.slice(0, 200), remote: req.ip },
+        "API request refused: missing or wrong bearer token",
+      );
       res.status(401).set("WWW-Authenticate", "Bearer").json({ error: "missing or wrong bearer token" });
       return;
     }
@@ -169,6 +180,16 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
     }
     if (e.type === "entity.parse.failed") {
       res.status(400).json({ error: "the body is not valid JSON" });
+      return;
+    }
+    if (e.type === "encoding.unsupported") {
+      res.status(415).json({ error: "Content-Encoding is not supported: send the body uncompressed" });
+      return;
+    }
+    if (typeof e.status === "number" && e.status >= 400 && e.status < 500) {
+      // Anything else the body reader refuses (a cut-off body, an unknown charset): the caller's request, not our bug.
+      o.logger.warn({ status: e.status, type: e.type }, "request refused");
+      res.status(e.status).json({ error: "the request body cannot be read" });
       return;
     }
     if (isOpscError(err) && err.kind !== "bug") {

@@ -5,10 +5,10 @@
  * them at their exact commit through the injected JobExecutor. The express
  * app (http-app.ts) only translates requests into these calls.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Diagnostic } from "../core/diagnostic.js";
-import { userError } from "../core/errors.js";
+import { isOpscError, userError } from "../core/errors.js";
 import type { Trigger } from "../core/plan-model.js";
 import type { JobDef, RepoModel, Settings } from "../core/repo-model.js";
 import type { RunEvent } from "../core/run-events.js";
@@ -16,6 +16,7 @@ import { readRepoCommit } from "../git/read-tree.js";
 import { buildPlan } from "../plan/build-plan.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
 import { loadRepo } from "../repo/load-repo.js";
+import { branchOf } from "../triggers/match-push.js";
 import { resolvePush } from "../triggers/resolve-push.js";
 import type { Claims } from "./claims.js";
 import type { Clock } from "./clock.js";
@@ -63,17 +64,12 @@ export interface Accepted {
 
 const MODEL_CACHE = 8;
 
-interface LoadedModel {
-  model: RepoModel;
-  errors: Diagnostic[];
-  /** Credential reference -> decrypted hook secret, resolved when the model is loaded. */
-  hookSecrets?: Map<string, Promise<string | undefined>>;
-}
-
 export class RunnerService {
   readonly queue: RunQueue;
   readonly scheduler: Scheduler;
-  private readonly models = new Map<string, LoadedModel>();
+  private readonly models = new Map<string, { model: RepoModel; errors: Diagnostic[] }>();
+  /** Hook secrets by commit, then by job: decrypted once a commit, never because of an unsigned request (see mirrorFetched). */
+  private readonly hookSecrets = new Map<string, Promise<Map<string, HookSecret>>>();
   private inboxChain: Promise<void> = Promise.resolve();
   private scheduledCommit: string | undefined;
   private defaultBranch = "main";
@@ -130,6 +126,7 @@ export class RunnerService {
     }
     for (const entry of this.o.store.inbox()) this.processLater(entry);
     await this.refreshSchedules();
+    await this.prepareHooks();
     this.started = true;
     await this.scheduler.reconcile();
   }
@@ -174,6 +171,13 @@ export class RunnerService {
       this.o.logger.info({ delivery }, "delivery already processed");
       return { status: 200, body: { duplicate: true, delivery } };
     }
+    // A replayed push under a new delivery id is still the same push: dedupe on what was pushed too.
+    const pushKey = event === "push" ? pushKeyOf(payload) : undefined;
+    if (pushKey !== undefined && !this.o.store.markDelivery(pushKey)) {
+      this.o.metrics.deliveries.inc({ source: "github", outcome: "duplicate" });
+      this.o.logger.info({ delivery }, "this push was already delivered under another delivery id");
+      return { status: 200, body: { duplicate: true, delivery } };
+    }
     const entry: InboxEntry = {
       key,
       delivery,
@@ -183,6 +187,7 @@ export class RunnerService {
         event === "push"
           ? pick(payload, ["ref", "before", "after", "deleted"], {
               pusher: (payload.pusher as { name?: string })?.name ?? null,
+              ...(pushKey !== undefined ? { pushKey } : {}),
             })
           : pick(payload, ["action", "branch", "client_payload"], {
               sender: (payload.sender as { login?: string })?.login ?? null,
@@ -193,6 +198,7 @@ export class RunnerService {
     } catch (e) {
       // Not journaled, so not accepted: free the id so GitHub's redelivery is not taken for a duplicate.
       this.o.store.unmarkDelivery(key);
+      if (pushKey !== undefined) this.o.store.unmarkDelivery(pushKey);
       throw e;
     }
     this.o.metrics.deliveries.inc({ source: "github", outcome: "accepted" });
@@ -209,7 +215,10 @@ export class RunnerService {
     this.inboxChain = this.inboxChain.then(async () => {
       const log = this.o.logger.child({ delivery: entry.delivery, event: entry.event });
       try {
-        if (this.o.claims && !(await this.o.claims.claim("delivery", entry.delivery))) {
+        // Replicas may each accept the same push under different delivery ids: claim the push itself.
+        const pushKey = typeof entry.payload.pushKey === "string" ? entry.payload.pushKey : undefined;
+        const claim = pushKey !== undefined ? claimIdOf(pushKey) : entry.delivery;
+        if (this.o.claims && !(await this.o.claims.claim(pushKey ? "push" : "delivery", claim))) {
           log.info("another replica claimed this delivery");
           this.o.metrics.deliveries.inc({ source: "github", outcome: "claimed-elsewhere" });
         } else if (entry.event === "push") {
@@ -219,8 +228,14 @@ export class RunnerService {
         }
         this.o.store.removeInbox(entry.key);
       } catch (e) {
-        // Left in the inbox: the next start tries again.
-        log.error({ err: errText(e) }, "delivery could not be processed");
+        if (isOpscError(e) && e.kind === "user") {
+          // Trying again gives the same answer: drop it, saying why.
+          log.warn({ err: errText(e), code: e.code }, "delivery dropped");
+          this.o.store.removeInbox(entry.key);
+        } else {
+          // Left in the inbox: the next start tries again.
+          log.error({ err: errText(e) }, "delivery could not be processed; the next start tries again");
+        }
       }
     });
   }
@@ -237,7 +252,12 @@ export class RunnerService {
       log.info({ ref: p.ref }, "branch deleted or nothing pushed: nothing to run");
       return;
     }
-    await this.o.mirror.fetch();
+    if (branchOf(p.ref) === undefined) {
+      // The mirror holds branches only, and only branch pushes select jobs: fetching a tag's commit would serve nothing.
+      log.warn({ ref: p.ref, after: p.after }, "push dropped: only pushes to branches run jobs");
+      return;
+    }
+    await this.mirrorFetched();
     if (!(await this.o.mirror.hasCommit(p.after))) {
       throw userError("webhook.unknown-commit", `commit ${p.after} is not in the mirror after fetching`);
     }
@@ -275,7 +295,7 @@ export class RunnerService {
       client_payload?: unknown;
       sender?: string;
     };
-    await this.o.mirror.fetch();
+    await this.mirrorFetched();
     const branch = p.branch || this.defaultBranch;
     const commit = await this.o.mirror.branchHead(branch);
     const { model } = await this.modelAt(commit);
@@ -309,7 +329,7 @@ export class RunnerService {
     jobId: string,
     fetch = true,
   ): Promise<{ job: JobDef; commit: string; ref: string; model: RepoModel }> {
-    if (fetch) await this.o.mirror.fetch();
+    if (fetch) await this.mirrorFetched();
     const commit = await this.o.mirror.branchHead(this.defaultBranch);
     const { model } = await this.modelAt(commit);
     const job = model.jobs.get(jobId);
@@ -318,18 +338,70 @@ export class RunnerService {
   }
 
   /**
-   * The job's hook secret, decrypted; undefined when the job accepts no hook.
-   * Decrypted once per commit, when its model is loaded: a stream of unsigned
-   * calls must not make the runner decrypt anything.
+   * The hook secret of a job at the default branch's head, without fetching.
+   * Answers why not (for the log, never for the caller) when the job is
+   * unknown, takes no hook, or the repository does not validate there.
    */
-  async hookSecret(job: JobDef, commit: string): Promise<string | undefined> {
-    const ref = job.on.webhook?.secret;
-    if (!ref || !this.o.resolveSecret) return undefined;
-    const cache = this.models.get(commit)?.hookSecrets;
-    if (!cache) return this.o.resolveSecret(commit, ref);
-    let secret = cache.get(ref);
-    if (!secret) cache.set(ref, (secret = this.o.resolveSecret(commit, ref)));
-    return secret;
+  async hookSecretAtHead(jobId: string): Promise<HookSecret> {
+    try {
+      const commit = await this.o.mirror.branchHead(this.defaultBranch);
+      const secrets = await this.hookSecretsAt(commit);
+      return secrets.get(jobId) ?? { reason: `there is no job "${jobId}" at ${commit}` };
+    } catch (e) {
+      return { reason: errText(e) };
+    }
+  }
+
+  /** Fetches, then decrypts the new head's hook secrets, so an unsigned hook call never causes a decryption. */
+  private async mirrorFetched(): Promise<void> {
+    await this.o.mirror.fetch();
+    await this.prepareHooks();
+  }
+
+  private async prepareHooks(): Promise<void> {
+    try {
+      await this.hookSecretsAt(await this.o.mirror.branchHead(this.defaultBranch));
+    } catch (e) {
+      this.o.logger.warn({ err: errText(e) }, "cannot read the hook secrets at the default branch's head");
+    }
+  }
+
+  private hookSecretsAt(commit: string): Promise<Map<string, HookSecret>> {
+    let secrets = this.hookSecrets.get(commit);
+    if (!secrets) {
+      secrets = this.readHookSecrets(commit);
+      this.hookSecrets.set(commit, secrets);
+      if (this.hookSecrets.size > MODEL_CACHE) this.hookSecrets.delete(this.hookSecrets.keys().next().value!);
+      secrets.catch(() => this.hookSecrets.delete(commit));
+    }
+    return secrets;
+  }
+
+  private async readHookSecrets(commit: string): Promise<Map<string, HookSecret>> {
+    const { model, errors } = await this.modelAt(commit);
+    const out = new Map<string, HookSecret>();
+    for (const job of model.jobs.values()) {
+      const ref = job.on.webhook?.secret;
+      if (!ref || !this.o.resolveSecret) {
+        out.set(job.id, { reason: `job "${job.id}" takes no webhook (set on.webhook.secret)` });
+      } else if (errors.length > 0) {
+        // Nothing is decrypted from a repository that does not validate (an alias bomb in a credentials file, say).
+        out.set(job.id, { reason: `the repository does not validate at ${commit}` });
+      } else {
+        try {
+          const secret = await this.o.resolveSecret(commit, ref);
+          out.set(job.id, secret ? { secret } : { reason: `${ref} is empty` });
+        } catch (e) {
+          out.set(job.id, { reason: `cannot decrypt ${ref}: ${errText(e)}` });
+        }
+      }
+    }
+    if (errors.length > 0 && [...model.jobs.values()].some((j) => j.on.webhook?.secret))
+      this.o.logger.warn(
+        { commit, errors: errors.slice(0, 5) },
+        "repository does not validate: hooks refused",
+      );
+    return out;
   }
 
   /** Validates inputs through the planner, then queues. Throws a user error listing the problems. */
@@ -512,11 +584,13 @@ export class RunnerService {
 
   private async execute(item: WorkItem, signal: AbortSignal): Promise<void> {
     let log = this.o.logger.child({ job: item.job, item: item.id });
+    let startedLogged = false;
     const onEvent = (event: RunEvent): void => {
       this.o.metrics.observe(item.job, event);
       if (event.type === "run.started") {
         item.runId = event.runId;
         log = log.child({ runId: event.runId });
+        startedLogged = true;
         this.o.store.save(item);
         log.info({ targets: event.targets.length, commit: item.commit }, "run started");
       } else if (event.type === "step.finished") {
@@ -545,7 +619,11 @@ export class RunnerService {
       item.result = summary.result;
       if (summary.result === "cancelled" || summary.result === "interrupted") item.status = "cancelled";
       this.o.metrics.runs.inc({ job: item.job, result: summary.result });
-      log.child({ runId: summary.id }).info({ result: summary.result }, "run finished");
+      // The child logger carries runId from run.started; a run that never started adds it here, once.
+      (startedLogged ? log : log.child({ runId: summary.id })).info(
+        { result: summary.result },
+        "run finished",
+      );
     } catch (e) {
       this.o.metrics.runs.inc({ job: item.job, result: "error" });
       log.error({ err: errText(e) }, "run could not start or finish");
@@ -563,13 +641,9 @@ export class RunnerService {
     return hit;
   }
 
-  private remember(commit: string, loaded: LoadedModel): void {
-    this.models.set(commit, { ...loaded, hookSecrets: new Map() });
+  private remember(commit: string, loaded: { model: RepoModel; errors: Diagnostic[] }): void {
+    this.models.set(commit, loaded);
     if (this.models.size > MODEL_CACHE) this.models.delete(this.models.keys().next().value!);
-    for (const job of loaded.model.jobs.values()) {
-      // A failure is the hook call's to report; here it only must not go unhandled.
-      if (job.on.webhook?.secret) this.hookSecret(job, commit).catch(() => undefined);
-    }
   }
 }
 
@@ -589,6 +663,22 @@ function inputProblems(
   return diagnostics
     .filter((d) => d.severity === "error" && d.code.includes("input"))
     .map((d) => `${d.message}${d.hint ? ` (${d.hint})` : ""}`);
+}
+
+/** What a hook call is checked against: the secret, or why there is none. */
+export type HookSecret = { secret: string } | { reason: string };
+
+/** A push key fits a ref name once hashed (it holds slashes and can be long). */
+function claimIdOf(pushKey: string): string {
+  return createHash("sha256").update(pushKey).digest("hex").slice(0, 40);
+}
+
+/** The identity of a push, whatever delivery carries it. */
+function pushKeyOf(payload: Record<string, unknown>): string | undefined {
+  const repo = (payload.repository as { full_name?: unknown } | undefined)?.full_name;
+  const { ref, before, after } = payload;
+  if (typeof ref !== "string" || typeof after !== "string") return undefined;
+  return `push-${String(repo ?? "")}-${ref}-${String(before ?? "")}-${after}`;
 }
 
 function pick(

@@ -24,7 +24,7 @@ export interface InboxEntry {
   delivery: string;
   event: "push" | "repository_dispatch";
   receivedAt: string;
-  /** Only the fields used: ref, before, after, pusher; action, branch, client_payload. */
+  /** Only the fields used: ref, before, after, pusher, pushKey (what was pushed); action, branch, client_payload. */
   payload: Record<string, unknown>;
 }
 

@@ -42,7 +42,15 @@ describe("bad input", () => {
     const started = Date.now();
     const { diagnostics } = load({ "jobs/j.yaml": bomb });
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(diagnostics.map(brief)).toEqual(["jobs/j.yaml:2:8 yaml.alias-limit"]);
+    // At the alias that pushes the expansion past the limit.
+    expect(diagnostics.map(brief)).toEqual(["jobs/j.yaml:4:36 yaml.alias-limit"]);
+  });
+
+  it("a merge key whose value is not a mapping, at the merge key", () => {
+    const { diagnostics } = load({
+      "jobs/j.yaml": 'steps: [{ run: x }]\ndescription: x\nx: { <<: "text" }\n',
+    });
+    expect(diagnostics.map(brief)).toEqual(["jobs/j.yaml:3:6 yaml.syntax"]);
   });
 
   it("a file above the size limit", () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/server/clock.js";
 import { startServer, type RunningServer, type ServerOptions } from "../../src/server/start-server.js";
 import { Redactor } from "../../src/secrets/redactor.js";
@@ -10,6 +10,8 @@ import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
 import { FakeExecutor, eventually } from "../helpers/fake-executor.js";
 import { delivery, examplePayload, send, sign } from "../helpers/github-delivery.js";
 import { Writable } from "node:stream";
+import { createHmac } from "node:crypto";
+import { gzipSync } from "node:zlib";
 
 const SECRET = "webhook-secret-for-tests";
 const TOKEN = "api-token-for-tests";
@@ -58,18 +60,22 @@ async function start(extra: Partial<ServerOptions> = {}): Promise<RunningServer>
   return server;
 }
 
-beforeAll(() => {
+const states: string[] = [];
+// A state directory per test: deliveries seen by one test (the same push, say) are not duplicates in the next.
+beforeEach(() => {
   state = mkdtempSync(join(tmpdir(), "opsc-state-"));
+  states.push(state);
 });
 afterEach(async () => {
   await server?.close(0);
   server = undefined;
   executor.requests.length = 0;
   executor.hold = false;
+  logLines.length = 0;
 });
 afterAll(() => {
   repo.remove();
-  rmSync(state, { recursive: true, force: true });
+  for (const d of states) rmSync(d, { recursive: true, force: true });
 });
 
 const pushPayload = () =>
@@ -178,19 +184,113 @@ describe("POST /hooks/:job", () => {
     expect(executor.requests[0]).toMatchObject({ job: "deploy", inputs: { version: "v7" } });
   });
 
-  it("refuses a wrong signature (401) and a job without a hook secret (404)", async () => {
+  it("answers an unknown job, a job without a hook and a wrong signature alike: 401, nothing specific", async () => {
     const s = await start();
     const body = JSON.stringify({ version: "v7" });
-    const wrong = await fetch(`${s.url}/hooks/deploy`, {
+    const answers = [];
+    for (const [job, signature] of [
+      ["deploy", await sign("guess", body)],
+      ["web", await sign(HOOK_SECRET, body)],
+      ["nope", await sign(HOOK_SECRET, body)],
+      ["deploy", undefined],
+    ] as const) {
+      const res = await fetch(`${s.url}/hooks/${job}`, {
+        method: "POST",
+        headers: signature ? { "x-signature-256": signature } : {},
+        body,
+      });
+      answers.push(`${res.status} ${await res.text()}`);
+    }
+    expect(new Set(answers).size).toBe(1);
+    expect(answers[0]).toMatch(/^401 /);
+    for (const secretOrFact of [c1, c2, c1.slice(0, 12), "nope", "webhook", "no job"])
+      expect(answers[0]).not.toContain(secretOrFact);
+    expect(executor.requests).toEqual([]);
+    // The operator still sees why, without the signature or the secret.
+    const refused = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === "hook refused");
+    expect(refused.map((l) => [l.hook, l.level])).toEqual([
+      ["deploy", 40],
+      ["web", 40],
+      ["nope", 40],
+      ["deploy", 40],
+    ]);
+    expect(String(refused[2]?.reason)).toMatch(/no job "nope"/);
+    expect(logLines.join("")).not.toContain(HOOK_SECRET);
+  });
+
+  it("verifies the signature on the bytes as sent: a signed body that is not UTF-8 is accepted", async () => {
+    const s = await start();
+    const body = Buffer.concat([
+      Buffer.from('{"zen":"caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('","hook_id":1}'),
+    ]);
+    const res = await fetch(`${s.url}/webhooks/github`, {
       method: "POST",
-      headers: { "x-signature-256": await sign("guess", body) },
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "ping",
+        "x-github-delivery": "latin-1-ping",
+        "x-hub-signature-256": `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`,
+      },
       body,
     });
-    expect(wrong.status).toBe(401);
-    const none = await fetch(`${s.url}/hooks/web`, { method: "POST", body });
-    expect(none.status).toBe(404);
-    expect(((await none.json()) as { error: string }).error).toMatch(/takes no webhook/);
-    expect(executor.requests).toEqual([]);
+    expect(res.status).toBe(200);
+  });
+});
+
+describe("hostile callers", () => {
+  it("a compressed body on an unsigned request gets a clean 415, not a 500", async () => {
+    const s = await start();
+    for (const path of ["/webhooks/github", "/hooks/deploy"]) {
+      const res = await fetch(`${s.url}${path}`, {
+        method: "POST",
+        headers: { "content-encoding": "gzip", "content-type": "application/json" },
+        body: gzipSync(JSON.stringify({ version: "v7" })),
+      });
+      expect(res.status).toBe(415);
+      expect(await res.text()).not.toMatch(/\bat \w|node_modules/);
+    }
+    expect(logLines.some((l) => (JSON.parse(l) as { level: number }).level >= 50)).toBe(false);
+  });
+
+  it("logs a refused API token, without the token", async () => {
+    const s = await start();
+    const res = await fetch(`${s.url}/api/runs`, { headers: { authorization: "Bearer wrong-token-123" } });
+    expect(res.status).toBe(401);
+    const line = logLines.find((l) => l.includes("bearer token"));
+    expect(line).toBeDefined();
+    expect(logLines.join("")).not.toContain("wrong-token-123");
+  });
+
+  it("runs the same push once, also when it comes again under a new delivery id", async () => {
+    const s = await start();
+    expect((await send(s.url, delivery("push", pushPayload()), SECRET)).status).toBe(202);
+    const again = await send(s.url, delivery("push", pushPayload()), SECRET);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ duplicate: true });
+    await s.service.settled();
+    await s.service.queue.idle();
+    expect(executor.requests).toHaveLength(1);
+  });
+
+  it("drops a tag push whose commit the mirror lacks, at warn level, instead of keeping it forever", async () => {
+    const s = await start();
+    const missing = "1234567890abcdef1234567890abcdef12345678";
+    const tag = examplePayload("push", { ref: "refs/tags/v9", before: "0".repeat(40), after: missing });
+    expect((await send(s.url, delivery("push", tag), SECRET)).status).toBe(202);
+    await s.service.settled();
+    const lines = logLines.map((l) => JSON.parse(l) as { level: number; msg: string; ref?: string });
+    expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+    expect(lines.find((l) => l.ref === "refs/tags/v9" && l.level === 40)?.msg).toMatch(/dropped/);
+    await s.close(0);
+    server = undefined;
+    // Nothing is left in the inbox to be tried again at the next start.
+    const again = await start();
+    await again.service.settled();
+    expect(logLines.filter((l) => l.includes("refs/tags/v9"))).toHaveLength(1);
   });
 });
 
@@ -346,6 +446,8 @@ describe("health, metrics, journal, logs", () => {
     await s.service.queue.idle();
     const lines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const finished = lines.find((l) => l.msg === "run finished");
+    const raw = logLines.find((l) => l.includes('"run finished"'))!;
+    expect(raw.match(/"runId"/g)).toHaveLength(1);
     expect(finished).toMatchObject({ job: "web" });
     expect(String(finished?.runId)).toMatch(/^20260101T000000Z-web-/);
     expect(logLines.join("")).not.toContain(SECRET);
