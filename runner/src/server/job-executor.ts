@@ -5,7 +5,7 @@
  * fault-injection fake in its place.
  */
 import type { RunSummary } from "../core/run-summary.js";
-import type { ExecuteJobRequest } from "../run/execute-job.js";
+import type { ExecuteJobRequest } from "../app/execute-job.js";
 
 export type { ExecuteJobRequest };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ProgressView } from "../../src/run/progress-view.js";
+import { ProgressView } from "../../src/app/progress-view.js";
 import { runPlan } from "../../src/run/run-plan.js";
 import { Redactor } from "../../src/secrets/redactor.js";
 import { LocalTransport } from "../../src/transports/local-transport.js";

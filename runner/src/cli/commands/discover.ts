@@ -12,7 +12,7 @@ import { readTargetsFile, writeTargetsFile } from "../../inventory/targets-file.
 import { loadRepo } from "../../repo/load-repo.js";
 import { readRepoDir } from "../../repo/read-dir.js";
 import { fingerprint, parsePinnedKey } from "../../transports/host-key.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 interface Options {
   port: number;

@@ -11,7 +11,7 @@ import { formatDiagnostics } from "../../repo/format-diagnostics.js";
 import { editorFiles, initFiles } from "../../repo/init-files.js";
 import { loadRepo } from "../../repo/load-repo.js";
 import { readRepoDir } from "../../repo/read-dir.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 export function register(program: Command): void {
   program

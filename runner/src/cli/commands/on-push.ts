@@ -6,10 +6,10 @@ import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { findGitDir } from "../../git/git-dir.js";
 import { formatDiagnostics } from "../../repo/format-diagnostics.js";
-import { executeJob } from "../../run/execute-job.js";
-import { resolvePush } from "../../triggers/resolve-push.js";
+import { executeJob } from "../../app/execute-job.js";
+import { resolvePush } from "../../app/resolve-push.js";
 import { cliActor } from "../actor.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 export interface OnPushOptions {
   before: string;

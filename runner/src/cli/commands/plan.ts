@@ -3,10 +3,10 @@ import { Command, Option } from "commander";
 import { usageError } from "../../core/errors.js";
 import { renderPlan, type PlanFormat } from "../../plan/render-plan.js";
 import { shardMatrix } from "../../plan/shard-matrix.js";
-import { loadPlan } from "../../run/load-plan.js";
+import { loadPlan } from "../../app/load-plan.js";
 import { addJobOptions, parseShard } from "../input-flags.js";
 import { cliActor } from "../actor.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 interface PlanFlags {
   repo?: string;

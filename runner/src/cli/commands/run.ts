@@ -1,12 +1,12 @@
 /** `opsc run JOB`: plan a job and execute it, with a live view and a summary. */
 import { Command } from "commander";
 import { EXIT } from "../../core/exit-codes.js";
-import { executeJob } from "../../run/execute-job.js";
-import { ProgressView } from "../../run/progress-view.js";
+import { executeJob } from "../../app/execute-job.js";
+import { ProgressView } from "../../app/progress-view.js";
 import { cliActor } from "../actor.js";
 import { addJobOptions, parseShard } from "../input-flags.js";
-import { findRepoRoot } from "../repo-root.js";
-import { shardGroup } from "../../run/shard-group.js";
+import { findRepoRoot } from "../../app/workspace.js";
+import { shardGroup } from "../../app/shard-group.js";
 
 export interface RunCommandOptions {
   repo?: string;

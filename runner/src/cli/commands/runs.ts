@@ -15,7 +15,7 @@ import {
 import { mergeShards, siblingShards, type MergedShards } from "../../records/merge-shards.js";
 import { formatDuration } from "../../records/render-readme.js";
 import { readRecordsSettings } from "../records-settings.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 interface ListOptions {
   repo?: string;

@@ -8,9 +8,9 @@ import type { RepoModel, TargetDef } from "../../core/repo-model.js";
 import { Redactor } from "../../secrets/redactor.js";
 import { checkTargets } from "../../transports/check-targets.js";
 import { createTransportFactory } from "../../transports/transport-factory.js";
-import { loadValidRepo } from "../../run/load-plan.js";
+import { loadValidRepo } from "../../app/load-plan.js";
 import { intFlag } from "../input-flags.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 import { CredentialStore } from "../../secrets/credential-store.js";
 
 export function register(program: Command): void {

@@ -9,7 +9,7 @@ import {
 } from "../../repo/format-diagnostics.js";
 import { loadRepo } from "../../repo/load-repo.js";
 import { readRepoDir } from "../../repo/read-dir.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 export function register(program: Command): void {
   program

@@ -4,15 +4,15 @@
  * reads a local repository as it is. Either way jobs run at an exact commit id,
  * never at "whatever is checked out".
  */
-import { displayUrl } from "../git/display-url.js";
+import { displayUrl } from "./display-url.js";
 import fs from "node:fs";
 import path from "node:path";
 import git from "isomorphic-git";
 import http from "isomorphic-git/http/node";
 import { environmentError, userError } from "../core/errors.js";
-import { findGitDir } from "../git/git-dir.js";
-import { authFromEnv, isHttpUrl } from "../git/remote-auth.js";
-import { gitCache, resolveCommit } from "../git/read-tree.js";
+import { findGitDir } from "./git-dir.js";
+import { authFromEnv, isHttpUrl } from "./remote-auth.js";
+import { gitCache, resolveCommit } from "./read-tree.js";
 
 export interface RepoMirror {
   /** What the executor is given as `repoDir`. */

@@ -11,8 +11,8 @@ import os from "node:os";
 import git from "isomorphic-git";
 import http from "isomorphic-git/http/node";
 import { environmentError } from "../core/errors.js";
-import { authFromEnv } from "../git/remote-auth.js";
-import { compareAndSwapRef, RefMovedError } from "../git/ref-lock.js";
+import { authFromEnv } from "./remote-auth.js";
+import { compareAndSwapRef, RefMovedError } from "./ref-lock.js";
 
 export const CLAIMS_PREFIX = "refs/opsconductor/claims";
 

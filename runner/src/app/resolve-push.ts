@@ -6,8 +6,8 @@ import type { Diagnostic } from "../core/diagnostic.js";
 import type { JobDef, RepoModel } from "../core/repo-model.js";
 import { readRepoCommit } from "../git/read-tree.js";
 import { loadRepo } from "../repo/load-repo.js";
-import { changedPaths } from "./changed-paths.js";
-import { branchOf, jobsForPush } from "./match-push.js";
+import { changedPaths } from "../triggers/changed-paths.js";
+import { branchOf, jobsForPush } from "../triggers/match-push.js";
 
 export interface PushRequest {
   before: string;

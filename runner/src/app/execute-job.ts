@@ -18,7 +18,7 @@ import { CredentialStore } from "../secrets/credential-store.js";
 import { Redactor } from "../secrets/redactor.js";
 import { createTransportFactory } from "../transports/transport-factory.js";
 import { loadPlan, type LoadedPlan } from "./load-plan.js";
-import { newRunId, runPlan } from "./run-plan.js";
+import { newRunId, runPlan } from "../run/run-plan.js";
 
 export interface ExecuteJobRequest {
   /** The automation repository: a working clone, or the folder of a mirror. */

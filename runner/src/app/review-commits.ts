@@ -9,8 +9,8 @@ import git from "isomorphic-git";
 import { gitCache, readRepoCommit, resolveCommit } from "../git/read-tree.js";
 import { loadRepo } from "../repo/load-repo.js";
 
-import { diffRepos } from "./diff-repos.js";
-import type { Review } from "./render-diff.js";
+import { diffRepos } from "../review/diff-repos.js";
+import type { Review } from "../review/render-diff.js";
 
 export interface ReviewRequest {
   gitdir: string;
