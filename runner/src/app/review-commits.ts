@@ -5,8 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { findGitDir } from "../git/git-dir.js";
-import git from "isomorphic-git";
-import { gitCache, readRepoCommit, resolveCommit } from "../git/read-tree.js";
+import { GitRepository } from "../git/git-repository.js";
 import { loadRepo } from "../repo/load-repo.js";
 
 import { diffRepos } from "../review/diff-repos.js";
@@ -23,9 +22,10 @@ export interface ReviewRequest {
 
 export async function reviewCommits(request: ReviewRequest): Promise<Review> {
   const options = request.root ? { root: request.root } : {};
+  const repo = new GitRepository(request.gitdir);
   const [baseFiles, headFiles] = await Promise.all([
-    readRepoCommit(request.gitdir, request.base, options),
-    readRepoCommit(request.gitdir, request.head, options),
+    repo.readFiles(request.base, options),
+    repo.readFiles(request.head, options),
   ]);
   const base = loadRepo(baseFiles);
   const head = loadRepo(headFiles);
@@ -61,7 +61,8 @@ export function locateGit(repoDir: string): { gitdir: string; root?: string } {
  * "files changed" view). Falls back to `base` when the histories do not meet.
  */
 export async function mergeBaseOf(gitdir: string, base: string, head: string): Promise<string> {
-  const [a, b] = await Promise.all([resolveCommit(gitdir, base), resolveCommit(gitdir, head)]);
-  const found = (await git.findMergeBase({ fs, gitdir, oids: [a, b], cache: gitCache })) as string[];
+  const repo = new GitRepository(gitdir);
+  const [a, b] = await Promise.all([repo.resolveCommit(base), repo.resolveCommit(head)]);
+  const found = await repo.mergeBase(a, b);
   return found[0] ?? a;
 }
