@@ -8,7 +8,7 @@ import * as core from "@actions/core";
 import { usageError, userError } from "../../runner/src/core/errors.js";
 import { formatDiagnostics } from "../../runner/src/repo/format-diagnostics.js";
 import { renderRunReadme } from "../../runner/src/records/render-readme.js";
-import { locateGit } from "../../runner/src/app/review-commits.js";
+import { locateGit } from "../../runner/src/app/workspace.js";
 import { executeJob } from "../../runner/src/app/execute-job.js";
 import { resolvePush } from "../../runner/src/app/resolve-push.js";
 import type { ActionInputs } from "./action-inputs.js";

@@ -5,7 +5,7 @@
  */
 import * as core from "@actions/core";
 import { parseShard } from "../../runner/src/cli/input-flags.js";
-import { locateGit } from "../../runner/src/app/review-commits.js";
+import { locateGit } from "../../runner/src/app/workspace.js";
 import { renderRunReadme } from "../../runner/src/records/render-readme.js";
 import { executeJob } from "../../runner/src/app/execute-job.js";
 import { ProgressView } from "../../runner/src/app/progress-view.js";

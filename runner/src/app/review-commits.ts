@@ -2,9 +2,6 @@
  * Reads the automation repository at two commits (no checkout) and diffs
  * them: what `opsc diff` and the action's pull-request review print.
  */
-import fs from "node:fs";
-import path from "node:path";
-import { findGitDir } from "../git/git-dir.js";
 import { GitRepository } from "../git/git-repository.js";
 import { loadRepo } from "../repo/load-repo.js";
 
@@ -35,24 +32,6 @@ export async function reviewCommits(request: ReviewRequest): Promise<Review> {
     head: { commit: headFiles.commit!, errors: errors(head.diagnostics) },
     diff: diffRepos(base.model, head.model, { at: request.at }),
   };
-}
-
-/**
- * The Git directory holding an automation repository and the repository's
- * folder inside it: the automation repository may live in a subfolder (`ops/`)
- * of a larger Git repository.
- */
-export function locateGit(repoDir: string): { gitdir: string; root?: string } {
-  let dir = path.resolve(repoDir);
-  for (;;) {
-    if (fs.existsSync(path.join(dir, ".git"))) {
-      const root = path.relative(dir, path.resolve(repoDir)).split(path.sep).join("/");
-      return { gitdir: findGitDir(dir), ...(root ? { root } : {}) };
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return { gitdir: findGitDir(repoDir) };
-    dir = parent;
-  }
 }
 
 /**

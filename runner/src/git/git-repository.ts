@@ -123,9 +123,10 @@ export class GitRepository {
     return git.resolveRef({ fs, gitdir: this.gitdir, ref, depth: 2 });
   }
 
-  /** `refs/heads/<branch>` HEAD is on; undefined on a detached HEAD. */
-  async currentBranch(): Promise<string | undefined> {
-    return (await git.currentBranch({ fs, gitdir: this.gitdir, fullname: true, test: true })) ?? undefined;
+  /** `refs/heads/<branch>` HEAD is on; undefined on a detached HEAD (and, with `test`, before the first commit). */
+  async currentBranch(options: { test?: boolean } = {}): Promise<string | undefined> {
+    const test = options.test ?? true;
+    return (await git.currentBranch({ fs, gitdir: this.gitdir, fullname: true, test })) ?? undefined;
   }
 
   /** Where two commits' histories meet; empty when they do not. */

@@ -12,12 +12,8 @@ import { entryAt, listTree, readBlobText, writeTreeWith, type TreeInput } from "
 import { hashLine, rechainAuditLine, splitLines, type ChainHead } from "./audit-chain.js";
 import { auditFile } from "./record-paths.js";
 
-export interface Signature {
-  name: string;
-  email: string;
-}
-
-export const DEFAULT_AUTHOR: Signature = { name: "OpsConductor", email: "opsconductor@localhost" };
+export { DEFAULT_AUTHOR, type Signature } from "../git/author.js";
+import type { Signature } from "../git/author.js";
 
 /** The last audit file and line on a tree: the chain head new lines attach to. */
 export async function auditHead(

@@ -2,8 +2,8 @@
 import { Command, Option } from "commander";
 import { usageError } from "../../core/errors.js";
 import { DIFF_FORMATS, renderReview, type DiffFormat } from "../../review/render-diff.js";
-import { locateGit, reviewCommits } from "../../app/review-commits.js";
-import { findRepoRoot } from "../../app/workspace.js";
+import { reviewCommits } from "../../app/review-commits.js";
+import { findRepoRoot, locateGit } from "../../app/workspace.js";
 
 interface DiffFlags {
   repo?: string;

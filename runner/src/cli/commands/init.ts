@@ -1,9 +1,7 @@
 /** `opsc init [DIR]`: a new automation repository that validates clean. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import fs from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
-import git from "isomorphic-git";
 import { hasErrors } from "../../core/diagnostic.js";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
@@ -11,7 +9,7 @@ import { formatDiagnostics } from "../../repo/format-diagnostics.js";
 import { editorFiles, initFiles } from "../../repo/init-files.js";
 import { loadRepo } from "../../repo/load-repo.js";
 import { readRepoDir } from "../../repo/read-dir.js";
-import { findRepoRoot } from "../../app/workspace.js";
+import { ensureGitRepository, findRepoRoot } from "../../app/workspace.js";
 
 export function register(program: Command): void {
   program
@@ -61,7 +59,7 @@ It refuses a folder that already holds opsconductor.yaml, and never overwrites a
         mkdirSync(dirname(join(root, path)), { recursive: true });
         writeFileSync(join(root, path), content, { flag: "wx" });
       }
-      if (!existsSync(join(root, ".git"))) await git.init({ fs, dir: root, defaultBranch: "main" });
+      await ensureGitRepository(root);
       const { diagnostics, sources } = loadRepo(await readRepoDir(root));
       if (hasErrors(diagnostics)) {
         process.stdout.write(

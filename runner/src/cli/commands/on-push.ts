@@ -1,15 +1,12 @@
 /** `opsc on-push --before SHA --after SHA`: run what a push triggers, at the pushed commit. */
-import fs from "node:fs";
 import { Command } from "commander";
-import git from "isomorphic-git";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
-import { findGitDir } from "../../git/git-dir.js";
 import { formatDiagnostics } from "../../repo/format-diagnostics.js";
 import { executeJob } from "../../app/execute-job.js";
 import { resolvePush } from "../../app/resolve-push.js";
 import { cliActor } from "../actor.js";
-import { findRepoRoot } from "../../app/workspace.js";
+import { openWorkspace, type Workspace } from "../../app/workspace.js";
 
 export interface OnPushOptions {
   before: string;
@@ -55,10 +52,10 @@ export async function onPushCommand(
   opts: OnPushOptions,
   out = (s: string) => process.stdout.write(s),
 ): Promise<number> {
-  const root = findRepoRoot(opts.repo);
-  const gitdir = findGitDir(root);
-  const ref = opts.ref ?? process.env.GITHUB_REF ?? (await currentBranchRef(gitdir));
-  const r = await resolvePush(gitdir, { before: opts.before, after: opts.after, ref });
+  const workspace = openWorkspace(opts.repo);
+  const { root, gitdir } = workspace;
+  const ref = opts.ref ?? process.env.GITHUB_REF ?? (await currentBranchRef(workspace));
+  const r = await resolvePush(workspace.git, { before: opts.before, after: opts.after, ref });
   if (r.errors.length > 0) {
     process.stderr.write(formatDiagnostics(r.errors, "text"));
     throw userError(
@@ -101,8 +98,8 @@ export async function onPushCommand(
   return failed > 0 ? EXIT.failed : EXIT.ok;
 }
 
-async function currentBranchRef(gitdir: string): Promise<string> {
-  const branch = await git.currentBranch({ fs, gitdir, fullname: true });
+async function currentBranchRef(workspace: Workspace): Promise<string> {
+  const branch = await workspace.git.currentBranch({ test: false });
   if (!branch) {
     throw userError("on-push.no-ref", "HEAD is detached, so the pushed branch is unknown", {
       hint: "pass --ref refs/heads/BRANCH",
