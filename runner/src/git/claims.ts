@@ -57,7 +57,10 @@ export class RemoteClaims implements Claims {
     // Ask the arbiter who holds it: the answer is the same for every replica.
     let holder: string | undefined;
     try {
-      const refs = await GitRepository.listServerRefs(this.url, { prefix: ref, ...(onAuth ? { onAuth } : {}) });
+      const refs = await GitRepository.listServerRefs(this.url, {
+        prefix: ref,
+        ...(onAuth ? { onAuth } : {}),
+      });
       holder = refs.find((r) => r.ref === ref)?.oid;
     } catch (e) {
       throw environmentError("claims.unreachable", `cannot claim ${ref}: ${(e as Error).message}`, {

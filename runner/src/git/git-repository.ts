@@ -6,7 +6,12 @@
  * no module keeps a mutable global (see notes/performance.md).
  */
 import fs from "node:fs";
-import git, { type AuthCallback, type CommitObject, type ReadCommitResult, type TreeEntry } from "isomorphic-git";
+import git, {
+  type AuthCallback,
+  type CommitObject,
+  type ReadCommitResult,
+  type TreeEntry,
+} from "isomorphic-git";
 import http from "isomorphic-git/http/node";
 import { findGitDir } from "./git-dir.js";
 import { compareAndSwapRef, readRef } from "./ref-lock.js";
@@ -131,7 +136,12 @@ export class GitRepository {
 
   /** Where two commits' histories meet; empty when they do not. */
   async mergeBase(a: string, b: string): Promise<string[]> {
-    return (await git.findMergeBase({ fs, gitdir: this.gitdir, oids: [a, b], cache: this.cache })) as string[];
+    return (await git.findMergeBase({
+      fs,
+      gitdir: this.gitdir,
+      oids: [a, b],
+      cache: this.cache,
+    })) as string[];
   }
 
   /**
@@ -224,7 +234,9 @@ export class GitRepository {
   }
 
   /** isomorphic-git's push: walks every tree it may need to send (see pushNewObjects for the fast one). */
-  async push(options: PushOptions): Promise<{ ok: boolean; error?: string; refs: Record<string, { ok: boolean; error?: string }> }> {
+  async push(
+    options: PushOptions,
+  ): Promise<{ ok: boolean; error?: string; refs: Record<string, { ok: boolean; error?: string }> }> {
     const result = await git.push({
       fs,
       http,
@@ -245,7 +257,12 @@ export class GitRepository {
   }
 
   /** Pushes a fast-forward sending only the new commits' objects (see push-new-objects.ts). */
-  pushNewObjects(options: { url: string; ref: string; oid: string; onAuth?: AuthCallback }): Promise<PushNewObjectsResult> {
+  pushNewObjects(options: {
+    url: string;
+    ref: string;
+    oid: string;
+    onAuth?: AuthCallback;
+  }): Promise<PushNewObjectsResult> {
     return pushNewObjects({ ...options, gitdir: this.gitdir, cache: this.cache });
   }
 

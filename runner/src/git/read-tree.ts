@@ -55,7 +55,13 @@ export async function listRepoBlobs(
   return blobs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-async function subtree(gitdir: string, oid: string, root: string, ref: string, cache: object): Promise<string> {
+async function subtree(
+  gitdir: string,
+  oid: string,
+  root: string,
+  ref: string,
+  cache: object,
+): Promise<string> {
   let at = oid;
   for (const name of root.split("/").filter((s) => s !== "" && s !== ".")) {
     const { tree } = await git.readTree({ fs, gitdir, oid: at, cache });

@@ -12,6 +12,7 @@ import path from "node:path";
 import type { Plan } from "../core/plan-model.js";
 import type { Settings } from "../core/repo-model.js";
 import type { RunEvent, RunEventListener, RunResult } from "../core/run-events.js";
+import type { GitRepository } from "../git/git-repository.js";
 import { Redactor } from "../secrets/redactor.js";
 import { commitRecord, pushPendingRecords, type CommitRecordResult } from "./commit-record.js";
 import type { PushOutcome } from "./push-records.js";
@@ -108,7 +109,7 @@ export interface RecoverOptions {
   redactor?: Redactor;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
-  cache?: object;
+  git?: GitRepository;
 }
 
 export interface RecoverResult {
@@ -172,14 +173,17 @@ export async function recoverInterrupted(repoDir: string, options: RecoverOption
       redactor,
       env,
       now: options.now,
-      cache: options.cache,
+      ...(options.git ? { git: options.git } : {}),
     });
     fs.rmSync(file, { force: true });
     recovered.push({ runId: summary.id, result: summary.result, record });
   }
   const wantPush = options.push !== false && options.settings.records.push;
   const pending = wantPush
-    ? await pushPendingRecords(repoDir, options.settings, { env, cache: options.cache })
+    ? await pushPendingRecords(repoDir, options.settings, {
+        env,
+        ...(options.git ? { git: options.git } : {}),
+      })
     : null;
   return { recovered, running, pending };
 }

@@ -3,15 +3,10 @@
  * verification of the whole trail. The CLI's `runs` and `audit` commands and
  * the server's API call these.
  */
-import fs from "node:fs";
-import git from "isomorphic-git";
-import http from "isomorphic-git/http/node";
 import { environmentError, userError } from "../core/errors.js";
 import type { RunSummary } from "../core/run-summary.js";
-import { findGitDir } from "../git/git-dir.js";
-import { readRef } from "../git/ref-lock.js";
-import { authFromEnv, isHttpUrl, remoteUrl } from "../git/remote-auth.js";
-import { entryAt, listTree, readBlobText } from "../git/write-tree.js";
+import { GitRepository } from "../git/git-repository.js";
+import { authFromEnv, isHttpUrl } from "../git/remote-auth.js";
 import {
   sha256Hex,
   splitLines,
@@ -26,12 +21,12 @@ import { isRunId, runDir } from "./record-paths.js";
 import { parseRunJson } from "./render-run-json.js";
 
 export interface RecordsSource {
-  gitdir: string;
+  /** The Git adapter on the repository; every read of this source shares its object cache. */
+  git: GitRepository;
   /** Commit id of the records branch tip. */
   commit: string;
   tree: string;
   ref: string;
-  cache: object;
 }
 
 /** The records branch (or its remote-tracking ref); null when nothing was recorded yet. */
@@ -40,13 +35,12 @@ export async function openRecords(
   branch: string,
   options: { remote?: string } = {},
 ): Promise<RecordsSource | null> {
-  const gitdir = findGitDir(repoDir);
+  const git = GitRepository.at(repoDir);
   const ref = options.remote ? `refs/remotes/${options.remote}/${branch}` : `refs/heads/${branch}`;
-  const commit = await readRef(gitdir, ref);
+  const commit = await git.readRef(ref);
   if (!commit) return null;
-  const cache = {};
-  const { commit: c } = await git.readCommit({ fs, gitdir, oid: commit, cache });
-  return { gitdir, commit, tree: c.tree, ref, cache };
+  const c = await git.readCommit(commit);
+  return { git, commit, tree: c.tree, ref };
 }
 
 /** Fetches the records branch from origin (for `audit verify --remote`). */
@@ -55,8 +49,8 @@ export async function fetchRecords(
   branch: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
-  const gitdir = findGitDir(repoDir);
-  const url = await remoteUrl(gitdir, "origin");
+  const repo = GitRepository.at(repoDir);
+  const url = await repo.remoteUrl("origin");
   if (!url)
     throw userError("records.no-remote", "the repository has no remote named origin", {
       hint: "git remote add origin https://...",
@@ -71,16 +65,8 @@ export async function fetchRecords(
     );
   }
   try {
-    await git.fetch({
-      fs,
-      http,
-      gitdir,
-      remote: "origin",
-      ref: branch,
-      singleBranch: true,
-      tags: false,
-      onAuth: authFromEnv(env),
-    });
+    const onAuth = authFromEnv(env);
+    await repo.fetch({ remote: "origin", ref: branch, ...(onAuth ? { onAuth } : {}) });
   } catch (e) {
     throw environmentError(
       "records.fetch-failed",
@@ -94,7 +80,7 @@ export async function fetchRecords(
 }
 
 async function sortedDirs(src: RecordsSource, path: string, pattern: RegExp): Promise<string[]> {
-  const entries = await listTree(src.gitdir, src.tree, path, src.cache);
+  const entries = await src.git.listTree(src.tree, path);
   return entries
     .filter((e) => e.type === "tree" && pattern.test(e.path))
     .map((e) => e.path)
@@ -118,15 +104,15 @@ export async function readRun(
   src: RecordsSource,
   runId: string,
 ): Promise<{ summary: RunSummary; runJson: string } | null> {
-  const entry = await entryAt(src.gitdir, src.tree, `${runDir(runId)}/run.json`, src.cache);
+  const entry = await src.git.entryAt(src.tree, `${runDir(runId)}/run.json`);
   if (!entry || entry.type !== "blob") return null;
-  const runJson = await readBlobText(src.gitdir, entry.oid, src.cache);
+  const runJson = await src.git.readBlobText(entry.oid);
   return { summary: parseRunJson(runJson), runJson };
 }
 
 export async function readRunFile(src: RecordsSource, runId: string, file: string): Promise<string | null> {
-  const entry = await entryAt(src.gitdir, src.tree, `${runDir(runId)}/${file}`, src.cache);
-  return entry && entry.type === "blob" ? readBlobText(src.gitdir, entry.oid, src.cache) : null;
+  const entry = await src.git.entryAt(src.tree, `${runDir(runId)}/${file}`);
+  return entry && entry.type === "blob" ? src.git.readBlobText(entry.oid) : null;
 }
 
 /** Newest first; reads run.json only for as many runs as it returns (plus the ones a job filter skips). */
@@ -149,11 +135,11 @@ export async function listRuns(
 export async function readAuditFiles(src: RecordsSource): Promise<AuditFileText[]> {
   const files: AuditFileText[] = [];
   for (const y of await sortedDirs(src, "audit", /^\d{4}$/)) {
-    const entries = await listTree(src.gitdir, src.tree, `audit/${y}`, src.cache);
+    const entries = await src.git.listTree(src.tree, `audit/${y}`);
     for (const e of entries
       .filter((e) => e.type === "blob" && /^\d{2}\.jsonl$/.test(e.path))
       .sort((a, b) => (a.path < b.path ? -1 : 1))) {
-      files.push({ path: `audit/${y}/${e.path}`, text: await readBlobText(src.gitdir, e.oid, src.cache) });
+      files.push({ path: `audit/${y}/${e.path}`, text: await src.git.readBlobText(e.oid) });
     }
   }
   return files;
@@ -171,8 +157,8 @@ export async function verifyRecords(src: RecordsSource): Promise<ChainVerificati
   const files = await readAuditFiles(src);
   const runs: RunRecordHash[] = [];
   for (const id of await runIds(src)) {
-    const entry = await entryAt(src.gitdir, src.tree, `${runDir(id)}/run.json`, src.cache);
-    const text = entry && entry.type === "blob" ? await readBlobText(src.gitdir, entry.oid, src.cache) : "";
+    const entry = await src.git.entryAt(src.tree, `${runDir(id)}/run.json`);
+    const text = entry && entry.type === "blob" ? await src.git.readBlobText(entry.oid) : "";
     runs.push({ id, sha256: sha256Hex(text) });
   }
   const result = { ...verifyAuditChain(files, runs), runs: runs.length };
@@ -199,7 +185,7 @@ export async function verifyRecords(src: RecordsSource): Promise<ChainVerificati
 async function newestAuditHead(src: RecordsSource): Promise<{ commit: string; hash: string } | null> {
   let oid: string | undefined = src.commit;
   for (let i = 0; oid && i < HEAD_SEARCH_DEPTH; i++) {
-    const { commit } = await git.readCommit({ fs, gitdir: src.gitdir, oid, cache: src.cache });
+    const commit = await src.git.readCommit(oid);
     const hash = trailer(commit.message, AUDIT_HEAD_TRAILER);
     if (hash) return { commit: oid, hash };
     oid = commit.parent[0];
