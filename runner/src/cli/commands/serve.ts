@@ -2,15 +2,8 @@
 import { intOption } from "../input-flags.js";
 import { Command } from "commander";
 import { userError } from "../../core/errors.js";
-import { readRepoCommit } from "../../git/read-tree.js";
-import { recoverInterrupted } from "../../records/journal.js";
-import { recordMissedTick } from "../../records/missed-tick.js";
-import { executeJob } from "../../app/execute-job.js";
-import { notifyRun } from "../../notify/notifier.js";
-import { loadValidRepo } from "../../app/load-plan.js";
-import { CredentialStore } from "../../secrets/credential-store.js";
+import { serveWiring } from "../../app/serve-wiring.js";
 import { Redactor } from "../../secrets/redactor.js";
-import { findGitDir } from "../../git/git-dir.js";
 import { startServer } from "../../server/start-server.js";
 
 export interface ServeOptions {
@@ -95,33 +88,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     push: opts.push,
     claims: opts.claims,
     redactor,
-    executor: executeJob,
-    resolveSecret: async (repoDir, commit, reference) => {
-      const files = await readRepoCommit(findGitDir(repoDir), commit);
-      const value = await CredentialStore.forFiles(files.files, redactor).get(reference);
-      if (typeof value !== "string")
-        throw userError("serve.hook-secret", `${reference} is a mapping, not a secret value`);
-      return value;
-    },
-    recover: async (repoDir, records) => {
-      await recoverInterrupted(repoDir, { settings: { records }, push: opts.push, redactor });
-    },
-    recordMissed: async (repoDir, tick) => {
-      await recordMissedTick(repoDir, { records: tick.records }, tick, {
-        push: opts.push,
-        notify: async (summary) => {
-          if (!tick.sourceCommit) return [];
-          const { model, files } = await loadValidRepo({ repoDir, commit: tick.sourceCommit });
-          const job = model.jobs.get(tick.job);
-          if (!job || job.notify.length === 0) return [];
-          return notifyRun(job.notify, summary, {
-            redactor,
-            credentials: CredentialStore.forFiles(files.files, redactor),
-            settings: model.settings,
-          });
-        },
-      });
-    },
+    ...serveWiring({ push: opts.push, redactor }),
   });
   await new Promise<void>((resolve) => {
     let signals = 0;
