@@ -8,8 +8,8 @@ import * as core from "@actions/core";
 import { usageError } from "../../runner/src/core/errors.js";
 import { upsertPullRequestComment } from "../../runner/src/notify/pull-request-comment.js";
 import { renderReview } from "../../runner/src/review/render-diff.js";
-import { locateGit, mergeBaseOf, reviewCommits } from "../../runner/src/review/review-commits.js";
-import { findRepoRoot } from "../../runner/src/cli/repo-root.js";
+import { mergeBaseOf, reviewCommits } from "../../runner/src/app/review-commits.js";
+import { findRepoRoot, locateGit } from "../../runner/src/app/workspace.js";
 import type { ActionInputs } from "./action-inputs.js";
 import { pullRequestOf, type GithubEvent } from "./github-event.js";
 

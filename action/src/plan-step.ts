@@ -7,7 +7,7 @@ import * as core from "@actions/core";
 import { usageError } from "../../runner/src/core/errors.js";
 import { renderPlan } from "../../runner/src/plan/render-plan.js";
 import { shardMatrix } from "../../runner/src/plan/shard-matrix.js";
-import { loadPlan } from "../../runner/src/run/load-plan.js";
+import { loadPlan } from "../../runner/src/app/load-plan.js";
 import { requireJob, type ActionInputs } from "./action-inputs.js";
 import { triggerOf, type GithubEvent } from "./github-event.js";
 

@@ -4,12 +4,11 @@
  * workflow's token, the run's table goes to the job summary.
  */
 import * as core from "@actions/core";
-import { parseShard } from "../../runner/src/cli/input-flags.js";
-import { locateGit } from "../../runner/src/review/review-commits.js";
+import { locateGit } from "../../runner/src/app/workspace.js";
 import { renderRunReadme } from "../../runner/src/records/render-readme.js";
-import { executeJob } from "../../runner/src/run/execute-job.js";
-import { ProgressView } from "../../runner/src/run/progress-view.js";
-import { shardGroup } from "../../runner/src/run/shard-group.js";
+import { executeJob } from "../../runner/src/app/execute-job.js";
+import { ProgressView } from "../../runner/src/app/progress-view.js";
+import { parseShard, shardGroup } from "../../runner/src/app/shard-group.js";
 import { requireJob, type ActionInputs } from "./action-inputs.js";
 import { triggerOf, type GithubEvent } from "./github-event.js";
 import { recordUrl } from "./record-url.js";

@@ -244,7 +244,6 @@ export async function benchCommitBack(opts: BenchCommitBackOptions = {}): Promis
           logs: runLogs(k),
           push: false,
           env,
-          cache: {},
         });
         const b = performance.now();
         nativeCommit(gitdir, scratch, commits + 2 * k + 1);

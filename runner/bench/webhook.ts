@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pathToFileURL } from "node:url";
-import { executeJob } from "../src/run/execute-job.js";
+import { executeJob } from "../src/app/execute-job.js";
 import { Redactor } from "../src/secrets/redactor.js";
 import { createLogger } from "../src/server/server-logger.js";
 import { startServer } from "../src/server/start-server.js";

@@ -19,18 +19,7 @@ export function collectList(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(",").filter(Boolean)];
 }
 
-/** `K/N` for --shard. */
-export function parseShard(text: string): { index: number; count: number } {
-  const m = /^(\d+)\/(\d+)$/.exec(text);
-  const index = m ? Number(m[1]) : NaN;
-  const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index < 1 || index > count) {
-    throw usageError("cli.bad-shard", `--shard ${text}: expected K/N with 1 <= K <= N`, {
-      hint: "for example --shard 2/3",
-    });
-  }
-  return { index, count };
-}
+export { parseShard } from "../app/shard-group.js";
 
 /** The options `plan` and `run` share: which repository, which inputs, which targets. */
 export function addJobOptions(command: Command): Command {

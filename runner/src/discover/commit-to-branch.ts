@@ -4,13 +4,10 @@
  * created with compare-and-swap), so it can be reviewed as a pull request. The
  * working tree and the current branch are not touched.
  */
-import fs from "node:fs";
-import git from "isomorphic-git";
 import { userError } from "../core/errors.js";
-import { findGitDir } from "../git/git-dir.js";
-import { compareAndSwapRef, readRef, RefMovedError } from "../git/ref-lock.js";
-import { entryAt, readBlobText, writeTreeWith } from "../git/write-tree.js";
-import { DEFAULT_AUTHOR, type Signature } from "../records/record-commit.js";
+import { GitRepository } from "../git/git-repository.js";
+import { RefMovedError } from "../git/ref-lock.js";
+import { DEFAULT_AUTHOR, type Signature } from "../git/author.js";
 
 export interface ProposeOptions {
   repoDir: string;
@@ -31,46 +28,41 @@ export interface ProposeResult {
 }
 
 export async function proposeOnBranch(opts: ProposeOptions): Promise<ProposeResult> {
-  const gitdir = findGitDir(opts.repoDir);
+  const repo = GitRepository.at(opts.repoDir);
   const ref = `refs/heads/${opts.branch}`;
   if (!isBranchName(opts.branch)) {
     throw userError("discover.bad-branch", `"${opts.branch}" is not a branch name`, {
       hint: "letters, digits, `.`, `_`, `-` and `/` between parts, e.g. discover/2026-11-22",
     });
   }
-  if (await readRef(gitdir, ref)) {
+  if (await repo.readRef(ref)) {
     throw userError("discover.branch-exists", `branch ${opts.branch} already exists`, {
       hint: "pick a new name with --branch; the proposal is always a new branch on top of HEAD",
     });
   }
-  const base = await readRef(gitdir, "HEAD");
+  const base = await repo.readRef("HEAD");
   if (!base)
     throw userError("discover.no-head", "the repository has no commit yet", {
       hint: "commit something first",
     });
-  const cache = {};
-  const { commit: head } = await git.readCommit({ fs, gitdir, oid: base, cache });
-  const entry = await entryAt(gitdir, head.tree, opts.path, cache);
-  const existing = entry && entry.type === "blob" ? await readBlobText(gitdir, entry.oid, cache) : undefined;
+  const head = await repo.readCommit(base);
+  const entry = await repo.entryAt(head.tree, opts.path);
+  const existing = entry && entry.type === "blob" ? await repo.readBlobText(entry.oid) : undefined;
   const text = opts.update(existing);
   if (text === null || text === existing) return { commit: null, base };
-  const tree = await writeTreeWith(gitdir, head.tree, [{ path: opts.path, content: text }], cache);
+  const tree = await repo.writeTreeWith(head.tree, [{ path: opts.path, content: text }]);
   const author = opts.author ?? DEFAULT_AUTHOR;
   const when = opts.now ?? new Date();
   const stamp = { ...author, timestamp: Math.floor(when.getTime() / 1000), timezoneOffset: 0 };
-  const commit = await git.writeCommit({
-    fs,
-    gitdir,
-    commit: {
-      message: opts.message.endsWith("\n") ? opts.message : `${opts.message}\n`,
-      tree,
-      parent: [base],
-      author: stamp,
-      committer: stamp,
-    },
+  const commit = await repo.writeCommit({
+    message: opts.message.endsWith("\n") ? opts.message : `${opts.message}\n`,
+    tree,
+    parent: [base],
+    author: stamp,
+    committer: stamp,
   });
   try {
-    await compareAndSwapRef(gitdir, ref, null, commit);
+    await repo.compareAndSwapRef(ref, null, commit);
   } catch (e) {
     if (e instanceof RefMovedError) {
       throw userError("discover.branch-exists", `branch ${opts.branch} was created while discovery ran`, {

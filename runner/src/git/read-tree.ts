@@ -1,15 +1,13 @@
 /**
  * Reads an automation repository straight from a Git commit, without a
  * checkout, so plans on pull requests and the server see exactly what was
- * committed. Blob reads share one `cache` per process (see notes/performance.md).
+ * committed. Calls share the object cache of the GitRepository that makes them
+ * (see notes/performance.md).
  */
 import fs from "node:fs";
 import git from "isomorphic-git";
 import { environmentError, userError } from "../core/errors.js";
 import { isRepoFolder, isRepoPath, MAX_FILE_BYTES, type RepoFiles } from "../repo/repo-files.js";
-
-/** isomorphic-git's object cache, shared by every call in this process. */
-export const gitCache: object = {};
 
 /** Mode of a symbolic link: skipped, as the directory reader skips links. */
 const SYMLINK_MODE = "120000";
@@ -27,12 +25,13 @@ export async function readRepoCommit(
   gitdir: string,
   ref: string,
   options: ReadCommitOptions = {},
+  cache: object = {},
 ): Promise<RepoFiles> {
-  const commit = await resolveCommit(gitdir, ref);
-  const blobs = await listRepoBlobs(gitdir, commit, options);
+  const commit = await resolveCommit(gitdir, ref, cache);
+  const blobs = await listRepoBlobs(gitdir, commit, options, cache);
   const files = new Map<string, Uint8Array>();
   for (const { path, oid } of blobs) {
-    const { blob } = await git.readBlob({ fs, gitdir, oid, cache: gitCache });
+    const { blob } = await git.readBlob({ fs, gitdir, oid, cache });
     // Same cap as the directory reader, so both sources load identically.
     files.set(path, blob.length > MAX_FILE_BYTES + 1 ? blob.subarray(0, MAX_FILE_BYTES + 1) : blob);
   }
@@ -47,18 +46,25 @@ export async function listRepoBlobs(
   gitdir: string,
   commit: string,
   options: ReadCommitOptions = {},
+  cache: object = {},
 ): Promise<Array<{ path: string; oid: string }>> {
-  const { commit: head } = await git.readCommit({ fs, gitdir, oid: commit, cache: gitCache });
+  const { commit: head } = await git.readCommit({ fs, gitdir, oid: commit, cache });
   const blobs: Array<{ path: string; oid: string }> = [];
-  const tree = await subtree(gitdir, head.tree, options.root ?? "", commit);
-  await walkTree(gitdir, tree, "", blobs);
+  const tree = await subtree(gitdir, head.tree, options.root ?? "", commit, cache);
+  await walkTree(gitdir, tree, "", blobs, cache);
   return blobs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-async function subtree(gitdir: string, oid: string, root: string, ref: string): Promise<string> {
+async function subtree(
+  gitdir: string,
+  oid: string,
+  root: string,
+  ref: string,
+  cache: object,
+): Promise<string> {
   let at = oid;
   for (const name of root.split("/").filter((s) => s !== "" && s !== ".")) {
-    const { tree } = await git.readTree({ fs, gitdir, oid: at, cache: gitCache });
+    const { tree } = await git.readTree({ fs, gitdir, oid: at, cache });
     const entry = tree.find((e) => e.path === name && e.type === "tree");
     if (!entry) {
       throw userError("git.no-such-folder", `${ref} has no folder ${root}`, {
@@ -75,12 +81,13 @@ async function walkTree(
   oid: string,
   prefix: string,
   out: Array<{ path: string; oid: string }>,
+  cache: object,
 ): Promise<void> {
-  const { tree } = await git.readTree({ fs, gitdir, oid, cache: gitCache });
+  const { tree } = await git.readTree({ fs, gitdir, oid, cache });
   for (const entry of tree) {
     const path = prefix ? `${prefix}/${entry.path}` : entry.path;
     if (entry.type === "tree") {
-      if (isRepoFolder(path)) await walkTree(gitdir, entry.oid, path, out);
+      if (isRepoFolder(path)) await walkTree(gitdir, entry.oid, path, out, cache);
     } else if (entry.type === "blob" && entry.mode !== SYMLINK_MODE && isRepoPath(path)) {
       out.push({ path, oid: entry.oid });
     }
@@ -91,24 +98,30 @@ async function walkTree(
  * A branch, tag, `HEAD` or (abbreviated) commit id, peeled to a commit id, with
  * git's ancestry suffixes (`HEAD~2`, `main^`, `v1.0^2`), as reviewers type them.
  */
-export async function resolveCommit(gitdir: string, ref: string): Promise<string> {
+export async function resolveCommit(gitdir: string, ref: string, cache: object = {}): Promise<string> {
   const m = /^(.*?)((?:[~^]\d*)*)$/.exec(ref);
   const base = m?.[1] ?? ref;
-  let oid = await peelToCommit(gitdir, base, ref);
+  let oid = await peelToCommit(gitdir, base, ref, cache);
   for (const [, op, digits] of (m?.[2] ?? "").matchAll(/([~^])(\d*)/g)) {
     const n = digits === "" ? 1 : Number(digits);
     if (op === "^") {
       if (n === 0) continue;
-      oid = await parentOf(gitdir, oid, n - 1, ref);
+      oid = await parentOf(gitdir, oid, n - 1, ref, cache);
     } else {
-      for (let i = 0; i < n; i++) oid = await parentOf(gitdir, oid, 0, ref);
+      for (let i = 0; i < n; i++) oid = await parentOf(gitdir, oid, 0, ref, cache);
     }
   }
   return oid;
 }
 
-async function parentOf(gitdir: string, oid: string, index: number, ref: string): Promise<string> {
-  const { commit } = await git.readCommit({ fs, gitdir, oid, cache: gitCache });
+async function parentOf(
+  gitdir: string,
+  oid: string,
+  index: number,
+  ref: string,
+  cache: object,
+): Promise<string> {
+  const { commit } = await git.readCommit({ fs, gitdir, oid, cache });
   const parent = commit.parent[index];
   if (!parent) {
     throw userError(
@@ -122,7 +135,7 @@ async function parentOf(gitdir: string, oid: string, index: number, ref: string)
   return parent;
 }
 
-async function peelToCommit(gitdir: string, base: string, ref: string): Promise<string> {
+async function peelToCommit(gitdir: string, base: string, ref: string, cache: object): Promise<string> {
   if (base === "") throw refError(gitdir, ref, Object.assign(new Error("empty"), { code: "NotFoundError" }));
   let oid: string;
   try {
@@ -130,7 +143,7 @@ async function peelToCommit(gitdir: string, base: string, ref: string): Promise<
   } catch (e) {
     if (!/^[0-9a-f]{4,40}$/i.test(base)) throw refError(gitdir, ref, e);
     try {
-      oid = await git.expandOid({ fs, gitdir, oid: base.toLowerCase(), cache: gitCache });
+      oid = await git.expandOid({ fs, gitdir, oid: base.toLowerCase(), cache });
     } catch (e2) {
       throw refError(gitdir, ref, e2);
     }
@@ -139,7 +152,7 @@ async function peelToCommit(gitdir: string, base: string, ref: string): Promise<
   for (let depth = 0; depth < 10; depth++) {
     let obj: Awaited<ReturnType<typeof git.readObject>>;
     try {
-      obj = await git.readObject({ fs, gitdir, oid, cache: gitCache });
+      obj = await git.readObject({ fs, gitdir, oid, cache });
     } catch (e) {
       throw refError(gitdir, ref, e);
     }

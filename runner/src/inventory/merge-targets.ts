@@ -4,16 +4,7 @@
  * Existing entries are never changed: a new target whose id or address is
  * already there is skipped and reported. Used by `opsc import` and `opsc discover`.
  */
-import {
-  Document,
-  isMap,
-  isScalar,
-  parse,
-  Scalar,
-  visit,
-  YAMLMap,
-  type Node,
-} from "yaml";
+import { Document, isMap, isScalar, parse, Scalar, visit, YAMLMap, type Node } from "yaml";
 import { userError } from "../core/errors.js";
 import { parseYaml, yamlProblemError } from "../core/parse-yaml.js";
 import { withDefaults, type TargetFields } from "./inventory-to-targets.js";

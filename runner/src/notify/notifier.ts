@@ -8,7 +8,6 @@ import type { Plan } from "../core/plan-model.js";
 import type { NotifySpec, Settings } from "../core/repo-model.js";
 import type { RunEventListener, RunResult } from "../core/run-events.js";
 import type { NotificationOutcome, RunSummary } from "../core/run-summary.js";
-import { listRuns, openRecords } from "../records/records-branch.js";
 import type { Redactor } from "../secrets/redactor.js";
 import { renderEmail } from "./email-message.js";
 import {
@@ -84,22 +83,6 @@ export function startedNotifier(
     pending = deliverAll(specs, ["started"], facts, opts);
   };
   return { listener, settled: () => pending };
-}
-
-/** The result of the job's last run before `currentRunId` (missed ticks skipped), from the records branch. */
-export async function previousRunResult(
-  repoDir: string,
-  branch: string,
-  job: string,
-  currentRunId?: string,
-): Promise<RunResult | undefined> {
-  const src = await openRecords(repoDir, branch);
-  if (!src) return undefined;
-  for (const run of await listRuns(src, { job, limit: 20 })) {
-    if (run.id === currentRunId || run.trigger.detail?.missed === "true") continue;
-    return run.result;
-  }
-  return undefined;
 }
 
 async function deliverAll(

@@ -5,11 +5,11 @@
  * pushed at the next start (`pushPendingRecords`).
  */
 import fs from "node:fs";
-import git from "isomorphic-git";
 import type { Settings } from "../core/repo-model.js";
 import type { RunSummary } from "../core/run-summary.js";
 import { findGitDir } from "../git/git-dir.js";
-import { compareAndSwapRef, readRef, RefMovedError } from "../git/ref-lock.js";
+import { GitRepository } from "../git/git-repository.js";
+import { RefMovedError } from "../git/ref-lock.js";
 import type { Redactor } from "../secrets/redactor.js";
 import { isOpscError } from "../core/errors.js";
 import { buildAuditEntry, renderAuditLine } from "./audit-chain.js";
@@ -17,7 +17,7 @@ import { readKnownTip, REWRITTEN } from "./known-tip.js";
 import { pushRecords, type PushOutcome } from "./push-records.js";
 import { buildRecordCommit, DEFAULT_AUTHOR, hasRun, recordMessage, type Signature } from "./record-commit.js";
 import { runDir, targetLogPath } from "./record-paths.js";
-import { maskSummaryText } from "./record-text.js";
+import { maskSummaryText } from "../secrets/mask-run-text.js";
 import { renderRunJson } from "./render-run-json.js";
 import { renderRunReadme } from "./render-readme.js";
 import { clearPending, readPending, stateDir, withRecordsLock, writePending } from "./state-dir.js";
@@ -38,8 +38,8 @@ export interface CommitRecordOptions {
   author?: Signature;
   now?: () => Date;
   env?: NodeJS.ProcessEnv;
-  /** isomorphic-git object cache; share one per process. */
-  cache?: object;
+  /** The Git adapter on the repository (its object cache is reused); default: a new one. */
+  git?: GitRepository;
 }
 
 export interface CommitRecordResult {
@@ -70,7 +70,7 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
   const gitdir = findGitDir(opts.repoDir);
   const env = opts.env ?? process.env;
   const dir = stateDir(opts.repoDir, env);
-  const cache = opts.cache ?? {};
+  const repo = opts.git ?? new GitRepository(gitdir);
   const now = opts.now ?? (() => new Date());
   const branch = opts.settings.records.branch;
   const ref = `refs/heads/${branch}`;
@@ -84,23 +84,21 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
     let commit: string | null = null;
     let existed = false;
     for (let tries = 0; commit === null; tries++) {
-      const local = await readRef(gitdir, ref);
+      const local = await repo.readRef(ref);
       // A fresh clone has the branch only as origin's: continue its chain instead of starting a new one.
       // The known tip comes first: a fetch may have moved the remote-tracking ref to a rewritten history.
       const parent =
-        local ??
-        (await readKnownTip(gitdir, branch)) ??
-        (await readRef(gitdir, `refs/remotes/origin/${branch}`));
+        local ?? (await readKnownTip(repo, branch)) ?? (await repo.readRef(`refs/remotes/origin/${branch}`));
       if (parent) {
-        const { commit: c } = await git.readCommit({ fs, gitdir, oid: parent, cache });
-        if (await hasRun(gitdir, c.tree, path, cache)) {
+        const c = await repo.readCommit(parent);
+        if (await hasRun(repo, c.tree, path)) {
           commit = parent;
           existed = true;
           break;
         }
       }
       const oid = await buildRecordCommit(
-        gitdir,
+        repo,
         parent,
         {
           runId: summary.id,
@@ -111,10 +109,9 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
           author: opts.author ?? DEFAULT_AUTHOR,
         },
         now(),
-        cache,
       );
       try {
-        await compareAndSwapRef(gitdir, ref, local, oid);
+        await repo.compareAndSwapRef(ref, local, oid);
         commit = oid;
       } catch (e) {
         // Only a non-OpsConductor writer can move it while we hold the records lock.
@@ -131,23 +128,22 @@ export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRec
         existed,
         push: { status: "skipped", attempts: 0, rebuilt: [] },
       };
-    const push = await pushLocked(gitdir, dir, branch, [summary.id], cache, now, env);
+    const push = await pushLocked(repo, dir, branch, [summary.id], now, env);
     return { runId: summary.id, path, branch, commit, existed, push };
   });
 }
 
 async function pushLocked(
-  gitdir: string,
+  repo: GitRepository,
   dir: string,
   branch: string,
   runs: string[],
-  cache: object,
   now: () => Date,
   env: NodeJS.ProcessEnv,
 ): Promise<PushOutcome> {
   let push: PushOutcome;
   try {
-    push = await pushRecords({ gitdir, branch, cache, now, env });
+    push = await pushRecords({ gitdir: repo.gitdir, git: repo, branch, now, env });
   } catch (e) {
     push =
       isOpscError(e) && e.code === REWRITTEN
@@ -162,18 +158,18 @@ async function pushLocked(
         : { status: "failed", reason: (e as Error).message, attempts: 1, rebuilt: [] };
   }
   if (push.status === "refused" || push.status === "failed" || push.status === "rewritten") {
-    const repo = fs.realpathSync(gitdir);
+    const where = fs.realpathSync(repo.gitdir);
     const before = readPending(dir);
-    const same = before?.branch === branch && before.repo === repo;
+    const same = before?.branch === branch && before.repo === where;
     writePending(dir, {
-      repo,
+      repo: where,
       branch,
       runs: [...new Set([...(same ? before.runs : []), ...runs])],
       reason: push.reason ?? push.status,
       since: (same ? before.since : undefined) ?? now().toISOString(),
     });
   } else if (push.status === "pushed" || push.status === "already-landed" || push.status === "up-to-date") {
-    if (readPending(dir)?.repo === fs.realpathSync(gitdir)) clearPending(dir);
+    if (readPending(dir)?.repo === fs.realpathSync(repo.gitdir)) clearPending(dir);
   }
   return push;
 }
@@ -185,7 +181,7 @@ async function pushLocked(
 export async function pushPendingRecords(
   repoDir: string,
   settings: Pick<Settings, "records">,
-  options: { env?: NodeJS.ProcessEnv; cache?: object; now?: () => Date } = {},
+  options: { env?: NodeJS.ProcessEnv; git?: GitRepository; now?: () => Date } = {},
 ): Promise<(PushOutcome & { runs: string[] }) | null> {
   const env = options.env ?? process.env;
   const dir = stateDir(repoDir, env);
@@ -196,11 +192,10 @@ export async function pushPendingRecords(
     const again = readPending(dir);
     if (!again || again.repo !== repo) return null;
     const push = await pushLocked(
-      gitdir,
+      options.git ?? new GitRepository(gitdir),
       dir,
       again.branch,
       again.runs,
-      options.cache ?? {},
       options.now ?? (() => new Date()),
       env,
     );

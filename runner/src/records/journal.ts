@@ -13,11 +13,12 @@ import { isOpscError } from "../core/errors.js";
 import type { Plan } from "../core/plan-model.js";
 import type { Settings } from "../core/repo-model.js";
 import type { RunEvent, RunEventListener, RunResult } from "../core/run-events.js";
+import type { GitRepository } from "../git/git-repository.js";
 import { Redactor } from "../secrets/redactor.js";
 import { commitRecord, pushPendingRecords, type CommitRecordResult } from "./commit-record.js";
 import type { PushOutcome } from "./push-records.js";
 import { findGitDir } from "../git/git-dir.js";
-import { maskEventText } from "./record-text.js";
+import { maskEventText } from "../secrets/mask-run-text.js";
 import { recordContext, RunRecorder, type RecordContext } from "./run-recorder.js";
 import { isAlive, me, stateDir, type Owner } from "./state-dir.js";
 
@@ -110,7 +111,7 @@ export interface RecoverOptions {
   redactor?: Redactor;
   env?: NodeJS.ProcessEnv;
   now?: () => Date;
-  cache?: object;
+  git?: GitRepository;
   /** Where warnings about unrecordable journals go; default stderr. */
   warn?: (line: string) => void;
 }
@@ -163,7 +164,10 @@ export async function recoverInterrupted(repoDir: string, options: RecoverOption
   }
   const wantPush = options.push !== false && options.settings.records.push;
   const pending = wantPush
-    ? await pushPendingRecords(repoDir, options.settings, { env, cache: options.cache })
+    ? await pushPendingRecords(repoDir, options.settings, {
+        env,
+        ...(options.git ? { git: options.git } : {}),
+      })
     : null;
   return { recovered, running, unrecorded, pending };
 }
@@ -211,7 +215,7 @@ async function recoverOne(
     redactor,
     env,
     now: options.now,
-    cache: options.cache,
+    ...(options.git ? { git: options.git } : {}),
   });
   fs.rmSync(file, { force: true });
   return { runId: summary.id, result: summary.result, record };

@@ -9,11 +9,8 @@
  * objects reachable (git gc will not drop the evidence) and belongs to the
  * repository it describes however OPSC_STATE_DIR is set.
  */
-import fs from "node:fs";
-import git from "isomorphic-git";
 import { environmentError, type OpscError } from "../core/errors.js";
-import { readRef } from "../git/ref-lock.js";
-import { entryAt, readBlobText } from "../git/write-tree.js";
+import type { GitRepository } from "../git/git-repository.js";
 import { hashLine, splitLines } from "./audit-chain.js";
 import { auditHead } from "./record-commit.js";
 
@@ -23,12 +20,12 @@ export function knownTipRef(branch: string): string {
   return `refs/opsconductor/known/${branch}`;
 }
 
-export async function readKnownTip(gitdir: string, branch: string): Promise<string | null> {
-  return readRef(gitdir, knownTipRef(branch));
+export async function readKnownTip(repo: GitRepository, branch: string): Promise<string | null> {
+  return repo.readRef(knownTipRef(branch));
 }
 
-export async function writeKnownTip(gitdir: string, branch: string, oid: string): Promise<void> {
-  await git.writeRef({ fs, gitdir, ref: knownTipRef(branch), value: oid, force: true });
+export async function writeKnownTip(repo: GitRepository, branch: string, oid: string): Promise<void> {
+  await repo.writeRef(knownTipRef(branch), oid);
 }
 
 /**
@@ -36,21 +33,16 @@ export async function writeKnownTip(gitdir: string, branch: string, oid: string)
  * ancestor of `tip`, and the newest audit line at `known` must still be on
  * `tip`, byte for byte, where it was.
  */
-export async function rewriteOf(
-  gitdir: string,
-  known: string,
-  tip: string,
-  cache: object,
-): Promise<string | null> {
+export async function rewriteOf(repo: GitRepository, known: string, tip: string): Promise<string | null> {
   if (known === tip) return null;
-  const descends = await git.isDescendent({ fs, gitdir, oid: tip, ancestor: known, depth: -1, cache });
+  const descends = await repo.isDescendent(tip, known);
   if (!descends) return `${short(known)} is not an ancestor of ${short(tip)}`;
-  const knownTree = (await git.readCommit({ fs, gitdir, oid: known, cache })).commit.tree;
-  const last = await auditHead(gitdir, knownTree, cache);
+  const knownTree = (await repo.readCommit(known)).tree;
+  const last = await auditHead(repo, knownTree);
   if (!last) return null;
-  const tipTree = (await git.readCommit({ fs, gitdir, oid: tip, cache })).commit.tree;
-  const entry = await entryAt(gitdir, tipTree, last.path, cache);
-  const text = entry?.type === "blob" ? await readBlobText(gitdir, entry.oid, cache) : "";
+  const tipTree = (await repo.readCommit(tip)).tree;
+  const entry = await repo.entryAt(tipTree, last.path);
+  const text = entry?.type === "blob" ? await repo.readBlobText(entry.oid) : "";
   if (!splitLines(text).some((line) => hashLine(line) === last.head.hash)) {
     return `the audit line seq ${last.head.seq} that ${short(known)} ended with is no longer in ${last.path} at ${short(tip)}`;
   }

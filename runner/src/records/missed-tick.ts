@@ -8,7 +8,7 @@
  */
 import type { Settings } from "../core/repo-model.js";
 import type { NotificationOutcome, RunSummary } from "../core/run-summary.js";
-import { newRunId } from "../run/run-plan.js";
+import { newRunId } from "../core/run-id.js";
 import { commitRecord, type CommitRecordResult } from "./commit-record.js";
 import { countOutcomes } from "../core/run-events.js";
 

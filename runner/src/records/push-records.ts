@@ -9,13 +9,11 @@
  * handles the rest (a new branch, a remote far behind).
  */
 import { displayUrl } from "../git/display-url.js";
-import fs from "node:fs";
-import git, { type AuthCallback } from "isomorphic-git";
-import http from "isomorphic-git/http/node";
 import { environmentError, isOpscError } from "../core/errors.js";
-import { compareAndSwapRef, readRef, RefMovedError } from "../git/ref-lock.js";
-import { isRaceMessage, pushNewObjects } from "../git/push-new-objects.js";
-import { authFromEnv, isHttpUrl, remoteUrl } from "../git/remote-auth.js";
+import { GitRepository, type AuthCallback } from "../git/git-repository.js";
+import { RefMovedError } from "../git/ref-lock.js";
+import { isRaceMessage } from "../git/push-new-objects.js";
+import { authFromEnv, isHttpUrl } from "../git/remote-auth.js";
 import { readKnownTip, REWRITTEN, rewriteOf, rewrittenError, writeKnownTip } from "./known-tip.js";
 import { hasRun, replayRecordCommit, trailer } from "./record-commit.js";
 import { isRunId, runDir } from "./record-paths.js";
@@ -49,9 +47,10 @@ export interface PushOutcome {
 
 export interface PushOptions {
   gitdir: string;
+  /** The Git adapter on `gitdir`, when the caller has one (its object cache is reused). */
+  git?: GitRepository;
   branch: string;
   remote?: string;
-  cache: object;
   now?: () => Date;
   env?: NodeJS.ProcessEnv;
   maxAttempts?: number;
@@ -59,10 +58,11 @@ export interface PushOptions {
 
 export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
   const remote = opts.remote ?? "origin";
-  const { gitdir, branch, cache } = opts;
+  const { branch } = opts;
+  const repo = opts.git ?? new GitRepository(opts.gitdir);
   const now = opts.now ?? (() => new Date());
   const ref = `refs/heads/${branch}`;
-  const url = await remoteUrl(gitdir, remote);
+  const url = await repo.remoteUrl(remote);
   if (!url) return { status: "no-remote", attempts: 0, rebuilt: [] };
   if (!isHttpUrl(url)) {
     return {
@@ -77,18 +77,18 @@ export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
   const rebuilt = new Set<string>();
   let landed = false;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const local = await readRef(gitdir, ref);
+    const local = await repo.readRef(ref);
     if (!local) return { status: "up-to-date", attempts: attempt - 1, rebuilt: [] };
     // A remote tip behind the known one is a rewind: pushing would hide it, so it is refused like any rewrite.
     const checkRemoteTip = async (remoteTip: string): Promise<void> => {
-      const known = await readKnownTip(gitdir, branch);
-      const why = known ? await rewriteOf(gitdir, known, remoteTip, cache) : null;
+      const known = await readKnownTip(repo, branch);
+      const why = known ? await rewriteOf(repo, known, remoteTip) : null;
       if (known && why) throw rewrittenError(branch, known, remoteTip, why);
     };
-    const answer = await attemptPush(gitdir, url, remote, branch, local, onAuth, cache, checkRemoteTip);
+    const answer = await attemptPush(repo, url, remote, branch, local, onAuth, checkRemoteTip);
     if (answer.kind === "pushed") {
-      await git.writeRef({ fs, gitdir, ref: `refs/remotes/${remote}/${branch}`, value: local, force: true });
-      await writeKnownTip(gitdir, branch, local);
+      await repo.writeRef(`refs/remotes/${remote}/${branch}`, local);
+      await writeKnownTip(repo, branch, local);
       return {
         status: landed && rebuilt.size === 0 ? "already-landed" : "pushed",
         attempts: attempt,
@@ -101,26 +101,16 @@ export async function pushRecords(opts: PushOptions): Promise<PushOutcome> {
       return { status: "failed", reason: answer.reason, attempts: attempt, rebuilt: [...rebuilt] };
     }
     // Lost a race: take the remote tip and put our records on top of it, if it extends what we knew.
-    const tracked = await readRef(gitdir, `refs/remotes/${remote}/${branch}`);
-    const fetched = await git.fetch({
-      fs,
-      http,
-      gitdir,
-      cache,
-      remote,
-      ref: branch,
-      singleBranch: true,
-      tags: false,
-      onAuth,
-    });
-    const remoteTip = fetched.fetchHead ?? (await readRef(gitdir, `refs/remotes/${remote}/${branch}`));
+    const tracked = await repo.readRef(`refs/remotes/${remote}/${branch}`);
+    const fetched = await repo.fetch({ remote, ref: branch, ...(onAuth ? { onAuth } : {}) });
+    const remoteTip = fetched ?? (await repo.readRef(`refs/remotes/${remote}/${branch}`));
     if (!remoteTip) continue;
     // Without a known tip yet (a clone from before it was kept), the remote-tracking ref as it was before this fetch.
-    const known = (await readKnownTip(gitdir, branch)) ?? tracked;
-    const why = known ? await rewriteOf(gitdir, known, remoteTip, cache) : null;
+    const known = (await readKnownTip(repo, branch)) ?? tracked;
+    const why = known ? await rewriteOf(repo, known, remoteTip) : null;
     if (known && why) throw rewrittenError(branch, known, remoteTip, why);
-    await writeKnownTip(gitdir, branch, remoteTip);
-    const outcome = await rebaseRecords(gitdir, ref, local, remoteTip, now, cache);
+    await writeKnownTip(repo, branch, remoteTip);
+    const outcome = await rebaseRecords(repo, ref, local, remoteTip, now);
     for (const id of outcome.rebuilt) rebuilt.add(id);
     if (outcome.landed) landed = true;
     if (outcome.tip === remoteTip) {
@@ -147,18 +137,23 @@ type Attempt =
  * sends only the new objects; anything else goes through isomorphic-git's push.
  */
 async function attemptPush(
-  gitdir: string,
+  repo: GitRepository,
   url: string,
   remote: string,
   branch: string,
   local: string,
   onAuth: AuthCallback | undefined,
-  cache: object,
   checkRemoteTip: (remoteTip: string) => Promise<void>,
 ): Promise<Attempt> {
   const ref = `refs/heads/${branch}`;
   try {
-    const fast = await pushNewObjects({ gitdir, url, ref, oid: local, onAuth, cache, checkRemoteTip });
+    const fast = await repo.pushNewObjects({
+      url,
+      ref,
+      oid: local,
+      ...(onAuth ? { onAuth } : {}),
+      checkRemoteTip,
+    });
     if (fast.kind === "pushed") return { kind: "pushed" };
     if (fast.kind === "race") return { kind: "race" };
     if (fast.kind === "refused") return { kind: "refused", reason: fast.reason, messages: fast.messages };
@@ -169,15 +164,11 @@ async function attemptPush(
   }
   const messages: string[] = [];
   try {
-    const result = await git.push({
-      fs,
-      http,
-      gitdir,
-      cache,
+    const result = await repo.push({
       remote,
       ref: branch,
       remoteRef: branch,
-      onAuth,
+      ...(onAuth ? { onAuth } : {}),
       onMessage: (m) => {
         messages.push(m);
       },
@@ -235,21 +226,18 @@ function refused(why: string, messages: string[], attempts: number, rebuilt: Set
  * tip; equal to remoteTip when every record of ours is already there.
  */
 async function rebaseRecords(
-  gitdir: string,
+  repo: GitRepository,
   ref: string,
   local: string,
   remoteTip: string,
   now: () => Date,
-  cache: object,
 ): Promise<{ tip: string; rebuilt: string[]; landed: boolean }> {
-  const bases = await git
-    .findMergeBase({ fs, gitdir, oids: [local, remoteTip], cache })
-    .catch(() => [] as string[]);
-  const base = (bases as string[])[0] ?? null;
+  const bases = await repo.mergeBase(local, remoteTip).catch(() => [] as string[]);
+  const base = bases[0] ?? null;
   const mine: Array<{ oid: string; runId: string }> = [];
   let cursor: string | null = local;
   while (cursor && cursor !== base) {
-    const { commit } = await git.readCommit({ fs, gitdir, oid: cursor, cache });
+    const commit = await repo.readCommit(cursor);
     const runId = trailer(commit.message, "Opsc-Run");
     if (!runId || !isRunId(runId)) {
       throw environmentError(
@@ -266,19 +254,18 @@ async function rebaseRecords(
   let tip = remoteTip;
   const rebuilt: string[] = [];
   let landed = false;
-  const tipTree = async (oid: string): Promise<string> =>
-    (await git.readCommit({ fs, gitdir, oid, cache })).commit.tree;
+  const tipTree = async (oid: string): Promise<string> => (await repo.readCommit(oid)).tree;
   for (const { oid, runId } of mine) {
     const dir = runDir(runId);
-    if (await hasRun(gitdir, await tipTree(tip), dir, cache)) {
+    if (await hasRun(repo, await tipTree(tip), dir)) {
       landed = true;
       continue;
     }
-    tip = await replayRecordCommit(gitdir, oid, tip, dir, now(), cache);
+    tip = await replayRecordCommit(repo, oid, tip, dir, now());
     rebuilt.push(runId);
   }
   try {
-    await compareAndSwapRef(gitdir, ref, local, tip);
+    await repo.compareAndSwapRef(ref, local, tip);
   } catch (e) {
     if (e instanceof RefMovedError) return { tip: local, rebuilt: [], landed: false };
     throw e;

@@ -4,38 +4,32 @@
  * to the last line on that parent), the commit. Also replays a record commit
  * onto another tip, which is how a push that lost a race is rebuilt.
  */
-import fs from "node:fs";
-import git from "isomorphic-git";
 import { bug } from "../core/errors.js";
 import type { RunSummary } from "../core/run-summary.js";
-import { entryAt, listTree, readBlobText, writeTreeWith, type TreeInput } from "../git/write-tree.js";
+import type { GitRepository } from "../git/git-repository.js";
+import type { TreeInput } from "../git/write-tree.js";
 import { hashLine, rechainAuditLine, splitLines, type ChainHead } from "./audit-chain.js";
 import { auditFile } from "./record-paths.js";
 
-export interface Signature {
-  name: string;
-  email: string;
-}
-
-export const DEFAULT_AUTHOR: Signature = { name: "OpsConductor", email: "opsconductor@localhost" };
+export { DEFAULT_AUTHOR, type Signature } from "../git/author.js";
+import type { Signature } from "../git/author.js";
 
 /** The last audit file and line on a tree: the chain head new lines attach to. */
 export async function auditHead(
-  gitdir: string,
+  repo: GitRepository,
   tree: string | null,
-  cache: object,
 ): Promise<{ path: string; text: string; head: ChainHead } | null> {
   if (!tree) return null;
-  const years = (await listTree(gitdir, tree, "audit", cache)).filter(
+  const years = (await repo.listTree(tree, "audit")).filter(
     (e) => e.type === "tree" && /^\d{4}$/.test(e.path),
   );
   years.sort((a, b) => (a.path < b.path ? 1 : -1));
   for (const year of years) {
-    const { tree: months } = await git.readTree({ fs, gitdir, oid: year.oid, cache });
+    const months = await repo.readTree(year.oid);
     const files = months.filter((e) => e.type === "blob" && /^\d{2}\.jsonl$/.test(e.path));
     files.sort((a, b) => (a.path < b.path ? 1 : -1));
     for (const file of files) {
-      const text = await readBlobText(gitdir, file.oid, cache);
+      const text = await repo.readBlobText(file.oid);
       const lines = splitLines(text);
       const last = lines[lines.length - 1];
       if (last === undefined) continue;
@@ -63,41 +57,32 @@ export interface RecordContent {
 }
 
 export async function buildRecordCommit(
-  gitdir: string,
+  repo: GitRepository,
   parent: string | null,
   record: RecordContent,
   now: Date,
-  cache: object,
 ): Promise<string> {
-  const parentTree = parent ? (await git.readCommit({ fs, gitdir, oid: parent, cache })).commit.tree : null;
-  const last = await auditHead(gitdir, parentTree, cache);
+  const parentTree = parent ? (await repo.readCommit(parent)).tree : null;
+  const last = await auditHead(repo, parentTree);
   // Lines stay in order even if this machine's clock is behind the last writer's.
   const wanted = auditFile(now);
   const path = last && last.path > wanted ? last.path : wanted;
   const line = record.auditLine(last?.head ?? null, now);
   const before =
-    last && last.path === path
-      ? last.text
-      : parentTree
-        ? await existingText(gitdir, parentTree, path, cache)
-        : "";
+    last && last.path === path ? last.text : parentTree ? await existingText(repo, parentTree, path) : "";
   const inputs: TreeInput[] = [{ path, content: `${before}${line}\n` }];
   if ("tree" in record.files) inputs.push({ path: record.dir, tree: record.files.tree });
   else for (const f of record.files) inputs.push({ path: `${record.dir}/${f.path}`, content: f.content });
-  const tree = await writeTreeWith(gitdir, parentTree, inputs, cache);
+  const tree = await repo.writeTreeWith(parentTree, inputs);
   const stamp = { ...record.author, timestamp: Math.floor(now.getTime() / 1000), timezoneOffset: 0 };
   // The commit vouches for the newest line: the chain alone cannot tell if its last line was edited.
   const message = `${withoutTrailer(record.message, AUDIT_HEAD_TRAILER).trimEnd()}\n${AUDIT_HEAD_TRAILER}: ${hashLine(line)}\n`;
-  return git.writeCommit({
-    fs,
-    gitdir,
-    commit: { tree, parent: parent ? [parent] : [], author: stamp, committer: stamp, message },
-  });
+  return repo.writeCommit({ tree, parent: parent ? [parent] : [], author: stamp, committer: stamp, message });
 }
 
-async function existingText(gitdir: string, tree: string, path: string, cache: object): Promise<string> {
-  const entry = await entryAt(gitdir, tree, path, cache);
-  return entry && entry.type === "blob" ? readBlobText(gitdir, entry.oid, cache) : "";
+async function existingText(repo: GitRepository, tree: string, path: string): Promise<string> {
+  const entry = await repo.entryAt(tree, path);
+  return entry && entry.type === "blob" ? repo.readBlobText(entry.oid) : "";
 }
 
 export function recordMessage(summary: RunSummary): string {
@@ -128,8 +113,8 @@ export function trailer(message: string, key: string): string | undefined {
 }
 
 /** Whether a run directory is already on a tree (a record that already landed). */
-export async function hasRun(gitdir: string, tree: string, dir: string, cache: object): Promise<boolean> {
-  return (await entryAt(gitdir, tree, `${dir}/run.json`, cache)) !== null;
+export async function hasRun(repo: GitRepository, tree: string, dir: string): Promise<boolean> {
+  return (await repo.entryAt(tree, `${dir}/run.json`)) !== null;
 }
 
 /**
@@ -137,16 +122,15 @@ export async function hasRun(gitdir: string, tree: string, dir: string, cache: o
  * grafted unchanged, its audit line re-chained to the new head.
  */
 export async function replayRecordCommit(
-  gitdir: string,
+  repo: GitRepository,
   oid: string,
   newParent: string,
   dir: string,
   now: Date,
-  cache: object,
 ): Promise<string> {
-  const { commit } = await git.readCommit({ fs, gitdir, oid, cache });
-  const runTree = await entryAt(gitdir, commit.tree, dir, cache);
-  const own = await auditHead(gitdir, commit.tree, cache);
+  const commit = await repo.readCommit(oid);
+  const runTree = await repo.entryAt(commit.tree, dir);
+  const own = await auditHead(repo, commit.tree);
   const runId = dir.slice(dir.lastIndexOf("/") + 1);
   const ownLine = own
     ? splitLines(own.text)
@@ -157,7 +141,7 @@ export async function replayRecordCommit(
     throw bug("records.replay", `record commit ${oid} has no run directory or audit line for ${runId}`);
   }
   return buildRecordCommit(
-    gitdir,
+    repo,
     newParent,
     {
       runId,
@@ -168,6 +152,5 @@ export async function replayRecordCommit(
       author: { name: commit.author.name, email: commit.author.email },
     },
     now,
-    cache,
   );
 }

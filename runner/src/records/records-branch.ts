@@ -3,15 +3,10 @@
  * verification of the whole trail. The CLI's `runs` and `audit` commands and
  * the server's API call these.
  */
-import fs from "node:fs";
-import git from "isomorphic-git";
-import http from "isomorphic-git/http/node";
 import { environmentError, userError } from "../core/errors.js";
 import type { RunSummary } from "../core/run-summary.js";
-import { findGitDir } from "../git/git-dir.js";
-import { readRef } from "../git/ref-lock.js";
-import { authFromEnv, isHttpUrl, remoteUrl } from "../git/remote-auth.js";
-import { entryAt, listTree, readBlobText } from "../git/write-tree.js";
+import { GitRepository } from "../git/git-repository.js";
+import { authFromEnv, isHttpUrl } from "../git/remote-auth.js";
 import {
   sha256Hex,
   splitLines,
@@ -29,12 +24,12 @@ import { readKnownTip, rewriteOf, writeKnownTip } from "./known-tip.js";
 import { stateDir, withRecordsLock } from "./state-dir.js";
 
 export interface RecordsSource {
-  gitdir: string;
+  /** The Git adapter on the repository; every read of this source shares its object cache. */
+  git: GitRepository;
   /** Commit id of the records branch tip. */
   commit: string;
   tree: string;
   ref: string;
-  cache: object;
 }
 
 /** The records branch (or its remote-tracking ref, or a commit just fetched); null when nothing was recorded yet. */
@@ -43,13 +38,12 @@ export async function openRecords(
   branch: string,
   options: { remote?: string; commit?: string } = {},
 ): Promise<RecordsSource | null> {
-  const gitdir = findGitDir(repoDir);
+  const git = GitRepository.at(repoDir);
   const ref = options.remote ? `refs/remotes/${options.remote}/${branch}` : `refs/heads/${branch}`;
-  const commit = options.commit ?? (await readRef(gitdir, ref));
+  const commit = options.commit ?? (await git.readRef(ref));
   if (!commit) return null;
-  const cache = {};
-  const { commit: c } = await git.readCommit({ fs, gitdir, oid: commit, cache });
-  return { gitdir, commit, tree: c.tree, ref, cache };
+  const c = await git.readCommit(commit);
+  return { git, commit, tree: c.tree, ref };
 }
 
 /** Fetches the records branch from origin; the commit origin holds now (not a remote-tracking ref). */
@@ -58,8 +52,8 @@ export async function fetchRecords(
   branch: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | null> {
-  const gitdir = findGitDir(repoDir);
-  const url = await remoteUrl(gitdir, "origin");
+  const repo = GitRepository.at(repoDir);
+  const url = await repo.remoteUrl("origin");
   if (!url)
     throw userError("records.no-remote", "the repository has no remote named origin", {
       hint: "git remote add origin https://...",
@@ -74,17 +68,8 @@ export async function fetchRecords(
     );
   }
   try {
-    const fetched = await git.fetch({
-      fs,
-      http,
-      gitdir,
-      remote: "origin",
-      ref: branch,
-      singleBranch: true,
-      tags: false,
-      onAuth: authFromEnv(env),
-    });
-    return fetched.fetchHead;
+    const onAuth = authFromEnv(env);
+    return await repo.fetch({ remote: "origin", ref: branch, ...(onAuth ? { onAuth } : {}) });
   } catch (e) {
     throw environmentError(
       "records.fetch-failed",
@@ -98,7 +83,7 @@ export async function fetchRecords(
 }
 
 async function sortedDirs(src: RecordsSource, path: string, pattern: RegExp): Promise<string[]> {
-  const entries = await listTree(src.gitdir, src.tree, path, src.cache);
+  const entries = await src.git.listTree(src.tree, path);
   return entries
     .filter((e) => e.type === "tree" && pattern.test(e.path))
     .map((e) => e.path)
@@ -122,15 +107,15 @@ export async function readRun(
   src: RecordsSource,
   runId: string,
 ): Promise<{ summary: RunSummary; runJson: string } | null> {
-  const entry = await entryAt(src.gitdir, src.tree, `${runDir(runId)}/run.json`, src.cache);
+  const entry = await src.git.entryAt(src.tree, `${runDir(runId)}/run.json`);
   if (!entry || entry.type !== "blob") return null;
-  const runJson = await readBlobText(src.gitdir, entry.oid, src.cache);
+  const runJson = await src.git.readBlobText(entry.oid);
   return { summary: parseRunJson(runJson), runJson };
 }
 
 export async function readRunFile(src: RecordsSource, runId: string, file: string): Promise<string | null> {
-  const entry = await entryAt(src.gitdir, src.tree, `${runDir(runId)}/${file}`, src.cache);
-  return entry && entry.type === "blob" ? readBlobText(src.gitdir, entry.oid, src.cache) : null;
+  const entry = await src.git.entryAt(src.tree, `${runDir(runId)}/${file}`);
+  return entry && entry.type === "blob" ? src.git.readBlobText(entry.oid) : null;
 }
 
 /** Newest first; reads run.json only for as many runs as it returns (plus the ones a job filter skips). */
@@ -153,11 +138,11 @@ export async function listRuns(
 export async function readAuditFiles(src: RecordsSource): Promise<AuditFileText[]> {
   const files: AuditFileText[] = [];
   for (const y of await sortedDirs(src, "audit", /^\d{4}$/)) {
-    const entries = await listTree(src.gitdir, src.tree, `audit/${y}`, src.cache);
+    const entries = await src.git.listTree(src.tree, `audit/${y}`);
     for (const e of entries
       .filter((e) => e.type === "blob" && /^\d{2}\.jsonl$/.test(e.path))
       .sort((a, b) => (a.path < b.path ? -1 : 1))) {
-      files.push({ path: `audit/${y}/${e.path}`, text: await readBlobText(src.gitdir, e.oid, src.cache) });
+      files.push({ path: `audit/${y}/${e.path}`, text: await src.git.readBlobText(e.oid) });
     }
   }
   return files;
@@ -203,11 +188,11 @@ export async function verifyRecords(src: RecordsSource): Promise<ChainVerificati
 async function runFolderManifest(src: RecordsSource, dir: string): Promise<FileManifest> {
   const out: FileManifest = {};
   const walk = async (path: string, prefix: string): Promise<void> => {
-    for (const e of await listTree(src.gitdir, src.tree, path, src.cache)) {
+    for (const e of await src.git.listTree(src.tree, path)) {
       const name = `${prefix}${e.path}`;
       if (e.type === "tree") await walk(`${path}/${e.path}`, `${name}/`);
       else if (e.type === "blob") {
-        const { blob } = await git.readBlob({ fs, gitdir: src.gitdir, oid: e.oid, cache: src.cache });
+        const blob = await src.git.readBlob(e.oid);
         // A changed mode (a log made executable, a link) is a change too.
         out[name] = e.mode === "100644" ? sha256Hex(blob) : `${e.mode} ${sha256Hex(blob)}`;
       } else out[name] = `${e.type} ${e.oid}`;
@@ -220,7 +205,7 @@ async function runFolderManifest(src: RecordsSource, dir: string): Promise<FileM
 async function newestAuditHead(src: RecordsSource): Promise<{ commit: string; hash: string } | null> {
   let oid: string | undefined = src.commit;
   for (let i = 0; oid && i < HEAD_SEARCH_DEPTH; i++) {
-    const { commit } = await git.readCommit({ fs, gitdir: src.gitdir, oid, cache: src.cache });
+    const commit = await src.git.readCommit(oid);
     const hash = trailer(commit.message, AUDIT_HEAD_TRAILER);
     if (hash) return { commit: oid, hash };
     oid = commit.parent[0];
@@ -248,15 +233,14 @@ export async function verifyRemoteRecords(
   branch: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RemoteVerification> {
-  const gitdir = findGitDir(repoDir);
-  const known =
-    (await readKnownTip(gitdir, branch)) ?? (await readRef(gitdir, `refs/remotes/origin/${branch}`));
+  const repo = GitRepository.at(repoDir);
+  const known = (await readKnownTip(repo, branch)) ?? (await repo.readRef(`refs/remotes/origin/${branch}`));
   const tip = await fetchRecords(repoDir, branch, env);
   const src = tip ? await openRecords(repoDir, branch, { remote: "origin", commit: tip }) : null;
   if (!src) return { src: null, chain: null, known, rewrite: null };
   const chain = await verifyRecords(src);
-  const rewrite = known ? await rewriteOf(gitdir, known, src.commit, src.cache) : null;
-  if (chain.ok && !rewrite) await writeKnownTip(gitdir, branch, src.commit);
+  const rewrite = known ? await rewriteOf(src.git, known, src.commit) : null;
+  if (chain.ok && !rewrite) await writeKnownTip(src.git, branch, src.commit);
   return { src, chain, known, rewrite };
 }
 
@@ -276,7 +260,7 @@ export async function acceptRemoteTip(
       hint: "give the commit origin's records branch is at, as `opsc audit verify --remote` prints it",
     });
   }
-  const gitdir = findGitDir(repoDir);
+  const repo = GitRepository.at(repoDir);
   return withRecordsLock(stateDir(repoDir, env), async () => {
     const tip = await fetchRecords(repoDir, branch, env);
     if (!tip || !tip.startsWith(commit.toLowerCase())) {
@@ -286,8 +270,8 @@ export async function acceptRemoteTip(
         { hint: "look again (opsc audit verify --remote), then accept the commit it is at now" },
       );
     }
-    const previous = await readKnownTip(gitdir, branch);
-    await writeKnownTip(gitdir, branch, tip);
+    const previous = await readKnownTip(repo, branch);
+    await writeKnownTip(repo, branch, tip);
     return { tip, previous };
   });
 }

@@ -5,7 +5,7 @@
  *
  * Events arrive already masked by the engine; their text is masked again
  * here, because a record is forever and a second pass costs little. Only text
- * is masked (record-text.ts): a short secret must never reach a run id or a timestamp.
+ * is masked (secrets/mask-run-text.ts): a short secret must never reach a run id or a timestamp.
  */
 import type { Plan } from "../core/plan-model.js";
 import {
@@ -17,7 +17,7 @@ import {
 } from "../core/run-events.js";
 import type { RunSummary, StepSummary, TargetSummary } from "../core/run-summary.js";
 import type { Redactor } from "../secrets/redactor.js";
-import { maskEventText, maskSummaryText } from "./record-text.js";
+import { maskEventText, maskSummaryText } from "../secrets/mask-run-text.js";
 
 /** The parts of a Plan a record needs; a journal stores exactly these. */
 export interface RecordContext {

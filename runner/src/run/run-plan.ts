@@ -5,7 +5,6 @@
  * `parallel` targets at once; on a target, steps run in order over one connection.
  * Every string that leaves the engine passes through the Redactor first.
  */
-import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { isOpscError } from "../core/errors.js";
 import {
@@ -27,10 +26,11 @@ import type {
 import { countOutcomes } from "../core/run-events.js";
 import type { StepSummary, TargetSummary } from "../core/run-summary.js";
 import type { Redactor } from "../secrets/redactor.js";
-import { maskEventText } from "../records/record-text.js";
+import { maskEventText } from "../secrets/mask-run-text.js";
 import { buildStepScript } from "../transports/script-builder.js";
 import type { Transport } from "../transports/transport.js";
 import { parseOutputs, StepStdout, type Trailer } from "./step-stdout.js";
+import { newRunId } from "../core/run-id.js";
 
 export interface RunOptions {
   /** The transport for a target; called at most once per target per run. */
@@ -55,19 +55,6 @@ export interface RunOutcome {
   ms: number;
   targets: TargetSummary[];
   counts: Record<TargetOutcome, number>;
-}
-
-/** `20261122T031500Z-patch-web-7f3a`: sortable, unique, readable. */
-export function newRunId(job: string, at: Date): string {
-  const stamp = at
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
-  const slug = job
-    .replace(/[^a-z0-9]+/gi, "-")
-    .replace(/^-|-$/g, "")
-    .toLowerCase();
-  return `${stamp}-${slug}-${randomBytes(2).toString("hex")}`;
 }
 
 interface StepState {

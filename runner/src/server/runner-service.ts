@@ -12,16 +12,15 @@ import { isOpscError, userError } from "../core/errors.js";
 import type { Trigger } from "../core/plan-model.js";
 import type { JobDef, RepoModel, Settings } from "../core/repo-model.js";
 import type { RunEvent } from "../core/run-events.js";
-import { readRepoCommit } from "../git/read-tree.js";
 import { buildPlan } from "../plan/build-plan.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
 import { loadRepo } from "../repo/load-repo.js";
 import { branchOf } from "../triggers/match-push.js";
-import { resolvePush } from "../triggers/resolve-push.js";
-import type { Claims } from "./claims.js";
+import { resolvePush } from "../app/resolve-push.js";
+import type { Claims } from "../git/claims.js";
 import type { Clock } from "./clock.js";
 import type { JobExecutor } from "./job-executor.js";
-import type { RepoMirror } from "./repo-mirror.js";
+import type { RepoMirror } from "../git/repo-mirror.js";
 import { RunQueue } from "./run-queue.js";
 import type { MissedTickFacts } from "../records/missed-tick.js";
 import { Scheduler, type ScheduledTick } from "./scheduler.js";
@@ -261,7 +260,7 @@ export class RunnerService {
     if (!(await this.o.mirror.hasCommit(p.after))) {
       throw userError("webhook.unknown-commit", `commit ${p.after} is not in the mirror after fetching`);
     }
-    const r = await resolvePush(this.o.mirror.gitdir, {
+    const r = await resolvePush(this.o.mirror.repository, {
       before: p.before ?? "0",
       after: p.after,
       ref: p.ref,
@@ -634,7 +633,7 @@ export class RunnerService {
   private async modelAt(commit: string): Promise<{ model: RepoModel; errors: Diagnostic[] }> {
     let hit = this.models.get(commit);
     if (!hit) {
-      const { model, diagnostics } = loadRepo(await readRepoCommit(this.o.mirror.gitdir, commit));
+      const { model, diagnostics } = loadRepo(await this.o.mirror.repository.readFiles(commit));
       hit = { model, errors: diagnostics.filter((d) => d.severity === "error") };
       this.remember(commit, hit);
     }

@@ -5,7 +5,7 @@
  */
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executeJob } from "../../src/run/execute-job.js";
+import { executeJob } from "../../src/app/execute-job.js";
 import { git, TestRepo } from "../helpers/automation-repo.js";
 import { startReceiver, type Receiver } from "../notify/http-receiver.js";
 

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { commitRecord } from "../../src/records/commit-record.js";
 import { missedTickSummary } from "../../src/records/missed-tick.js";
-import { notifyRun, previousRunResult } from "../../src/notify/notifier.js";
+import { notifyRun } from "../../src/notify/notifier.js";
+import { previousRunResult } from "../../src/records/previous-run.js";
 import { Redactor } from "../../src/secrets/redactor.js";
 import { TestRepo } from "../helpers/automation-repo.js";
 import { startReceiver, type Receiver } from "./http-receiver.js";

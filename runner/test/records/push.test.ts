@@ -140,7 +140,7 @@ describe("pushing records over smart HTTP", () => {
     // Someone else delivered our commit, then the remote moved on.
     await gitNet(repo, "push", "-q", "origin", BRANCH);
     await outsidePush(srv.url, "outsider");
-    const outcome = await pushRecords({ gitdir: join(repo, ".git"), branch: BRANCH, cache: {}, env });
+    const outcome = await pushRecords({ gitdir: join(repo, ".git"), branch: BRANCH, env });
     expect(outcome.status).toBe("already-landed");
     expect(outcome.rebuilt).toEqual([]);
     expect(

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ProgressView } from "../../src/run/progress-view.js";
+import { ProgressView } from "../../src/app/progress-view.js";
 import { runPlan } from "../../src/run/run-plan.js";
 import { Redactor } from "../../src/secrets/redactor.js";
 import { LocalTransport } from "../../src/transports/local-transport.js";

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimRef, LocalClaims, RemoteClaims } from "../../src/server/claims.js";
-import { openMirror } from "../../src/server/repo-mirror.js";
+import { claimRef, LocalClaims, RemoteClaims } from "../../src/git/claims.js";
+import { openMirror } from "../../src/git/repo-mirror.js";
 import { BASE_FILES, TestRepo } from "../helpers/automation-repo.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { openMirror } from "../../src/server/repo-mirror.js";
+import { openMirror } from "../../src/git/repo-mirror.js";
 import { BASE_FILES, TestRepo } from "../helpers/automation-repo.js";
 
 const state = mkdtempSync(join(tmpdir(), "opsc-mirror-"));

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { changedPaths, ZERO_SHA } from "../../src/triggers/changed-paths.js";
-import { resolvePush } from "../../src/triggers/resolve-push.js";
+import { resolvePush } from "../../src/app/resolve-push.js";
 import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
 
 const repo = new TestRepo();

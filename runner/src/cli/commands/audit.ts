@@ -6,7 +6,7 @@ import { EXIT } from "../../core/exit-codes.js";
 import { exportAudit } from "../../records/audit-export.js";
 import type { ChainVerification } from "../../records/audit-chain.js";
 import type { RecordsSource } from "../../records/records-branch.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 const write = (s: string): void => void process.stdout.write(s);
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -2,7 +2,7 @@
 import { Command, Option } from "commander";
 import { usageError } from "../../core/errors.js";
 import { DIFF_FORMATS, renderReview, type DiffFormat } from "../../review/render-diff.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot, locateGit } from "../../app/workspace.js";
 
 interface DiffFlags {
   repo?: string;
@@ -44,7 +44,7 @@ Examples:
         });
       }
       // Loaded on use, so `opsc --help` and `--version` stay quick.
-      const { locateGit, reviewCommits } = await import("../../review/review-commits.js");
+      const { reviewCommits } = await import("../../app/review-commits.js");
       const { gitdir, root } = locateGit(findRepoRoot(flags.repo));
       const review = await reviewCommits({ gitdir, ...(root ? { root } : {}), base, head, at });
       process.stdout.write(renderReview(review, flags.format));

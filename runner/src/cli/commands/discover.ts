@@ -8,7 +8,7 @@ import type { ProbeResult } from "../../discover/probe-ssh.js";
 import type { MergeResult } from "../../inventory/merge-targets.js";
 import { readTargetsFile, writeTargetsFile } from "../../inventory/targets-file.js";
 import { fingerprint, parsePinnedKey } from "../../transports/host-key.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 interface Options {
   port: number;

@@ -1,13 +1,12 @@
 /** `opsc init [DIR]`: a new automation repository that validates clean. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import fs from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { hasErrors } from "../../core/diagnostic.js";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { formatDiagnostics } from "../../repo/format-diagnostics.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 export function register(program: Command): void {
   program
@@ -47,11 +46,11 @@ It refuses a folder that already holds opsconductor.yaml, and never overwrites a
         );
       }
       // Loaded on use, so `opsc --help` and `--version` stay quick.
-      const [{ initFiles }, { loadRepo }, { readRepoDir }, { default: git }] = await Promise.all([
+      const [{ initFiles }, { loadRepo }, { readRepoDir }, { ensureGitRepository }] = await Promise.all([
         import("../../repo/init-files.js"),
         import("../../repo/load-repo.js"),
         import("../../repo/read-dir.js"),
-        import("isomorphic-git"),
+        import("../../app/workspace.js"),
       ]);
       const files = initFiles(opts.name ?? basename(root));
       const clashes = [...files.keys()].filter((p) => existsSync(join(root, p)));
@@ -64,7 +63,7 @@ It refuses a folder that already holds opsconductor.yaml, and never overwrites a
         mkdirSync(dirname(join(root, path)), { recursive: true });
         writeFileSync(join(root, path), content, { flag: "wx" });
       }
-      if (!existsSync(join(root, ".git"))) await git.init({ fs, dir: root, defaultBranch: "main" });
+      await ensureGitRepository(root);
       const { diagnostics, sources } = loadRepo(await readRepoDir(root));
       if (hasErrors(diagnostics)) {
         process.stdout.write(

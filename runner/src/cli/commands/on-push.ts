@@ -1,12 +1,10 @@
 /** `opsc on-push --before SHA --after SHA`: run what a push triggers, at the pushed commit. */
-import fs from "node:fs";
 import { Command } from "commander";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
-import { findGitDir } from "../../git/git-dir.js";
 import { formatDiagnostics } from "../../repo/format-diagnostics.js";
 import { cliActor } from "../actor.js";
-import { findRepoRoot } from "../repo-root.js";
+import { openWorkspace, type Workspace } from "../../app/workspace.js";
 
 export interface OnPushOptions {
   before: string;
@@ -52,15 +50,15 @@ export async function onPushCommand(
   opts: OnPushOptions,
   out = (s: string) => process.stdout.write(s),
 ): Promise<number> {
-  const root = findRepoRoot(opts.repo);
+  const workspace = await openWorkspace(opts.repo);
+  const { root } = workspace;
   // Loaded on use, so `opsc --help` and `--version` stay quick.
   const [{ executeJob }, { resolvePush }] = await Promise.all([
-    import("../../run/execute-job.js"),
-    import("../../triggers/resolve-push.js"),
+    import("../../app/execute-job.js"),
+    import("../../app/resolve-push.js"),
   ]);
-  const gitdir = findGitDir(root);
-  const ref = opts.ref ?? process.env.GITHUB_REF ?? (await currentBranchRef(gitdir));
-  const r = await resolvePush(gitdir, { before: opts.before, after: opts.after, ref });
+  const ref = opts.ref ?? process.env.GITHUB_REF ?? (await currentBranchRef(workspace));
+  const r = await resolvePush(workspace.git, { before: opts.before, after: opts.after, ref });
   if (r.errors.length > 0) {
     process.stderr.write(formatDiagnostics(r.errors, "text"));
     throw userError(
@@ -85,7 +83,7 @@ export async function onPushCommand(
   for (const job of r.jobs) {
     const { summary } = await executeJob({
       repoDir: root,
-      gitdir,
+      gitdir: workspace.gitdir,
       commit: r.commit,
       ref,
       job: job.id,
@@ -103,9 +101,8 @@ export async function onPushCommand(
   return failed > 0 ? EXIT.failed : EXIT.ok;
 }
 
-async function currentBranchRef(gitdir: string): Promise<string> {
-  const { default: git } = await import("isomorphic-git");
-  const branch = await git.currentBranch({ fs, gitdir, fullname: true });
+async function currentBranchRef(workspace: Workspace): Promise<string> {
+  const branch = await workspace.git.currentBranch({ test: false });
   if (!branch) {
     throw userError("on-push.no-ref", "HEAD is detached, so the pushed branch is unknown", {
       hint: "pass --ref refs/heads/BRANCH",

@@ -5,7 +5,7 @@ import { renderPlan, type PlanFormat } from "../../plan/render-plan.js";
 import { shardMatrix } from "../../plan/shard-matrix.js";
 import { addJobOptions, parseShard } from "../input-flags.js";
 import { cliActor } from "../actor.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 interface PlanFlags {
   repo?: string;
@@ -60,7 +60,7 @@ Examples:
       }
       const repoDir = findRepoRoot(flags.repo);
       // Loaded on use, so `opsc --help` and `--version` stay quick.
-      const { loadPlan } = await import("../../run/load-plan.js");
+      const { loadPlan } = await import("../../app/load-plan.js");
       const { plan } = await loadPlan(
         { repoDir, ...(flags.commit ? { commit: flags.commit } : {}) },
         {

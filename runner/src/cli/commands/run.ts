@@ -1,11 +1,11 @@
 /** `opsc run JOB`: plan a job and execute it, with a live view and a summary. */
 import { Command } from "commander";
 import { EXIT } from "../../core/exit-codes.js";
-import type { ProgressView } from "../../run/progress-view.js";
+import type { ProgressView } from "../../app/progress-view.js";
 import { cliActor } from "../actor.js";
 import { addJobOptions, parseShard } from "../input-flags.js";
-import { findRepoRoot } from "../repo-root.js";
-import { shardGroup } from "../../run/shard-group.js";
+import { findRepoRoot } from "../../app/workspace.js";
+import { shardGroup } from "../../app/shard-group.js";
 
 export interface RunCommandOptions {
   repo?: string;
@@ -74,8 +74,8 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
   const root = findRepoRoot(opts.repo);
   // Loaded on use, so `opsc --help` and `--version` stay quick.
   const [{ executeJob }, { ProgressView }] = await Promise.all([
-    import("../../run/execute-job.js"),
-    import("../../run/progress-view.js"),
+    import("../../app/execute-job.js"),
+    import("../../app/progress-view.js"),
   ]);
   const filter = {
     ...(opts.target?.length ? { names: opts.target } : {}),

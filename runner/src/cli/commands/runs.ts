@@ -6,7 +6,7 @@ import { targetLogPath } from "../../records/record-paths.js";
 import type { RecordsSource } from "../../records/records-branch.js";
 import { mergeShards, siblingShards, type MergedShards } from "../../records/merge-shards.js";
 import { formatDuration } from "../../records/render-readme.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 interface ListOptions {
   repo?: string;

@@ -3,7 +3,6 @@ import { intOption } from "../input-flags.js";
 import { Command } from "commander";
 import { userError } from "../../core/errors.js";
 import { Redactor } from "../../secrets/redactor.js";
-import { findGitDir } from "../../git/git-dir.js";
 
 export interface ServeOptions {
   repo: string;
@@ -76,24 +75,8 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
   const graceMs = intOption("--grace", opts.grace, 0, 86_400) * 1000;
   const apiToken = process.env.OPSC_API_TOKEN || undefined;
   // Loaded on use, so `opsc --help` and `--version` stay quick.
-  const [
-    { readRepoCommit },
-    { recoverInterrupted },
-    { recordMissedTick },
-    { executeJob },
-    { notifyRun },
-    { loadValidRepo },
-    { CredentialStore },
-    { startServer },
-    { runnerSecrets },
-  ] = await Promise.all([
-    import("../../git/read-tree.js"),
-    import("../../records/journal.js"),
-    import("../../records/missed-tick.js"),
-    import("../../run/execute-job.js"),
-    import("../../notify/notifier.js"),
-    import("../../run/load-plan.js"),
-    import("../../secrets/credential-store.js"),
+  const [{ serveWiring }, { startServer }, { runnerSecrets }] = await Promise.all([
+    import("../../app/serve-wiring.js"),
     import("../../server/start-server.js"),
     import("../../secrets/runner-secrets.js"),
   ]);
@@ -110,34 +93,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     push: opts.push,
     claims: opts.claims,
     redactor,
-    executor: executeJob,
-    resolveSecret: async (repoDir, commit, reference) => {
-      const files = await readRepoCommit(findGitDir(repoDir), commit);
-      // Its own redactor: the other values of that file are no business of the server's logs.
-      const value = await CredentialStore.forFiles(files.files, new Redactor()).get(reference);
-      if (typeof value !== "string")
-        throw userError("serve.hook-secret", `${reference} is a mapping, not a secret value`);
-      return value;
-    },
-    recover: async (repoDir, records) => {
-      await recoverInterrupted(repoDir, { settings: { records }, push: opts.push, redactor });
-    },
-    recordMissed: async (repoDir, tick) => {
-      await recordMissedTick(repoDir, { records: tick.records }, tick, {
-        push: opts.push,
-        notify: async (summary) => {
-          if (!tick.sourceCommit) return [];
-          const { model, files } = await loadValidRepo({ repoDir, commit: tick.sourceCommit });
-          const job = model.jobs.get(tick.job);
-          if (!job || job.notify.length === 0) return [];
-          return notifyRun(job.notify, summary, {
-            redactor,
-            credentials: CredentialStore.forFiles(files.files, redactor),
-            settings: model.settings,
-          });
-        },
-      });
-    },
+    ...serveWiring({ push: opts.push, redactor }),
   });
   await new Promise<void>((resolve) => {
     let signals = 0;

@@ -7,7 +7,7 @@ import type { RepoModel, TargetDef } from "../../core/repo-model.js";
 import { Redactor } from "../../secrets/redactor.js";
 import { checkTargets } from "../../transports/check-targets.js";
 import { intFlag } from "../input-flags.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 export function register(program: Command): void {
   const targets = program.command("targets").description("Work with targets (hosts)");
@@ -49,7 +49,7 @@ to such a host. See docs/ssh.md.`,
         const root = findRepoRoot(opts.repo);
         // Loaded on use, so `opsc --help` and `--version` stay quick.
         const [{ loadValidRepo }, { CredentialStore }, { createTransportFactory }] = await Promise.all([
-          import("../../run/load-plan.js"),
+          import("../../app/load-plan.js"),
           import("../../secrets/credential-store.js"),
           import("../../transports/transport-factory.js"),
         ]);

@@ -7,7 +7,7 @@ import {
   formatDiagnostics,
   type DiagnosticFormat,
 } from "../../repo/format-diagnostics.js";
-import { findRepoRoot } from "../repo-root.js";
+import { findRepoRoot } from "../../app/workspace.js";
 
 export function register(program: Command): void {
   program

@@ -4,10 +4,10 @@
  */
 import type { Diagnostic } from "../core/diagnostic.js";
 import type { JobDef, RepoModel } from "../core/repo-model.js";
-import { readRepoCommit } from "../git/read-tree.js";
+import { GitRepository } from "../git/git-repository.js";
 import { loadRepo } from "../repo/load-repo.js";
-import { changedPaths } from "./changed-paths.js";
-import { branchOf, jobsForPush } from "./match-push.js";
+import { changedPaths } from "../triggers/changed-paths.js";
+import { branchOf, jobsForPush } from "../triggers/match-push.js";
 
 export interface PushRequest {
   before: string;
@@ -27,8 +27,12 @@ export interface PushResolution {
   reason?: string;
 }
 
-export async function resolvePush(gitdir: string, request: PushRequest): Promise<PushResolution> {
-  const files = await readRepoCommit(gitdir, request.after);
+export async function resolvePush(
+  repository: GitRepository | string,
+  request: PushRequest,
+): Promise<PushResolution> {
+  const repo = GitRepository.of(repository);
+  const files = await repo.readFiles(request.after);
   const commit = files.commit!;
   const { model, diagnostics } = loadRepo(files);
   const errors = diagnostics.filter((d) => d.severity === "error");
@@ -44,7 +48,7 @@ export async function resolvePush(gitdir: string, request: PushRequest): Promise
       reason: `${branch} is the records branch; pushes to it never trigger`,
     };
   }
-  const changed = await changedPaths(gitdir, request.before, commit);
+  const changed = await changedPaths(repo, request.before, commit);
   if (errors.length > 0) {
     return {
       ...base,

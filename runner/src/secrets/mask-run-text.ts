@@ -7,7 +7,7 @@
  */
 import type { RunEvent } from "../core/run-events.js";
 import type { RunSummary } from "../core/run-summary.js";
-import type { Redactor } from "../secrets/redactor.js";
+import type { Redactor } from "./redactor.js";
 
 export function maskEventText(event: RunEvent, redactor: Redactor): RunEvent {
   switch (event.type) {

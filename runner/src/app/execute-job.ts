@@ -10,7 +10,8 @@ import type { RunSummary } from "../core/run-summary.js";
 import { userError } from "../core/errors.js";
 import { isShutdown } from "../core/shutdown.js";
 import type { TargetFilter } from "../plan/select-targets.js";
-import { notifyRun, previousRunResult, startedNotifier } from "../notify/notifier.js";
+import { notifyRun, startedNotifier } from "../notify/notifier.js";
+import { previousRunResult } from "../records/previous-run.js";
 import { commitRecord, type CommitRecordResult } from "../records/commit-record.js";
 import { recoverInterrupted, RunJournal } from "../records/journal.js";
 import { RunRecorder } from "../records/run-recorder.js";
@@ -19,7 +20,8 @@ import { Redactor } from "../secrets/redactor.js";
 import { runnerSecrets } from "../secrets/runner-secrets.js";
 import { createTransportFactory } from "../transports/transport-factory.js";
 import { loadPlan, type LoadedPlan } from "./load-plan.js";
-import { newRunId, runPlan } from "./run-plan.js";
+import { newRunId } from "../core/run-id.js";
+import { runPlan } from "../run/run-plan.js";
 
 export interface ExecuteJobRequest {
   /** The automation repository: a working clone, or the folder of a mirror. */

@@ -5,7 +5,7 @@
  */
 import type { Plan } from "../core/plan-model.js";
 import { TARGET_OUTCOMES, type RunEvent, type StepOutcome, type TargetOutcome } from "../core/run-events.js";
-import type { RunOutcome } from "./run-plan.js";
+import type { RunOutcome } from "../run/run-plan.js";
 
 export interface ProgressViewOptions {
   write(text: string): void;

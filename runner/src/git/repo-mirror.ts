@@ -4,20 +4,19 @@
  * reads a local repository as it is. Either way jobs run at an exact commit id,
  * never at "whatever is checked out".
  */
-import { displayUrl } from "../git/display-url.js";
+import { displayUrl } from "./display-url.js";
 import fs from "node:fs";
 import path from "node:path";
-import git from "isomorphic-git";
-import http from "isomorphic-git/http/node";
 import { environmentError, userError } from "../core/errors.js";
-import { findGitDir } from "../git/git-dir.js";
-import { authFromEnv, isHttpUrl } from "../git/remote-auth.js";
-import { gitCache, resolveCommit } from "../git/read-tree.js";
+import { GitRepository } from "./git-repository.js";
+import { authFromEnv, isHttpUrl } from "./remote-auth.js";
 
 export interface RepoMirror {
   /** What the executor is given as `repoDir`. */
   readonly repoDir: string;
   readonly gitdir: string;
+  /** The Git adapter on the mirror; its object cache serves every read of the server. */
+  readonly repository: GitRepository;
   /** The remote URL, when the source is remote (claims need one). */
   readonly url?: string;
   /** Brings the mirror up to date (no-op for a local directory). */
@@ -50,23 +49,26 @@ export async function openMirror(source: string, stateDir: string): Promise<Repo
 
 class LocalMirror implements RepoMirror {
   readonly gitdir: string;
+  readonly repository: GitRepository;
   constructor(readonly repoDir: string) {
-    this.gitdir = findGitDir(repoDir);
+    this.repository = GitRepository.at(repoDir);
+    this.gitdir = this.repository.gitdir;
   }
   async fetch(): Promise<void> {}
   async branchHead(branch: string): Promise<string> {
-    return resolveCommit(this.gitdir, `refs/heads/${branch}`);
+    return this.repository.resolveCommit(`refs/heads/${branch}`);
   }
   async defaultBranch(): Promise<string> {
-    return defaultBranchOf(this.gitdir, "HEAD");
+    return defaultBranchOf(this.repository, "HEAD");
   }
   hasCommit(oid: string): Promise<boolean> {
-    return hasCommit(this.gitdir, oid);
+    return hasCommit(this.repository, oid);
   }
 }
 
 class RemoteMirror implements RepoMirror {
   readonly repoDir: string;
+  readonly repository: GitRepository;
   private fetching: Promise<void> | null = null;
   private again = false;
 
@@ -75,19 +77,15 @@ class RemoteMirror implements RepoMirror {
     readonly gitdir: string,
   ) {
     this.repoDir = gitdir;
+    this.repository = new GitRepository(gitdir);
   }
 
   async init(): Promise<void> {
     if (!fs.existsSync(path.join(this.gitdir, "HEAD"))) {
-      await git.init({ fs, gitdir: this.gitdir, bare: true, defaultBranch: "main" });
+      await GitRepository.init({ gitdir: this.gitdir });
     }
-    await git.setConfig({ fs, gitdir: this.gitdir, path: "remote.origin.url", value: this.url });
-    await git.setConfig({
-      fs,
-      gitdir: this.gitdir,
-      path: "remote.origin.fetch",
-      value: "+refs/heads/*:refs/remotes/origin/*",
-    });
+    await this.repository.setConfig("remote.origin.url", this.url);
+    await this.repository.setConfig("remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*");
     await this.fetch();
   }
 
@@ -112,17 +110,8 @@ class RemoteMirror implements RepoMirror {
 
   private async fetchOnce(): Promise<void> {
     try {
-      await git.fetch({
-        fs,
-        http,
-        gitdir: this.gitdir,
-        remote: "origin",
-        singleBranch: false,
-        tags: false,
-        prune: true,
-        cache: gitCache,
-        onAuth: authFromEnv(),
-      });
+      const onAuth = authFromEnv();
+      await this.repository.fetch({ remote: "origin", prune: true, ...(onAuth ? { onAuth } : {}) });
     } catch (e) {
       throw environmentError(
         "serve.fetch-failed",
@@ -136,17 +125,16 @@ class RemoteMirror implements RepoMirror {
   }
 
   async branchHead(branch: string): Promise<string> {
-    return resolveCommit(this.gitdir, `refs/remotes/origin/${branch}`);
+    return this.repository.resolveCommit(`refs/remotes/origin/${branch}`);
   }
 
   async defaultBranch(): Promise<string> {
     try {
-      const refs = await git.listServerRefs({
-        http,
-        url: this.url,
+      const onAuth = authFromEnv();
+      const refs = await GitRepository.listServerRefs(this.url, {
         symrefs: true,
         protocolVersion: 1,
-        onAuth: authFromEnv(),
+        ...(onAuth ? { onAuth } : {}),
       });
       const target = refs.find((r) => r.ref === "HEAD")?.target;
       if (target?.startsWith("refs/heads/")) return target.slice("refs/heads/".length);
@@ -157,21 +145,16 @@ class RemoteMirror implements RepoMirror {
   }
 
   hasCommit(oid: string): Promise<boolean> {
-    return hasCommit(this.gitdir, oid);
+    return hasCommit(this.repository, oid);
   }
 }
 
-async function defaultBranchOf(gitdir: string, ref: string): Promise<string> {
-  const full = await git.resolveRef({ fs, gitdir, ref, depth: 2 });
+async function defaultBranchOf(repo: GitRepository, ref: string): Promise<string> {
+  const full = await repo.expandRef(ref);
   return full.startsWith("refs/heads/") ? full.slice("refs/heads/".length) : "main";
 }
 
-async function hasCommit(gitdir: string, oid: string): Promise<boolean> {
+async function hasCommit(repo: GitRepository, oid: string): Promise<boolean> {
   if (!/^[0-9a-f]{40}$/.test(oid)) return false;
-  try {
-    const o = await git.readObject({ fs, gitdir, oid, cache: gitCache, format: "parsed" });
-    return o.type === "commit";
-  } catch {
-    return false;
-  }
+  return (await repo.objectType(oid)) === "commit";
 }

@@ -5,14 +5,12 @@
  * commit of its own (replica name, time), so two claims are never the same
  * object and the loser is always refused.
  */
-import { DEFAULT_AUTHOR } from "../records/record-commit.js";
-import fs from "node:fs";
 import os from "node:os";
-import git from "isomorphic-git";
-import http from "isomorphic-git/http/node";
 import { environmentError } from "../core/errors.js";
-import { authFromEnv } from "../git/remote-auth.js";
-import { compareAndSwapRef, RefMovedError } from "../git/ref-lock.js";
+import { DEFAULT_AUTHOR } from "./author.js";
+import { GitRepository } from "./git-repository.js";
+import { authFromEnv } from "./remote-auth.js";
+import { RefMovedError } from "./ref-lock.js";
 
 export const CLAIMS_PREFIX = "refs/opsconductor/claims";
 
@@ -44,28 +42,25 @@ export class RemoteClaims implements Claims {
 
   async claim(kind: string, id: string): Promise<boolean> {
     const ref = claimRef(kind, id);
-    const oid = await claimCommit(this.gitdir, this.replica, ref);
-    await git.writeRef({ fs, gitdir: this.gitdir, ref, value: oid, force: true });
+    const repo = new GitRepository(this.gitdir);
+    const oid = await claimCommit(repo, this.replica, ref);
+    const onAuth = authFromEnv();
+    await repo.writeRef(ref, oid);
     try {
-      const result = await git.push({
-        fs,
-        http,
-        gitdir: this.gitdir,
-        url: this.url,
-        ref,
-        remoteRef: ref,
-        onAuth: authFromEnv(),
-      });
+      const result = await repo.push({ url: this.url, ref, remoteRef: ref, ...(onAuth ? { onAuth } : {}) });
       if (result.ok && result.refs[ref]?.ok !== false) return true;
     } catch {
       // Refused (the ref exists and our commit is unrelated) or a network error: the server decides below.
     } finally {
-      await git.deleteRef({ fs, gitdir: this.gitdir, ref }).catch(() => undefined);
+      await repo.deleteRef(ref).catch(() => undefined);
     }
     // Ask the arbiter who holds it: the answer is the same for every replica.
     let holder: string | undefined;
     try {
-      const refs = await git.listServerRefs({ http, url: this.url, prefix: ref, onAuth: authFromEnv() });
+      const refs = await GitRepository.listServerRefs(this.url, {
+        prefix: ref,
+        ...(onAuth ? { onAuth } : {}),
+      });
       holder = refs.find((r) => r.ref === ref)?.oid;
     } catch (e) {
       throw environmentError("claims.unreachable", `cannot claim ${ref}: ${(e as Error).message}`, {
@@ -90,9 +85,10 @@ export class LocalClaims implements Claims {
 
   async claim(kind: string, id: string): Promise<boolean> {
     const ref = claimRef(kind, id);
-    const oid = await claimCommit(this.gitdir, this.replica, ref);
+    const repo = new GitRepository(this.gitdir);
+    const oid = await claimCommit(repo, this.replica, ref);
     try {
-      await compareAndSwapRef(this.gitdir, ref, null, oid);
+      await repo.compareAndSwapRef(ref, null, oid);
       return true;
     } catch (e) {
       if (e instanceof RefMovedError) return false;
@@ -101,23 +97,19 @@ export class LocalClaims implements Claims {
   }
 }
 
-async function claimCommit(gitdir: string, replica: string, ref: string): Promise<string> {
-  const tree = await git.writeTree({ fs, gitdir, tree: [] });
+async function claimCommit(repo: GitRepository, replica: string, ref: string): Promise<string> {
+  const tree = await repo.writeTree([]);
   const now = Date.now();
   const who = {
     ...DEFAULT_AUTHOR,
     timestamp: Math.floor(now / 1000),
     timezoneOffset: 0,
   };
-  return git.writeCommit({
-    fs,
-    gitdir,
-    commit: {
-      tree,
-      parent: [],
-      author: who,
-      committer: who,
-      message: `claim ${ref}\n\nReplica: ${replica}\nAt: ${new Date(now).toISOString()}\nNonce: ${Math.random().toString(36).slice(2)}\n`,
-    },
+  return repo.writeCommit({
+    tree,
+    parent: [],
+    author: who,
+    committer: who,
+    message: `claim ${ref}\n\nReplica: ${replica}\nAt: ${new Date(now).toISOString()}\nNonce: ${Math.random().toString(36).slice(2)}\n`,
   });
 }
