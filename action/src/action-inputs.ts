@@ -7,6 +7,7 @@ import * as core from "@actions/core";
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
+import { errorText } from "../../runner/src/core/error-text.js";
 import { usageError, userError } from "../../runner/src/core/errors.js";
 
 export const COMMANDS = ["validate", "plan", "diff", "run", "on-push"] as const;
@@ -74,7 +75,7 @@ export function parseJobInputs(text: string): Record<string, unknown> {
   try {
     value = YAML.parse(text);
   } catch (e) {
-    throw usageError("action.bad-inputs", `inputs: not YAML: ${(e as Error).message.split("\n")[0]}`, {
+    throw usageError("action.bad-inputs", `inputs: not YAML: ${errorText(e).split("\n")[0]}`, {
       hint: "give a mapping, one `name: value` a line, e.g. `inputs: |` then `  package: openssl`",
     });
   }

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { errorText } from "../core/error-text.js";
 import { userError } from "../core/errors.js";
 import type { Settings } from "../core/repo-model.js";
 import type { RawSettings } from "../repo/raw-types.js";
@@ -16,7 +17,7 @@ export function readRecordsSettings(root: string): Pick<Settings, "records"> {
   try {
     raw = parse(readFileSync(join(root, "opsconductor.yaml"), "utf8"));
   } catch (e) {
-    throw userError("records.settings", `opsconductor.yaml cannot be read: ${(e as Error).message}`, {
+    throw userError("records.settings", `opsconductor.yaml cannot be read: ${errorText(e)}`, {
       position: { file: "opsconductor.yaml", line: 1, col: 1 },
       hint: "run `opsc validate` to see the problem",
     });

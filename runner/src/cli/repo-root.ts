@@ -5,6 +5,7 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { userError } from "../core/errors.js";
+import { findUp } from "../fs/find-up.js";
 
 export function findRepoRoot(explicit?: string, from: string = process.cwd()): string {
   if (explicit !== undefined) {
@@ -25,13 +26,8 @@ export function findRepoRoot(explicit?: string, from: string = process.cwd()): s
     }
     return root;
   }
-  let dir = resolve(from);
-  for (;;) {
-    if (existsSync(join(dir, "opsconductor.yaml"))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
+  const found = findUp("opsconductor.yaml", from);
+  if (found !== undefined) return dirname(found);
   throw userError(
     "repo.not-found",
     "not inside an automation repository (no opsconductor.yaml here or in any parent folder)",

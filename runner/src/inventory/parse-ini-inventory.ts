@@ -5,6 +5,7 @@
  * Python literals), `[group:vars]` sets group vars (read as strings),
  * `[group:children]` nests groups; `host:port` and `[01:50]` ranges are allowed.
  */
+import { errorText } from "../core/error-text.js";
 import { userError } from "../core/errors.js";
 import {
   addHost,
@@ -63,7 +64,7 @@ export function parseIniInventory(text: string, file: string): AnsibleInventory 
     try {
       tokens = tokenize(line);
     } catch (e) {
-      return fail((e as Error).message, undefined, col);
+      return fail(errorText(e), undefined, col);
     }
     const [first, ...rest] = tokens;
     if (!first) continue;

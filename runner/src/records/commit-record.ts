@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import git from "isomorphic-git";
+import { errorText } from "../core/error-text.js";
 import type { Settings } from "../core/repo-model.js";
 import type { RunSummary } from "../core/run-summary.js";
 import { findGitDir } from "../git/git-dir.js";
@@ -159,7 +160,7 @@ async function pushLocked(
             attempts: 1,
             rebuilt: [],
           }
-        : { status: "failed", reason: (e as Error).message, attempts: 1, rebuilt: [] };
+        : { status: "failed", reason: errorText(e), attempts: 1, rebuilt: [] };
   }
   if (push.status === "refused" || push.status === "failed" || push.status === "rewritten") {
     const repo = fs.realpathSync(gitdir);

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import git from "isomorphic-git";
 import http from "isomorphic-git/http/node";
+import { errorText } from "../core/error-text.js";
 import { environmentError, userError } from "../core/errors.js";
 import type { RunSummary } from "../core/run-summary.js";
 import { findGitDir } from "../git/git-dir.js";
@@ -88,7 +89,7 @@ export async function fetchRecords(
   } catch (e) {
     throw environmentError(
       "records.fetch-failed",
-      `fetching ${branch} from ${displayUrl(url)} failed: ${(e as Error).message}`,
+      `fetching ${branch} from ${displayUrl(url)} failed: ${errorText(e)}`,
       {
         hint: "check the network and OPSC_GIT_TOKEN / GITHUB_TOKEN",
         cause: e,

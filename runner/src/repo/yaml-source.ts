@@ -14,6 +14,7 @@ import {
   type Document,
   type Node,
 } from "yaml";
+import { errorText } from "../core/error-text.js";
 import type { Diagnostic, Severity } from "../core/diagnostic.js";
 import { MAX_FILE_BYTES } from "./repo-files.js";
 
@@ -101,7 +102,7 @@ export class YamlSource {
     try {
       doc = this.parseText();
     } catch (e) {
-      this.report(1, 1, "error", "yaml.syntax", `cannot parse YAML: ${(e as Error).message}`);
+      this.report(1, 1, "error", "yaml.syntax", `cannot parse YAML: ${errorText(e)}`);
       return;
     }
     for (const err of doc.errors) {
@@ -143,13 +144,13 @@ export class YamlSource {
       if (this.diagnostics.length === 0) this.release();
     } catch (e) {
       const at = this.firstAliasPosition() ?? { line: 1, col: 1 };
-      const aliasBomb = e instanceof ReferenceError || /alias/i.test((e as Error).message);
+      const aliasBomb = e instanceof ReferenceError || /alias/i.test(errorText(e));
       this.report(
         at.line,
         at.col,
         "error",
         aliasBomb ? "yaml.alias-limit" : "yaml.syntax",
-        aliasBomb ? "aliases expand to too much data (an alias bomb?)" : firstLine((e as Error).message),
+        aliasBomb ? "aliases expand to too much data (an alias bomb?)" : firstLine(errorText(e)),
         aliasBomb ? "write the values out, or use fewer nested aliases" : undefined,
       );
     }

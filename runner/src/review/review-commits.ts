@@ -4,6 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { findUp } from "../fs/find-up.js";
 import { findGitDir } from "../git/git-dir.js";
 import git from "isomorphic-git";
 import { gitCache, readRepoCommit, resolveCommit } from "../git/read-tree.js";
@@ -43,16 +44,11 @@ export async function reviewCommits(request: ReviewRequest): Promise<Review> {
  * of a larger Git repository.
  */
 export function locateGit(repoDir: string): { gitdir: string; root?: string } {
-  let dir = path.resolve(repoDir);
-  for (;;) {
-    if (fs.existsSync(path.join(dir, ".git"))) {
-      const root = path.relative(dir, path.resolve(repoDir)).split(path.sep).join("/");
-      return { gitdir: findGitDir(dir), ...(root ? { root } : {}) };
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return { gitdir: findGitDir(repoDir) };
-    dir = parent;
-  }
+  const dotGit = findUp(".git", repoDir);
+  if (dotGit === undefined) return { gitdir: findGitDir(repoDir) };
+  const dir = path.dirname(dotGit);
+  const root = path.relative(dir, path.resolve(repoDir)).split(path.sep).join("/");
+  return { gitdir: findGitDir(dir), ...(root ? { root } : {}) };
 }
 
 /**

@@ -5,6 +5,7 @@
  * commit of its own (replica name, time), so two claims are never the same
  * object and the loser is always refused.
  */
+import { errorText } from "../core/error-text.js";
 import { DEFAULT_AUTHOR } from "../records/record-commit.js";
 import fs from "node:fs";
 import os from "node:os";
@@ -68,7 +69,7 @@ export class RemoteClaims implements Claims {
       const refs = await git.listServerRefs({ http, url: this.url, prefix: ref, onAuth: authFromEnv() });
       holder = refs.find((r) => r.ref === ref)?.oid;
     } catch (e) {
-      throw environmentError("claims.unreachable", `cannot claim ${ref}: ${(e as Error).message}`, {
+      throw environmentError("claims.unreachable", `cannot claim ${ref}: ${errorText(e)}`, {
         cause: e,
       });
     }

@@ -8,7 +8,9 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Diagnostic } from "../core/diagnostic.js";
+import { errorText } from "../core/error-text.js";
 import { userError } from "../core/errors.js";
+import { isRecord } from "../core/is-record.js";
 import type { Trigger } from "../core/plan-model.js";
 import type { JobDef, RepoModel, Settings } from "../core/repo-model.js";
 import type { RunEvent } from "../core/run-events.js";
@@ -95,7 +97,7 @@ export class RunnerService {
       missed: (tick) => this.missTick(tick),
       useNodeCron: o.useNodeCron ?? false,
       ...(o.toleranceMs !== undefined ? { toleranceMs: o.toleranceMs } : {}),
-      onError: (e) => o.logger.error({ err: errText(e) }, "scheduler failed"),
+      onError: (e) => o.logger.error({ err: errorText(e) }, "scheduler failed"),
     });
   }
 
@@ -111,7 +113,7 @@ export class RunnerService {
         const head = await this.o.mirror.branchHead(this.defaultBranch);
         await this.o.recover((await this.modelAt(head)).model.settings.records);
       } catch (e) {
-        this.o.logger.error({ err: errText(e) }, "cannot record runs cut off by the last stop");
+        this.o.logger.error({ err: errorText(e) }, "cannot record runs cut off by the last stop");
       }
     }
     for (const item of this.o.store.journaled()) {
@@ -220,7 +222,7 @@ export class RunnerService {
         this.o.store.removeInbox(entry.key);
       } catch (e) {
         // Left in the inbox: the next start tries again.
-        log.error({ err: errText(e) }, "delivery could not be processed");
+        log.error({ err: errorText(e) }, "delivery could not be processed");
       }
     });
   }
@@ -363,7 +365,7 @@ export class RunnerService {
     try {
       head ??= await this.o.mirror.branchHead(this.defaultBranch);
     } catch (e) {
-      this.o.logger.warn({ err: errText(e) }, "no default branch yet: no schedules");
+      this.o.logger.warn({ err: errorText(e) }, "no default branch yet: no schedules");
       return;
     }
     if (head === this.scheduledCommit) return;
@@ -439,7 +441,7 @@ export class RunnerService {
       });
     } catch (e) {
       this.o.logger.error(
-        { job: tick.job, tick: at, err: errText(e) },
+        { job: tick.job, tick: at, err: errorText(e) },
         "cannot record the missed tick in the audit trail",
       );
     }
@@ -548,7 +550,7 @@ export class RunnerService {
       log.child({ runId: summary.id }).info({ result: summary.result }, "run finished");
     } catch (e) {
       this.o.metrics.runs.inc({ job: item.job, result: "error" });
-      log.error({ err: errText(e) }, "run could not start or finish");
+      log.error({ err: errorText(e) }, "run could not start or finish");
       throw e;
     }
   }
@@ -601,14 +603,6 @@ function pick(
   return { ...out, ...extra };
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 function reasonOf(item: WorkItem): Record<string, string> {
   return item.reason ? { reason: item.reason } : {};
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -1,13 +1,15 @@
 /** `opsc secrets keygen|encrypt|decrypt|edit|set|updatekeys|rotate`: SOPS files for age, like the sops CLI. */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import * as age from "age-encryption";
 import type { Command } from "commander";
+import { errorText } from "../../core/error-text.js";
 import { environmentError, isOpscError, usageError, userError } from "../../core/errors.js";
+import { findUp } from "../../fs/find-up.js";
+import { writeFileAtomic } from "../../fs/write-file-atomic.js";
 import {
   parseCreationRules,
   ruleForPath,
@@ -47,18 +49,8 @@ async function readText(file: string): Promise<string> {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") {
       throw userError("secrets.file-missing", `${file} does not exist`, { hint: "check the path" });
     }
-    throw environmentError("secrets.unreadable", `cannot read ${file}: ${(e as Error).message}`);
+    throw environmentError("secrets.unreadable", `cannot read ${file}: ${errorText(e)}`);
   }
-}
-
-/** Replaces a file in one step, so a reader never sees half of it. */
-async function writeAtomic(file: string, text: string, mode?: number): Promise<void> {
-  let keepMode = mode;
-  if (keepMode === undefined) keepMode = existsSync(file) ? (await stat(file)).mode & 0o777 : 0o644;
-  const tmp = join(dirname(file), `.${basename(file)}.opsc-${randomBytes(6).toString("hex")}`);
-  await writeFile(tmp, text, { mode: keepMode, flag: "wx" });
-  await chmod(tmp, keepMode);
-  await rename(tmp, file);
 }
 
 interface FoundConfig {
@@ -73,23 +65,14 @@ async function findConfig(file: string, explicit?: string): Promise<FoundConfig 
     const text = await readText(explicit);
     return { config: parseCreationRules(text, explicit), dir: dirname(resolve(explicit)), path: explicit };
   }
-  let dir = dirname(resolve(file));
-  for (;;) {
-    for (const name of [".sops.yaml", ".sops.yml"]) {
-      const candidate = join(dir, name);
-      if (existsSync(candidate)) {
-        const text = await readText(candidate);
-        return {
-          config: parseCreationRules(text, relative(process.cwd(), candidate) || name),
-          dir,
-          path: candidate,
-        };
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
+  const candidate = findUp([".sops.yaml", ".sops.yml"], dirname(resolve(file)));
+  if (candidate === undefined) return undefined;
+  const text = await readText(candidate);
+  return {
+    config: parseCreationRules(text, relative(process.cwd(), candidate) || basename(candidate)),
+    dir: dirname(candidate),
+    path: candidate,
+  };
 }
 
 interface RuleOpts {
@@ -147,7 +130,7 @@ async function encryptByRules(
     macOnlyEncrypted: rule.macOnlyEncrypted,
     ...(yamlIndent !== undefined ? { indent: yamlIndent } : {}),
   });
-  await writeAtomic(file, out);
+  writeFileAtomic(file, out);
   return rule;
 }
 
@@ -184,7 +167,7 @@ async function reseal(
     macOnlyEncrypted: doc.metadata.macOnlyEncrypted,
     ...(freshKey ? {} : { previous: doc }),
   });
-  await writeAtomic(file, text);
+  writeFileAtomic(file, text);
 }
 
 function readStdin(): Promise<string> {
@@ -462,7 +445,7 @@ Examples:
         setPath(branch, path, value);
         const { rule, yamlIndent } = await creationRuleFor(file, opts);
         await mkdir(dirname(resolve(file)), { recursive: true });
-        await writeAtomic(
+        writeFileAtomic(
           file,
           await encryptSops([branch], format, {
             recipients: rule.recipients,
