@@ -5,6 +5,7 @@
  * pull requests from forks.
  */
 import * as core from "@actions/core";
+import { errorText } from "../../runner/src/core/error-text.js";
 import { usageError } from "../../runner/src/core/errors.js";
 import { upsertPullRequestComment } from "../../runner/src/notify/pull-request-comment.js";
 import { renderReview } from "../../runner/src/review/render-diff.js";
@@ -79,6 +80,6 @@ export async function diffStep(
     core.info(`pull-request comment ${done.action}${done.url ? `: ${done.url}` : ""}`);
   } catch (e) {
     // Fork pull requests get a read-only token: the review still stands in the job summary.
-    core.warning(`could not comment on the pull request: ${(e as Error).message}`);
+    core.warning(`could not comment on the pull request: ${errorText(e)}`);
   }
 }

@@ -3,6 +3,7 @@
  * payload file at GITHUB_EVENT_PATH and the GITHUB_* variables.
  */
 import fs from "node:fs";
+import { errorText } from "../../runner/src/core/error-text.js";
 import { environmentError } from "../../runner/src/core/errors.js";
 import type { Trigger } from "../../runner/src/core/plan-model.js";
 
@@ -26,13 +27,9 @@ export function readGithubEvent(env: NodeJS.ProcessEnv = process.env): GithubEve
     try {
       payload = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
     } catch (e) {
-      throw environmentError(
-        "action.bad-event",
-        `cannot read the event payload ${file}: ${(e as Error).message}`,
-        {
-          hint: "GITHUB_EVENT_PATH is set by GitHub's runner; outside it, point it at a webhook payload file",
-        },
-      );
+      throw environmentError("action.bad-event", `cannot read the event payload ${file}: ${errorText(e)}`, {
+        hint: "GITHUB_EVENT_PATH is set by GitHub's runner; outside it, point it at a webhook payload file",
+      });
     }
   }
   return {

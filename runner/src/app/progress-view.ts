@@ -4,6 +4,7 @@
  * plain lines. Both end with a summary table. It only listens to RunEvents.
  */
 import type { Plan } from "../core/plan-model.js";
+import { textTable } from "../core/text-table.js";
 import { TARGET_OUTCOMES, type RunEvent, type StepOutcome, type TargetOutcome } from "../core/run-events.js";
 import type { RunOutcome } from "../run/run-plan.js";
 
@@ -188,7 +189,7 @@ export class ProgressView {
       t.steps.map((s) => `${STEP_MARK[s.outcome]}${s.id}`).join(" ") || (t.reason ?? ""),
     ]);
     const header = ["TARGET", ...(this.plan.phases.length > 1 ? ["PHASE"] : []), "OUTCOME", "TIME", "STEPS"];
-    lines.push(...table([header, ...rows]));
+    lines.push(...textTable([header, ...rows]));
     const counts = TARGET_OUTCOMES.filter((o) => outcome.counts[o]).map((o) => `${outcome.counts[o]} ${o}`);
     lines.push(
       "",
@@ -196,11 +197,6 @@ export class ProgressView {
     );
     this.opts.write(`${lines.join("\n")}\n`);
   }
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  "));
 }
 
 function clip(s: string, width: number): string {

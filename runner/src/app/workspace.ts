@@ -7,6 +7,7 @@
 import { existsSync, statSync } from "node:fs";
 import path, { dirname, join, resolve } from "node:path";
 import { userError } from "../core/errors.js";
+import { findUp } from "../fs/find-up.js";
 import { findGitDir } from "../git/git-dir.js";
 import type { GitRepository } from "../git/git-repository.js";
 
@@ -50,16 +51,11 @@ export async function openWorkspace(
  * of a larger Git repository.
  */
 export function locateGit(repoDir: string): { gitdir: string; root?: string } {
-  let dir = path.resolve(repoDir);
-  for (;;) {
-    if (existsSync(path.join(dir, ".git"))) {
-      const root = path.relative(dir, path.resolve(repoDir)).split(path.sep).join("/");
-      return { gitdir: findGitDir(dir), ...(root ? { root } : {}) };
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return { gitdir: findGitDir(repoDir) };
-    dir = parent;
-  }
+  const dotGit = findUp(".git", repoDir);
+  if (dotGit === undefined) return { gitdir: findGitDir(repoDir) };
+  const dir = path.dirname(dotGit);
+  const root = path.relative(dir, path.resolve(repoDir)).split(path.sep).join("/");
+  return { gitdir: findGitDir(dir), ...(root ? { root } : {}) };
 }
 
 /** Makes `root` a Git working tree (`git init`) unless it already is one. */
@@ -88,13 +84,8 @@ export function findRepoRoot(explicit?: string, from: string = process.cwd()): s
     }
     return root;
   }
-  let dir = resolve(from);
-  for (;;) {
-    if (existsSync(join(dir, "opsconductor.yaml"))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
+  const found = findUp("opsconductor.yaml", from);
+  if (found !== undefined) return dirname(found);
   throw userError(
     "repo.not-found",
     "not inside an automation repository (no opsconductor.yaml here or in any parent folder)",

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { errorText } from "../core/error-text.js";
 import { userError } from "../core/errors.js";
 import { parseYaml, yamlProblemError } from "../core/parse-yaml.js";
 import type { Settings } from "../core/repo-model.js";
@@ -16,7 +17,7 @@ export function readRecordsSettings(root: string): Pick<Settings, "records"> {
   try {
     text = readFileSync(join(root, "opsconductor.yaml"), "utf8");
   } catch (e) {
-    throw userError("records.settings", `opsconductor.yaml cannot be read: ${(e as Error).message}`, {
+    throw userError("records.settings", `opsconductor.yaml cannot be read: ${errorText(e)}`, {
       position: { file: "opsconductor.yaml", line: 1, col: 1 },
       hint: "run `opsc validate` to see the problem",
     });

@@ -8,6 +8,7 @@
 import { Evaluator, Lexer, Parser, data, type Expr } from "@actions/expressions";
 import { TokenType, type Token } from "@actions/expressions/lexer";
 import type { FunctionDefinition, FunctionInfo } from "@actions/expressions/funcs/info";
+import { errorText } from "./error-text.js";
 
 /** Contexts an expression may read. `secrets` is deliberately absent: secrets reach scripts only as env. */
 export const EXPRESSION_CONTEXTS = ["inputs", "target", "steps", "run", "git", "env", "job"] as const;
@@ -144,7 +145,7 @@ export function checkExpressions(text: string): ExpressionProblem[] {
 }
 
 function describeParseError(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorText(e);
   if (/Unrecognized named-value/i.test(msg)) {
     return `${msg}. Expressions can read: ${EXPRESSION_CONTEXTS.join(", ")}`;
   }

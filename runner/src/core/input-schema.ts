@@ -6,6 +6,7 @@
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { stringifyValue } from "./expressions.js";
+import { errorText } from "./error-text.js";
 
 /** ajv-formats is CommonJS; its default export arrives wrapped under some loaders. */
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
@@ -36,7 +37,7 @@ export function inputValidator(schema: Record<string, unknown>): ValidateFunctio
       try {
         fn = ajv.compile(schema);
       } catch (e) {
-        fn = (e as Error).message;
+        fn = errorText(e);
       }
     }
     if (compiled.size > 5000) compiled.clear();

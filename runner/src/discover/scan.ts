@@ -3,6 +3,7 @@
  * probe has its own time limit, so a scan's length is bounded by
  * (addresses / concurrency) x per-probe time.
  */
+import { boundedPool } from "../core/bounded-pool.js";
 import { probeSsh, type ProbeResult } from "./probe-ssh.js";
 
 export interface ScanOptions {
@@ -17,19 +18,15 @@ export interface ScanOptions {
 
 /** Results in the order of `addresses`. */
 export async function scanAddresses(addresses: string[], opts: ScanOptions): Promise<ProbeResult[]> {
-  const results: ProbeResult[] = new Array(addresses.length);
   const probe = opts.probe ?? probeSsh;
-  let next = 0;
-  const worker = async () => {
-    while (next < addresses.length && !opts.signal?.aborted) {
-      const i = next++;
-      const r = await probe(addresses[i] as string, opts.port, opts.timeoutMs);
-      results[i] = r;
+  return boundedPool(
+    addresses,
+    opts.concurrency,
+    async (address) => {
+      const r = await probe(address, opts.port, opts.timeoutMs);
       opts.onResult?.(r);
-    }
-  };
-  await Promise.all(
-    Array.from({ length: Math.max(1, Math.min(opts.concurrency, addresses.length)) }, worker),
+      return r;
+    },
+    opts.signal ? { signal: opts.signal } : {},
   );
-  return results.filter((r) => r !== undefined);
 }

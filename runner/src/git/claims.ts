@@ -5,6 +5,7 @@
  * commit of its own (replica name, time), so two claims are never the same
  * object and the loser is always refused.
  */
+import { errorText } from "../core/error-text.js";
 import os from "node:os";
 import { environmentError } from "../core/errors.js";
 import { DEFAULT_AUTHOR } from "./author.js";
@@ -63,7 +64,7 @@ export class RemoteClaims implements Claims {
       });
       holder = refs.find((r) => r.ref === ref)?.oid;
     } catch (e) {
-      throw environmentError("claims.unreachable", `cannot claim ${ref}: ${(e as Error).message}`, {
+      throw environmentError("claims.unreachable", `cannot claim ${ref}: ${errorText(e)}`, {
         cause: e,
       });
     }

@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import git from "isomorphic-git";
+import { errorText } from "../core/error-text.js";
 import { environmentError, userError } from "../core/errors.js";
 import { isRepoFolder, isRepoPath, MAX_FILE_BYTES, type RepoFiles } from "../repo/repo-files.js";
 
@@ -181,12 +182,8 @@ function refError(gitdir: string, ref: string, cause: unknown): Error {
       cause,
     });
   }
-  return environmentError(
-    "git.unreadable",
-    `cannot read Git repository ${gitdir}: ${(cause as Error).message}`,
-    {
-      hint: "give the path of a Git directory (the `.git` folder, or a bare repository)",
-      cause,
-    },
-  );
+  return environmentError("git.unreadable", `cannot read Git repository ${gitdir}: ${errorText(cause)}`, {
+    hint: "give the path of a Git directory (the `.git` folder, or a bare repository)",
+    cause,
+  });
 }

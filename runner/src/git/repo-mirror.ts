@@ -4,6 +4,7 @@
  * reads a local repository as it is. Either way jobs run at an exact commit id,
  * never at "whatever is checked out".
  */
+import { errorText } from "../core/error-text.js";
 import { displayUrl } from "./display-url.js";
 import fs from "node:fs";
 import path from "node:path";
@@ -113,14 +114,10 @@ class RemoteMirror implements RepoMirror {
       const onAuth = authFromEnv();
       await this.repository.fetch({ remote: "origin", prune: true, ...(onAuth ? { onAuth } : {}) });
     } catch (e) {
-      throw environmentError(
-        "serve.fetch-failed",
-        `cannot fetch ${displayUrl(this.url)}: ${(e as Error).message}`,
-        {
-          hint: "check the URL and, for a private repository, OPSC_GIT_TOKEN",
-          cause: e,
-        },
-      );
+      throw environmentError("serve.fetch-failed", `cannot fetch ${displayUrl(this.url)}: ${errorText(e)}`, {
+        hint: "check the URL and, for a private repository, OPSC_GIT_TOKEN",
+        cause: e,
+      });
     }
   }
 

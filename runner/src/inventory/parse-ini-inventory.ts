@@ -8,6 +8,7 @@
  * shlex (quotes removed), then every value, host or group, goes through Python's
  * ast.literal_eval, and stays the text as written when it is not a literal.
  */
+import { errorText } from "../core/error-text.js";
 import { userError } from "../core/errors.js";
 import { pythonLiteral } from "./python-literal.js";
 import {
@@ -67,7 +68,7 @@ export function parseIniInventory(text: string, file: string): AnsibleInventory 
     try {
       tokens = tokenize(line);
     } catch (e) {
-      return fail((e as Error).message, undefined, col);
+      return fail(errorText(e), undefined, col);
     }
     const [first, ...rest] = tokens;
     if (!first) continue;

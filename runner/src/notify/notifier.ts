@@ -4,6 +4,7 @@
  * Redactor before it leaves; a delivery that fails is logged and returned as
  * an outcome (for the run record), never thrown: a notification cannot fail a run.
  */
+import { errorText } from "../core/error-text.js";
 import type { Plan } from "../core/plan-model.js";
 import type { NotifySpec, Settings } from "../core/repo-model.js";
 import type { RunEventListener, RunResult } from "../core/run-events.js";
@@ -180,7 +181,7 @@ async function webhook(
   try {
     if (spec.secret) secret = await secretValue(spec.secret, "webhook secret", opts);
   } catch (e) {
-    return { ...base, ok: false, attempts: 0, error: (e as Error).message };
+    return { ...base, ok: false, attempts: 0, error: errorText(e) };
   }
   const r = await sendWebhook({
     url: spec.url,
@@ -216,7 +217,7 @@ async function email(
   try {
     if (smtp.password) password = await secretValue(smtp.password, "SMTP password", opts);
   } catch (e) {
-    return { ...base, ok: false, attempts: 0, error: (e as Error).message };
+    return { ...base, ok: false, attempts: 0, error: errorText(e) };
   }
   // nodemailer is large: loaded only when a job sends mail.
   const { sendEmail } = await import("./send-email.js");

@@ -7,6 +7,7 @@
  * composite step was given), so the engine evaluates it exactly once and never
  * needs to know which composite's `inputs` it meant.
  */
+import { errorText } from "../core/error-text.js";
 import { TokenType } from "@actions/expressions/lexer";
 import {
   evaluateExpression,
@@ -136,7 +137,7 @@ export function bindTemplate(text: string, scope: BindScope): unknown {
     try {
       return { value: evaluateExpression(span.source, scope) };
     } catch (e) {
-      throw new BindError(e instanceof Error ? e.message : String(e));
+      throw new BindError(errorText(e));
     }
   });
   const only = spans[0]!;

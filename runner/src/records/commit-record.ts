@@ -5,6 +5,7 @@
  * pushed at the next start (`pushPendingRecords`).
  */
 import fs from "node:fs";
+import { errorText } from "../core/error-text.js";
 import type { Settings } from "../core/repo-model.js";
 import type { RunSummary } from "../core/run-summary.js";
 import { findGitDir } from "../git/git-dir.js";
@@ -155,7 +156,7 @@ async function pushLocked(
             attempts: 1,
             rebuilt: [],
           }
-        : { status: "failed", reason: (e as Error).message, attempts: 1, rebuilt: [] };
+        : { status: "failed", reason: errorText(e), attempts: 1, rebuilt: [] };
   }
   if (push.status === "refused" || push.status === "failed" || push.status === "rewritten") {
     const where = fs.realpathSync(repo.gitdir);

@@ -9,6 +9,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { errorText } from "../core/error-text.js";
 import { isOpscError } from "../core/errors.js";
 import type { Plan } from "../core/plan-model.js";
 import type { Settings } from "../core/repo-model.js";
@@ -227,7 +228,7 @@ async function recoverOne(
  * itself and would fail every time: it moves to `journal/unrecorded/`.
  */
 function setAside(dir: string, file: string, e: unknown, warn: (line: string) => void): UnrecordedJournal {
-  const error = e instanceof Error ? e.message : String(e);
+  const error = errorText(e);
   const code = isOpscError(e) ? e.code : undefined;
   if (isOpscError(e) && e.kind === "environment") {
     warn(

@@ -8,6 +8,7 @@
  * sends only the new objects (git/push-new-objects.ts); isomorphic-git's push
  * handles the rest (a new branch, a remote far behind).
  */
+import { errorText } from "../core/error-text.js";
 import { displayUrl } from "../git/display-url.js";
 import { environmentError, isOpscError } from "../core/errors.js";
 import { GitRepository, type AuthCallback } from "../git/git-repository.js";
@@ -160,7 +161,7 @@ async function attemptPush(
     if (fast.kind === "http") return httpRefusal(fast.status, fast.statusText);
   } catch (e) {
     if (isOpscError(e) && e.code === REWRITTEN) throw e;
-    return { kind: "failed", reason: (e as Error).message };
+    return { kind: "failed", reason: errorText(e) };
   }
   const messages: string[] = [];
   try {
@@ -191,7 +192,7 @@ async function attemptPush(
       const data = err.data as { statusCode?: number; statusMessage?: string } | undefined;
       return httpRefusal(data?.statusCode, data?.statusMessage);
     }
-    return { kind: "failed", reason: err.message ?? String(e) };
+    return { kind: "failed", reason: errorText(e) };
   }
 }
 

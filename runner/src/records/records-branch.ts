@@ -3,6 +3,7 @@
  * verification of the whole trail. The CLI's `runs` and `audit` commands and
  * the server's API call these.
  */
+import { errorText } from "../core/error-text.js";
 import { environmentError, userError } from "../core/errors.js";
 import type { RunSummary } from "../core/run-summary.js";
 import { GitRepository } from "../git/git-repository.js";
@@ -73,7 +74,7 @@ export async function fetchRecords(
   } catch (e) {
     throw environmentError(
       "records.fetch-failed",
-      `fetching ${branch} from ${displayUrl(url)} failed: ${(e as Error).message}`,
+      `fetching ${branch} from ${displayUrl(url)} failed: ${errorText(e)}`,
       {
         hint: "check the network and OPSC_GIT_TOKEN / GITHUB_TOKEN",
         cause: e,

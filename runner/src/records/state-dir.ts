@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import { environmentError } from "../core/errors.js";
+import { writeFileAtomic } from "../fs/write-file-atomic.js";
 import { findGitDir } from "../git/git-dir.js";
 
 export function stateDir(repoDir: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -123,8 +124,7 @@ export function readPending(dir: string): PendingPush | null {
 
 export function writePending(dir: string, pending: PendingPush): void {
   const file = pendingPath(dir);
-  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(pending, null, 2)}\n`);
-  fs.renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, `${JSON.stringify(pending, null, 2)}\n`);
 }
 
 export function clearPending(dir: string): void {

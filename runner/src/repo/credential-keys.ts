@@ -2,13 +2,14 @@
  * Key paths of a SOPS file, read without decrypting: SOPS keeps key names in
  * clear (notes/sops-format.md 2.1). List items add no path segment, as in sops.
  */
+import { isRecord } from "../core/is-record.js";
 import type { CredentialFile } from "../core/repo-model.js";
 import type { YamlSource } from "./yaml-source.js";
 
 export function credentialFileOf(name: string, format: "yaml" | "json", source: YamlSource): CredentialFile {
   const keyPaths = new Set<string>();
   const value = source.value;
-  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+  if (isRecord(value)) {
     for (const [k, v] of Object.entries(value)) {
       if (k === "sops") continue;
       collect(k, v, keyPaths);

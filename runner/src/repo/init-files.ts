@@ -3,6 +3,7 @@
  * writes them. Editors get completion from the schema copies under
  * .opsconductor/schema/, mapped in .vscode/settings.json (yaml-language-server).
  */
+import { isRecord } from "../core/is-record.js";
 import { SCHEMAS, type FileKind } from "./schemas.js";
 
 export const SCHEMA_DIR = ".opsconductor/schema";
@@ -28,8 +29,7 @@ export function editorFiles(existingSettings?: string): Map<string, string> {
   if (existingSettings !== undefined) {
     try {
       const parsed = JSON.parse(existingSettings) as unknown;
-      if (parsed && typeof parsed === "object" && !Array.isArray(parsed))
-        settings = parsed as Record<string, unknown>;
+      if (isRecord(parsed)) settings = parsed;
     } catch {
       // Settings with comments (JSONC) are left alone; the caller reports it.
       return files;

@@ -5,6 +5,7 @@
  * diagnostics whether they came from a folder or a Git commit. It never throws
  * for a user's mistake; everything becomes a diagnostic.
  */
+import { errorText } from "../core/error-text.js";
 import { compareDiagnostics, type Diagnostic } from "../core/diagnostic.js";
 import type { RepoModel } from "../core/repo-model.js";
 import { buildJob, buildSettings, buildStep, buildTarget, at } from "./build-model.js";
@@ -50,7 +51,7 @@ export function loadRepo(files: RepoFiles): LoadResult {
       SETTINGS_FILE,
       "error",
       "internal.bug",
-      `OpsConductor failed while checking this repository: ${(e as Error).message}`,
+      `OpsConductor failed while checking this repository: ${errorText(e)}`,
       "this is a bug in OpsConductor; please report it with the repository that triggers it",
     );
   }

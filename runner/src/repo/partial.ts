@@ -6,6 +6,7 @@
  * model: the planner only sees files that passed their schema.
  */
 import type { ValidateFunction } from "ajv";
+import { isRecord } from "../core/is-record.js";
 import type { RawJob, RawPhase, RawStep, RawStepUse } from "./raw-types.js";
 import { SCHEMAS, sharedAjv, validateKind } from "./schemas.js";
 
@@ -27,10 +28,6 @@ function valid(kind: "job" | "step", pointer: string, value: unknown): boolean {
   return fn !== null && fn(value) === true;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 function stepItems(kind: "job" | "step", value: unknown): RawStepUse[] | undefined {
   if (!Array.isArray(value)) return undefined;
   return value.map((item) =>
@@ -44,16 +41,16 @@ function fields<T>(kind: "job" | "step", value: Record<string, unknown>, names: 
     if (name in value && valid(kind, `#/properties/${name}`, value[name])) out[name] = value[name];
   }
   // Input names matter to `${{ inputs.X }}` checks even when a declaration is broken.
-  if (!("inputs" in out) && isObject(value.inputs)) {
+  if (!("inputs" in out) && isRecord(value.inputs)) {
     out.inputs = Object.fromEntries(Object.keys(value.inputs).map((k) => [k, {}]));
   }
   return out as Partial<T>;
 }
 
 export function partialJob(value: unknown): RawJob | undefined {
-  if (!isObject(value)) return undefined;
+  if (!isRecord(value)) return undefined;
   const job = fields<RawJob>("job", value, ["inputs", "env", "secrets", "notify", "description"]) as RawJob;
-  if (isObject(value.on)) {
+  if (isRecord(value.on)) {
     const on = value.on;
     const kept: Record<string, unknown> = {};
     for (const name of ["push", "schedule", "webhook", "manual"]) {
@@ -65,7 +62,7 @@ export function partialJob(value: unknown): RawJob | undefined {
   if (steps) job.steps = steps;
   if (Array.isArray(value.phases)) {
     job.phases = value.phases.map((p) => {
-      if (!isObject(p)) return undefined;
+      if (!isRecord(p)) return undefined;
       return {
         name: typeof p.name === "string" ? p.name : "",
         steps: stepItems("job", p.steps) ?? [],
@@ -76,7 +73,7 @@ export function partialJob(value: unknown): RawJob | undefined {
 }
 
 export function partialStep(value: unknown): RawStep | undefined {
-  if (!isObject(value)) return undefined;
+  if (!isRecord(value)) return undefined;
   const step = fields<RawStep>("step", value, ["inputs", "env", "run", "check", "description"]) as RawStep;
   const steps = stepItems("step", value.steps);
   if (steps) step.steps = steps;

@@ -5,6 +5,8 @@
  */
 import { open, readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { errorText } from "../core/error-text.js";
+import { boundedPool } from "../core/bounded-pool.js";
 import { environmentError } from "../core/errors.js";
 import { isRepoFolder, isRepoPath, MAX_FILE_BYTES, type RepoFiles } from "./repo-files.js";
 
@@ -14,14 +16,9 @@ export async function readRepoDir(root: string): Promise<RepoFiles> {
   await collect(root, "", wanted);
   wanted.sort();
   // Bounded concurrency: thousands of small files read faster in parallel, but not all at once.
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < wanted.length) {
-      const rel = wanted[next++]!;
-      files.set(rel, await readCapped(join(root, rel)));
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
+  await boundedPool(wanted, 16, async (rel) => {
+    files.set(rel, await readCapped(join(root, rel)));
+  });
   const sorted = new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { files: sorted };
 }
@@ -31,7 +28,7 @@ async function collect(root: string, rel: string, out: string[]): Promise<void> 
   try {
     entries = await readdir(rel ? join(root, rel) : root, { withFileTypes: true });
   } catch (e) {
-    throw environmentError("repo.unreadable", `cannot read ${rel || root}: ${(e as Error).message}`, {
+    throw environmentError("repo.unreadable", `cannot read ${rel || root}: ${errorText(e)}`, {
       hint: "check that the folder exists and is readable",
       cause: e,
     });

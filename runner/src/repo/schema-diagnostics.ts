@@ -5,6 +5,7 @@
  */
 import type { ErrorObject } from "ajv";
 import type { Diagnostic } from "../core/diagnostic.js";
+import { isRecord } from "../core/is-record.js";
 import { closest } from "./closest.js";
 import type { NodePath, YamlSource } from "./yaml-source.js";
 
@@ -51,7 +52,7 @@ function resolveCombinator(source: YamlSource, err: ErrorObject, stack: Pending[
   const deeper = branch.filter((p) => p.path !== path);
   const sameNonType = branch.filter((p) => p.path === path && !p.typeOnly);
   const types = branch.flatMap((p) => (p.path === path && p.typeOnly ? p.typeOnly : []));
-  const isObject = err.data !== null && typeof err.data === "object" && !Array.isArray(err.data);
+  const isObject = isRecord(err.data);
   if (!isObject && isShapeOneOf(err)) {
     // The type error says it all; which keys are missing means nothing for a non-mapping.
     return;

@@ -4,6 +4,7 @@
  * invalid UTF-8, syntax errors, duplicate keys, several documents, alias bombs.
  */
 import { isMap, isPair, isScalar, isSeq, LineCounter, Scalar, type Document, type Node } from "yaml";
+import { errorText } from "../core/error-text.js";
 import type { Diagnostic, Severity } from "../core/diagnostic.js";
 import { parseYaml, type YamlProblem } from "../core/parse-yaml.js";
 import { MAX_FILE_BYTES } from "./repo-files.js";
@@ -92,7 +93,7 @@ export class YamlSource {
     try {
       ({ doc, problem } = this.parseText());
     } catch (e) {
-      this.report(1, 1, "error", "yaml.syntax", `cannot parse YAML: ${(e as Error).message}`);
+      this.report(1, 1, "error", "yaml.syntax", `cannot parse YAML: ${errorText(e)}`);
       return;
     }
     if (problem) {
@@ -138,7 +139,7 @@ export class YamlSource {
       // What the parser leaves to conversion: a merge key (<<) whose value is not a mapping.
       const merge = /(^|[\s{,])<<\s*:/m.exec(this.text);
       const at = this.offsetPosition(merge ? merge.index + merge[1]!.length : 0);
-      this.report(at.line, at.col, "error", "yaml.syntax", firstLine((e as Error).message), MERGE_HINT);
+      this.report(at.line, at.col, "error", "yaml.syntax", firstLine(errorText(e)), MERGE_HINT);
       return;
     }
     this.value = value === undefined ? null : value;

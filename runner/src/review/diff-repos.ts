@@ -15,6 +15,7 @@ import type {
   StepUse,
   TargetDef,
 } from "../core/repo-model.js";
+import { isRecord } from "../core/is-record.js";
 import { selectTargets } from "../plan/select-targets.js";
 
 export type Change = "added" | "removed" | "changed";
@@ -448,19 +449,15 @@ export function fieldChanges(
     const a = after[key];
     if (canonical(b) === canonical(a)) continue;
     const path = prefix + key;
-    if (isPlainObject(b) && isPlainObject(a)) out.push(...fieldChanges(b, a, `${path}.`));
+    if (isRecord(b) && isRecord(a)) out.push(...fieldChanges(b, a, `${path}.`));
     else
       out.push({ path, ...(b !== undefined ? { before: b } : {}), ...(a !== undefined ? { after: a } : {}) });
   }
   return out;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 function isEmptyObject(v: unknown): boolean {
-  return isPlainObject(v) && Object.keys(v).length === 0;
+  return isRecord(v) && Object.keys(v).length === 0;
 }
 
 /** JSON with sorted keys, so equal definitions compare equal however their keys are ordered. */
@@ -468,7 +465,7 @@ export function canonical(value: unknown): string {
   return (
     JSON.stringify(value, (_key, v: unknown) => {
       if (v instanceof Set) return [...(v as Set<unknown>)].sort();
-      if (isPlainObject(v)) {
+      if (isRecord(v)) {
         return Object.fromEntries(
           Object.keys(v)
             .sort()

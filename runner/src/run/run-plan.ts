@@ -6,6 +6,8 @@
  * Every string that leaves the engine passes through the Redactor first.
  */
 import { setMaxListeners } from "node:events";
+import { boundedPool } from "../core/bounded-pool.js";
+import { errorText } from "../core/error-text.js";
 import { isOpscError } from "../core/errors.js";
 import {
   evaluateCondition,
@@ -190,7 +192,7 @@ class Engine {
         for (const t of batch) this.finishUnstarted(t, phase, outcome, why);
         continue;
       }
-      await pool(batch, Math.max(1, phase.parallel), async (name) => {
+      await boundedPool(batch, Math.max(1, phase.parallel), async (name) => {
         const outcome = await this.runTarget(name, phase);
         if (outcome === "failed" || outcome === "unreachable" || outcome === "timed_out") failures++;
       });
@@ -539,18 +541,7 @@ function renderEnv(env: Record<string, string>, context: ExpressionContext): Rec
 
 function messageOf(e: unknown): string {
   if (isOpscError(e)) return e.hint ? `${e.message} (${e.hint})` : e.message;
-  return e instanceof Error ? e.message : String(e);
-}
-
-async function pool<T>(items: T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+  return errorText(e);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import * as age from "age-encryption";
+import { errorText } from "../core/error-text.js";
 import { environmentError, userError } from "../core/errors.js";
 import { isOpenSshPrivateKey, parseSshEd25519Identity } from "./ssh-ed25519.js";
 
@@ -60,7 +61,7 @@ async function readIfExists(path: string): Promise<string | undefined> {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw environmentError(
       "secrets.identity-unreadable",
-      `cannot read the identity file ${path}: ${(e as Error).message}`,
+      `cannot read the identity file ${path}: ${errorText(e)}`,
       {
         hint: "check the file's permissions",
       },

@@ -20,6 +20,7 @@ import {
   isSeq,
   type Node,
 } from "yaml";
+import { errorText } from "../core/error-text.js";
 import { userError, type OpscError } from "../core/errors.js";
 import { parseYaml, yamlProblemError } from "../core/parse-yaml.js";
 import {
@@ -118,7 +119,7 @@ function scalarValue(node: Scalar, err: (msg: string, hint: string) => OpscError
     try {
       return resolvePlainScalar(text);
     } catch (e) {
-      throw err((e as Error).message, "quote it to keep it as a string");
+      throw err(errorText(e), "quote it to keep it as a string");
     }
   }
   switch (tag) {

@@ -7,6 +7,7 @@ import { timingSafeEqual, createHash } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { isOpscError } from "../core/errors.js";
+import { isRecord } from "../core/is-record.js";
 import type { Redactor } from "../secrets/redactor.js";
 import type { RunnerService } from "./runner-service.js";
 import type { ServerMetrics } from "./server-metrics.js";
@@ -238,10 +239,6 @@ function asBuffer(body: unknown): Buffer {
 
 function pathParam(p: unknown): string {
   return Array.isArray(p) ? p.join("/") : String(p ?? "");
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 function parseObject(body: Buffer): Record<string, unknown> | undefined {

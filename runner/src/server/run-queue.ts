@@ -5,6 +5,7 @@
  * `queue` waits its turn, `skip` is dropped, `cancel-previous` cancels what is
  * queued and running in the group and then runs.
  */
+import { errorText } from "../core/error-text.js";
 import { environmentError } from "../core/errors.js";
 import type { WorkItem } from "./work-item.js";
 
@@ -152,7 +153,7 @@ export class RunQueue {
         if (item.status === "running") item.status = "finished";
       } catch (e) {
         item.status = "failed";
-        item.reason = e instanceof Error ? e.message : String(e);
+        item.reason = errorText(e);
       }
       item.finishedAt = this.now().toISOString();
       this.running.delete(item.id);

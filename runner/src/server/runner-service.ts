@@ -8,7 +8,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Diagnostic } from "../core/diagnostic.js";
+import { errorText } from "../core/error-text.js";
 import { isOpscError, userError } from "../core/errors.js";
+import { isRecord } from "../core/is-record.js";
 import type { Trigger } from "../core/plan-model.js";
 import type { JobDef, RepoModel, Settings } from "../core/repo-model.js";
 import type { RunEvent } from "../core/run-events.js";
@@ -90,7 +92,7 @@ export class RunnerService {
       missed: (tick) => this.missTick(tick),
       useNodeCron: o.useNodeCron ?? false,
       ...(o.toleranceMs !== undefined ? { toleranceMs: o.toleranceMs } : {}),
-      onError: (e) => o.logger.error({ err: errText(e) }, "scheduler failed"),
+      onError: (e) => o.logger.error({ err: errorText(e) }, "scheduler failed"),
     });
   }
 
@@ -106,7 +108,7 @@ export class RunnerService {
         const head = await this.o.mirror.branchHead(this.defaultBranch);
         await this.o.recover((await this.modelAt(head)).model.settings.records);
       } catch (e) {
-        this.o.logger.error({ err: errText(e) }, "cannot record runs cut off by the last stop");
+        this.o.logger.error({ err: errorText(e) }, "cannot record runs cut off by the last stop");
       }
     }
     for (const item of this.o.store.journaled()) {
@@ -229,11 +231,11 @@ export class RunnerService {
       } catch (e) {
         if (isOpscError(e) && e.kind === "user") {
           // Trying again gives the same answer: drop it, saying why.
-          log.warn({ err: errText(e), code: e.code }, "delivery dropped");
+          log.warn({ err: errorText(e), code: e.code }, "delivery dropped");
           this.o.store.removeInbox(entry.key);
         } else {
           // Left in the inbox: the next start tries again.
-          log.error({ err: errText(e) }, "delivery could not be processed; the next start tries again");
+          log.error({ err: errorText(e) }, "delivery could not be processed; the next start tries again");
         }
       }
     });
@@ -347,7 +349,7 @@ export class RunnerService {
       const secrets = await this.hookSecretsAt(commit);
       return secrets.get(jobId) ?? { reason: `there is no job "${jobId}" at ${commit}` };
     } catch (e) {
-      return { reason: errText(e) };
+      return { reason: errorText(e) };
     }
   }
 
@@ -361,7 +363,7 @@ export class RunnerService {
     try {
       await this.hookSecretsAt(await this.o.mirror.branchHead(this.defaultBranch));
     } catch (e) {
-      this.o.logger.warn({ err: errText(e) }, "cannot read the hook secrets at the default branch's head");
+      this.o.logger.warn({ err: errorText(e) }, "cannot read the hook secrets at the default branch's head");
     }
   }
 
@@ -391,7 +393,7 @@ export class RunnerService {
           const secret = await this.o.resolveSecret(commit, ref);
           out.set(job.id, secret ? { secret } : { reason: `${ref} is empty` });
         } catch (e) {
-          out.set(job.id, { reason: `cannot decrypt ${ref}: ${errText(e)}` });
+          out.set(job.id, { reason: `cannot decrypt ${ref}: ${errorText(e)}` });
         }
       }
     }
@@ -434,7 +436,7 @@ export class RunnerService {
     try {
       head ??= await this.o.mirror.branchHead(this.defaultBranch);
     } catch (e) {
-      this.o.logger.warn({ err: errText(e) }, "no default branch yet: no schedules");
+      this.o.logger.warn({ err: errorText(e) }, "no default branch yet: no schedules");
       return;
     }
     if (head === this.scheduledCommit) return;
@@ -510,7 +512,7 @@ export class RunnerService {
       });
     } catch (e) {
       this.o.logger.error(
-        { job: tick.job, tick: at, err: errText(e) },
+        { job: tick.job, tick: at, err: errorText(e) },
         "cannot record the missed tick in the audit trail",
       );
     }
@@ -625,7 +627,7 @@ export class RunnerService {
       );
     } catch (e) {
       this.o.metrics.runs.inc({ job: item.job, result: "error" });
-      log.error({ err: errText(e) }, "run could not start or finish");
+      log.error({ err: errorText(e) }, "run could not start or finish");
       throw e;
     }
   }
@@ -690,14 +692,6 @@ function pick(
   return { ...out, ...extra };
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 function reasonOf(item: WorkItem): Record<string, string> {
   return item.reason ? { reason: item.reason } : {};
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -3,6 +3,7 @@
  * and the express app, listening on a port. `opsc serve` calls this; tests
  * call it in-process with their own executor and clock.
  */
+import { errorText } from "../core/error-text.js";
 import { displayUrl } from "../git/display-url.js";
 import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
@@ -101,7 +102,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     const s = app.listen(o.port, o.host ?? "127.0.0.1", (err?: Error) => (err ? reject(err) : resolve(s)));
     s.once("error", reject);
   }).catch((e: unknown) => {
-    throw environmentError("serve.listen", `cannot listen on port ${o.port}: ${(e as Error).message}`, {
+    throw environmentError("serve.listen", `cannot listen on port ${o.port}: ${errorText(e)}`, {
       hint: "pick another --port, or stop what is using it",
       cause: e,
     });

@@ -5,17 +5,9 @@
  * crash never leaves half a file; a delivery is marked by exclusive creation.
  */
 import { createHash } from "node:crypto";
-import {
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  openSync,
-  closeSync,
-} from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, openSync, closeSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "../fs/write-file-atomic.js";
 import type { WorkItem } from "./work-item.js";
 
 export interface InboxEntry {
@@ -70,12 +62,12 @@ export class StateStore {
 
   /** Journal an item (queued or running). */
   save(item: WorkItem): void {
-    writeAtomic(join(this.journal, `${safeName(item.id)}.json`), JSON.stringify(item));
+    writeFileAtomic(join(this.journal, `${safeName(item.id)}.json`), JSON.stringify(item));
   }
 
   /** Move an item out of the journal into the history. */
   finish(item: WorkItem): void {
-    writeAtomic(
+    writeFileAtomic(
       join(this.history, `${item.finishedAt ?? new Date().toISOString()}_${safeName(item.id)}.json`),
       JSON.stringify(item),
     );
@@ -102,7 +94,7 @@ export class StateStore {
 
   /** Deliveries accepted but not yet turned into work items (fetch and matching happen after the answer). */
   saveInbox(entry: InboxEntry): void {
-    writeAtomic(join(this.inboxDir, `${safeName(entry.key)}.json`), JSON.stringify(entry));
+    writeFileAtomic(join(this.inboxDir, `${safeName(entry.key)}.json`), JSON.stringify(entry));
   }
 
   removeInbox(key: string): void {
@@ -132,7 +124,7 @@ export class StateStore {
   }
 
   writeValue(name: string, value: unknown): void {
-    writeAtomic(join(this.root, `${safeName(name)}.json`), JSON.stringify(value));
+    writeFileAtomic(join(this.root, `${safeName(name)}.json`), JSON.stringify(value));
   }
 
   private prune(): void {
@@ -148,12 +140,6 @@ export class StateStore {
 function safeName(key: string): string {
   if (/^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/.test(key)) return key;
   return `h-${createHash("sha256").update(key).digest("hex").slice(0, 40)}`;
-}
-
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }
 
 function readItems(dir: string): WorkItem[] {

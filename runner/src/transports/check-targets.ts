@@ -2,6 +2,8 @@
  * `opsc targets check`: connect (verifying the host key), run `true`, time both.
  * Each target is checked alone; one failing never stops the others.
  */
+import { errorText } from "../core/error-text.js";
+import { boundedPool } from "../core/bounded-pool.js";
 import { isOpscError } from "../core/errors.js";
 import type { PlannedTarget } from "../core/plan-model.js";
 import { buildStepScript } from "./script-builder.js";
@@ -23,16 +25,9 @@ export async function checkTargets(
   transportFor: (t: PlannedTarget) => Transport,
   options: { parallel?: number; timeoutMs?: number } = {},
 ): Promise<TargetCheck[]> {
-  const results: TargetCheck[] = new Array<TargetCheck>(targets.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < targets.length) {
-      const i = next++;
-      results[i] = await checkOne(targets[i]!, transportFor, options.timeoutMs ?? 10_000);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(options.parallel ?? 20, targets.length) }, worker));
-  return results;
+  return boundedPool(targets, options.parallel ?? 20, (t) =>
+    checkOne(t, transportFor, options.timeoutMs ?? 10_000),
+  );
 }
 
 async function checkOne(
@@ -84,7 +79,7 @@ async function checkOne(
       address,
       ok: false,
       code: isOpscError(e) ? e.code : "check.failed",
-      message: e instanceof Error ? e.message : String(e),
+      message: errorText(e),
     };
   } finally {
     await transport?.close().catch(() => undefined);

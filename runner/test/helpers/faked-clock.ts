@@ -11,8 +11,9 @@
  * event loop only notices the jump when it wakes, so after `set` the test must
  * give the child a reason to wake (any request to it).
  */
-import { existsSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "../../src/fs/write-file-atomic.js";
 
 /**
  * The preload library, wherever the multiarch layout puts it; undefined when
@@ -49,8 +50,7 @@ export class FakedClock {
   set(at: string): void {
     if (!/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(at)) throw new Error(`not "YYYY-MM-DD HH:MM:SS": ${at}`);
     // Written aside and renamed: the child must never read half a timestamp.
-    writeFileSync(`${this.file}.tmp`, `@${at}\n`);
-    renameSync(`${this.file}.tmp`, this.file);
+    writeFileAtomic(this.file, `@${at}\n`);
   }
 
   /** Environment for the child process. */

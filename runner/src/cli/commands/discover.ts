@@ -2,6 +2,7 @@
 import { intFlag } from "../input-flags.js";
 import { Command } from "commander";
 import { usageError, userError } from "../../core/errors.js";
+import { textTable } from "../../core/text-table.js";
 import { discoveredTargets } from "../../discover/discovered-targets.js";
 import { expandAddresses } from "../../discover/address-range.js";
 import type { ProbeResult } from "../../discover/probe-ssh.js";
@@ -200,11 +201,7 @@ function printTable(results: ProbeResult[], scanned: number, ms: number): void {
   });
   if (rows.length > 0) {
     const header = ["ADDRESS", "PORT", "STATE", "BANNER", "HOST KEYS"];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-    for (const row of [header, ...rows])
-      process.stdout.write(
-        `${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")}\n`,
-      );
+    for (const line of textTable([header, ...rows])) process.stdout.write(`${line}\n`);
   }
   const ssh = results.filter((r) => r.state === "ssh").length;
   const other = results.filter((r) => r.state === "not-ssh").length;

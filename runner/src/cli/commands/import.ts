@@ -1,6 +1,7 @@
 /** `opsc import ansible-inventory FILE [--write FILE]`: an Ansible inventory as OpsConductor targets. */
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
+import { errorText } from "../../core/error-text.js";
 import { userError } from "../../core/errors.js";
 import type { InventoryFormat } from "../../inventory/import-inventory.js";
 import { readTargetsFile, writeTargetsFile } from "../../inventory/targets-file.js";
@@ -44,7 +45,7 @@ See docs/migrating-from-ansible.md.`,
       } catch (e) {
         throw userError(
           "import.unreadable",
-          `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`,
           {
             hint: "give the path of an Ansible inventory file",
           },

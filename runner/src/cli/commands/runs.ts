@@ -1,6 +1,7 @@
 /** `opsc runs list|show`: run history from the records branch. */
 import { Command } from "commander";
 import { usageError, userError } from "../../core/errors.js";
+import { textTable } from "../../core/text-table.js";
 import type { RunSummary } from "../../core/run-summary.js";
 import { targetLogPath } from "../../records/record-paths.js";
 import type { RecordsSource } from "../../records/records-branch.js";
@@ -150,15 +151,6 @@ function okOf(s: RunSummary): string {
   return `${s.counts.ok + s.counts.changed + s.counts.skipped}/${s.targets.length}`;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return (
-    rows
-      .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  "))
-      .join("\n") + "\n"
-  );
-}
-
 export function renderList(runs: RunSummary[]): string {
   const rows = [["RUN", "JOB", "RESULT", "OK", "DURATION", "TRIGGER"]];
   for (const s of runs) {
@@ -172,7 +164,7 @@ export function renderList(runs: RunSummary[]): string {
       `${s.trigger.kind} by ${s.actor}`,
     ]);
   }
-  return table(rows);
+  return `${textTable(rows).join("\n")}\n`;
 }
 
 export function renderRun(s: RunSummary): string {
@@ -199,7 +191,7 @@ export function renderRun(s: RunSummary): string {
     const steps = t.steps.map((st) => `${st.id}:${st.outcome}`).join(" ");
     rows.push([t.name, t.outcome, formatDuration(t.ms), `${steps}${t.reason ? `  (${t.reason})` : ""}`]);
   }
-  return `${lines.join("\n")}\n${s.targets.length > 0 ? table(rows) : "  no targets\n"}`;
+  return `${lines.join("\n")}\n${s.targets.length > 0 ? `${textTable(rows).join("\n")}\n` : "  no targets\n"}`;
 }
 
 /** A sharded run merged from its shards' records, then which record each shard is. */

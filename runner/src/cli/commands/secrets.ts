@@ -1,12 +1,12 @@
 /** `opsc secrets keygen|encrypt|decrypt|edit|set|updatekeys|rotate`: SOPS files for age, like the sops CLI. */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import type * as Age from "age-encryption";
 import type { Command } from "commander";
+import { errorText } from "../../core/error-text.js";
 import { environmentError, isOpscError, usageError, userError } from "../../core/errors.js";
 import type * as CreationRules from "../../secrets/creation-rules.js";
 import type { CreationRule, SopsConfig } from "../../secrets/creation-rules.js";
@@ -14,6 +14,8 @@ import type * as Identities from "../../secrets/identities.js";
 import type * as SopsFile from "../../secrets/sops-file.js";
 import type { SopsDocument, SopsFormat } from "../../secrets/sops-file.js";
 import type * as AddRecipient from "../../secrets/add-recipient.js";
+import { findUp } from "../../fs/find-up.js";
+import { writeFileAtomic } from "../../fs/write-file-atomic.js";
 import { SopsMap, type SopsNode } from "../../secrets/sops-tree.js";
 
 // The crypto and YAML modules are loaded when a `secrets` command runs (the
@@ -66,18 +68,8 @@ async function readText(file: string): Promise<string> {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") {
       throw userError("secrets.file-missing", `${file} does not exist`, { hint: "check the path" });
     }
-    throw environmentError("secrets.unreadable", `cannot read ${file}: ${(e as Error).message}`);
+    throw environmentError("secrets.unreadable", `cannot read ${file}: ${errorText(e)}`);
   }
-}
-
-/** Replaces a file in one step, so a reader never sees half of it. */
-async function writeAtomic(file: string, text: string, mode?: number): Promise<void> {
-  let keepMode = mode;
-  if (keepMode === undefined) keepMode = existsSync(file) ? (await stat(file)).mode & 0o777 : 0o644;
-  const tmp = join(dirname(file), `.${basename(file)}.opsc-${randomBytes(6).toString("hex")}`);
-  await writeFile(tmp, text, { mode: keepMode, flag: "wx" });
-  await chmod(tmp, keepMode);
-  await rename(tmp, file);
 }
 
 interface FoundConfig {
@@ -92,23 +84,14 @@ async function findConfig(file: string, explicit?: string): Promise<FoundConfig 
     const text = await readText(explicit);
     return { config: parseCreationRules(text, explicit), dir: dirname(resolve(explicit)), path: explicit };
   }
-  let dir = dirname(resolve(file));
-  for (;;) {
-    for (const name of [".sops.yaml", ".sops.yml"]) {
-      const candidate = join(dir, name);
-      if (existsSync(candidate)) {
-        const text = await readText(candidate);
-        return {
-          config: parseCreationRules(text, relative(process.cwd(), candidate) || name),
-          dir,
-          path: candidate,
-        };
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
+  const candidate = findUp([".sops.yaml", ".sops.yml"], dirname(resolve(file)));
+  if (candidate === undefined) return undefined;
+  const text = await readText(candidate);
+  return {
+    config: parseCreationRules(text, relative(process.cwd(), candidate) || basename(candidate)),
+    dir: dirname(candidate),
+    path: candidate,
+  };
 }
 
 /** The `.sops.yaml` text with `recipient` added to the rule with this path_regex. */
@@ -183,7 +166,7 @@ async function encryptByRules(
     macOnlyEncrypted: rule.macOnlyEncrypted,
     ...(yamlIndent !== undefined ? { indent: yamlIndent } : {}),
   });
-  await writeAtomic(file, out);
+  writeFileAtomic(file, out);
   return rule;
 }
 
@@ -220,7 +203,7 @@ async function reseal(
     macOnlyEncrypted: doc.metadata.macOnlyEncrypted,
     ...(freshKey ? {} : { previous: doc }),
   });
-  await writeAtomic(file, text);
+  writeFileAtomic(file, text);
 }
 
 function readStdin(): Promise<string> {
@@ -358,7 +341,7 @@ the new key reads existing files only after \`opsc secrets updatekeys FILE\` on 
       process.stderr.write(`Wrote the identity to ${file} (mode 0600). Recipient:\n`);
       process.stdout.write(`${recipient}\n`);
       if (edit) {
-        await writeAtomic(edit.path, edit.text);
+        writeFileAtomic(edit.path, edit.text);
         process.stderr.write(
           `Added it to the creation rule ${opts.addToRule} in ${edit.path}. It can read existing files\n` +
             `once you run \`opsc secrets updatekeys FILE\` on each file that rule covers (then commit them).\n`,
@@ -518,7 +501,7 @@ Examples:
         setPath(branch, path, value);
         const { rule, yamlIndent } = await creationRuleFor(file, opts);
         await mkdir(dirname(resolve(file)), { recursive: true });
-        await writeAtomic(
+        writeFileAtomic(
           file,
           await encryptSops([branch], format, {
             recipients: rule.recipients,

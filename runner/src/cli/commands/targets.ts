@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
+import { textTable } from "../../core/text-table.js";
 import { planTarget } from "../../plan/plan-target.js";
 import type { RepoModel, TargetDef } from "../../core/repo-model.js";
 import { Redactor } from "../../secrets/redactor.js";
@@ -83,14 +84,7 @@ to such a host. See docs/ssh.md.`,
               r.execMs !== undefined ? `${r.execMs}ms` : "-",
             ]);
           }
-          const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-          for (const r of rows)
-            process.stdout.write(
-              `${r
-                .map((c, i) => c.padEnd(widths[i]!))
-                .join("  ")
-                .trimEnd()}\n`,
-            );
+          for (const line of textTable(rows)) process.stdout.write(`${line}\n`);
           for (const r of clean.filter((x) => !x.ok)) process.stdout.write(`\n${r.target}: ${r.message}\n`);
           const bad = clean.filter((r) => !r.ok).length;
           process.stdout.write(`\n${clean.length - bad} of ${clean.length} targets ok\n`);

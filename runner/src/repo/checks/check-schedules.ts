@@ -5,6 +5,7 @@
  */
 import { CronExpressionParser } from "cron-parser";
 import cron from "node-cron";
+import { errorText } from "../../core/error-text.js";
 import { closest } from "../closest.js";
 import type { RepoIndex } from "../repo-index.js";
 
@@ -61,7 +62,7 @@ function checkCron(expression: string): string | undefined {
   try {
     CronExpressionParser.parse(text, { tz: "UTC" });
   } catch (e) {
-    return (e as Error).message;
+    return errorText(e);
   }
   if (!cron.validate(text)) return "the scheduler does not accept this expression";
   return undefined;
