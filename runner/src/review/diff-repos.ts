@@ -16,6 +16,7 @@ import type {
   TargetDef,
 } from "../core/repo-model.js";
 import { selectTargets } from "../plan/select-targets.js";
+import { diffAccess, type AccessDiff } from "./diff-access.js";
 
 export type Change = "added" | "removed" | "changed";
 
@@ -89,6 +90,8 @@ export interface RepoDiff {
   at: string;
   jobs: JobDiff[];
   credentialFiles: CredentialFileChange[];
+  /** What changed in access.yaml; absent when nothing did. */
+  access?: AccessDiff;
 }
 
 export interface DiffOptions {
@@ -101,7 +104,13 @@ export interface DiffOptions {
 export function diffRepos(base: RepoModel, head: RepoModel, options: DiffOptions): RepoDiff {
   const ids = [...new Set([...base.jobs.keys(), ...head.jobs.keys()])].sort();
   const jobs = ids.map((id) => diffJob(id, base, head, options));
-  return { at: options.at.toISOString(), jobs, credentialFiles: diffCredentialFiles(base, head) };
+  const access = diffAccess(base.access, head.access);
+  return {
+    at: options.at.toISOString(),
+    jobs,
+    credentialFiles: diffCredentialFiles(base, head),
+    ...(access ? { access } : {}),
+  };
 }
 
 function diffJob(id: string, base: RepoModel, head: RepoModel, options: DiffOptions): JobDiff {
