@@ -5,6 +5,7 @@ import { userError } from "../../core/errors.js";
 import { readRepoCommit } from "../../git/read-tree.js";
 import { recoverInterrupted } from "../../records/journal.js";
 import { recordMissedTick } from "../../records/missed-tick.js";
+import { recordAccessEvent } from "../../records/access-event.js";
 import { executeJob } from "../../run/execute-job.js";
 import { notifyRun } from "../../notify/notifier.js";
 import { loadValidRepo } from "../../run/load-plan.js";
@@ -51,12 +52,18 @@ export function register(program: Command): void {
       `
 Environment:
   OPSC_WEBHOOK_SECRET  required: the secret of the GitHub webhook (X-Hub-Signature-256)
-  OPSC_API_TOKEN       bearer token for /api (the API answers 403 without one)
+  OPSC_API_TOKEN       bootstrap admin token for /api (recorded as bootstrap-token)
+  OPSC_OIDC_ISSUER, OPSC_OIDC_CLIENT_ID, OPSC_OIDC_CLIENT_SECRET, OPSC_PUBLIC_URL
+                       sign-in with OpenID Connect (all four, or none); see docs/access.md
   OPSC_GIT_TOKEN       token to fetch the repository and push records and claims
   SOPS_AGE_KEY_FILE    age identity for credentials (job hook secrets, job secrets)
   OPSC_REPLICA         this replica's name in claims (default host:pid)
 
-Routes: POST /webhooks/github, POST /hooks/JOB, POST /api/jobs/JOB/runs, GET /api/runs,
+Who may do what is access.yaml at the default branch's head; personal tokens:
+opsc tokens --help.
+
+Routes: POST /webhooks/github, /webhooks/gitlab, /webhooks/gitea, POST /hooks/JOB,
+GET /auth/login, GET /auth/callback, POST /auth/refresh, POST /auth/logout, GET /api/me, POST /api/jobs/JOB/runs, GET /api/runs,
 GET /api/runs/ID, GET /healthz, GET /readyz, GET /metrics. See docs/server.md and docs/http-api.md.
 
 Examples:
@@ -83,6 +90,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
   const limit = intOption("--limit", opts.limit, 1, 1000);
   const graceMs = intOption("--grace", opts.grace, 0, 86_400) * 1000;
   const apiToken = process.env.OPSC_API_TOKEN || undefined;
+  const oidc = oidcFromEnv(process.env);
   const redactor = new Redactor();
   const server = await startServer({
     repo: opts.repo,
@@ -91,6 +99,25 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     host: opts.host,
     webhookSecret,
     ...(apiToken ? { apiToken } : {}),
+    ...(oidc ? { oidc } : {}),
+    recordAccess: async (repoDir, records, event) => {
+      await recordAccessEvent(
+        repoDir,
+        { records },
+        {
+          event: event.event,
+          by: {
+            name: event.by.user,
+            via: event.by.via,
+            ...(event.by.token ? { token: event.by.token } : {}),
+          },
+          ...(event.detail.job ? { job: event.detail.job } : {}),
+          ...(event.detail.commit ? { sourceCommit: event.detail.commit } : {}),
+          detail: event.detail,
+        },
+        { push: opts.push },
+      );
+    },
     limit,
     push: opts.push,
     claims: opts.claims,
@@ -140,4 +167,26 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
+}
+
+const OIDC_VARS = ["OPSC_OIDC_ISSUER", "OPSC_OIDC_CLIENT_ID", "OPSC_OIDC_CLIENT_SECRET", "OPSC_PUBLIC_URL"];
+
+function oidcFromEnv(env: NodeJS.ProcessEnv) {
+  const set = OIDC_VARS.filter((v) => (env[v] ?? "") !== "");
+  if (set.length === 0) return undefined;
+  if (set.length < OIDC_VARS.length) {
+    throw userError(
+      "serve.oidc-incomplete",
+      `sign-in needs ${OIDC_VARS.filter((v) => !set.includes(v)).join(", ")} too`,
+      {
+        hint: "set all of OPSC_OIDC_ISSUER, OPSC_OIDC_CLIENT_ID, OPSC_OIDC_CLIENT_SECRET and OPSC_PUBLIC_URL, or none",
+      },
+    );
+  }
+  return {
+    issuer: env.OPSC_OIDC_ISSUER!,
+    clientId: env.OPSC_OIDC_CLIENT_ID!,
+    clientSecret: env.OPSC_OIDC_CLIENT_SECRET!,
+    publicUrl: env.OPSC_PUBLIC_URL!,
+  };
 }
