@@ -21,6 +21,7 @@ const FILES: Array<[string, string]> = [
   ["targets.schema.json", "`targets/*.yaml`"],
   ["step.schema.json", "`steps/**/*.yaml`"],
   ["job.schema.json", "`jobs/**/*.yaml`"],
+  ["access.schema.json", "`access.yaml`"],
 ];
 
 function resolve(root: Schema, s: Schema): Schema {

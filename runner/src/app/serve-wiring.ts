@@ -8,13 +8,17 @@ import { GitRepository } from "../git/git-repository.js";
 import { notifyRun } from "../notify/notifier.js";
 import { recoverInterrupted } from "../records/journal.js";
 import { recordMissedTick } from "../records/missed-tick.js";
+import { recordAccessEvent } from "../records/access-event.js";
 import { CredentialStore } from "../secrets/credential-store.js";
 import { Redactor } from "../secrets/redactor.js";
 import type { ServerOptions } from "../server/start-server.js";
 import { executeJob } from "./execute-job.js";
 import { loadValidRepo } from "./load-plan.js";
 
-export type ServeWiring = Pick<ServerOptions, "executor" | "resolveSecret" | "recover" | "recordMissed">;
+export type ServeWiring = Pick<
+  ServerOptions,
+  "executor" | "resolveSecret" | "recover" | "recordMissed" | "recordAccess"
+>;
 
 export function serveWiring(options: { push: boolean; redactor: Redactor }): ServeWiring {
   const { redactor } = options;
@@ -46,6 +50,24 @@ export function serveWiring(options: { push: boolean; redactor: Redactor }): Ser
           });
         },
       });
+    },
+    recordAccess: async (repoDir, records, event) => {
+      await recordAccessEvent(
+        repoDir,
+        { records },
+        {
+          event: event.event,
+          by: {
+            name: event.by.user,
+            via: event.by.via,
+            ...(event.by.token ? { token: event.by.token } : {}),
+          },
+          ...(event.detail.job ? { job: event.detail.job } : {}),
+          ...(event.detail.commit ? { sourceCommit: event.detail.commit } : {}),
+          detail: event.detail,
+        },
+        { push: options.push },
+      );
     },
   };
 }

@@ -18,6 +18,7 @@ import { register as registerRuns } from "./commands/runs.js";
 import { register as registerSecrets } from "./commands/secrets.js";
 import { register as registerServe } from "./commands/serve.js";
 import { register as registerTargets } from "./commands/targets.js";
+import { register as registerTokens } from "./commands/tokens.js";
 import { register as registerValidate } from "./commands/validate.js";
 
 export function buildProgram(): Command {
@@ -56,6 +57,7 @@ Documentation: docs/README.md`,
   registerSecrets(program);
   registerServe(program);
   registerTargets(program);
+  registerTokens(program);
   registerValidate(program);
   return program;
 }

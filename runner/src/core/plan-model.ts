@@ -2,6 +2,7 @@
  * The exact work a job will do: what `opsc plan` prints and what the engine runs.
  * Built by plan/ from a RepoModel with no I/O; holds no secret values, only references.
  */
+import type { ActorVia } from "./access-policy.js";
 import type { RetrySpec, Shell, SudoSettings, TransportKind } from "./repo-model.js";
 
 export type TriggerKind = "manual" | "push" | "schedule" | "webhook" | "api";
@@ -12,6 +13,17 @@ export interface Trigger {
   actor: string;
   /** Extra facts: delivery id, cron expression and tick time, ref. */
   detail?: Record<string, string>;
+  /** Who, as proven: absent in records written before identities were recorded. */
+  by?: Actor;
+}
+
+/** The authenticated actor of a run and how it was proven. */
+export interface Actor {
+  /** The user (OIDC email, token user), forge login, or `schedule`. */
+  name: string;
+  via: ActorVia;
+  /** The personal token's name, when `via` is `token`. */
+  token?: string;
 }
 
 /** A working tree that is not a commit: what it sits on, and which of its files differ. */

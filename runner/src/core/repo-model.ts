@@ -3,6 +3,7 @@
  * Every definition keeps where it came from, so later errors can point at it.
  * Field meanings are documented once, in the JSON Schemas under schema/.
  */
+import type { AccessPolicy } from "./access-policy.js";
 import type { SourcePosition } from "./errors.js";
 
 export type Shell = "sh" | "bash" | "powershell";
@@ -193,4 +194,6 @@ export interface RepoModel {
   steps: Map<string, StepDef>;
   jobs: Map<string, JobDef>;
   credentials: Map<string, CredentialFile>;
+  /** `access.yaml`, when the repository has one and it is valid. */
+  access?: AccessPolicy;
 }

@@ -13,9 +13,11 @@ import type {
   TargetDef,
   TargetSelector,
 } from "../core/repo-model.js";
+import type { AccessPolicy, AccessRole } from "../core/access-policy.js";
 import type { SourcePosition } from "../core/errors.js";
 import { parseDuration } from "./duration.js";
 import type {
+  RawAccess,
   RawJob,
   RawSelector,
   RawSettings,
@@ -229,5 +231,27 @@ export function buildJob(id: string, raw: RawJob, source: YamlSource, settings: 
       ...(n.github_status !== undefined ? { githubStatus: n.github_status } : {}),
     })),
     source: { file: source.file, line: 1, col: 1 },
+  };
+}
+
+export function buildAccess(raw: RawAccess, source: YamlSource): AccessPolicy {
+  const roles = new Map<string, AccessRole>();
+  for (const [name, r] of Object.entries(raw.roles)) {
+    roles.set(name, {
+      name,
+      view: [...(r?.view ?? [])],
+      run: [...(r?.run ?? [])],
+      admin: r?.admin ?? false,
+      source: at(source, ["roles", name], "key"),
+    });
+  }
+  return {
+    roles,
+    members: raw.members.map((m, i) => ({
+      ...(m.user !== undefined ? { user: m.user } : {}),
+      ...(m.group !== undefined ? { group: m.group } : {}),
+      roles: [...m.roles],
+      source: at(source, ["members", i]),
+    })),
   };
 }

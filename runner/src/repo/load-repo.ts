@@ -8,7 +8,8 @@
 import { errorText } from "../core/error-text.js";
 import { compareDiagnostics, type Diagnostic } from "../core/diagnostic.js";
 import type { RepoModel } from "../core/repo-model.js";
-import { buildJob, buildSettings, buildStep, buildTarget, at } from "./build-model.js";
+import { buildAccess, buildJob, buildSettings, buildStep, buildTarget, at } from "./build-model.js";
+import { checkAccess } from "./checks/check-access.js";
 import { checkCycles } from "./checks/check-cycles.js";
 import { checkExpressions } from "./checks/check-expressions.js";
 import { checkInputs } from "./checks/check-inputs.js";
@@ -18,7 +19,7 @@ import { checkSchedules } from "./checks/check-schedules.js";
 import { checkSelectors } from "./checks/check-selectors.js";
 import { credentialFileOf, isSopsEncrypted } from "./credential-keys.js";
 import { partialJob, partialStep } from "./partial.js";
-import type { RawJob, RawSettings, RawStep, RawTarget, RawTargetsFile } from "./raw-types.js";
+import type { RawAccess, RawJob, RawSettings, RawStep, RawTarget, RawTargetsFile } from "./raw-types.js";
 import type { RepoFiles } from "./repo-files.js";
 import { RepoIndex } from "./repo-index.js";
 import { schemaDiagnostics } from "./schema-diagnostics.js";
@@ -33,6 +34,7 @@ export interface LoadResult {
 }
 
 export const SETTINGS_FILE = "opsconductor.yaml";
+export const ACCESS_FILE = "access.yaml";
 
 export function loadRepo(files: RepoFiles): LoadResult {
   const model: RepoModel = {
@@ -69,7 +71,7 @@ function parse(index: RepoIndex, path: string, bytes: Uint8Array): YamlSource {
 function schemaValid(
   index: RepoIndex,
   source: YamlSource,
-  kind: "settings" | "targets" | "step" | "job",
+  kind: "settings" | "targets" | "step" | "job" | "access",
 ): boolean {
   if (!source.ok) return false;
   const errors = validateKind(kind, source.value);
@@ -204,6 +206,16 @@ function load(index: RepoIndex, files: RepoFiles): void {
     model.jobs.set(c.id, buildJob(c.id, raw, source, model.settings));
   }
 
+  const accessBytes = files.files.get(ACCESS_FILE);
+  if (accessBytes !== undefined) {
+    const source = parse(index, ACCESS_FILE, accessBytes);
+    if (schemaValid(index, source, "access")) {
+      const raw = source.value as RawAccess;
+      index.access = { id: ACCESS_FILE, source, path: [], raw };
+      model.access = buildAccess(raw, source);
+    }
+  }
+
   checkLayout(index);
   checkReferences(index);
   checkCycles(index);
@@ -211,4 +223,5 @@ function load(index: RepoIndex, files: RepoFiles): void {
   checkInputs(index);
   checkSchedules(index);
   checkSelectors(index);
+  checkAccess(index);
 }

@@ -112,3 +112,8 @@ export interface RawJob {
     github_status?: boolean;
   }>;
 }
+
+export interface RawAccess {
+  roles: Record<string, { view?: string[]; run?: string[]; admin?: boolean } | null>;
+  members: Array<{ user?: string; group?: string; roles: string[] }>;
+}

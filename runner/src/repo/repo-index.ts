@@ -5,7 +5,15 @@
  */
 import type { Diagnostic, Severity } from "../core/diagnostic.js";
 import type { RepoModel } from "../core/repo-model.js";
-import type { RawInputs, RawJob, RawStep, RawStepUse, RawTarget, RawTargetsFile } from "./raw-types.js";
+import type {
+  RawAccess,
+  RawInputs,
+  RawJob,
+  RawStep,
+  RawStepUse,
+  RawTarget,
+  RawTargetsFile,
+} from "./raw-types.js";
 import type { NodePath, YamlSource } from "./yaml-source.js";
 
 export interface Entry<T> {
@@ -39,6 +47,8 @@ export class RepoIndex {
   readonly steps = new Map<string, Entry<RawStep>>();
   readonly jobs = new Map<string, Entry<RawJob>>();
   readonly targetFiles: Array<Entry<RawTargetsFile>> = [];
+  /** access.yaml, when it passed its schema. */
+  access?: Entry<RawAccess>;
   /** Ids defined in files that did not parse or broke their schema: references to them are not reported. */
   readonly brokenSteps = new Set<string>();
   readonly brokenTargets = new Set<string>();

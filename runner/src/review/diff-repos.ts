@@ -17,6 +17,7 @@ import type {
 } from "../core/repo-model.js";
 import { isRecord } from "../core/is-record.js";
 import { selectTargets } from "../plan/select-targets.js";
+import { diffAccess, type AccessDiff } from "./diff-access.js";
 
 export type Change = "added" | "removed" | "changed";
 
@@ -90,6 +91,8 @@ export interface RepoDiff {
   at: string;
   jobs: JobDiff[];
   credentialFiles: CredentialFileChange[];
+  /** What changed in access.yaml; absent when nothing did. */
+  access?: AccessDiff;
 }
 
 export interface DiffOptions {
@@ -102,7 +105,13 @@ export interface DiffOptions {
 export function diffRepos(base: RepoModel, head: RepoModel, options: DiffOptions): RepoDiff {
   const ids = [...new Set([...base.jobs.keys(), ...head.jobs.keys()])].sort();
   const jobs = ids.map((id) => diffJob(id, base, head, options));
-  return { at: options.at.toISOString(), jobs, credentialFiles: diffCredentialFiles(base, head) };
+  const access = diffAccess(base.access, head.access);
+  return {
+    at: options.at.toISOString(),
+    jobs,
+    credentialFiles: diffCredentialFiles(base, head),
+    ...(access ? { access } : {}),
+  };
 }
 
 function diffJob(id: string, base: RepoModel, head: RepoModel, options: DiffOptions): JobDiff {

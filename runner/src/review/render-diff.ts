@@ -3,6 +3,7 @@
  * pull-request comment) and machines (json). Pure. Values shown are the ones
  * written in the repository; credentials appear by reference name only.
  */
+import type { AccessDiff, RoleGrant } from "./diff-access.js";
 import type { FieldChange, JobDiff, RepoDiff, ScheduleSide } from "./diff-repos.js";
 
 export type DiffFormat = "markdown" | "json";
@@ -55,6 +56,7 @@ function renderMarkdown({ base, head, diff }: Review): string {
       lines.push(`| \`${c.name}\` | ${c.change} | ${codeList(c.keysAdded)} | ${codeList(c.keysRemoved)} |`);
     }
   }
+  if (diff.access) lines.push("", ...renderAccess(diff.access));
   if (unchanged.length > 0) lines.push("", `Unchanged: ${unchanged.map((j) => `\`${j.id}\``).join(", ")}.`);
   lines.push(
     "",
@@ -115,6 +117,28 @@ function renderJob(job: JobDiff): string[] {
   }
   lines.push(...scripts);
   return lines;
+}
+
+function renderAccess(access: AccessDiff): string[] {
+  const lines = [`### Access (\`access.yaml\` ${access.change})`];
+  if (access.roles.length) {
+    lines.push("", "| role | change | before | after |", "| --- | --- | --- | --- |");
+    for (const r of access.roles)
+      lines.push(`| \`${r.name}\` | ${r.change} | ${grantCell(r.before)} | ${grantCell(r.after)} |`);
+  }
+  if (access.members.length) {
+    lines.push("", "| member | change | roles before | roles after |", "| --- | --- | --- | --- |");
+    for (const m of access.members)
+      lines.push(`| ${m.member} | ${m.change} | ${codeList(m.before)} | ${codeList(m.after)} |`);
+  }
+  return lines;
+}
+
+function grantCell(g: RoleGrant | undefined): string {
+  if (!g) return "";
+  const parts = [`view ${codeList(g.view) || "none"}`, `run ${codeList(g.run) || "none"}`];
+  if (g.admin) parts.push("**admin**");
+  return parts.join("<br>");
 }
 
 function scheduleCell(s: ScheduleSide | undefined): string {

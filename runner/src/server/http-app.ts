@@ -3,12 +3,14 @@
  * then translate the request into a RunnerService call. Signatures are checked
  * on the raw body before it is parsed or looked at.
  */
-import { timingSafeEqual, createHash } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { isOpscError } from "../core/errors.js";
 import { isRecord } from "../core/is-record.js";
 import type { Redactor } from "../secrets/redactor.js";
+import { callerOf, type AccessControl } from "./auth/access-control.js";
+import { forgeRoutes } from "./forge-webhooks.js";
+import { asBuffer, parseObject } from "./request-body.js";
 import type { RunnerService } from "./runner-service.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import { GithubVerifier, verifyHmac } from "./verify-signature.js";
@@ -23,8 +25,8 @@ export interface HttpAppOptions {
   logger: Logger;
   redactor: Redactor;
   webhookSecret: string;
-  /** Bearer token for /api; without one the API answers 403. */
-  apiToken?: string;
+  /** Who is calling /api and /auth, and what they may do. */
+  access: AccessControl;
   bodyLimit?: number;
 }
 
@@ -80,6 +82,8 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
     res.status(answer.status).json(answer.body);
   });
 
+  app.use("/webhooks", forgeRoutes({ ...o, raw }));
+
   app.post("/hooks/*job", raw, async (req, res) => {
     const jobId = pathParam(req.params.job);
     const body = asBuffer(req.body);
@@ -116,56 +120,73 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
     const answer = o.service.acceptRun(
       target,
       inputs,
-      { kind: "webhook", actor: "hook", detail: { hook: jobId, ...(delivery ? { delivery } : {}) } },
+      {
+        kind: "webhook",
+        actor: "hook",
+        by: { name: `hook:${jobId}`, via: "hook" },
+        detail: { hook: jobId, ...(delivery ? { delivery } : {}) },
+      },
       delivery ? `hook-${jobId}-${delivery}` : undefined,
     );
     res.status(answer.status).json(answer.body);
   });
 
+  app.use("/auth", o.access.routes());
+
   const api = express.Router();
-  api.use((req, res, next) => {
-    if (!o.apiToken) {
-      res.status(403).json({ error: "the HTTP API is disabled: start the runner with OPSC_API_TOKEN set" });
-      return;
-    }
-    const given = /^Bearer (.+)$/i.exec(req.get("authorization") ?? "")?.[1];
-    if (!given || !sameSecret(given, o.apiToken)) {
-      o.logger.warn(
-        { method: req.method, path: req.path.slice(0, 200), remote: req.ip },
-        "API request refused: missing or wrong bearer token",
-      );
-      res.status(401).set("WWW-Authenticate", "Bearer").json({ error: "missing or wrong bearer token" });
-      return;
-    }
-    next();
-  });
+  api.use(o.access.identify);
+  api.get("/me", o.access.me);
+  api.use(o.access.adminRoutes(json));
   api.post("/jobs/*job/runs", json, async (req, res) => {
     const jobId = pathParam((req.params as Record<string, unknown>).job);
     const body = (req.body ?? {}) as { inputs?: unknown; actor?: unknown };
+    if (body.actor !== undefined) {
+      res
+        .status(400)
+        .json({ error: "`actor` is not accepted: the run is recorded as the authenticated caller" });
+      return;
+    }
     if (body.inputs !== undefined && !isRecord(body.inputs)) {
       res.status(400).json({ error: "`inputs` must be an object" });
       return;
     }
     const target = await o.service.jobAtHead(jobId);
+    const by = callerOf(res).identity;
+    if (!(await o.access.allow(res, "run", jobId))) {
+      o.access.event({
+        event: "run.refused",
+        by,
+        detail: { job: jobId, commit: target.commit, missing: "run" },
+      });
+      return;
+    }
     if (!target.job.on.manual) {
       res.status(403).json({ error: `job "${jobId}" does not allow manual runs (on.manual: false)` });
       return;
     }
-    const actor = typeof body.actor === "string" && body.actor !== "" ? body.actor.slice(0, 100) : "api";
     const answer = o.service.acceptRun(target, (body.inputs as Record<string, unknown>) ?? {}, {
       kind: "api",
-      actor,
+      actor: by.user,
+      by: { name: by.user, via: by.via, ...(by.token ? { token: by.token } : {}) },
     });
     res.status(answer.status).json(answer.body);
   });
-  api.get("/runs", (req, res) => {
+  api.get("/runs", async (req, res) => {
+    if (!(await o.access.allow(res, "view"))) return;
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
-    res.json({ runs: o.service.runs(limit).map(view) });
+    const policy = await o.access.policyNow();
+    const me = callerOf(res).identity;
+    res.json({
+      runs: o.service
+        .runs(limit)
+        .filter((i) => o.access.mayNow(policy, me, "view", i.job))
+        .map(view),
+    });
   });
-  api.get("/runs/:id", (req, res) => {
+  api.get("/runs/:id", async (req, res) => {
     const item = o.service.run(String(req.params.id));
     if (!item) res.status(404).json({ error: `no run "${String(req.params.id)}"` });
-    else res.json(view(item));
+    else if (await o.access.allow(res, "view", item.job)) res.json(view(item));
   });
   app.use("/api", api);
 
@@ -227,27 +248,8 @@ function view(item: WorkItem): Record<string, unknown> {
   };
 }
 
-function sameSecret(a: string, b: string): boolean {
-  // Hash first: timingSafeEqual needs equal lengths, and the length must not leak either.
-  const h = (s: string) => createHash("sha256").update(s).digest();
-  return timingSafeEqual(h(a), h(b));
-}
-
-function asBuffer(body: unknown): Buffer {
-  return Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-}
-
 function pathParam(p: unknown): string {
   return Array.isArray(p) ? p.join("/") : String(p ?? "");
-}
-
-function parseObject(body: Buffer): Record<string, unknown> | undefined {
-  try {
-    const v = JSON.parse(body.toString("utf8")) as unknown;
-    return isRecord(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** GitHub sends JSON, or `payload=<json>` form-encoded when the hook is set up that way. */

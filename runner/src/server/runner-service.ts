@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Diagnostic } from "../core/diagnostic.js";
+import type { AccessPolicy } from "../core/access-policy.js";
 import { errorText } from "../core/error-text.js";
 import { isOpscError, userError } from "../core/errors.js";
 import { isRecord } from "../core/is-record.js";
@@ -16,7 +17,7 @@ import type { JobDef, RepoModel, Settings } from "../core/repo-model.js";
 import type { RunEvent } from "../core/run-events.js";
 import { buildPlan } from "../plan/build-plan.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
-import { loadRepo } from "../repo/load-repo.js";
+import { ACCESS_FILE, loadRepo } from "../repo/load-repo.js";
 import { branchOf } from "../triggers/match-push.js";
 import { resolvePush } from "../app/resolve-push.js";
 import type { Claims } from "../git/claims.js";
@@ -74,6 +75,7 @@ export class RunnerService {
   private inboxChain: Promise<void> = Promise.resolve();
   private scheduledCommit: string | undefined;
   private defaultBranch = "main";
+  private goodAccess: { commit: string; policy: AccessPolicy | undefined } | undefined;
   private started = false;
   stopping = false;
 
@@ -207,6 +209,72 @@ export class RunnerService {
     return { status: 202, body: { accepted: true, delivery } };
   }
 
+  /** A push from GitLab or Gitea, after its token or signature was checked. */
+  acceptForgePush(
+    forge: "gitlab" | "gitea",
+    delivery: string,
+    push: {
+      ref?: string | undefined;
+      before?: string | undefined;
+      after?: string | undefined;
+      pusher?: string | undefined;
+    },
+  ): Accepted {
+    const key = `${forge}-${delivery}`;
+    if (!this.o.store.markDelivery(key)) {
+      this.o.metrics.deliveries.inc({ source: forge, outcome: "duplicate" });
+      return { status: 200, body: { duplicate: true, delivery } };
+    }
+    const entry: InboxEntry = {
+      key,
+      delivery,
+      event: "push",
+      receivedAt: this.o.clock.now().toISOString(),
+      payload: {
+        ref: push.ref,
+        before: push.before,
+        after: push.after,
+        // A push that deletes a branch has an all-zero `after`, which processPush skips.
+        pusher: push.pusher ?? null,
+        forge,
+      },
+    };
+    try {
+      this.o.store.saveInbox(entry);
+    } catch (e) {
+      this.o.store.unmarkDelivery(key);
+      throw e;
+    }
+    this.o.metrics.deliveries.inc({ source: forge, outcome: "accepted" });
+    this.processLater(entry);
+    return { status: 202, body: { accepted: true, delivery } };
+  }
+
+  /**
+   * The access policy at the head of the default branch in the mirror. When
+   * access.yaml there does not validate, the last good policy stays in force.
+   */
+  async accessPolicy(): Promise<AccessPolicy | undefined> {
+    const head = await this.o.mirror.branchHead(this.defaultBranch);
+    if (this.goodAccess?.commit === head) return this.goodAccess.policy;
+    const { model, errors } = await this.modelAt(head);
+    if (errors.some((d) => d.file === ACCESS_FILE)) {
+      this.o.logger.warn(
+        { commit: head, errors: errors.filter((d) => d.file === ACCESS_FILE).slice(0, 5) },
+        "access.yaml does not validate: the last good policy stays in force",
+      );
+      // No good policy yet: nobody but the bootstrap token gets in.
+      return this.goodAccess?.policy ?? { roles: new Map(), members: [] };
+    }
+    this.goodAccess = { commit: head, policy: model.access };
+    return model.access;
+  }
+
+  /** Settings at the default branch's head (where records of access events go). */
+  async headSettings(): Promise<Settings> {
+    return (await this.modelAt(await this.o.mirror.branchHead(this.defaultBranch))).model.settings;
+  }
+
   /** Resolves when every accepted delivery has become work items (tests, shutdown). */
   settled(): Promise<void> {
     return this.inboxChain;
@@ -248,6 +316,7 @@ export class RunnerService {
       after?: string;
       deleted?: boolean;
       pusher?: string;
+      forge?: "gitlab" | "gitea";
     };
     if (!p.ref || !p.after || p.deleted || /^0+$/.test(p.after)) {
       log.info({ ref: p.ref }, "branch deleted or nothing pushed: nothing to run");
@@ -282,7 +351,8 @@ export class RunnerService {
         {},
         {
           kind: "push",
-          actor: p.pusher ? `github:${p.pusher}` : "github",
+          actor: p.pusher ? `${p.forge ?? "github"}:${p.pusher}` : (p.forge ?? "github"),
+          by: { name: p.pusher ?? "unknown", via: p.forge ?? "github" },
           detail: { delivery: entry.delivery, ref: p.ref, before: p.before ?? "", after: r.commit },
         },
       );
@@ -309,6 +379,7 @@ export class RunnerService {
       const trigger: Trigger = {
         kind: "webhook",
         actor: p.sender ? `github:${p.sender}` : "github",
+        by: { name: p.sender ?? "unknown", via: "github" },
         detail: { delivery: entry.delivery, event: "repository_dispatch", type },
       };
       if (problems.length > 0) {
@@ -470,6 +541,7 @@ export class RunnerService {
       {
         kind: "schedule",
         actor: "schedule",
+        by: { name: "schedule", via: "schedule" },
         detail: {
           cron: tick.schedule.cron,
           timezone: tick.schedule.timezone,

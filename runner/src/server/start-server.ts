@@ -13,6 +13,10 @@ import type { Logger } from "pino";
 import { environmentError } from "../core/errors.js";
 import type { Settings } from "../core/repo-model.js";
 import { Redactor } from "../secrets/redactor.js";
+import { TokenStore } from "../tokens/token-store.js";
+import { AccessControl, type AccessEvent } from "./auth/access-control.js";
+import { OidcClient, type OidcSettings } from "./auth/oidc-client.js";
+import { SessionManager } from "./auth/session-manager.js";
 import { LocalClaims, RemoteClaims, type Claims } from "../git/claims.js";
 import { systemClock, type Clock } from "./clock.js";
 import { createHttpApp } from "./http-app.js";
@@ -31,7 +35,14 @@ export interface ServerOptions {
   port: number;
   host?: string;
   webhookSecret: string;
+  /** Bootstrap admin token (OPSC_API_TOKEN). */
   apiToken?: string;
+  /** Sign-in with OpenID Connect; without it only bearer tokens authenticate. */
+  oidc?: OidcSettings;
+  /** Failed authentications per client address and minute before 429 (default 20). */
+  authFailuresPerMinute?: number;
+  /** Writes an access event (token created or revoked, run refused) to the audit trail. */
+  recordAccess?: (repoDir: string, records: Settings["records"], event: AccessEvent) => Promise<void>;
   executor: JobExecutor;
   /** Runs at once (default 4). */
   limit?: number;
@@ -62,6 +73,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const redactor = o.redactor ?? new Redactor();
   redactor.add(o.webhookSecret);
   if (o.apiToken) redactor.add(o.apiToken);
+  if (o.oidc) redactor.add(o.oidc.clientSecret);
   const logger = o.logger ?? createLogger({ redactor });
   mkdirSync(o.state, { recursive: true });
   // Our files live in server/, beside the records' own state (crash journal, pending pushes).
@@ -89,13 +101,34 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     useNodeCron: o.useNodeCron ?? true,
     ...(o.toleranceMs !== undefined ? { toleranceMs: o.toleranceMs } : {}),
   });
+  const serverDir = path.resolve(o.state, "server");
+  const access = new AccessControl({
+    logger,
+    policy: () => service.accessPolicy(),
+    tokens: new TokenStore(path.resolve(o.state)),
+    sessions: new SessionManager(serverDir, o.oidc?.publicUrl ?? "opsc"),
+    ...(o.oidc ? { oidc: new OidcClient(o.oidc) } : {}),
+    ...(o.apiToken ? { bootstrapToken: o.apiToken } : {}),
+    secureCookies: !o.oidc || !isLoopbackHttp(o.oidc.publicUrl),
+    ...(o.authFailuresPerMinute !== undefined ? { failuresPerMinute: o.authFailuresPerMinute } : {}),
+    onEvent: (event) => {
+      if (!o.recordAccess) return;
+      const record = o.recordAccess;
+      void service
+        .headSettings()
+        .then((settings) => record(mirror.repoDir, settings.records, event))
+        .catch((e: unknown) => {
+          logger.error({ err: (e as Error).message, event: event.event }, "cannot record the access event");
+        });
+    },
+  });
   const app = createHttpApp({
     service,
     metrics,
     logger,
     redactor,
     webhookSecret: o.webhookSecret,
-    ...(o.apiToken ? { apiToken: o.apiToken } : {}),
+    access,
     ...(o.bodyLimit !== undefined ? { bodyLimit: o.bodyLimit } : {}),
   });
   const server = await new Promise<Server>((resolve, reject) => {
@@ -126,4 +159,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       return closing;
     },
   };
+}
+
+/** Browsers send Secure cookies only over HTTPS; plain HTTP is allowed on this machine alone. */
+function isLoopbackHttp(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === "http:" && /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(u.hostname);
+  } catch {
+    return false;
+  }
 }

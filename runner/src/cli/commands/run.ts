@@ -101,7 +101,8 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
       ...(opts.allowDirty ? { allowDirty: true } : {}),
       inputs: opts.input ?? {},
       inputsFromText: true,
-      trigger: { kind: "manual", actor: cliActor() },
+      // Not proven: the name comes from the machine (OPSC_ACTOR or the OS user).
+      trigger: { kind: "manual", actor: cliActor(), by: { name: cliActor(), via: "cli" } },
       push: opts.push !== false,
       filter,
       checkMode: opts.check === true,

@@ -42,12 +42,18 @@ export function register(program: Command): void {
       `
 Environment:
   OPSC_WEBHOOK_SECRET  required: the secret of the GitHub webhook (X-Hub-Signature-256)
-  OPSC_API_TOKEN       bearer token for /api (the API answers 403 without one)
+  OPSC_API_TOKEN       bootstrap admin token for /api (recorded as bootstrap-token)
+  OPSC_OIDC_ISSUER, OPSC_OIDC_CLIENT_ID, OPSC_OIDC_CLIENT_SECRET, OPSC_PUBLIC_URL
+                       sign-in with OpenID Connect (all four, or none); see docs/access.md
   OPSC_GIT_TOKEN       token to fetch the repository and push records and claims
   SOPS_AGE_KEY_FILE    age identity for credentials (job hook secrets, job secrets)
   OPSC_REPLICA         this replica's name in claims (default host:pid)
 
-Routes: POST /webhooks/github, POST /hooks/JOB, POST /api/jobs/JOB/runs, GET /api/runs,
+Who may do what is access.yaml at the default branch's head; personal tokens:
+opsc tokens --help.
+
+Routes: POST /webhooks/github, /webhooks/gitlab, /webhooks/gitea, POST /hooks/JOB,
+GET /auth/login, GET /auth/callback, POST /auth/refresh, POST /auth/logout, GET /api/me, POST /api/jobs/JOB/runs, GET /api/runs,
 GET /api/runs/ID, GET /healthz, GET /readyz, GET /metrics. See docs/server.md and docs/http-api.md.
 
 Examples:
@@ -80,6 +86,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     import("../../server/start-server.js"),
     import("../../secrets/runner-secrets.js"),
   ]);
+  const oidc = oidcFromEnv(process.env);
   const redactor = new Redactor();
   for (const value of await runnerSecrets()) redactor.add(value);
   const server = await startServer({
@@ -89,6 +96,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     host: opts.host,
     webhookSecret,
     ...(apiToken ? { apiToken } : {}),
+    ...(oidc ? { oidc } : {}),
     limit,
     push: opts.push,
     claims: opts.claims,
@@ -112,4 +120,26 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
+}
+
+const OIDC_VARS = ["OPSC_OIDC_ISSUER", "OPSC_OIDC_CLIENT_ID", "OPSC_OIDC_CLIENT_SECRET", "OPSC_PUBLIC_URL"];
+
+function oidcFromEnv(env: NodeJS.ProcessEnv) {
+  const set = OIDC_VARS.filter((v) => (env[v] ?? "") !== "");
+  if (set.length === 0) return undefined;
+  if (set.length < OIDC_VARS.length) {
+    throw userError(
+      "serve.oidc-incomplete",
+      `sign-in needs ${OIDC_VARS.filter((v) => !set.includes(v)).join(", ")} too`,
+      {
+        hint: "set all of OPSC_OIDC_ISSUER, OPSC_OIDC_CLIENT_ID, OPSC_OIDC_CLIENT_SECRET and OPSC_PUBLIC_URL, or none",
+      },
+    );
+  }
+  return {
+    issuer: env.OPSC_OIDC_ISSUER!,
+    clientId: env.OPSC_OIDC_CLIENT_ID!,
+    clientSecret: env.OPSC_OIDC_CLIENT_SECRET!,
+    publicUrl: env.OPSC_PUBLIC_URL!,
+  };
 }
