@@ -118,7 +118,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         .headSettings()
         .then((settings) => record(mirror.repoDir, settings.records, event))
         .catch((e: unknown) => {
-          logger.error({ err: (e as Error).message, event: event.event }, "cannot record the access event");
+          logger.error({ err: errorText(e), event: event.event }, "cannot record the access event");
         });
     },
   });

@@ -5,6 +5,7 @@
  * aside and renamed under a lock file, so the CLI and a running server can both
  * change it; readers pick up changes by the file's modification time.
  */
+import { errorText } from "../core/error-text.js";
 import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
@@ -137,7 +138,7 @@ export class TokenStore {
       data = JSON.parse(readFileSync(this.file, "utf8")) as TokenFile;
       if (!Array.isArray(data.tokens)) throw new Error("no tokens list");
     } catch (e) {
-      throw environmentError("tokens.unreadable", `cannot read ${this.file}: ${(e as Error).message}`, {
+      throw environmentError("tokens.unreadable", `cannot read ${this.file}: ${errorText(e)}`, {
         hint: "restore it from a backup, or remove it (every token is then gone)",
       });
     }

@@ -5,6 +5,7 @@
  * the access policy at the head of the default branch says what that identity
  * may do. Cookie sessions must send their CSRF token on state-changing requests.
  */
+import { errorText } from "../../core/error-text.js";
 import { createHash, timingSafeEqual } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
@@ -201,7 +202,7 @@ export class AccessControl {
         });
       } catch (e) {
         this.limiter.fail(address);
-        this.o.logger.warn({ address, err: (e as Error).message }, "sign-in failed");
+        this.o.logger.warn({ address, err: errorText(e) }, "sign-in failed");
         res.status(401).json({ error: "sign-in failed: the provider's answer was refused" });
         return;
       }

@@ -3,6 +3,7 @@
  * openid-client. Discovery happens on the first login (and again after a
  * failure), so the runner starts while the provider is down.
  */
+import { errorText } from "../../core/error-text.js";
 import * as client from "openid-client";
 import { environmentError } from "../../core/errors.js";
 
@@ -89,7 +90,7 @@ export class OidcClient {
         this.config = undefined;
         throw environmentError(
           "auth.oidc-discovery",
-          `cannot read the OpenID configuration of ${this.s.issuer}: ${(e as Error).message}`,
+          `cannot read the OpenID configuration of ${this.s.issuer}: ${errorText(e)}`,
           { hint: "check OPSC_OIDC_ISSUER and that the provider is reachable", cause: e },
         );
       }
