@@ -3,7 +3,6 @@ import { intOption } from "../input-flags.js";
 import { Command } from "commander";
 import { userError } from "../../core/errors.js";
 import { Redactor } from "../../secrets/redactor.js";
-import { runnerSecrets } from "../../secrets/runner-secrets.js";
 import { findGitDir } from "../../git/git-dir.js";
 
 export interface ServeOptions {
@@ -86,6 +85,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     { loadValidRepo },
     { CredentialStore },
     { startServer },
+    { runnerSecrets },
   ] = await Promise.all([
     import("../../git/read-tree.js"),
     import("../../records/journal.js"),
@@ -95,6 +95,8 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     import("../../run/load-plan.js"),
     import("../../secrets/credential-store.js"),
     import("../../server/start-server.js"),
+    // Loads age and isomorphic-git: on use, or every command would pay for them.
+    import("../../secrets/runner-secrets.js"),
   ]);
   const redactor = new Redactor();
   for (const value of await runnerSecrets()) redactor.add(value);
