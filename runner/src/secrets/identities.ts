@@ -10,6 +10,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import * as age from "age-encryption";
 import { environmentError, userError } from "../core/errors.js";
+import { defaultKeyFile } from "./default-key-file.js";
 import { isOpenSshPrivateKey, parseSshEd25519Identity } from "./ssh-ed25519.js";
 
 export type AgeIdentity = string | age.Identity;
@@ -20,14 +21,7 @@ export interface LoadedIdentities {
   sources: string[];
 }
 
-/** The default key file location of sops on Linux. */
-export function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
-  const base =
-    env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME !== ""
-      ? env.XDG_CONFIG_HOME
-      : join(env.HOME ?? homedir(), ".config");
-  return join(base, "sops", "age", "keys.txt");
-}
+export { defaultKeyFile };
 
 /** Parses an age identity file: one `AGE-SECRET-KEY-1...` per line, `#` comments. Never echoes a line. */
 export function parseIdentityFile(text: string, source: string): AgeIdentity[] {

@@ -12,7 +12,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { TOKEN_VARIABLES } from "../git/remote-auth.js";
-import { defaultKeyFile } from "./identities.js";
+import { defaultKeyFile } from "./default-key-file.js";
 
 /** Variables that hold a runner secret as their value. */
 const SECRET_VARIABLES = ["OPSC_WEBHOOK_SECRET", "OPSC_API_TOKEN", ...TOKEN_VARIABLES, "SOPS_AGE_KEY"];
