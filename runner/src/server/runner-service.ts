@@ -16,7 +16,7 @@ import { readRepoCommit } from "../git/read-tree.js";
 import { buildPlan } from "../plan/build-plan.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
 import { loadRepo } from "../repo/load-repo.js";
-import { resolvePush } from "../triggers/resolve-push.js";
+import { resolvePush, type PushResolution } from "../triggers/resolve-push.js";
 import type { Claims } from "./claims.js";
 import type { Clock } from "./clock.js";
 import type { JobExecutor } from "./job-executor.js";
@@ -62,6 +62,15 @@ export interface Accepted {
 }
 
 const MODEL_CACHE = 8;
+
+/** The fields of a GitHub push delivery this runner reads. */
+interface PushPayload {
+  ref?: string;
+  before?: string;
+  after?: string;
+  deleted?: boolean;
+  pusher?: string;
+}
 
 interface LoadedModel {
   model: RepoModel;
@@ -209,11 +218,17 @@ export class RunnerService {
     this.inboxChain = this.inboxChain.then(async () => {
       const log = this.o.logger.child({ delivery: entry.delivery, event: entry.event });
       try {
+        // A push's claim and fetch are two round trips to the remote: they
+        // overlap, and the pushed commit is read meanwhile. Nothing is acted on
+        // (logged, cached, scheduled, run) before the claim is won.
+        const fetched = entry.event === "push" ? this.fetchPush(entry) : undefined;
+        fetched?.catch(() => undefined);
         if (this.o.claims && !(await this.o.claims.claim("delivery", entry.delivery))) {
+          await fetched?.catch(() => undefined);
           log.info("another replica claimed this delivery");
           this.o.metrics.deliveries.inc({ source: "github", outcome: "claimed-elsewhere" });
-        } else if (entry.event === "push") {
-          await this.processPush(entry, log);
+        } else if (fetched) {
+          await this.processPush(entry, log, await fetched);
         } else {
           await this.processDispatch(entry, log);
         }
@@ -225,27 +240,23 @@ export class RunnerService {
     });
   }
 
-  private async processPush(entry: InboxEntry, log: Logger): Promise<void> {
-    const p = entry.payload as {
-      ref?: string;
-      before?: string;
-      after?: string;
-      deleted?: boolean;
-      pusher?: string;
-    };
-    if (!p.ref || !p.after || p.deleted || /^0+$/.test(p.after)) {
-      log.info({ ref: p.ref }, "branch deleted or nothing pushed: nothing to run");
-      return;
-    }
+  /** Fetches a push delivery's commit and resolves the jobs it runs; undefined when nothing was pushed. */
+  private async fetchPush(entry: InboxEntry): Promise<PushResolution | undefined> {
+    const p = entry.payload as PushPayload;
+    if (!p.ref || !p.after || p.deleted || /^0+$/.test(p.after)) return undefined;
     await this.o.mirror.fetch();
     if (!(await this.o.mirror.hasCommit(p.after))) {
       throw userError("webhook.unknown-commit", `commit ${p.after} is not in the mirror after fetching`);
     }
-    const r = await resolvePush(this.o.mirror.gitdir, {
-      before: p.before ?? "0",
-      after: p.after,
-      ref: p.ref,
-    });
+    return resolvePush(this.o.mirror.gitdir, { before: p.before ?? "0", after: p.after, ref: p.ref });
+  }
+
+  private async processPush(entry: InboxEntry, log: Logger, r: PushResolution | undefined): Promise<void> {
+    const p = entry.payload as PushPayload;
+    if (!r || !p.ref) {
+      log.info({ ref: p.ref }, "branch deleted or nothing pushed: nothing to run");
+      return;
+    }
     // The model resolvePush loaded serves the scheduler and later requests at this commit too.
     this.remember(r.commit, { model: r.model, errors: r.errors });
     if (r.errors.length > 0)
