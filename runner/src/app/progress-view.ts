@@ -45,6 +45,12 @@ export class ProgressView {
   private phase = "";
   private timer: NodeJS.Timeout | undefined;
   private drawnLines = 0;
+  /**
+   * Plain lines not yet written: one write per event cost a run on 100
+   * targets ~200 ms of blocking writes to a pipe, so lines go out in batches.
+   */
+  private pending: string[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly plan: Plan,
@@ -108,6 +114,7 @@ export class ProgressView {
       case "run.finished":
         if (this.timer) clearInterval(this.timer);
         if (this.opts.live) this.draw();
+        this.flush();
         break;
       default:
         break;
@@ -121,7 +128,21 @@ export class ProgressView {
   }
 
   private line(text: string): void {
-    this.opts.write(`[${ms(Date.now() - this.t0)}] ${text}\n`);
+    this.pending.push(`[${ms(Date.now() - this.t0)}] ${text}\n`);
+    if (!this.flushTimer) {
+      // Not unref'd: lines pending when a run fails with an error still get out.
+      this.flushTimer = setTimeout(() => this.flush(), 100);
+    }
+  }
+
+  /** Writes the lines not yet written; call before writing anything else to the same stream. */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (!this.pending.length) return;
+    const text = this.pending.join("");
+    this.pending = [];
+    this.opts.write(text);
   }
 
   private counts(): string {
@@ -174,6 +195,7 @@ export class ProgressView {
   /** The summary table, and the last output lines of each failed step. */
   finish(outcome: Pick<RunOutcome, "runId" | "result" | "targets" | "counts" | "ms">): void {
     if (this.timer) clearInterval(this.timer);
+    this.flush();
     const lines: string[] = [""];
     for (const f of this.failedSteps) {
       const tail = this.tails.get(`${f.target}\u0000${f.step}`) ?? [];

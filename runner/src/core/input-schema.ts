@@ -7,6 +7,8 @@ import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { stringifyValue } from "./expressions.js";
 import { errorText } from "./error-text.js";
+import { AJV_OPTIONS, META_SCHEMA_ID } from "./ajv-options.js";
+import { VALIDATORS as META_VALIDATORS } from "./generated/meta-schema-validator.js";
 
 /** ajv-formats is CommonJS; its default export arrives wrapped under some loaders. */
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
@@ -14,10 +16,19 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 
 let shared: Ajv2020 | undefined;
 
-/** The one ajv instance: for the repository's own schemas and for users' input schemas. */
+/**
+ * The meta-schema's validator, precompiled (scripts/schema-validators.ts):
+ * ajv compiling it on first use cost most of a second of `opsc validate`.
+ */
+const metaValidator = (META_VALIDATORS as unknown as Record<string, ValidateFunction>)[META_SCHEMA_ID]!;
+
+/**
+ * The one ajv instance for users' input schemas. inputValidator checks each
+ * schema against the meta-schema first, so compiling does not check it again.
+ */
 export function sharedAjv(): Ajv2020 {
   if (!shared) {
-    shared = new Ajv2020({ allErrors: true, strict: false, verbose: true, validateFormats: true });
+    shared = new Ajv2020({ ...AJV_OPTIONS, validateSchema: false });
     addFormats(shared);
   }
   return shared;
@@ -31,8 +42,10 @@ export function inputValidator(schema: Record<string, unknown>): ValidateFunctio
   let fn = compiled.get(key);
   if (fn === undefined) {
     const ajv = sharedAjv();
-    if (!ajv.validateSchema(schema)) {
-      fn = ajv.errorsText(ajv.errors, { dataVar: "schema" });
+    const draft = schema.$schema ?? META_SCHEMA_ID;
+    const meta = draft === META_SCHEMA_ID ? metaValidator : undefined;
+    if (meta ? !meta(schema) : !ajv.validateSchema(schema)) {
+      fn = ajv.errorsText(meta ? meta.errors : ajv.errors, { dataVar: "schema" });
     } else {
       try {
         fn = ajv.compile(schema);

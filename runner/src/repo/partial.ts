@@ -5,27 +5,17 @@
  * indexes that positions are computed from. Partial entries never enter the
  * model: the planner only sees files that passed their schema.
  */
-import type { ValidateFunction } from "ajv";
 import { isRecord } from "../core/is-record.js";
+import { bug } from "../core/errors.js";
 import type { RawJob, RawPhase, RawStep, RawStepUse } from "./raw-types.js";
-import { SCHEMAS, sharedAjv, validateKind } from "./schemas.js";
+import { schemaValidator } from "./schemas.js";
 
-const cache = new Map<string, ValidateFunction | null>();
-
-function validator(kind: "job" | "step", pointer: string): ValidateFunction | null {
-  const key = `${kind}${pointer}`;
-  let fn = cache.get(key);
-  if (fn === undefined) {
-    validateKind(kind, {}); // registers the schema under its $id
-    fn = sharedAjv().getSchema(`${String(SCHEMAS[kind].$id)}${pointer}`) ?? null;
-    cache.set(key, fn);
-  }
-  return fn;
-}
-
+/** Whether `value` is valid under a sub-schema; each pointer must be listed in partial-pointers.ts. */
 function valid(kind: "job" | "step", pointer: string, value: unknown): boolean {
-  const fn = validator(kind, pointer);
-  return fn !== null && fn(value) === true;
+  const fn = schemaValidator(kind, pointer);
+  if (!fn)
+    throw bug("validators.pointer", `${kind}${pointer} is not precompiled: list it in partial-pointers.ts`);
+  return fn(value) === true;
 }
 
 function stepItems(kind: "job" | "step", value: unknown): RawStepUse[] | undefined {

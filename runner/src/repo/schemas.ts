@@ -1,9 +1,10 @@
 /**
- * The JSON Schemas of schema/, bundled into the program (no file I/O) and
- * compiled by ajv once per process, on first use.
+ * The JSON Schemas of schema/, bundled into the program (no file I/O). Their
+ * validators are precompiled (scripts/schema-validators.ts): compiling them
+ * with ajv took most of a second of every `opsc validate` and `opsc run`.
  */
 import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
-import { sharedAjv } from "../core/input-schema.js";
+import { VALIDATORS } from "./generated/schema-validators.js";
 import accessSchema from "../../../schema/access.schema.json" with { type: "json" };
 import jobSchema from "../../../schema/job.schema.json" with { type: "json" };
 import settingsSchema from "../../../schema/opsconductor.schema.json" with { type: "json" };
@@ -20,15 +21,17 @@ export const SCHEMAS: Record<FileKind, Record<string, unknown>> = {
   access: accessSchema,
 };
 
-const compiled = new Map<FileKind, ValidateFunction>();
+const validators = VALIDATORS as unknown as Record<string, ValidateFunction | undefined>;
 
-export function validateKind(kind: FileKind, value: unknown): ErrorObject[] {
-  let fn = compiled.get(kind);
-  if (!fn) {
-    fn = sharedAjv().compile(SCHEMAS[kind]);
-    compiled.set(kind, fn);
-  }
-  return fn(value) ? [] : [...(fn.errors ?? [])];
+/**
+ * The precompiled validator of a kind's schema, or of its sub-schema at a JSON
+ * pointer listed in partial-pointers.ts; undefined for any other pointer.
+ */
+export function schemaValidator(kind: FileKind, pointer = ""): ValidateFunction | undefined {
+  return validators[`${kind}${pointer}`];
 }
 
-export { sharedAjv };
+export function validateKind(kind: FileKind, value: unknown): ErrorObject[] {
+  const fn = schemaValidator(kind)!;
+  return fn(value) ? [] : [...(fn.errors ?? [])];
+}

@@ -1,7 +1,11 @@
+/**
+ * Where sops looks for age identities on Linux. A module of its own: the run
+ * masks this file's keys without loading age (see runner-secrets.ts).
+ */
 import { homedir } from "node:os";
 import { join } from "node:path";
 
-/** Where sops itself looks for age identities when SOPS_AGE_KEY_FILE is unset. Kept apart from the age code so callers that only need the path load no crypto. */
+/** The default key file location of sops on Linux. */
 export function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
   const base =
     env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME !== ""

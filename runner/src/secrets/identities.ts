@@ -5,13 +5,13 @@
  * and SSH ed25519 keys (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, else `~/.ssh/id_ed25519`).
  * All that are present are used together.
  */
-import { defaultKeyFile } from "./default-key-file.js";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import * as age from "age-encryption";
 import { errorText } from "../core/error-text.js";
 import { environmentError, userError } from "../core/errors.js";
+import { defaultKeyFile } from "./default-key-file.js";
 import { isOpenSshPrivateKey, parseSshEd25519Identity } from "./ssh-ed25519.js";
 
 export type AgeIdentity = string | age.Identity;
@@ -22,7 +22,8 @@ export interface LoadedIdentities {
   sources: string[];
 }
 
-/** The default key file location of sops on Linux. */
+export { defaultKeyFile };
+
 /** Parses an age identity file: one `AGE-SECRET-KEY-1...` per line, `#` comments. Never echoes a line. */
 export function parseIdentityFile(text: string, source: string): AgeIdentity[] {
   if (isOpenSshPrivateKey(text)) return [parseSshEd25519Identity(text, source)];
@@ -127,5 +128,3 @@ export async function loadIdentities(env: NodeJS.ProcessEnv = process.env): Prom
   }
   return { identities, sources };
 }
-
-export { defaultKeyFile };

@@ -19,7 +19,7 @@ import { buildPlan } from "../plan/build-plan.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
 import { ACCESS_FILE, loadRepo } from "../repo/load-repo.js";
 import { branchOf } from "../triggers/match-push.js";
-import { resolvePush } from "../app/resolve-push.js";
+import { resolvePush, type PushResolution } from "../app/resolve-push.js";
 import type { Claims } from "../git/claims.js";
 import type { Clock } from "./clock.js";
 import type { JobExecutor } from "./job-executor.js";
@@ -65,6 +65,16 @@ export interface Accepted {
 }
 
 const MODEL_CACHE = 8;
+
+/** The fields of a push delivery (GitHub, GitLab, Gitea) this runner reads. */
+interface PushPayload {
+  ref?: string;
+  before?: string;
+  after?: string;
+  deleted?: boolean;
+  pusher?: string;
+  forge?: "gitlab" | "gitea";
+}
 
 export class RunnerService {
   readonly queue: RunQueue;
@@ -287,11 +297,17 @@ export class RunnerService {
         // Replicas may each accept the same push under different delivery ids: claim the push itself.
         const pushKey = typeof entry.payload.pushKey === "string" ? entry.payload.pushKey : undefined;
         const claim = pushKey !== undefined ? claimIdOf(pushKey) : entry.delivery;
+        // A push's claim and fetch are two round trips to the remote: they
+        // overlap, and the pushed commit is read meanwhile. Nothing is acted on
+        // (logged, cached, scheduled, run) before the claim is won.
+        const fetched = entry.event === "push" ? this.fetchPush(entry) : undefined;
+        fetched?.catch(() => undefined);
         if (this.o.claims && !(await this.o.claims.claim(pushKey ? "push" : "delivery", claim))) {
+          await fetched?.catch(() => undefined);
           log.info("another replica claimed this delivery");
           this.o.metrics.deliveries.inc({ source: "github", outcome: "claimed-elsewhere" });
-        } else if (entry.event === "push") {
-          await this.processPush(entry, log);
+        } else if (fetched) {
+          await this.processPush(entry, log, await fetched);
         } else {
           await this.processDispatch(entry, log);
         }
@@ -309,33 +325,36 @@ export class RunnerService {
     });
   }
 
-  private async processPush(entry: InboxEntry, log: Logger): Promise<void> {
-    const p = entry.payload as {
-      ref?: string;
-      before?: string;
-      after?: string;
-      deleted?: boolean;
-      pusher?: string;
-      forge?: "gitlab" | "gitea";
-    };
-    if (!p.ref || !p.after || p.deleted || /^0+$/.test(p.after)) {
-      log.info({ ref: p.ref }, "branch deleted or nothing pushed: nothing to run");
-      return;
-    }
-    if (branchOf(p.ref) === undefined) {
-      // The mirror holds branches only, and only branch pushes select jobs: fetching a tag's commit would serve nothing.
-      log.warn({ ref: p.ref, after: p.after }, "push dropped: only pushes to branches run jobs");
-      return;
-    }
+  /**
+   * Fetches a push delivery's commit and resolves the jobs it runs: undefined
+   * when nothing was pushed, "not-a-branch" for a tag (the mirror holds
+   * branches only, and only branch pushes select jobs).
+   */
+  private async fetchPush(entry: InboxEntry): Promise<PushResolution | "nothing" | "not-a-branch"> {
+    const p = entry.payload as PushPayload;
+    if (!p.ref || !p.after || p.deleted || /^0+$/.test(p.after)) return "nothing";
+    if (branchOf(p.ref) === undefined) return "not-a-branch";
     await this.mirrorFetched();
     if (!(await this.o.mirror.hasCommit(p.after))) {
       throw userError("webhook.unknown-commit", `commit ${p.after} is not in the mirror after fetching`);
     }
-    const r = await resolvePush(this.o.mirror.repository, {
-      before: p.before ?? "0",
-      after: p.after,
-      ref: p.ref,
-    });
+    return resolvePush(this.o.mirror.repository, { before: p.before ?? "0", after: p.after, ref: p.ref });
+  }
+
+  private async processPush(
+    entry: InboxEntry,
+    log: Logger,
+    r: PushResolution | "nothing" | "not-a-branch",
+  ): Promise<void> {
+    const p = entry.payload as PushPayload;
+    if (r === "nothing" || !p.ref) {
+      log.info({ ref: p.ref }, "branch deleted or nothing pushed: nothing to run");
+      return;
+    }
+    if (r === "not-a-branch") {
+      log.warn({ ref: p.ref, after: p.after }, "push dropped: only pushes to branches run jobs");
+      return;
+    }
     // The model resolvePush loaded serves the scheduler and later requests at this commit too.
     this.remember(r.commit, { model: r.model, errors: r.errors });
     if (r.errors.length > 0)

@@ -1,23 +1,31 @@
 /**
- * Bounds how many SSH handshakes run at once. OpenSSH's MaxStartups (10:30:100 by
- * default) starts dropping unauthenticated connections beyond 10, so a fan-out to
- * hundreds of hosts behind one bastion, or a test sshd on many addresses, would
- * otherwise see random resets.
+ * Bounds how many SSH handshakes run at once against one sshd. OpenSSH's
+ * MaxStartups (10:30:100 by default) starts dropping unauthenticated
+ * connections beyond 10 per server, so a fan-out to many targets at one
+ * address (a bastion's port forwards, a load balancer) would otherwise see
+ * random resets. The limit is per destination (host and port), not global:
+ * targets on different hosts never wait for each other (docs/ssh.md).
  */
 export class HandshakeLimiter {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly lanes = new Map<string, { active: number; waiting: Array<() => void> }>();
 
   constructor(readonly limit = 10) {}
 
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
+  async run<T>(destination: string, work: () => Promise<T>): Promise<T> {
+    let lane = this.lanes.get(destination);
+    if (!lane) {
+      lane = { active: 0, waiting: [] };
+      this.lanes.set(destination, lane);
+    }
+    if (lane.active >= this.limit) await new Promise<void>((r) => lane.waiting.push(r));
+    lane.active++;
     try {
       return await work();
     } finally {
-      this.active--;
-      this.waiting.shift()?.();
+      lane.active--;
+      const next = lane.waiting.shift();
+      if (next) next();
+      else if (lane.active === 0) this.lanes.delete(destination);
     }
   }
 }

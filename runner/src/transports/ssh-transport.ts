@@ -106,7 +106,9 @@ export class SshTransport implements Transport {
         }
         await jump.connect(signal);
       }
-      await (this.opts.limiter ?? sharedLimiter).run(() => this.handshake(creds, signal));
+      await (this.opts.limiter ?? sharedLimiter).run(`${this.opts.host}:${this.opts.port}`, () =>
+        this.handshake(creds, signal),
+      );
     })();
     return this.connecting;
   }

@@ -28,7 +28,7 @@ export interface TransportFactoryOptions {
   /** ssh-agent socket for targets without a credential; default $SSH_AUTH_SOCK. */
   agent?: string;
   connectTimeoutMs?: number;
-  /** Concurrent SSH handshakes (default 10, OpenSSH's MaxStartups start). */
+  /** Concurrent SSH handshakes per destination host and port (default 10, OpenSSH's MaxStartups start). */
   handshakes?: number;
 }
 

@@ -93,4 +93,51 @@ describe("ProgressView", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("writes plain lines in one batch per turn, every line in order, before the summary", async () => {
+    const names = ["alpha", "beta", "gamma", "delta"];
+    const p = simplePlan(
+      names.map((n) => localTarget(n)),
+      [step("one", { run: "true" }), step("two", { run: "true" })],
+    );
+    const writes: string[] = [];
+    const view = new ProgressView(p, { write: (s) => writes.push(s), live: false, columns: 80 });
+    const at = new Date().toISOString();
+    // Events delivered in one turn of the event loop, as a fast fan-out does.
+    for (const target of names) {
+      view.listener({ type: "target.started", at, target, phase: "main" });
+      for (const s of ["one", "two"]) {
+        view.listener({ type: "step.started", at, target, step: s, attempt: 1 });
+        view.listener({
+          type: "step.finished",
+          at,
+          target,
+          step: s,
+          outcome: "changed",
+          ms: 3,
+          attempt: 1,
+          outputs: {},
+        });
+      }
+      view.listener({ type: "target.finished", at, target, outcome: "changed", ms: 6 });
+    }
+    expect(writes).toEqual([]);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(writes).toHaveLength(1);
+    const lines = writes[0]!.split("\n").filter((l) => l !== "");
+    expect(lines.map((l) => l.replace(/^\[\d+ms\] /, ""))).toEqual(
+      names.flatMap((n) => [`${n} one: changed in 3ms`, `${n} two: changed in 3ms`, `${n}: changed`]),
+    );
+    // Lines still pending when the run ends are written before the summary.
+    view.listener({ type: "step.started", at, target: "alpha", step: "one", attempt: 2 });
+    view.finish({
+      runId: "r1",
+      result: "success",
+      ms: 10,
+      counts: { ok: 0, changed: 4, failed: 0, unreachable: 0, skipped: 0, timed_out: 0, cancelled: 0 },
+      targets: [],
+    });
+    expect(writes[1]).toMatch(/^\[\d+ms\] alpha one: attempt 2\n$/);
+    expect(writes[2]).toMatch(/success: 4 changed in 10ms \(run r1\)/);
+  });
 });

@@ -145,6 +145,8 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
         ? EXIT.interrupted
         : EXIT.failed;
   } finally {
+    // Lines of a run that ended in an error are still shown.
+    view?.flush();
     process.off("SIGINT", onSigint);
   }
 }
