@@ -6,10 +6,20 @@
 import type { Diagnostic } from "../core/diagnostic.js";
 import { renderDeep, stringifyValue, findExpressions } from "../core/expressions.js";
 import { coerceInput, inputProblems } from "../core/input-schema.js";
-import type { Plan, PlannedPhase, PlannedStep, PlannedTarget, Trigger } from "../core/plan-model.js";
+import type {
+  Plan,
+  PlannedCopy,
+  PlannedPhase,
+  PlannedStep,
+  PlannedTarget,
+  StepSelection,
+  Trigger,
+} from "../core/plan-model.js";
 import type { JobDef, RepoModel, StepUse, Strategy } from "../core/repo-model.js";
 import { planTarget } from "./plan-target.js";
+import { selectSteps } from "./select-steps.js";
 import { selectTargets, type TargetFilter } from "./select-targets.js";
+import { targetVars } from "./target-vars.js";
 
 export interface PlanRequest {
   job: string;
@@ -23,6 +33,8 @@ export interface PlanRequest {
   filter?: TargetFilter;
   checkMode?: boolean;
   shard?: { index: number; count: number };
+  /** `--tags`, `--skip-tags`, `--start-at`. */
+  selection?: StepSelection;
 }
 
 export interface PlanResult {
@@ -70,18 +82,27 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     let selected = selectTargets(model.targets.values(), phase.targets, request.filter);
     if (sharded) selected = selected.filter((t) => sharded.has(t.id));
     for (const t of selected) {
-      targets[t.id] ??= planTarget(model, t, (hop) =>
+      if (targets[t.id]) continue;
+      const planned = planTarget(model, t, (hop) =>
         at(
           "plan.bad-jump",
           `target "${t.id}" jumps through "${hop}", which cannot be resolved`,
           "run opsc validate",
         ),
       );
+      const merged = targetVars(model, t, job);
+      targets[t.id] = { ...planned, vars: merged.vars, varsFrom: merged.from };
     }
     const names = selected.map((t) => t.id);
     const steps: PlannedStep[] = [];
     for (const use of phase.steps) {
       flattenStep(model, use, "", staticContext, steps, at, 0);
+    }
+    const handlers: PlannedStep[] = [];
+    for (const use of job.handlers ?? []) {
+      const first = handlers.length;
+      flattenStep(model, use, "", staticContext, handlers, at, 0);
+      for (const h of handlers.slice(first)) h.handler = use.id;
     }
     phases.push({
       name: phase.name,
@@ -90,7 +111,13 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
       parallel: Math.max(1, phase.strategy.parallel),
       maxFailures: phase.strategy.maxFailures,
       steps,
+      handlers,
     });
+  }
+  const selection = request.selection;
+  if (selection && (selection.tags.length || selection.skipTags.length || selection.startAt)) {
+    const problem = selectSteps(phases, selection);
+    if (problem) at(problem.code, problem.message, problem.hint);
   }
   if (Object.keys(targets).length === 0 && !request.shard) {
     at(
@@ -115,6 +142,10 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
     ...(job.concurrency ? { concurrency: job.concurrency } : {}),
     checkMode: request.checkMode ?? false,
+    facts: job.facts ?? false,
+    ...(selection && (selection.tags.length || selection.skipTags.length || selection.startAt)
+      ? { selection }
+      : {}),
     ...(request.shard ? { shard: request.shard } : {}),
   };
   return { plan, diagnostics };
@@ -217,7 +248,31 @@ function flattenStep(
     ...(use.if !== undefined ? { if: use.if } : {}),
     ...(use.retry ? { retry: use.retry } : {}),
     continueOnError: use.continueOnError,
+    tags: [...(use.tags ?? [])],
+    notify: [...(use.notify ?? [])],
   };
+  if (use.copy) {
+    const copy = plannedCopy(model, use.copy, context);
+    if (!copy) {
+      at(
+        "plan.missing-src",
+        `step "${id}" copies ${use.copy.src}, which is not in the repository`,
+        "run opsc validate",
+      );
+      return;
+    }
+    out.push({
+      id,
+      name: use.name ?? use.id,
+      copy,
+      ...(use.secrets?.length ? { secretNames: [...use.secrets] } : {}),
+      env,
+      sudo: use.sudo ?? false,
+      ...(use.timeoutMs !== undefined ? { timeoutMs: use.timeoutMs } : {}),
+      ...common,
+    });
+    return;
+  }
   if (!use.uses) {
     out.push({
       id,
@@ -256,6 +311,8 @@ function flattenStep(
       step.env = { ...inputEnv, ...libEnv, ...env, ...step.env };
       if (use.if !== undefined) step.if = step.if ? `(${unwrap(use.if)}) && (${unwrap(step.if)})` : use.if;
       if (use.continueOnError) step.continueOnError = true;
+      step.tags = [...new Set([...(use.tags ?? []), ...(step.tags ?? [])])];
+      step.notify = [...new Set([...(use.notify ?? []), ...(step.notify ?? [])])];
     }
     return;
   }
@@ -271,6 +328,26 @@ function flattenStep(
     ...((use.timeoutMs ?? lib.timeoutMs) !== undefined ? { timeoutMs: use.timeoutMs ?? lib.timeoutMs } : {}),
     ...common,
   });
+}
+
+/** The files a copy step puts on targets: `src` itself, or every file below the folder `src`. */
+function plannedCopy(
+  model: RepoModel,
+  spec: NonNullable<StepUse["copy"]>,
+  context: Record<string, unknown>,
+): PlannedCopy | undefined {
+  const files = copyFiles(model.files ?? new Set(), spec.src);
+  if (files.length === 0) return undefined;
+  return { ...spec, dest: renderStatic(spec.dest, context) as string, files };
+}
+
+export function copyFiles(paths: ReadonlySet<string>, src: string): Array<{ src: string; rel: string }> {
+  if (paths.has(src)) return [{ src, rel: "" }];
+  const prefix = `${src}/`;
+  return [...paths]
+    .filter((p) => p.startsWith(prefix))
+    .sort()
+    .map((p) => ({ src: p, rel: p.slice(prefix.length) }));
 }
 
 /** Rolling batches: a count, or a percentage of the phase's targets (at least one). */

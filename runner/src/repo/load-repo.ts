@@ -6,8 +6,9 @@
  * for a user's mistake; everything becomes a diagnostic.
  */
 import { compareDiagnostics, type Diagnostic } from "../core/diagnostic.js";
-import type { RepoModel } from "../core/repo-model.js";
-import { buildJob, buildSettings, buildStep, buildTarget, at } from "./build-model.js";
+import type { RepoModel, VarsFile } from "../core/repo-model.js";
+import { buildJob, buildSettings, buildStep, buildTarget, buildVarsFile, at } from "./build-model.js";
+import { checkConfiguration } from "./checks/check-configuration.js";
 import { checkCycles } from "./checks/check-cycles.js";
 import { checkExpressions } from "./checks/check-expressions.js";
 import { checkInputs } from "./checks/check-inputs.js";
@@ -17,7 +18,7 @@ import { checkSchedules } from "./checks/check-schedules.js";
 import { checkSelectors } from "./checks/check-selectors.js";
 import { credentialFileOf, isSopsEncrypted } from "./credential-keys.js";
 import { partialJob, partialStep } from "./partial.js";
-import type { RawJob, RawSettings, RawStep, RawTarget, RawTargetsFile } from "./raw-types.js";
+import type { RawJob, RawSettings, RawStep, RawTarget, RawTargetsFile, RawVarsFile } from "./raw-types.js";
 import type { RepoFiles } from "./repo-files.js";
 import { RepoIndex } from "./repo-index.js";
 import { schemaDiagnostics } from "./schema-diagnostics.js";
@@ -40,6 +41,8 @@ export function loadRepo(files: RepoFiles): LoadResult {
     steps: new Map(),
     jobs: new Map(),
     credentials: new Map(),
+    vars: [],
+    files: new Set(),
   };
   const index = new RepoIndex(model, files.files.keys());
   try {
@@ -68,7 +71,7 @@ function parse(index: RepoIndex, path: string, bytes: Uint8Array): YamlSource {
 function schemaValid(
   index: RepoIndex,
   source: YamlSource,
-  kind: "settings" | "targets" | "step" | "job",
+  kind: "settings" | "targets" | "step" | "job" | "vars",
 ): boolean {
   if (!source.ok) return false;
   const errors = validateKind(kind, source.value);
@@ -84,11 +87,23 @@ function load(index: RepoIndex, files: RepoFiles): void {
     credential: [] as string[],
     step: [] as string[],
     job: [] as string[],
+    vars: [] as string[],
   };
+  const repoFiles = new Set<string>();
+  model.files = repoFiles;
+  const varsFiles: VarsFile[] = [];
+  model.vars = varsFiles;
   for (const path of files.files.keys()) {
     const c = classifyPath(path);
-    if (c.kind === "targets" || c.kind === "credential" || c.kind === "step" || c.kind === "job")
+    if (
+      c.kind === "targets" ||
+      c.kind === "credential" ||
+      c.kind === "step" ||
+      c.kind === "job" ||
+      c.kind === "vars"
+    )
       byKind[c.kind].push(path);
+    if (c.kind === "file") repoFiles.add(path);
   }
 
   const settingsBytes = files.files.get(SETTINGS_FILE);
@@ -200,6 +215,15 @@ function load(index: RepoIndex, files: RepoFiles): void {
     model.jobs.set(c.id, buildJob(c.id, raw, source, model.settings));
   }
 
+  // Name order is the documented merge order.
+  for (const path of [...byKind.vars].sort()) {
+    const source = parse(index, path, files.files.get(path)!);
+    if (!schemaValid(index, source, "vars")) continue;
+    const file = buildVarsFile(source.value as RawVarsFile, source);
+    varsFiles.push(file);
+    index.varsFiles.push({ id: path, source, path: [], raw: source.value as RawVarsFile });
+  }
+
   checkLayout(index);
   checkReferences(index);
   checkCycles(index);
@@ -207,4 +231,5 @@ function load(index: RepoIndex, files: RepoFiles): void {
   checkInputs(index);
   checkSchedules(index);
   checkSelectors(index);
+  checkConfiguration(index, files);
 }

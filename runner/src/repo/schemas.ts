@@ -8,14 +8,16 @@ import jobSchema from "../../../schema/job.schema.json" with { type: "json" };
 import settingsSchema from "../../../schema/opsconductor.schema.json" with { type: "json" };
 import stepSchema from "../../../schema/step.schema.json" with { type: "json" };
 import targetsSchema from "../../../schema/targets.schema.json" with { type: "json" };
+import varsSchema from "../../../schema/vars.schema.json" with { type: "json" };
 
-export type FileKind = "settings" | "targets" | "step" | "job";
+export type FileKind = "settings" | "targets" | "step" | "job" | "vars";
 
 export const SCHEMAS: Record<FileKind, Record<string, unknown>> = {
   settings: settingsSchema,
   targets: targetsSchema,
   step: stepSchema,
   job: jobSchema,
+  vars: varsSchema,
 };
 
 const compiled = new Map<FileKind, ValidateFunction>();
