@@ -101,7 +101,7 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     const handlers: PlannedStep[] = [];
     for (const use of job.handlers ?? []) {
       const first = handlers.length;
-      flattenStep(model, use, "", staticContext, handlers, at, 0);
+      flattenStep(model, use, "handler/", staticContext, handlers, at, 0);
       for (const h of handlers.slice(first)) h.handler = use.id;
     }
     phases.push({

@@ -4,7 +4,7 @@
  * the push trigger, the server and the GitHub Action all call this, so a run
  * behaves the same whichever door started it.
  */
-import type { Trigger } from "../core/plan-model.js";
+import type { StepSelection, Trigger } from "../core/plan-model.js";
 import type { RunEventListener } from "../core/run-events.js";
 import type { RunSummary } from "../core/run-summary.js";
 import { userError } from "../core/errors.js";
@@ -38,6 +38,8 @@ export interface ExecuteJobRequest {
   filter?: TargetFilter;
   checkMode?: boolean;
   shard?: { index: number; count: number };
+  /** `--tags`, `--skip-tags`, `--start-at`. */
+  selection?: StepSelection;
   signal?: AbortSignal;
   listeners?: RunEventListener[];
   /** Told the plan before anything connects (progress views size themselves from it). */
@@ -67,6 +69,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
       ...(request.filter ? { filter: request.filter } : {}),
       checkMode: request.checkMode ?? false,
       ...(request.shard ? { shard: request.shard } : {}),
+      ...(request.selection ? { selection: request.selection } : {}),
     },
   );
   const { plan, model, files } = loaded;
@@ -109,6 +112,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
     sudoPassword: factory.sudoPassword,
     redactor,
     secrets,
+    readRepoFile: (path) => files.files.get(path),
     listeners: [
       recorder.listener,
       journal.listener,

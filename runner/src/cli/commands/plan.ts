@@ -4,7 +4,7 @@ import { usageError } from "../../core/errors.js";
 import { renderPlan, type PlanFormat } from "../../plan/render-plan.js";
 import { shardMatrix } from "../../plan/shard-matrix.js";
 import { loadPlan } from "../../run/load-plan.js";
-import { addJobOptions, parseShard } from "../input-flags.js";
+import { addJobOptions, parseShard, stepSelection } from "../input-flags.js";
 import { cliActor } from "../actor.js";
 import { findRepoRoot } from "../repo-root.js";
 
@@ -18,6 +18,9 @@ interface PlanFlags {
   shard?: string;
   check?: boolean;
   matrix?: string;
+  tags?: string[];
+  skipTags?: string[];
+  startAt?: string;
 }
 
 export function register(program: Command): void {
@@ -44,6 +47,8 @@ Examples:
   $ opsc plan patch-web --input package=openssl --target 'web-*'
   $ opsc plan patch-web --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ opsc plan patch-web --commit origin/main --format json
+  $ opsc plan site --tags nginx --skip-tags slow   # which steps run, and why
+  $ opsc plan site --format json | jq '.targets["web-1"].varsFrom'   # merged vars and their files
   $ opsc plan patch-web --matrix 3        # {"shard":["1/3","2/3","3/3"]}, for strategy.matrix
                                           # then: opsc run patch-web --shard \${{ matrix.shard }}`,
     )
@@ -73,6 +78,7 @@ Examples:
           },
           checkMode: flags.check ?? false,
           ...(flags.shard ? { shard: parseShard(flags.shard) } : {}),
+          ...(stepSelection(flags) ? { selection: stepSelection(flags)! } : {}),
         },
       );
       if (matrix !== undefined) {

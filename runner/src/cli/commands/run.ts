@@ -4,7 +4,7 @@ import { EXIT } from "../../core/exit-codes.js";
 import { executeJob } from "../../run/execute-job.js";
 import { ProgressView } from "../../run/progress-view.js";
 import { cliActor } from "../actor.js";
-import { addJobOptions, parseShard } from "../input-flags.js";
+import { addJobOptions, parseShard, stepSelection } from "../input-flags.js";
 import { findRepoRoot } from "../repo-root.js";
 import { shardGroup } from "../../run/shard-group.js";
 
@@ -21,6 +21,9 @@ export interface RunCommandOptions {
   shard?: string;
   /** Names the sharded run the shards belong to (default: from GitHub Actions' run id). */
   shardGroup?: string;
+  tags?: string[];
+  skipTags?: string[];
+  startAt?: string;
 }
 
 export function register(program: Command): void {
@@ -51,6 +54,11 @@ Examples:
   $ opsc run patch-web --input package=nginx --target 'web-*'
   $ opsc run patch-web --match env=staging --check
   $ opsc run hello --repo examples/minimal --output
+  $ opsc run site --tags nginx              # only steps tagged nginx (and those tagged always)
+  $ opsc run site --skip-tags slow --start-at configure
+  $ opsc run site --check                   # copy steps print a unified diff of what would change
+
+Steps left out by --tags, --skip-tags or --start-at are recorded as skipped, with the reason.
 
 On a terminal the view is live (targets by steps, counts, elapsed time); in CI it prints one line per
 step. Ctrl-C kills the running steps, cancels the rest and still prints the summary; a second Ctrl-C exits.
@@ -90,6 +98,7 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
       push: opts.push !== false,
       filter,
       checkMode: opts.check === true,
+      ...(stepSelection(opts) ? { selection: stepSelection(opts)! } : {}),
       ...(opts.shard ? { shard: shardGroup(parseShard(opts.shard), opts.shardGroup) } : {}),
       signal: abort.signal,
       onPlan: ({ plan }) => {
