@@ -22,6 +22,7 @@ const FILES: Array<[string, string]> = [
   ["step.schema.json", "`steps/**/*.yaml`"],
   ["job.schema.json", "`jobs/**/*.yaml`"],
   ["access.schema.json", "`access.yaml`"],
+  ["vars.schema.json", "`vars/*.yaml`"],
 ];
 
 function resolve(root: Schema, s: Schema): Schema {

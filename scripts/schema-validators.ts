@@ -28,6 +28,7 @@ const KINDS: Array<[string, string]> = [
   ["step", "step.schema.json"],
   ["job", "job.schema.json"],
   ["access", "access.schema.json"],
+  ["vars", "vars.schema.json"],
 ];
 
 type Unwrapped<T> = T extends { default: infer D } ? D : T;

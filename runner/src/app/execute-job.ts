@@ -4,7 +4,7 @@
  * the push trigger, the server and the GitHub Action all call this, so a run
  * behaves the same whichever door started it.
  */
-import type { DirtyTree, Trigger } from "../core/plan-model.js";
+import type { DirtyTree, StepSelection, Trigger } from "../core/plan-model.js";
 import type { RunEventListener } from "../core/run-events.js";
 import type { RunSummary } from "../core/run-summary.js";
 import { userError } from "../core/errors.js";
@@ -46,6 +46,8 @@ export interface ExecuteJobRequest {
   filter?: TargetFilter;
   checkMode?: boolean;
   shard?: { index: number; count: number };
+  /** `--tags`, `--skip-tags`, `--start-at`. */
+  selection?: StepSelection;
   signal?: AbortSignal;
   listeners?: RunEventListener[];
   /** Told the plan before anything connects (progress views size themselves from it). */
@@ -75,6 +77,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
       ...(request.filter ? { filter: request.filter } : {}),
       checkMode: request.checkMode ?? false,
       ...(request.shard ? { shard: request.shard } : {}),
+      ...(request.selection ? { selection: request.selection } : {}),
     },
   );
   const { plan, model, files } = loaded;
@@ -120,6 +123,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
     sudoPassword: factory.sudoPassword,
     redactor,
     secrets,
+    readRepoFile: (path) => files.files.get(path),
     listeners: [
       recorder.listener,
       journal.listener,

@@ -36,7 +36,24 @@ export function addJobOptions(command: Command): Command {
       "-m, --match <label=value>",
       "only targets with this label (repeatable, all must match)",
       collectPair,
-    );
+    )
+    .option("--tags <tags>", "only steps with one of these tags (comma-separated, repeatable)", collectList)
+    .option("--skip-tags <tags>", "leave out steps with any of these tags (comma-separated)", collectList)
+    .option("--start-at <step>", "leave out the steps before this one (its id)");
+}
+
+/** The step selection of `--tags`, `--skip-tags`, `--start-at`, when any is given. */
+export function stepSelection(opts: {
+  tags?: string[];
+  skipTags?: string[];
+  startAt?: string;
+}): { tags: string[]; skipTags: string[]; startAt?: string } | undefined {
+  if (!opts.tags?.length && !opts.skipTags?.length && opts.startAt === undefined) return undefined;
+  return {
+    tags: opts.tags ?? [],
+    skipTags: opts.skipTags ?? [],
+    ...(opts.startAt !== undefined ? { startAt: opts.startAt } : {}),
+  };
 }
 
 /** A whole number within bounds, or a usage error naming the flag. */

@@ -3,7 +3,7 @@
  * Built by plan/ from a RepoModel with no I/O; holds no secret values, only references.
  */
 import type { ActorVia } from "./access-policy.js";
-import type { RetrySpec, Shell, SudoSettings, TransportKind } from "./repo-model.js";
+import type { CopySpec, RetrySpec, Shell, SudoSettings, TransportKind } from "./repo-model.js";
 
 export type TriggerKind = "manual" | "push" | "schedule" | "webhook" | "api";
 
@@ -47,7 +47,16 @@ export interface PlannedTarget {
   shell: Shell;
   sudo?: SudoSettings;
   labels: Record<string, string>;
+  /** Merged: vars/*.yaml, the target's own, the job's (see plan/target-vars.ts). */
   vars: Record<string, unknown>;
+  /** Variable name -> where its value came from (`vars/web.yaml:3:3`). */
+  varsFrom?: Record<string, string>;
+}
+
+/** A `copy` step's files: repository paths and where each goes below `dest`. */
+export interface PlannedCopy extends CopySpec {
+  /** `rel` is "" when `src` is a single file (it goes to `dest` itself). */
+  files: Array<{ src: string; rel: string }>;
 }
 
 /**
@@ -91,6 +100,16 @@ export interface PlannedStep {
   timeoutMs?: number;
   retry?: RetrySpec;
   continueOnError: boolean;
+  copy?: PlannedCopy;
+  /** Job secret names a `copy` template may read. */
+  secretNames?: string[];
+  tags?: string[];
+  /** Handler ids this step notifies when it is `changed`. */
+  notify?: string[];
+  /** For handlers: the handler id this step belongs to (a composite handler has several steps). */
+  handler?: string;
+  /** Set when the run selects steps (`--tags`, `--skip-tags`, `--start-at`): whether this one runs, and why. */
+  selection?: { selected: boolean; reason: string };
 }
 
 export interface PlannedPhase {
@@ -101,6 +120,14 @@ export interface PlannedPhase {
   parallel: number;
   maxFailures: number;
   steps: PlannedStep[];
+  /** The job's handlers, run at the end of the phase on a target when notified. */
+  handlers?: PlannedStep[];
+}
+
+export interface StepSelection {
+  tags: string[];
+  skipTags: string[];
+  startAt?: string;
 }
 
 export interface Plan {
@@ -125,6 +152,10 @@ export interface Plan {
   concurrency?: { group: string; policy: "queue" | "skip" | "cancel-previous" };
   /** `--check`: run only `check` scripts, change nothing. */
   checkMode: boolean;
+  /** Gather facts on each target after connecting (job `facts: true`). */
+  facts?: boolean;
+  /** The step selection asked for, when any. */
+  selection?: StepSelection;
   /**
    * `K/N` when this is one shard of a sharded run. `group` names the sharded
    * run all shards belong to (in GitHub Actions: the workflow run id and attempt),

@@ -81,6 +81,38 @@ export interface StepUse {
   continueOnError: boolean;
   sudo?: boolean;
   shell?: Shell;
+  /** Put a repository file or folder on the target (docs/files-and-templates.md). */
+  copy?: CopySpec;
+  /** For partial runs (`--tags`, `--skip-tags`). */
+  tags?: string[];
+  /** Handler ids to run at the end of the phase when this step was `changed`. */
+  notify?: string[];
+  /** Job secret names a `copy` template may read as `secrets.NAME`. */
+  secrets?: string[];
+  source: SourcePosition;
+}
+
+export interface CopySpec {
+  /** Repository path under files/: a file or a folder. */
+  src: string;
+  /** Absolute path on the target; may hold `${{ }}`. */
+  dest: string;
+  /** Octal text (`0644`). */
+  mode?: string;
+  owner?: string;
+  group?: string;
+  template: boolean;
+  secret: boolean;
+}
+
+/** One vars/*.yaml file: variables for the targets its `match` selects (all when absent). */
+export interface VarsFile {
+  /** Repository path (`vars/10-web.yaml`). */
+  file: string;
+  match?: Record<string, string | string[]>;
+  vars: Record<string, unknown>;
+  /** Position of each variable's key, for provenance (`vars/web.yaml:4:3`). */
+  positions: Record<string, SourcePosition>;
   source: SourcePosition;
 }
 
@@ -175,6 +207,12 @@ export interface JobDef {
   /** Env var name -> credential reference. */
   secrets: Record<string, string>;
   notify: NotifySpec[];
+  /** Variables for every target of the job, merged last. */
+  vars?: Record<string, unknown>;
+  /** Gather facts on each target after connecting. */
+  facts?: boolean;
+  /** Steps run at the end of a phase when notified by a changed step. */
+  handlers?: StepUse[];
   source: SourcePosition;
 }
 
@@ -196,4 +234,8 @@ export interface RepoModel {
   credentials: Map<string, CredentialFile>;
   /** `access.yaml`, when the repository has one and it is valid. */
   access?: AccessPolicy;
+  /** vars/*.yaml in name order: the merge order. */
+  vars?: VarsFile[];
+  /** Paths under files/ (their content stays in RepoFiles; plans only name them). */
+  files?: Set<string>;
 }

@@ -54,6 +54,13 @@ export type RunEvent =
       reason?: string;
     }
   | {
+      /** Facts gathered on the target (job `facts: true`), once per run. */
+      type: "target.facts";
+      at: string;
+      target: string;
+      facts: Record<string, unknown>;
+    }
+  | {
       type: "target.finished";
       at: string;
       target: string;

@@ -20,6 +20,8 @@ export interface TargetSummary {
   outcome: TargetOutcome;
   ms: number;
   reason?: string;
+  /** Facts gathered on the target (job `facts: true`). */
+  facts?: Record<string, unknown>;
   steps: StepSummary[];
 }
 

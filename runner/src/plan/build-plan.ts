@@ -9,10 +9,12 @@ import { coerceInput, inputEnvName, inputEnvText, inputProblems } from "../core/
 import type {
   DirtyTree,
   Plan,
+  PlannedCopy,
   PlannedPhase,
   PlannedStep,
   PlannedTarget,
   RuntimeInput,
+  StepSelection,
   Trigger,
 } from "../core/plan-model.js";
 import type { SourcePosition } from "../core/errors.js";
@@ -34,7 +36,9 @@ import {
   type BindScope,
 } from "./bind-template.js";
 import { planTarget } from "./plan-target.js";
+import { selectSteps } from "./select-steps.js";
 import { selectTargets, type TargetFilter } from "./select-targets.js";
+import { targetVars } from "./target-vars.js";
 
 export interface PlanRequest {
   job: string;
@@ -50,6 +54,8 @@ export interface PlanRequest {
   filter?: TargetFilter;
   checkMode?: boolean;
   shard?: { index: number; count: number };
+  /** `--tags`, `--skip-tags`, `--start-at`. */
+  selection?: StepSelection;
 }
 
 export interface PlanResult {
@@ -97,13 +103,16 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     let selected = selectTargets(model.targets.values(), phase.targets, request.filter);
     if (sharded) selected = selected.filter((t) => sharded.has(t.id));
     for (const t of selected) {
-      targets[t.id] ??= planTarget(model, t, (hop) =>
+      if (targets[t.id]) continue;
+      const planned = planTarget(model, t, (hop) =>
         at(
           "plan.bad-jump",
           `target "${t.id}" jumps through "${hop}", which cannot be resolved`,
           "run opsc validate",
         ),
       );
+      const merged = targetVars(model, t, job);
+      targets[t.id] = { ...planned, vars: merged.vars, varsFrom: merged.from };
     }
     const names = selected.map((t) => t.id);
     const steps: PlannedStep[] = [];
@@ -115,6 +124,23 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
         atSite(use.source, "plan.bad-expression", `step "${use.id}": ${e.message}`, "run opsc validate");
       }
     }
+    const handlers: PlannedStep[] = [];
+    for (const use of job.handlers ?? []) {
+      const first = handlers.length;
+      try {
+        flattenStep(
+          model,
+          use,
+          { prefix: "handler/", scope, composite: false, depth: 0 },
+          handlers,
+          stepReport,
+        );
+      } catch (e) {
+        if (!(e instanceof BindError)) throw e;
+        atSite(use.source, "plan.bad-expression", `handler "${use.id}": ${e.message}`, "run opsc validate");
+      }
+      for (const h of handlers.slice(first)) h.handler = use.id;
+    }
     phases.push({
       name: phase.name,
       targets: names,
@@ -122,7 +148,13 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
       parallel: Math.max(1, phase.strategy.parallel),
       maxFailures: phase.strategy.maxFailures,
       steps,
+      handlers,
     });
+  }
+  const selection = request.selection;
+  if (selection && (selection.tags.length || selection.skipTags.length || selection.startAt)) {
+    const problem = selectSteps(phases, selection);
+    if (problem) at(problem.code, problem.message, problem.hint);
   }
   if (Object.keys(targets).length === 0 && !request.shard) {
     at(
@@ -148,6 +180,10 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
     ...(job.concurrency ? { concurrency: job.concurrency } : {}),
     checkMode: request.checkMode ?? false,
+    facts: job.facts ?? false,
+    ...(selection && (selection.tags.length || selection.skipTags.length || selection.startAt)
+      ? { selection }
+      : {}),
     ...(request.shard ? { shard: request.shard } : {}),
   };
   return { plan, diagnostics };
@@ -246,7 +282,32 @@ function flattenStep(model: RepoModel, use: StepUse, where: Where, out: PlannedS
     ...(condition !== undefined ? { if: condition } : {}),
     ...(use.retry ? { retry: use.retry } : {}),
     continueOnError: use.continueOnError,
+    tags: [...(use.tags ?? [])],
+    notify: [...(use.notify ?? [])],
   };
+  if (use.copy) {
+    const copy = plannedCopy(model, use.copy, scope);
+    if (!copy) {
+      report(
+        use.source,
+        "plan.missing-src",
+        `step "${id}" copies ${use.copy.src}, which is not in the repository`,
+        "run opsc validate",
+      );
+      return;
+    }
+    out.push({
+      id,
+      name: use.name ?? use.id,
+      copy,
+      ...(use.secrets?.length ? { secretNames: [...use.secrets] } : {}),
+      env,
+      sudo: use.sudo ?? false,
+      ...(use.timeoutMs !== undefined ? { timeoutMs: use.timeoutMs } : {}),
+      ...common,
+    });
+    return;
+  }
   if (!use.uses) {
     out.push({
       id,
@@ -317,6 +378,8 @@ function flattenStep(model: RepoModel, use: StepUse, where: Where, out: PlannedS
       if (condition !== undefined)
         step.if = step.if ? `(${unwrap(condition)}) && (${unwrap(step.if)})` : condition;
       if (use.continueOnError) step.continueOnError = true;
+      step.tags = [...new Set([...(use.tags ?? []), ...(step.tags ?? [])])];
+      step.notify = [...new Set([...(use.notify ?? []), ...(step.notify ?? [])])];
     }
     return;
   }
@@ -333,6 +396,27 @@ function flattenStep(model: RepoModel, use: StepUse, where: Where, out: PlannedS
     ...((use.timeoutMs ?? lib.timeoutMs) !== undefined ? { timeoutMs: use.timeoutMs ?? lib.timeoutMs } : {}),
     ...common,
   });
+}
+
+/** The files a copy step puts on targets: `src` itself, or every file below the folder `src`. */
+function plannedCopy(
+  model: RepoModel,
+  spec: NonNullable<StepUse["copy"]>,
+  scope: BindScope,
+): PlannedCopy | undefined {
+  const files = copyFiles(model.files ?? new Set(), spec.src);
+  if (files.length === 0) return undefined;
+  // Bound once like env: inputs become quoted data; target and steps expressions are the engine's.
+  return { ...spec, dest: envTemplate(bindTemplate(spec.dest, scope)), files };
+}
+
+export function copyFiles(paths: ReadonlySet<string>, src: string): Array<{ src: string; rel: string }> {
+  if (paths.has(src)) return [{ src, rel: "" }];
+  const prefix = `${src}/`;
+  return [...paths]
+    .filter((p) => p.startsWith(prefix))
+    .sort()
+    .map((p) => ({ src: p, rel: p.slice(prefix.length) }));
 }
 
 /** Rolling batches: a count, or a percentage of the phase's targets (at least one). */

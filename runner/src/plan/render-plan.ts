@@ -20,13 +20,19 @@ export function renderPlan(plan: Plan, format: PlanFormat): string {
 
 function stepKind(step: PlannedStep): string {
   const flags = [
-    step.uses ? `uses ${step.uses}` : "run",
+    step.copy
+      ? `${step.copy.template ? "template" : "copy"} ${step.copy.src} -> ${step.copy.dest}`
+      : step.uses
+        ? `uses ${step.uses}`
+        : "run",
     step.check ? "check" : "",
     step.if ? `if ${step.if}` : "",
     step.sudo ? "sudo" : "",
     step.retry ? `retry ${step.retry.attempts}x` : "",
     step.timeoutMs !== undefined ? `timeout ${formatMs(step.timeoutMs)}` : "",
     step.continueOnError ? "continue-on-error" : "",
+    step.tags?.length ? `tags ${step.tags.join(",")}` : "",
+    step.notify?.length ? `notify ${step.notify.join(",")}` : "",
   ].filter(Boolean);
   return flags.join(", ");
 }
@@ -63,9 +69,18 @@ function renderText(plan: Plan): string {
     );
     phase.batches.forEach((batch, i) => lines.push(`  batch ${i + 1}: ${batch.join(", ")}`));
     for (const step of phase.steps) {
-      lines.push(`  - ${step.id} (${stepKind(step)})`);
+      const mark = step.selection ? (step.selection.selected ? "+" : "x") : "-";
+      lines.push(`  ${mark} ${step.id} (${stepKind(step)})`);
+      if (step.selection)
+        lines.push(
+          `      ${step.selection.selected ? "selected" : "not selected"}: ${step.selection.reason}`,
+        );
       const envNames = Object.keys(step.env);
       if (envNames.length) lines.push(`      env: ${envNames.join(", ")}`);
+    }
+    if (phase.handlers?.length) {
+      lines.push("  handlers (run once per target at the end of the phase when notified):");
+      for (const step of phase.handlers) lines.push(`  - ${step.id} (${stepKind(step)})`);
     }
   }
   return lines.join("\n") + "\n";
@@ -86,8 +101,12 @@ function renderMarkdown(plan: Plan): string {
     );
     lines.push(phase.targets.map((t) => `\`${t}\``).join(", ") || "_none_");
     lines.push("", "| step | what |", "| --- | --- |");
-    for (const step of phase.steps)
-      lines.push(`| \`${step.id}\` | ${stepKind(step).replace(/\|/g, "\\|")} |`);
+    for (const step of phase.steps) {
+      const why = step.selection
+        ? ` (${step.selection.selected ? "selected" : "**not selected**"}: ${step.selection.reason})`
+        : "";
+      lines.push(`| \`${step.id}\` | ${(stepKind(step) + why).replace(/\|/g, "\\|")} |`);
+    }
   }
   return lines.join("\n") + "\n";
 }

@@ -13,7 +13,10 @@ function globMatcher(patterns: string[] | undefined): ((name: string) => boolean
   return (name) => matchers.some((m) => m(name));
 }
 
-function labelsMatch(target: TargetDef, match: Record<string, string | string[]> | undefined): boolean {
+export function labelsMatch(
+  target: TargetDef,
+  match: Record<string, string | string[]> | undefined,
+): boolean {
   if (!match) return true;
   return Object.entries(match).every(([key, want]) => {
     const have = target.labels[key];

@@ -104,6 +104,10 @@ export class RunRecorder {
       case "target.connected":
         this.log(event.target, `--- connected in ${event.ms} ms`);
         break;
+      case "target.facts":
+        this.state(event.target).summary.facts = this.redactor.redactDeep(event.facts);
+        this.log(event.target, `--- facts ${JSON.stringify(event.facts)}`);
+        break;
       case "step.started": {
         const state = this.state(event.target);
         state.running.set(event.step, { attempt: event.attempt, at: Date.parse(event.at) });

@@ -12,6 +12,7 @@ import type {
   SudoSettings,
   TargetDef,
   TargetSelector,
+  VarsFile,
 } from "../core/repo-model.js";
 import type { AccessPolicy, AccessRole } from "../core/access-policy.js";
 import type { SourcePosition } from "../core/errors.js";
@@ -25,6 +26,7 @@ import type {
   RawStepUse,
   RawStrategy,
   RawTarget,
+  RawVarsFile,
   Scalar,
 } from "./raw-types.js";
 import type { NodePath, YamlSource } from "./yaml-source.js";
@@ -126,6 +128,22 @@ export function buildStepUse(raw: RawStepUse, index: number, source: YamlSource,
     continueOnError: raw.continue_on_error ?? false,
     ...(raw.sudo !== undefined ? { sudo: raw.sudo } : {}),
     ...(raw.shell !== undefined ? { shell: raw.shell } : {}),
+    ...(raw.copy
+      ? {
+          copy: {
+            src: raw.copy.src,
+            dest: raw.copy.dest,
+            ...(raw.copy.mode !== undefined ? { mode: raw.copy.mode } : {}),
+            ...(raw.copy.owner !== undefined ? { owner: raw.copy.owner } : {}),
+            ...(raw.copy.group !== undefined ? { group: raw.copy.group } : {}),
+            template: raw.copy.template ?? false,
+            secret: raw.copy.secret ?? false,
+          },
+        }
+      : {}),
+    tags: [...(raw.tags ?? [])],
+    notify: [...(raw.notify ?? [])],
+    secrets: [...(raw.secrets ?? [])],
     source: at(source, path),
   };
 }
@@ -147,6 +165,19 @@ export function buildStep(id: string, raw: RawStep, source: YamlSource): StepDef
     ...(raw.sudo !== undefined ? { sudo: raw.sudo } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     ...(raw.shell !== undefined ? { shell: raw.shell } : {}),
+    source: { file: source.file, line: 1, col: 1 },
+  };
+}
+
+export function buildVarsFile(raw: RawVarsFile, source: YamlSource): VarsFile {
+  const positions: Record<string, SourcePosition> = {};
+  for (const name of Object.keys(raw.vars)) positions[name] = at(source, ["vars", name], "key");
+  const match = raw.match ? selectorOf({ match: raw.match }).match : undefined;
+  return {
+    file: source.file,
+    ...(match ? { match } : {}),
+    vars: { ...raw.vars },
+    positions,
     source: { file: source.file, line: 1, col: 1 },
   };
 }
@@ -230,6 +261,9 @@ export function buildJob(id: string, raw: RawJob, source: YamlSource, settings: 
       ...(n.email ? { email: { to: [...n.email.to] } } : {}),
       ...(n.github_status !== undefined ? { githubStatus: n.github_status } : {}),
     })),
+    vars: { ...(raw.vars ?? {}) },
+    facts: raw.facts ?? false,
+    handlers: (raw.handlers ?? []).map((s, i) => buildStepUse(s, i, source, ["handlers", i])),
     source: { file: source.file, line: 1, col: 1 },
   };
 }

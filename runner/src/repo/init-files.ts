@@ -14,6 +14,7 @@ const SCHEMA_FILES: Record<FileKind, { file: string; globs: string[] }> = {
   step: { file: "step.schema.json", globs: ["steps/**/*.yaml"] },
   job: { file: "job.schema.json", globs: ["jobs/**/*.yaml"] },
   access: { file: "access.schema.json", globs: ["access.yaml"] },
+  vars: { file: "vars.schema.json", globs: ["vars/*.yaml"] },
 };
 
 /** Schema copies and the editor mapping: also what `opsc init --update-schemas` rewrites. */

@@ -7,9 +7,18 @@
  */
 import { errorText } from "../core/error-text.js";
 import { compareDiagnostics, type Diagnostic } from "../core/diagnostic.js";
-import type { RepoModel } from "../core/repo-model.js";
-import { buildAccess, buildJob, buildSettings, buildStep, buildTarget, at } from "./build-model.js";
+import type { RepoModel, VarsFile } from "../core/repo-model.js";
+import {
+  buildAccess,
+  buildJob,
+  buildSettings,
+  buildStep,
+  buildTarget,
+  buildVarsFile,
+  at,
+} from "./build-model.js";
 import { checkAccess } from "./checks/check-access.js";
+import { checkConfiguration } from "./checks/check-configuration.js";
 import { checkCycles } from "./checks/check-cycles.js";
 import { checkExpressions } from "./checks/check-expressions.js";
 import { checkInputs } from "./checks/check-inputs.js";
@@ -19,7 +28,15 @@ import { checkSchedules } from "./checks/check-schedules.js";
 import { checkSelectors } from "./checks/check-selectors.js";
 import { credentialFileOf, isSopsEncrypted } from "./credential-keys.js";
 import { partialJob, partialStep } from "./partial.js";
-import type { RawAccess, RawJob, RawSettings, RawStep, RawTarget, RawTargetsFile } from "./raw-types.js";
+import type {
+  RawAccess,
+  RawJob,
+  RawSettings,
+  RawStep,
+  RawTarget,
+  RawTargetsFile,
+  RawVarsFile,
+} from "./raw-types.js";
 import type { RepoFiles } from "./repo-files.js";
 import { RepoIndex } from "./repo-index.js";
 import { schemaDiagnostics } from "./schema-diagnostics.js";
@@ -43,6 +60,8 @@ export function loadRepo(files: RepoFiles): LoadResult {
     steps: new Map(),
     jobs: new Map(),
     credentials: new Map(),
+    vars: [],
+    files: new Set(),
   };
   const index = new RepoIndex(model, files.files.keys());
   try {
@@ -71,7 +90,7 @@ function parse(index: RepoIndex, path: string, bytes: Uint8Array): YamlSource {
 function schemaValid(
   index: RepoIndex,
   source: YamlSource,
-  kind: "settings" | "targets" | "step" | "job" | "access",
+  kind: "settings" | "targets" | "step" | "job" | "access" | "vars",
 ): boolean {
   if (!source.ok) return false;
   const errors = validateKind(kind, source.value);
@@ -87,11 +106,23 @@ function load(index: RepoIndex, files: RepoFiles): void {
     credential: [] as string[],
     step: [] as string[],
     job: [] as string[],
+    vars: [] as string[],
   };
+  const repoFiles = new Set<string>();
+  model.files = repoFiles;
+  const varsFiles: VarsFile[] = [];
+  model.vars = varsFiles;
   for (const path of files.files.keys()) {
     const c = classifyPath(path);
-    if (c.kind === "targets" || c.kind === "credential" || c.kind === "step" || c.kind === "job")
+    if (
+      c.kind === "targets" ||
+      c.kind === "credential" ||
+      c.kind === "step" ||
+      c.kind === "job" ||
+      c.kind === "vars"
+    )
       byKind[c.kind].push(path);
+    if (c.kind === "file") repoFiles.add(path);
   }
 
   const settingsBytes = files.files.get(SETTINGS_FILE);
@@ -216,6 +247,15 @@ function load(index: RepoIndex, files: RepoFiles): void {
     }
   }
 
+  // Name order is the documented merge order.
+  for (const path of [...byKind.vars].sort()) {
+    const source = parse(index, path, files.files.get(path)!);
+    if (!schemaValid(index, source, "vars")) continue;
+    const file = buildVarsFile(source.value as RawVarsFile, source);
+    varsFiles.push(file);
+    index.varsFiles.push({ id: path, source, path: [], raw: source.value as RawVarsFile });
+  }
+
   checkLayout(index);
   checkReferences(index);
   checkCycles(index);
@@ -224,4 +264,5 @@ function load(index: RepoIndex, files: RepoFiles): void {
   checkSchedules(index);
   checkSelectors(index);
   checkAccess(index);
+  checkConfiguration(index, files);
 }

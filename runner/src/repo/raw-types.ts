@@ -53,6 +53,24 @@ export interface RawStepUse {
   continue_on_error?: boolean;
   sudo?: boolean;
   shell?: "sh" | "bash" | "powershell";
+  copy?: {
+    src: string;
+    dest: string;
+    mode?: string;
+    owner?: string;
+    group?: string;
+    template?: boolean;
+    secret?: boolean;
+  };
+  tags?: string[];
+  notify?: string[];
+  secrets?: string[];
+}
+
+export interface RawVarsFile {
+  description?: string;
+  match?: Record<string, Scalar | Scalar[]>;
+  vars: Record<string, unknown>;
 }
 
 export type RawInputs = Record<string, Record<string, unknown>>;
@@ -105,6 +123,9 @@ export interface RawJob {
   secrets?: Record<string, string>;
   steps?: RawStepUse[];
   phases?: RawPhase[];
+  handlers?: RawStepUse[];
+  vars?: Record<string, unknown>;
+  facts?: boolean;
   notify?: Array<{
     on: Array<"started" | "success" | "failure" | "recovered" | "missed">;
     webhook?: { url: string; secret?: string };

@@ -17,7 +17,7 @@ export interface RepoFiles {
 }
 
 /** Folders whose files are part of the automation repository's model. */
-export const KIND_FOLDERS = ["targets", "credentials", "steps", "jobs"] as const;
+export const KIND_FOLDERS = ["targets", "credentials", "steps", "jobs", "vars", "files"] as const;
 
 /**
  * Larger files are reported, not parsed. Readers may stop reading one byte past

@@ -13,6 +13,7 @@ import type {
   RawStepUse,
   RawTarget,
   RawTargetsFile,
+  RawVarsFile,
 } from "./raw-types.js";
 import type { NodePath, YamlSource } from "./yaml-source.js";
 
@@ -49,6 +50,8 @@ export class RepoIndex {
   readonly targetFiles: Array<Entry<RawTargetsFile>> = [];
   /** access.yaml, when it passed its schema. */
   access?: Entry<RawAccess>;
+  /** Schema-valid vars/*.yaml files, in name order. */
+  readonly varsFiles: Array<Entry<RawVarsFile>> = [];
   /** Ids defined in files that did not parse or broke their schema: references to them are not reported. */
   readonly brokenSteps = new Set<string>();
   readonly brokenTargets = new Set<string>();
@@ -98,6 +101,9 @@ export class RepoIndex {
       const lists: Array<{ steps: RawStepUse[]; base: NodePath; phase: number }> = job.raw.phases
         ? job.raw.phases.map((p, i) => ({ steps: p?.steps ?? [], base: ["phases", i, "steps"], phase: i }))
         : [{ steps: job.raw.steps ?? [], base: ["steps"], phase: 0 }];
+      // Handlers run after a phase's steps: they see every step, and their ids are unique among themselves.
+      if (Array.isArray(job.raw.handlers))
+        lists.push({ steps: job.raw.handlers, base: ["handlers"], phase: lists.length });
       // Steps of earlier phases stay readable on the same target.
       const earlier = new Set<string>();
       for (const list of lists) {

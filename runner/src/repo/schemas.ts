@@ -10,8 +10,9 @@ import jobSchema from "../../../schema/job.schema.json" with { type: "json" };
 import settingsSchema from "../../../schema/opsconductor.schema.json" with { type: "json" };
 import stepSchema from "../../../schema/step.schema.json" with { type: "json" };
 import targetsSchema from "../../../schema/targets.schema.json" with { type: "json" };
+import varsSchema from "../../../schema/vars.schema.json" with { type: "json" };
 
-export type FileKind = "settings" | "targets" | "step" | "job" | "access";
+export type FileKind = "settings" | "targets" | "step" | "job" | "access" | "vars";
 
 export const SCHEMAS: Record<FileKind, Record<string, unknown>> = {
   settings: settingsSchema,
@@ -19,6 +20,7 @@ export const SCHEMAS: Record<FileKind, Record<string, unknown>> = {
   step: stepSchema,
   job: jobSchema,
   access: accessSchema,
+  vars: varsSchema,
 };
 
 const validators = VALIDATORS as unknown as Record<string, ValidateFunction | undefined>;

@@ -5,6 +5,7 @@
  * credential and never connects to a target; credentials appear by reference
  * name only.
  */
+import { targetVars } from "../plan/target-vars.js";
 import { CronExpressionParser } from "cron-parser";
 import type {
   JobDef,
@@ -128,7 +129,7 @@ function diffJob(id: string, base: RepoModel, head: RepoModel, options: DiffOpti
       before: targetsBefore.size,
       after: targetsAfter.size,
       ...setDiff([...targetsBefore.keys()], [...targetsAfter.keys()]),
-      changed: changedTargets(targetsBefore, targetsAfter),
+      changed: changedTargets(mergedVars(base, targetsBefore, before), mergedVars(head, targetsAfter, after)),
     },
     inputs: diffInputs(before?.inputs ?? {}, after?.inputs ?? {}),
     steps: diffSteps(before?.phases ?? [], after?.phases ?? []),
@@ -256,6 +257,11 @@ const TARGET_FIELDS = [
   "labels",
   "vars",
 ] as const;
+
+/** Targets with the variables the job sees (vars/*.yaml, own, job), so a change under vars/ shows per target. */
+function mergedVars(model: RepoModel, targets: Map<string, TargetDef>, job?: JobDef): Map<string, TargetDef> {
+  return new Map([...targets].map(([name, t]) => [name, { ...t, vars: targetVars(model, t, job).vars }]));
+}
 
 function changedTargets(before: Map<string, TargetDef>, after: Map<string, TargetDef>): TargetChange[] {
   const out: TargetChange[] = [];

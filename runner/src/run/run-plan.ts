@@ -31,6 +31,8 @@ import type { Redactor } from "../secrets/redactor.js";
 import { maskEventText } from "../secrets/mask-run-text.js";
 import { buildStepScript } from "../transports/script-builder.js";
 import type { Transport } from "../transports/transport.js";
+import { runCopy } from "./copy-step.js";
+import { gatherFacts } from "./gather-facts.js";
 import { parseOutputs, StepStdout, type Trailer } from "./step-stdout.js";
 import { newRunId } from "../core/run-id.js";
 
@@ -47,6 +49,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   runId?: string;
   now?: () => Date;
+  /** Content of a repository file at the run's commit, for `copy` steps. */
+  readRepoFile?(path: string): Uint8Array | undefined;
 }
 
 export interface RunOutcome {
@@ -280,10 +284,27 @@ class Engine {
       return finish("failed", messageOf(e));
     }
 
+    let facts: Record<string, unknown> | undefined;
+    if (this.plan.facts) {
+      try {
+        facts = { ...(await gatherFacts(transport, this.abort.signal)) };
+      } catch (e) {
+        if (this.abort.signal.aborted) return finish(this.abortReason ?? "cancelled", this.abortMessage());
+        return finish("failed", messageOf(e));
+      }
+      this.emit({ type: "target.facts", at: this.at(), target: name, facts });
+    }
+
     const stepStates: Record<string, StepState> = {};
     const context: ExpressionContext = {
       inputs: this.plan.inputs,
-      target: { name: target.name, host: target.host ?? "", labels: target.labels, vars: target.vars },
+      target: {
+        name: target.name,
+        host: target.host ?? "",
+        labels: target.labels,
+        vars: target.vars,
+        ...(facts ? { facts } : {}),
+      },
       steps: stepStates,
       run: { id: this.runId, trigger: this.plan.trigger.kind, actor: this.plan.trigger.actor },
       git: { sha: this.plan.commit ?? "", ref: this.plan.ref ?? "" },
@@ -302,6 +323,7 @@ class Engine {
     let timedOutStep: string | null = null;
     let anyChanged = false;
     let anyRan = false;
+    const notified = new Set<string>();
     for (const step of phase.steps) {
       const status = {
         failed: failedStep !== null || timedOutStep !== null,
@@ -318,6 +340,47 @@ class Engine {
       if (!step.continueOnError) {
         if (summary.outcome === "failed") failedStep ??= step.id;
         if (summary.outcome === "timed_out") timedOutStep ??= step.id;
+      }
+      if (summary.outcome === "changed") for (const h of step.notify ?? []) notified.add(h);
+    }
+    // Handlers: once per target, at the end of the phase, in declared order; not after a failure.
+    for (const handler of phase.handlers ?? []) {
+      if (!notified.has(handler.handler ?? handler.id)) continue;
+      if (failedStep !== null || timedOutStep !== null) {
+        const why = `notified, but step ${failedStep ?? timedOutStep} failed: handlers run only after a phase succeeds`;
+        this.emit({
+          type: "step.finished",
+          at: this.at(),
+          target: name,
+          step: handler.id,
+          outcome: "skipped",
+          ms: 0,
+          attempt: 0,
+          outputs: {},
+          reason: why,
+        });
+        steps.push({ id: handler.id, outcome: "skipped", ms: 0, attempts: 0, reason: why });
+        continue;
+      }
+      const summary = await this.runStep(
+        target,
+        handler,
+        context,
+        jobEnv,
+        { failed: false, cancelled: this.abort.signal.aborted },
+        sudoPassword,
+        transport,
+      );
+      steps.push(summary);
+      stepStates[handler.id] = summary.state;
+      delete (summary as Partial<typeof summary>).state;
+      if (summary.outcome === "changed") anyChanged = true;
+      if (summary.outcome === "ok" || summary.outcome === "changed") anyRan = true;
+      if (summary.outcome === "cancelled")
+        return finish(this.abortReason ?? "cancelled", this.abortMessage());
+      if (!handler.continueOnError) {
+        if (summary.outcome === "failed") failedStep ??= handler.id;
+        if (summary.outcome === "timed_out") timedOutStep ??= handler.id;
       }
     }
     if (timedOutStep !== null) {
@@ -383,6 +446,8 @@ class Engine {
       return done(this.abortReason === "timed_out" ? "timed_out" : "cancelled", 0, {
         reason: this.abortMessage(),
       });
+    if (step.selection && !step.selection.selected)
+      return done("skipped", 0, { reason: `not selected: ${step.selection.reason}` });
     let env: Record<string, string>;
     try {
       // No `if:` means success(): decided without building an expression context.
@@ -410,6 +475,7 @@ class Engine {
     } catch (e) {
       return done("failed", 0, { reason: `expression: ${messageOf(e)}` });
     }
+    if (step.copy) return this.runCopyStep(target, step, context, sudoPassword, transport, done);
     if (this.plan.checkMode && step.check === undefined) {
       return done("skipped", 0, { reason: "no check script; --check runs nothing else" });
     }
@@ -474,6 +540,82 @@ class Engine {
       await sleep(step.retry?.delayMs ?? 0, this.abort.signal);
     }
     return last;
+  }
+
+  private async runCopyStep(
+    target: PlannedTarget,
+    step: PlannedStep,
+    context: ExpressionContext,
+    sudoPassword: string | undefined,
+    transport: Transport,
+    done: (
+      outcome: StepOutcome,
+      attempt: number,
+      extra?: { exitCode?: number; reason?: string; outputs?: Record<string, string> },
+    ) => StepSummary & { state: StepState },
+  ): Promise<StepSummary & { state: StepState }> {
+    const copy = step.copy!;
+    if (step.sudo && target.sudo?.enabled === false)
+      return done("failed", 1, {
+        reason: `step needs sudo, but target ${target.name} has sudo.enabled: false`,
+      });
+    this.emit({ type: "step.started", at: this.at(), target: target.name, step: step.id, attempt: 1 });
+    const say = (line: string): void =>
+      this.emit({
+        type: "step.output",
+        at: this.at(),
+        target: target.name,
+        step: step.id,
+        stream: "stdout",
+        line: this.opts.redactor.redact(line),
+      });
+    const named = step.secretNames ?? [];
+    const secrets = Object.fromEntries(named.map((n) => [n, this.opts.secrets?.[n] ?? ""]));
+    const t = context.target as Record<string, unknown>;
+    const liquidContext = {
+      inputs: context.inputs,
+      target: t,
+      vars: t.vars,
+      facts: t.facts ?? {},
+      steps: context.steps,
+      secrets,
+    };
+    try {
+      const dest = stringifyValue(renderTemplate(copy.dest, context));
+      if (!dest.startsWith("/")) throw new Error(`copy dest must be an absolute path, not ${dest}`);
+      const result = await runCopy({
+        copy,
+        dest,
+        transport,
+        readRepoFile: (path) => this.opts.readRepoFile?.(path),
+        context: liquidContext,
+        withSecrets: named.length > 0,
+        checkMode: this.plan.checkMode,
+        ...(step.sudo
+          ? {
+              sudo: {
+                ...(target.sudo?.user ? { user: target.sudo.user } : {}),
+                ...(sudoPassword !== undefined ? { password: sudoPassword } : {}),
+              },
+            }
+          : {}),
+        signal: this.abort.signal,
+        ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
+        say,
+      });
+      const outputs = { files: result.files.join(" ") };
+      if (!result.changed) return done("ok", 1, { outputs });
+      return done("changed", 1, {
+        outputs,
+        ...(this.plan.checkMode ? { reason: "would change" } : {}),
+      });
+    } catch (e) {
+      if (this.abort.signal.aborted)
+        return done(this.abortReason === "timed_out" ? "timed_out" : "cancelled", 1, {
+          reason: this.abortMessage(),
+        });
+      return done("failed", 1, { reason: `copy: ${messageOf(e)}` });
+    }
   }
 
   private classify(

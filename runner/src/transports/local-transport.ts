@@ -4,8 +4,19 @@
  */
 import { KILL_GRACE_MS } from "./transport.js";
 import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { readFileOverExec, writeFileOverExec } from "./file-ops.js";
 import type { Shell } from "../core/repo-model.js";
-import type { ExecRequest, ExecResult, Transport } from "./transport.js";
+import type {
+  ExecRequest,
+  ExecResult,
+  FileState,
+  ReadFileRequest,
+  Transport,
+  WriteFileRequest,
+} from "./transport.js";
 import { shellCommand } from "./transport.js";
 
 /** Variables a local step inherits; the runner's own environment (tokens, age keys) stays out. */
@@ -88,6 +99,55 @@ export class LocalTransport implements Transport {
       });
       child.stdin.end(req.script);
     });
+  }
+
+  /**
+   * With node:fs as the runner's own user; through sudo (or to set owners, which
+   * need user names resolved) the same script as over SSH.
+   */
+  async readFile(req: ReadFileRequest): Promise<FileState> {
+    if (req.sudo || req.withOwners) return readFileOverExec((r) => this.exec(r), this.name, req);
+    let info;
+    try {
+      info = await stat(req.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { exists: false };
+      throw e;
+    }
+    if (!info.isFile()) throw new Error(`${req.path} exists and is not a regular file`);
+    const content = await readFile(req.path);
+    return {
+      exists: true,
+      sha256: createHash("sha256").update(content).digest("hex"),
+      mode: (info.mode & 0o7777).toString(8),
+      owner: { name: String(info.uid), id: String(info.uid) },
+      group: { name: String(info.gid), id: String(info.gid) },
+      ...(req.withContent ? { content } : {}),
+    };
+  }
+
+  async writeFile(req: WriteFileRequest): Promise<void> {
+    if (req.sudo || req.owner !== undefined || req.group !== undefined)
+      return writeFileOverExec((r) => this.exec(r), this.name, req);
+    const dir = dirname(req.path);
+    await mkdir(dir, { recursive: true });
+    let mode = req.mode !== undefined ? parseInt(req.mode, 8) : 0o644;
+    if (req.mode === undefined) {
+      try {
+        mode = (await stat(req.path)).mode & 0o7777;
+      } catch {
+        // A new file.
+      }
+    }
+    const tmp = join(dir, `.${basename(req.path)}.opsc-${randomBytes(6).toString("hex")}`);
+    try {
+      await writeFile(tmp, req.content, { flag: "wx", mode });
+      await chmod(tmp, mode);
+      await rename(tmp, req.path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
   }
 
   async close(): Promise<void> {}

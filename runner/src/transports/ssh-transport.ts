@@ -13,7 +13,15 @@ import type { Shell } from "../core/repo-model.js";
 import { HandshakeLimiter } from "./handshake-limiter.js";
 import { buildRemoteKillScript } from "./remote-kill.js";
 import { fingerprint, hostKeyAlgorithms, keyType, parsePinnedKey, type PinnedKey } from "./host-key.js";
-import type { ExecRequest, ExecResult, Transport } from "./transport.js";
+import { readFileOverExec, writeFileOverExec } from "./file-ops.js";
+import type {
+  ExecRequest,
+  ExecResult,
+  FileState,
+  ReadFileRequest,
+  Transport,
+  WriteFileRequest,
+} from "./transport.js";
 import { KILL_GRACE_MS, shellCommand } from "./transport.js";
 
 export interface SshAuth {
@@ -428,6 +436,15 @@ export class SshTransport implements Transport {
         killer.end(script);
       });
     });
+  }
+
+  /** Over the exec channel of this connection: a script on stdin, the content inside it. */
+  readFile(req: ReadFileRequest): Promise<FileState> {
+    return readFileOverExec((r) => this.exec(r), this.name, req);
+  }
+
+  writeFile(req: WriteFileRequest): Promise<void> {
+    return writeFileOverExec((r) => this.exec(r), this.name, req);
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,9 @@
  * that reads its whole script from stdin, so nothing a user supplies reaches argv.
  */
 import type { Shell } from "../core/repo-model.js";
+import type { FileState, ReadFileRequest, WriteFileRequest } from "./file-ops.js";
+
+export type { FileState, ReadFileRequest, WriteFileRequest } from "./file-ops.js";
 
 /** How long a timed-out or cancelled step gets between SIGTERM and SIGKILL. */
 export const KILL_GRACE_MS = 2_000;
@@ -37,6 +40,10 @@ export interface Transport {
   /** Opens the connection (SSH: handshake, host key check, authentication). Idempotent. */
   connect(signal?: AbortSignal): Promise<void>;
   exec(request: ExecRequest): Promise<ExecResult>;
+  /** A file's hash, mode and owners (and content when asked), for `copy` steps. */
+  readFile(request: ReadFileRequest): Promise<FileState>;
+  /** Writes a file atomically (temporary file, mode and owners, rename); never through a command line. */
+  writeFile(request: WriteFileRequest): Promise<void>;
   /** Closes the connection; safe to call more than once. */
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 /** `opsc init [DIR]`: a new automation repository that validates clean. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { hasErrors } from "../../core/diagnostic.js";
 import { userError } from "../../core/errors.js";
@@ -17,6 +18,10 @@ export function register(program: Command): void {
     .argument("[dir]", "folder to create it in", ".")
     .option("--name <name>", "display name (default: the folder's name)")
     .option(
+      "--with-library",
+      "also copy the standard step library (apt, dnf, service, user, ...) into steps/",
+    )
+    .option(
       "--update-schemas",
       "only refresh the editor schemas and .vscode/settings.json of an existing repository",
     )
@@ -27,10 +32,11 @@ Examples:
   $ opsc init my-automation         # then: cd my-automation && opsc validate
   $ opsc init                       # in the current (empty or new) folder
   $ opsc init --update-schemas      # after upgrading opsc: fresh schemas for editor completion
+  $ opsc init infra --with-library  # with steps/apt/install.yaml, steps/user.yaml, ... (docs/standard-library.md)
 
 It refuses a folder that already holds opsconductor.yaml, and never overwrites a file.`,
     )
-    .action(async (dir: string, opts: { name?: string; updateSchemas?: boolean }) => {
+    .action(async (dir: string, opts: { name?: string; updateSchemas?: boolean; withLibrary?: boolean }) => {
       if (opts.updateSchemas) {
         await updateSchemas(findRepoRoot(dir === "." ? undefined : dir));
         return;
@@ -53,6 +59,7 @@ It refuses a folder that already holds opsconductor.yaml, and never overwrites a
         import("../../app/workspace.js"),
       ]);
       const files = initFiles(opts.name ?? basename(root));
+      if (opts.withLibrary) for (const [path, content] of standardLibrary()) files.set(path, content);
       const clashes = [...files.keys()].filter((p) => existsSync(join(root, p)));
       if (clashes.length > 0) {
         throw userError("init.would-overwrite", `${dir} already has ${clashes.join(", ")}`, {
@@ -77,6 +84,29 @@ It refuses a folder that already holds opsconductor.yaml, and never overwrites a
           `Next:\n  cd ${dir}\n  opsc validate\n  opsc plan hello\n  git add -A && git commit -m "automation repository"\n`,
       );
     });
+}
+
+/** library/steps of the installed opsc, as `steps/...` paths; found upward from this file (source or bundle). */
+function standardLibrary(): Map<string, string> {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "library/steps"))) {
+    const up = dirname(dir);
+    if (up === dir)
+      throw userError("init.no-library", "the standard library is not installed with this opsc");
+    dir = up;
+  }
+  const root = join(dir, "library/steps");
+  const out = new Map<string, string>();
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const full = join(d, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (e.name.endsWith(".yaml"))
+        out.set(`steps/${relative(root, full).split(sep).join("/")}`, readFileSync(full, "utf8"));
+    }
+  };
+  walk(root);
+  return out;
 }
 
 async function updateSchemas(root: string): Promise<void> {

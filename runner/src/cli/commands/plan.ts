@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { usageError } from "../../core/errors.js";
 import { renderPlan, type PlanFormat } from "../../plan/render-plan.js";
 import { shardMatrix } from "../../plan/shard-matrix.js";
-import { addJobOptions, parseShard } from "../input-flags.js";
+import { addJobOptions, parseShard, stepSelection } from "../input-flags.js";
 import { cliActor } from "../actor.js";
 import { findRepoRoot } from "../../app/workspace.js";
 
@@ -17,6 +17,9 @@ interface PlanFlags {
   shard?: string;
   check?: boolean;
   matrix?: string;
+  tags?: string[];
+  skipTags?: string[];
+  startAt?: string;
 }
 
 export function register(program: Command): void {
@@ -43,6 +46,8 @@ Examples:
   $ opsc plan patch-web --input package=openssl --target 'web-*'
   $ opsc plan patch-web --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ opsc plan patch-web --commit origin/main --format json
+  $ opsc plan site --tags nginx --skip-tags slow   # which steps run, and why
+  $ opsc plan site --format json | jq '.targets["web-1"].varsFrom'   # merged vars and their files
   $ opsc plan patch-web --matrix 3        # {"shard":["1/3","2/3","3/3"]}, for strategy.matrix
                                           # then: opsc run patch-web --shard \${{ matrix.shard }}`,
     )
@@ -74,6 +79,7 @@ Examples:
           },
           checkMode: flags.check ?? false,
           ...(flags.shard ? { shard: parseShard(flags.shard) } : {}),
+          ...(stepSelection(flags) ? { selection: stepSelection(flags)! } : {}),
         },
       );
       if (matrix !== undefined) {

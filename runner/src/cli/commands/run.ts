@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { EXIT } from "../../core/exit-codes.js";
 import type { ProgressView } from "../../app/progress-view.js";
 import { cliActor } from "../actor.js";
-import { addJobOptions, parseShard } from "../input-flags.js";
+import { addJobOptions, parseShard, stepSelection } from "../input-flags.js";
 import { findRepoRoot } from "../../app/workspace.js";
 import { shardGroup } from "../../app/shard-group.js";
 
@@ -22,6 +22,9 @@ export interface RunCommandOptions {
   shardGroup?: string;
   /** Run automation files that differ from HEAD. */
   allowDirty?: boolean;
+  tags?: string[];
+  skipTags?: string[];
+  startAt?: string;
 }
 
 export function register(program: Command): void {
@@ -60,6 +63,11 @@ Examples:
   $ opsc run patch-web --match env=staging --check
   $ opsc run hello --repo examples/minimal --output
   $ opsc run patch-web --allow-dirty          # try an uncommitted change; recorded as dirty
+  $ opsc run site --tags nginx              # only steps tagged nginx (and those tagged always)
+  $ opsc run site --skip-tags slow --start-at configure
+  $ opsc run site --check                   # copy steps print a unified diff of what would change
+
+Steps left out by --tags, --skip-tags or --start-at are recorded as skipped, with the reason.
 
 On a terminal the view is live (targets by steps, counts, elapsed time); in CI it prints one line per
 step. Ctrl-C kills the running steps, cancels the rest and still prints the summary; a second Ctrl-C exits.
@@ -106,6 +114,7 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
       push: opts.push !== false,
       filter,
       checkMode: opts.check === true,
+      ...(stepSelection(opts) ? { selection: stepSelection(opts)! } : {}),
       ...(opts.shard ? { shard: shardGroup(parseShard(opts.shard), opts.shardGroup) } : {}),
       signal: abort.signal,
       onPlan: ({ plan }) => {

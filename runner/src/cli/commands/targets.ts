@@ -13,6 +13,29 @@ import { findRepoRoot } from "../../app/workspace.js";
 export function register(program: Command): void {
   const targets = program.command("targets").description("Work with targets (hosts)");
   targets
+    .command("show")
+    .description("Show a target: labels and merged variables, with the file each value came from")
+    .argument("<name>", "target name")
+    .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
+    .option("--json", "print as JSON")
+    .addHelpText(
+      "after",
+      `
+Variables merge in this order, later wins: vars/*.yaml in name order (those whose match fits the
+target's labels), then the target's own vars. A job's vars come last (see opsc plan --format json).
+
+Examples:
+  $ opsc targets show web-1
+  $ opsc targets show web-1 --json | jq .varsFrom
+
+See docs/variables-and-facts.md.`,
+    )
+    .action(async (name: string, opts: { repo?: string; json?: boolean }) => {
+      const { loadValidRepo } = await import("../../app/load-plan.js");
+      const { model } = await loadValidRepo({ repoDir: findRepoRoot(opts.repo) });
+      process.stdout.write(await show(model, name, opts.json === true));
+    });
+  targets
     .command("check")
     .description("Connect to targets, verify their pinned host keys, run `true`, report latency")
     .argument(
@@ -94,8 +117,22 @@ to such a host. See docs/ssh.md.`,
     );
 }
 
+async function show(model: RepoModel, name: string, json: boolean): Promise<string> {
+  const { targetVars } = await import("../../plan/target-vars.js");
+  const t = model.targets.get(name);
+  if (!t)
+    throw userError("targets.unknown", `there is no target "${name}"`, { hint: "opsc targets show NAME" });
+  const { vars, from } = targetVars(model, t);
+  if (json)
+    return `${JSON.stringify({ name, host: t.host, labels: t.labels, vars, varsFrom: from }, null, 2)}\n`;
+  const lines = [`${name}${t.host ? ` (${t.host})` : ""}`, `labels: ${JSON.stringify(t.labels)}`, "vars:"];
+  for (const [k, v] of Object.entries(vars)) lines.push(`  ${k} = ${JSON.stringify(v)}    # ${from[k]}`);
+  return `${lines.join("\n")}\n`;
+}
+
 async function select(model: RepoModel, selector: string[]): Promise<TargetDef[]> {
   const { selectTargets } = await import("../../plan/select-targets.js");
+
   const match = Object.fromEntries(
     selector
       .filter((s) => s.includes("="))

@@ -9,6 +9,8 @@ export type PathClass =
   | { kind: "targets"; id: string }
   | { kind: "credential"; id: string; format: "yaml" | "json" }
   | { kind: "step" | "job"; id: string }
+  | { kind: "vars"; id: string }
+  | { kind: "file" }
   | { kind: "unknown"; hint: string };
 
 const ID = /^(?!.*\.\.)[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
@@ -21,6 +23,9 @@ export function classifyPath(path: string): PathClass {
   if (m) return { kind: "targets", id: m[1]! };
   m = /^credentials\/(.+)\.sops\.(yaml|json)$/.exec(path);
   if (m) return { kind: "credential", id: m[1]!, format: m[2] as "yaml" | "json" };
+  m = /^vars\/([^/]+)\.yaml$/.exec(path);
+  if (m) return { kind: "vars", id: m[1]! };
+  if (path.startsWith("files/")) return { kind: "file" };
   m = /^(steps|jobs)\/(.+)\.yaml$/.exec(path);
   if (m) return { kind: m[1] === "steps" ? "step" : "job", id: m[2]! };
   return { kind: "unknown", hint: hintFor(path) };
@@ -35,6 +40,7 @@ function hintFor(path: string): string {
     return "credential files are credentials/NAME.sops.yaml (or .sops.json), encrypted with sops";
   if (path.startsWith("steps/")) return "library steps are steps/**/*.yaml";
   if (path.startsWith("jobs/")) return "jobs are jobs/**/*.yaml";
+  if (path.startsWith("vars/")) return "variables files are vars/NAME.yaml, directly in vars/";
   return "a top-level YAML file is not read; jobs go in jobs/, steps in steps/, targets in targets/";
 }
 

@@ -2429,15 +2429,37 @@ const schema42 = {
     },
     stepUse: {
       description:
-        "One step: either `uses` a library step (with `with:` values for its inputs) or `run`s a script.",
+        "One step: either `uses` a library step (with `with:` values for its inputs), `run`s a script, or `copy`s a file or folder of the repository to the target.",
       type: "object",
       additionalProperties: false,
       oneOf: [
         {
           required: ["uses"],
-          not: { anyOf: [{ required: ["run"] }, { required: ["check"] }, { required: ["shell"] }] },
+          not: {
+            anyOf: [
+              { required: ["run"] },
+              { required: ["check"] },
+              { required: ["shell"] },
+              { required: ["copy"] },
+            ],
+          },
         },
-        { required: ["run"], not: { anyOf: [{ required: ["with"] }, { required: ["uses"] }] } },
+        {
+          required: ["run"],
+          not: { anyOf: [{ required: ["with"] }, { required: ["uses"] }, { required: ["copy"] }] },
+        },
+        {
+          required: ["copy"],
+          not: {
+            anyOf: [
+              { required: ["with"] },
+              { required: ["uses"] },
+              { required: ["run"] },
+              { required: ["check"] },
+              { required: ["shell"] },
+            ],
+          },
+        },
       ],
       properties: {
         id: {
@@ -2498,8 +2520,82 @@ const schema42 = {
           description: "A failure of this step does not fail the target; later steps run.",
           type: "boolean",
         },
-        sudo: { description: "Run through sudo (overrides the library step's setting).", type: "boolean" },
+        sudo: {
+          description:
+            "Run through sudo (overrides the library step's setting); for `copy`, read and write the file through sudo.",
+          type: "boolean",
+        },
         shell: { description: "Shell for this step's `run` script.", $ref: "#/$defs/shell" },
+        copy: {
+          description:
+            "Put a file or folder of the automation repository (read at the run's commit) on the target. The target's content hash is compared first: equal is `ok`, otherwise the file is written atomically (temporary file, then rename) and the step is `changed`. Under `--check` it reports what would change with a unified diff (never for `secret` files or templates rendered with secrets). See docs/files-and-templates.md.",
+          type: "object",
+          additionalProperties: false,
+          required: ["src", "dest"],
+          properties: {
+            src: {
+              description:
+                "A file or folder under files/ in the automation repository (`files/nginx.conf`). A folder is copied with everything below it, keeping relative paths.",
+              type: "string",
+              pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
+            },
+            dest: {
+              description:
+                "Absolute path on the target. For a folder `src`, the folder the files go into. May hold `${{ }}` expressions.",
+              type: "string",
+              minLength: 2,
+            },
+            mode: {
+              description:
+                'File permissions in octal (`"0644"`, quoted so YAML keeps the leading zero). Default `0644` for a new file; an existing file\'s mode is kept unless set.',
+              type: "string",
+              pattern: "^0?[0-7]{3,4}$",
+            },
+            owner: {
+              description:
+                "User that owns the file (name or numeric id). Setting it usually needs `sudo: true`. Default: unchanged, or the login user for a new file.",
+              type: "string",
+              pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+            },
+            group: {
+              description:
+                "Group that owns the file (name or numeric id). Default: unchanged, or the login user's group for a new file.",
+              type: "string",
+              pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+            },
+            template: {
+              description:
+                "Render the file as a Liquid template first (context: `inputs`, `target`, `vars`, `facts`, `steps`, and `secrets` named in the step's `secrets:`). Unknown variables and filters are errors. Default false.",
+              type: "boolean",
+            },
+            secret: {
+              description:
+                "The content is sensitive: `--check` never shows its diff, and the run never logs it. Templates rendered with `secrets:` are treated as secret anyway.",
+              type: "boolean",
+            },
+          },
+        },
+        tags: {
+          description:
+            "Tags for partial runs: `opsc run JOB --tags a,b` runs only steps with one of these tags (and steps tagged `always`); `--skip-tags` leaves them out.",
+          type: "array",
+          uniqueItems: true,
+          items: { type: "string", pattern: "^[a-z0-9][a-z0-9_.-]*$", maxLength: 64 },
+        },
+        notify: {
+          description:
+            "Handlers (ids under the job's `handlers:`) to run once at the end of the phase on this target when this step was `changed`.",
+          type: "array",
+          uniqueItems: true,
+          items: { $ref: "#/$defs/stepId" },
+        },
+        secrets: {
+          description:
+            "For a `copy` with `template: true`: names of the job's `secrets:` the template may read as `secrets.NAME`. A file rendered with secrets is handled like `secret: true`.",
+          type: "array",
+          uniqueItems: true,
+          items: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+        },
       },
     },
   },
@@ -2530,15 +2626,37 @@ const pattern18 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
 const pattern21 = new RegExp("^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$", "u");
 const schema44 = {
   description:
-    "One step: either `uses` a library step (with `with:` values for its inputs) or `run`s a script.",
+    "One step: either `uses` a library step (with `with:` values for its inputs), `run`s a script, or `copy`s a file or folder of the repository to the target.",
   type: "object",
   additionalProperties: false,
   oneOf: [
     {
       required: ["uses"],
-      not: { anyOf: [{ required: ["run"] }, { required: ["check"] }, { required: ["shell"] }] },
+      not: {
+        anyOf: [
+          { required: ["run"] },
+          { required: ["check"] },
+          { required: ["shell"] },
+          { required: ["copy"] },
+        ],
+      },
     },
-    { required: ["run"], not: { anyOf: [{ required: ["with"] }, { required: ["uses"] }] } },
+    {
+      required: ["run"],
+      not: { anyOf: [{ required: ["with"] }, { required: ["uses"] }, { required: ["copy"] }] },
+    },
+    {
+      required: ["copy"],
+      not: {
+        anyOf: [
+          { required: ["with"] },
+          { required: ["uses"] },
+          { required: ["run"] },
+          { required: ["check"] },
+          { required: ["shell"] },
+        ],
+      },
+    },
   ],
   properties: {
     id: {
@@ -2593,8 +2711,82 @@ const schema44 = {
       description: "A failure of this step does not fail the target; later steps run.",
       type: "boolean",
     },
-    sudo: { description: "Run through sudo (overrides the library step's setting).", type: "boolean" },
+    sudo: {
+      description:
+        "Run through sudo (overrides the library step's setting); for `copy`, read and write the file through sudo.",
+      type: "boolean",
+    },
     shell: { description: "Shell for this step's `run` script.", $ref: "#/$defs/shell" },
+    copy: {
+      description:
+        "Put a file or folder of the automation repository (read at the run's commit) on the target. The target's content hash is compared first: equal is `ok`, otherwise the file is written atomically (temporary file, then rename) and the step is `changed`. Under `--check` it reports what would change with a unified diff (never for `secret` files or templates rendered with secrets). See docs/files-and-templates.md.",
+      type: "object",
+      additionalProperties: false,
+      required: ["src", "dest"],
+      properties: {
+        src: {
+          description:
+            "A file or folder under files/ in the automation repository (`files/nginx.conf`). A folder is copied with everything below it, keeping relative paths.",
+          type: "string",
+          pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
+        },
+        dest: {
+          description:
+            "Absolute path on the target. For a folder `src`, the folder the files go into. May hold `${{ }}` expressions.",
+          type: "string",
+          minLength: 2,
+        },
+        mode: {
+          description:
+            'File permissions in octal (`"0644"`, quoted so YAML keeps the leading zero). Default `0644` for a new file; an existing file\'s mode is kept unless set.',
+          type: "string",
+          pattern: "^0?[0-7]{3,4}$",
+        },
+        owner: {
+          description:
+            "User that owns the file (name or numeric id). Setting it usually needs `sudo: true`. Default: unchanged, or the login user for a new file.",
+          type: "string",
+          pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        },
+        group: {
+          description:
+            "Group that owns the file (name or numeric id). Default: unchanged, or the login user's group for a new file.",
+          type: "string",
+          pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        },
+        template: {
+          description:
+            "Render the file as a Liquid template first (context: `inputs`, `target`, `vars`, `facts`, `steps`, and `secrets` named in the step's `secrets:`). Unknown variables and filters are errors. Default false.",
+          type: "boolean",
+        },
+        secret: {
+          description:
+            "The content is sensitive: `--check` never shows its diff, and the run never logs it. Templates rendered with `secrets:` are treated as secret anyway.",
+          type: "boolean",
+        },
+      },
+    },
+    tags: {
+      description:
+        "Tags for partial runs: `opsc run JOB --tags a,b` runs only steps with one of these tags (and steps tagged `always`); `--skip-tags` leaves them out.",
+      type: "array",
+      uniqueItems: true,
+      items: { type: "string", pattern: "^[a-z0-9][a-z0-9_.-]*$", maxLength: 64 },
+    },
+    notify: {
+      description:
+        "Handlers (ids under the job's `handlers:`) to run once at the end of the phase on this target when this step was `changed`.",
+      type: "array",
+      uniqueItems: true,
+      items: { $ref: "#/$defs/stepId" },
+    },
+    secrets: {
+      description:
+        "For a `copy` with `template: true`: names of the job's `secrets:` the template may read as `secrets.NAME`. A file rendered with secrets is handled like `secret: true`.",
+      type: "array",
+      uniqueItems: true,
+      items: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+    },
   },
 };
 const schema45 = {
@@ -2610,8 +2802,13 @@ const schema46 = {
   pattern: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
   maxLength: 200,
 };
+const func0 = __m1.default;
 const pattern19 = new RegExp("^[a-z0-9][a-z0-9_-]*$", "u");
 const pattern20 = new RegExp("^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", "u");
+const pattern24 = new RegExp("^files/(?!.*\\.\\.)[^\\s].*[^/]$", "u");
+const pattern25 = new RegExp("^0?[0-7]{3,4}$", "u");
+const pattern26 = new RegExp("^[A-Za-z0-9_][A-Za-z0-9_.-]*$", "u");
+const pattern28 = new RegExp("^[a-z0-9][a-z0-9_.-]*$", "u");
 function validate26(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -2678,12 +2875,27 @@ function validate26(
   }
   var _valid1 = _errs8 === errors;
   valid2 = valid2 || _valid1;
+  const _errs9 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing3;
+    if (data.copy === undefined && (missing3 = "copy")) {
+      const err3 = {};
+      if (vErrors === null) {
+        vErrors = [err3];
+      } else {
+        vErrors.push(err3);
+      }
+      errors++;
+    }
+  }
+  var _valid1 = _errs9 === errors;
+  valid2 = valid2 || _valid1;
   if (!valid2) {
-    const err3 = {};
+    const err4 = {};
     if (vErrors === null) {
-      vErrors = [err3];
+      vErrors = [err4];
     } else {
-      vErrors.push(err3);
+      vErrors.push(err4);
     }
     errors++;
   } else {
@@ -2698,7 +2910,7 @@ function validate26(
   }
   var valid1 = _errs4 === errors;
   if (valid1) {
-    const err4 = {
+    const err5 = {
       instancePath,
       schemaPath: "#/oneOf/0/not",
       keyword: "not",
@@ -2709,9 +2921,9 @@ function validate26(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err4];
+      vErrors = [err5];
     } else {
-      vErrors.push(err4);
+      vErrors.push(err5);
     }
     errors++;
   } else {
@@ -2726,7 +2938,7 @@ function validate26(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.uses === undefined) {
-      const err5 = {
+      const err6 = {
         instancePath,
         schemaPath: "#/oneOf/0/required",
         keyword: "required",
@@ -2737,9 +2949,9 @@ function validate26(
         data,
       };
       if (vErrors === null) {
-        vErrors = [err5];
+        vErrors = [err6];
       } else {
-        vErrors.push(err5);
+        vErrors.push(err6);
       }
       errors++;
     }
@@ -2749,30 +2961,15 @@ function validate26(
     valid0 = true;
     passing0 = 0;
   }
-  const _errs9 = errors;
   const _errs10 = errors;
   const _errs11 = errors;
   const _errs12 = errors;
-  let valid4 = false;
   const _errs13 = errors;
-  if (data && typeof data == "object" && !Array.isArray(data)) {
-    let missing3;
-    if (data.with === undefined && (missing3 = "with")) {
-      const err6 = {};
-      if (vErrors === null) {
-        vErrors = [err6];
-      } else {
-        vErrors.push(err6);
-      }
-      errors++;
-    }
-  }
-  var _valid2 = _errs13 === errors;
-  valid4 = valid4 || _valid2;
+  let valid4 = false;
   const _errs14 = errors;
   if (data && typeof data == "object" && !Array.isArray(data)) {
     let missing4;
-    if (data.uses === undefined && (missing4 = "uses")) {
+    if (data.with === undefined && (missing4 = "with")) {
       const err7 = {};
       if (vErrors === null) {
         vErrors = [err7];
@@ -2784,27 +2981,57 @@ function validate26(
   }
   var _valid2 = _errs14 === errors;
   valid4 = valid4 || _valid2;
+  const _errs15 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing5;
+    if (data.uses === undefined && (missing5 = "uses")) {
+      const err8 = {};
+      if (vErrors === null) {
+        vErrors = [err8];
+      } else {
+        vErrors.push(err8);
+      }
+      errors++;
+    }
+  }
+  var _valid2 = _errs15 === errors;
+  valid4 = valid4 || _valid2;
+  const _errs16 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing6;
+    if (data.copy === undefined && (missing6 = "copy")) {
+      const err9 = {};
+      if (vErrors === null) {
+        vErrors = [err9];
+      } else {
+        vErrors.push(err9);
+      }
+      errors++;
+    }
+  }
+  var _valid2 = _errs16 === errors;
+  valid4 = valid4 || _valid2;
   if (!valid4) {
-    const err8 = {};
+    const err10 = {};
     if (vErrors === null) {
-      vErrors = [err8];
+      vErrors = [err10];
     } else {
-      vErrors.push(err8);
+      vErrors.push(err10);
     }
     errors++;
   } else {
-    errors = _errs12;
+    errors = _errs13;
     if (vErrors !== null) {
-      if (_errs12) {
-        vErrors.length = _errs12;
+      if (_errs13) {
+        vErrors.length = _errs13;
       } else {
         vErrors = null;
       }
     }
   }
-  var valid3 = _errs11 === errors;
+  var valid3 = _errs12 === errors;
   if (valid3) {
-    const err9 = {
+    const err11 = {
       instancePath,
       schemaPath: "#/oneOf/1/not",
       keyword: "not",
@@ -2815,16 +3042,16 @@ function validate26(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err9];
+      vErrors = [err11];
     } else {
-      vErrors.push(err9);
+      vErrors.push(err11);
     }
     errors++;
   } else {
-    errors = _errs10;
+    errors = _errs11;
     if (vErrors !== null) {
-      if (_errs10) {
-        vErrors.length = _errs10;
+      if (_errs11) {
+        vErrors.length = _errs11;
       } else {
         vErrors = null;
       }
@@ -2832,7 +3059,7 @@ function validate26(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.run === undefined) {
-      const err10 = {
+      const err12 = {
         instancePath,
         schemaPath: "#/oneOf/1/required",
         keyword: "required",
@@ -2843,14 +3070,14 @@ function validate26(
         data,
       };
       if (vErrors === null) {
-        vErrors = [err10];
+        vErrors = [err12];
       } else {
-        vErrors.push(err10);
+        vErrors.push(err12);
       }
       errors++;
     }
   }
-  var _valid0 = _errs9 === errors;
+  var _valid0 = _errs10 === errors;
   if (_valid0 && valid0) {
     valid0 = false;
     passing0 = [passing0, 1];
@@ -2859,9 +3086,165 @@ function validate26(
       valid0 = true;
       passing0 = 1;
     }
+    const _errs17 = errors;
+    const _errs18 = errors;
+    const _errs19 = errors;
+    const _errs20 = errors;
+    let valid6 = false;
+    const _errs21 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing7;
+      if (data.with === undefined && (missing7 = "with")) {
+        const err13 = {};
+        if (vErrors === null) {
+          vErrors = [err13];
+        } else {
+          vErrors.push(err13);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs21 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs22 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing8;
+      if (data.uses === undefined && (missing8 = "uses")) {
+        const err14 = {};
+        if (vErrors === null) {
+          vErrors = [err14];
+        } else {
+          vErrors.push(err14);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs22 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs23 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing9;
+      if (data.run === undefined && (missing9 = "run")) {
+        const err15 = {};
+        if (vErrors === null) {
+          vErrors = [err15];
+        } else {
+          vErrors.push(err15);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs23 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs24 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing10;
+      if (data.check === undefined && (missing10 = "check")) {
+        const err16 = {};
+        if (vErrors === null) {
+          vErrors = [err16];
+        } else {
+          vErrors.push(err16);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs24 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs25 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing11;
+      if (data.shell === undefined && (missing11 = "shell")) {
+        const err17 = {};
+        if (vErrors === null) {
+          vErrors = [err17];
+        } else {
+          vErrors.push(err17);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs25 === errors;
+    valid6 = valid6 || _valid3;
+    if (!valid6) {
+      const err18 = {};
+      if (vErrors === null) {
+        vErrors = [err18];
+      } else {
+        vErrors.push(err18);
+      }
+      errors++;
+    } else {
+      errors = _errs20;
+      if (vErrors !== null) {
+        if (_errs20) {
+          vErrors.length = _errs20;
+        } else {
+          vErrors = null;
+        }
+      }
+    }
+    var valid5 = _errs19 === errors;
+    if (valid5) {
+      const err19 = {
+        instancePath,
+        schemaPath: "#/oneOf/2/not",
+        keyword: "not",
+        params: {},
+        message: "must NOT be valid",
+        schema: schema44.oneOf[2].not,
+        parentSchema: schema44.oneOf[2],
+        data,
+      };
+      if (vErrors === null) {
+        vErrors = [err19];
+      } else {
+        vErrors.push(err19);
+      }
+      errors++;
+    } else {
+      errors = _errs18;
+      if (vErrors !== null) {
+        if (_errs18) {
+          vErrors.length = _errs18;
+        } else {
+          vErrors = null;
+        }
+      }
+    }
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      if (data.copy === undefined) {
+        const err20 = {
+          instancePath,
+          schemaPath: "#/oneOf/2/required",
+          keyword: "required",
+          params: { missingProperty: "copy" },
+          message: "must have required property '" + "copy" + "'",
+          schema: schema44.oneOf[2].required,
+          parentSchema: schema44.oneOf[2],
+          data,
+        };
+        if (vErrors === null) {
+          vErrors = [err20];
+        } else {
+          vErrors.push(err20);
+        }
+        errors++;
+      }
+    }
+    var _valid0 = _errs17 === errors;
+    if (_valid0 && valid0) {
+      valid0 = false;
+      passing0 = [passing0, 2];
+    } else {
+      if (_valid0) {
+        valid0 = true;
+        passing0 = 2;
+      }
+    }
   }
   if (!valid0) {
-    const err11 = {
+    const err21 = {
       instancePath,
       schemaPath: "#/oneOf",
       keyword: "oneOf",
@@ -2872,9 +3255,9 @@ function validate26(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err11];
+      vErrors = [err21];
     } else {
-      vErrors.push(err11);
+      vErrors.push(err21);
     }
     errors++;
   } else {
@@ -2890,7 +3273,7 @@ function validate26(
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
       if (!func6.call(schema44.properties, key0)) {
-        const err12 = {
+        const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
           keyword: "additionalProperties",
@@ -2901,9 +3284,9 @@ function validate26(
           data,
         };
         if (vErrors === null) {
-          vErrors = [err12];
+          vErrors = [err22];
         } else {
-          vErrors.push(err12);
+          vErrors.push(err22);
         }
         errors++;
       }
@@ -2912,7 +3295,7 @@ function validate26(
       let data0 = data.id;
       if (typeof data0 === "string") {
         if (func1(data0) > 100) {
-          const err13 = {
+          const err23 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/maxLength",
             keyword: "maxLength",
@@ -2923,14 +3306,14 @@ function validate26(
             data: data0,
           };
           if (vErrors === null) {
-            vErrors = [err13];
+            vErrors = [err23];
           } else {
-            vErrors.push(err13);
+            vErrors.push(err23);
           }
           errors++;
         }
         if (!pattern19.test(data0)) {
-          const err14 = {
+          const err24 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/pattern",
             keyword: "pattern",
@@ -2941,14 +3324,14 @@ function validate26(
             data: data0,
           };
           if (vErrors === null) {
-            vErrors = [err14];
+            vErrors = [err24];
           } else {
-            vErrors.push(err14);
+            vErrors.push(err24);
           }
           errors++;
         }
       } else {
-        const err15 = {
+        const err25 = {
           instancePath: instancePath + "/id",
           schemaPath: "#/$defs/stepId/type",
           keyword: "type",
@@ -2959,9 +3342,9 @@ function validate26(
           data: data0,
         };
         if (vErrors === null) {
-          vErrors = [err15];
+          vErrors = [err25];
         } else {
-          vErrors.push(err15);
+          vErrors.push(err25);
         }
         errors++;
       }
@@ -2970,7 +3353,7 @@ function validate26(
       let data1 = data.name;
       if (typeof data1 === "string") {
         if (func1(data1) < 1) {
-          const err16 = {
+          const err26 = {
             instancePath: instancePath + "/name",
             schemaPath: "#/properties/name/minLength",
             keyword: "minLength",
@@ -2981,14 +3364,14 @@ function validate26(
             data: data1,
           };
           if (vErrors === null) {
-            vErrors = [err16];
+            vErrors = [err26];
           } else {
-            vErrors.push(err16);
+            vErrors.push(err26);
           }
           errors++;
         }
       } else {
-        const err17 = {
+        const err27 = {
           instancePath: instancePath + "/name",
           schemaPath: "#/properties/name/type",
           keyword: "type",
@@ -2999,9 +3382,9 @@ function validate26(
           data: data1,
         };
         if (vErrors === null) {
-          vErrors = [err17];
+          vErrors = [err27];
         } else {
-          vErrors.push(err17);
+          vErrors.push(err27);
         }
         errors++;
       }
@@ -3010,7 +3393,7 @@ function validate26(
       let data2 = data.uses;
       if (typeof data2 === "string") {
         if (func1(data2) > 200) {
-          const err18 = {
+          const err28 = {
             instancePath: instancePath + "/uses",
             schemaPath: "#/$defs/id/maxLength",
             keyword: "maxLength",
@@ -3021,14 +3404,14 @@ function validate26(
             data: data2,
           };
           if (vErrors === null) {
-            vErrors = [err18];
+            vErrors = [err28];
           } else {
-            vErrors.push(err18);
+            vErrors.push(err28);
           }
           errors++;
         }
         if (!pattern20.test(data2)) {
-          const err19 = {
+          const err29 = {
             instancePath: instancePath + "/uses",
             schemaPath: "#/$defs/id/pattern",
             keyword: "pattern",
@@ -3040,14 +3423,14 @@ function validate26(
             data: data2,
           };
           if (vErrors === null) {
-            vErrors = [err19];
+            vErrors = [err29];
           } else {
-            vErrors.push(err19);
+            vErrors.push(err29);
           }
           errors++;
         }
       } else {
-        const err20 = {
+        const err30 = {
           instancePath: instancePath + "/uses",
           schemaPath: "#/$defs/id/type",
           keyword: "type",
@@ -3058,9 +3441,9 @@ function validate26(
           data: data2,
         };
         if (vErrors === null) {
-          vErrors = [err20];
+          vErrors = [err30];
         } else {
-          vErrors.push(err20);
+          vErrors.push(err30);
         }
         errors++;
       }
@@ -3068,7 +3451,7 @@ function validate26(
     if (data.with !== undefined) {
       let data3 = data.with;
       if (!(data3 && typeof data3 == "object" && !Array.isArray(data3))) {
-        const err21 = {
+        const err31 = {
           instancePath: instancePath + "/with",
           schemaPath: "#/properties/with/type",
           keyword: "type",
@@ -3079,9 +3462,9 @@ function validate26(
           data: data3,
         };
         if (vErrors === null) {
-          vErrors = [err21];
+          vErrors = [err31];
         } else {
-          vErrors.push(err21);
+          vErrors.push(err31);
         }
         errors++;
       }
@@ -3090,7 +3473,7 @@ function validate26(
       let data4 = data.run;
       if (typeof data4 === "string") {
         if (func1(data4) < 1) {
-          const err22 = {
+          const err32 = {
             instancePath: instancePath + "/run",
             schemaPath: "#/properties/run/minLength",
             keyword: "minLength",
@@ -3101,14 +3484,14 @@ function validate26(
             data: data4,
           };
           if (vErrors === null) {
-            vErrors = [err22];
+            vErrors = [err32];
           } else {
-            vErrors.push(err22);
+            vErrors.push(err32);
           }
           errors++;
         }
       } else {
-        const err23 = {
+        const err33 = {
           instancePath: instancePath + "/run",
           schemaPath: "#/properties/run/type",
           keyword: "type",
@@ -3119,9 +3502,9 @@ function validate26(
           data: data4,
         };
         if (vErrors === null) {
-          vErrors = [err23];
+          vErrors = [err33];
         } else {
-          vErrors.push(err23);
+          vErrors.push(err33);
         }
         errors++;
       }
@@ -3130,7 +3513,7 @@ function validate26(
       let data5 = data.check;
       if (typeof data5 === "string") {
         if (func1(data5) < 1) {
-          const err24 = {
+          const err34 = {
             instancePath: instancePath + "/check",
             schemaPath: "#/properties/check/minLength",
             keyword: "minLength",
@@ -3141,14 +3524,14 @@ function validate26(
             data: data5,
           };
           if (vErrors === null) {
-            vErrors = [err24];
+            vErrors = [err34];
           } else {
-            vErrors.push(err24);
+            vErrors.push(err34);
           }
           errors++;
         }
       } else {
-        const err25 = {
+        const err35 = {
           instancePath: instancePath + "/check",
           schemaPath: "#/properties/check/type",
           keyword: "type",
@@ -3159,9 +3542,9 @@ function validate26(
           data: data5,
         };
         if (vErrors === null) {
-          vErrors = [err25];
+          vErrors = [err35];
         } else {
-          vErrors.push(err25);
+          vErrors.push(err35);
         }
         errors++;
       }
@@ -3169,7 +3552,7 @@ function validate26(
     if (data.if !== undefined) {
       let data6 = data.if;
       if (typeof data6 !== "string" && typeof data6 !== "boolean") {
-        const err26 = {
+        const err36 = {
           instancePath: instancePath + "/if",
           schemaPath: "#/properties/if/type",
           keyword: "type",
@@ -3180,9 +3563,9 @@ function validate26(
           data: data6,
         };
         if (vErrors === null) {
-          vErrors = [err26];
+          vErrors = [err36];
         } else {
-          vErrors.push(err26);
+          vErrors.push(err36);
         }
         errors++;
       }
@@ -3191,10 +3574,10 @@ function validate26(
       let data7 = data.env;
       if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
         for (const key1 in data7) {
-          const _errs35 = errors;
+          const _errs46 = errors;
           if (typeof key1 === "string") {
             if (!pattern21.test(key1)) {
-              const err27 = {
+              const err37 = {
                 instancePath: instancePath + "/env",
                 schemaPath: "#/$defs/env/propertyNames/pattern",
                 keyword: "pattern",
@@ -3206,14 +3589,14 @@ function validate26(
                 propertyName: key1,
               };
               if (vErrors === null) {
-                vErrors = [err27];
+                vErrors = [err37];
               } else {
-                vErrors.push(err27);
+                vErrors.push(err37);
               }
               errors++;
             }
           } else {
-            const err28 = {
+            const err38 = {
               instancePath: instancePath + "/env",
               schemaPath: "#/$defs/env/propertyNames/type",
               keyword: "type",
@@ -3225,15 +3608,15 @@ function validate26(
               propertyName: key1,
             };
             if (vErrors === null) {
-              vErrors = [err28];
+              vErrors = [err38];
             } else {
-              vErrors.push(err28);
+              vErrors.push(err38);
             }
             errors++;
           }
-          var valid9 = _errs35 === errors;
-          if (!valid9) {
-            const err29 = {
+          var valid11 = _errs46 === errors;
+          if (!valid11) {
+            const err39 = {
               instancePath: instancePath + "/env",
               schemaPath: "#/$defs/env/propertyNames",
               keyword: "propertyNames",
@@ -3244,9 +3627,9 @@ function validate26(
               data: data7,
             };
             if (vErrors === null) {
-              vErrors = [err29];
+              vErrors = [err39];
             } else {
-              vErrors.push(err29);
+              vErrors.push(err39);
             }
             errors++;
           }
@@ -3254,7 +3637,7 @@ function validate26(
         for (const key2 in data7) {
           let data8 = data7[key2];
           if (typeof data8 !== "string" && !(typeof data8 == "number") && typeof data8 !== "boolean") {
-            const err30 = {
+            const err40 = {
               instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/$defs/env/additionalProperties/type",
               keyword: "type",
@@ -3265,15 +3648,15 @@ function validate26(
               data: data8,
             };
             if (vErrors === null) {
-              vErrors = [err30];
+              vErrors = [err40];
             } else {
-              vErrors.push(err30);
+              vErrors.push(err40);
             }
             errors++;
           }
         }
       } else {
-        const err31 = {
+        const err41 = {
           instancePath: instancePath + "/env",
           schemaPath: "#/$defs/env/type",
           keyword: "type",
@@ -3284,9 +3667,9 @@ function validate26(
           data: data7,
         };
         if (vErrors === null) {
-          vErrors = [err31];
+          vErrors = [err41];
         } else {
-          vErrors.push(err31);
+          vErrors.push(err41);
         }
         errors++;
       }
@@ -3295,7 +3678,7 @@ function validate26(
       let data9 = data.retry;
       if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
         if (data9.attempts === undefined) {
-          const err32 = {
+          const err42 = {
             instancePath: instancePath + "/retry",
             schemaPath: "#/properties/retry/required",
             keyword: "required",
@@ -3306,15 +3689,15 @@ function validate26(
             data: data9,
           };
           if (vErrors === null) {
-            vErrors = [err32];
+            vErrors = [err42];
           } else {
-            vErrors.push(err32);
+            vErrors.push(err42);
           }
           errors++;
         }
         for (const key3 in data9) {
           if (!(key3 === "attempts" || key3 === "delay")) {
-            const err33 = {
+            const err43 = {
               instancePath: instancePath + "/retry",
               schemaPath: "#/properties/retry/additionalProperties",
               keyword: "additionalProperties",
@@ -3325,9 +3708,9 @@ function validate26(
               data: data9,
             };
             if (vErrors === null) {
-              vErrors = [err33];
+              vErrors = [err43];
             } else {
-              vErrors.push(err33);
+              vErrors.push(err43);
             }
             errors++;
           }
@@ -3335,7 +3718,7 @@ function validate26(
         if (data9.attempts !== undefined) {
           let data10 = data9.attempts;
           if (!(typeof data10 == "number" && !(data10 % 1) && !isNaN(data10))) {
-            const err34 = {
+            const err44 = {
               instancePath: instancePath + "/retry/attempts",
               schemaPath: "#/properties/retry/properties/attempts/type",
               keyword: "type",
@@ -3346,15 +3729,15 @@ function validate26(
               data: data10,
             };
             if (vErrors === null) {
-              vErrors = [err34];
+              vErrors = [err44];
             } else {
-              vErrors.push(err34);
+              vErrors.push(err44);
             }
             errors++;
           }
           if (typeof data10 == "number") {
             if (data10 > 100 || isNaN(data10)) {
-              const err35 = {
+              const err45 = {
                 instancePath: instancePath + "/retry/attempts",
                 schemaPath: "#/properties/retry/properties/attempts/maximum",
                 keyword: "maximum",
@@ -3365,14 +3748,14 @@ function validate26(
                 data: data10,
               };
               if (vErrors === null) {
-                vErrors = [err35];
+                vErrors = [err45];
               } else {
-                vErrors.push(err35);
+                vErrors.push(err45);
               }
               errors++;
             }
             if (data10 < 1 || isNaN(data10)) {
-              const err36 = {
+              const err46 = {
                 instancePath: instancePath + "/retry/attempts",
                 schemaPath: "#/properties/retry/properties/attempts/minimum",
                 keyword: "minimum",
@@ -3383,9 +3766,9 @@ function validate26(
                 data: data10,
               };
               if (vErrors === null) {
-                vErrors = [err36];
+                vErrors = [err46];
               } else {
-                vErrors.push(err36);
+                vErrors.push(err46);
               }
               errors++;
             }
@@ -3395,7 +3778,7 @@ function validate26(
           let data11 = data9.delay;
           if (typeof data11 === "string") {
             if (!pattern5.test(data11)) {
-              const err37 = {
+              const err47 = {
                 instancePath: instancePath + "/retry/delay",
                 schemaPath: "#/$defs/duration/pattern",
                 keyword: "pattern",
@@ -3406,14 +3789,14 @@ function validate26(
                 data: data11,
               };
               if (vErrors === null) {
-                vErrors = [err37];
+                vErrors = [err47];
               } else {
-                vErrors.push(err37);
+                vErrors.push(err47);
               }
               errors++;
             }
           } else {
-            const err38 = {
+            const err48 = {
               instancePath: instancePath + "/retry/delay",
               schemaPath: "#/$defs/duration/type",
               keyword: "type",
@@ -3424,15 +3807,15 @@ function validate26(
               data: data11,
             };
             if (vErrors === null) {
-              vErrors = [err38];
+              vErrors = [err48];
             } else {
-              vErrors.push(err38);
+              vErrors.push(err48);
             }
             errors++;
           }
         }
       } else {
-        const err39 = {
+        const err49 = {
           instancePath: instancePath + "/retry",
           schemaPath: "#/properties/retry/type",
           keyword: "type",
@@ -3443,9 +3826,9 @@ function validate26(
           data: data9,
         };
         if (vErrors === null) {
-          vErrors = [err39];
+          vErrors = [err49];
         } else {
-          vErrors.push(err39);
+          vErrors.push(err49);
         }
         errors++;
       }
@@ -3454,7 +3837,7 @@ function validate26(
       let data12 = data.timeout;
       if (typeof data12 === "string") {
         if (!pattern5.test(data12)) {
-          const err40 = {
+          const err50 = {
             instancePath: instancePath + "/timeout",
             schemaPath: "#/$defs/duration/pattern",
             keyword: "pattern",
@@ -3465,14 +3848,14 @@ function validate26(
             data: data12,
           };
           if (vErrors === null) {
-            vErrors = [err40];
+            vErrors = [err50];
           } else {
-            vErrors.push(err40);
+            vErrors.push(err50);
           }
           errors++;
         }
       } else {
-        const err41 = {
+        const err51 = {
           instancePath: instancePath + "/timeout",
           schemaPath: "#/$defs/duration/type",
           keyword: "type",
@@ -3483,9 +3866,9 @@ function validate26(
           data: data12,
         };
         if (vErrors === null) {
-          vErrors = [err41];
+          vErrors = [err51];
         } else {
-          vErrors.push(err41);
+          vErrors.push(err51);
         }
         errors++;
       }
@@ -3493,7 +3876,7 @@ function validate26(
     if (data.continue_on_error !== undefined) {
       let data13 = data.continue_on_error;
       if (typeof data13 !== "boolean") {
-        const err42 = {
+        const err52 = {
           instancePath: instancePath + "/continue_on_error",
           schemaPath: "#/properties/continue_on_error/type",
           keyword: "type",
@@ -3504,9 +3887,9 @@ function validate26(
           data: data13,
         };
         if (vErrors === null) {
-          vErrors = [err42];
+          vErrors = [err52];
         } else {
-          vErrors.push(err42);
+          vErrors.push(err52);
         }
         errors++;
       }
@@ -3514,7 +3897,7 @@ function validate26(
     if (data.sudo !== undefined) {
       let data14 = data.sudo;
       if (typeof data14 !== "boolean") {
-        const err43 = {
+        const err53 = {
           instancePath: instancePath + "/sudo",
           schemaPath: "#/properties/sudo/type",
           keyword: "type",
@@ -3525,9 +3908,9 @@ function validate26(
           data: data14,
         };
         if (vErrors === null) {
-          vErrors = [err43];
+          vErrors = [err53];
         } else {
-          vErrors.push(err43);
+          vErrors.push(err53);
         }
         errors++;
       }
@@ -3535,7 +3918,7 @@ function validate26(
     if (data.shell !== undefined) {
       let data15 = data.shell;
       if (!(data15 === "sh" || data15 === "bash" || data15 === "powershell")) {
-        const err44 = {
+        const err54 = {
           instancePath: instancePath + "/shell",
           schemaPath: "#/$defs/shell/enum",
           keyword: "enum",
@@ -3546,15 +3929,659 @@ function validate26(
           data: data15,
         };
         if (vErrors === null) {
-          vErrors = [err44];
+          vErrors = [err54];
         } else {
-          vErrors.push(err44);
+          vErrors.push(err54);
+        }
+        errors++;
+      }
+    }
+    if (data.copy !== undefined) {
+      let data16 = data.copy;
+      if (data16 && typeof data16 == "object" && !Array.isArray(data16)) {
+        if (data16.src === undefined) {
+          const err55 = {
+            instancePath: instancePath + "/copy",
+            schemaPath: "#/properties/copy/required",
+            keyword: "required",
+            params: { missingProperty: "src" },
+            message: "must have required property '" + "src" + "'",
+            schema: schema44.properties.copy.required,
+            parentSchema: schema44.properties.copy,
+            data: data16,
+          };
+          if (vErrors === null) {
+            vErrors = [err55];
+          } else {
+            vErrors.push(err55);
+          }
+          errors++;
+        }
+        if (data16.dest === undefined) {
+          const err56 = {
+            instancePath: instancePath + "/copy",
+            schemaPath: "#/properties/copy/required",
+            keyword: "required",
+            params: { missingProperty: "dest" },
+            message: "must have required property '" + "dest" + "'",
+            schema: schema44.properties.copy.required,
+            parentSchema: schema44.properties.copy,
+            data: data16,
+          };
+          if (vErrors === null) {
+            vErrors = [err56];
+          } else {
+            vErrors.push(err56);
+          }
+          errors++;
+        }
+        for (const key4 in data16) {
+          if (!(
+            key4 === "src" ||
+            key4 === "dest" ||
+            key4 === "mode" ||
+            key4 === "owner" ||
+            key4 === "group" ||
+            key4 === "template" ||
+            key4 === "secret"
+          )) {
+            const err57 = {
+              instancePath: instancePath + "/copy",
+              schemaPath: "#/properties/copy/additionalProperties",
+              keyword: "additionalProperties",
+              params: { additionalProperty: key4 },
+              message: "must NOT have additional properties",
+              schema: false,
+              parentSchema: schema44.properties.copy,
+              data: data16,
+            };
+            if (vErrors === null) {
+              vErrors = [err57];
+            } else {
+              vErrors.push(err57);
+            }
+            errors++;
+          }
+        }
+        if (data16.src !== undefined) {
+          let data17 = data16.src;
+          if (typeof data17 === "string") {
+            if (!pattern24.test(data17)) {
+              const err58 = {
+                instancePath: instancePath + "/copy/src",
+                schemaPath: "#/properties/copy/properties/src/pattern",
+                keyword: "pattern",
+                params: { pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$" },
+                message: 'must match pattern "' + "^files/(?!.*\\.\\.)[^\\s].*[^/]$" + '"',
+                schema: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
+                parentSchema: schema44.properties.copy.properties.src,
+                data: data17,
+              };
+              if (vErrors === null) {
+                vErrors = [err58];
+              } else {
+                vErrors.push(err58);
+              }
+              errors++;
+            }
+          } else {
+            const err59 = {
+              instancePath: instancePath + "/copy/src",
+              schemaPath: "#/properties/copy/properties/src/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.copy.properties.src.type,
+              parentSchema: schema44.properties.copy.properties.src,
+              data: data17,
+            };
+            if (vErrors === null) {
+              vErrors = [err59];
+            } else {
+              vErrors.push(err59);
+            }
+            errors++;
+          }
+        }
+        if (data16.dest !== undefined) {
+          let data18 = data16.dest;
+          if (typeof data18 === "string") {
+            if (func1(data18) < 2) {
+              const err60 = {
+                instancePath: instancePath + "/copy/dest",
+                schemaPath: "#/properties/copy/properties/dest/minLength",
+                keyword: "minLength",
+                params: { limit: 2 },
+                message: "must NOT have fewer than 2 characters",
+                schema: 2,
+                parentSchema: schema44.properties.copy.properties.dest,
+                data: data18,
+              };
+              if (vErrors === null) {
+                vErrors = [err60];
+              } else {
+                vErrors.push(err60);
+              }
+              errors++;
+            }
+          } else {
+            const err61 = {
+              instancePath: instancePath + "/copy/dest",
+              schemaPath: "#/properties/copy/properties/dest/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.copy.properties.dest.type,
+              parentSchema: schema44.properties.copy.properties.dest,
+              data: data18,
+            };
+            if (vErrors === null) {
+              vErrors = [err61];
+            } else {
+              vErrors.push(err61);
+            }
+            errors++;
+          }
+        }
+        if (data16.mode !== undefined) {
+          let data19 = data16.mode;
+          if (typeof data19 === "string") {
+            if (!pattern25.test(data19)) {
+              const err62 = {
+                instancePath: instancePath + "/copy/mode",
+                schemaPath: "#/properties/copy/properties/mode/pattern",
+                keyword: "pattern",
+                params: { pattern: "^0?[0-7]{3,4}$" },
+                message: 'must match pattern "' + "^0?[0-7]{3,4}$" + '"',
+                schema: "^0?[0-7]{3,4}$",
+                parentSchema: schema44.properties.copy.properties.mode,
+                data: data19,
+              };
+              if (vErrors === null) {
+                vErrors = [err62];
+              } else {
+                vErrors.push(err62);
+              }
+              errors++;
+            }
+          } else {
+            const err63 = {
+              instancePath: instancePath + "/copy/mode",
+              schemaPath: "#/properties/copy/properties/mode/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.copy.properties.mode.type,
+              parentSchema: schema44.properties.copy.properties.mode,
+              data: data19,
+            };
+            if (vErrors === null) {
+              vErrors = [err63];
+            } else {
+              vErrors.push(err63);
+            }
+            errors++;
+          }
+        }
+        if (data16.owner !== undefined) {
+          let data20 = data16.owner;
+          if (typeof data20 === "string") {
+            if (!pattern26.test(data20)) {
+              const err64 = {
+                instancePath: instancePath + "/copy/owner",
+                schemaPath: "#/properties/copy/properties/owner/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
+                schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+                parentSchema: schema44.properties.copy.properties.owner,
+                data: data20,
+              };
+              if (vErrors === null) {
+                vErrors = [err64];
+              } else {
+                vErrors.push(err64);
+              }
+              errors++;
+            }
+          } else {
+            const err65 = {
+              instancePath: instancePath + "/copy/owner",
+              schemaPath: "#/properties/copy/properties/owner/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.copy.properties.owner.type,
+              parentSchema: schema44.properties.copy.properties.owner,
+              data: data20,
+            };
+            if (vErrors === null) {
+              vErrors = [err65];
+            } else {
+              vErrors.push(err65);
+            }
+            errors++;
+          }
+        }
+        if (data16.group !== undefined) {
+          let data21 = data16.group;
+          if (typeof data21 === "string") {
+            if (!pattern26.test(data21)) {
+              const err66 = {
+                instancePath: instancePath + "/copy/group",
+                schemaPath: "#/properties/copy/properties/group/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
+                schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+                parentSchema: schema44.properties.copy.properties.group,
+                data: data21,
+              };
+              if (vErrors === null) {
+                vErrors = [err66];
+              } else {
+                vErrors.push(err66);
+              }
+              errors++;
+            }
+          } else {
+            const err67 = {
+              instancePath: instancePath + "/copy/group",
+              schemaPath: "#/properties/copy/properties/group/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.copy.properties.group.type,
+              parentSchema: schema44.properties.copy.properties.group,
+              data: data21,
+            };
+            if (vErrors === null) {
+              vErrors = [err67];
+            } else {
+              vErrors.push(err67);
+            }
+            errors++;
+          }
+        }
+        if (data16.template !== undefined) {
+          let data22 = data16.template;
+          if (typeof data22 !== "boolean") {
+            const err68 = {
+              instancePath: instancePath + "/copy/template",
+              schemaPath: "#/properties/copy/properties/template/type",
+              keyword: "type",
+              params: { type: "boolean" },
+              message: "must be boolean",
+              schema: schema44.properties.copy.properties.template.type,
+              parentSchema: schema44.properties.copy.properties.template,
+              data: data22,
+            };
+            if (vErrors === null) {
+              vErrors = [err68];
+            } else {
+              vErrors.push(err68);
+            }
+            errors++;
+          }
+        }
+        if (data16.secret !== undefined) {
+          let data23 = data16.secret;
+          if (typeof data23 !== "boolean") {
+            const err69 = {
+              instancePath: instancePath + "/copy/secret",
+              schemaPath: "#/properties/copy/properties/secret/type",
+              keyword: "type",
+              params: { type: "boolean" },
+              message: "must be boolean",
+              schema: schema44.properties.copy.properties.secret.type,
+              parentSchema: schema44.properties.copy.properties.secret,
+              data: data23,
+            };
+            if (vErrors === null) {
+              vErrors = [err69];
+            } else {
+              vErrors.push(err69);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err70 = {
+          instancePath: instancePath + "/copy",
+          schemaPath: "#/properties/copy/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema44.properties.copy.type,
+          parentSchema: schema44.properties.copy,
+          data: data16,
+        };
+        if (vErrors === null) {
+          vErrors = [err70];
+        } else {
+          vErrors.push(err70);
+        }
+        errors++;
+      }
+    }
+    if (data.tags !== undefined) {
+      let data24 = data.tags;
+      if (Array.isArray(data24)) {
+        const len0 = data24.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data25 = data24[i0];
+          if (typeof data25 === "string") {
+            if (func1(data25) > 64) {
+              const err71 = {
+                instancePath: instancePath + "/tags/" + i0,
+                schemaPath: "#/properties/tags/items/maxLength",
+                keyword: "maxLength",
+                params: { limit: 64 },
+                message: "must NOT have more than 64 characters",
+                schema: 64,
+                parentSchema: schema44.properties.tags.items,
+                data: data25,
+              };
+              if (vErrors === null) {
+                vErrors = [err71];
+              } else {
+                vErrors.push(err71);
+              }
+              errors++;
+            }
+            if (!pattern28.test(data25)) {
+              const err72 = {
+                instancePath: instancePath + "/tags/" + i0,
+                schemaPath: "#/properties/tags/items/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[a-z0-9][a-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[a-z0-9][a-z0-9_.-]*$" + '"',
+                schema: "^[a-z0-9][a-z0-9_.-]*$",
+                parentSchema: schema44.properties.tags.items,
+                data: data25,
+              };
+              if (vErrors === null) {
+                vErrors = [err72];
+              } else {
+                vErrors.push(err72);
+              }
+              errors++;
+            }
+          } else {
+            const err73 = {
+              instancePath: instancePath + "/tags/" + i0,
+              schemaPath: "#/properties/tags/items/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.tags.items.type,
+              parentSchema: schema44.properties.tags.items,
+              data: data25,
+            };
+            if (vErrors === null) {
+              vErrors = [err73];
+            } else {
+              vErrors.push(err73);
+            }
+            errors++;
+          }
+        }
+        let i1 = data24.length;
+        let j0;
+        if (i1 > 1) {
+          const indices0 = {};
+          for (; i1--;) {
+            let item0 = data24[i1];
+            if (typeof item0 !== "string") {
+              continue;
+            }
+            if (typeof indices0[item0] == "number") {
+              j0 = indices0[item0];
+              const err74 = {
+                instancePath: instancePath + "/tags",
+                schemaPath: "#/properties/tags/uniqueItems",
+                keyword: "uniqueItems",
+                params: { i: i1, j: j0 },
+                message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)",
+                schema: true,
+                parentSchema: schema44.properties.tags,
+                data: data24,
+              };
+              if (vErrors === null) {
+                vErrors = [err74];
+              } else {
+                vErrors.push(err74);
+              }
+              errors++;
+              break;
+            }
+            indices0[item0] = i1;
+          }
+        }
+      } else {
+        const err75 = {
+          instancePath: instancePath + "/tags",
+          schemaPath: "#/properties/tags/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema44.properties.tags.type,
+          parentSchema: schema44.properties.tags,
+          data: data24,
+        };
+        if (vErrors === null) {
+          vErrors = [err75];
+        } else {
+          vErrors.push(err75);
+        }
+        errors++;
+      }
+    }
+    if (data.notify !== undefined) {
+      let data26 = data.notify;
+      if (Array.isArray(data26)) {
+        const len1 = data26.length;
+        for (let i2 = 0; i2 < len1; i2++) {
+          let data27 = data26[i2];
+          if (typeof data27 === "string") {
+            if (func1(data27) > 100) {
+              const err76 = {
+                instancePath: instancePath + "/notify/" + i2,
+                schemaPath: "#/$defs/stepId/maxLength",
+                keyword: "maxLength",
+                params: { limit: 100 },
+                message: "must NOT have more than 100 characters",
+                schema: 100,
+                parentSchema: schema45,
+                data: data27,
+              };
+              if (vErrors === null) {
+                vErrors = [err76];
+              } else {
+                vErrors.push(err76);
+              }
+              errors++;
+            }
+            if (!pattern19.test(data27)) {
+              const err77 = {
+                instancePath: instancePath + "/notify/" + i2,
+                schemaPath: "#/$defs/stepId/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
+                message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
+                schema: "^[a-z0-9][a-z0-9_-]*$",
+                parentSchema: schema45,
+                data: data27,
+              };
+              if (vErrors === null) {
+                vErrors = [err77];
+              } else {
+                vErrors.push(err77);
+              }
+              errors++;
+            }
+          } else {
+            const err78 = {
+              instancePath: instancePath + "/notify/" + i2,
+              schemaPath: "#/$defs/stepId/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema45.type,
+              parentSchema: schema45,
+              data: data27,
+            };
+            if (vErrors === null) {
+              vErrors = [err78];
+            } else {
+              vErrors.push(err78);
+            }
+            errors++;
+          }
+        }
+        let i3 = data26.length;
+        let j1;
+        if (i3 > 1) {
+          outer0: for (; i3--;) {
+            for (j1 = i3; j1--;) {
+              if (func0(data26[i3], data26[j1])) {
+                const err79 = {
+                  instancePath: instancePath + "/notify",
+                  schemaPath: "#/properties/notify/uniqueItems",
+                  keyword: "uniqueItems",
+                  params: { i: i3, j: j1 },
+                  message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)",
+                  schema: true,
+                  parentSchema: schema44.properties.notify,
+                  data: data26,
+                };
+                if (vErrors === null) {
+                  vErrors = [err79];
+                } else {
+                  vErrors.push(err79);
+                }
+                errors++;
+                break outer0;
+              }
+            }
+          }
+        }
+      } else {
+        const err80 = {
+          instancePath: instancePath + "/notify",
+          schemaPath: "#/properties/notify/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema44.properties.notify.type,
+          parentSchema: schema44.properties.notify,
+          data: data26,
+        };
+        if (vErrors === null) {
+          vErrors = [err80];
+        } else {
+          vErrors.push(err80);
+        }
+        errors++;
+      }
+    }
+    if (data.secrets !== undefined) {
+      let data28 = data.secrets;
+      if (Array.isArray(data28)) {
+        const len2 = data28.length;
+        for (let i4 = 0; i4 < len2; i4++) {
+          let data29 = data28[i4];
+          if (typeof data29 === "string") {
+            if (!pattern18.test(data29)) {
+              const err81 = {
+                instancePath: instancePath + "/secrets/" + i4,
+                schemaPath: "#/properties/secrets/items/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+                message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
+                schema: "^[A-Za-z_][A-Za-z0-9_]*$",
+                parentSchema: schema44.properties.secrets.items,
+                data: data29,
+              };
+              if (vErrors === null) {
+                vErrors = [err81];
+              } else {
+                vErrors.push(err81);
+              }
+              errors++;
+            }
+          } else {
+            const err82 = {
+              instancePath: instancePath + "/secrets/" + i4,
+              schemaPath: "#/properties/secrets/items/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.secrets.items.type,
+              parentSchema: schema44.properties.secrets.items,
+              data: data29,
+            };
+            if (vErrors === null) {
+              vErrors = [err82];
+            } else {
+              vErrors.push(err82);
+            }
+            errors++;
+          }
+        }
+        let i5 = data28.length;
+        let j2;
+        if (i5 > 1) {
+          const indices1 = {};
+          for (; i5--;) {
+            let item1 = data28[i5];
+            if (typeof item1 !== "string") {
+              continue;
+            }
+            if (typeof indices1[item1] == "number") {
+              j2 = indices1[item1];
+              const err83 = {
+                instancePath: instancePath + "/secrets",
+                schemaPath: "#/properties/secrets/uniqueItems",
+                keyword: "uniqueItems",
+                params: { i: i5, j: j2 },
+                message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)",
+                schema: true,
+                parentSchema: schema44.properties.secrets,
+                data: data28,
+              };
+              if (vErrors === null) {
+                vErrors = [err83];
+              } else {
+                vErrors.push(err83);
+              }
+              errors++;
+              break;
+            }
+            indices1[item1] = i5;
+          }
+        }
+      } else {
+        const err84 = {
+          instancePath: instancePath + "/secrets",
+          schemaPath: "#/properties/secrets/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema44.properties.secrets.type,
+          parentSchema: schema44.properties.secrets,
+          data: data28,
+        };
+        if (vErrors === null) {
+          vErrors = [err84];
+        } else {
+          vErrors.push(err84);
         }
         errors++;
       }
     }
   } else {
-    const err45 = {
+    const err85 = {
       instancePath,
       schemaPath: "#/type",
       keyword: "type",
@@ -3565,9 +4592,9 @@ function validate26(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err45];
+      vErrors = [err85];
     } else {
-      vErrors.push(err45);
+      vErrors.push(err85);
     }
     errors++;
   }
@@ -4372,12 +5399,27 @@ function validate28(
   }
   var _valid1 = _errs8 === errors;
   valid2 = valid2 || _valid1;
+  const _errs9 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing3;
+    if (data.copy === undefined && (missing3 = "copy")) {
+      const err3 = {};
+      if (vErrors === null) {
+        vErrors = [err3];
+      } else {
+        vErrors.push(err3);
+      }
+      errors++;
+    }
+  }
+  var _valid1 = _errs9 === errors;
+  valid2 = valid2 || _valid1;
   if (!valid2) {
-    const err3 = {};
+    const err4 = {};
     if (vErrors === null) {
-      vErrors = [err3];
+      vErrors = [err4];
     } else {
-      vErrors.push(err3);
+      vErrors.push(err4);
     }
     errors++;
   } else {
@@ -4392,7 +5434,7 @@ function validate28(
   }
   var valid1 = _errs4 === errors;
   if (valid1) {
-    const err4 = {
+    const err5 = {
       instancePath,
       schemaPath: "#/oneOf/0/not",
       keyword: "not",
@@ -4403,9 +5445,9 @@ function validate28(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err4];
+      vErrors = [err5];
     } else {
-      vErrors.push(err4);
+      vErrors.push(err5);
     }
     errors++;
   } else {
@@ -4420,7 +5462,7 @@ function validate28(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.uses === undefined) {
-      const err5 = {
+      const err6 = {
         instancePath,
         schemaPath: "#/oneOf/0/required",
         keyword: "required",
@@ -4431,9 +5473,9 @@ function validate28(
         data,
       };
       if (vErrors === null) {
-        vErrors = [err5];
+        vErrors = [err6];
       } else {
-        vErrors.push(err5);
+        vErrors.push(err6);
       }
       errors++;
     }
@@ -4443,30 +5485,15 @@ function validate28(
     valid0 = true;
     passing0 = 0;
   }
-  const _errs9 = errors;
   const _errs10 = errors;
   const _errs11 = errors;
   const _errs12 = errors;
-  let valid4 = false;
   const _errs13 = errors;
-  if (data && typeof data == "object" && !Array.isArray(data)) {
-    let missing3;
-    if (data.with === undefined && (missing3 = "with")) {
-      const err6 = {};
-      if (vErrors === null) {
-        vErrors = [err6];
-      } else {
-        vErrors.push(err6);
-      }
-      errors++;
-    }
-  }
-  var _valid2 = _errs13 === errors;
-  valid4 = valid4 || _valid2;
+  let valid4 = false;
   const _errs14 = errors;
   if (data && typeof data == "object" && !Array.isArray(data)) {
     let missing4;
-    if (data.uses === undefined && (missing4 = "uses")) {
+    if (data.with === undefined && (missing4 = "with")) {
       const err7 = {};
       if (vErrors === null) {
         vErrors = [err7];
@@ -4478,27 +5505,57 @@ function validate28(
   }
   var _valid2 = _errs14 === errors;
   valid4 = valid4 || _valid2;
+  const _errs15 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing5;
+    if (data.uses === undefined && (missing5 = "uses")) {
+      const err8 = {};
+      if (vErrors === null) {
+        vErrors = [err8];
+      } else {
+        vErrors.push(err8);
+      }
+      errors++;
+    }
+  }
+  var _valid2 = _errs15 === errors;
+  valid4 = valid4 || _valid2;
+  const _errs16 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing6;
+    if (data.copy === undefined && (missing6 = "copy")) {
+      const err9 = {};
+      if (vErrors === null) {
+        vErrors = [err9];
+      } else {
+        vErrors.push(err9);
+      }
+      errors++;
+    }
+  }
+  var _valid2 = _errs16 === errors;
+  valid4 = valid4 || _valid2;
   if (!valid4) {
-    const err8 = {};
+    const err10 = {};
     if (vErrors === null) {
-      vErrors = [err8];
+      vErrors = [err10];
     } else {
-      vErrors.push(err8);
+      vErrors.push(err10);
     }
     errors++;
   } else {
-    errors = _errs12;
+    errors = _errs13;
     if (vErrors !== null) {
-      if (_errs12) {
-        vErrors.length = _errs12;
+      if (_errs13) {
+        vErrors.length = _errs13;
       } else {
         vErrors = null;
       }
     }
   }
-  var valid3 = _errs11 === errors;
+  var valid3 = _errs12 === errors;
   if (valid3) {
-    const err9 = {
+    const err11 = {
       instancePath,
       schemaPath: "#/oneOf/1/not",
       keyword: "not",
@@ -4509,16 +5566,16 @@ function validate28(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err9];
+      vErrors = [err11];
     } else {
-      vErrors.push(err9);
+      vErrors.push(err11);
     }
     errors++;
   } else {
-    errors = _errs10;
+    errors = _errs11;
     if (vErrors !== null) {
-      if (_errs10) {
-        vErrors.length = _errs10;
+      if (_errs11) {
+        vErrors.length = _errs11;
       } else {
         vErrors = null;
       }
@@ -4526,7 +5583,7 @@ function validate28(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.run === undefined) {
-      const err10 = {
+      const err12 = {
         instancePath,
         schemaPath: "#/oneOf/1/required",
         keyword: "required",
@@ -4537,14 +5594,14 @@ function validate28(
         data,
       };
       if (vErrors === null) {
-        vErrors = [err10];
+        vErrors = [err12];
       } else {
-        vErrors.push(err10);
+        vErrors.push(err12);
       }
       errors++;
     }
   }
-  var _valid0 = _errs9 === errors;
+  var _valid0 = _errs10 === errors;
   if (_valid0 && valid0) {
     valid0 = false;
     passing0 = [passing0, 1];
@@ -4553,9 +5610,165 @@ function validate28(
       valid0 = true;
       passing0 = 1;
     }
+    const _errs17 = errors;
+    const _errs18 = errors;
+    const _errs19 = errors;
+    const _errs20 = errors;
+    let valid6 = false;
+    const _errs21 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing7;
+      if (data.with === undefined && (missing7 = "with")) {
+        const err13 = {};
+        if (vErrors === null) {
+          vErrors = [err13];
+        } else {
+          vErrors.push(err13);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs21 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs22 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing8;
+      if (data.uses === undefined && (missing8 = "uses")) {
+        const err14 = {};
+        if (vErrors === null) {
+          vErrors = [err14];
+        } else {
+          vErrors.push(err14);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs22 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs23 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing9;
+      if (data.run === undefined && (missing9 = "run")) {
+        const err15 = {};
+        if (vErrors === null) {
+          vErrors = [err15];
+        } else {
+          vErrors.push(err15);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs23 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs24 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing10;
+      if (data.check === undefined && (missing10 = "check")) {
+        const err16 = {};
+        if (vErrors === null) {
+          vErrors = [err16];
+        } else {
+          vErrors.push(err16);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs24 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs25 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing11;
+      if (data.shell === undefined && (missing11 = "shell")) {
+        const err17 = {};
+        if (vErrors === null) {
+          vErrors = [err17];
+        } else {
+          vErrors.push(err17);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs25 === errors;
+    valid6 = valid6 || _valid3;
+    if (!valid6) {
+      const err18 = {};
+      if (vErrors === null) {
+        vErrors = [err18];
+      } else {
+        vErrors.push(err18);
+      }
+      errors++;
+    } else {
+      errors = _errs20;
+      if (vErrors !== null) {
+        if (_errs20) {
+          vErrors.length = _errs20;
+        } else {
+          vErrors = null;
+        }
+      }
+    }
+    var valid5 = _errs19 === errors;
+    if (valid5) {
+      const err19 = {
+        instancePath,
+        schemaPath: "#/oneOf/2/not",
+        keyword: "not",
+        params: {},
+        message: "must NOT be valid",
+        schema: schema44.oneOf[2].not,
+        parentSchema: schema44.oneOf[2],
+        data,
+      };
+      if (vErrors === null) {
+        vErrors = [err19];
+      } else {
+        vErrors.push(err19);
+      }
+      errors++;
+    } else {
+      errors = _errs18;
+      if (vErrors !== null) {
+        if (_errs18) {
+          vErrors.length = _errs18;
+        } else {
+          vErrors = null;
+        }
+      }
+    }
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      if (data.copy === undefined) {
+        const err20 = {
+          instancePath,
+          schemaPath: "#/oneOf/2/required",
+          keyword: "required",
+          params: { missingProperty: "copy" },
+          message: "must have required property '" + "copy" + "'",
+          schema: schema44.oneOf[2].required,
+          parentSchema: schema44.oneOf[2],
+          data,
+        };
+        if (vErrors === null) {
+          vErrors = [err20];
+        } else {
+          vErrors.push(err20);
+        }
+        errors++;
+      }
+    }
+    var _valid0 = _errs17 === errors;
+    if (_valid0 && valid0) {
+      valid0 = false;
+      passing0 = [passing0, 2];
+    } else {
+      if (_valid0) {
+        valid0 = true;
+        passing0 = 2;
+      }
+    }
   }
   if (!valid0) {
-    const err11 = {
+    const err21 = {
       instancePath,
       schemaPath: "#/oneOf",
       keyword: "oneOf",
@@ -4566,9 +5779,9 @@ function validate28(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err11];
+      vErrors = [err21];
     } else {
-      vErrors.push(err11);
+      vErrors.push(err21);
     }
     errors++;
   } else {
@@ -4584,7 +5797,7 @@ function validate28(
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
       if (!func6.call(schema44.properties, key0)) {
-        const err12 = {
+        const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
           keyword: "additionalProperties",
@@ -4595,9 +5808,9 @@ function validate28(
           data,
         };
         if (vErrors === null) {
-          vErrors = [err12];
+          vErrors = [err22];
         } else {
-          vErrors.push(err12);
+          vErrors.push(err22);
         }
         errors++;
       }
@@ -4606,7 +5819,7 @@ function validate28(
       let data0 = data.id;
       if (typeof data0 === "string") {
         if (func1(data0) > 100) {
-          const err13 = {
+          const err23 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/maxLength",
             keyword: "maxLength",
@@ -4617,14 +5830,14 @@ function validate28(
             data: data0,
           };
           if (vErrors === null) {
-            vErrors = [err13];
+            vErrors = [err23];
           } else {
-            vErrors.push(err13);
+            vErrors.push(err23);
           }
           errors++;
         }
         if (!pattern19.test(data0)) {
-          const err14 = {
+          const err24 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/pattern",
             keyword: "pattern",
@@ -4635,14 +5848,14 @@ function validate28(
             data: data0,
           };
           if (vErrors === null) {
-            vErrors = [err14];
+            vErrors = [err24];
           } else {
-            vErrors.push(err14);
+            vErrors.push(err24);
           }
           errors++;
         }
       } else {
-        const err15 = {
+        const err25 = {
           instancePath: instancePath + "/id",
           schemaPath: "#/$defs/stepId/type",
           keyword: "type",
@@ -4653,9 +5866,9 @@ function validate28(
           data: data0,
         };
         if (vErrors === null) {
-          vErrors = [err15];
+          vErrors = [err25];
         } else {
-          vErrors.push(err15);
+          vErrors.push(err25);
         }
         errors++;
       }
@@ -4664,7 +5877,7 @@ function validate28(
       let data1 = data.name;
       if (typeof data1 === "string") {
         if (func1(data1) < 1) {
-          const err16 = {
+          const err26 = {
             instancePath: instancePath + "/name",
             schemaPath: "#/properties/name/minLength",
             keyword: "minLength",
@@ -4675,14 +5888,14 @@ function validate28(
             data: data1,
           };
           if (vErrors === null) {
-            vErrors = [err16];
+            vErrors = [err26];
           } else {
-            vErrors.push(err16);
+            vErrors.push(err26);
           }
           errors++;
         }
       } else {
-        const err17 = {
+        const err27 = {
           instancePath: instancePath + "/name",
           schemaPath: "#/properties/name/type",
           keyword: "type",
@@ -4693,9 +5906,9 @@ function validate28(
           data: data1,
         };
         if (vErrors === null) {
-          vErrors = [err17];
+          vErrors = [err27];
         } else {
-          vErrors.push(err17);
+          vErrors.push(err27);
         }
         errors++;
       }
@@ -4704,7 +5917,7 @@ function validate28(
       let data2 = data.uses;
       if (typeof data2 === "string") {
         if (func1(data2) > 200) {
-          const err18 = {
+          const err28 = {
             instancePath: instancePath + "/uses",
             schemaPath: "#/$defs/id/maxLength",
             keyword: "maxLength",
@@ -4715,14 +5928,14 @@ function validate28(
             data: data2,
           };
           if (vErrors === null) {
-            vErrors = [err18];
+            vErrors = [err28];
           } else {
-            vErrors.push(err18);
+            vErrors.push(err28);
           }
           errors++;
         }
         if (!pattern20.test(data2)) {
-          const err19 = {
+          const err29 = {
             instancePath: instancePath + "/uses",
             schemaPath: "#/$defs/id/pattern",
             keyword: "pattern",
@@ -4734,14 +5947,14 @@ function validate28(
             data: data2,
           };
           if (vErrors === null) {
-            vErrors = [err19];
+            vErrors = [err29];
           } else {
-            vErrors.push(err19);
+            vErrors.push(err29);
           }
           errors++;
         }
       } else {
-        const err20 = {
+        const err30 = {
           instancePath: instancePath + "/uses",
           schemaPath: "#/$defs/id/type",
           keyword: "type",
@@ -4752,9 +5965,9 @@ function validate28(
           data: data2,
         };
         if (vErrors === null) {
-          vErrors = [err20];
+          vErrors = [err30];
         } else {
-          vErrors.push(err20);
+          vErrors.push(err30);
         }
         errors++;
       }
@@ -4762,7 +5975,7 @@ function validate28(
     if (data.with !== undefined) {
       let data3 = data.with;
       if (!(data3 && typeof data3 == "object" && !Array.isArray(data3))) {
-        const err21 = {
+        const err31 = {
           instancePath: instancePath + "/with",
           schemaPath: "#/properties/with/type",
           keyword: "type",
@@ -4773,9 +5986,9 @@ function validate28(
           data: data3,
         };
         if (vErrors === null) {
-          vErrors = [err21];
+          vErrors = [err31];
         } else {
-          vErrors.push(err21);
+          vErrors.push(err31);
         }
         errors++;
       }
@@ -4784,7 +5997,7 @@ function validate28(
       let data4 = data.run;
       if (typeof data4 === "string") {
         if (func1(data4) < 1) {
-          const err22 = {
+          const err32 = {
             instancePath: instancePath + "/run",
             schemaPath: "#/properties/run/minLength",
             keyword: "minLength",
@@ -4795,14 +6008,14 @@ function validate28(
             data: data4,
           };
           if (vErrors === null) {
-            vErrors = [err22];
+            vErrors = [err32];
           } else {
-            vErrors.push(err22);
+            vErrors.push(err32);
           }
           errors++;
         }
       } else {
-        const err23 = {
+        const err33 = {
           instancePath: instancePath + "/run",
           schemaPath: "#/properties/run/type",
           keyword: "type",
@@ -4813,9 +6026,9 @@ function validate28(
           data: data4,
         };
         if (vErrors === null) {
-          vErrors = [err23];
+          vErrors = [err33];
         } else {
-          vErrors.push(err23);
+          vErrors.push(err33);
         }
         errors++;
       }
@@ -4824,7 +6037,7 @@ function validate28(
       let data5 = data.check;
       if (typeof data5 === "string") {
         if (func1(data5) < 1) {
-          const err24 = {
+          const err34 = {
             instancePath: instancePath + "/check",
             schemaPath: "#/properties/check/minLength",
             keyword: "minLength",
@@ -4835,14 +6048,14 @@ function validate28(
             data: data5,
           };
           if (vErrors === null) {
-            vErrors = [err24];
+            vErrors = [err34];
           } else {
-            vErrors.push(err24);
+            vErrors.push(err34);
           }
           errors++;
         }
       } else {
-        const err25 = {
+        const err35 = {
           instancePath: instancePath + "/check",
           schemaPath: "#/properties/check/type",
           keyword: "type",
@@ -4853,9 +6066,9 @@ function validate28(
           data: data5,
         };
         if (vErrors === null) {
-          vErrors = [err25];
+          vErrors = [err35];
         } else {
-          vErrors.push(err25);
+          vErrors.push(err35);
         }
         errors++;
       }
@@ -4863,7 +6076,7 @@ function validate28(
     if (data.if !== undefined) {
       let data6 = data.if;
       if (typeof data6 !== "string" && typeof data6 !== "boolean") {
-        const err26 = {
+        const err36 = {
           instancePath: instancePath + "/if",
           schemaPath: "#/properties/if/type",
           keyword: "type",
@@ -4874,9 +6087,9 @@ function validate28(
           data: data6,
         };
         if (vErrors === null) {
-          vErrors = [err26];
+          vErrors = [err36];
         } else {
-          vErrors.push(err26);
+          vErrors.push(err36);
         }
         errors++;
       }
@@ -4885,10 +6098,10 @@ function validate28(
       let data7 = data.env;
       if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
         for (const key1 in data7) {
-          const _errs35 = errors;
+          const _errs46 = errors;
           if (typeof key1 === "string") {
             if (!pattern21.test(key1)) {
-              const err27 = {
+              const err37 = {
                 instancePath: instancePath + "/env",
                 schemaPath: "#/$defs/env/propertyNames/pattern",
                 keyword: "pattern",
@@ -4900,14 +6113,14 @@ function validate28(
                 propertyName: key1,
               };
               if (vErrors === null) {
-                vErrors = [err27];
+                vErrors = [err37];
               } else {
-                vErrors.push(err27);
+                vErrors.push(err37);
               }
               errors++;
             }
           } else {
-            const err28 = {
+            const err38 = {
               instancePath: instancePath + "/env",
               schemaPath: "#/$defs/env/propertyNames/type",
               keyword: "type",
@@ -4919,15 +6132,15 @@ function validate28(
               propertyName: key1,
             };
             if (vErrors === null) {
-              vErrors = [err28];
+              vErrors = [err38];
             } else {
-              vErrors.push(err28);
+              vErrors.push(err38);
             }
             errors++;
           }
-          var valid9 = _errs35 === errors;
-          if (!valid9) {
-            const err29 = {
+          var valid11 = _errs46 === errors;
+          if (!valid11) {
+            const err39 = {
               instancePath: instancePath + "/env",
               schemaPath: "#/$defs/env/propertyNames",
               keyword: "propertyNames",
@@ -4938,9 +6151,9 @@ function validate28(
               data: data7,
             };
             if (vErrors === null) {
-              vErrors = [err29];
+              vErrors = [err39];
             } else {
-              vErrors.push(err29);
+              vErrors.push(err39);
             }
             errors++;
           }
@@ -4948,7 +6161,7 @@ function validate28(
         for (const key2 in data7) {
           let data8 = data7[key2];
           if (typeof data8 !== "string" && !(typeof data8 == "number") && typeof data8 !== "boolean") {
-            const err30 = {
+            const err40 = {
               instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/$defs/env/additionalProperties/type",
               keyword: "type",
@@ -4959,15 +6172,15 @@ function validate28(
               data: data8,
             };
             if (vErrors === null) {
-              vErrors = [err30];
+              vErrors = [err40];
             } else {
-              vErrors.push(err30);
+              vErrors.push(err40);
             }
             errors++;
           }
         }
       } else {
-        const err31 = {
+        const err41 = {
           instancePath: instancePath + "/env",
           schemaPath: "#/$defs/env/type",
           keyword: "type",
@@ -4978,9 +6191,9 @@ function validate28(
           data: data7,
         };
         if (vErrors === null) {
-          vErrors = [err31];
+          vErrors = [err41];
         } else {
-          vErrors.push(err31);
+          vErrors.push(err41);
         }
         errors++;
       }
@@ -4989,7 +6202,7 @@ function validate28(
       let data9 = data.retry;
       if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
         if (data9.attempts === undefined) {
-          const err32 = {
+          const err42 = {
             instancePath: instancePath + "/retry",
             schemaPath: "#/properties/retry/required",
             keyword: "required",
@@ -5000,15 +6213,15 @@ function validate28(
             data: data9,
           };
           if (vErrors === null) {
-            vErrors = [err32];
+            vErrors = [err42];
           } else {
-            vErrors.push(err32);
+            vErrors.push(err42);
           }
           errors++;
         }
         for (const key3 in data9) {
           if (!(key3 === "attempts" || key3 === "delay")) {
-            const err33 = {
+            const err43 = {
               instancePath: instancePath + "/retry",
               schemaPath: "#/properties/retry/additionalProperties",
               keyword: "additionalProperties",
@@ -5019,9 +6232,9 @@ function validate28(
               data: data9,
             };
             if (vErrors === null) {
-              vErrors = [err33];
+              vErrors = [err43];
             } else {
-              vErrors.push(err33);
+              vErrors.push(err43);
             }
             errors++;
           }
@@ -5029,7 +6242,7 @@ function validate28(
         if (data9.attempts !== undefined) {
           let data10 = data9.attempts;
           if (!(typeof data10 == "number" && !(data10 % 1) && !isNaN(data10))) {
-            const err34 = {
+            const err44 = {
               instancePath: instancePath + "/retry/attempts",
               schemaPath: "#/properties/retry/properties/attempts/type",
               keyword: "type",
@@ -5040,15 +6253,15 @@ function validate28(
               data: data10,
             };
             if (vErrors === null) {
-              vErrors = [err34];
+              vErrors = [err44];
             } else {
-              vErrors.push(err34);
+              vErrors.push(err44);
             }
             errors++;
           }
           if (typeof data10 == "number") {
             if (data10 > 100 || isNaN(data10)) {
-              const err35 = {
+              const err45 = {
                 instancePath: instancePath + "/retry/attempts",
                 schemaPath: "#/properties/retry/properties/attempts/maximum",
                 keyword: "maximum",
@@ -5059,14 +6272,14 @@ function validate28(
                 data: data10,
               };
               if (vErrors === null) {
-                vErrors = [err35];
+                vErrors = [err45];
               } else {
-                vErrors.push(err35);
+                vErrors.push(err45);
               }
               errors++;
             }
             if (data10 < 1 || isNaN(data10)) {
-              const err36 = {
+              const err46 = {
                 instancePath: instancePath + "/retry/attempts",
                 schemaPath: "#/properties/retry/properties/attempts/minimum",
                 keyword: "minimum",
@@ -5077,9 +6290,9 @@ function validate28(
                 data: data10,
               };
               if (vErrors === null) {
-                vErrors = [err36];
+                vErrors = [err46];
               } else {
-                vErrors.push(err36);
+                vErrors.push(err46);
               }
               errors++;
             }
@@ -5089,7 +6302,7 @@ function validate28(
           let data11 = data9.delay;
           if (typeof data11 === "string") {
             if (!pattern5.test(data11)) {
-              const err37 = {
+              const err47 = {
                 instancePath: instancePath + "/retry/delay",
                 schemaPath: "#/$defs/duration/pattern",
                 keyword: "pattern",
@@ -5100,14 +6313,14 @@ function validate28(
                 data: data11,
               };
               if (vErrors === null) {
-                vErrors = [err37];
+                vErrors = [err47];
               } else {
-                vErrors.push(err37);
+                vErrors.push(err47);
               }
               errors++;
             }
           } else {
-            const err38 = {
+            const err48 = {
               instancePath: instancePath + "/retry/delay",
               schemaPath: "#/$defs/duration/type",
               keyword: "type",
@@ -5118,15 +6331,15 @@ function validate28(
               data: data11,
             };
             if (vErrors === null) {
-              vErrors = [err38];
+              vErrors = [err48];
             } else {
-              vErrors.push(err38);
+              vErrors.push(err48);
             }
             errors++;
           }
         }
       } else {
-        const err39 = {
+        const err49 = {
           instancePath: instancePath + "/retry",
           schemaPath: "#/properties/retry/type",
           keyword: "type",
@@ -5137,9 +6350,9 @@ function validate28(
           data: data9,
         };
         if (vErrors === null) {
-          vErrors = [err39];
+          vErrors = [err49];
         } else {
-          vErrors.push(err39);
+          vErrors.push(err49);
         }
         errors++;
       }
@@ -5148,7 +6361,7 @@ function validate28(
       let data12 = data.timeout;
       if (typeof data12 === "string") {
         if (!pattern5.test(data12)) {
-          const err40 = {
+          const err50 = {
             instancePath: instancePath + "/timeout",
             schemaPath: "#/$defs/duration/pattern",
             keyword: "pattern",
@@ -5159,14 +6372,14 @@ function validate28(
             data: data12,
           };
           if (vErrors === null) {
-            vErrors = [err40];
+            vErrors = [err50];
           } else {
-            vErrors.push(err40);
+            vErrors.push(err50);
           }
           errors++;
         }
       } else {
-        const err41 = {
+        const err51 = {
           instancePath: instancePath + "/timeout",
           schemaPath: "#/$defs/duration/type",
           keyword: "type",
@@ -5177,9 +6390,9 @@ function validate28(
           data: data12,
         };
         if (vErrors === null) {
-          vErrors = [err41];
+          vErrors = [err51];
         } else {
-          vErrors.push(err41);
+          vErrors.push(err51);
         }
         errors++;
       }
@@ -5187,7 +6400,7 @@ function validate28(
     if (data.continue_on_error !== undefined) {
       let data13 = data.continue_on_error;
       if (typeof data13 !== "boolean") {
-        const err42 = {
+        const err52 = {
           instancePath: instancePath + "/continue_on_error",
           schemaPath: "#/properties/continue_on_error/type",
           keyword: "type",
@@ -5198,9 +6411,9 @@ function validate28(
           data: data13,
         };
         if (vErrors === null) {
-          vErrors = [err42];
+          vErrors = [err52];
         } else {
-          vErrors.push(err42);
+          vErrors.push(err52);
         }
         errors++;
       }
@@ -5208,7 +6421,7 @@ function validate28(
     if (data.sudo !== undefined) {
       let data14 = data.sudo;
       if (typeof data14 !== "boolean") {
-        const err43 = {
+        const err53 = {
           instancePath: instancePath + "/sudo",
           schemaPath: "#/properties/sudo/type",
           keyword: "type",
@@ -5219,9 +6432,9 @@ function validate28(
           data: data14,
         };
         if (vErrors === null) {
-          vErrors = [err43];
+          vErrors = [err53];
         } else {
-          vErrors.push(err43);
+          vErrors.push(err53);
         }
         errors++;
       }
@@ -5229,7 +6442,7 @@ function validate28(
     if (data.shell !== undefined) {
       let data15 = data.shell;
       if (!(data15 === "sh" || data15 === "bash" || data15 === "powershell")) {
-        const err44 = {
+        const err54 = {
           instancePath: instancePath + "/shell",
           schemaPath: "#/$defs/shell/enum",
           keyword: "enum",
@@ -5240,15 +6453,659 @@ function validate28(
           data: data15,
         };
         if (vErrors === null) {
-          vErrors = [err44];
+          vErrors = [err54];
         } else {
-          vErrors.push(err44);
+          vErrors.push(err54);
+        }
+        errors++;
+      }
+    }
+    if (data.copy !== undefined) {
+      let data16 = data.copy;
+      if (data16 && typeof data16 == "object" && !Array.isArray(data16)) {
+        if (data16.src === undefined) {
+          const err55 = {
+            instancePath: instancePath + "/copy",
+            schemaPath: "#/properties/copy/required",
+            keyword: "required",
+            params: { missingProperty: "src" },
+            message: "must have required property '" + "src" + "'",
+            schema: schema44.properties.copy.required,
+            parentSchema: schema44.properties.copy,
+            data: data16,
+          };
+          if (vErrors === null) {
+            vErrors = [err55];
+          } else {
+            vErrors.push(err55);
+          }
+          errors++;
+        }
+        if (data16.dest === undefined) {
+          const err56 = {
+            instancePath: instancePath + "/copy",
+            schemaPath: "#/properties/copy/required",
+            keyword: "required",
+            params: { missingProperty: "dest" },
+            message: "must have required property '" + "dest" + "'",
+            schema: schema44.properties.copy.required,
+            parentSchema: schema44.properties.copy,
+            data: data16,
+          };
+          if (vErrors === null) {
+            vErrors = [err56];
+          } else {
+            vErrors.push(err56);
+          }
+          errors++;
+        }
+        for (const key4 in data16) {
+          if (!(
+            key4 === "src" ||
+            key4 === "dest" ||
+            key4 === "mode" ||
+            key4 === "owner" ||
+            key4 === "group" ||
+            key4 === "template" ||
+            key4 === "secret"
+          )) {
+            const err57 = {
+              instancePath: instancePath + "/copy",
+              schemaPath: "#/properties/copy/additionalProperties",
+              keyword: "additionalProperties",
+              params: { additionalProperty: key4 },
+              message: "must NOT have additional properties",
+              schema: false,
+              parentSchema: schema44.properties.copy,
+              data: data16,
+            };
+            if (vErrors === null) {
+              vErrors = [err57];
+            } else {
+              vErrors.push(err57);
+            }
+            errors++;
+          }
+        }
+        if (data16.src !== undefined) {
+          let data17 = data16.src;
+          if (typeof data17 === "string") {
+            if (!pattern24.test(data17)) {
+              const err58 = {
+                instancePath: instancePath + "/copy/src",
+                schemaPath: "#/properties/copy/properties/src/pattern",
+                keyword: "pattern",
+                params: { pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$" },
+                message: 'must match pattern "' + "^files/(?!.*\\.\\.)[^\\s].*[^/]$" + '"',
+                schema: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
+                parentSchema: schema44.properties.copy.properties.src,
+                data: data17,
+              };
+              if (vErrors === null) {
+                vErrors = [err58];
+              } else {
+                vErrors.push(err58);
+              }
+              errors++;
+            }
+          } else {
+            const err59 = {
+              instancePath: instancePath + "/copy/src",
+              schemaPath: "#/properties/copy/properties/src/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.copy.properties.src.type,
+              parentSchema: schema44.properties.copy.properties.src,
+              data: data17,
+            };
+            if (vErrors === null) {
+              vErrors = [err59];
+            } else {
+              vErrors.push(err59);
+            }
+            errors++;
+          }
+        }
+        if (data16.dest !== undefined) {
+          let data18 = data16.dest;
+          if (typeof data18 === "string") {
+            if (func1(data18) < 2) {
+              const err60 = {
+                instancePath: instancePath + "/copy/dest",
+                schemaPath: "#/properties/copy/properties/dest/minLength",
+                keyword: "minLength",
+                params: { limit: 2 },
+                message: "must NOT have fewer than 2 characters",
+                schema: 2,
+                parentSchema: schema44.properties.copy.properties.dest,
+                data: data18,
+              };
+              if (vErrors === null) {
+                vErrors = [err60];
+              } else {
+                vErrors.push(err60);
+              }
+              errors++;
+            }
+          } else {
+            const err61 = {
+              instancePath: instancePath + "/copy/dest",
+              schemaPath: "#/properties/copy/properties/dest/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.copy.properties.dest.type,
+              parentSchema: schema44.properties.copy.properties.dest,
+              data: data18,
+            };
+            if (vErrors === null) {
+              vErrors = [err61];
+            } else {
+              vErrors.push(err61);
+            }
+            errors++;
+          }
+        }
+        if (data16.mode !== undefined) {
+          let data19 = data16.mode;
+          if (typeof data19 === "string") {
+            if (!pattern25.test(data19)) {
+              const err62 = {
+                instancePath: instancePath + "/copy/mode",
+                schemaPath: "#/properties/copy/properties/mode/pattern",
+                keyword: "pattern",
+                params: { pattern: "^0?[0-7]{3,4}$" },
+                message: 'must match pattern "' + "^0?[0-7]{3,4}$" + '"',
+                schema: "^0?[0-7]{3,4}$",
+                parentSchema: schema44.properties.copy.properties.mode,
+                data: data19,
+              };
+              if (vErrors === null) {
+                vErrors = [err62];
+              } else {
+                vErrors.push(err62);
+              }
+              errors++;
+            }
+          } else {
+            const err63 = {
+              instancePath: instancePath + "/copy/mode",
+              schemaPath: "#/properties/copy/properties/mode/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.copy.properties.mode.type,
+              parentSchema: schema44.properties.copy.properties.mode,
+              data: data19,
+            };
+            if (vErrors === null) {
+              vErrors = [err63];
+            } else {
+              vErrors.push(err63);
+            }
+            errors++;
+          }
+        }
+        if (data16.owner !== undefined) {
+          let data20 = data16.owner;
+          if (typeof data20 === "string") {
+            if (!pattern26.test(data20)) {
+              const err64 = {
+                instancePath: instancePath + "/copy/owner",
+                schemaPath: "#/properties/copy/properties/owner/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
+                schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+                parentSchema: schema44.properties.copy.properties.owner,
+                data: data20,
+              };
+              if (vErrors === null) {
+                vErrors = [err64];
+              } else {
+                vErrors.push(err64);
+              }
+              errors++;
+            }
+          } else {
+            const err65 = {
+              instancePath: instancePath + "/copy/owner",
+              schemaPath: "#/properties/copy/properties/owner/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.copy.properties.owner.type,
+              parentSchema: schema44.properties.copy.properties.owner,
+              data: data20,
+            };
+            if (vErrors === null) {
+              vErrors = [err65];
+            } else {
+              vErrors.push(err65);
+            }
+            errors++;
+          }
+        }
+        if (data16.group !== undefined) {
+          let data21 = data16.group;
+          if (typeof data21 === "string") {
+            if (!pattern26.test(data21)) {
+              const err66 = {
+                instancePath: instancePath + "/copy/group",
+                schemaPath: "#/properties/copy/properties/group/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
+                schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+                parentSchema: schema44.properties.copy.properties.group,
+                data: data21,
+              };
+              if (vErrors === null) {
+                vErrors = [err66];
+              } else {
+                vErrors.push(err66);
+              }
+              errors++;
+            }
+          } else {
+            const err67 = {
+              instancePath: instancePath + "/copy/group",
+              schemaPath: "#/properties/copy/properties/group/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.copy.properties.group.type,
+              parentSchema: schema44.properties.copy.properties.group,
+              data: data21,
+            };
+            if (vErrors === null) {
+              vErrors = [err67];
+            } else {
+              vErrors.push(err67);
+            }
+            errors++;
+          }
+        }
+        if (data16.template !== undefined) {
+          let data22 = data16.template;
+          if (typeof data22 !== "boolean") {
+            const err68 = {
+              instancePath: instancePath + "/copy/template",
+              schemaPath: "#/properties/copy/properties/template/type",
+              keyword: "type",
+              params: { type: "boolean" },
+              message: "must be boolean",
+              schema: schema44.properties.copy.properties.template.type,
+              parentSchema: schema44.properties.copy.properties.template,
+              data: data22,
+            };
+            if (vErrors === null) {
+              vErrors = [err68];
+            } else {
+              vErrors.push(err68);
+            }
+            errors++;
+          }
+        }
+        if (data16.secret !== undefined) {
+          let data23 = data16.secret;
+          if (typeof data23 !== "boolean") {
+            const err69 = {
+              instancePath: instancePath + "/copy/secret",
+              schemaPath: "#/properties/copy/properties/secret/type",
+              keyword: "type",
+              params: { type: "boolean" },
+              message: "must be boolean",
+              schema: schema44.properties.copy.properties.secret.type,
+              parentSchema: schema44.properties.copy.properties.secret,
+              data: data23,
+            };
+            if (vErrors === null) {
+              vErrors = [err69];
+            } else {
+              vErrors.push(err69);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err70 = {
+          instancePath: instancePath + "/copy",
+          schemaPath: "#/properties/copy/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema44.properties.copy.type,
+          parentSchema: schema44.properties.copy,
+          data: data16,
+        };
+        if (vErrors === null) {
+          vErrors = [err70];
+        } else {
+          vErrors.push(err70);
+        }
+        errors++;
+      }
+    }
+    if (data.tags !== undefined) {
+      let data24 = data.tags;
+      if (Array.isArray(data24)) {
+        const len0 = data24.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data25 = data24[i0];
+          if (typeof data25 === "string") {
+            if (func1(data25) > 64) {
+              const err71 = {
+                instancePath: instancePath + "/tags/" + i0,
+                schemaPath: "#/properties/tags/items/maxLength",
+                keyword: "maxLength",
+                params: { limit: 64 },
+                message: "must NOT have more than 64 characters",
+                schema: 64,
+                parentSchema: schema44.properties.tags.items,
+                data: data25,
+              };
+              if (vErrors === null) {
+                vErrors = [err71];
+              } else {
+                vErrors.push(err71);
+              }
+              errors++;
+            }
+            if (!pattern28.test(data25)) {
+              const err72 = {
+                instancePath: instancePath + "/tags/" + i0,
+                schemaPath: "#/properties/tags/items/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[a-z0-9][a-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[a-z0-9][a-z0-9_.-]*$" + '"',
+                schema: "^[a-z0-9][a-z0-9_.-]*$",
+                parentSchema: schema44.properties.tags.items,
+                data: data25,
+              };
+              if (vErrors === null) {
+                vErrors = [err72];
+              } else {
+                vErrors.push(err72);
+              }
+              errors++;
+            }
+          } else {
+            const err73 = {
+              instancePath: instancePath + "/tags/" + i0,
+              schemaPath: "#/properties/tags/items/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.tags.items.type,
+              parentSchema: schema44.properties.tags.items,
+              data: data25,
+            };
+            if (vErrors === null) {
+              vErrors = [err73];
+            } else {
+              vErrors.push(err73);
+            }
+            errors++;
+          }
+        }
+        let i1 = data24.length;
+        let j0;
+        if (i1 > 1) {
+          const indices0 = {};
+          for (; i1--;) {
+            let item0 = data24[i1];
+            if (typeof item0 !== "string") {
+              continue;
+            }
+            if (typeof indices0[item0] == "number") {
+              j0 = indices0[item0];
+              const err74 = {
+                instancePath: instancePath + "/tags",
+                schemaPath: "#/properties/tags/uniqueItems",
+                keyword: "uniqueItems",
+                params: { i: i1, j: j0 },
+                message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)",
+                schema: true,
+                parentSchema: schema44.properties.tags,
+                data: data24,
+              };
+              if (vErrors === null) {
+                vErrors = [err74];
+              } else {
+                vErrors.push(err74);
+              }
+              errors++;
+              break;
+            }
+            indices0[item0] = i1;
+          }
+        }
+      } else {
+        const err75 = {
+          instancePath: instancePath + "/tags",
+          schemaPath: "#/properties/tags/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema44.properties.tags.type,
+          parentSchema: schema44.properties.tags,
+          data: data24,
+        };
+        if (vErrors === null) {
+          vErrors = [err75];
+        } else {
+          vErrors.push(err75);
+        }
+        errors++;
+      }
+    }
+    if (data.notify !== undefined) {
+      let data26 = data.notify;
+      if (Array.isArray(data26)) {
+        const len1 = data26.length;
+        for (let i2 = 0; i2 < len1; i2++) {
+          let data27 = data26[i2];
+          if (typeof data27 === "string") {
+            if (func1(data27) > 100) {
+              const err76 = {
+                instancePath: instancePath + "/notify/" + i2,
+                schemaPath: "#/$defs/stepId/maxLength",
+                keyword: "maxLength",
+                params: { limit: 100 },
+                message: "must NOT have more than 100 characters",
+                schema: 100,
+                parentSchema: schema45,
+                data: data27,
+              };
+              if (vErrors === null) {
+                vErrors = [err76];
+              } else {
+                vErrors.push(err76);
+              }
+              errors++;
+            }
+            if (!pattern19.test(data27)) {
+              const err77 = {
+                instancePath: instancePath + "/notify/" + i2,
+                schemaPath: "#/$defs/stepId/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
+                message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
+                schema: "^[a-z0-9][a-z0-9_-]*$",
+                parentSchema: schema45,
+                data: data27,
+              };
+              if (vErrors === null) {
+                vErrors = [err77];
+              } else {
+                vErrors.push(err77);
+              }
+              errors++;
+            }
+          } else {
+            const err78 = {
+              instancePath: instancePath + "/notify/" + i2,
+              schemaPath: "#/$defs/stepId/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema45.type,
+              parentSchema: schema45,
+              data: data27,
+            };
+            if (vErrors === null) {
+              vErrors = [err78];
+            } else {
+              vErrors.push(err78);
+            }
+            errors++;
+          }
+        }
+        let i3 = data26.length;
+        let j1;
+        if (i3 > 1) {
+          outer0: for (; i3--;) {
+            for (j1 = i3; j1--;) {
+              if (func0(data26[i3], data26[j1])) {
+                const err79 = {
+                  instancePath: instancePath + "/notify",
+                  schemaPath: "#/properties/notify/uniqueItems",
+                  keyword: "uniqueItems",
+                  params: { i: i3, j: j1 },
+                  message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)",
+                  schema: true,
+                  parentSchema: schema44.properties.notify,
+                  data: data26,
+                };
+                if (vErrors === null) {
+                  vErrors = [err79];
+                } else {
+                  vErrors.push(err79);
+                }
+                errors++;
+                break outer0;
+              }
+            }
+          }
+        }
+      } else {
+        const err80 = {
+          instancePath: instancePath + "/notify",
+          schemaPath: "#/properties/notify/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema44.properties.notify.type,
+          parentSchema: schema44.properties.notify,
+          data: data26,
+        };
+        if (vErrors === null) {
+          vErrors = [err80];
+        } else {
+          vErrors.push(err80);
+        }
+        errors++;
+      }
+    }
+    if (data.secrets !== undefined) {
+      let data28 = data.secrets;
+      if (Array.isArray(data28)) {
+        const len2 = data28.length;
+        for (let i4 = 0; i4 < len2; i4++) {
+          let data29 = data28[i4];
+          if (typeof data29 === "string") {
+            if (!pattern18.test(data29)) {
+              const err81 = {
+                instancePath: instancePath + "/secrets/" + i4,
+                schemaPath: "#/properties/secrets/items/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+                message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
+                schema: "^[A-Za-z_][A-Za-z0-9_]*$",
+                parentSchema: schema44.properties.secrets.items,
+                data: data29,
+              };
+              if (vErrors === null) {
+                vErrors = [err81];
+              } else {
+                vErrors.push(err81);
+              }
+              errors++;
+            }
+          } else {
+            const err82 = {
+              instancePath: instancePath + "/secrets/" + i4,
+              schemaPath: "#/properties/secrets/items/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema44.properties.secrets.items.type,
+              parentSchema: schema44.properties.secrets.items,
+              data: data29,
+            };
+            if (vErrors === null) {
+              vErrors = [err82];
+            } else {
+              vErrors.push(err82);
+            }
+            errors++;
+          }
+        }
+        let i5 = data28.length;
+        let j2;
+        if (i5 > 1) {
+          const indices1 = {};
+          for (; i5--;) {
+            let item1 = data28[i5];
+            if (typeof item1 !== "string") {
+              continue;
+            }
+            if (typeof indices1[item1] == "number") {
+              j2 = indices1[item1];
+              const err83 = {
+                instancePath: instancePath + "/secrets",
+                schemaPath: "#/properties/secrets/uniqueItems",
+                keyword: "uniqueItems",
+                params: { i: i5, j: j2 },
+                message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)",
+                schema: true,
+                parentSchema: schema44.properties.secrets,
+                data: data28,
+              };
+              if (vErrors === null) {
+                vErrors = [err83];
+              } else {
+                vErrors.push(err83);
+              }
+              errors++;
+              break;
+            }
+            indices1[item1] = i5;
+          }
+        }
+      } else {
+        const err84 = {
+          instancePath: instancePath + "/secrets",
+          schemaPath: "#/properties/secrets/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema44.properties.secrets.type,
+          parentSchema: schema44.properties.secrets,
+          data: data28,
+        };
+        if (vErrors === null) {
+          vErrors = [err84];
+        } else {
+          vErrors.push(err84);
         }
         errors++;
       }
     }
   } else {
-    const err45 = {
+    const err85 = {
       instancePath,
       schemaPath: "#/type",
       keyword: "type",
@@ -5259,9 +7116,9 @@ function validate28(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err45];
+      vErrors = [err85];
     } else {
-      vErrors.push(err45);
+      vErrors.push(err85);
     }
     errors++;
   }
@@ -5527,7 +7384,7 @@ function validate30(
 }
 validate30.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
 export const v6 = validate31;
-const schema63 = {
+const schema65 = {
   description:
     "The script. It may not contain `${{ }}`: values arrive as environment variables (`INPUT_<NAME>`, `env`), so no input can inject shell code. Write `name=value` lines to `$OPSC_OUTPUT` to set outputs; `changed=false` marks the step unchanged.",
   type: "string",
@@ -5555,7 +7412,7 @@ function validate31(
         params: { limit: 1 },
         message: "must NOT have fewer than 1 characters",
         schema: 1,
-        parentSchema: schema63,
+        parentSchema: schema65,
         data,
       };
       if (vErrors === null) {
@@ -5572,8 +7429,8 @@ function validate31(
       keyword: "type",
       params: { type: "string" },
       message: "must be string",
-      schema: schema63.type,
-      parentSchema: schema63,
+      schema: schema65.type,
+      parentSchema: schema65,
       data,
     };
     if (vErrors === null) {
@@ -5588,7 +7445,7 @@ function validate31(
 }
 validate31.evaluated = { dynamicProps: false, dynamicItems: false };
 export const v7 = validate32;
-const schema64 = {
+const schema66 = {
   description:
     "Script run before `run`: exit 0 means the work is already done and `run` is skipped (the step is unchanged). It may not contain `${{ }}`: read values from the environment.",
   type: "string",
@@ -5616,7 +7473,7 @@ function validate32(
         params: { limit: 1 },
         message: "must NOT have fewer than 1 characters",
         schema: 1,
-        parentSchema: schema64,
+        parentSchema: schema66,
         data,
       };
       if (vErrors === null) {
@@ -5633,8 +7490,8 @@ function validate32(
       keyword: "type",
       params: { type: "string" },
       message: "must be string",
-      schema: schema64.type,
-      parentSchema: schema64,
+      schema: schema66.type,
+      parentSchema: schema66,
       data,
     };
     if (vErrors === null) {
@@ -5649,7 +7506,7 @@ function validate32(
 }
 validate32.evaluated = { dynamicProps: false, dynamicItems: false };
 export const v8 = validate33;
-const schema65 = {
+const schema67 = {
   description: "What the step does, for people reading plans and the library.",
   type: "string",
 };
@@ -5673,8 +7530,8 @@ function validate33(
       keyword: "type",
       params: { type: "string" },
       message: "must be string",
-      schema: schema65.type,
-      parentSchema: schema65,
+      schema: schema67.type,
+      parentSchema: schema67,
       data,
     };
     if (vErrors === null) {
@@ -5689,7 +7546,7 @@ function validate33(
 }
 validate33.evaluated = { dynamicProps: false, dynamicItems: false };
 export const v9 = validate34;
-const schema66 = {
+const schema68 = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://opsconductor.dev/schema/job.schema.json",
   title: "OpsConductor job (jobs/**/*.yaml)",
@@ -5830,6 +7687,16 @@ const schema66 = {
       propertyNames: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
       additionalProperties: { $ref: "#/$defs/credentialRef" },
     },
+    vars: {
+      description:
+        "Variables for every target of this job, merged last (over vars/*.yaml and the target's own `vars`). Templates read them as `vars.NAME`, expressions as `target.vars.NAME`.",
+      type: "object",
+    },
+    facts: {
+      description:
+        "Gather facts once per target per run, right after connecting (OS id and version, kernel, architecture, hostname, CPU count, memory, package manager, init system): `${{ target.facts.* }}` in `if:` and `env`, `facts` in templates, recorded in run.json. Default false.",
+      type: "boolean",
+    },
     steps: { description: "The job's steps, as one phase named `main`.", $ref: "#/$defs/steps" },
     phases: {
       description:
@@ -5853,6 +7720,11 @@ const schema66 = {
           steps: { description: "The phase's steps.", $ref: "#/$defs/steps" },
         },
       },
+    },
+    handlers: {
+      description:
+        "Steps that run once per target at the end of a phase, in the order written here, when a step of that phase listed them under `notify:` and was `changed`. Their ids are what `notify:` names. When the target failed in the phase, notified handlers do not run (they are recorded as skipped).",
+      $ref: "#/$defs/steps",
     },
     notify: {
       description: "Notifications on run events.",
@@ -5949,15 +7821,37 @@ const schema66 = {
     },
     stepUse: {
       description:
-        "One step: either `uses` a library step (with `with:` values for its inputs) or `run`s a script.",
+        "One step: either `uses` a library step (with `with:` values for its inputs), `run`s a script, or `copy`s a file or folder of the repository to the target.",
       type: "object",
       additionalProperties: false,
       oneOf: [
         {
           required: ["uses"],
-          not: { anyOf: [{ required: ["run"] }, { required: ["check"] }, { required: ["shell"] }] },
+          not: {
+            anyOf: [
+              { required: ["run"] },
+              { required: ["check"] },
+              { required: ["shell"] },
+              { required: ["copy"] },
+            ],
+          },
         },
-        { required: ["run"], not: { anyOf: [{ required: ["with"] }, { required: ["uses"] }] } },
+        {
+          required: ["run"],
+          not: { anyOf: [{ required: ["with"] }, { required: ["uses"] }, { required: ["copy"] }] },
+        },
+        {
+          required: ["copy"],
+          not: {
+            anyOf: [
+              { required: ["with"] },
+              { required: ["uses"] },
+              { required: ["run"] },
+              { required: ["check"] },
+              { required: ["shell"] },
+            ],
+          },
+        },
       ],
       properties: {
         id: {
@@ -6018,8 +7912,82 @@ const schema66 = {
           description: "A failure of this step does not fail the target; later steps run.",
           type: "boolean",
         },
-        sudo: { description: "Run through sudo (overrides the library step's setting).", type: "boolean" },
+        sudo: {
+          description:
+            "Run through sudo (overrides the library step's setting); for `copy`, read and write the file through sudo.",
+          type: "boolean",
+        },
         shell: { description: "Shell for this step's `run` script.", $ref: "#/$defs/shell" },
+        copy: {
+          description:
+            "Put a file or folder of the automation repository (read at the run's commit) on the target. The target's content hash is compared first: equal is `ok`, otherwise the file is written atomically (temporary file, then rename) and the step is `changed`. Under `--check` it reports what would change with a unified diff (never for `secret` files or templates rendered with secrets). See docs/files-and-templates.md.",
+          type: "object",
+          additionalProperties: false,
+          required: ["src", "dest"],
+          properties: {
+            src: {
+              description:
+                "A file or folder under files/ in the automation repository (`files/nginx.conf`). A folder is copied with everything below it, keeping relative paths.",
+              type: "string",
+              pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
+            },
+            dest: {
+              description:
+                "Absolute path on the target. For a folder `src`, the folder the files go into. May hold `${{ }}` expressions.",
+              type: "string",
+              minLength: 2,
+            },
+            mode: {
+              description:
+                'File permissions in octal (`"0644"`, quoted so YAML keeps the leading zero). Default `0644` for a new file; an existing file\'s mode is kept unless set.',
+              type: "string",
+              pattern: "^0?[0-7]{3,4}$",
+            },
+            owner: {
+              description:
+                "User that owns the file (name or numeric id). Setting it usually needs `sudo: true`. Default: unchanged, or the login user for a new file.",
+              type: "string",
+              pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+            },
+            group: {
+              description:
+                "Group that owns the file (name or numeric id). Default: unchanged, or the login user's group for a new file.",
+              type: "string",
+              pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+            },
+            template: {
+              description:
+                "Render the file as a Liquid template first (context: `inputs`, `target`, `vars`, `facts`, `steps`, and `secrets` named in the step's `secrets:`). Unknown variables and filters are errors. Default false.",
+              type: "boolean",
+            },
+            secret: {
+              description:
+                "The content is sensitive: `--check` never shows its diff, and the run never logs it. Templates rendered with `secrets:` are treated as secret anyway.",
+              type: "boolean",
+            },
+          },
+        },
+        tags: {
+          description:
+            "Tags for partial runs: `opsc run JOB --tags a,b` runs only steps with one of these tags (and steps tagged `always`); `--skip-tags` leaves them out.",
+          type: "array",
+          uniqueItems: true,
+          items: { type: "string", pattern: "^[a-z0-9][a-z0-9_.-]*$", maxLength: 64 },
+        },
+        notify: {
+          description:
+            "Handlers (ids under the job's `handlers:`) to run once at the end of the phase on this target when this step was `changed`.",
+          type: "array",
+          uniqueItems: true,
+          items: { $ref: "#/$defs/stepId" },
+        },
+        secrets: {
+          description:
+            "For a `copy` with `template: true`: names of the job's `secrets:` the template may read as `secrets.NAME`. A file rendered with secrets is handled like `secret: true`.",
+          type: "array",
+          uniqueItems: true,
+          items: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+        },
       },
     },
     credentialRef: {
@@ -6099,20 +8067,20 @@ const schema66 = {
     },
   },
 };
-const schema67 = {
+const schema69 = {
   description:
     "A credential reference `FILE/KEY.PATH`: FILE is a file under credentials/ without `.sops.yaml` (`prod`, `team/prod`), KEY.PATH a dotted key path inside it.",
   type: "string",
   pattern:
     "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
 };
-const schema68 = {
+const schema70 = {
   description: "Inputs by name, each a JSON Schema (draft 2020-12).",
   type: "object",
   propertyNames: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$", maxLength: 64 },
   additionalProperties: { type: "object" },
 };
-const schema69 = {
+const schema71 = {
   description:
     "Which targets: by labels (`match`), by ids or globs (`names`), minus `exclude`. `match` and `names` together pick the union; neither picks every target.",
   type: "object",
@@ -6140,7 +8108,7 @@ const schema69 = {
     },
   },
 };
-const schema70 = {
+const schema72 = {
   description: "How the phase goes through its targets.",
   type: "object",
   additionalProperties: false,
@@ -6166,45 +8134,66 @@ const schema70 = {
     },
   },
 };
-const schema71 = {
+const schema73 = {
   description: "A duration: one or more number-unit pairs, units ms, s, m, h, d (`500ms`, `5m`, `1h30m`).",
   type: "string",
   pattern: "^([0-9]+(ms|s|m|h|d))+$",
 };
-const schema72 = {
+const schema74 = {
   description:
     "Environment variables by name. Values are strings; numbers and booleans are taken as their text.",
   type: "object",
   propertyNames: { type: "string", pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
   additionalProperties: { type: ["string", "number", "boolean"] },
 };
-const schema76 = {
+const schema78 = {
   description:
     "A step id inside a job or composite step: lower-case letters, digits, `_`, `-` (no dots, so `steps.ID` reads it in expressions).",
   type: "string",
   pattern: "^[a-z0-9][a-z0-9_-]*$",
   maxLength: 100,
 };
-const func0 = __m1.default;
-const pattern35 = new RegExp("^([1-9][0-9]?|100)%$", "u");
-const pattern47 = new RegExp("^https?://", "u");
-const schema74 = {
+const pattern49 = new RegExp("^([1-9][0-9]?|100)%$", "u");
+const pattern68 = new RegExp("^https?://", "u");
+const schema76 = {
   description: "Steps, run in order on each target.",
   type: "array",
   minItems: 1,
   items: { $ref: "#/$defs/stepUse" },
 };
-const schema75 = {
+const schema77 = {
   description:
-    "One step: either `uses` a library step (with `with:` values for its inputs) or `run`s a script.",
+    "One step: either `uses` a library step (with `with:` values for its inputs), `run`s a script, or `copy`s a file or folder of the repository to the target.",
   type: "object",
   additionalProperties: false,
   oneOf: [
     {
       required: ["uses"],
-      not: { anyOf: [{ required: ["run"] }, { required: ["check"] }, { required: ["shell"] }] },
+      not: {
+        anyOf: [
+          { required: ["run"] },
+          { required: ["check"] },
+          { required: ["shell"] },
+          { required: ["copy"] },
+        ],
+      },
     },
-    { required: ["run"], not: { anyOf: [{ required: ["with"] }, { required: ["uses"] }] } },
+    {
+      required: ["run"],
+      not: { anyOf: [{ required: ["with"] }, { required: ["uses"] }, { required: ["copy"] }] },
+    },
+    {
+      required: ["copy"],
+      not: {
+        anyOf: [
+          { required: ["with"] },
+          { required: ["uses"] },
+          { required: ["run"] },
+          { required: ["check"] },
+          { required: ["shell"] },
+        ],
+      },
+    },
   ],
   properties: {
     id: {
@@ -6259,17 +8248,91 @@ const schema75 = {
       description: "A failure of this step does not fail the target; later steps run.",
       type: "boolean",
     },
-    sudo: { description: "Run through sudo (overrides the library step's setting).", type: "boolean" },
+    sudo: {
+      description:
+        "Run through sudo (overrides the library step's setting); for `copy`, read and write the file through sudo.",
+      type: "boolean",
+    },
     shell: { description: "Shell for this step's `run` script.", $ref: "#/$defs/shell" },
+    copy: {
+      description:
+        "Put a file or folder of the automation repository (read at the run's commit) on the target. The target's content hash is compared first: equal is `ok`, otherwise the file is written atomically (temporary file, then rename) and the step is `changed`. Under `--check` it reports what would change with a unified diff (never for `secret` files or templates rendered with secrets). See docs/files-and-templates.md.",
+      type: "object",
+      additionalProperties: false,
+      required: ["src", "dest"],
+      properties: {
+        src: {
+          description:
+            "A file or folder under files/ in the automation repository (`files/nginx.conf`). A folder is copied with everything below it, keeping relative paths.",
+          type: "string",
+          pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
+        },
+        dest: {
+          description:
+            "Absolute path on the target. For a folder `src`, the folder the files go into. May hold `${{ }}` expressions.",
+          type: "string",
+          minLength: 2,
+        },
+        mode: {
+          description:
+            'File permissions in octal (`"0644"`, quoted so YAML keeps the leading zero). Default `0644` for a new file; an existing file\'s mode is kept unless set.',
+          type: "string",
+          pattern: "^0?[0-7]{3,4}$",
+        },
+        owner: {
+          description:
+            "User that owns the file (name or numeric id). Setting it usually needs `sudo: true`. Default: unchanged, or the login user for a new file.",
+          type: "string",
+          pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        },
+        group: {
+          description:
+            "Group that owns the file (name or numeric id). Default: unchanged, or the login user's group for a new file.",
+          type: "string",
+          pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        },
+        template: {
+          description:
+            "Render the file as a Liquid template first (context: `inputs`, `target`, `vars`, `facts`, `steps`, and `secrets` named in the step's `secrets:`). Unknown variables and filters are errors. Default false.",
+          type: "boolean",
+        },
+        secret: {
+          description:
+            "The content is sensitive: `--check` never shows its diff, and the run never logs it. Templates rendered with `secrets:` are treated as secret anyway.",
+          type: "boolean",
+        },
+      },
+    },
+    tags: {
+      description:
+        "Tags for partial runs: `opsc run JOB --tags a,b` runs only steps with one of these tags (and steps tagged `always`); `--skip-tags` leaves them out.",
+      type: "array",
+      uniqueItems: true,
+      items: { type: "string", pattern: "^[a-z0-9][a-z0-9_.-]*$", maxLength: 64 },
+    },
+    notify: {
+      description:
+        "Handlers (ids under the job's `handlers:`) to run once at the end of the phase on this target when this step was `changed`.",
+      type: "array",
+      uniqueItems: true,
+      items: { $ref: "#/$defs/stepId" },
+    },
+    secrets: {
+      description:
+        "For a `copy` with `template: true`: names of the job's `secrets:` the template may read as `secrets.NAME`. A file rendered with secrets is handled like `secret: true`.",
+      type: "array",
+      uniqueItems: true,
+      items: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+    },
   },
 };
-const schema77 = {
+const schema79 = {
   description: "An id: lower-case letters, digits, `.`, `_`, `-`, with `/` between path segments; no `..`.",
   type: "string",
   pattern: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
   maxLength: 200,
 };
-const schema81 = {
+const schema83 = {
   description: "A shell: `sh`, `bash` or `powershell`.",
   enum: ["sh", "bash", "powershell"],
 };
@@ -6339,12 +8402,27 @@ function validate36(
   }
   var _valid1 = _errs8 === errors;
   valid2 = valid2 || _valid1;
+  const _errs9 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing3;
+    if (data.copy === undefined && (missing3 = "copy")) {
+      const err3 = {};
+      if (vErrors === null) {
+        vErrors = [err3];
+      } else {
+        vErrors.push(err3);
+      }
+      errors++;
+    }
+  }
+  var _valid1 = _errs9 === errors;
+  valid2 = valid2 || _valid1;
   if (!valid2) {
-    const err3 = {};
+    const err4 = {};
     if (vErrors === null) {
-      vErrors = [err3];
+      vErrors = [err4];
     } else {
-      vErrors.push(err3);
+      vErrors.push(err4);
     }
     errors++;
   } else {
@@ -6359,20 +8437,20 @@ function validate36(
   }
   var valid1 = _errs4 === errors;
   if (valid1) {
-    const err4 = {
+    const err5 = {
       instancePath,
       schemaPath: "#/oneOf/0/not",
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema75.oneOf[0].not,
-      parentSchema: schema75.oneOf[0],
+      schema: schema77.oneOf[0].not,
+      parentSchema: schema77.oneOf[0],
       data,
     };
     if (vErrors === null) {
-      vErrors = [err4];
+      vErrors = [err5];
     } else {
-      vErrors.push(err4);
+      vErrors.push(err5);
     }
     errors++;
   } else {
@@ -6387,20 +8465,20 @@ function validate36(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.uses === undefined) {
-      const err5 = {
+      const err6 = {
         instancePath,
         schemaPath: "#/oneOf/0/required",
         keyword: "required",
         params: { missingProperty: "uses" },
         message: "must have required property '" + "uses" + "'",
-        schema: schema75.oneOf[0].required,
-        parentSchema: schema75.oneOf[0],
+        schema: schema77.oneOf[0].required,
+        parentSchema: schema77.oneOf[0],
         data,
       };
       if (vErrors === null) {
-        vErrors = [err5];
+        vErrors = [err6];
       } else {
-        vErrors.push(err5);
+        vErrors.push(err6);
       }
       errors++;
     }
@@ -6410,30 +8488,15 @@ function validate36(
     valid0 = true;
     passing0 = 0;
   }
-  const _errs9 = errors;
   const _errs10 = errors;
   const _errs11 = errors;
   const _errs12 = errors;
-  let valid4 = false;
   const _errs13 = errors;
-  if (data && typeof data == "object" && !Array.isArray(data)) {
-    let missing3;
-    if (data.with === undefined && (missing3 = "with")) {
-      const err6 = {};
-      if (vErrors === null) {
-        vErrors = [err6];
-      } else {
-        vErrors.push(err6);
-      }
-      errors++;
-    }
-  }
-  var _valid2 = _errs13 === errors;
-  valid4 = valid4 || _valid2;
+  let valid4 = false;
   const _errs14 = errors;
   if (data && typeof data == "object" && !Array.isArray(data)) {
     let missing4;
-    if (data.uses === undefined && (missing4 = "uses")) {
+    if (data.with === undefined && (missing4 = "with")) {
       const err7 = {};
       if (vErrors === null) {
         vErrors = [err7];
@@ -6445,47 +8508,77 @@ function validate36(
   }
   var _valid2 = _errs14 === errors;
   valid4 = valid4 || _valid2;
+  const _errs15 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing5;
+    if (data.uses === undefined && (missing5 = "uses")) {
+      const err8 = {};
+      if (vErrors === null) {
+        vErrors = [err8];
+      } else {
+        vErrors.push(err8);
+      }
+      errors++;
+    }
+  }
+  var _valid2 = _errs15 === errors;
+  valid4 = valid4 || _valid2;
+  const _errs16 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing6;
+    if (data.copy === undefined && (missing6 = "copy")) {
+      const err9 = {};
+      if (vErrors === null) {
+        vErrors = [err9];
+      } else {
+        vErrors.push(err9);
+      }
+      errors++;
+    }
+  }
+  var _valid2 = _errs16 === errors;
+  valid4 = valid4 || _valid2;
   if (!valid4) {
-    const err8 = {};
+    const err10 = {};
     if (vErrors === null) {
-      vErrors = [err8];
+      vErrors = [err10];
     } else {
-      vErrors.push(err8);
+      vErrors.push(err10);
     }
     errors++;
   } else {
-    errors = _errs12;
+    errors = _errs13;
     if (vErrors !== null) {
-      if (_errs12) {
-        vErrors.length = _errs12;
+      if (_errs13) {
+        vErrors.length = _errs13;
       } else {
         vErrors = null;
       }
     }
   }
-  var valid3 = _errs11 === errors;
+  var valid3 = _errs12 === errors;
   if (valid3) {
-    const err9 = {
+    const err11 = {
       instancePath,
       schemaPath: "#/oneOf/1/not",
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema75.oneOf[1].not,
-      parentSchema: schema75.oneOf[1],
+      schema: schema77.oneOf[1].not,
+      parentSchema: schema77.oneOf[1],
       data,
     };
     if (vErrors === null) {
-      vErrors = [err9];
+      vErrors = [err11];
     } else {
-      vErrors.push(err9);
+      vErrors.push(err11);
     }
     errors++;
   } else {
-    errors = _errs10;
+    errors = _errs11;
     if (vErrors !== null) {
-      if (_errs10) {
-        vErrors.length = _errs10;
+      if (_errs11) {
+        vErrors.length = _errs11;
       } else {
         vErrors = null;
       }
@@ -6493,25 +8586,25 @@ function validate36(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.run === undefined) {
-      const err10 = {
+      const err12 = {
         instancePath,
         schemaPath: "#/oneOf/1/required",
         keyword: "required",
         params: { missingProperty: "run" },
         message: "must have required property '" + "run" + "'",
-        schema: schema75.oneOf[1].required,
-        parentSchema: schema75.oneOf[1],
+        schema: schema77.oneOf[1].required,
+        parentSchema: schema77.oneOf[1],
         data,
       };
       if (vErrors === null) {
-        vErrors = [err10];
+        vErrors = [err12];
       } else {
-        vErrors.push(err10);
+        vErrors.push(err12);
       }
       errors++;
     }
   }
-  var _valid0 = _errs9 === errors;
+  var _valid0 = _errs10 === errors;
   if (_valid0 && valid0) {
     valid0 = false;
     passing0 = [passing0, 1];
@@ -6520,22 +8613,178 @@ function validate36(
       valid0 = true;
       passing0 = 1;
     }
+    const _errs17 = errors;
+    const _errs18 = errors;
+    const _errs19 = errors;
+    const _errs20 = errors;
+    let valid6 = false;
+    const _errs21 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing7;
+      if (data.with === undefined && (missing7 = "with")) {
+        const err13 = {};
+        if (vErrors === null) {
+          vErrors = [err13];
+        } else {
+          vErrors.push(err13);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs21 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs22 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing8;
+      if (data.uses === undefined && (missing8 = "uses")) {
+        const err14 = {};
+        if (vErrors === null) {
+          vErrors = [err14];
+        } else {
+          vErrors.push(err14);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs22 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs23 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing9;
+      if (data.run === undefined && (missing9 = "run")) {
+        const err15 = {};
+        if (vErrors === null) {
+          vErrors = [err15];
+        } else {
+          vErrors.push(err15);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs23 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs24 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing10;
+      if (data.check === undefined && (missing10 = "check")) {
+        const err16 = {};
+        if (vErrors === null) {
+          vErrors = [err16];
+        } else {
+          vErrors.push(err16);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs24 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs25 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing11;
+      if (data.shell === undefined && (missing11 = "shell")) {
+        const err17 = {};
+        if (vErrors === null) {
+          vErrors = [err17];
+        } else {
+          vErrors.push(err17);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs25 === errors;
+    valid6 = valid6 || _valid3;
+    if (!valid6) {
+      const err18 = {};
+      if (vErrors === null) {
+        vErrors = [err18];
+      } else {
+        vErrors.push(err18);
+      }
+      errors++;
+    } else {
+      errors = _errs20;
+      if (vErrors !== null) {
+        if (_errs20) {
+          vErrors.length = _errs20;
+        } else {
+          vErrors = null;
+        }
+      }
+    }
+    var valid5 = _errs19 === errors;
+    if (valid5) {
+      const err19 = {
+        instancePath,
+        schemaPath: "#/oneOf/2/not",
+        keyword: "not",
+        params: {},
+        message: "must NOT be valid",
+        schema: schema77.oneOf[2].not,
+        parentSchema: schema77.oneOf[2],
+        data,
+      };
+      if (vErrors === null) {
+        vErrors = [err19];
+      } else {
+        vErrors.push(err19);
+      }
+      errors++;
+    } else {
+      errors = _errs18;
+      if (vErrors !== null) {
+        if (_errs18) {
+          vErrors.length = _errs18;
+        } else {
+          vErrors = null;
+        }
+      }
+    }
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      if (data.copy === undefined) {
+        const err20 = {
+          instancePath,
+          schemaPath: "#/oneOf/2/required",
+          keyword: "required",
+          params: { missingProperty: "copy" },
+          message: "must have required property '" + "copy" + "'",
+          schema: schema77.oneOf[2].required,
+          parentSchema: schema77.oneOf[2],
+          data,
+        };
+        if (vErrors === null) {
+          vErrors = [err20];
+        } else {
+          vErrors.push(err20);
+        }
+        errors++;
+      }
+    }
+    var _valid0 = _errs17 === errors;
+    if (_valid0 && valid0) {
+      valid0 = false;
+      passing0 = [passing0, 2];
+    } else {
+      if (_valid0) {
+        valid0 = true;
+        passing0 = 2;
+      }
+    }
   }
   if (!valid0) {
-    const err11 = {
+    const err21 = {
       instancePath,
       schemaPath: "#/oneOf",
       keyword: "oneOf",
       params: { passingSchemas: passing0 },
       message: "must match exactly one schema in oneOf",
-      schema: schema75.oneOf,
-      parentSchema: schema75,
+      schema: schema77.oneOf,
+      parentSchema: schema77,
       data,
     };
     if (vErrors === null) {
-      vErrors = [err11];
+      vErrors = [err21];
     } else {
-      vErrors.push(err11);
+      vErrors.push(err21);
     }
     errors++;
   } else {
@@ -6550,21 +8799,21 @@ function validate36(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func6.call(schema75.properties, key0)) {
-        const err12 = {
+      if (!func6.call(schema77.properties, key0)) {
+        const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
           keyword: "additionalProperties",
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema75,
+          parentSchema: schema77,
           data,
         };
         if (vErrors === null) {
-          vErrors = [err12];
+          vErrors = [err22];
         } else {
-          vErrors.push(err12);
+          vErrors.push(err22);
         }
         errors++;
       }
@@ -6573,233 +8822,33 @@ function validate36(
       let data0 = data.id;
       if (typeof data0 === "string") {
         if (func1(data0) > 100) {
-          const err13 = {
+          const err23 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/maxLength",
             keyword: "maxLength",
             params: { limit: 100 },
             message: "must NOT have more than 100 characters",
             schema: 100,
-            parentSchema: schema76,
+            parentSchema: schema78,
             data: data0,
           };
           if (vErrors === null) {
-            vErrors = [err13];
+            vErrors = [err23];
           } else {
-            vErrors.push(err13);
+            vErrors.push(err23);
           }
           errors++;
         }
         if (!pattern19.test(data0)) {
-          const err14 = {
+          const err24 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/pattern",
             keyword: "pattern",
             params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
             message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
             schema: "^[a-z0-9][a-z0-9_-]*$",
-            parentSchema: schema76,
+            parentSchema: schema78,
             data: data0,
-          };
-          if (vErrors === null) {
-            vErrors = [err14];
-          } else {
-            vErrors.push(err14);
-          }
-          errors++;
-        }
-      } else {
-        const err15 = {
-          instancePath: instancePath + "/id",
-          schemaPath: "#/$defs/stepId/type",
-          keyword: "type",
-          params: { type: "string" },
-          message: "must be string",
-          schema: schema76.type,
-          parentSchema: schema76,
-          data: data0,
-        };
-        if (vErrors === null) {
-          vErrors = [err15];
-        } else {
-          vErrors.push(err15);
-        }
-        errors++;
-      }
-    }
-    if (data.name !== undefined) {
-      let data1 = data.name;
-      if (typeof data1 === "string") {
-        if (func1(data1) < 1) {
-          const err16 = {
-            instancePath: instancePath + "/name",
-            schemaPath: "#/properties/name/minLength",
-            keyword: "minLength",
-            params: { limit: 1 },
-            message: "must NOT have fewer than 1 characters",
-            schema: 1,
-            parentSchema: schema75.properties.name,
-            data: data1,
-          };
-          if (vErrors === null) {
-            vErrors = [err16];
-          } else {
-            vErrors.push(err16);
-          }
-          errors++;
-        }
-      } else {
-        const err17 = {
-          instancePath: instancePath + "/name",
-          schemaPath: "#/properties/name/type",
-          keyword: "type",
-          params: { type: "string" },
-          message: "must be string",
-          schema: schema75.properties.name.type,
-          parentSchema: schema75.properties.name,
-          data: data1,
-        };
-        if (vErrors === null) {
-          vErrors = [err17];
-        } else {
-          vErrors.push(err17);
-        }
-        errors++;
-      }
-    }
-    if (data.uses !== undefined) {
-      let data2 = data.uses;
-      if (typeof data2 === "string") {
-        if (func1(data2) > 200) {
-          const err18 = {
-            instancePath: instancePath + "/uses",
-            schemaPath: "#/$defs/id/maxLength",
-            keyword: "maxLength",
-            params: { limit: 200 },
-            message: "must NOT have more than 200 characters",
-            schema: 200,
-            parentSchema: schema77,
-            data: data2,
-          };
-          if (vErrors === null) {
-            vErrors = [err18];
-          } else {
-            vErrors.push(err18);
-          }
-          errors++;
-        }
-        if (!pattern20.test(data2)) {
-          const err19 = {
-            instancePath: instancePath + "/uses",
-            schemaPath: "#/$defs/id/pattern",
-            keyword: "pattern",
-            params: { pattern: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" },
-            message:
-              'must match pattern "' + "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" + '"',
-            schema: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
-            parentSchema: schema77,
-            data: data2,
-          };
-          if (vErrors === null) {
-            vErrors = [err19];
-          } else {
-            vErrors.push(err19);
-          }
-          errors++;
-        }
-      } else {
-        const err20 = {
-          instancePath: instancePath + "/uses",
-          schemaPath: "#/$defs/id/type",
-          keyword: "type",
-          params: { type: "string" },
-          message: "must be string",
-          schema: schema77.type,
-          parentSchema: schema77,
-          data: data2,
-        };
-        if (vErrors === null) {
-          vErrors = [err20];
-        } else {
-          vErrors.push(err20);
-        }
-        errors++;
-      }
-    }
-    if (data.with !== undefined) {
-      let data3 = data.with;
-      if (!(data3 && typeof data3 == "object" && !Array.isArray(data3))) {
-        const err21 = {
-          instancePath: instancePath + "/with",
-          schemaPath: "#/properties/with/type",
-          keyword: "type",
-          params: { type: "object" },
-          message: "must be object",
-          schema: schema75.properties.with.type,
-          parentSchema: schema75.properties.with,
-          data: data3,
-        };
-        if (vErrors === null) {
-          vErrors = [err21];
-        } else {
-          vErrors.push(err21);
-        }
-        errors++;
-      }
-    }
-    if (data.run !== undefined) {
-      let data4 = data.run;
-      if (typeof data4 === "string") {
-        if (func1(data4) < 1) {
-          const err22 = {
-            instancePath: instancePath + "/run",
-            schemaPath: "#/properties/run/minLength",
-            keyword: "minLength",
-            params: { limit: 1 },
-            message: "must NOT have fewer than 1 characters",
-            schema: 1,
-            parentSchema: schema75.properties.run,
-            data: data4,
-          };
-          if (vErrors === null) {
-            vErrors = [err22];
-          } else {
-            vErrors.push(err22);
-          }
-          errors++;
-        }
-      } else {
-        const err23 = {
-          instancePath: instancePath + "/run",
-          schemaPath: "#/properties/run/type",
-          keyword: "type",
-          params: { type: "string" },
-          message: "must be string",
-          schema: schema75.properties.run.type,
-          parentSchema: schema75.properties.run,
-          data: data4,
-        };
-        if (vErrors === null) {
-          vErrors = [err23];
-        } else {
-          vErrors.push(err23);
-        }
-        errors++;
-      }
-    }
-    if (data.check !== undefined) {
-      let data5 = data.check;
-      if (typeof data5 === "string") {
-        if (func1(data5) < 1) {
-          const err24 = {
-            instancePath: instancePath + "/check",
-            schemaPath: "#/properties/check/minLength",
-            keyword: "minLength",
-            params: { limit: 1 },
-            message: "must NOT have fewer than 1 characters",
-            schema: 1,
-            parentSchema: schema75.properties.check,
-            data: data5,
           };
           if (vErrors === null) {
             vErrors = [err24];
@@ -6810,14 +8859,14 @@ function validate36(
         }
       } else {
         const err25 = {
-          instancePath: instancePath + "/check",
-          schemaPath: "#/properties/check/type",
+          instancePath: instancePath + "/id",
+          schemaPath: "#/$defs/stepId/type",
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema75.properties.check.type,
-          parentSchema: schema75.properties.check,
-          data: data5,
+          schema: schema78.type,
+          parentSchema: schema78,
+          data: data0,
         };
         if (vErrors === null) {
           vErrors = [err25];
@@ -6827,122 +8876,117 @@ function validate36(
         errors++;
       }
     }
-    if (data.if !== undefined) {
-      let data6 = data.if;
-      if (typeof data6 !== "string" && typeof data6 !== "boolean") {
-        const err26 = {
-          instancePath: instancePath + "/if",
-          schemaPath: "#/properties/if/type",
+    if (data.name !== undefined) {
+      let data1 = data.name;
+      if (typeof data1 === "string") {
+        if (func1(data1) < 1) {
+          const err26 = {
+            instancePath: instancePath + "/name",
+            schemaPath: "#/properties/name/minLength",
+            keyword: "minLength",
+            params: { limit: 1 },
+            message: "must NOT have fewer than 1 characters",
+            schema: 1,
+            parentSchema: schema77.properties.name,
+            data: data1,
+          };
+          if (vErrors === null) {
+            vErrors = [err26];
+          } else {
+            vErrors.push(err26);
+          }
+          errors++;
+        }
+      } else {
+        const err27 = {
+          instancePath: instancePath + "/name",
+          schemaPath: "#/properties/name/type",
           keyword: "type",
-          params: { type: schema75.properties.if.type },
-          message: "must be string,boolean",
-          schema: schema75.properties.if.type,
-          parentSchema: schema75.properties.if,
-          data: data6,
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema77.properties.name.type,
+          parentSchema: schema77.properties.name,
+          data: data1,
         };
         if (vErrors === null) {
-          vErrors = [err26];
+          vErrors = [err27];
         } else {
-          vErrors.push(err26);
+          vErrors.push(err27);
         }
         errors++;
       }
     }
-    if (data.env !== undefined) {
-      let data7 = data.env;
-      if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
-        for (const key1 in data7) {
-          const _errs35 = errors;
-          if (typeof key1 === "string") {
-            if (!pattern21.test(key1)) {
-              const err27 = {
-                instancePath: instancePath + "/env",
-                schemaPath: "#/$defs/env/propertyNames/pattern",
-                keyword: "pattern",
-                params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
-                message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
-                schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-                parentSchema: schema72.propertyNames,
-                data: key1,
-                propertyName: key1,
-              };
-              if (vErrors === null) {
-                vErrors = [err27];
-              } else {
-                vErrors.push(err27);
-              }
-              errors++;
-            }
+    if (data.uses !== undefined) {
+      let data2 = data.uses;
+      if (typeof data2 === "string") {
+        if (func1(data2) > 200) {
+          const err28 = {
+            instancePath: instancePath + "/uses",
+            schemaPath: "#/$defs/id/maxLength",
+            keyword: "maxLength",
+            params: { limit: 200 },
+            message: "must NOT have more than 200 characters",
+            schema: 200,
+            parentSchema: schema79,
+            data: data2,
+          };
+          if (vErrors === null) {
+            vErrors = [err28];
           } else {
-            const err28 = {
-              instancePath: instancePath + "/env",
-              schemaPath: "#/$defs/env/propertyNames/type",
-              keyword: "type",
-              params: { type: "string" },
-              message: "must be string",
-              schema: schema72.propertyNames.type,
-              parentSchema: schema72.propertyNames,
-              data: key1,
-              propertyName: key1,
-            };
-            if (vErrors === null) {
-              vErrors = [err28];
-            } else {
-              vErrors.push(err28);
-            }
-            errors++;
+            vErrors.push(err28);
           }
-          var valid9 = _errs35 === errors;
-          if (!valid9) {
-            const err29 = {
-              instancePath: instancePath + "/env",
-              schemaPath: "#/$defs/env/propertyNames",
-              keyword: "propertyNames",
-              params: { propertyName: key1 },
-              message: "property name must be valid",
-              schema: schema72.propertyNames,
-              parentSchema: schema72,
-              data: data7,
-            };
-            if (vErrors === null) {
-              vErrors = [err29];
-            } else {
-              vErrors.push(err29);
-            }
-            errors++;
-          }
+          errors++;
         }
-        for (const key2 in data7) {
-          let data8 = data7[key2];
-          if (typeof data8 !== "string" && !(typeof data8 == "number") && typeof data8 !== "boolean") {
-            const err30 = {
-              instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
-              schemaPath: "#/$defs/env/additionalProperties/type",
-              keyword: "type",
-              params: { type: schema72.additionalProperties.type },
-              message: "must be string,number,boolean",
-              schema: schema72.additionalProperties.type,
-              parentSchema: schema72.additionalProperties,
-              data: data8,
-            };
-            if (vErrors === null) {
-              vErrors = [err30];
-            } else {
-              vErrors.push(err30);
-            }
-            errors++;
+        if (!pattern20.test(data2)) {
+          const err29 = {
+            instancePath: instancePath + "/uses",
+            schemaPath: "#/$defs/id/pattern",
+            keyword: "pattern",
+            params: { pattern: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" },
+            message:
+              'must match pattern "' + "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" + '"',
+            schema: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
+            parentSchema: schema79,
+            data: data2,
+          };
+          if (vErrors === null) {
+            vErrors = [err29];
+          } else {
+            vErrors.push(err29);
           }
+          errors++;
         }
       } else {
+        const err30 = {
+          instancePath: instancePath + "/uses",
+          schemaPath: "#/$defs/id/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema79.type,
+          parentSchema: schema79,
+          data: data2,
+        };
+        if (vErrors === null) {
+          vErrors = [err30];
+        } else {
+          vErrors.push(err30);
+        }
+        errors++;
+      }
+    }
+    if (data.with !== undefined) {
+      let data3 = data.with;
+      if (!(data3 && typeof data3 == "object" && !Array.isArray(data3))) {
         const err31 = {
-          instancePath: instancePath + "/env",
-          schemaPath: "#/$defs/env/type",
+          instancePath: instancePath + "/with",
+          schemaPath: "#/properties/with/type",
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema72.type,
-          parentSchema: schema72,
-          data: data7,
+          schema: schema77.properties.with.type,
+          parentSchema: schema77.properties.with,
+          data: data3,
         };
         if (vErrors === null) {
           vErrors = [err31];
@@ -6952,19 +8996,19 @@ function validate36(
         errors++;
       }
     }
-    if (data.retry !== undefined) {
-      let data9 = data.retry;
-      if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
-        if (data9.attempts === undefined) {
+    if (data.run !== undefined) {
+      let data4 = data.run;
+      if (typeof data4 === "string") {
+        if (func1(data4) < 1) {
           const err32 = {
-            instancePath: instancePath + "/retry",
-            schemaPath: "#/properties/retry/required",
-            keyword: "required",
-            params: { missingProperty: "attempts" },
-            message: "must have required property '" + "attempts" + "'",
-            schema: schema75.properties.retry.required,
-            parentSchema: schema75.properties.retry,
-            data: data9,
+            instancePath: instancePath + "/run",
+            schemaPath: "#/properties/run/minLength",
+            keyword: "minLength",
+            params: { limit: 1 },
+            message: "must NOT have fewer than 1 characters",
+            schema: 1,
+            parentSchema: schema77.properties.run,
+            data: data4,
           };
           if (vErrors === null) {
             vErrors = [err32];
@@ -6973,98 +9017,103 @@ function validate36(
           }
           errors++;
         }
-        for (const key3 in data9) {
-          if (!(key3 === "attempts" || key3 === "delay")) {
-            const err33 = {
-              instancePath: instancePath + "/retry",
-              schemaPath: "#/properties/retry/additionalProperties",
-              keyword: "additionalProperties",
-              params: { additionalProperty: key3 },
-              message: "must NOT have additional properties",
-              schema: false,
-              parentSchema: schema75.properties.retry,
-              data: data9,
-            };
-            if (vErrors === null) {
-              vErrors = [err33];
-            } else {
-              vErrors.push(err33);
-            }
-            errors++;
-          }
+      } else {
+        const err33 = {
+          instancePath: instancePath + "/run",
+          schemaPath: "#/properties/run/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema77.properties.run.type,
+          parentSchema: schema77.properties.run,
+          data: data4,
+        };
+        if (vErrors === null) {
+          vErrors = [err33];
+        } else {
+          vErrors.push(err33);
         }
-        if (data9.attempts !== undefined) {
-          let data10 = data9.attempts;
-          if (!(typeof data10 == "number" && !(data10 % 1) && !isNaN(data10))) {
-            const err34 = {
-              instancePath: instancePath + "/retry/attempts",
-              schemaPath: "#/properties/retry/properties/attempts/type",
-              keyword: "type",
-              params: { type: "integer" },
-              message: "must be integer",
-              schema: schema75.properties.retry.properties.attempts.type,
-              parentSchema: schema75.properties.retry.properties.attempts,
-              data: data10,
-            };
-            if (vErrors === null) {
-              vErrors = [err34];
-            } else {
-              vErrors.push(err34);
-            }
-            errors++;
+        errors++;
+      }
+    }
+    if (data.check !== undefined) {
+      let data5 = data.check;
+      if (typeof data5 === "string") {
+        if (func1(data5) < 1) {
+          const err34 = {
+            instancePath: instancePath + "/check",
+            schemaPath: "#/properties/check/minLength",
+            keyword: "minLength",
+            params: { limit: 1 },
+            message: "must NOT have fewer than 1 characters",
+            schema: 1,
+            parentSchema: schema77.properties.check,
+            data: data5,
+          };
+          if (vErrors === null) {
+            vErrors = [err34];
+          } else {
+            vErrors.push(err34);
           }
-          if (typeof data10 == "number") {
-            if (data10 > 100 || isNaN(data10)) {
-              const err35 = {
-                instancePath: instancePath + "/retry/attempts",
-                schemaPath: "#/properties/retry/properties/attempts/maximum",
-                keyword: "maximum",
-                params: { comparison: "<=", limit: 100 },
-                message: "must be <= 100",
-                schema: 100,
-                parentSchema: schema75.properties.retry.properties.attempts,
-                data: data10,
-              };
-              if (vErrors === null) {
-                vErrors = [err35];
-              } else {
-                vErrors.push(err35);
-              }
-              errors++;
-            }
-            if (data10 < 1 || isNaN(data10)) {
-              const err36 = {
-                instancePath: instancePath + "/retry/attempts",
-                schemaPath: "#/properties/retry/properties/attempts/minimum",
-                keyword: "minimum",
-                params: { comparison: ">=", limit: 1 },
-                message: "must be >= 1",
-                schema: 1,
-                parentSchema: schema75.properties.retry.properties.attempts,
-                data: data10,
-              };
-              if (vErrors === null) {
-                vErrors = [err36];
-              } else {
-                vErrors.push(err36);
-              }
-              errors++;
-            }
-          }
+          errors++;
         }
-        if (data9.delay !== undefined) {
-          let data11 = data9.delay;
-          if (typeof data11 === "string") {
-            if (!pattern5.test(data11)) {
+      } else {
+        const err35 = {
+          instancePath: instancePath + "/check",
+          schemaPath: "#/properties/check/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema77.properties.check.type,
+          parentSchema: schema77.properties.check,
+          data: data5,
+        };
+        if (vErrors === null) {
+          vErrors = [err35];
+        } else {
+          vErrors.push(err35);
+        }
+        errors++;
+      }
+    }
+    if (data.if !== undefined) {
+      let data6 = data.if;
+      if (typeof data6 !== "string" && typeof data6 !== "boolean") {
+        const err36 = {
+          instancePath: instancePath + "/if",
+          schemaPath: "#/properties/if/type",
+          keyword: "type",
+          params: { type: schema77.properties.if.type },
+          message: "must be string,boolean",
+          schema: schema77.properties.if.type,
+          parentSchema: schema77.properties.if,
+          data: data6,
+        };
+        if (vErrors === null) {
+          vErrors = [err36];
+        } else {
+          vErrors.push(err36);
+        }
+        errors++;
+      }
+    }
+    if (data.env !== undefined) {
+      let data7 = data.env;
+      if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
+        for (const key1 in data7) {
+          const _errs46 = errors;
+          if (typeof key1 === "string") {
+            if (!pattern21.test(key1)) {
               const err37 = {
-                instancePath: instancePath + "/retry/delay",
-                schemaPath: "#/$defs/duration/pattern",
+                instancePath: instancePath + "/env",
+                schemaPath: "#/$defs/env/propertyNames/pattern",
                 keyword: "pattern",
-                params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
-                message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
-                schema: "^([0-9]+(ms|s|m|h|d))+$",
-                parentSchema: schema71,
-                data: data11,
+                params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
+                message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
+                schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
+                parentSchema: schema74.propertyNames,
+                data: key1,
+                propertyName: key1,
               };
               if (vErrors === null) {
                 vErrors = [err37];
@@ -7075,14 +9124,15 @@ function validate36(
             }
           } else {
             const err38 = {
-              instancePath: instancePath + "/retry/delay",
-              schemaPath: "#/$defs/duration/type",
+              instancePath: instancePath + "/env",
+              schemaPath: "#/$defs/env/propertyNames/type",
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema71.type,
-              parentSchema: schema71,
-              data: data11,
+              schema: schema74.propertyNames.type,
+              parentSchema: schema74.propertyNames,
+              data: key1,
+              propertyName: key1,
             };
             if (vErrors === null) {
               vErrors = [err38];
@@ -7091,57 +9141,57 @@ function validate36(
             }
             errors++;
           }
-        }
-      } else {
-        const err39 = {
-          instancePath: instancePath + "/retry",
-          schemaPath: "#/properties/retry/type",
-          keyword: "type",
-          params: { type: "object" },
-          message: "must be object",
-          schema: schema75.properties.retry.type,
-          parentSchema: schema75.properties.retry,
-          data: data9,
-        };
-        if (vErrors === null) {
-          vErrors = [err39];
-        } else {
-          vErrors.push(err39);
-        }
-        errors++;
-      }
-    }
-    if (data.timeout !== undefined) {
-      let data12 = data.timeout;
-      if (typeof data12 === "string") {
-        if (!pattern5.test(data12)) {
-          const err40 = {
-            instancePath: instancePath + "/timeout",
-            schemaPath: "#/$defs/duration/pattern",
-            keyword: "pattern",
-            params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
-            message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
-            schema: "^([0-9]+(ms|s|m|h|d))+$",
-            parentSchema: schema71,
-            data: data12,
-          };
-          if (vErrors === null) {
-            vErrors = [err40];
-          } else {
-            vErrors.push(err40);
+          var valid11 = _errs46 === errors;
+          if (!valid11) {
+            const err39 = {
+              instancePath: instancePath + "/env",
+              schemaPath: "#/$defs/env/propertyNames",
+              keyword: "propertyNames",
+              params: { propertyName: key1 },
+              message: "property name must be valid",
+              schema: schema74.propertyNames,
+              parentSchema: schema74,
+              data: data7,
+            };
+            if (vErrors === null) {
+              vErrors = [err39];
+            } else {
+              vErrors.push(err39);
+            }
+            errors++;
           }
-          errors++;
+        }
+        for (const key2 in data7) {
+          let data8 = data7[key2];
+          if (typeof data8 !== "string" && !(typeof data8 == "number") && typeof data8 !== "boolean") {
+            const err40 = {
+              instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
+              schemaPath: "#/$defs/env/additionalProperties/type",
+              keyword: "type",
+              params: { type: schema74.additionalProperties.type },
+              message: "must be string,number,boolean",
+              schema: schema74.additionalProperties.type,
+              parentSchema: schema74.additionalProperties,
+              data: data8,
+            };
+            if (vErrors === null) {
+              vErrors = [err40];
+            } else {
+              vErrors.push(err40);
+            }
+            errors++;
+          }
         }
       } else {
         const err41 = {
-          instancePath: instancePath + "/timeout",
-          schemaPath: "#/$defs/duration/type",
+          instancePath: instancePath + "/env",
+          schemaPath: "#/$defs/env/type",
           keyword: "type",
-          params: { type: "string" },
-          message: "must be string",
-          schema: schema71.type,
-          parentSchema: schema71,
-          data: data12,
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema74.type,
+          parentSchema: schema74,
+          data: data7,
         };
         if (vErrors === null) {
           vErrors = [err41];
@@ -7151,23 +9201,222 @@ function validate36(
         errors++;
       }
     }
+    if (data.retry !== undefined) {
+      let data9 = data.retry;
+      if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
+        if (data9.attempts === undefined) {
+          const err42 = {
+            instancePath: instancePath + "/retry",
+            schemaPath: "#/properties/retry/required",
+            keyword: "required",
+            params: { missingProperty: "attempts" },
+            message: "must have required property '" + "attempts" + "'",
+            schema: schema77.properties.retry.required,
+            parentSchema: schema77.properties.retry,
+            data: data9,
+          };
+          if (vErrors === null) {
+            vErrors = [err42];
+          } else {
+            vErrors.push(err42);
+          }
+          errors++;
+        }
+        for (const key3 in data9) {
+          if (!(key3 === "attempts" || key3 === "delay")) {
+            const err43 = {
+              instancePath: instancePath + "/retry",
+              schemaPath: "#/properties/retry/additionalProperties",
+              keyword: "additionalProperties",
+              params: { additionalProperty: key3 },
+              message: "must NOT have additional properties",
+              schema: false,
+              parentSchema: schema77.properties.retry,
+              data: data9,
+            };
+            if (vErrors === null) {
+              vErrors = [err43];
+            } else {
+              vErrors.push(err43);
+            }
+            errors++;
+          }
+        }
+        if (data9.attempts !== undefined) {
+          let data10 = data9.attempts;
+          if (!(typeof data10 == "number" && !(data10 % 1) && !isNaN(data10))) {
+            const err44 = {
+              instancePath: instancePath + "/retry/attempts",
+              schemaPath: "#/properties/retry/properties/attempts/type",
+              keyword: "type",
+              params: { type: "integer" },
+              message: "must be integer",
+              schema: schema77.properties.retry.properties.attempts.type,
+              parentSchema: schema77.properties.retry.properties.attempts,
+              data: data10,
+            };
+            if (vErrors === null) {
+              vErrors = [err44];
+            } else {
+              vErrors.push(err44);
+            }
+            errors++;
+          }
+          if (typeof data10 == "number") {
+            if (data10 > 100 || isNaN(data10)) {
+              const err45 = {
+                instancePath: instancePath + "/retry/attempts",
+                schemaPath: "#/properties/retry/properties/attempts/maximum",
+                keyword: "maximum",
+                params: { comparison: "<=", limit: 100 },
+                message: "must be <= 100",
+                schema: 100,
+                parentSchema: schema77.properties.retry.properties.attempts,
+                data: data10,
+              };
+              if (vErrors === null) {
+                vErrors = [err45];
+              } else {
+                vErrors.push(err45);
+              }
+              errors++;
+            }
+            if (data10 < 1 || isNaN(data10)) {
+              const err46 = {
+                instancePath: instancePath + "/retry/attempts",
+                schemaPath: "#/properties/retry/properties/attempts/minimum",
+                keyword: "minimum",
+                params: { comparison: ">=", limit: 1 },
+                message: "must be >= 1",
+                schema: 1,
+                parentSchema: schema77.properties.retry.properties.attempts,
+                data: data10,
+              };
+              if (vErrors === null) {
+                vErrors = [err46];
+              } else {
+                vErrors.push(err46);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data9.delay !== undefined) {
+          let data11 = data9.delay;
+          if (typeof data11 === "string") {
+            if (!pattern5.test(data11)) {
+              const err47 = {
+                instancePath: instancePath + "/retry/delay",
+                schemaPath: "#/$defs/duration/pattern",
+                keyword: "pattern",
+                params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
+                message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
+                schema: "^([0-9]+(ms|s|m|h|d))+$",
+                parentSchema: schema73,
+                data: data11,
+              };
+              if (vErrors === null) {
+                vErrors = [err47];
+              } else {
+                vErrors.push(err47);
+              }
+              errors++;
+            }
+          } else {
+            const err48 = {
+              instancePath: instancePath + "/retry/delay",
+              schemaPath: "#/$defs/duration/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema73.type,
+              parentSchema: schema73,
+              data: data11,
+            };
+            if (vErrors === null) {
+              vErrors = [err48];
+            } else {
+              vErrors.push(err48);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err49 = {
+          instancePath: instancePath + "/retry",
+          schemaPath: "#/properties/retry/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema77.properties.retry.type,
+          parentSchema: schema77.properties.retry,
+          data: data9,
+        };
+        if (vErrors === null) {
+          vErrors = [err49];
+        } else {
+          vErrors.push(err49);
+        }
+        errors++;
+      }
+    }
+    if (data.timeout !== undefined) {
+      let data12 = data.timeout;
+      if (typeof data12 === "string") {
+        if (!pattern5.test(data12)) {
+          const err50 = {
+            instancePath: instancePath + "/timeout",
+            schemaPath: "#/$defs/duration/pattern",
+            keyword: "pattern",
+            params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
+            message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
+            schema: "^([0-9]+(ms|s|m|h|d))+$",
+            parentSchema: schema73,
+            data: data12,
+          };
+          if (vErrors === null) {
+            vErrors = [err50];
+          } else {
+            vErrors.push(err50);
+          }
+          errors++;
+        }
+      } else {
+        const err51 = {
+          instancePath: instancePath + "/timeout",
+          schemaPath: "#/$defs/duration/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema73.type,
+          parentSchema: schema73,
+          data: data12,
+        };
+        if (vErrors === null) {
+          vErrors = [err51];
+        } else {
+          vErrors.push(err51);
+        }
+        errors++;
+      }
+    }
     if (data.continue_on_error !== undefined) {
       let data13 = data.continue_on_error;
       if (typeof data13 !== "boolean") {
-        const err42 = {
+        const err52 = {
           instancePath: instancePath + "/continue_on_error",
           schemaPath: "#/properties/continue_on_error/type",
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema75.properties.continue_on_error.type,
-          parentSchema: schema75.properties.continue_on_error,
+          schema: schema77.properties.continue_on_error.type,
+          parentSchema: schema77.properties.continue_on_error,
           data: data13,
         };
         if (vErrors === null) {
-          vErrors = [err42];
+          vErrors = [err52];
         } else {
-          vErrors.push(err42);
+          vErrors.push(err52);
         }
         errors++;
       }
@@ -7175,20 +9424,20 @@ function validate36(
     if (data.sudo !== undefined) {
       let data14 = data.sudo;
       if (typeof data14 !== "boolean") {
-        const err43 = {
+        const err53 = {
           instancePath: instancePath + "/sudo",
           schemaPath: "#/properties/sudo/type",
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema75.properties.sudo.type,
-          parentSchema: schema75.properties.sudo,
+          schema: schema77.properties.sudo.type,
+          parentSchema: schema77.properties.sudo,
           data: data14,
         };
         if (vErrors === null) {
-          vErrors = [err43];
+          vErrors = [err53];
         } else {
-          vErrors.push(err43);
+          vErrors.push(err53);
         }
         errors++;
       }
@@ -7196,39 +9445,683 @@ function validate36(
     if (data.shell !== undefined) {
       let data15 = data.shell;
       if (!(data15 === "sh" || data15 === "bash" || data15 === "powershell")) {
-        const err44 = {
+        const err54 = {
           instancePath: instancePath + "/shell",
           schemaPath: "#/$defs/shell/enum",
           keyword: "enum",
-          params: { allowedValues: schema81.enum },
+          params: { allowedValues: schema83.enum },
           message: "must be equal to one of the allowed values",
-          schema: schema81.enum,
-          parentSchema: schema81,
+          schema: schema83.enum,
+          parentSchema: schema83,
           data: data15,
         };
         if (vErrors === null) {
-          vErrors = [err44];
+          vErrors = [err54];
         } else {
-          vErrors.push(err44);
+          vErrors.push(err54);
+        }
+        errors++;
+      }
+    }
+    if (data.copy !== undefined) {
+      let data16 = data.copy;
+      if (data16 && typeof data16 == "object" && !Array.isArray(data16)) {
+        if (data16.src === undefined) {
+          const err55 = {
+            instancePath: instancePath + "/copy",
+            schemaPath: "#/properties/copy/required",
+            keyword: "required",
+            params: { missingProperty: "src" },
+            message: "must have required property '" + "src" + "'",
+            schema: schema77.properties.copy.required,
+            parentSchema: schema77.properties.copy,
+            data: data16,
+          };
+          if (vErrors === null) {
+            vErrors = [err55];
+          } else {
+            vErrors.push(err55);
+          }
+          errors++;
+        }
+        if (data16.dest === undefined) {
+          const err56 = {
+            instancePath: instancePath + "/copy",
+            schemaPath: "#/properties/copy/required",
+            keyword: "required",
+            params: { missingProperty: "dest" },
+            message: "must have required property '" + "dest" + "'",
+            schema: schema77.properties.copy.required,
+            parentSchema: schema77.properties.copy,
+            data: data16,
+          };
+          if (vErrors === null) {
+            vErrors = [err56];
+          } else {
+            vErrors.push(err56);
+          }
+          errors++;
+        }
+        for (const key4 in data16) {
+          if (!(
+            key4 === "src" ||
+            key4 === "dest" ||
+            key4 === "mode" ||
+            key4 === "owner" ||
+            key4 === "group" ||
+            key4 === "template" ||
+            key4 === "secret"
+          )) {
+            const err57 = {
+              instancePath: instancePath + "/copy",
+              schemaPath: "#/properties/copy/additionalProperties",
+              keyword: "additionalProperties",
+              params: { additionalProperty: key4 },
+              message: "must NOT have additional properties",
+              schema: false,
+              parentSchema: schema77.properties.copy,
+              data: data16,
+            };
+            if (vErrors === null) {
+              vErrors = [err57];
+            } else {
+              vErrors.push(err57);
+            }
+            errors++;
+          }
+        }
+        if (data16.src !== undefined) {
+          let data17 = data16.src;
+          if (typeof data17 === "string") {
+            if (!pattern24.test(data17)) {
+              const err58 = {
+                instancePath: instancePath + "/copy/src",
+                schemaPath: "#/properties/copy/properties/src/pattern",
+                keyword: "pattern",
+                params: { pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$" },
+                message: 'must match pattern "' + "^files/(?!.*\\.\\.)[^\\s].*[^/]$" + '"',
+                schema: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
+                parentSchema: schema77.properties.copy.properties.src,
+                data: data17,
+              };
+              if (vErrors === null) {
+                vErrors = [err58];
+              } else {
+                vErrors.push(err58);
+              }
+              errors++;
+            }
+          } else {
+            const err59 = {
+              instancePath: instancePath + "/copy/src",
+              schemaPath: "#/properties/copy/properties/src/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.copy.properties.src.type,
+              parentSchema: schema77.properties.copy.properties.src,
+              data: data17,
+            };
+            if (vErrors === null) {
+              vErrors = [err59];
+            } else {
+              vErrors.push(err59);
+            }
+            errors++;
+          }
+        }
+        if (data16.dest !== undefined) {
+          let data18 = data16.dest;
+          if (typeof data18 === "string") {
+            if (func1(data18) < 2) {
+              const err60 = {
+                instancePath: instancePath + "/copy/dest",
+                schemaPath: "#/properties/copy/properties/dest/minLength",
+                keyword: "minLength",
+                params: { limit: 2 },
+                message: "must NOT have fewer than 2 characters",
+                schema: 2,
+                parentSchema: schema77.properties.copy.properties.dest,
+                data: data18,
+              };
+              if (vErrors === null) {
+                vErrors = [err60];
+              } else {
+                vErrors.push(err60);
+              }
+              errors++;
+            }
+          } else {
+            const err61 = {
+              instancePath: instancePath + "/copy/dest",
+              schemaPath: "#/properties/copy/properties/dest/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.copy.properties.dest.type,
+              parentSchema: schema77.properties.copy.properties.dest,
+              data: data18,
+            };
+            if (vErrors === null) {
+              vErrors = [err61];
+            } else {
+              vErrors.push(err61);
+            }
+            errors++;
+          }
+        }
+        if (data16.mode !== undefined) {
+          let data19 = data16.mode;
+          if (typeof data19 === "string") {
+            if (!pattern25.test(data19)) {
+              const err62 = {
+                instancePath: instancePath + "/copy/mode",
+                schemaPath: "#/properties/copy/properties/mode/pattern",
+                keyword: "pattern",
+                params: { pattern: "^0?[0-7]{3,4}$" },
+                message: 'must match pattern "' + "^0?[0-7]{3,4}$" + '"',
+                schema: "^0?[0-7]{3,4}$",
+                parentSchema: schema77.properties.copy.properties.mode,
+                data: data19,
+              };
+              if (vErrors === null) {
+                vErrors = [err62];
+              } else {
+                vErrors.push(err62);
+              }
+              errors++;
+            }
+          } else {
+            const err63 = {
+              instancePath: instancePath + "/copy/mode",
+              schemaPath: "#/properties/copy/properties/mode/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.copy.properties.mode.type,
+              parentSchema: schema77.properties.copy.properties.mode,
+              data: data19,
+            };
+            if (vErrors === null) {
+              vErrors = [err63];
+            } else {
+              vErrors.push(err63);
+            }
+            errors++;
+          }
+        }
+        if (data16.owner !== undefined) {
+          let data20 = data16.owner;
+          if (typeof data20 === "string") {
+            if (!pattern26.test(data20)) {
+              const err64 = {
+                instancePath: instancePath + "/copy/owner",
+                schemaPath: "#/properties/copy/properties/owner/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
+                schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+                parentSchema: schema77.properties.copy.properties.owner,
+                data: data20,
+              };
+              if (vErrors === null) {
+                vErrors = [err64];
+              } else {
+                vErrors.push(err64);
+              }
+              errors++;
+            }
+          } else {
+            const err65 = {
+              instancePath: instancePath + "/copy/owner",
+              schemaPath: "#/properties/copy/properties/owner/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.copy.properties.owner.type,
+              parentSchema: schema77.properties.copy.properties.owner,
+              data: data20,
+            };
+            if (vErrors === null) {
+              vErrors = [err65];
+            } else {
+              vErrors.push(err65);
+            }
+            errors++;
+          }
+        }
+        if (data16.group !== undefined) {
+          let data21 = data16.group;
+          if (typeof data21 === "string") {
+            if (!pattern26.test(data21)) {
+              const err66 = {
+                instancePath: instancePath + "/copy/group",
+                schemaPath: "#/properties/copy/properties/group/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
+                schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+                parentSchema: schema77.properties.copy.properties.group,
+                data: data21,
+              };
+              if (vErrors === null) {
+                vErrors = [err66];
+              } else {
+                vErrors.push(err66);
+              }
+              errors++;
+            }
+          } else {
+            const err67 = {
+              instancePath: instancePath + "/copy/group",
+              schemaPath: "#/properties/copy/properties/group/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.copy.properties.group.type,
+              parentSchema: schema77.properties.copy.properties.group,
+              data: data21,
+            };
+            if (vErrors === null) {
+              vErrors = [err67];
+            } else {
+              vErrors.push(err67);
+            }
+            errors++;
+          }
+        }
+        if (data16.template !== undefined) {
+          let data22 = data16.template;
+          if (typeof data22 !== "boolean") {
+            const err68 = {
+              instancePath: instancePath + "/copy/template",
+              schemaPath: "#/properties/copy/properties/template/type",
+              keyword: "type",
+              params: { type: "boolean" },
+              message: "must be boolean",
+              schema: schema77.properties.copy.properties.template.type,
+              parentSchema: schema77.properties.copy.properties.template,
+              data: data22,
+            };
+            if (vErrors === null) {
+              vErrors = [err68];
+            } else {
+              vErrors.push(err68);
+            }
+            errors++;
+          }
+        }
+        if (data16.secret !== undefined) {
+          let data23 = data16.secret;
+          if (typeof data23 !== "boolean") {
+            const err69 = {
+              instancePath: instancePath + "/copy/secret",
+              schemaPath: "#/properties/copy/properties/secret/type",
+              keyword: "type",
+              params: { type: "boolean" },
+              message: "must be boolean",
+              schema: schema77.properties.copy.properties.secret.type,
+              parentSchema: schema77.properties.copy.properties.secret,
+              data: data23,
+            };
+            if (vErrors === null) {
+              vErrors = [err69];
+            } else {
+              vErrors.push(err69);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err70 = {
+          instancePath: instancePath + "/copy",
+          schemaPath: "#/properties/copy/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema77.properties.copy.type,
+          parentSchema: schema77.properties.copy,
+          data: data16,
+        };
+        if (vErrors === null) {
+          vErrors = [err70];
+        } else {
+          vErrors.push(err70);
+        }
+        errors++;
+      }
+    }
+    if (data.tags !== undefined) {
+      let data24 = data.tags;
+      if (Array.isArray(data24)) {
+        const len0 = data24.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data25 = data24[i0];
+          if (typeof data25 === "string") {
+            if (func1(data25) > 64) {
+              const err71 = {
+                instancePath: instancePath + "/tags/" + i0,
+                schemaPath: "#/properties/tags/items/maxLength",
+                keyword: "maxLength",
+                params: { limit: 64 },
+                message: "must NOT have more than 64 characters",
+                schema: 64,
+                parentSchema: schema77.properties.tags.items,
+                data: data25,
+              };
+              if (vErrors === null) {
+                vErrors = [err71];
+              } else {
+                vErrors.push(err71);
+              }
+              errors++;
+            }
+            if (!pattern28.test(data25)) {
+              const err72 = {
+                instancePath: instancePath + "/tags/" + i0,
+                schemaPath: "#/properties/tags/items/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[a-z0-9][a-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[a-z0-9][a-z0-9_.-]*$" + '"',
+                schema: "^[a-z0-9][a-z0-9_.-]*$",
+                parentSchema: schema77.properties.tags.items,
+                data: data25,
+              };
+              if (vErrors === null) {
+                vErrors = [err72];
+              } else {
+                vErrors.push(err72);
+              }
+              errors++;
+            }
+          } else {
+            const err73 = {
+              instancePath: instancePath + "/tags/" + i0,
+              schemaPath: "#/properties/tags/items/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.tags.items.type,
+              parentSchema: schema77.properties.tags.items,
+              data: data25,
+            };
+            if (vErrors === null) {
+              vErrors = [err73];
+            } else {
+              vErrors.push(err73);
+            }
+            errors++;
+          }
+        }
+        let i1 = data24.length;
+        let j0;
+        if (i1 > 1) {
+          const indices0 = {};
+          for (; i1--;) {
+            let item0 = data24[i1];
+            if (typeof item0 !== "string") {
+              continue;
+            }
+            if (typeof indices0[item0] == "number") {
+              j0 = indices0[item0];
+              const err74 = {
+                instancePath: instancePath + "/tags",
+                schemaPath: "#/properties/tags/uniqueItems",
+                keyword: "uniqueItems",
+                params: { i: i1, j: j0 },
+                message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)",
+                schema: true,
+                parentSchema: schema77.properties.tags,
+                data: data24,
+              };
+              if (vErrors === null) {
+                vErrors = [err74];
+              } else {
+                vErrors.push(err74);
+              }
+              errors++;
+              break;
+            }
+            indices0[item0] = i1;
+          }
+        }
+      } else {
+        const err75 = {
+          instancePath: instancePath + "/tags",
+          schemaPath: "#/properties/tags/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema77.properties.tags.type,
+          parentSchema: schema77.properties.tags,
+          data: data24,
+        };
+        if (vErrors === null) {
+          vErrors = [err75];
+        } else {
+          vErrors.push(err75);
+        }
+        errors++;
+      }
+    }
+    if (data.notify !== undefined) {
+      let data26 = data.notify;
+      if (Array.isArray(data26)) {
+        const len1 = data26.length;
+        for (let i2 = 0; i2 < len1; i2++) {
+          let data27 = data26[i2];
+          if (typeof data27 === "string") {
+            if (func1(data27) > 100) {
+              const err76 = {
+                instancePath: instancePath + "/notify/" + i2,
+                schemaPath: "#/$defs/stepId/maxLength",
+                keyword: "maxLength",
+                params: { limit: 100 },
+                message: "must NOT have more than 100 characters",
+                schema: 100,
+                parentSchema: schema78,
+                data: data27,
+              };
+              if (vErrors === null) {
+                vErrors = [err76];
+              } else {
+                vErrors.push(err76);
+              }
+              errors++;
+            }
+            if (!pattern19.test(data27)) {
+              const err77 = {
+                instancePath: instancePath + "/notify/" + i2,
+                schemaPath: "#/$defs/stepId/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
+                message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
+                schema: "^[a-z0-9][a-z0-9_-]*$",
+                parentSchema: schema78,
+                data: data27,
+              };
+              if (vErrors === null) {
+                vErrors = [err77];
+              } else {
+                vErrors.push(err77);
+              }
+              errors++;
+            }
+          } else {
+            const err78 = {
+              instancePath: instancePath + "/notify/" + i2,
+              schemaPath: "#/$defs/stepId/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema78.type,
+              parentSchema: schema78,
+              data: data27,
+            };
+            if (vErrors === null) {
+              vErrors = [err78];
+            } else {
+              vErrors.push(err78);
+            }
+            errors++;
+          }
+        }
+        let i3 = data26.length;
+        let j1;
+        if (i3 > 1) {
+          outer0: for (; i3--;) {
+            for (j1 = i3; j1--;) {
+              if (func0(data26[i3], data26[j1])) {
+                const err79 = {
+                  instancePath: instancePath + "/notify",
+                  schemaPath: "#/properties/notify/uniqueItems",
+                  keyword: "uniqueItems",
+                  params: { i: i3, j: j1 },
+                  message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)",
+                  schema: true,
+                  parentSchema: schema77.properties.notify,
+                  data: data26,
+                };
+                if (vErrors === null) {
+                  vErrors = [err79];
+                } else {
+                  vErrors.push(err79);
+                }
+                errors++;
+                break outer0;
+              }
+            }
+          }
+        }
+      } else {
+        const err80 = {
+          instancePath: instancePath + "/notify",
+          schemaPath: "#/properties/notify/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema77.properties.notify.type,
+          parentSchema: schema77.properties.notify,
+          data: data26,
+        };
+        if (vErrors === null) {
+          vErrors = [err80];
+        } else {
+          vErrors.push(err80);
+        }
+        errors++;
+      }
+    }
+    if (data.secrets !== undefined) {
+      let data28 = data.secrets;
+      if (Array.isArray(data28)) {
+        const len2 = data28.length;
+        for (let i4 = 0; i4 < len2; i4++) {
+          let data29 = data28[i4];
+          if (typeof data29 === "string") {
+            if (!pattern18.test(data29)) {
+              const err81 = {
+                instancePath: instancePath + "/secrets/" + i4,
+                schemaPath: "#/properties/secrets/items/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+                message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
+                schema: "^[A-Za-z_][A-Za-z0-9_]*$",
+                parentSchema: schema77.properties.secrets.items,
+                data: data29,
+              };
+              if (vErrors === null) {
+                vErrors = [err81];
+              } else {
+                vErrors.push(err81);
+              }
+              errors++;
+            }
+          } else {
+            const err82 = {
+              instancePath: instancePath + "/secrets/" + i4,
+              schemaPath: "#/properties/secrets/items/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.secrets.items.type,
+              parentSchema: schema77.properties.secrets.items,
+              data: data29,
+            };
+            if (vErrors === null) {
+              vErrors = [err82];
+            } else {
+              vErrors.push(err82);
+            }
+            errors++;
+          }
+        }
+        let i5 = data28.length;
+        let j2;
+        if (i5 > 1) {
+          const indices1 = {};
+          for (; i5--;) {
+            let item1 = data28[i5];
+            if (typeof item1 !== "string") {
+              continue;
+            }
+            if (typeof indices1[item1] == "number") {
+              j2 = indices1[item1];
+              const err83 = {
+                instancePath: instancePath + "/secrets",
+                schemaPath: "#/properties/secrets/uniqueItems",
+                keyword: "uniqueItems",
+                params: { i: i5, j: j2 },
+                message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)",
+                schema: true,
+                parentSchema: schema77.properties.secrets,
+                data: data28,
+              };
+              if (vErrors === null) {
+                vErrors = [err83];
+              } else {
+                vErrors.push(err83);
+              }
+              errors++;
+              break;
+            }
+            indices1[item1] = i5;
+          }
+        }
+      } else {
+        const err84 = {
+          instancePath: instancePath + "/secrets",
+          schemaPath: "#/properties/secrets/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema77.properties.secrets.type,
+          parentSchema: schema77.properties.secrets,
+          data: data28,
+        };
+        if (vErrors === null) {
+          vErrors = [err84];
+        } else {
+          vErrors.push(err84);
         }
         errors++;
       }
     }
   } else {
-    const err45 = {
+    const err85 = {
       instancePath,
       schemaPath: "#/type",
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema75.type,
-      parentSchema: schema75,
+      schema: schema77.type,
+      parentSchema: schema77,
       data,
     };
     if (vErrors === null) {
-      vErrors = [err45];
+      vErrors = [err85];
     } else {
-      vErrors.push(err45);
+      vErrors.push(err85);
     }
     errors++;
   }
@@ -7258,7 +10151,7 @@ function validate35(
         params: { limit: 1 },
         message: "must NOT have fewer than 1 items",
         schema: 1,
-        parentSchema: schema74,
+        parentSchema: schema76,
         data,
       };
       if (vErrors === null) {
@@ -7290,8 +10183,8 @@ function validate35(
       keyword: "type",
       params: { type: "array" },
       message: "must be array",
-      schema: schema74.type,
-      parentSchema: schema74,
+      schema: schema76.type,
+      parentSchema: schema76,
       data,
     };
     if (vErrors === null) {
@@ -7347,8 +10240,8 @@ function validate34(
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema66.oneOf[0].not,
-      parentSchema: schema66.oneOf[0],
+      schema: schema68.oneOf[0].not,
+      parentSchema: schema68.oneOf[0],
       data,
     };
     if (vErrors === null) {
@@ -7375,8 +10268,8 @@ function validate34(
         keyword: "required",
         params: { missingProperty: "steps" },
         message: "must have required property '" + "steps" + "'",
-        schema: schema66.oneOf[0].required,
-        parentSchema: schema66.oneOf[0],
+        schema: schema68.oneOf[0].required,
+        parentSchema: schema68.oneOf[0],
         data,
       };
       if (vErrors === null) {
@@ -7415,8 +10308,8 @@ function validate34(
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema66.oneOf[1].not,
-      parentSchema: schema66.oneOf[1],
+      schema: schema68.oneOf[1].not,
+      parentSchema: schema68.oneOf[1],
       data,
     };
     if (vErrors === null) {
@@ -7443,8 +10336,8 @@ function validate34(
         keyword: "required",
         params: { missingProperty: "phases" },
         message: "must have required property '" + "phases" + "'",
-        schema: schema66.oneOf[1].required,
-        parentSchema: schema66.oneOf[1],
+        schema: schema68.oneOf[1].required,
+        parentSchema: schema68.oneOf[1],
         data,
       };
       if (vErrors === null) {
@@ -7472,8 +10365,8 @@ function validate34(
       keyword: "oneOf",
       params: { passingSchemas: passing0 },
       message: "must match exactly one schema in oneOf",
-      schema: schema66.oneOf,
-      parentSchema: schema66,
+      schema: schema68.oneOf,
+      parentSchema: schema68,
       data,
     };
     if (vErrors === null) {
@@ -7494,7 +10387,7 @@ function validate34(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func6.call(schema66.properties, key0)) {
+      if (!func6.call(schema68.properties, key0)) {
         const err7 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -7502,7 +10395,7 @@ function validate34(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema66,
+          parentSchema: schema68,
           data,
         };
         if (vErrors === null) {
@@ -7522,8 +10415,8 @@ function validate34(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema66.properties.description.type,
-          parentSchema: schema66.properties.description,
+          schema: schema68.properties.description.type,
+          parentSchema: schema68.properties.description,
           data: data0,
         };
         if (vErrors === null) {
@@ -7546,7 +10439,7 @@ function validate34(
               params: { additionalProperty: key1 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema66.properties.on,
+              parentSchema: schema68.properties.on,
               data: data1,
             };
             if (vErrors === null) {
@@ -7569,8 +10462,8 @@ function validate34(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema66.properties.on.properties.push.anyOf[0].type,
-              parentSchema: schema66.properties.on.properties.push.anyOf[0],
+              schema: schema68.properties.on.properties.push.anyOf[0].type,
+              parentSchema: schema68.properties.on.properties.push.anyOf[0],
               data: data2,
             };
             if (vErrors === null) {
@@ -7593,7 +10486,7 @@ function validate34(
                   params: { additionalProperty: key2 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema66.properties.on.properties.push.anyOf[1],
+                  parentSchema: schema68.properties.on.properties.push.anyOf[1],
                   data: data2,
                 };
                 if (vErrors === null) {
@@ -7621,7 +10514,7 @@ function validate34(
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
                         parentSchema:
-                          schema66.properties.on.properties.push.anyOf[1].properties.branches.items,
+                          schema68.properties.on.properties.push.anyOf[1].properties.branches.items,
                         data: data4,
                       };
                       if (vErrors === null) {
@@ -7638,8 +10531,8 @@ function validate34(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema66.properties.on.properties.push.anyOf[1].properties.branches.items.type,
-                      parentSchema: schema66.properties.on.properties.push.anyOf[1].properties.branches.items,
+                      schema: schema68.properties.on.properties.push.anyOf[1].properties.branches.items.type,
+                      parentSchema: schema68.properties.on.properties.push.anyOf[1].properties.branches.items,
                       data: data4,
                     };
                     if (vErrors === null) {
@@ -7657,8 +10550,8 @@ function validate34(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema66.properties.on.properties.push.anyOf[1].properties.branches.type,
-                  parentSchema: schema66.properties.on.properties.push.anyOf[1].properties.branches,
+                  schema: schema68.properties.on.properties.push.anyOf[1].properties.branches.type,
+                  parentSchema: schema68.properties.on.properties.push.anyOf[1].properties.branches,
                   data: data3,
                 };
                 if (vErrors === null) {
@@ -7685,7 +10578,7 @@ function validate34(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema66.properties.on.properties.push.anyOf[1].properties.paths.items,
+                        parentSchema: schema68.properties.on.properties.push.anyOf[1].properties.paths.items,
                         data: data6,
                       };
                       if (vErrors === null) {
@@ -7702,8 +10595,8 @@ function validate34(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema66.properties.on.properties.push.anyOf[1].properties.paths.items.type,
-                      parentSchema: schema66.properties.on.properties.push.anyOf[1].properties.paths.items,
+                      schema: schema68.properties.on.properties.push.anyOf[1].properties.paths.items.type,
+                      parentSchema: schema68.properties.on.properties.push.anyOf[1].properties.paths.items,
                       data: data6,
                     };
                     if (vErrors === null) {
@@ -7721,8 +10614,8 @@ function validate34(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema66.properties.on.properties.push.anyOf[1].properties.paths.type,
-                  parentSchema: schema66.properties.on.properties.push.anyOf[1].properties.paths,
+                  schema: schema68.properties.on.properties.push.anyOf[1].properties.paths.type,
+                  parentSchema: schema68.properties.on.properties.push.anyOf[1].properties.paths,
                   data: data5,
                 };
                 if (vErrors === null) {
@@ -7740,8 +10633,8 @@ function validate34(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema66.properties.on.properties.push.anyOf[1].type,
-              parentSchema: schema66.properties.on.properties.push.anyOf[1],
+              schema: schema68.properties.on.properties.push.anyOf[1].type,
+              parentSchema: schema68.properties.on.properties.push.anyOf[1],
               data: data2,
             };
             if (vErrors === null) {
@@ -7760,8 +10653,8 @@ function validate34(
               keyword: "anyOf",
               params: {},
               message: "must match a schema in anyOf",
-              schema: schema66.properties.on.properties.push.anyOf,
-              parentSchema: schema66.properties.on.properties.push,
+              schema: schema68.properties.on.properties.push.anyOf,
+              parentSchema: schema68.properties.on.properties.push,
               data: data2,
             };
             if (vErrors === null) {
@@ -7795,8 +10688,8 @@ function validate34(
                     keyword: "required",
                     params: { missingProperty: "cron" },
                     message: "must have required property '" + "cron" + "'",
-                    schema: schema66.properties.on.properties.schedule.items.required,
-                    parentSchema: schema66.properties.on.properties.schedule.items,
+                    schema: schema68.properties.on.properties.schedule.items.required,
+                    parentSchema: schema68.properties.on.properties.schedule.items,
                     data: data8,
                   };
                   if (vErrors === null) {
@@ -7815,7 +10708,7 @@ function validate34(
                       params: { additionalProperty: key3 },
                       message: "must NOT have additional properties",
                       schema: false,
-                      parentSchema: schema66.properties.on.properties.schedule.items,
+                      parentSchema: schema68.properties.on.properties.schedule.items,
                       data: data8,
                     };
                     if (vErrors === null) {
@@ -7837,7 +10730,7 @@ function validate34(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema66.properties.on.properties.schedule.items.properties.cron,
+                        parentSchema: schema68.properties.on.properties.schedule.items.properties.cron,
                         data: data9,
                       };
                       if (vErrors === null) {
@@ -7854,8 +10747,8 @@ function validate34(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema66.properties.on.properties.schedule.items.properties.cron.type,
-                      parentSchema: schema66.properties.on.properties.schedule.items.properties.cron,
+                      schema: schema68.properties.on.properties.schedule.items.properties.cron.type,
+                      parentSchema: schema68.properties.on.properties.schedule.items.properties.cron,
                       data: data9,
                     };
                     if (vErrors === null) {
@@ -7877,7 +10770,7 @@ function validate34(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema66.properties.on.properties.schedule.items.properties.timezone,
+                        parentSchema: schema68.properties.on.properties.schedule.items.properties.timezone,
                         data: data10,
                       };
                       if (vErrors === null) {
@@ -7894,8 +10787,8 @@ function validate34(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema66.properties.on.properties.schedule.items.properties.timezone.type,
-                      parentSchema: schema66.properties.on.properties.schedule.items.properties.timezone,
+                      schema: schema68.properties.on.properties.schedule.items.properties.timezone.type,
+                      parentSchema: schema68.properties.on.properties.schedule.items.properties.timezone,
                       data: data10,
                     };
                     if (vErrors === null) {
@@ -7915,11 +10808,11 @@ function validate34(
                       keyword: "enum",
                       params: {
                         allowedValues:
-                          schema66.properties.on.properties.schedule.items.properties.catch_up.enum,
+                          schema68.properties.on.properties.schedule.items.properties.catch_up.enum,
                       },
                       message: "must be equal to one of the allowed values",
-                      schema: schema66.properties.on.properties.schedule.items.properties.catch_up.enum,
-                      parentSchema: schema66.properties.on.properties.schedule.items.properties.catch_up,
+                      schema: schema68.properties.on.properties.schedule.items.properties.catch_up.enum,
+                      parentSchema: schema68.properties.on.properties.schedule.items.properties.catch_up,
                       data: data11,
                     };
                     if (vErrors === null) {
@@ -7937,8 +10830,8 @@ function validate34(
                   keyword: "type",
                   params: { type: "object" },
                   message: "must be object",
-                  schema: schema66.properties.on.properties.schedule.items.type,
-                  parentSchema: schema66.properties.on.properties.schedule.items,
+                  schema: schema68.properties.on.properties.schedule.items.type,
+                  parentSchema: schema68.properties.on.properties.schedule.items,
                   data: data8,
                 };
                 if (vErrors === null) {
@@ -7956,8 +10849,8 @@ function validate34(
               keyword: "type",
               params: { type: "array" },
               message: "must be array",
-              schema: schema66.properties.on.properties.schedule.type,
-              parentSchema: schema66.properties.on.properties.schedule,
+              schema: schema68.properties.on.properties.schedule.type,
+              parentSchema: schema68.properties.on.properties.schedule,
               data: data7,
             };
             if (vErrors === null) {
@@ -7980,8 +10873,8 @@ function validate34(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema66.properties.on.properties.webhook.anyOf[0].type,
-              parentSchema: schema66.properties.on.properties.webhook.anyOf[0],
+              schema: schema68.properties.on.properties.webhook.anyOf[0].type,
+              parentSchema: schema68.properties.on.properties.webhook.anyOf[0],
               data: data12,
             };
             if (vErrors === null) {
@@ -8004,7 +10897,7 @@ function validate34(
                   params: { additionalProperty: key4 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema66.properties.on.properties.webhook.anyOf[1],
+                  parentSchema: schema68.properties.on.properties.webhook.anyOf[1],
                   data: data12,
                 };
                 if (vErrors === null) {
@@ -8033,7 +10926,7 @@ function validate34(
                       '"',
                     schema:
                       "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
-                    parentSchema: schema67,
+                    parentSchema: schema69,
                     data: data13,
                   };
                   if (vErrors === null) {
@@ -8050,8 +10943,8 @@ function validate34(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema67.type,
-                  parentSchema: schema67,
+                  schema: schema69.type,
+                  parentSchema: schema69,
                   data: data13,
                 };
                 if (vErrors === null) {
@@ -8079,7 +10972,7 @@ function validate34(
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
                         parentSchema:
-                          schema66.properties.on.properties.webhook.anyOf[1].properties.types.items,
+                          schema68.properties.on.properties.webhook.anyOf[1].properties.types.items,
                         data: data15,
                       };
                       if (vErrors === null) {
@@ -8096,8 +10989,8 @@ function validate34(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema66.properties.on.properties.webhook.anyOf[1].properties.types.items.type,
-                      parentSchema: schema66.properties.on.properties.webhook.anyOf[1].properties.types.items,
+                      schema: schema68.properties.on.properties.webhook.anyOf[1].properties.types.items.type,
+                      parentSchema: schema68.properties.on.properties.webhook.anyOf[1].properties.types.items,
                       data: data15,
                     };
                     if (vErrors === null) {
@@ -8115,8 +11008,8 @@ function validate34(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema66.properties.on.properties.webhook.anyOf[1].properties.types.type,
-                  parentSchema: schema66.properties.on.properties.webhook.anyOf[1].properties.types,
+                  schema: schema68.properties.on.properties.webhook.anyOf[1].properties.types.type,
+                  parentSchema: schema68.properties.on.properties.webhook.anyOf[1].properties.types,
                   data: data14,
                 };
                 if (vErrors === null) {
@@ -8134,8 +11027,8 @@ function validate34(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema66.properties.on.properties.webhook.anyOf[1].type,
-              parentSchema: schema66.properties.on.properties.webhook.anyOf[1],
+              schema: schema68.properties.on.properties.webhook.anyOf[1].type,
+              parentSchema: schema68.properties.on.properties.webhook.anyOf[1],
               data: data12,
             };
             if (vErrors === null) {
@@ -8154,8 +11047,8 @@ function validate34(
               keyword: "anyOf",
               params: {},
               message: "must match a schema in anyOf",
-              schema: schema66.properties.on.properties.webhook.anyOf,
-              parentSchema: schema66.properties.on.properties.webhook,
+              schema: schema68.properties.on.properties.webhook.anyOf,
+              parentSchema: schema68.properties.on.properties.webhook,
               data: data12,
             };
             if (vErrors === null) {
@@ -8184,8 +11077,8 @@ function validate34(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema66.properties.on.properties.manual.type,
-              parentSchema: schema66.properties.on.properties.manual,
+              schema: schema68.properties.on.properties.manual.type,
+              parentSchema: schema68.properties.on.properties.manual,
               data: data16,
             };
             if (vErrors === null) {
@@ -8203,8 +11096,8 @@ function validate34(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema66.properties.on.type,
-          parentSchema: schema66.properties.on,
+          schema: schema68.properties.on.type,
+          parentSchema: schema68.properties.on,
           data: data1,
         };
         if (vErrors === null) {
@@ -8229,7 +11122,7 @@ function validate34(
                 params: { limit: 64 },
                 message: "must NOT have more than 64 characters",
                 schema: 64,
-                parentSchema: schema68.propertyNames,
+                parentSchema: schema70.propertyNames,
                 data: key5,
                 propertyName: key5,
               };
@@ -8248,7 +11141,7 @@ function validate34(
                 params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
                 message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
                 schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-                parentSchema: schema68.propertyNames,
+                parentSchema: schema70.propertyNames,
                 data: key5,
                 propertyName: key5,
               };
@@ -8266,8 +11159,8 @@ function validate34(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema68.propertyNames.type,
-              parentSchema: schema68.propertyNames,
+              schema: schema70.propertyNames.type,
+              parentSchema: schema70.propertyNames,
               data: key5,
               propertyName: key5,
             };
@@ -8286,8 +11179,8 @@ function validate34(
               keyword: "propertyNames",
               params: { propertyName: key5 },
               message: "property name must be valid",
-              schema: schema68.propertyNames,
-              parentSchema: schema68,
+              schema: schema70.propertyNames,
+              parentSchema: schema70,
               data: data17,
             };
             if (vErrors === null) {
@@ -8307,8 +11200,8 @@ function validate34(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema68.additionalProperties.type,
-              parentSchema: schema68.additionalProperties,
+              schema: schema70.additionalProperties.type,
+              parentSchema: schema70.additionalProperties,
               data: data18,
             };
             if (vErrors === null) {
@@ -8326,8 +11219,8 @@ function validate34(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema68.type,
-          parentSchema: schema68,
+          schema: schema70.type,
+          parentSchema: schema70,
           data: data17,
         };
         if (vErrors === null) {
@@ -8350,7 +11243,7 @@ function validate34(
               params: { additionalProperty: key7 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema69,
+              parentSchema: schema71,
               data: data19,
             };
             if (vErrors === null) {
@@ -8375,10 +11268,10 @@ function validate34(
                     instancePath + "/targets/match/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),
                   schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf/0/type",
                   keyword: "type",
-                  params: { type: schema69.properties.match.additionalProperties.anyOf[0].type },
+                  params: { type: schema71.properties.match.additionalProperties.anyOf[0].type },
                   message: "must be string,number,boolean",
-                  schema: schema69.properties.match.additionalProperties.anyOf[0].type,
-                  parentSchema: schema69.properties.match.additionalProperties.anyOf[0],
+                  schema: schema71.properties.match.additionalProperties.anyOf[0].type,
+                  parentSchema: schema71.properties.match.additionalProperties.anyOf[0],
                   data: data21,
                 };
                 if (vErrors === null) {
@@ -8401,7 +11294,7 @@ function validate34(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
-                    parentSchema: schema69.properties.match.additionalProperties.anyOf[1],
+                    parentSchema: schema71.properties.match.additionalProperties.anyOf[1],
                     data: data21,
                   };
                   if (vErrors === null) {
@@ -8428,10 +11321,10 @@ function validate34(
                         i4,
                       schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf/1/items/type",
                       keyword: "type",
-                      params: { type: schema69.properties.match.additionalProperties.anyOf[1].items.type },
+                      params: { type: schema71.properties.match.additionalProperties.anyOf[1].items.type },
                       message: "must be string,number,boolean",
-                      schema: schema69.properties.match.additionalProperties.anyOf[1].items.type,
-                      parentSchema: schema69.properties.match.additionalProperties.anyOf[1].items,
+                      schema: schema71.properties.match.additionalProperties.anyOf[1].items.type,
+                      parentSchema: schema71.properties.match.additionalProperties.anyOf[1].items,
                       data: data22,
                     };
                     if (vErrors === null) {
@@ -8450,8 +11343,8 @@ function validate34(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema69.properties.match.additionalProperties.anyOf[1].type,
-                  parentSchema: schema69.properties.match.additionalProperties.anyOf[1],
+                  schema: schema71.properties.match.additionalProperties.anyOf[1].type,
+                  parentSchema: schema71.properties.match.additionalProperties.anyOf[1],
                   data: data21,
                 };
                 if (vErrors === null) {
@@ -8471,8 +11364,8 @@ function validate34(
                   keyword: "anyOf",
                   params: {},
                   message: "must match a schema in anyOf",
-                  schema: schema69.properties.match.additionalProperties.anyOf,
-                  parentSchema: schema69.properties.match.additionalProperties,
+                  schema: schema71.properties.match.additionalProperties.anyOf,
+                  parentSchema: schema71.properties.match.additionalProperties,
                   data: data21,
                 };
                 if (vErrors === null) {
@@ -8499,8 +11392,8 @@ function validate34(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema69.properties.match.type,
-              parentSchema: schema69.properties.match,
+              schema: schema71.properties.match.type,
+              parentSchema: schema71.properties.match,
               data: data20,
             };
             if (vErrors === null) {
@@ -8526,7 +11419,7 @@ function validate34(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 characters",
                     schema: 1,
-                    parentSchema: schema69.properties.names.items,
+                    parentSchema: schema71.properties.names.items,
                     data: data24,
                   };
                   if (vErrors === null) {
@@ -8543,8 +11436,8 @@ function validate34(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema69.properties.names.items.type,
-                  parentSchema: schema69.properties.names.items,
+                  schema: schema71.properties.names.items.type,
+                  parentSchema: schema71.properties.names.items,
                   data: data24,
                 };
                 if (vErrors === null) {
@@ -8562,8 +11455,8 @@ function validate34(
               keyword: "type",
               params: { type: "array" },
               message: "must be array",
-              schema: schema69.properties.names.type,
-              parentSchema: schema69.properties.names,
+              schema: schema71.properties.names.type,
+              parentSchema: schema71.properties.names,
               data: data23,
             };
             if (vErrors === null) {
@@ -8589,7 +11482,7 @@ function validate34(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 characters",
                     schema: 1,
-                    parentSchema: schema69.properties.exclude.items,
+                    parentSchema: schema71.properties.exclude.items,
                     data: data26,
                   };
                   if (vErrors === null) {
@@ -8606,8 +11499,8 @@ function validate34(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema69.properties.exclude.items.type,
-                  parentSchema: schema69.properties.exclude.items,
+                  schema: schema71.properties.exclude.items.type,
+                  parentSchema: schema71.properties.exclude.items,
                   data: data26,
                 };
                 if (vErrors === null) {
@@ -8625,8 +11518,8 @@ function validate34(
               keyword: "type",
               params: { type: "array" },
               message: "must be array",
-              schema: schema69.properties.exclude.type,
-              parentSchema: schema69.properties.exclude,
+              schema: schema71.properties.exclude.type,
+              parentSchema: schema71.properties.exclude,
               data: data25,
             };
             if (vErrors === null) {
@@ -8644,8 +11537,8 @@ function validate34(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema69.type,
-          parentSchema: schema69,
+          schema: schema71.type,
+          parentSchema: schema71,
           data: data19,
         };
         if (vErrors === null) {
@@ -8668,7 +11561,7 @@ function validate34(
               params: { additionalProperty: key9 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema70,
+              parentSchema: schema72,
               data: data27,
             };
             if (vErrors === null) {
@@ -8688,8 +11581,8 @@ function validate34(
               keyword: "type",
               params: { type: "integer" },
               message: "must be integer",
-              schema: schema70.properties.parallel.type,
-              parentSchema: schema70.properties.parallel,
+              schema: schema72.properties.parallel.type,
+              parentSchema: schema72.properties.parallel,
               data: data28,
             };
             if (vErrors === null) {
@@ -8708,7 +11601,7 @@ function validate34(
                 params: { comparison: "<=", limit: 10000 },
                 message: "must be <= 10000",
                 schema: 10000,
-                parentSchema: schema70.properties.parallel,
+                parentSchema: schema72.properties.parallel,
                 data: data28,
               };
               if (vErrors === null) {
@@ -8726,7 +11619,7 @@ function validate34(
                 params: { comparison: ">=", limit: 1 },
                 message: "must be >= 1",
                 schema: 1,
-                parentSchema: schema70.properties.parallel,
+                parentSchema: schema72.properties.parallel,
                 data: data28,
               };
               if (vErrors === null) {
@@ -8750,8 +11643,8 @@ function validate34(
               keyword: "type",
               params: { type: "integer" },
               message: "must be integer",
-              schema: schema70.properties.batch.anyOf[0].type,
-              parentSchema: schema70.properties.batch.anyOf[0],
+              schema: schema72.properties.batch.anyOf[0].type,
+              parentSchema: schema72.properties.batch.anyOf[0],
               data: data29,
             };
             if (vErrors === null) {
@@ -8770,7 +11663,7 @@ function validate34(
                 params: { comparison: ">=", limit: 1 },
                 message: "must be >= 1",
                 schema: 1,
-                parentSchema: schema70.properties.batch.anyOf[0],
+                parentSchema: schema72.properties.batch.anyOf[0],
                 data: data29,
               };
               if (vErrors === null) {
@@ -8785,7 +11678,7 @@ function validate34(
           valid34 = valid34 || _valid4;
           const _errs96 = errors;
           if (typeof data29 === "string") {
-            if (!pattern35.test(data29)) {
+            if (!pattern49.test(data29)) {
               const err66 = {
                 instancePath: instancePath + "/strategy/batch",
                 schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/pattern",
@@ -8793,7 +11686,7 @@ function validate34(
                 params: { pattern: "^([1-9][0-9]?|100)%$" },
                 message: 'must match pattern "' + "^([1-9][0-9]?|100)%$" + '"',
                 schema: "^([1-9][0-9]?|100)%$",
-                parentSchema: schema70.properties.batch.anyOf[1],
+                parentSchema: schema72.properties.batch.anyOf[1],
                 data: data29,
               };
               if (vErrors === null) {
@@ -8810,8 +11703,8 @@ function validate34(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema70.properties.batch.anyOf[1].type,
-              parentSchema: schema70.properties.batch.anyOf[1],
+              schema: schema72.properties.batch.anyOf[1].type,
+              parentSchema: schema72.properties.batch.anyOf[1],
               data: data29,
             };
             if (vErrors === null) {
@@ -8830,8 +11723,8 @@ function validate34(
               keyword: "anyOf",
               params: {},
               message: "must match a schema in anyOf",
-              schema: schema70.properties.batch.anyOf,
-              parentSchema: schema70.properties.batch,
+              schema: schema72.properties.batch.anyOf,
+              parentSchema: schema72.properties.batch,
               data: data29,
             };
             if (vErrors === null) {
@@ -8860,8 +11753,8 @@ function validate34(
               keyword: "type",
               params: { type: "integer" },
               message: "must be integer",
-              schema: schema70.properties.max_failures.type,
-              parentSchema: schema70.properties.max_failures,
+              schema: schema72.properties.max_failures.type,
+              parentSchema: schema72.properties.max_failures,
               data: data30,
             };
             if (vErrors === null) {
@@ -8880,7 +11773,7 @@ function validate34(
                 params: { comparison: ">=", limit: 0 },
                 message: "must be >= 0",
                 schema: 0,
-                parentSchema: schema70.properties.max_failures,
+                parentSchema: schema72.properties.max_failures,
                 data: data30,
               };
               if (vErrors === null) {
@@ -8899,8 +11792,8 @@ function validate34(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema70.type,
-          parentSchema: schema70,
+          schema: schema72.type,
+          parentSchema: schema72,
           data: data27,
         };
         if (vErrors === null) {
@@ -8921,8 +11814,8 @@ function validate34(
             keyword: "required",
             params: { missingProperty: "group" },
             message: "must have required property '" + "group" + "'",
-            schema: schema66.properties.concurrency.required,
-            parentSchema: schema66.properties.concurrency,
+            schema: schema68.properties.concurrency.required,
+            parentSchema: schema68.properties.concurrency,
             data: data31,
           };
           if (vErrors === null) {
@@ -8941,7 +11834,7 @@ function validate34(
               params: { additionalProperty: key10 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema66.properties.concurrency,
+              parentSchema: schema68.properties.concurrency,
               data: data31,
             };
             if (vErrors === null) {
@@ -8963,7 +11856,7 @@ function validate34(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema66.properties.concurrency.properties.group,
+                parentSchema: schema68.properties.concurrency.properties.group,
                 data: data32,
               };
               if (vErrors === null) {
@@ -8980,8 +11873,8 @@ function validate34(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema66.properties.concurrency.properties.group.type,
-              parentSchema: schema66.properties.concurrency.properties.group,
+              schema: schema68.properties.concurrency.properties.group.type,
+              parentSchema: schema68.properties.concurrency.properties.group,
               data: data32,
             };
             if (vErrors === null) {
@@ -8999,10 +11892,10 @@ function validate34(
               instancePath: instancePath + "/concurrency/policy",
               schemaPath: "#/properties/concurrency/properties/policy/enum",
               keyword: "enum",
-              params: { allowedValues: schema66.properties.concurrency.properties.policy.enum },
+              params: { allowedValues: schema68.properties.concurrency.properties.policy.enum },
               message: "must be equal to one of the allowed values",
-              schema: schema66.properties.concurrency.properties.policy.enum,
-              parentSchema: schema66.properties.concurrency.properties.policy,
+              schema: schema68.properties.concurrency.properties.policy.enum,
+              parentSchema: schema68.properties.concurrency.properties.policy,
               data: data33,
             };
             if (vErrors === null) {
@@ -9020,8 +11913,8 @@ function validate34(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema66.properties.concurrency.type,
-          parentSchema: schema66.properties.concurrency,
+          schema: schema68.properties.concurrency.type,
+          parentSchema: schema68.properties.concurrency,
           data: data31,
         };
         if (vErrors === null) {
@@ -9043,7 +11936,7 @@ function validate34(
             params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
             message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
             schema: "^([0-9]+(ms|s|m|h|d))+$",
-            parentSchema: schema71,
+            parentSchema: schema73,
             data: data34,
           };
           if (vErrors === null) {
@@ -9060,8 +11953,8 @@ function validate34(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema71.type,
-          parentSchema: schema71,
+          schema: schema73.type,
+          parentSchema: schema73,
           data: data34,
         };
         if (vErrors === null) {
@@ -9086,7 +11979,7 @@ function validate34(
                 params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
                 message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
                 schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-                parentSchema: schema72.propertyNames,
+                parentSchema: schema74.propertyNames,
                 data: key11,
                 propertyName: key11,
               };
@@ -9104,8 +11997,8 @@ function validate34(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema72.propertyNames.type,
-              parentSchema: schema72.propertyNames,
+              schema: schema74.propertyNames.type,
+              parentSchema: schema74.propertyNames,
               data: key11,
               propertyName: key11,
             };
@@ -9124,8 +12017,8 @@ function validate34(
               keyword: "propertyNames",
               params: { propertyName: key11 },
               message: "property name must be valid",
-              schema: schema72.propertyNames,
-              parentSchema: schema72,
+              schema: schema74.propertyNames,
+              parentSchema: schema74,
               data: data35,
             };
             if (vErrors === null) {
@@ -9143,10 +12036,10 @@ function validate34(
               instancePath: instancePath + "/env/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/$defs/env/additionalProperties/type",
               keyword: "type",
-              params: { type: schema72.additionalProperties.type },
+              params: { type: schema74.additionalProperties.type },
               message: "must be string,number,boolean",
-              schema: schema72.additionalProperties.type,
-              parentSchema: schema72.additionalProperties,
+              schema: schema74.additionalProperties.type,
+              parentSchema: schema74.additionalProperties,
               data: data36,
             };
             if (vErrors === null) {
@@ -9164,8 +12057,8 @@ function validate34(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema72.type,
-          parentSchema: schema72,
+          schema: schema74.type,
+          parentSchema: schema74,
           data: data35,
         };
         if (vErrors === null) {
@@ -9190,7 +12083,7 @@ function validate34(
                 params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
                 message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
                 schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-                parentSchema: schema66.properties.secrets.propertyNames,
+                parentSchema: schema68.properties.secrets.propertyNames,
                 data: key13,
                 propertyName: key13,
               };
@@ -9208,8 +12101,8 @@ function validate34(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema66.properties.secrets.propertyNames.type,
-              parentSchema: schema66.properties.secrets.propertyNames,
+              schema: schema68.properties.secrets.propertyNames.type,
+              parentSchema: schema68.properties.secrets.propertyNames,
               data: key13,
               propertyName: key13,
             };
@@ -9228,8 +12121,8 @@ function validate34(
               keyword: "propertyNames",
               params: { propertyName: key13 },
               message: "property name must be valid",
-              schema: schema66.properties.secrets.propertyNames,
-              parentSchema: schema66.properties.secrets,
+              schema: schema68.properties.secrets.propertyNames,
+              parentSchema: schema68.properties.secrets,
               data: data37,
             };
             if (vErrors === null) {
@@ -9258,7 +12151,7 @@ function validate34(
                   '"',
                 schema:
                   "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
-                parentSchema: schema67,
+                parentSchema: schema69,
                 data: data38,
               };
               if (vErrors === null) {
@@ -9275,8 +12168,8 @@ function validate34(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema67.type,
-              parentSchema: schema67,
+              schema: schema69.type,
+              parentSchema: schema69,
               data: data38,
             };
             if (vErrors === null) {
@@ -9294,14 +12187,56 @@ function validate34(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema66.properties.secrets.type,
-          parentSchema: schema66.properties.secrets,
+          schema: schema68.properties.secrets.type,
+          parentSchema: schema68.properties.secrets,
           data: data37,
         };
         if (vErrors === null) {
           vErrors = [err90];
         } else {
           vErrors.push(err90);
+        }
+        errors++;
+      }
+    }
+    if (data.vars !== undefined) {
+      let data39 = data.vars;
+      if (!(data39 && typeof data39 == "object" && !Array.isArray(data39))) {
+        const err91 = {
+          instancePath: instancePath + "/vars",
+          schemaPath: "#/properties/vars/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema68.properties.vars.type,
+          parentSchema: schema68.properties.vars,
+          data: data39,
+        };
+        if (vErrors === null) {
+          vErrors = [err91];
+        } else {
+          vErrors.push(err91);
+        }
+        errors++;
+      }
+    }
+    if (data.facts !== undefined) {
+      let data40 = data.facts;
+      if (typeof data40 !== "boolean") {
+        const err92 = {
+          instancePath: instancePath + "/facts",
+          schemaPath: "#/properties/facts/type",
+          keyword: "type",
+          params: { type: "boolean" },
+          message: "must be boolean",
+          schema: schema68.properties.facts.type,
+          parentSchema: schema68.properties.facts,
+          data: data40,
+        };
+        if (vErrors === null) {
+          vErrors = [err92];
+        } else {
+          vErrors.push(err92);
         }
         errors++;
       }
@@ -9321,181 +12256,181 @@ function validate34(
       }
     }
     if (data.phases !== undefined) {
-      let data40 = data.phases;
-      if (Array.isArray(data40)) {
-        if (data40.length < 1) {
-          const err91 = {
+      let data42 = data.phases;
+      if (Array.isArray(data42)) {
+        if (data42.length < 1) {
+          const err93 = {
             instancePath: instancePath + "/phases",
             schemaPath: "#/properties/phases/minItems",
             keyword: "minItems",
             params: { limit: 1 },
             message: "must NOT have fewer than 1 items",
             schema: 1,
-            parentSchema: schema66.properties.phases,
-            data: data40,
+            parentSchema: schema68.properties.phases,
+            data: data42,
           };
           if (vErrors === null) {
-            vErrors = [err91];
+            vErrors = [err93];
           } else {
-            vErrors.push(err91);
+            vErrors.push(err93);
           }
           errors++;
         }
-        const len7 = data40.length;
+        const len7 = data42.length;
         for (let i7 = 0; i7 < len7; i7++) {
-          let data41 = data40[i7];
-          if (data41 && typeof data41 == "object" && !Array.isArray(data41)) {
-            if (data41.name === undefined) {
-              const err92 = {
+          let data43 = data42[i7];
+          if (data43 && typeof data43 == "object" && !Array.isArray(data43)) {
+            if (data43.name === undefined) {
+              const err94 = {
                 instancePath: instancePath + "/phases/" + i7,
                 schemaPath: "#/properties/phases/items/required",
                 keyword: "required",
                 params: { missingProperty: "name" },
                 message: "must have required property '" + "name" + "'",
-                schema: schema66.properties.phases.items.required,
-                parentSchema: schema66.properties.phases.items,
-                data: data41,
+                schema: schema68.properties.phases.items.required,
+                parentSchema: schema68.properties.phases.items,
+                data: data43,
               };
               if (vErrors === null) {
-                vErrors = [err92];
+                vErrors = [err94];
               } else {
-                vErrors.push(err92);
+                vErrors.push(err94);
               }
               errors++;
             }
-            if (data41.steps === undefined) {
-              const err93 = {
+            if (data43.steps === undefined) {
+              const err95 = {
                 instancePath: instancePath + "/phases/" + i7,
                 schemaPath: "#/properties/phases/items/required",
                 keyword: "required",
                 params: { missingProperty: "steps" },
                 message: "must have required property '" + "steps" + "'",
-                schema: schema66.properties.phases.items.required,
-                parentSchema: schema66.properties.phases.items,
-                data: data41,
+                schema: schema68.properties.phases.items.required,
+                parentSchema: schema68.properties.phases.items,
+                data: data43,
               };
               if (vErrors === null) {
-                vErrors = [err93];
+                vErrors = [err95];
               } else {
-                vErrors.push(err93);
+                vErrors.push(err95);
               }
               errors++;
             }
-            for (const key15 in data41) {
+            for (const key15 in data43) {
               if (!(key15 === "name" || key15 === "targets" || key15 === "strategy" || key15 === "steps")) {
-                const err94 = {
+                const err96 = {
                   instancePath: instancePath + "/phases/" + i7,
                   schemaPath: "#/properties/phases/items/additionalProperties",
                   keyword: "additionalProperties",
                   params: { additionalProperty: key15 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema66.properties.phases.items,
-                  data: data41,
+                  parentSchema: schema68.properties.phases.items,
+                  data: data43,
                 };
                 if (vErrors === null) {
-                  vErrors = [err94];
+                  vErrors = [err96];
                 } else {
-                  vErrors.push(err94);
+                  vErrors.push(err96);
                 }
                 errors++;
               }
             }
-            if (data41.name !== undefined) {
-              let data42 = data41.name;
-              if (typeof data42 === "string") {
-                if (func1(data42) > 100) {
-                  const err95 = {
+            if (data43.name !== undefined) {
+              let data44 = data43.name;
+              if (typeof data44 === "string") {
+                if (func1(data44) > 100) {
+                  const err97 = {
                     instancePath: instancePath + "/phases/" + i7 + "/name",
                     schemaPath: "#/$defs/stepId/maxLength",
                     keyword: "maxLength",
                     params: { limit: 100 },
                     message: "must NOT have more than 100 characters",
                     schema: 100,
-                    parentSchema: schema76,
-                    data: data42,
+                    parentSchema: schema78,
+                    data: data44,
                   };
                   if (vErrors === null) {
-                    vErrors = [err95];
+                    vErrors = [err97];
                   } else {
-                    vErrors.push(err95);
+                    vErrors.push(err97);
                   }
                   errors++;
                 }
-                if (!pattern19.test(data42)) {
-                  const err96 = {
+                if (!pattern19.test(data44)) {
+                  const err98 = {
                     instancePath: instancePath + "/phases/" + i7 + "/name",
                     schemaPath: "#/$defs/stepId/pattern",
                     keyword: "pattern",
                     params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
                     message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
                     schema: "^[a-z0-9][a-z0-9_-]*$",
-                    parentSchema: schema76,
-                    data: data42,
+                    parentSchema: schema78,
+                    data: data44,
                   };
                   if (vErrors === null) {
-                    vErrors = [err96];
+                    vErrors = [err98];
                   } else {
-                    vErrors.push(err96);
+                    vErrors.push(err98);
                   }
                   errors++;
                 }
               } else {
-                const err97 = {
+                const err99 = {
                   instancePath: instancePath + "/phases/" + i7 + "/name",
                   schemaPath: "#/$defs/stepId/type",
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema76.type,
-                  parentSchema: schema76,
-                  data: data42,
+                  schema: schema78.type,
+                  parentSchema: schema78,
+                  data: data44,
                 };
                 if (vErrors === null) {
-                  vErrors = [err97];
+                  vErrors = [err99];
                 } else {
-                  vErrors.push(err97);
+                  vErrors.push(err99);
                 }
                 errors++;
               }
             }
-            if (data41.targets !== undefined) {
-              let data43 = data41.targets;
-              if (data43 && typeof data43 == "object" && !Array.isArray(data43)) {
-                for (const key16 in data43) {
+            if (data43.targets !== undefined) {
+              let data45 = data43.targets;
+              if (data45 && typeof data45 == "object" && !Array.isArray(data45)) {
+                for (const key16 in data45) {
                   if (!(key16 === "match" || key16 === "names" || key16 === "exclude")) {
-                    const err98 = {
+                    const err100 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets",
                       schemaPath: "#/$defs/selector/additionalProperties",
                       keyword: "additionalProperties",
                       params: { additionalProperty: key16 },
                       message: "must NOT have additional properties",
                       schema: false,
-                      parentSchema: schema69,
-                      data: data43,
+                      parentSchema: schema71,
+                      data: data45,
                     };
                     if (vErrors === null) {
-                      vErrors = [err98];
+                      vErrors = [err100];
                     } else {
-                      vErrors.push(err98);
+                      vErrors.push(err100);
                     }
                     errors++;
                   }
                 }
-                if (data43.match !== undefined) {
-                  let data44 = data43.match;
-                  if (data44 && typeof data44 == "object" && !Array.isArray(data44)) {
-                    for (const key17 in data44) {
-                      let data45 = data44[key17];
-                      const _errs142 = errors;
+                if (data45.match !== undefined) {
+                  let data46 = data45.match;
+                  if (data46 && typeof data46 == "object" && !Array.isArray(data46)) {
+                    for (const key17 in data46) {
+                      let data47 = data46[key17];
+                      const _errs146 = errors;
                       let valid50 = false;
-                      const _errs143 = errors;
+                      const _errs147 = errors;
                       if (
-                        typeof data45 !== "string" &&
-                        !(typeof data45 == "number") &&
-                        typeof data45 !== "boolean"
+                        typeof data47 !== "string" &&
+                        !(typeof data47 == "number") &&
+                        typeof data47 !== "boolean"
                       ) {
-                        const err99 = {
+                        const err101 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
@@ -9504,25 +12439,25 @@ function validate34(
                             key17.replace(/~/g, "~0").replace(/\//g, "~1"),
                           schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf/0/type",
                           keyword: "type",
-                          params: { type: schema69.properties.match.additionalProperties.anyOf[0].type },
+                          params: { type: schema71.properties.match.additionalProperties.anyOf[0].type },
                           message: "must be string,number,boolean",
-                          schema: schema69.properties.match.additionalProperties.anyOf[0].type,
-                          parentSchema: schema69.properties.match.additionalProperties.anyOf[0],
-                          data: data45,
+                          schema: schema71.properties.match.additionalProperties.anyOf[0].type,
+                          parentSchema: schema71.properties.match.additionalProperties.anyOf[0],
+                          data: data47,
                         };
                         if (vErrors === null) {
-                          vErrors = [err99];
+                          vErrors = [err101];
                         } else {
-                          vErrors.push(err99);
+                          vErrors.push(err101);
                         }
                         errors++;
                       }
-                      var _valid5 = _errs143 === errors;
+                      var _valid5 = _errs147 === errors;
                       valid50 = valid50 || _valid5;
-                      const _errs145 = errors;
-                      if (Array.isArray(data45)) {
-                        if (data45.length < 1) {
-                          const err100 = {
+                      const _errs149 = errors;
+                      if (Array.isArray(data47)) {
+                        if (data47.length < 1) {
+                          const err102 = {
                             instancePath:
                               instancePath +
                               "/phases/" +
@@ -9535,25 +12470,25 @@ function validate34(
                             params: { limit: 1 },
                             message: "must NOT have fewer than 1 items",
                             schema: 1,
-                            parentSchema: schema69.properties.match.additionalProperties.anyOf[1],
-                            data: data45,
+                            parentSchema: schema71.properties.match.additionalProperties.anyOf[1],
+                            data: data47,
                           };
                           if (vErrors === null) {
-                            vErrors = [err100];
+                            vErrors = [err102];
                           } else {
-                            vErrors.push(err100);
+                            vErrors.push(err102);
                           }
                           errors++;
                         }
-                        const len8 = data45.length;
+                        const len8 = data47.length;
                         for (let i8 = 0; i8 < len8; i8++) {
-                          let data46 = data45[i8];
+                          let data48 = data47[i8];
                           if (
-                            typeof data46 !== "string" &&
-                            !(typeof data46 == "number") &&
-                            typeof data46 !== "boolean"
+                            typeof data48 !== "string" &&
+                            !(typeof data48 == "number") &&
+                            typeof data48 !== "boolean"
                           ) {
-                            const err101 = {
+                            const err103 = {
                               instancePath:
                                 instancePath +
                                 "/phases/" +
@@ -9566,23 +12501,23 @@ function validate34(
                                 "#/$defs/selector/properties/match/additionalProperties/anyOf/1/items/type",
                               keyword: "type",
                               params: {
-                                type: schema69.properties.match.additionalProperties.anyOf[1].items.type,
+                                type: schema71.properties.match.additionalProperties.anyOf[1].items.type,
                               },
                               message: "must be string,number,boolean",
-                              schema: schema69.properties.match.additionalProperties.anyOf[1].items.type,
-                              parentSchema: schema69.properties.match.additionalProperties.anyOf[1].items,
-                              data: data46,
+                              schema: schema71.properties.match.additionalProperties.anyOf[1].items.type,
+                              parentSchema: schema71.properties.match.additionalProperties.anyOf[1].items,
+                              data: data48,
                             };
                             if (vErrors === null) {
-                              vErrors = [err101];
+                              vErrors = [err103];
                             } else {
-                              vErrors.push(err101);
+                              vErrors.push(err103);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err102 = {
+                        const err104 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
@@ -9593,21 +12528,21 @@ function validate34(
                           keyword: "type",
                           params: { type: "array" },
                           message: "must be array",
-                          schema: schema69.properties.match.additionalProperties.anyOf[1].type,
-                          parentSchema: schema69.properties.match.additionalProperties.anyOf[1],
-                          data: data45,
+                          schema: schema71.properties.match.additionalProperties.anyOf[1].type,
+                          parentSchema: schema71.properties.match.additionalProperties.anyOf[1],
+                          data: data47,
                         };
                         if (vErrors === null) {
-                          vErrors = [err102];
+                          vErrors = [err104];
                         } else {
-                          vErrors.push(err102);
+                          vErrors.push(err104);
                         }
                         errors++;
                       }
-                      var _valid5 = _errs145 === errors;
+                      var _valid5 = _errs149 === errors;
                       valid50 = valid50 || _valid5;
                       if (!valid50) {
-                        const err103 = {
+                        const err105 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
@@ -9618,21 +12553,21 @@ function validate34(
                           keyword: "anyOf",
                           params: {},
                           message: "must match a schema in anyOf",
-                          schema: schema69.properties.match.additionalProperties.anyOf,
-                          parentSchema: schema69.properties.match.additionalProperties,
-                          data: data45,
+                          schema: schema71.properties.match.additionalProperties.anyOf,
+                          parentSchema: schema71.properties.match.additionalProperties,
+                          data: data47,
                         };
                         if (vErrors === null) {
-                          vErrors = [err103];
+                          vErrors = [err105];
                         } else {
-                          vErrors.push(err103);
+                          vErrors.push(err105);
                         }
                         errors++;
                       } else {
-                        errors = _errs142;
+                        errors = _errs146;
                         if (vErrors !== null) {
-                          if (_errs142) {
-                            vErrors.length = _errs142;
+                          if (_errs146) {
+                            vErrors.length = _errs146;
                           } else {
                             vErrors = null;
                           }
@@ -9640,182 +12575,140 @@ function validate34(
                       }
                     }
                   } else {
-                    const err104 = {
+                    const err106 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets/match",
                       schemaPath: "#/$defs/selector/properties/match/type",
                       keyword: "type",
                       params: { type: "object" },
                       message: "must be object",
-                      schema: schema69.properties.match.type,
-                      parentSchema: schema69.properties.match,
-                      data: data44,
+                      schema: schema71.properties.match.type,
+                      parentSchema: schema71.properties.match,
+                      data: data46,
                     };
                     if (vErrors === null) {
-                      vErrors = [err104];
+                      vErrors = [err106];
                     } else {
-                      vErrors.push(err104);
+                      vErrors.push(err106);
                     }
                     errors++;
                   }
                 }
-                if (data43.names !== undefined) {
-                  let data47 = data43.names;
-                  if (Array.isArray(data47)) {
-                    const len9 = data47.length;
+                if (data45.names !== undefined) {
+                  let data49 = data45.names;
+                  if (Array.isArray(data49)) {
+                    const len9 = data49.length;
                     for (let i9 = 0; i9 < len9; i9++) {
-                      let data48 = data47[i9];
-                      if (typeof data48 === "string") {
-                        if (func1(data48) < 1) {
-                          const err105 = {
+                      let data50 = data49[i9];
+                      if (typeof data50 === "string") {
+                        if (func1(data50) < 1) {
+                          const err107 = {
                             instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
                             schemaPath: "#/$defs/selector/properties/names/items/minLength",
                             keyword: "minLength",
                             params: { limit: 1 },
                             message: "must NOT have fewer than 1 characters",
                             schema: 1,
-                            parentSchema: schema69.properties.names.items,
-                            data: data48,
+                            parentSchema: schema71.properties.names.items,
+                            data: data50,
                           };
                           if (vErrors === null) {
-                            vErrors = [err105];
+                            vErrors = [err107];
                           } else {
-                            vErrors.push(err105);
+                            vErrors.push(err107);
                           }
                           errors++;
                         }
                       } else {
-                        const err106 = {
+                        const err108 = {
                           instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
                           schemaPath: "#/$defs/selector/properties/names/items/type",
                           keyword: "type",
                           params: { type: "string" },
                           message: "must be string",
-                          schema: schema69.properties.names.items.type,
-                          parentSchema: schema69.properties.names.items,
-                          data: data48,
+                          schema: schema71.properties.names.items.type,
+                          parentSchema: schema71.properties.names.items,
+                          data: data50,
                         };
                         if (vErrors === null) {
-                          vErrors = [err106];
+                          vErrors = [err108];
                         } else {
-                          vErrors.push(err106);
+                          vErrors.push(err108);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err107 = {
+                    const err109 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets/names",
                       schemaPath: "#/$defs/selector/properties/names/type",
                       keyword: "type",
                       params: { type: "array" },
                       message: "must be array",
-                      schema: schema69.properties.names.type,
-                      parentSchema: schema69.properties.names,
-                      data: data47,
+                      schema: schema71.properties.names.type,
+                      parentSchema: schema71.properties.names,
+                      data: data49,
                     };
                     if (vErrors === null) {
-                      vErrors = [err107];
+                      vErrors = [err109];
                     } else {
-                      vErrors.push(err107);
+                      vErrors.push(err109);
                     }
                     errors++;
                   }
                 }
-                if (data43.exclude !== undefined) {
-                  let data49 = data43.exclude;
-                  if (Array.isArray(data49)) {
-                    const len10 = data49.length;
+                if (data45.exclude !== undefined) {
+                  let data51 = data45.exclude;
+                  if (Array.isArray(data51)) {
+                    const len10 = data51.length;
                     for (let i10 = 0; i10 < len10; i10++) {
-                      let data50 = data49[i10];
-                      if (typeof data50 === "string") {
-                        if (func1(data50) < 1) {
-                          const err108 = {
+                      let data52 = data51[i10];
+                      if (typeof data52 === "string") {
+                        if (func1(data52) < 1) {
+                          const err110 = {
                             instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
                             schemaPath: "#/$defs/selector/properties/exclude/items/minLength",
                             keyword: "minLength",
                             params: { limit: 1 },
                             message: "must NOT have fewer than 1 characters",
                             schema: 1,
-                            parentSchema: schema69.properties.exclude.items,
-                            data: data50,
+                            parentSchema: schema71.properties.exclude.items,
+                            data: data52,
                           };
                           if (vErrors === null) {
-                            vErrors = [err108];
+                            vErrors = [err110];
                           } else {
-                            vErrors.push(err108);
+                            vErrors.push(err110);
                           }
                           errors++;
                         }
                       } else {
-                        const err109 = {
+                        const err111 = {
                           instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
                           schemaPath: "#/$defs/selector/properties/exclude/items/type",
                           keyword: "type",
                           params: { type: "string" },
                           message: "must be string",
-                          schema: schema69.properties.exclude.items.type,
-                          parentSchema: schema69.properties.exclude.items,
-                          data: data50,
+                          schema: schema71.properties.exclude.items.type,
+                          parentSchema: schema71.properties.exclude.items,
+                          data: data52,
                         };
                         if (vErrors === null) {
-                          vErrors = [err109];
+                          vErrors = [err111];
                         } else {
-                          vErrors.push(err109);
+                          vErrors.push(err111);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err110 = {
+                    const err112 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets/exclude",
                       schemaPath: "#/$defs/selector/properties/exclude/type",
                       keyword: "type",
                       params: { type: "array" },
                       message: "must be array",
-                      schema: schema69.properties.exclude.type,
-                      parentSchema: schema69.properties.exclude,
-                      data: data49,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err110];
-                    } else {
-                      vErrors.push(err110);
-                    }
-                    errors++;
-                  }
-                }
-              } else {
-                const err111 = {
-                  instancePath: instancePath + "/phases/" + i7 + "/targets",
-                  schemaPath: "#/$defs/selector/type",
-                  keyword: "type",
-                  params: { type: "object" },
-                  message: "must be object",
-                  schema: schema69.type,
-                  parentSchema: schema69,
-                  data: data43,
-                };
-                if (vErrors === null) {
-                  vErrors = [err111];
-                } else {
-                  vErrors.push(err111);
-                }
-                errors++;
-              }
-            }
-            if (data41.strategy !== undefined) {
-              let data51 = data41.strategy;
-              if (data51 && typeof data51 == "object" && !Array.isArray(data51)) {
-                for (const key18 in data51) {
-                  if (!(key18 === "parallel" || key18 === "batch" || key18 === "max_failures")) {
-                    const err112 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy",
-                      schemaPath: "#/$defs/strategy/additionalProperties",
-                      keyword: "additionalProperties",
-                      params: { additionalProperty: key18 },
-                      message: "must NOT have additional properties",
-                      schema: false,
-                      parentSchema: schema70,
+                      schema: schema71.properties.exclude.type,
+                      parentSchema: schema71.properties.exclude,
                       data: data51,
                     };
                     if (vErrors === null) {
@@ -9826,99 +12719,97 @@ function validate34(
                     errors++;
                   }
                 }
-                if (data51.parallel !== undefined) {
-                  let data52 = data51.parallel;
-                  if (!(typeof data52 == "number" && !(data52 % 1) && !isNaN(data52))) {
-                    const err113 = {
+              } else {
+                const err113 = {
+                  instancePath: instancePath + "/phases/" + i7 + "/targets",
+                  schemaPath: "#/$defs/selector/type",
+                  keyword: "type",
+                  params: { type: "object" },
+                  message: "must be object",
+                  schema: schema71.type,
+                  parentSchema: schema71,
+                  data: data45,
+                };
+                if (vErrors === null) {
+                  vErrors = [err113];
+                } else {
+                  vErrors.push(err113);
+                }
+                errors++;
+              }
+            }
+            if (data43.strategy !== undefined) {
+              let data53 = data43.strategy;
+              if (data53 && typeof data53 == "object" && !Array.isArray(data53)) {
+                for (const key18 in data53) {
+                  if (!(key18 === "parallel" || key18 === "batch" || key18 === "max_failures")) {
+                    const err114 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy",
+                      schemaPath: "#/$defs/strategy/additionalProperties",
+                      keyword: "additionalProperties",
+                      params: { additionalProperty: key18 },
+                      message: "must NOT have additional properties",
+                      schema: false,
+                      parentSchema: schema72,
+                      data: data53,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err114];
+                    } else {
+                      vErrors.push(err114);
+                    }
+                    errors++;
+                  }
+                }
+                if (data53.parallel !== undefined) {
+                  let data54 = data53.parallel;
+                  if (!(typeof data54 == "number" && !(data54 % 1) && !isNaN(data54))) {
+                    const err115 = {
                       instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
                       schemaPath: "#/$defs/strategy/properties/parallel/type",
                       keyword: "type",
                       params: { type: "integer" },
                       message: "must be integer",
-                      schema: schema70.properties.parallel.type,
-                      parentSchema: schema70.properties.parallel,
-                      data: data52,
+                      schema: schema72.properties.parallel.type,
+                      parentSchema: schema72.properties.parallel,
+                      data: data54,
                     };
                     if (vErrors === null) {
-                      vErrors = [err113];
+                      vErrors = [err115];
                     } else {
-                      vErrors.push(err113);
+                      vErrors.push(err115);
                     }
                     errors++;
                   }
-                  if (typeof data52 == "number") {
-                    if (data52 > 10000 || isNaN(data52)) {
-                      const err114 = {
+                  if (typeof data54 == "number") {
+                    if (data54 > 10000 || isNaN(data54)) {
+                      const err116 = {
                         instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
                         schemaPath: "#/$defs/strategy/properties/parallel/maximum",
                         keyword: "maximum",
                         params: { comparison: "<=", limit: 10000 },
                         message: "must be <= 10000",
                         schema: 10000,
-                        parentSchema: schema70.properties.parallel,
-                        data: data52,
+                        parentSchema: schema72.properties.parallel,
+                        data: data54,
                       };
                       if (vErrors === null) {
-                        vErrors = [err114];
+                        vErrors = [err116];
                       } else {
-                        vErrors.push(err114);
+                        vErrors.push(err116);
                       }
                       errors++;
                     }
-                    if (data52 < 1 || isNaN(data52)) {
-                      const err115 = {
+                    if (data54 < 1 || isNaN(data54)) {
+                      const err117 = {
                         instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
                         schemaPath: "#/$defs/strategy/properties/parallel/minimum",
                         keyword: "minimum",
                         params: { comparison: ">=", limit: 1 },
                         message: "must be >= 1",
                         schema: 1,
-                        parentSchema: schema70.properties.parallel,
-                        data: data52,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err115];
-                      } else {
-                        vErrors.push(err115);
-                      }
-                      errors++;
-                    }
-                  }
-                }
-                if (data51.batch !== undefined) {
-                  let data53 = data51.batch;
-                  const _errs164 = errors;
-                  let valid59 = false;
-                  const _errs165 = errors;
-                  if (!(typeof data53 == "number" && !(data53 % 1) && !isNaN(data53))) {
-                    const err116 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/type",
-                      keyword: "type",
-                      params: { type: "integer" },
-                      message: "must be integer",
-                      schema: schema70.properties.batch.anyOf[0].type,
-                      parentSchema: schema70.properties.batch.anyOf[0],
-                      data: data53,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err116];
-                    } else {
-                      vErrors.push(err116);
-                    }
-                    errors++;
-                  }
-                  if (typeof data53 == "number") {
-                    if (data53 < 1 || isNaN(data53)) {
-                      const err117 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/minimum",
-                        keyword: "minimum",
-                        params: { comparison: ">=", limit: 1 },
-                        message: "must be >= 1",
-                        schema: 1,
-                        parentSchema: schema70.properties.batch.anyOf[0],
-                        data: data53,
+                        parentSchema: schema72.properties.parallel,
+                        data: data54,
                       };
                       if (vErrors === null) {
                         vErrors = [err117];
@@ -9928,88 +12819,82 @@ function validate34(
                       errors++;
                     }
                   }
-                  var _valid6 = _errs165 === errors;
+                }
+                if (data53.batch !== undefined) {
+                  let data55 = data53.batch;
+                  const _errs168 = errors;
+                  let valid59 = false;
+                  const _errs169 = errors;
+                  if (!(typeof data55 == "number" && !(data55 % 1) && !isNaN(data55))) {
+                    const err118 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/type",
+                      keyword: "type",
+                      params: { type: "integer" },
+                      message: "must be integer",
+                      schema: schema72.properties.batch.anyOf[0].type,
+                      parentSchema: schema72.properties.batch.anyOf[0],
+                      data: data55,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err118];
+                    } else {
+                      vErrors.push(err118);
+                    }
+                    errors++;
+                  }
+                  if (typeof data55 == "number") {
+                    if (data55 < 1 || isNaN(data55)) {
+                      const err119 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/minimum",
+                        keyword: "minimum",
+                        params: { comparison: ">=", limit: 1 },
+                        message: "must be >= 1",
+                        schema: 1,
+                        parentSchema: schema72.properties.batch.anyOf[0],
+                        data: data55,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err119];
+                      } else {
+                        vErrors.push(err119);
+                      }
+                      errors++;
+                    }
+                  }
+                  var _valid6 = _errs169 === errors;
                   valid59 = valid59 || _valid6;
-                  const _errs167 = errors;
-                  if (typeof data53 === "string") {
-                    if (!pattern35.test(data53)) {
-                      const err118 = {
+                  const _errs171 = errors;
+                  if (typeof data55 === "string") {
+                    if (!pattern49.test(data55)) {
+                      const err120 = {
                         instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
                         schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/pattern",
                         keyword: "pattern",
                         params: { pattern: "^([1-9][0-9]?|100)%$" },
                         message: 'must match pattern "' + "^([1-9][0-9]?|100)%$" + '"',
                         schema: "^([1-9][0-9]?|100)%$",
-                        parentSchema: schema70.properties.batch.anyOf[1],
-                        data: data53,
+                        parentSchema: schema72.properties.batch.anyOf[1],
+                        data: data55,
                       };
                       if (vErrors === null) {
-                        vErrors = [err118];
+                        vErrors = [err120];
                       } else {
-                        vErrors.push(err118);
+                        vErrors.push(err120);
                       }
                       errors++;
                     }
                   } else {
-                    const err119 = {
+                    const err121 = {
                       instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
                       schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/type",
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema70.properties.batch.anyOf[1].type,
-                      parentSchema: schema70.properties.batch.anyOf[1],
-                      data: data53,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err119];
-                    } else {
-                      vErrors.push(err119);
-                    }
-                    errors++;
-                  }
-                  var _valid6 = _errs167 === errors;
-                  valid59 = valid59 || _valid6;
-                  if (!valid59) {
-                    const err120 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                      schemaPath: "#/$defs/strategy/properties/batch/anyOf",
-                      keyword: "anyOf",
-                      params: {},
-                      message: "must match a schema in anyOf",
-                      schema: schema70.properties.batch.anyOf,
-                      parentSchema: schema70.properties.batch,
-                      data: data53,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err120];
-                    } else {
-                      vErrors.push(err120);
-                    }
-                    errors++;
-                  } else {
-                    errors = _errs164;
-                    if (vErrors !== null) {
-                      if (_errs164) {
-                        vErrors.length = _errs164;
-                      } else {
-                        vErrors = null;
-                      }
-                    }
-                  }
-                }
-                if (data51.max_failures !== undefined) {
-                  let data54 = data51.max_failures;
-                  if (!(typeof data54 == "number" && !(data54 % 1) && !isNaN(data54))) {
-                    const err121 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
-                      schemaPath: "#/$defs/strategy/properties/max_failures/type",
-                      keyword: "type",
-                      params: { type: "integer" },
-                      message: "must be integer",
-                      schema: schema70.properties.max_failures.type,
-                      parentSchema: schema70.properties.max_failures,
-                      data: data54,
+                      schema: schema72.properties.batch.anyOf[1].type,
+                      parentSchema: schema72.properties.batch.anyOf[1],
+                      data: data55,
                     };
                     if (vErrors === null) {
                       vErrors = [err121];
@@ -10018,51 +12903,101 @@ function validate34(
                     }
                     errors++;
                   }
-                  if (typeof data54 == "number") {
-                    if (data54 < 0 || isNaN(data54)) {
-                      const err122 = {
+                  var _valid6 = _errs171 === errors;
+                  valid59 = valid59 || _valid6;
+                  if (!valid59) {
+                    const err122 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                      schemaPath: "#/$defs/strategy/properties/batch/anyOf",
+                      keyword: "anyOf",
+                      params: {},
+                      message: "must match a schema in anyOf",
+                      schema: schema72.properties.batch.anyOf,
+                      parentSchema: schema72.properties.batch,
+                      data: data55,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err122];
+                    } else {
+                      vErrors.push(err122);
+                    }
+                    errors++;
+                  } else {
+                    errors = _errs168;
+                    if (vErrors !== null) {
+                      if (_errs168) {
+                        vErrors.length = _errs168;
+                      } else {
+                        vErrors = null;
+                      }
+                    }
+                  }
+                }
+                if (data53.max_failures !== undefined) {
+                  let data56 = data53.max_failures;
+                  if (!(typeof data56 == "number" && !(data56 % 1) && !isNaN(data56))) {
+                    const err123 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
+                      schemaPath: "#/$defs/strategy/properties/max_failures/type",
+                      keyword: "type",
+                      params: { type: "integer" },
+                      message: "must be integer",
+                      schema: schema72.properties.max_failures.type,
+                      parentSchema: schema72.properties.max_failures,
+                      data: data56,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err123];
+                    } else {
+                      vErrors.push(err123);
+                    }
+                    errors++;
+                  }
+                  if (typeof data56 == "number") {
+                    if (data56 < 0 || isNaN(data56)) {
+                      const err124 = {
                         instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
                         schemaPath: "#/$defs/strategy/properties/max_failures/minimum",
                         keyword: "minimum",
                         params: { comparison: ">=", limit: 0 },
                         message: "must be >= 0",
                         schema: 0,
-                        parentSchema: schema70.properties.max_failures,
-                        data: data54,
+                        parentSchema: schema72.properties.max_failures,
+                        data: data56,
                       };
                       if (vErrors === null) {
-                        vErrors = [err122];
+                        vErrors = [err124];
                       } else {
-                        vErrors.push(err122);
+                        vErrors.push(err124);
                       }
                       errors++;
                     }
                   }
                 }
               } else {
-                const err123 = {
+                const err125 = {
                   instancePath: instancePath + "/phases/" + i7 + "/strategy",
                   schemaPath: "#/$defs/strategy/type",
                   keyword: "type",
                   params: { type: "object" },
                   message: "must be object",
-                  schema: schema70.type,
-                  parentSchema: schema70,
-                  data: data51,
+                  schema: schema72.type,
+                  parentSchema: schema72,
+                  data: data53,
                 };
                 if (vErrors === null) {
-                  vErrors = [err123];
+                  vErrors = [err125];
                 } else {
-                  vErrors.push(err123);
+                  vErrors.push(err125);
                 }
                 errors++;
               }
             }
-            if (data41.steps !== undefined) {
+            if (data43.steps !== undefined) {
               if (
-                !validate35(data41.steps, {
+                !validate35(data43.steps, {
                   instancePath: instancePath + "/phases/" + i7 + "/steps",
-                  parentData: data41,
+                  parentData: data43,
                   parentDataProperty: "steps",
                   rootData,
                   dynamicAnchors,
@@ -10073,109 +13008,77 @@ function validate34(
               }
             }
           } else {
-            const err124 = {
+            const err126 = {
               instancePath: instancePath + "/phases/" + i7,
               schemaPath: "#/properties/phases/items/type",
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema66.properties.phases.items.type,
-              parentSchema: schema66.properties.phases.items,
-              data: data41,
+              schema: schema68.properties.phases.items.type,
+              parentSchema: schema68.properties.phases.items,
+              data: data43,
             };
             if (vErrors === null) {
-              vErrors = [err124];
+              vErrors = [err126];
             } else {
-              vErrors.push(err124);
+              vErrors.push(err126);
             }
             errors++;
           }
         }
       } else {
-        const err125 = {
+        const err127 = {
           instancePath: instancePath + "/phases",
           schemaPath: "#/properties/phases/type",
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema66.properties.phases.type,
-          parentSchema: schema66.properties.phases,
-          data: data40,
+          schema: schema68.properties.phases.type,
+          parentSchema: schema68.properties.phases,
+          data: data42,
         };
         if (vErrors === null) {
-          vErrors = [err125];
+          vErrors = [err127];
         } else {
-          vErrors.push(err125);
+          vErrors.push(err127);
         }
         errors++;
       }
     }
+    if (data.handlers !== undefined) {
+      if (
+        !validate35(data.handlers, {
+          instancePath: instancePath + "/handlers",
+          parentData: data,
+          parentDataProperty: "handlers",
+          rootData,
+          dynamicAnchors,
+        })
+      ) {
+        vErrors = vErrors === null ? validate35.errors : vErrors.concat(validate35.errors);
+        errors = vErrors.length;
+      }
+    }
     if (data.notify !== undefined) {
-      let data56 = data.notify;
-      if (Array.isArray(data56)) {
-        const len11 = data56.length;
+      let data59 = data.notify;
+      if (Array.isArray(data59)) {
+        const len11 = data59.length;
         for (let i11 = 0; i11 < len11; i11++) {
-          let data57 = data56[i11];
-          const _errs176 = errors;
+          let data60 = data59[i11];
+          const _errs181 = errors;
           let valid62 = false;
-          const _errs177 = errors;
-          if (data57 && typeof data57 == "object" && !Array.isArray(data57)) {
-            if (data57.webhook === undefined) {
-              const err126 = {
+          const _errs182 = errors;
+          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
+            if (data60.webhook === undefined) {
+              const err128 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/0/required",
                 keyword: "required",
                 params: { missingProperty: "webhook" },
                 message: "must have required property '" + "webhook" + "'",
-                schema: schema66.properties.notify.items.anyOf[0].required,
-                parentSchema: schema66.properties.notify.items.anyOf[0],
-                data: data57,
-              };
-              if (vErrors === null) {
-                vErrors = [err126];
-              } else {
-                vErrors.push(err126);
-              }
-              errors++;
-            }
-          }
-          var _valid7 = _errs177 === errors;
-          valid62 = valid62 || _valid7;
-          const _errs178 = errors;
-          if (data57 && typeof data57 == "object" && !Array.isArray(data57)) {
-            if (data57.email === undefined) {
-              const err127 = {
-                instancePath: instancePath + "/notify/" + i11,
-                schemaPath: "#/properties/notify/items/anyOf/1/required",
-                keyword: "required",
-                params: { missingProperty: "email" },
-                message: "must have required property '" + "email" + "'",
-                schema: schema66.properties.notify.items.anyOf[1].required,
-                parentSchema: schema66.properties.notify.items.anyOf[1],
-                data: data57,
-              };
-              if (vErrors === null) {
-                vErrors = [err127];
-              } else {
-                vErrors.push(err127);
-              }
-              errors++;
-            }
-          }
-          var _valid7 = _errs178 === errors;
-          valid62 = valid62 || _valid7;
-          const _errs179 = errors;
-          if (data57 && typeof data57 == "object" && !Array.isArray(data57)) {
-            if (data57.github_status === undefined) {
-              const err128 = {
-                instancePath: instancePath + "/notify/" + i11,
-                schemaPath: "#/properties/notify/items/anyOf/2/required",
-                keyword: "required",
-                params: { missingProperty: "github_status" },
-                message: "must have required property '" + "github_status" + "'",
-                schema: schema66.properties.notify.items.anyOf[2].required,
-                parentSchema: schema66.properties.notify.items.anyOf[2],
-                data: data57,
+                schema: schema68.properties.notify.items.anyOf[0].required,
+                parentSchema: schema68.properties.notify.items.anyOf[0],
+                data: data60,
               };
               if (vErrors === null) {
                 vErrors = [err128];
@@ -10185,46 +13088,43 @@ function validate34(
               errors++;
             }
           }
-          var _valid7 = _errs179 === errors;
+          var _valid7 = _errs182 === errors;
           valid62 = valid62 || _valid7;
-          if (!valid62) {
-            const err129 = {
-              instancePath: instancePath + "/notify/" + i11,
-              schemaPath: "#/properties/notify/items/anyOf",
-              keyword: "anyOf",
-              params: {},
-              message: "must match a schema in anyOf",
-              schema: schema66.properties.notify.items.anyOf,
-              parentSchema: schema66.properties.notify.items,
-              data: data57,
-            };
-            if (vErrors === null) {
-              vErrors = [err129];
-            } else {
-              vErrors.push(err129);
-            }
-            errors++;
-          } else {
-            errors = _errs176;
-            if (vErrors !== null) {
-              if (_errs176) {
-                vErrors.length = _errs176;
+          const _errs183 = errors;
+          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
+            if (data60.email === undefined) {
+              const err129 = {
+                instancePath: instancePath + "/notify/" + i11,
+                schemaPath: "#/properties/notify/items/anyOf/1/required",
+                keyword: "required",
+                params: { missingProperty: "email" },
+                message: "must have required property '" + "email" + "'",
+                schema: schema68.properties.notify.items.anyOf[1].required,
+                parentSchema: schema68.properties.notify.items.anyOf[1],
+                data: data60,
+              };
+              if (vErrors === null) {
+                vErrors = [err129];
               } else {
-                vErrors = null;
+                vErrors.push(err129);
               }
+              errors++;
             }
           }
-          if (data57 && typeof data57 == "object" && !Array.isArray(data57)) {
-            if (data57.on === undefined) {
+          var _valid7 = _errs183 === errors;
+          valid62 = valid62 || _valid7;
+          const _errs184 = errors;
+          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
+            if (data60.github_status === undefined) {
               const err130 = {
                 instancePath: instancePath + "/notify/" + i11,
-                schemaPath: "#/properties/notify/items/required",
+                schemaPath: "#/properties/notify/items/anyOf/2/required",
                 keyword: "required",
-                params: { missingProperty: "on" },
-                message: "must have required property '" + "on" + "'",
-                schema: schema66.properties.notify.items.required,
-                parentSchema: schema66.properties.notify.items,
-                data: data57,
+                params: { missingProperty: "github_status" },
+                message: "must have required property '" + "github_status" + "'",
+                schema: schema68.properties.notify.items.anyOf[2].required,
+                parentSchema: schema68.properties.notify.items.anyOf[2],
+                data: data60,
               };
               if (vErrors === null) {
                 vErrors = [err130];
@@ -10233,87 +13133,136 @@ function validate34(
               }
               errors++;
             }
-            for (const key19 in data57) {
+          }
+          var _valid7 = _errs184 === errors;
+          valid62 = valid62 || _valid7;
+          if (!valid62) {
+            const err131 = {
+              instancePath: instancePath + "/notify/" + i11,
+              schemaPath: "#/properties/notify/items/anyOf",
+              keyword: "anyOf",
+              params: {},
+              message: "must match a schema in anyOf",
+              schema: schema68.properties.notify.items.anyOf,
+              parentSchema: schema68.properties.notify.items,
+              data: data60,
+            };
+            if (vErrors === null) {
+              vErrors = [err131];
+            } else {
+              vErrors.push(err131);
+            }
+            errors++;
+          } else {
+            errors = _errs181;
+            if (vErrors !== null) {
+              if (_errs181) {
+                vErrors.length = _errs181;
+              } else {
+                vErrors = null;
+              }
+            }
+          }
+          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
+            if (data60.on === undefined) {
+              const err132 = {
+                instancePath: instancePath + "/notify/" + i11,
+                schemaPath: "#/properties/notify/items/required",
+                keyword: "required",
+                params: { missingProperty: "on" },
+                message: "must have required property '" + "on" + "'",
+                schema: schema68.properties.notify.items.required,
+                parentSchema: schema68.properties.notify.items,
+                data: data60,
+              };
+              if (vErrors === null) {
+                vErrors = [err132];
+              } else {
+                vErrors.push(err132);
+              }
+              errors++;
+            }
+            for (const key19 in data60) {
               if (!(
                 key19 === "on" ||
                 key19 === "webhook" ||
                 key19 === "email" ||
                 key19 === "github_status"
               )) {
-                const err131 = {
+                const err133 = {
                   instancePath: instancePath + "/notify/" + i11,
                   schemaPath: "#/properties/notify/items/additionalProperties",
                   keyword: "additionalProperties",
                   params: { additionalProperty: key19 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema66.properties.notify.items,
-                  data: data57,
+                  parentSchema: schema68.properties.notify.items,
+                  data: data60,
                 };
                 if (vErrors === null) {
-                  vErrors = [err131];
+                  vErrors = [err133];
                 } else {
-                  vErrors.push(err131);
+                  vErrors.push(err133);
                 }
                 errors++;
               }
             }
-            if (data57.on !== undefined) {
-              let data58 = data57.on;
-              if (Array.isArray(data58)) {
-                if (data58.length < 1) {
-                  const err132 = {
+            if (data60.on !== undefined) {
+              let data61 = data60.on;
+              if (Array.isArray(data61)) {
+                if (data61.length < 1) {
+                  const err134 = {
                     instancePath: instancePath + "/notify/" + i11 + "/on",
                     schemaPath: "#/properties/notify/items/properties/on/minItems",
                     keyword: "minItems",
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
-                    parentSchema: schema66.properties.notify.items.properties.on,
-                    data: data58,
+                    parentSchema: schema68.properties.notify.items.properties.on,
+                    data: data61,
                   };
                   if (vErrors === null) {
-                    vErrors = [err132];
+                    vErrors = [err134];
                   } else {
-                    vErrors.push(err132);
+                    vErrors.push(err134);
                   }
                   errors++;
                 }
-                const len12 = data58.length;
+                const len12 = data61.length;
                 for (let i12 = 0; i12 < len12; i12++) {
-                  let data59 = data58[i12];
+                  let data62 = data61[i12];
                   if (!(
-                    data59 === "started" ||
-                    data59 === "success" ||
-                    data59 === "failure" ||
-                    data59 === "recovered" ||
-                    data59 === "missed"
+                    data62 === "started" ||
+                    data62 === "success" ||
+                    data62 === "failure" ||
+                    data62 === "recovered" ||
+                    data62 === "missed"
                   )) {
-                    const err133 = {
+                    const err135 = {
                       instancePath: instancePath + "/notify/" + i11 + "/on/" + i12,
                       schemaPath: "#/properties/notify/items/properties/on/items/enum",
                       keyword: "enum",
-                      params: { allowedValues: schema66.properties.notify.items.properties.on.items.enum },
+                      params: { allowedValues: schema68.properties.notify.items.properties.on.items.enum },
                       message: "must be equal to one of the allowed values",
-                      schema: schema66.properties.notify.items.properties.on.items.enum,
-                      parentSchema: schema66.properties.notify.items.properties.on.items,
-                      data: data59,
+                      schema: schema68.properties.notify.items.properties.on.items.enum,
+                      parentSchema: schema68.properties.notify.items.properties.on.items,
+                      data: data62,
                     };
                     if (vErrors === null) {
-                      vErrors = [err133];
+                      vErrors = [err135];
                     } else {
-                      vErrors.push(err133);
+                      vErrors.push(err135);
                     }
                     errors++;
                   }
                 }
-                let i13 = data58.length;
+                let i13 = data61.length;
                 let j0;
                 if (i13 > 1) {
                   outer0: for (; i13--;) {
                     for (j0 = i13; j0--;) {
-                      if (func0(data58[i13], data58[j0])) {
-                        const err134 = {
+                      if (func0(data61[i13], data61[j0])) {
+                        const err136 = {
                           instancePath: instancePath + "/notify/" + i11 + "/on",
                           schemaPath: "#/properties/notify/items/properties/on/uniqueItems",
                           keyword: "uniqueItems",
@@ -10325,13 +13274,13 @@ function validate34(
                             i13 +
                             " are identical)",
                           schema: true,
-                          parentSchema: schema66.properties.notify.items.properties.on,
-                          data: data58,
+                          parentSchema: schema68.properties.notify.items.properties.on,
+                          data: data61,
                         };
                         if (vErrors === null) {
-                          vErrors = [err134];
+                          vErrors = [err136];
                         } else {
-                          vErrors.push(err134);
+                          vErrors.push(err136);
                         }
                         errors++;
                         break outer0;
@@ -10340,128 +13289,128 @@ function validate34(
                   }
                 }
               } else {
-                const err135 = {
+                const err137 = {
                   instancePath: instancePath + "/notify/" + i11 + "/on",
                   schemaPath: "#/properties/notify/items/properties/on/type",
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema66.properties.notify.items.properties.on.type,
-                  parentSchema: schema66.properties.notify.items.properties.on,
-                  data: data58,
+                  schema: schema68.properties.notify.items.properties.on.type,
+                  parentSchema: schema68.properties.notify.items.properties.on,
+                  data: data61,
                 };
                 if (vErrors === null) {
-                  vErrors = [err135];
+                  vErrors = [err137];
                 } else {
-                  vErrors.push(err135);
+                  vErrors.push(err137);
                 }
                 errors++;
               }
             }
-            if (data57.webhook !== undefined) {
-              let data60 = data57.webhook;
-              if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
-                if (data60.url === undefined) {
-                  const err136 = {
+            if (data60.webhook !== undefined) {
+              let data63 = data60.webhook;
+              if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
+                if (data63.url === undefined) {
+                  const err138 = {
                     instancePath: instancePath + "/notify/" + i11 + "/webhook",
                     schemaPath: "#/properties/notify/items/properties/webhook/required",
                     keyword: "required",
                     params: { missingProperty: "url" },
                     message: "must have required property '" + "url" + "'",
-                    schema: schema66.properties.notify.items.properties.webhook.required,
-                    parentSchema: schema66.properties.notify.items.properties.webhook,
-                    data: data60,
+                    schema: schema68.properties.notify.items.properties.webhook.required,
+                    parentSchema: schema68.properties.notify.items.properties.webhook,
+                    data: data63,
                   };
                   if (vErrors === null) {
-                    vErrors = [err136];
+                    vErrors = [err138];
                   } else {
-                    vErrors.push(err136);
+                    vErrors.push(err138);
                   }
                   errors++;
                 }
-                for (const key20 in data60) {
+                for (const key20 in data63) {
                   if (!(key20 === "url" || key20 === "secret")) {
-                    const err137 = {
+                    const err139 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook",
                       schemaPath: "#/properties/notify/items/properties/webhook/additionalProperties",
                       keyword: "additionalProperties",
                       params: { additionalProperty: key20 },
                       message: "must NOT have additional properties",
                       schema: false,
-                      parentSchema: schema66.properties.notify.items.properties.webhook,
-                      data: data60,
+                      parentSchema: schema68.properties.notify.items.properties.webhook,
+                      data: data63,
                     };
                     if (vErrors === null) {
-                      vErrors = [err137];
+                      vErrors = [err139];
                     } else {
-                      vErrors.push(err137);
+                      vErrors.push(err139);
                     }
                     errors++;
                   }
                 }
-                if (data60.url !== undefined) {
-                  let data61 = data60.url;
-                  if (typeof data61 === "string") {
-                    if (!pattern47.test(data61)) {
-                      const err138 = {
+                if (data63.url !== undefined) {
+                  let data64 = data63.url;
+                  if (typeof data64 === "string") {
+                    if (!pattern68.test(data64)) {
+                      const err140 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/pattern",
                         keyword: "pattern",
                         params: { pattern: "^https?://" },
                         message: 'must match pattern "' + "^https?://" + '"',
                         schema: "^https?://",
-                        parentSchema: schema66.properties.notify.items.properties.webhook.properties.url,
-                        data: data61,
+                        parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
+                        data: data64,
                       };
                       if (vErrors === null) {
-                        vErrors = [err138];
+                        vErrors = [err140];
                       } else {
-                        vErrors.push(err138);
+                        vErrors.push(err140);
                       }
                       errors++;
                     }
-                    if (!formats0(data61)) {
-                      const err139 = {
+                    if (!formats0(data64)) {
+                      const err141 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/format",
                         keyword: "format",
                         params: { format: "uri" },
                         message: 'must match format "' + "uri" + '"',
                         schema: "uri",
-                        parentSchema: schema66.properties.notify.items.properties.webhook.properties.url,
-                        data: data61,
+                        parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
+                        data: data64,
                       };
                       if (vErrors === null) {
-                        vErrors = [err139];
+                        vErrors = [err141];
                       } else {
-                        vErrors.push(err139);
+                        vErrors.push(err141);
                       }
                       errors++;
                     }
                   } else {
-                    const err140 = {
+                    const err142 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                       schemaPath: "#/properties/notify/items/properties/webhook/properties/url/type",
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema66.properties.notify.items.properties.webhook.properties.url.type,
-                      parentSchema: schema66.properties.notify.items.properties.webhook.properties.url,
-                      data: data61,
+                      schema: schema68.properties.notify.items.properties.webhook.properties.url.type,
+                      parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
+                      data: data64,
                     };
                     if (vErrors === null) {
-                      vErrors = [err140];
+                      vErrors = [err142];
                     } else {
-                      vErrors.push(err140);
+                      vErrors.push(err142);
                     }
                     errors++;
                   }
                 }
-                if (data60.secret !== undefined) {
-                  let data62 = data60.secret;
-                  if (typeof data62 === "string") {
-                    if (!pattern7.test(data62)) {
-                      const err141 = {
+                if (data63.secret !== undefined) {
+                  let data65 = data63.secret;
+                  if (typeof data65 === "string") {
+                    if (!pattern7.test(data65)) {
+                      const err143 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                         schemaPath: "#/$defs/credentialRef/pattern",
                         keyword: "pattern",
@@ -10475,122 +13424,122 @@ function validate34(
                           '"',
                         schema:
                           "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
-                        parentSchema: schema67,
-                        data: data62,
+                        parentSchema: schema69,
+                        data: data65,
                       };
                       if (vErrors === null) {
-                        vErrors = [err141];
+                        vErrors = [err143];
                       } else {
-                        vErrors.push(err141);
+                        vErrors.push(err143);
                       }
                       errors++;
                     }
                   } else {
-                    const err142 = {
+                    const err144 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                       schemaPath: "#/$defs/credentialRef/type",
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema67.type,
-                      parentSchema: schema67,
-                      data: data62,
+                      schema: schema69.type,
+                      parentSchema: schema69,
+                      data: data65,
                     };
                     if (vErrors === null) {
-                      vErrors = [err142];
+                      vErrors = [err144];
                     } else {
-                      vErrors.push(err142);
+                      vErrors.push(err144);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err143 = {
+                const err145 = {
                   instancePath: instancePath + "/notify/" + i11 + "/webhook",
                   schemaPath: "#/properties/notify/items/properties/webhook/type",
                   keyword: "type",
                   params: { type: "object" },
                   message: "must be object",
-                  schema: schema66.properties.notify.items.properties.webhook.type,
-                  parentSchema: schema66.properties.notify.items.properties.webhook,
-                  data: data60,
+                  schema: schema68.properties.notify.items.properties.webhook.type,
+                  parentSchema: schema68.properties.notify.items.properties.webhook,
+                  data: data63,
                 };
                 if (vErrors === null) {
-                  vErrors = [err143];
+                  vErrors = [err145];
                 } else {
-                  vErrors.push(err143);
+                  vErrors.push(err145);
                 }
                 errors++;
               }
             }
-            if (data57.email !== undefined) {
-              let data63 = data57.email;
-              if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
-                if (data63.to === undefined) {
-                  const err144 = {
+            if (data60.email !== undefined) {
+              let data66 = data60.email;
+              if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
+                if (data66.to === undefined) {
+                  const err146 = {
                     instancePath: instancePath + "/notify/" + i11 + "/email",
                     schemaPath: "#/properties/notify/items/properties/email/required",
                     keyword: "required",
                     params: { missingProperty: "to" },
                     message: "must have required property '" + "to" + "'",
-                    schema: schema66.properties.notify.items.properties.email.required,
-                    parentSchema: schema66.properties.notify.items.properties.email,
-                    data: data63,
+                    schema: schema68.properties.notify.items.properties.email.required,
+                    parentSchema: schema68.properties.notify.items.properties.email,
+                    data: data66,
                   };
                   if (vErrors === null) {
-                    vErrors = [err144];
+                    vErrors = [err146];
                   } else {
-                    vErrors.push(err144);
+                    vErrors.push(err146);
                   }
                   errors++;
                 }
-                for (const key21 in data63) {
+                for (const key21 in data66) {
                   if (!(key21 === "to")) {
-                    const err145 = {
+                    const err147 = {
                       instancePath: instancePath + "/notify/" + i11 + "/email",
                       schemaPath: "#/properties/notify/items/properties/email/additionalProperties",
                       keyword: "additionalProperties",
                       params: { additionalProperty: key21 },
                       message: "must NOT have additional properties",
                       schema: false,
-                      parentSchema: schema66.properties.notify.items.properties.email,
-                      data: data63,
+                      parentSchema: schema68.properties.notify.items.properties.email,
+                      data: data66,
                     };
                     if (vErrors === null) {
-                      vErrors = [err145];
+                      vErrors = [err147];
                     } else {
-                      vErrors.push(err145);
+                      vErrors.push(err147);
                     }
                     errors++;
                   }
                 }
-                if (data63.to !== undefined) {
-                  let data64 = data63.to;
-                  if (Array.isArray(data64)) {
-                    if (data64.length < 1) {
-                      const err146 = {
+                if (data66.to !== undefined) {
+                  let data67 = data66.to;
+                  if (Array.isArray(data67)) {
+                    if (data67.length < 1) {
+                      const err148 = {
                         instancePath: instancePath + "/notify/" + i11 + "/email/to",
                         schemaPath: "#/properties/notify/items/properties/email/properties/to/minItems",
                         keyword: "minItems",
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 items",
                         schema: 1,
-                        parentSchema: schema66.properties.notify.items.properties.email.properties.to,
-                        data: data64,
+                        parentSchema: schema68.properties.notify.items.properties.email.properties.to,
+                        data: data67,
                       };
                       if (vErrors === null) {
-                        vErrors = [err146];
+                        vErrors = [err148];
                       } else {
-                        vErrors.push(err146);
+                        vErrors.push(err148);
                       }
                       errors++;
                     }
-                    const len13 = data64.length;
+                    const len13 = data67.length;
                     for (let i14 = 0; i14 < len13; i14++) {
-                      let data65 = data64[i14];
-                      if (typeof data65 === "string") {
-                        if (!formats2.test(data65)) {
-                          const err147 = {
+                      let data68 = data67[i14];
+                      if (typeof data68 === "string") {
+                        if (!formats2.test(data68)) {
+                          const err149 = {
                             instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
                             schemaPath:
                               "#/properties/notify/items/properties/email/properties/to/items/format",
@@ -10599,147 +13548,147 @@ function validate34(
                             message: 'must match format "' + "email" + '"',
                             schema: "email",
                             parentSchema:
-                              schema66.properties.notify.items.properties.email.properties.to.items,
-                            data: data65,
+                              schema68.properties.notify.items.properties.email.properties.to.items,
+                            data: data68,
                           };
                           if (vErrors === null) {
-                            vErrors = [err147];
+                            vErrors = [err149];
                           } else {
-                            vErrors.push(err147);
+                            vErrors.push(err149);
                           }
                           errors++;
                         }
                       } else {
-                        const err148 = {
+                        const err150 = {
                           instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
                           schemaPath: "#/properties/notify/items/properties/email/properties/to/items/type",
                           keyword: "type",
                           params: { type: "string" },
                           message: "must be string",
-                          schema: schema66.properties.notify.items.properties.email.properties.to.items.type,
-                          parentSchema: schema66.properties.notify.items.properties.email.properties.to.items,
-                          data: data65,
+                          schema: schema68.properties.notify.items.properties.email.properties.to.items.type,
+                          parentSchema: schema68.properties.notify.items.properties.email.properties.to.items,
+                          data: data68,
                         };
                         if (vErrors === null) {
-                          vErrors = [err148];
+                          vErrors = [err150];
                         } else {
-                          vErrors.push(err148);
+                          vErrors.push(err150);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err149 = {
+                    const err151 = {
                       instancePath: instancePath + "/notify/" + i11 + "/email/to",
                       schemaPath: "#/properties/notify/items/properties/email/properties/to/type",
                       keyword: "type",
                       params: { type: "array" },
                       message: "must be array",
-                      schema: schema66.properties.notify.items.properties.email.properties.to.type,
-                      parentSchema: schema66.properties.notify.items.properties.email.properties.to,
-                      data: data64,
+                      schema: schema68.properties.notify.items.properties.email.properties.to.type,
+                      parentSchema: schema68.properties.notify.items.properties.email.properties.to,
+                      data: data67,
                     };
                     if (vErrors === null) {
-                      vErrors = [err149];
+                      vErrors = [err151];
                     } else {
-                      vErrors.push(err149);
+                      vErrors.push(err151);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err150 = {
+                const err152 = {
                   instancePath: instancePath + "/notify/" + i11 + "/email",
                   schemaPath: "#/properties/notify/items/properties/email/type",
                   keyword: "type",
                   params: { type: "object" },
                   message: "must be object",
-                  schema: schema66.properties.notify.items.properties.email.type,
-                  parentSchema: schema66.properties.notify.items.properties.email,
-                  data: data63,
+                  schema: schema68.properties.notify.items.properties.email.type,
+                  parentSchema: schema68.properties.notify.items.properties.email,
+                  data: data66,
                 };
                 if (vErrors === null) {
-                  vErrors = [err150];
+                  vErrors = [err152];
                 } else {
-                  vErrors.push(err150);
+                  vErrors.push(err152);
                 }
                 errors++;
               }
             }
-            if (data57.github_status !== undefined) {
-              let data66 = data57.github_status;
-              if (typeof data66 !== "boolean") {
-                const err151 = {
+            if (data60.github_status !== undefined) {
+              let data69 = data60.github_status;
+              if (typeof data69 !== "boolean") {
+                const err153 = {
                   instancePath: instancePath + "/notify/" + i11 + "/github_status",
                   schemaPath: "#/properties/notify/items/properties/github_status/type",
                   keyword: "type",
                   params: { type: "boolean" },
                   message: "must be boolean",
-                  schema: schema66.properties.notify.items.properties.github_status.type,
-                  parentSchema: schema66.properties.notify.items.properties.github_status,
-                  data: data66,
+                  schema: schema68.properties.notify.items.properties.github_status.type,
+                  parentSchema: schema68.properties.notify.items.properties.github_status,
+                  data: data69,
                 };
                 if (vErrors === null) {
-                  vErrors = [err151];
+                  vErrors = [err153];
                 } else {
-                  vErrors.push(err151);
+                  vErrors.push(err153);
                 }
                 errors++;
               }
             }
           } else {
-            const err152 = {
+            const err154 = {
               instancePath: instancePath + "/notify/" + i11,
               schemaPath: "#/properties/notify/items/type",
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema66.properties.notify.items.type,
-              parentSchema: schema66.properties.notify.items,
-              data: data57,
+              schema: schema68.properties.notify.items.type,
+              parentSchema: schema68.properties.notify.items,
+              data: data60,
             };
             if (vErrors === null) {
-              vErrors = [err152];
+              vErrors = [err154];
             } else {
-              vErrors.push(err152);
+              vErrors.push(err154);
             }
             errors++;
           }
         }
       } else {
-        const err153 = {
+        const err155 = {
           instancePath: instancePath + "/notify",
           schemaPath: "#/properties/notify/type",
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema66.properties.notify.type,
-          parentSchema: schema66.properties.notify,
-          data: data56,
+          schema: schema68.properties.notify.type,
+          parentSchema: schema68.properties.notify,
+          data: data59,
         };
         if (vErrors === null) {
-          vErrors = [err153];
+          vErrors = [err155];
         } else {
-          vErrors.push(err153);
+          vErrors.push(err155);
         }
         errors++;
       }
     }
   } else {
-    const err154 = {
+    const err156 = {
       instancePath,
       schemaPath: "#/type",
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema66.type,
-      parentSchema: schema66,
+      schema: schema68.type,
+      parentSchema: schema68,
       data,
     };
     if (vErrors === null) {
-      vErrors = [err154];
+      vErrors = [err156];
     } else {
-      vErrors.push(err154);
+      vErrors.push(err156);
     }
     errors++;
   }
@@ -10747,14 +13696,14 @@ function validate34(
   return errors === 0;
 }
 validate34.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
-export const v10 = validate40;
-function validate40(
+export const v10 = validate41;
+function validate41(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
 ) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate40.evaluated;
+  const evaluated0 = validate41.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
   }
@@ -10814,12 +13763,27 @@ function validate40(
   }
   var _valid1 = _errs8 === errors;
   valid2 = valid2 || _valid1;
+  const _errs9 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing3;
+    if (data.copy === undefined && (missing3 = "copy")) {
+      const err3 = {};
+      if (vErrors === null) {
+        vErrors = [err3];
+      } else {
+        vErrors.push(err3);
+      }
+      errors++;
+    }
+  }
+  var _valid1 = _errs9 === errors;
+  valid2 = valid2 || _valid1;
   if (!valid2) {
-    const err3 = {};
+    const err4 = {};
     if (vErrors === null) {
-      vErrors = [err3];
+      vErrors = [err4];
     } else {
-      vErrors.push(err3);
+      vErrors.push(err4);
     }
     errors++;
   } else {
@@ -10834,20 +13798,20 @@ function validate40(
   }
   var valid1 = _errs4 === errors;
   if (valid1) {
-    const err4 = {
+    const err5 = {
       instancePath,
       schemaPath: "#/oneOf/0/not",
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema75.oneOf[0].not,
-      parentSchema: schema75.oneOf[0],
+      schema: schema77.oneOf[0].not,
+      parentSchema: schema77.oneOf[0],
       data,
     };
     if (vErrors === null) {
-      vErrors = [err4];
+      vErrors = [err5];
     } else {
-      vErrors.push(err4);
+      vErrors.push(err5);
     }
     errors++;
   } else {
@@ -10862,20 +13826,20 @@ function validate40(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.uses === undefined) {
-      const err5 = {
+      const err6 = {
         instancePath,
         schemaPath: "#/oneOf/0/required",
         keyword: "required",
         params: { missingProperty: "uses" },
         message: "must have required property '" + "uses" + "'",
-        schema: schema75.oneOf[0].required,
-        parentSchema: schema75.oneOf[0],
+        schema: schema77.oneOf[0].required,
+        parentSchema: schema77.oneOf[0],
         data,
       };
       if (vErrors === null) {
-        vErrors = [err5];
+        vErrors = [err6];
       } else {
-        vErrors.push(err5);
+        vErrors.push(err6);
       }
       errors++;
     }
@@ -10885,30 +13849,15 @@ function validate40(
     valid0 = true;
     passing0 = 0;
   }
-  const _errs9 = errors;
   const _errs10 = errors;
   const _errs11 = errors;
   const _errs12 = errors;
-  let valid4 = false;
   const _errs13 = errors;
-  if (data && typeof data == "object" && !Array.isArray(data)) {
-    let missing3;
-    if (data.with === undefined && (missing3 = "with")) {
-      const err6 = {};
-      if (vErrors === null) {
-        vErrors = [err6];
-      } else {
-        vErrors.push(err6);
-      }
-      errors++;
-    }
-  }
-  var _valid2 = _errs13 === errors;
-  valid4 = valid4 || _valid2;
+  let valid4 = false;
   const _errs14 = errors;
   if (data && typeof data == "object" && !Array.isArray(data)) {
     let missing4;
-    if (data.uses === undefined && (missing4 = "uses")) {
+    if (data.with === undefined && (missing4 = "with")) {
       const err7 = {};
       if (vErrors === null) {
         vErrors = [err7];
@@ -10920,47 +13869,77 @@ function validate40(
   }
   var _valid2 = _errs14 === errors;
   valid4 = valid4 || _valid2;
+  const _errs15 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing5;
+    if (data.uses === undefined && (missing5 = "uses")) {
+      const err8 = {};
+      if (vErrors === null) {
+        vErrors = [err8];
+      } else {
+        vErrors.push(err8);
+      }
+      errors++;
+    }
+  }
+  var _valid2 = _errs15 === errors;
+  valid4 = valid4 || _valid2;
+  const _errs16 = errors;
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    let missing6;
+    if (data.copy === undefined && (missing6 = "copy")) {
+      const err9 = {};
+      if (vErrors === null) {
+        vErrors = [err9];
+      } else {
+        vErrors.push(err9);
+      }
+      errors++;
+    }
+  }
+  var _valid2 = _errs16 === errors;
+  valid4 = valid4 || _valid2;
   if (!valid4) {
-    const err8 = {};
+    const err10 = {};
     if (vErrors === null) {
-      vErrors = [err8];
+      vErrors = [err10];
     } else {
-      vErrors.push(err8);
+      vErrors.push(err10);
     }
     errors++;
   } else {
-    errors = _errs12;
+    errors = _errs13;
     if (vErrors !== null) {
-      if (_errs12) {
-        vErrors.length = _errs12;
+      if (_errs13) {
+        vErrors.length = _errs13;
       } else {
         vErrors = null;
       }
     }
   }
-  var valid3 = _errs11 === errors;
+  var valid3 = _errs12 === errors;
   if (valid3) {
-    const err9 = {
+    const err11 = {
       instancePath,
       schemaPath: "#/oneOf/1/not",
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema75.oneOf[1].not,
-      parentSchema: schema75.oneOf[1],
+      schema: schema77.oneOf[1].not,
+      parentSchema: schema77.oneOf[1],
       data,
     };
     if (vErrors === null) {
-      vErrors = [err9];
+      vErrors = [err11];
     } else {
-      vErrors.push(err9);
+      vErrors.push(err11);
     }
     errors++;
   } else {
-    errors = _errs10;
+    errors = _errs11;
     if (vErrors !== null) {
-      if (_errs10) {
-        vErrors.length = _errs10;
+      if (_errs11) {
+        vErrors.length = _errs11;
       } else {
         vErrors = null;
       }
@@ -10968,25 +13947,25 @@ function validate40(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     if (data.run === undefined) {
-      const err10 = {
+      const err12 = {
         instancePath,
         schemaPath: "#/oneOf/1/required",
         keyword: "required",
         params: { missingProperty: "run" },
         message: "must have required property '" + "run" + "'",
-        schema: schema75.oneOf[1].required,
-        parentSchema: schema75.oneOf[1],
+        schema: schema77.oneOf[1].required,
+        parentSchema: schema77.oneOf[1],
         data,
       };
       if (vErrors === null) {
-        vErrors = [err10];
+        vErrors = [err12];
       } else {
-        vErrors.push(err10);
+        vErrors.push(err12);
       }
       errors++;
     }
   }
-  var _valid0 = _errs9 === errors;
+  var _valid0 = _errs10 === errors;
   if (_valid0 && valid0) {
     valid0 = false;
     passing0 = [passing0, 1];
@@ -10995,22 +13974,178 @@ function validate40(
       valid0 = true;
       passing0 = 1;
     }
+    const _errs17 = errors;
+    const _errs18 = errors;
+    const _errs19 = errors;
+    const _errs20 = errors;
+    let valid6 = false;
+    const _errs21 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing7;
+      if (data.with === undefined && (missing7 = "with")) {
+        const err13 = {};
+        if (vErrors === null) {
+          vErrors = [err13];
+        } else {
+          vErrors.push(err13);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs21 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs22 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing8;
+      if (data.uses === undefined && (missing8 = "uses")) {
+        const err14 = {};
+        if (vErrors === null) {
+          vErrors = [err14];
+        } else {
+          vErrors.push(err14);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs22 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs23 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing9;
+      if (data.run === undefined && (missing9 = "run")) {
+        const err15 = {};
+        if (vErrors === null) {
+          vErrors = [err15];
+        } else {
+          vErrors.push(err15);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs23 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs24 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing10;
+      if (data.check === undefined && (missing10 = "check")) {
+        const err16 = {};
+        if (vErrors === null) {
+          vErrors = [err16];
+        } else {
+          vErrors.push(err16);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs24 === errors;
+    valid6 = valid6 || _valid3;
+    const _errs25 = errors;
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      let missing11;
+      if (data.shell === undefined && (missing11 = "shell")) {
+        const err17 = {};
+        if (vErrors === null) {
+          vErrors = [err17];
+        } else {
+          vErrors.push(err17);
+        }
+        errors++;
+      }
+    }
+    var _valid3 = _errs25 === errors;
+    valid6 = valid6 || _valid3;
+    if (!valid6) {
+      const err18 = {};
+      if (vErrors === null) {
+        vErrors = [err18];
+      } else {
+        vErrors.push(err18);
+      }
+      errors++;
+    } else {
+      errors = _errs20;
+      if (vErrors !== null) {
+        if (_errs20) {
+          vErrors.length = _errs20;
+        } else {
+          vErrors = null;
+        }
+      }
+    }
+    var valid5 = _errs19 === errors;
+    if (valid5) {
+      const err19 = {
+        instancePath,
+        schemaPath: "#/oneOf/2/not",
+        keyword: "not",
+        params: {},
+        message: "must NOT be valid",
+        schema: schema77.oneOf[2].not,
+        parentSchema: schema77.oneOf[2],
+        data,
+      };
+      if (vErrors === null) {
+        vErrors = [err19];
+      } else {
+        vErrors.push(err19);
+      }
+      errors++;
+    } else {
+      errors = _errs18;
+      if (vErrors !== null) {
+        if (_errs18) {
+          vErrors.length = _errs18;
+        } else {
+          vErrors = null;
+        }
+      }
+    }
+    if (data && typeof data == "object" && !Array.isArray(data)) {
+      if (data.copy === undefined) {
+        const err20 = {
+          instancePath,
+          schemaPath: "#/oneOf/2/required",
+          keyword: "required",
+          params: { missingProperty: "copy" },
+          message: "must have required property '" + "copy" + "'",
+          schema: schema77.oneOf[2].required,
+          parentSchema: schema77.oneOf[2],
+          data,
+        };
+        if (vErrors === null) {
+          vErrors = [err20];
+        } else {
+          vErrors.push(err20);
+        }
+        errors++;
+      }
+    }
+    var _valid0 = _errs17 === errors;
+    if (_valid0 && valid0) {
+      valid0 = false;
+      passing0 = [passing0, 2];
+    } else {
+      if (_valid0) {
+        valid0 = true;
+        passing0 = 2;
+      }
+    }
   }
   if (!valid0) {
-    const err11 = {
+    const err21 = {
       instancePath,
       schemaPath: "#/oneOf",
       keyword: "oneOf",
       params: { passingSchemas: passing0 },
       message: "must match exactly one schema in oneOf",
-      schema: schema75.oneOf,
-      parentSchema: schema75,
+      schema: schema77.oneOf,
+      parentSchema: schema77,
       data,
     };
     if (vErrors === null) {
-      vErrors = [err11];
+      vErrors = [err21];
     } else {
-      vErrors.push(err11);
+      vErrors.push(err21);
     }
     errors++;
   } else {
@@ -11025,21 +14160,21 @@ function validate40(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func6.call(schema75.properties, key0)) {
-        const err12 = {
+      if (!func6.call(schema77.properties, key0)) {
+        const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
           keyword: "additionalProperties",
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema75,
+          parentSchema: schema77,
           data,
         };
         if (vErrors === null) {
-          vErrors = [err12];
+          vErrors = [err22];
         } else {
-          vErrors.push(err12);
+          vErrors.push(err22);
         }
         errors++;
       }
@@ -11048,233 +14183,33 @@ function validate40(
       let data0 = data.id;
       if (typeof data0 === "string") {
         if (func1(data0) > 100) {
-          const err13 = {
+          const err23 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/maxLength",
             keyword: "maxLength",
             params: { limit: 100 },
             message: "must NOT have more than 100 characters",
             schema: 100,
-            parentSchema: schema76,
+            parentSchema: schema78,
             data: data0,
           };
           if (vErrors === null) {
-            vErrors = [err13];
+            vErrors = [err23];
           } else {
-            vErrors.push(err13);
+            vErrors.push(err23);
           }
           errors++;
         }
         if (!pattern19.test(data0)) {
-          const err14 = {
+          const err24 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/pattern",
             keyword: "pattern",
             params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
             message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
             schema: "^[a-z0-9][a-z0-9_-]*$",
-            parentSchema: schema76,
+            parentSchema: schema78,
             data: data0,
-          };
-          if (vErrors === null) {
-            vErrors = [err14];
-          } else {
-            vErrors.push(err14);
-          }
-          errors++;
-        }
-      } else {
-        const err15 = {
-          instancePath: instancePath + "/id",
-          schemaPath: "#/$defs/stepId/type",
-          keyword: "type",
-          params: { type: "string" },
-          message: "must be string",
-          schema: schema76.type,
-          parentSchema: schema76,
-          data: data0,
-        };
-        if (vErrors === null) {
-          vErrors = [err15];
-        } else {
-          vErrors.push(err15);
-        }
-        errors++;
-      }
-    }
-    if (data.name !== undefined) {
-      let data1 = data.name;
-      if (typeof data1 === "string") {
-        if (func1(data1) < 1) {
-          const err16 = {
-            instancePath: instancePath + "/name",
-            schemaPath: "#/properties/name/minLength",
-            keyword: "minLength",
-            params: { limit: 1 },
-            message: "must NOT have fewer than 1 characters",
-            schema: 1,
-            parentSchema: schema75.properties.name,
-            data: data1,
-          };
-          if (vErrors === null) {
-            vErrors = [err16];
-          } else {
-            vErrors.push(err16);
-          }
-          errors++;
-        }
-      } else {
-        const err17 = {
-          instancePath: instancePath + "/name",
-          schemaPath: "#/properties/name/type",
-          keyword: "type",
-          params: { type: "string" },
-          message: "must be string",
-          schema: schema75.properties.name.type,
-          parentSchema: schema75.properties.name,
-          data: data1,
-        };
-        if (vErrors === null) {
-          vErrors = [err17];
-        } else {
-          vErrors.push(err17);
-        }
-        errors++;
-      }
-    }
-    if (data.uses !== undefined) {
-      let data2 = data.uses;
-      if (typeof data2 === "string") {
-        if (func1(data2) > 200) {
-          const err18 = {
-            instancePath: instancePath + "/uses",
-            schemaPath: "#/$defs/id/maxLength",
-            keyword: "maxLength",
-            params: { limit: 200 },
-            message: "must NOT have more than 200 characters",
-            schema: 200,
-            parentSchema: schema77,
-            data: data2,
-          };
-          if (vErrors === null) {
-            vErrors = [err18];
-          } else {
-            vErrors.push(err18);
-          }
-          errors++;
-        }
-        if (!pattern20.test(data2)) {
-          const err19 = {
-            instancePath: instancePath + "/uses",
-            schemaPath: "#/$defs/id/pattern",
-            keyword: "pattern",
-            params: { pattern: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" },
-            message:
-              'must match pattern "' + "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" + '"',
-            schema: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
-            parentSchema: schema77,
-            data: data2,
-          };
-          if (vErrors === null) {
-            vErrors = [err19];
-          } else {
-            vErrors.push(err19);
-          }
-          errors++;
-        }
-      } else {
-        const err20 = {
-          instancePath: instancePath + "/uses",
-          schemaPath: "#/$defs/id/type",
-          keyword: "type",
-          params: { type: "string" },
-          message: "must be string",
-          schema: schema77.type,
-          parentSchema: schema77,
-          data: data2,
-        };
-        if (vErrors === null) {
-          vErrors = [err20];
-        } else {
-          vErrors.push(err20);
-        }
-        errors++;
-      }
-    }
-    if (data.with !== undefined) {
-      let data3 = data.with;
-      if (!(data3 && typeof data3 == "object" && !Array.isArray(data3))) {
-        const err21 = {
-          instancePath: instancePath + "/with",
-          schemaPath: "#/properties/with/type",
-          keyword: "type",
-          params: { type: "object" },
-          message: "must be object",
-          schema: schema75.properties.with.type,
-          parentSchema: schema75.properties.with,
-          data: data3,
-        };
-        if (vErrors === null) {
-          vErrors = [err21];
-        } else {
-          vErrors.push(err21);
-        }
-        errors++;
-      }
-    }
-    if (data.run !== undefined) {
-      let data4 = data.run;
-      if (typeof data4 === "string") {
-        if (func1(data4) < 1) {
-          const err22 = {
-            instancePath: instancePath + "/run",
-            schemaPath: "#/properties/run/minLength",
-            keyword: "minLength",
-            params: { limit: 1 },
-            message: "must NOT have fewer than 1 characters",
-            schema: 1,
-            parentSchema: schema75.properties.run,
-            data: data4,
-          };
-          if (vErrors === null) {
-            vErrors = [err22];
-          } else {
-            vErrors.push(err22);
-          }
-          errors++;
-        }
-      } else {
-        const err23 = {
-          instancePath: instancePath + "/run",
-          schemaPath: "#/properties/run/type",
-          keyword: "type",
-          params: { type: "string" },
-          message: "must be string",
-          schema: schema75.properties.run.type,
-          parentSchema: schema75.properties.run,
-          data: data4,
-        };
-        if (vErrors === null) {
-          vErrors = [err23];
-        } else {
-          vErrors.push(err23);
-        }
-        errors++;
-      }
-    }
-    if (data.check !== undefined) {
-      let data5 = data.check;
-      if (typeof data5 === "string") {
-        if (func1(data5) < 1) {
-          const err24 = {
-            instancePath: instancePath + "/check",
-            schemaPath: "#/properties/check/minLength",
-            keyword: "minLength",
-            params: { limit: 1 },
-            message: "must NOT have fewer than 1 characters",
-            schema: 1,
-            parentSchema: schema75.properties.check,
-            data: data5,
           };
           if (vErrors === null) {
             vErrors = [err24];
@@ -11285,14 +14220,14 @@ function validate40(
         }
       } else {
         const err25 = {
-          instancePath: instancePath + "/check",
-          schemaPath: "#/properties/check/type",
+          instancePath: instancePath + "/id",
+          schemaPath: "#/$defs/stepId/type",
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema75.properties.check.type,
-          parentSchema: schema75.properties.check,
-          data: data5,
+          schema: schema78.type,
+          parentSchema: schema78,
+          data: data0,
         };
         if (vErrors === null) {
           vErrors = [err25];
@@ -11302,122 +14237,117 @@ function validate40(
         errors++;
       }
     }
-    if (data.if !== undefined) {
-      let data6 = data.if;
-      if (typeof data6 !== "string" && typeof data6 !== "boolean") {
-        const err26 = {
-          instancePath: instancePath + "/if",
-          schemaPath: "#/properties/if/type",
+    if (data.name !== undefined) {
+      let data1 = data.name;
+      if (typeof data1 === "string") {
+        if (func1(data1) < 1) {
+          const err26 = {
+            instancePath: instancePath + "/name",
+            schemaPath: "#/properties/name/minLength",
+            keyword: "minLength",
+            params: { limit: 1 },
+            message: "must NOT have fewer than 1 characters",
+            schema: 1,
+            parentSchema: schema77.properties.name,
+            data: data1,
+          };
+          if (vErrors === null) {
+            vErrors = [err26];
+          } else {
+            vErrors.push(err26);
+          }
+          errors++;
+        }
+      } else {
+        const err27 = {
+          instancePath: instancePath + "/name",
+          schemaPath: "#/properties/name/type",
           keyword: "type",
-          params: { type: schema75.properties.if.type },
-          message: "must be string,boolean",
-          schema: schema75.properties.if.type,
-          parentSchema: schema75.properties.if,
-          data: data6,
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema77.properties.name.type,
+          parentSchema: schema77.properties.name,
+          data: data1,
         };
         if (vErrors === null) {
-          vErrors = [err26];
+          vErrors = [err27];
         } else {
-          vErrors.push(err26);
+          vErrors.push(err27);
         }
         errors++;
       }
     }
-    if (data.env !== undefined) {
-      let data7 = data.env;
-      if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
-        for (const key1 in data7) {
-          const _errs35 = errors;
-          if (typeof key1 === "string") {
-            if (!pattern21.test(key1)) {
-              const err27 = {
-                instancePath: instancePath + "/env",
-                schemaPath: "#/$defs/env/propertyNames/pattern",
-                keyword: "pattern",
-                params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
-                message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
-                schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-                parentSchema: schema72.propertyNames,
-                data: key1,
-                propertyName: key1,
-              };
-              if (vErrors === null) {
-                vErrors = [err27];
-              } else {
-                vErrors.push(err27);
-              }
-              errors++;
-            }
+    if (data.uses !== undefined) {
+      let data2 = data.uses;
+      if (typeof data2 === "string") {
+        if (func1(data2) > 200) {
+          const err28 = {
+            instancePath: instancePath + "/uses",
+            schemaPath: "#/$defs/id/maxLength",
+            keyword: "maxLength",
+            params: { limit: 200 },
+            message: "must NOT have more than 200 characters",
+            schema: 200,
+            parentSchema: schema79,
+            data: data2,
+          };
+          if (vErrors === null) {
+            vErrors = [err28];
           } else {
-            const err28 = {
-              instancePath: instancePath + "/env",
-              schemaPath: "#/$defs/env/propertyNames/type",
-              keyword: "type",
-              params: { type: "string" },
-              message: "must be string",
-              schema: schema72.propertyNames.type,
-              parentSchema: schema72.propertyNames,
-              data: key1,
-              propertyName: key1,
-            };
-            if (vErrors === null) {
-              vErrors = [err28];
-            } else {
-              vErrors.push(err28);
-            }
-            errors++;
+            vErrors.push(err28);
           }
-          var valid9 = _errs35 === errors;
-          if (!valid9) {
-            const err29 = {
-              instancePath: instancePath + "/env",
-              schemaPath: "#/$defs/env/propertyNames",
-              keyword: "propertyNames",
-              params: { propertyName: key1 },
-              message: "property name must be valid",
-              schema: schema72.propertyNames,
-              parentSchema: schema72,
-              data: data7,
-            };
-            if (vErrors === null) {
-              vErrors = [err29];
-            } else {
-              vErrors.push(err29);
-            }
-            errors++;
-          }
+          errors++;
         }
-        for (const key2 in data7) {
-          let data8 = data7[key2];
-          if (typeof data8 !== "string" && !(typeof data8 == "number") && typeof data8 !== "boolean") {
-            const err30 = {
-              instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
-              schemaPath: "#/$defs/env/additionalProperties/type",
-              keyword: "type",
-              params: { type: schema72.additionalProperties.type },
-              message: "must be string,number,boolean",
-              schema: schema72.additionalProperties.type,
-              parentSchema: schema72.additionalProperties,
-              data: data8,
-            };
-            if (vErrors === null) {
-              vErrors = [err30];
-            } else {
-              vErrors.push(err30);
-            }
-            errors++;
+        if (!pattern20.test(data2)) {
+          const err29 = {
+            instancePath: instancePath + "/uses",
+            schemaPath: "#/$defs/id/pattern",
+            keyword: "pattern",
+            params: { pattern: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" },
+            message:
+              'must match pattern "' + "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" + '"',
+            schema: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
+            parentSchema: schema79,
+            data: data2,
+          };
+          if (vErrors === null) {
+            vErrors = [err29];
+          } else {
+            vErrors.push(err29);
           }
+          errors++;
         }
       } else {
+        const err30 = {
+          instancePath: instancePath + "/uses",
+          schemaPath: "#/$defs/id/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema79.type,
+          parentSchema: schema79,
+          data: data2,
+        };
+        if (vErrors === null) {
+          vErrors = [err30];
+        } else {
+          vErrors.push(err30);
+        }
+        errors++;
+      }
+    }
+    if (data.with !== undefined) {
+      let data3 = data.with;
+      if (!(data3 && typeof data3 == "object" && !Array.isArray(data3))) {
         const err31 = {
-          instancePath: instancePath + "/env",
-          schemaPath: "#/$defs/env/type",
+          instancePath: instancePath + "/with",
+          schemaPath: "#/properties/with/type",
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema72.type,
-          parentSchema: schema72,
-          data: data7,
+          schema: schema77.properties.with.type,
+          parentSchema: schema77.properties.with,
+          data: data3,
         };
         if (vErrors === null) {
           vErrors = [err31];
@@ -11427,19 +14357,19 @@ function validate40(
         errors++;
       }
     }
-    if (data.retry !== undefined) {
-      let data9 = data.retry;
-      if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
-        if (data9.attempts === undefined) {
+    if (data.run !== undefined) {
+      let data4 = data.run;
+      if (typeof data4 === "string") {
+        if (func1(data4) < 1) {
           const err32 = {
-            instancePath: instancePath + "/retry",
-            schemaPath: "#/properties/retry/required",
-            keyword: "required",
-            params: { missingProperty: "attempts" },
-            message: "must have required property '" + "attempts" + "'",
-            schema: schema75.properties.retry.required,
-            parentSchema: schema75.properties.retry,
-            data: data9,
+            instancePath: instancePath + "/run",
+            schemaPath: "#/properties/run/minLength",
+            keyword: "minLength",
+            params: { limit: 1 },
+            message: "must NOT have fewer than 1 characters",
+            schema: 1,
+            parentSchema: schema77.properties.run,
+            data: data4,
           };
           if (vErrors === null) {
             vErrors = [err32];
@@ -11448,98 +14378,103 @@ function validate40(
           }
           errors++;
         }
-        for (const key3 in data9) {
-          if (!(key3 === "attempts" || key3 === "delay")) {
-            const err33 = {
-              instancePath: instancePath + "/retry",
-              schemaPath: "#/properties/retry/additionalProperties",
-              keyword: "additionalProperties",
-              params: { additionalProperty: key3 },
-              message: "must NOT have additional properties",
-              schema: false,
-              parentSchema: schema75.properties.retry,
-              data: data9,
-            };
-            if (vErrors === null) {
-              vErrors = [err33];
-            } else {
-              vErrors.push(err33);
-            }
-            errors++;
-          }
+      } else {
+        const err33 = {
+          instancePath: instancePath + "/run",
+          schemaPath: "#/properties/run/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema77.properties.run.type,
+          parentSchema: schema77.properties.run,
+          data: data4,
+        };
+        if (vErrors === null) {
+          vErrors = [err33];
+        } else {
+          vErrors.push(err33);
         }
-        if (data9.attempts !== undefined) {
-          let data10 = data9.attempts;
-          if (!(typeof data10 == "number" && !(data10 % 1) && !isNaN(data10))) {
-            const err34 = {
-              instancePath: instancePath + "/retry/attempts",
-              schemaPath: "#/properties/retry/properties/attempts/type",
-              keyword: "type",
-              params: { type: "integer" },
-              message: "must be integer",
-              schema: schema75.properties.retry.properties.attempts.type,
-              parentSchema: schema75.properties.retry.properties.attempts,
-              data: data10,
-            };
-            if (vErrors === null) {
-              vErrors = [err34];
-            } else {
-              vErrors.push(err34);
-            }
-            errors++;
+        errors++;
+      }
+    }
+    if (data.check !== undefined) {
+      let data5 = data.check;
+      if (typeof data5 === "string") {
+        if (func1(data5) < 1) {
+          const err34 = {
+            instancePath: instancePath + "/check",
+            schemaPath: "#/properties/check/minLength",
+            keyword: "minLength",
+            params: { limit: 1 },
+            message: "must NOT have fewer than 1 characters",
+            schema: 1,
+            parentSchema: schema77.properties.check,
+            data: data5,
+          };
+          if (vErrors === null) {
+            vErrors = [err34];
+          } else {
+            vErrors.push(err34);
           }
-          if (typeof data10 == "number") {
-            if (data10 > 100 || isNaN(data10)) {
-              const err35 = {
-                instancePath: instancePath + "/retry/attempts",
-                schemaPath: "#/properties/retry/properties/attempts/maximum",
-                keyword: "maximum",
-                params: { comparison: "<=", limit: 100 },
-                message: "must be <= 100",
-                schema: 100,
-                parentSchema: schema75.properties.retry.properties.attempts,
-                data: data10,
-              };
-              if (vErrors === null) {
-                vErrors = [err35];
-              } else {
-                vErrors.push(err35);
-              }
-              errors++;
-            }
-            if (data10 < 1 || isNaN(data10)) {
-              const err36 = {
-                instancePath: instancePath + "/retry/attempts",
-                schemaPath: "#/properties/retry/properties/attempts/minimum",
-                keyword: "minimum",
-                params: { comparison: ">=", limit: 1 },
-                message: "must be >= 1",
-                schema: 1,
-                parentSchema: schema75.properties.retry.properties.attempts,
-                data: data10,
-              };
-              if (vErrors === null) {
-                vErrors = [err36];
-              } else {
-                vErrors.push(err36);
-              }
-              errors++;
-            }
-          }
+          errors++;
         }
-        if (data9.delay !== undefined) {
-          let data11 = data9.delay;
-          if (typeof data11 === "string") {
-            if (!pattern5.test(data11)) {
+      } else {
+        const err35 = {
+          instancePath: instancePath + "/check",
+          schemaPath: "#/properties/check/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema77.properties.check.type,
+          parentSchema: schema77.properties.check,
+          data: data5,
+        };
+        if (vErrors === null) {
+          vErrors = [err35];
+        } else {
+          vErrors.push(err35);
+        }
+        errors++;
+      }
+    }
+    if (data.if !== undefined) {
+      let data6 = data.if;
+      if (typeof data6 !== "string" && typeof data6 !== "boolean") {
+        const err36 = {
+          instancePath: instancePath + "/if",
+          schemaPath: "#/properties/if/type",
+          keyword: "type",
+          params: { type: schema77.properties.if.type },
+          message: "must be string,boolean",
+          schema: schema77.properties.if.type,
+          parentSchema: schema77.properties.if,
+          data: data6,
+        };
+        if (vErrors === null) {
+          vErrors = [err36];
+        } else {
+          vErrors.push(err36);
+        }
+        errors++;
+      }
+    }
+    if (data.env !== undefined) {
+      let data7 = data.env;
+      if (data7 && typeof data7 == "object" && !Array.isArray(data7)) {
+        for (const key1 in data7) {
+          const _errs46 = errors;
+          if (typeof key1 === "string") {
+            if (!pattern21.test(key1)) {
               const err37 = {
-                instancePath: instancePath + "/retry/delay",
-                schemaPath: "#/$defs/duration/pattern",
+                instancePath: instancePath + "/env",
+                schemaPath: "#/$defs/env/propertyNames/pattern",
                 keyword: "pattern",
-                params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
-                message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
-                schema: "^([0-9]+(ms|s|m|h|d))+$",
-                parentSchema: schema71,
-                data: data11,
+                params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
+                message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
+                schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
+                parentSchema: schema74.propertyNames,
+                data: key1,
+                propertyName: key1,
               };
               if (vErrors === null) {
                 vErrors = [err37];
@@ -11550,14 +14485,15 @@ function validate40(
             }
           } else {
             const err38 = {
-              instancePath: instancePath + "/retry/delay",
-              schemaPath: "#/$defs/duration/type",
+              instancePath: instancePath + "/env",
+              schemaPath: "#/$defs/env/propertyNames/type",
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema71.type,
-              parentSchema: schema71,
-              data: data11,
+              schema: schema74.propertyNames.type,
+              parentSchema: schema74.propertyNames,
+              data: key1,
+              propertyName: key1,
             };
             if (vErrors === null) {
               vErrors = [err38];
@@ -11566,57 +14502,57 @@ function validate40(
             }
             errors++;
           }
-        }
-      } else {
-        const err39 = {
-          instancePath: instancePath + "/retry",
-          schemaPath: "#/properties/retry/type",
-          keyword: "type",
-          params: { type: "object" },
-          message: "must be object",
-          schema: schema75.properties.retry.type,
-          parentSchema: schema75.properties.retry,
-          data: data9,
-        };
-        if (vErrors === null) {
-          vErrors = [err39];
-        } else {
-          vErrors.push(err39);
-        }
-        errors++;
-      }
-    }
-    if (data.timeout !== undefined) {
-      let data12 = data.timeout;
-      if (typeof data12 === "string") {
-        if (!pattern5.test(data12)) {
-          const err40 = {
-            instancePath: instancePath + "/timeout",
-            schemaPath: "#/$defs/duration/pattern",
-            keyword: "pattern",
-            params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
-            message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
-            schema: "^([0-9]+(ms|s|m|h|d))+$",
-            parentSchema: schema71,
-            data: data12,
-          };
-          if (vErrors === null) {
-            vErrors = [err40];
-          } else {
-            vErrors.push(err40);
+          var valid11 = _errs46 === errors;
+          if (!valid11) {
+            const err39 = {
+              instancePath: instancePath + "/env",
+              schemaPath: "#/$defs/env/propertyNames",
+              keyword: "propertyNames",
+              params: { propertyName: key1 },
+              message: "property name must be valid",
+              schema: schema74.propertyNames,
+              parentSchema: schema74,
+              data: data7,
+            };
+            if (vErrors === null) {
+              vErrors = [err39];
+            } else {
+              vErrors.push(err39);
+            }
+            errors++;
           }
-          errors++;
+        }
+        for (const key2 in data7) {
+          let data8 = data7[key2];
+          if (typeof data8 !== "string" && !(typeof data8 == "number") && typeof data8 !== "boolean") {
+            const err40 = {
+              instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
+              schemaPath: "#/$defs/env/additionalProperties/type",
+              keyword: "type",
+              params: { type: schema74.additionalProperties.type },
+              message: "must be string,number,boolean",
+              schema: schema74.additionalProperties.type,
+              parentSchema: schema74.additionalProperties,
+              data: data8,
+            };
+            if (vErrors === null) {
+              vErrors = [err40];
+            } else {
+              vErrors.push(err40);
+            }
+            errors++;
+          }
         }
       } else {
         const err41 = {
-          instancePath: instancePath + "/timeout",
-          schemaPath: "#/$defs/duration/type",
+          instancePath: instancePath + "/env",
+          schemaPath: "#/$defs/env/type",
           keyword: "type",
-          params: { type: "string" },
-          message: "must be string",
-          schema: schema71.type,
-          parentSchema: schema71,
-          data: data12,
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema74.type,
+          parentSchema: schema74,
+          data: data7,
         };
         if (vErrors === null) {
           vErrors = [err41];
@@ -11626,23 +14562,222 @@ function validate40(
         errors++;
       }
     }
+    if (data.retry !== undefined) {
+      let data9 = data.retry;
+      if (data9 && typeof data9 == "object" && !Array.isArray(data9)) {
+        if (data9.attempts === undefined) {
+          const err42 = {
+            instancePath: instancePath + "/retry",
+            schemaPath: "#/properties/retry/required",
+            keyword: "required",
+            params: { missingProperty: "attempts" },
+            message: "must have required property '" + "attempts" + "'",
+            schema: schema77.properties.retry.required,
+            parentSchema: schema77.properties.retry,
+            data: data9,
+          };
+          if (vErrors === null) {
+            vErrors = [err42];
+          } else {
+            vErrors.push(err42);
+          }
+          errors++;
+        }
+        for (const key3 in data9) {
+          if (!(key3 === "attempts" || key3 === "delay")) {
+            const err43 = {
+              instancePath: instancePath + "/retry",
+              schemaPath: "#/properties/retry/additionalProperties",
+              keyword: "additionalProperties",
+              params: { additionalProperty: key3 },
+              message: "must NOT have additional properties",
+              schema: false,
+              parentSchema: schema77.properties.retry,
+              data: data9,
+            };
+            if (vErrors === null) {
+              vErrors = [err43];
+            } else {
+              vErrors.push(err43);
+            }
+            errors++;
+          }
+        }
+        if (data9.attempts !== undefined) {
+          let data10 = data9.attempts;
+          if (!(typeof data10 == "number" && !(data10 % 1) && !isNaN(data10))) {
+            const err44 = {
+              instancePath: instancePath + "/retry/attempts",
+              schemaPath: "#/properties/retry/properties/attempts/type",
+              keyword: "type",
+              params: { type: "integer" },
+              message: "must be integer",
+              schema: schema77.properties.retry.properties.attempts.type,
+              parentSchema: schema77.properties.retry.properties.attempts,
+              data: data10,
+            };
+            if (vErrors === null) {
+              vErrors = [err44];
+            } else {
+              vErrors.push(err44);
+            }
+            errors++;
+          }
+          if (typeof data10 == "number") {
+            if (data10 > 100 || isNaN(data10)) {
+              const err45 = {
+                instancePath: instancePath + "/retry/attempts",
+                schemaPath: "#/properties/retry/properties/attempts/maximum",
+                keyword: "maximum",
+                params: { comparison: "<=", limit: 100 },
+                message: "must be <= 100",
+                schema: 100,
+                parentSchema: schema77.properties.retry.properties.attempts,
+                data: data10,
+              };
+              if (vErrors === null) {
+                vErrors = [err45];
+              } else {
+                vErrors.push(err45);
+              }
+              errors++;
+            }
+            if (data10 < 1 || isNaN(data10)) {
+              const err46 = {
+                instancePath: instancePath + "/retry/attempts",
+                schemaPath: "#/properties/retry/properties/attempts/minimum",
+                keyword: "minimum",
+                params: { comparison: ">=", limit: 1 },
+                message: "must be >= 1",
+                schema: 1,
+                parentSchema: schema77.properties.retry.properties.attempts,
+                data: data10,
+              };
+              if (vErrors === null) {
+                vErrors = [err46];
+              } else {
+                vErrors.push(err46);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data9.delay !== undefined) {
+          let data11 = data9.delay;
+          if (typeof data11 === "string") {
+            if (!pattern5.test(data11)) {
+              const err47 = {
+                instancePath: instancePath + "/retry/delay",
+                schemaPath: "#/$defs/duration/pattern",
+                keyword: "pattern",
+                params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
+                message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
+                schema: "^([0-9]+(ms|s|m|h|d))+$",
+                parentSchema: schema73,
+                data: data11,
+              };
+              if (vErrors === null) {
+                vErrors = [err47];
+              } else {
+                vErrors.push(err47);
+              }
+              errors++;
+            }
+          } else {
+            const err48 = {
+              instancePath: instancePath + "/retry/delay",
+              schemaPath: "#/$defs/duration/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema73.type,
+              parentSchema: schema73,
+              data: data11,
+            };
+            if (vErrors === null) {
+              vErrors = [err48];
+            } else {
+              vErrors.push(err48);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err49 = {
+          instancePath: instancePath + "/retry",
+          schemaPath: "#/properties/retry/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema77.properties.retry.type,
+          parentSchema: schema77.properties.retry,
+          data: data9,
+        };
+        if (vErrors === null) {
+          vErrors = [err49];
+        } else {
+          vErrors.push(err49);
+        }
+        errors++;
+      }
+    }
+    if (data.timeout !== undefined) {
+      let data12 = data.timeout;
+      if (typeof data12 === "string") {
+        if (!pattern5.test(data12)) {
+          const err50 = {
+            instancePath: instancePath + "/timeout",
+            schemaPath: "#/$defs/duration/pattern",
+            keyword: "pattern",
+            params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
+            message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
+            schema: "^([0-9]+(ms|s|m|h|d))+$",
+            parentSchema: schema73,
+            data: data12,
+          };
+          if (vErrors === null) {
+            vErrors = [err50];
+          } else {
+            vErrors.push(err50);
+          }
+          errors++;
+        }
+      } else {
+        const err51 = {
+          instancePath: instancePath + "/timeout",
+          schemaPath: "#/$defs/duration/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema73.type,
+          parentSchema: schema73,
+          data: data12,
+        };
+        if (vErrors === null) {
+          vErrors = [err51];
+        } else {
+          vErrors.push(err51);
+        }
+        errors++;
+      }
+    }
     if (data.continue_on_error !== undefined) {
       let data13 = data.continue_on_error;
       if (typeof data13 !== "boolean") {
-        const err42 = {
+        const err52 = {
           instancePath: instancePath + "/continue_on_error",
           schemaPath: "#/properties/continue_on_error/type",
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema75.properties.continue_on_error.type,
-          parentSchema: schema75.properties.continue_on_error,
+          schema: schema77.properties.continue_on_error.type,
+          parentSchema: schema77.properties.continue_on_error,
           data: data13,
         };
         if (vErrors === null) {
-          vErrors = [err42];
+          vErrors = [err52];
         } else {
-          vErrors.push(err42);
+          vErrors.push(err52);
         }
         errors++;
       }
@@ -11650,20 +14785,20 @@ function validate40(
     if (data.sudo !== undefined) {
       let data14 = data.sudo;
       if (typeof data14 !== "boolean") {
-        const err43 = {
+        const err53 = {
           instancePath: instancePath + "/sudo",
           schemaPath: "#/properties/sudo/type",
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema75.properties.sudo.type,
-          parentSchema: schema75.properties.sudo,
+          schema: schema77.properties.sudo.type,
+          parentSchema: schema77.properties.sudo,
           data: data14,
         };
         if (vErrors === null) {
-          vErrors = [err43];
+          vErrors = [err53];
         } else {
-          vErrors.push(err43);
+          vErrors.push(err53);
         }
         errors++;
       }
@@ -11671,54 +14806,698 @@ function validate40(
     if (data.shell !== undefined) {
       let data15 = data.shell;
       if (!(data15 === "sh" || data15 === "bash" || data15 === "powershell")) {
-        const err44 = {
+        const err54 = {
           instancePath: instancePath + "/shell",
           schemaPath: "#/$defs/shell/enum",
           keyword: "enum",
-          params: { allowedValues: schema81.enum },
+          params: { allowedValues: schema83.enum },
           message: "must be equal to one of the allowed values",
-          schema: schema81.enum,
-          parentSchema: schema81,
+          schema: schema83.enum,
+          parentSchema: schema83,
           data: data15,
         };
         if (vErrors === null) {
-          vErrors = [err44];
+          vErrors = [err54];
         } else {
-          vErrors.push(err44);
+          vErrors.push(err54);
+        }
+        errors++;
+      }
+    }
+    if (data.copy !== undefined) {
+      let data16 = data.copy;
+      if (data16 && typeof data16 == "object" && !Array.isArray(data16)) {
+        if (data16.src === undefined) {
+          const err55 = {
+            instancePath: instancePath + "/copy",
+            schemaPath: "#/properties/copy/required",
+            keyword: "required",
+            params: { missingProperty: "src" },
+            message: "must have required property '" + "src" + "'",
+            schema: schema77.properties.copy.required,
+            parentSchema: schema77.properties.copy,
+            data: data16,
+          };
+          if (vErrors === null) {
+            vErrors = [err55];
+          } else {
+            vErrors.push(err55);
+          }
+          errors++;
+        }
+        if (data16.dest === undefined) {
+          const err56 = {
+            instancePath: instancePath + "/copy",
+            schemaPath: "#/properties/copy/required",
+            keyword: "required",
+            params: { missingProperty: "dest" },
+            message: "must have required property '" + "dest" + "'",
+            schema: schema77.properties.copy.required,
+            parentSchema: schema77.properties.copy,
+            data: data16,
+          };
+          if (vErrors === null) {
+            vErrors = [err56];
+          } else {
+            vErrors.push(err56);
+          }
+          errors++;
+        }
+        for (const key4 in data16) {
+          if (!(
+            key4 === "src" ||
+            key4 === "dest" ||
+            key4 === "mode" ||
+            key4 === "owner" ||
+            key4 === "group" ||
+            key4 === "template" ||
+            key4 === "secret"
+          )) {
+            const err57 = {
+              instancePath: instancePath + "/copy",
+              schemaPath: "#/properties/copy/additionalProperties",
+              keyword: "additionalProperties",
+              params: { additionalProperty: key4 },
+              message: "must NOT have additional properties",
+              schema: false,
+              parentSchema: schema77.properties.copy,
+              data: data16,
+            };
+            if (vErrors === null) {
+              vErrors = [err57];
+            } else {
+              vErrors.push(err57);
+            }
+            errors++;
+          }
+        }
+        if (data16.src !== undefined) {
+          let data17 = data16.src;
+          if (typeof data17 === "string") {
+            if (!pattern24.test(data17)) {
+              const err58 = {
+                instancePath: instancePath + "/copy/src",
+                schemaPath: "#/properties/copy/properties/src/pattern",
+                keyword: "pattern",
+                params: { pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$" },
+                message: 'must match pattern "' + "^files/(?!.*\\.\\.)[^\\s].*[^/]$" + '"',
+                schema: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
+                parentSchema: schema77.properties.copy.properties.src,
+                data: data17,
+              };
+              if (vErrors === null) {
+                vErrors = [err58];
+              } else {
+                vErrors.push(err58);
+              }
+              errors++;
+            }
+          } else {
+            const err59 = {
+              instancePath: instancePath + "/copy/src",
+              schemaPath: "#/properties/copy/properties/src/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.copy.properties.src.type,
+              parentSchema: schema77.properties.copy.properties.src,
+              data: data17,
+            };
+            if (vErrors === null) {
+              vErrors = [err59];
+            } else {
+              vErrors.push(err59);
+            }
+            errors++;
+          }
+        }
+        if (data16.dest !== undefined) {
+          let data18 = data16.dest;
+          if (typeof data18 === "string") {
+            if (func1(data18) < 2) {
+              const err60 = {
+                instancePath: instancePath + "/copy/dest",
+                schemaPath: "#/properties/copy/properties/dest/minLength",
+                keyword: "minLength",
+                params: { limit: 2 },
+                message: "must NOT have fewer than 2 characters",
+                schema: 2,
+                parentSchema: schema77.properties.copy.properties.dest,
+                data: data18,
+              };
+              if (vErrors === null) {
+                vErrors = [err60];
+              } else {
+                vErrors.push(err60);
+              }
+              errors++;
+            }
+          } else {
+            const err61 = {
+              instancePath: instancePath + "/copy/dest",
+              schemaPath: "#/properties/copy/properties/dest/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.copy.properties.dest.type,
+              parentSchema: schema77.properties.copy.properties.dest,
+              data: data18,
+            };
+            if (vErrors === null) {
+              vErrors = [err61];
+            } else {
+              vErrors.push(err61);
+            }
+            errors++;
+          }
+        }
+        if (data16.mode !== undefined) {
+          let data19 = data16.mode;
+          if (typeof data19 === "string") {
+            if (!pattern25.test(data19)) {
+              const err62 = {
+                instancePath: instancePath + "/copy/mode",
+                schemaPath: "#/properties/copy/properties/mode/pattern",
+                keyword: "pattern",
+                params: { pattern: "^0?[0-7]{3,4}$" },
+                message: 'must match pattern "' + "^0?[0-7]{3,4}$" + '"',
+                schema: "^0?[0-7]{3,4}$",
+                parentSchema: schema77.properties.copy.properties.mode,
+                data: data19,
+              };
+              if (vErrors === null) {
+                vErrors = [err62];
+              } else {
+                vErrors.push(err62);
+              }
+              errors++;
+            }
+          } else {
+            const err63 = {
+              instancePath: instancePath + "/copy/mode",
+              schemaPath: "#/properties/copy/properties/mode/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.copy.properties.mode.type,
+              parentSchema: schema77.properties.copy.properties.mode,
+              data: data19,
+            };
+            if (vErrors === null) {
+              vErrors = [err63];
+            } else {
+              vErrors.push(err63);
+            }
+            errors++;
+          }
+        }
+        if (data16.owner !== undefined) {
+          let data20 = data16.owner;
+          if (typeof data20 === "string") {
+            if (!pattern26.test(data20)) {
+              const err64 = {
+                instancePath: instancePath + "/copy/owner",
+                schemaPath: "#/properties/copy/properties/owner/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
+                schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+                parentSchema: schema77.properties.copy.properties.owner,
+                data: data20,
+              };
+              if (vErrors === null) {
+                vErrors = [err64];
+              } else {
+                vErrors.push(err64);
+              }
+              errors++;
+            }
+          } else {
+            const err65 = {
+              instancePath: instancePath + "/copy/owner",
+              schemaPath: "#/properties/copy/properties/owner/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.copy.properties.owner.type,
+              parentSchema: schema77.properties.copy.properties.owner,
+              data: data20,
+            };
+            if (vErrors === null) {
+              vErrors = [err65];
+            } else {
+              vErrors.push(err65);
+            }
+            errors++;
+          }
+        }
+        if (data16.group !== undefined) {
+          let data21 = data16.group;
+          if (typeof data21 === "string") {
+            if (!pattern26.test(data21)) {
+              const err66 = {
+                instancePath: instancePath + "/copy/group",
+                schemaPath: "#/properties/copy/properties/group/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
+                schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+                parentSchema: schema77.properties.copy.properties.group,
+                data: data21,
+              };
+              if (vErrors === null) {
+                vErrors = [err66];
+              } else {
+                vErrors.push(err66);
+              }
+              errors++;
+            }
+          } else {
+            const err67 = {
+              instancePath: instancePath + "/copy/group",
+              schemaPath: "#/properties/copy/properties/group/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.copy.properties.group.type,
+              parentSchema: schema77.properties.copy.properties.group,
+              data: data21,
+            };
+            if (vErrors === null) {
+              vErrors = [err67];
+            } else {
+              vErrors.push(err67);
+            }
+            errors++;
+          }
+        }
+        if (data16.template !== undefined) {
+          let data22 = data16.template;
+          if (typeof data22 !== "boolean") {
+            const err68 = {
+              instancePath: instancePath + "/copy/template",
+              schemaPath: "#/properties/copy/properties/template/type",
+              keyword: "type",
+              params: { type: "boolean" },
+              message: "must be boolean",
+              schema: schema77.properties.copy.properties.template.type,
+              parentSchema: schema77.properties.copy.properties.template,
+              data: data22,
+            };
+            if (vErrors === null) {
+              vErrors = [err68];
+            } else {
+              vErrors.push(err68);
+            }
+            errors++;
+          }
+        }
+        if (data16.secret !== undefined) {
+          let data23 = data16.secret;
+          if (typeof data23 !== "boolean") {
+            const err69 = {
+              instancePath: instancePath + "/copy/secret",
+              schemaPath: "#/properties/copy/properties/secret/type",
+              keyword: "type",
+              params: { type: "boolean" },
+              message: "must be boolean",
+              schema: schema77.properties.copy.properties.secret.type,
+              parentSchema: schema77.properties.copy.properties.secret,
+              data: data23,
+            };
+            if (vErrors === null) {
+              vErrors = [err69];
+            } else {
+              vErrors.push(err69);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err70 = {
+          instancePath: instancePath + "/copy",
+          schemaPath: "#/properties/copy/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema77.properties.copy.type,
+          parentSchema: schema77.properties.copy,
+          data: data16,
+        };
+        if (vErrors === null) {
+          vErrors = [err70];
+        } else {
+          vErrors.push(err70);
+        }
+        errors++;
+      }
+    }
+    if (data.tags !== undefined) {
+      let data24 = data.tags;
+      if (Array.isArray(data24)) {
+        const len0 = data24.length;
+        for (let i0 = 0; i0 < len0; i0++) {
+          let data25 = data24[i0];
+          if (typeof data25 === "string") {
+            if (func1(data25) > 64) {
+              const err71 = {
+                instancePath: instancePath + "/tags/" + i0,
+                schemaPath: "#/properties/tags/items/maxLength",
+                keyword: "maxLength",
+                params: { limit: 64 },
+                message: "must NOT have more than 64 characters",
+                schema: 64,
+                parentSchema: schema77.properties.tags.items,
+                data: data25,
+              };
+              if (vErrors === null) {
+                vErrors = [err71];
+              } else {
+                vErrors.push(err71);
+              }
+              errors++;
+            }
+            if (!pattern28.test(data25)) {
+              const err72 = {
+                instancePath: instancePath + "/tags/" + i0,
+                schemaPath: "#/properties/tags/items/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[a-z0-9][a-z0-9_.-]*$" },
+                message: 'must match pattern "' + "^[a-z0-9][a-z0-9_.-]*$" + '"',
+                schema: "^[a-z0-9][a-z0-9_.-]*$",
+                parentSchema: schema77.properties.tags.items,
+                data: data25,
+              };
+              if (vErrors === null) {
+                vErrors = [err72];
+              } else {
+                vErrors.push(err72);
+              }
+              errors++;
+            }
+          } else {
+            const err73 = {
+              instancePath: instancePath + "/tags/" + i0,
+              schemaPath: "#/properties/tags/items/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.tags.items.type,
+              parentSchema: schema77.properties.tags.items,
+              data: data25,
+            };
+            if (vErrors === null) {
+              vErrors = [err73];
+            } else {
+              vErrors.push(err73);
+            }
+            errors++;
+          }
+        }
+        let i1 = data24.length;
+        let j0;
+        if (i1 > 1) {
+          const indices0 = {};
+          for (; i1--;) {
+            let item0 = data24[i1];
+            if (typeof item0 !== "string") {
+              continue;
+            }
+            if (typeof indices0[item0] == "number") {
+              j0 = indices0[item0];
+              const err74 = {
+                instancePath: instancePath + "/tags",
+                schemaPath: "#/properties/tags/uniqueItems",
+                keyword: "uniqueItems",
+                params: { i: i1, j: j0 },
+                message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)",
+                schema: true,
+                parentSchema: schema77.properties.tags,
+                data: data24,
+              };
+              if (vErrors === null) {
+                vErrors = [err74];
+              } else {
+                vErrors.push(err74);
+              }
+              errors++;
+              break;
+            }
+            indices0[item0] = i1;
+          }
+        }
+      } else {
+        const err75 = {
+          instancePath: instancePath + "/tags",
+          schemaPath: "#/properties/tags/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema77.properties.tags.type,
+          parentSchema: schema77.properties.tags,
+          data: data24,
+        };
+        if (vErrors === null) {
+          vErrors = [err75];
+        } else {
+          vErrors.push(err75);
+        }
+        errors++;
+      }
+    }
+    if (data.notify !== undefined) {
+      let data26 = data.notify;
+      if (Array.isArray(data26)) {
+        const len1 = data26.length;
+        for (let i2 = 0; i2 < len1; i2++) {
+          let data27 = data26[i2];
+          if (typeof data27 === "string") {
+            if (func1(data27) > 100) {
+              const err76 = {
+                instancePath: instancePath + "/notify/" + i2,
+                schemaPath: "#/$defs/stepId/maxLength",
+                keyword: "maxLength",
+                params: { limit: 100 },
+                message: "must NOT have more than 100 characters",
+                schema: 100,
+                parentSchema: schema78,
+                data: data27,
+              };
+              if (vErrors === null) {
+                vErrors = [err76];
+              } else {
+                vErrors.push(err76);
+              }
+              errors++;
+            }
+            if (!pattern19.test(data27)) {
+              const err77 = {
+                instancePath: instancePath + "/notify/" + i2,
+                schemaPath: "#/$defs/stepId/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
+                message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
+                schema: "^[a-z0-9][a-z0-9_-]*$",
+                parentSchema: schema78,
+                data: data27,
+              };
+              if (vErrors === null) {
+                vErrors = [err77];
+              } else {
+                vErrors.push(err77);
+              }
+              errors++;
+            }
+          } else {
+            const err78 = {
+              instancePath: instancePath + "/notify/" + i2,
+              schemaPath: "#/$defs/stepId/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema78.type,
+              parentSchema: schema78,
+              data: data27,
+            };
+            if (vErrors === null) {
+              vErrors = [err78];
+            } else {
+              vErrors.push(err78);
+            }
+            errors++;
+          }
+        }
+        let i3 = data26.length;
+        let j1;
+        if (i3 > 1) {
+          outer0: for (; i3--;) {
+            for (j1 = i3; j1--;) {
+              if (func0(data26[i3], data26[j1])) {
+                const err79 = {
+                  instancePath: instancePath + "/notify",
+                  schemaPath: "#/properties/notify/uniqueItems",
+                  keyword: "uniqueItems",
+                  params: { i: i3, j: j1 },
+                  message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)",
+                  schema: true,
+                  parentSchema: schema77.properties.notify,
+                  data: data26,
+                };
+                if (vErrors === null) {
+                  vErrors = [err79];
+                } else {
+                  vErrors.push(err79);
+                }
+                errors++;
+                break outer0;
+              }
+            }
+          }
+        }
+      } else {
+        const err80 = {
+          instancePath: instancePath + "/notify",
+          schemaPath: "#/properties/notify/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema77.properties.notify.type,
+          parentSchema: schema77.properties.notify,
+          data: data26,
+        };
+        if (vErrors === null) {
+          vErrors = [err80];
+        } else {
+          vErrors.push(err80);
+        }
+        errors++;
+      }
+    }
+    if (data.secrets !== undefined) {
+      let data28 = data.secrets;
+      if (Array.isArray(data28)) {
+        const len2 = data28.length;
+        for (let i4 = 0; i4 < len2; i4++) {
+          let data29 = data28[i4];
+          if (typeof data29 === "string") {
+            if (!pattern18.test(data29)) {
+              const err81 = {
+                instancePath: instancePath + "/secrets/" + i4,
+                schemaPath: "#/properties/secrets/items/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+                message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
+                schema: "^[A-Za-z_][A-Za-z0-9_]*$",
+                parentSchema: schema77.properties.secrets.items,
+                data: data29,
+              };
+              if (vErrors === null) {
+                vErrors = [err81];
+              } else {
+                vErrors.push(err81);
+              }
+              errors++;
+            }
+          } else {
+            const err82 = {
+              instancePath: instancePath + "/secrets/" + i4,
+              schemaPath: "#/properties/secrets/items/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema77.properties.secrets.items.type,
+              parentSchema: schema77.properties.secrets.items,
+              data: data29,
+            };
+            if (vErrors === null) {
+              vErrors = [err82];
+            } else {
+              vErrors.push(err82);
+            }
+            errors++;
+          }
+        }
+        let i5 = data28.length;
+        let j2;
+        if (i5 > 1) {
+          const indices1 = {};
+          for (; i5--;) {
+            let item1 = data28[i5];
+            if (typeof item1 !== "string") {
+              continue;
+            }
+            if (typeof indices1[item1] == "number") {
+              j2 = indices1[item1];
+              const err83 = {
+                instancePath: instancePath + "/secrets",
+                schemaPath: "#/properties/secrets/uniqueItems",
+                keyword: "uniqueItems",
+                params: { i: i5, j: j2 },
+                message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)",
+                schema: true,
+                parentSchema: schema77.properties.secrets,
+                data: data28,
+              };
+              if (vErrors === null) {
+                vErrors = [err83];
+              } else {
+                vErrors.push(err83);
+              }
+              errors++;
+              break;
+            }
+            indices1[item1] = i5;
+          }
+        }
+      } else {
+        const err84 = {
+          instancePath: instancePath + "/secrets",
+          schemaPath: "#/properties/secrets/type",
+          keyword: "type",
+          params: { type: "array" },
+          message: "must be array",
+          schema: schema77.properties.secrets.type,
+          parentSchema: schema77.properties.secrets,
+          data: data28,
+        };
+        if (vErrors === null) {
+          vErrors = [err84];
+        } else {
+          vErrors.push(err84);
         }
         errors++;
       }
     }
   } else {
-    const err45 = {
+    const err85 = {
       instancePath,
       schemaPath: "#/type",
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema75.type,
-      parentSchema: schema75,
+      schema: schema77.type,
+      parentSchema: schema77,
       data,
     };
     if (vErrors === null) {
-      vErrors = [err45];
+      vErrors = [err85];
     } else {
-      vErrors.push(err45);
+      vErrors.push(err85);
     }
     errors++;
   }
-  validate40.errors = vErrors;
+  validate41.errors = vErrors;
   return errors === 0;
 }
-validate40.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
-export const v11 = validate41;
-function validate41(
+validate41.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
+export const v11 = validate42;
+function validate42(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
 ) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate41.evaluated;
+  const evaluated0 = validate42.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
   }
@@ -11737,7 +15516,7 @@ function validate41(
             params: { limit: 64 },
             message: "must NOT have more than 64 characters",
             schema: 64,
-            parentSchema: schema68.propertyNames,
+            parentSchema: schema70.propertyNames,
             data: key0,
             propertyName: key0,
           };
@@ -11756,7 +15535,7 @@ function validate41(
             params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
             message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
             schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-            parentSchema: schema68.propertyNames,
+            parentSchema: schema70.propertyNames,
             data: key0,
             propertyName: key0,
           };
@@ -11774,8 +15553,8 @@ function validate41(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema68.propertyNames.type,
-          parentSchema: schema68.propertyNames,
+          schema: schema70.propertyNames.type,
+          parentSchema: schema70.propertyNames,
           data: key0,
           propertyName: key0,
         };
@@ -11794,8 +15573,8 @@ function validate41(
           keyword: "propertyNames",
           params: { propertyName: key0 },
           message: "property name must be valid",
-          schema: schema68.propertyNames,
-          parentSchema: schema68,
+          schema: schema70.propertyNames,
+          parentSchema: schema70,
           data,
         };
         if (vErrors === null) {
@@ -11815,8 +15594,8 @@ function validate41(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema68.additionalProperties.type,
-          parentSchema: schema68.additionalProperties,
+          schema: schema70.additionalProperties.type,
+          parentSchema: schema70.additionalProperties,
           data: data0,
         };
         if (vErrors === null) {
@@ -11834,8 +15613,8 @@ function validate41(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema68.type,
-      parentSchema: schema68,
+      schema: schema70.type,
+      parentSchema: schema70,
       data,
     };
     if (vErrors === null) {
@@ -11845,18 +15624,18 @@ function validate41(
     }
     errors++;
   }
-  validate41.errors = vErrors;
+  validate42.errors = vErrors;
   return errors === 0;
 }
-validate41.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
-export const v12 = validate42;
-function validate42(
+validate42.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
+export const v12 = validate43;
+function validate43(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
 ) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate42.evaluated;
+  const evaluated0 = validate43.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
   }
@@ -11875,7 +15654,7 @@ function validate42(
             params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
             message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
             schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-            parentSchema: schema72.propertyNames,
+            parentSchema: schema74.propertyNames,
             data: key0,
             propertyName: key0,
           };
@@ -11893,8 +15672,8 @@ function validate42(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema72.propertyNames.type,
-          parentSchema: schema72.propertyNames,
+          schema: schema74.propertyNames.type,
+          parentSchema: schema74.propertyNames,
           data: key0,
           propertyName: key0,
         };
@@ -11913,8 +15692,8 @@ function validate42(
           keyword: "propertyNames",
           params: { propertyName: key0 },
           message: "property name must be valid",
-          schema: schema72.propertyNames,
-          parentSchema: schema72,
+          schema: schema74.propertyNames,
+          parentSchema: schema74,
           data,
         };
         if (vErrors === null) {
@@ -11932,10 +15711,10 @@ function validate42(
           instancePath: instancePath + "/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),
           schemaPath: "#/additionalProperties/type",
           keyword: "type",
-          params: { type: schema72.additionalProperties.type },
+          params: { type: schema74.additionalProperties.type },
           message: "must be string,number,boolean",
-          schema: schema72.additionalProperties.type,
-          parentSchema: schema72.additionalProperties,
+          schema: schema74.additionalProperties.type,
+          parentSchema: schema74.additionalProperties,
           data: data0,
         };
         if (vErrors === null) {
@@ -11953,8 +15732,8 @@ function validate42(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema72.type,
-      parentSchema: schema72,
+      schema: schema74.type,
+      parentSchema: schema74,
       data,
     };
     if (vErrors === null) {
@@ -11964,25 +15743,25 @@ function validate42(
     }
     errors++;
   }
-  validate42.errors = vErrors;
+  validate43.errors = vErrors;
   return errors === 0;
 }
-validate42.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
-export const v13 = validate43;
-const schema95 = {
+validate43.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
+export const v13 = validate44;
+const schema99 = {
   description:
     "Environment variables filled from credentials at run time (`DB_PASSWORD: prod/db.password`). Their values are masked in every log, record and notification.",
   type: "object",
   propertyNames: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
   additionalProperties: { $ref: "#/$defs/credentialRef" },
 };
-function validate43(
+function validate44(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
 ) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate43.evaluated;
+  const evaluated0 = validate44.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
   }
@@ -12001,7 +15780,7 @@ function validate43(
             params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
             message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
             schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-            parentSchema: schema95.propertyNames,
+            parentSchema: schema99.propertyNames,
             data: key0,
             propertyName: key0,
           };
@@ -12019,8 +15798,8 @@ function validate43(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema95.propertyNames.type,
-          parentSchema: schema95.propertyNames,
+          schema: schema99.propertyNames.type,
+          parentSchema: schema99.propertyNames,
           data: key0,
           propertyName: key0,
         };
@@ -12039,8 +15818,8 @@ function validate43(
           keyword: "propertyNames",
           params: { propertyName: key0 },
           message: "property name must be valid",
-          schema: schema95.propertyNames,
-          parentSchema: schema95,
+          schema: schema99.propertyNames,
+          parentSchema: schema99,
           data,
         };
         if (vErrors === null) {
@@ -12069,7 +15848,7 @@ function validate43(
               '"',
             schema:
               "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
-            parentSchema: schema67,
+            parentSchema: schema69,
             data: data0,
           };
           if (vErrors === null) {
@@ -12086,8 +15865,8 @@ function validate43(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema67.type,
-          parentSchema: schema67,
+          schema: schema69.type,
+          parentSchema: schema69,
           data: data0,
         };
         if (vErrors === null) {
@@ -12105,8 +15884,8 @@ function validate43(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema95.type,
-      parentSchema: schema95,
+      schema: schema99.type,
+      parentSchema: schema99,
       data,
     };
     if (vErrors === null) {
@@ -12116,12 +15895,12 @@ function validate43(
     }
     errors++;
   }
-  validate43.errors = vErrors;
+  validate44.errors = vErrors;
   return errors === 0;
 }
-validate43.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
-export const v14 = validate44;
-const schema97 = {
+validate44.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
+export const v14 = validate45;
+const schema101 = {
   description: "Notifications on run events.",
   type: "array",
   items: {
@@ -12178,13 +15957,13 @@ const schema97 = {
     },
   },
 };
-function validate44(
+function validate45(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
 ) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate44.evaluated;
+  const evaluated0 = validate45.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
   }
@@ -12206,8 +15985,8 @@ function validate44(
             keyword: "required",
             params: { missingProperty: "webhook" },
             message: "must have required property '" + "webhook" + "'",
-            schema: schema97.items.anyOf[0].required,
-            parentSchema: schema97.items.anyOf[0],
+            schema: schema101.items.anyOf[0].required,
+            parentSchema: schema101.items.anyOf[0],
             data: data0,
           };
           if (vErrors === null) {
@@ -12229,8 +16008,8 @@ function validate44(
             keyword: "required",
             params: { missingProperty: "email" },
             message: "must have required property '" + "email" + "'",
-            schema: schema97.items.anyOf[1].required,
-            parentSchema: schema97.items.anyOf[1],
+            schema: schema101.items.anyOf[1].required,
+            parentSchema: schema101.items.anyOf[1],
             data: data0,
           };
           if (vErrors === null) {
@@ -12252,8 +16031,8 @@ function validate44(
             keyword: "required",
             params: { missingProperty: "github_status" },
             message: "must have required property '" + "github_status" + "'",
-            schema: schema97.items.anyOf[2].required,
-            parentSchema: schema97.items.anyOf[2],
+            schema: schema101.items.anyOf[2].required,
+            parentSchema: schema101.items.anyOf[2],
             data: data0,
           };
           if (vErrors === null) {
@@ -12273,8 +16052,8 @@ function validate44(
           keyword: "anyOf",
           params: {},
           message: "must match a schema in anyOf",
-          schema: schema97.items.anyOf,
-          parentSchema: schema97.items,
+          schema: schema101.items.anyOf,
+          parentSchema: schema101.items,
           data: data0,
         };
         if (vErrors === null) {
@@ -12301,8 +16080,8 @@ function validate44(
             keyword: "required",
             params: { missingProperty: "on" },
             message: "must have required property '" + "on" + "'",
-            schema: schema97.items.required,
-            parentSchema: schema97.items,
+            schema: schema101.items.required,
+            parentSchema: schema101.items,
             data: data0,
           };
           if (vErrors === null) {
@@ -12321,7 +16100,7 @@ function validate44(
               params: { additionalProperty: key0 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema97.items,
+              parentSchema: schema101.items,
               data: data0,
             };
             if (vErrors === null) {
@@ -12343,7 +16122,7 @@ function validate44(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 items",
                 schema: 1,
-                parentSchema: schema97.items.properties.on,
+                parentSchema: schema101.items.properties.on,
                 data: data1,
               };
               if (vErrors === null) {
@@ -12367,10 +16146,10 @@ function validate44(
                   instancePath: instancePath + "/" + i0 + "/on/" + i1,
                   schemaPath: "#/items/properties/on/items/enum",
                   keyword: "enum",
-                  params: { allowedValues: schema97.items.properties.on.items.enum },
+                  params: { allowedValues: schema101.items.properties.on.items.enum },
                   message: "must be equal to one of the allowed values",
-                  schema: schema97.items.properties.on.items.enum,
-                  parentSchema: schema97.items.properties.on.items,
+                  schema: schema101.items.properties.on.items.enum,
+                  parentSchema: schema101.items.properties.on.items,
                   data: data2,
                 };
                 if (vErrors === null) {
@@ -12395,7 +16174,7 @@ function validate44(
                       message:
                         "must NOT have duplicate items (items ## " + j0 + " and " + i2 + " are identical)",
                       schema: true,
-                      parentSchema: schema97.items.properties.on,
+                      parentSchema: schema101.items.properties.on,
                       data: data1,
                     };
                     if (vErrors === null) {
@@ -12416,8 +16195,8 @@ function validate44(
               keyword: "type",
               params: { type: "array" },
               message: "must be array",
-              schema: schema97.items.properties.on.type,
-              parentSchema: schema97.items.properties.on,
+              schema: schema101.items.properties.on.type,
+              parentSchema: schema101.items.properties.on,
               data: data1,
             };
             if (vErrors === null) {
@@ -12438,8 +16217,8 @@ function validate44(
                 keyword: "required",
                 params: { missingProperty: "url" },
                 message: "must have required property '" + "url" + "'",
-                schema: schema97.items.properties.webhook.required,
-                parentSchema: schema97.items.properties.webhook,
+                schema: schema101.items.properties.webhook.required,
+                parentSchema: schema101.items.properties.webhook,
                 data: data3,
               };
               if (vErrors === null) {
@@ -12458,7 +16237,7 @@ function validate44(
                   params: { additionalProperty: key1 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema97.items.properties.webhook,
+                  parentSchema: schema101.items.properties.webhook,
                   data: data3,
                 };
                 if (vErrors === null) {
@@ -12472,7 +16251,7 @@ function validate44(
             if (data3.url !== undefined) {
               let data4 = data3.url;
               if (typeof data4 === "string") {
-                if (!pattern47.test(data4)) {
+                if (!pattern68.test(data4)) {
                   const err12 = {
                     instancePath: instancePath + "/" + i0 + "/webhook/url",
                     schemaPath: "#/items/properties/webhook/properties/url/pattern",
@@ -12480,7 +16259,7 @@ function validate44(
                     params: { pattern: "^https?://" },
                     message: 'must match pattern "' + "^https?://" + '"',
                     schema: "^https?://",
-                    parentSchema: schema97.items.properties.webhook.properties.url,
+                    parentSchema: schema101.items.properties.webhook.properties.url,
                     data: data4,
                   };
                   if (vErrors === null) {
@@ -12498,7 +16277,7 @@ function validate44(
                     params: { format: "uri" },
                     message: 'must match format "' + "uri" + '"',
                     schema: "uri",
-                    parentSchema: schema97.items.properties.webhook.properties.url,
+                    parentSchema: schema101.items.properties.webhook.properties.url,
                     data: data4,
                   };
                   if (vErrors === null) {
@@ -12515,8 +16294,8 @@ function validate44(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema97.items.properties.webhook.properties.url.type,
-                  parentSchema: schema97.items.properties.webhook.properties.url,
+                  schema: schema101.items.properties.webhook.properties.url.type,
+                  parentSchema: schema101.items.properties.webhook.properties.url,
                   data: data4,
                 };
                 if (vErrors === null) {
@@ -12545,7 +16324,7 @@ function validate44(
                       '"',
                     schema:
                       "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
-                    parentSchema: schema67,
+                    parentSchema: schema69,
                     data: data5,
                   };
                   if (vErrors === null) {
@@ -12562,8 +16341,8 @@ function validate44(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema67.type,
-                  parentSchema: schema67,
+                  schema: schema69.type,
+                  parentSchema: schema69,
                   data: data5,
                 };
                 if (vErrors === null) {
@@ -12581,8 +16360,8 @@ function validate44(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema97.items.properties.webhook.type,
-              parentSchema: schema97.items.properties.webhook,
+              schema: schema101.items.properties.webhook.type,
+              parentSchema: schema101.items.properties.webhook,
               data: data3,
             };
             if (vErrors === null) {
@@ -12603,8 +16382,8 @@ function validate44(
                 keyword: "required",
                 params: { missingProperty: "to" },
                 message: "must have required property '" + "to" + "'",
-                schema: schema97.items.properties.email.required,
-                parentSchema: schema97.items.properties.email,
+                schema: schema101.items.properties.email.required,
+                parentSchema: schema101.items.properties.email,
                 data: data6,
               };
               if (vErrors === null) {
@@ -12623,7 +16402,7 @@ function validate44(
                   params: { additionalProperty: key2 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema97.items.properties.email,
+                  parentSchema: schema101.items.properties.email,
                   data: data6,
                 };
                 if (vErrors === null) {
@@ -12645,7 +16424,7 @@ function validate44(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
-                    parentSchema: schema97.items.properties.email.properties.to,
+                    parentSchema: schema101.items.properties.email.properties.to,
                     data: data7,
                   };
                   if (vErrors === null) {
@@ -12667,7 +16446,7 @@ function validate44(
                         params: { format: "email" },
                         message: 'must match format "' + "email" + '"',
                         schema: "email",
-                        parentSchema: schema97.items.properties.email.properties.to.items,
+                        parentSchema: schema101.items.properties.email.properties.to.items,
                         data: data8,
                       };
                       if (vErrors === null) {
@@ -12684,8 +16463,8 @@ function validate44(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema97.items.properties.email.properties.to.items.type,
-                      parentSchema: schema97.items.properties.email.properties.to.items,
+                      schema: schema101.items.properties.email.properties.to.items.type,
+                      parentSchema: schema101.items.properties.email.properties.to.items,
                       data: data8,
                     };
                     if (vErrors === null) {
@@ -12703,8 +16482,8 @@ function validate44(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema97.items.properties.email.properties.to.type,
-                  parentSchema: schema97.items.properties.email.properties.to,
+                  schema: schema101.items.properties.email.properties.to.type,
+                  parentSchema: schema101.items.properties.email.properties.to,
                   data: data7,
                 };
                 if (vErrors === null) {
@@ -12722,8 +16501,8 @@ function validate44(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema97.items.properties.email.type,
-              parentSchema: schema97.items.properties.email,
+              schema: schema101.items.properties.email.type,
+              parentSchema: schema101.items.properties.email,
               data: data6,
             };
             if (vErrors === null) {
@@ -12743,8 +16522,8 @@ function validate44(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema97.items.properties.github_status.type,
-              parentSchema: schema97.items.properties.github_status,
+              schema: schema101.items.properties.github_status.type,
+              parentSchema: schema101.items.properties.github_status,
               data: data9,
             };
             if (vErrors === null) {
@@ -12762,8 +16541,8 @@ function validate44(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema97.items.type,
-          parentSchema: schema97.items,
+          schema: schema101.items.type,
+          parentSchema: schema101.items,
           data: data0,
         };
         if (vErrors === null) {
@@ -12781,8 +16560,8 @@ function validate44(
       keyword: "type",
       params: { type: "array" },
       message: "must be array",
-      schema: schema97.type,
-      parentSchema: schema97,
+      schema: schema101.type,
+      parentSchema: schema101,
       data,
     };
     if (vErrors === null) {
@@ -12792,19 +16571,19 @@ function validate44(
     }
     errors++;
   }
-  validate44.errors = vErrors;
+  validate45.errors = vErrors;
   return errors === 0;
 }
-validate44.evaluated = { items: true, dynamicProps: false, dynamicItems: false };
-export const v15 = validate45;
-const schema99 = { description: "What the job does, for people reading plans and records.", type: "string" };
-function validate45(
+validate45.evaluated = { items: true, dynamicProps: false, dynamicItems: false };
+export const v15 = validate46;
+const schema103 = { description: "What the job does, for people reading plans and records.", type: "string" };
+function validate46(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
 ) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate45.evaluated;
+  const evaluated0 = validate46.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
   }
@@ -12818,8 +16597,8 @@ function validate45(
       keyword: "type",
       params: { type: "string" },
       message: "must be string",
-      schema: schema99.type,
-      parentSchema: schema99,
+      schema: schema103.type,
+      parentSchema: schema103,
       data,
     };
     if (vErrors === null) {
@@ -12829,12 +16608,12 @@ function validate45(
     }
     errors++;
   }
-  validate45.errors = vErrors;
+  validate46.errors = vErrors;
   return errors === 0;
 }
-validate45.evaluated = { dynamicProps: false, dynamicItems: false };
-export const v16 = validate46;
-const schema100 = {
+validate46.evaluated = { dynamicProps: false, dynamicItems: false };
+export const v16 = validate47;
+const schema104 = {
   description:
     "Run when a push to the automation repository changes matching files. `true` means any change on `main`.",
   anyOf: [
@@ -12858,13 +16637,13 @@ const schema100 = {
     },
   ],
 };
-function validate46(
+function validate47(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
 ) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate46.evaluated;
+  const evaluated0 = validate47.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
   }
@@ -12881,8 +16660,8 @@ function validate46(
       keyword: "type",
       params: { type: "boolean" },
       message: "must be boolean",
-      schema: schema100.anyOf[0].type,
-      parentSchema: schema100.anyOf[0],
+      schema: schema104.anyOf[0].type,
+      parentSchema: schema104.anyOf[0],
       data,
     };
     if (vErrors === null) {
@@ -12905,7 +16684,7 @@ function validate46(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema100.anyOf[1],
+          parentSchema: schema104.anyOf[1],
           data,
         };
         if (vErrors === null) {
@@ -12931,7 +16710,7 @@ function validate46(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema100.anyOf[1].properties.branches.items,
+                parentSchema: schema104.anyOf[1].properties.branches.items,
                 data: data1,
               };
               if (vErrors === null) {
@@ -12948,8 +16727,8 @@ function validate46(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema100.anyOf[1].properties.branches.items.type,
-              parentSchema: schema100.anyOf[1].properties.branches.items,
+              schema: schema104.anyOf[1].properties.branches.items.type,
+              parentSchema: schema104.anyOf[1].properties.branches.items,
               data: data1,
             };
             if (vErrors === null) {
@@ -12967,8 +16746,8 @@ function validate46(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema100.anyOf[1].properties.branches.type,
-          parentSchema: schema100.anyOf[1].properties.branches,
+          schema: schema104.anyOf[1].properties.branches.type,
+          parentSchema: schema104.anyOf[1].properties.branches,
           data: data0,
         };
         if (vErrors === null) {
@@ -12994,7 +16773,7 @@ function validate46(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema100.anyOf[1].properties.paths.items,
+                parentSchema: schema104.anyOf[1].properties.paths.items,
                 data: data3,
               };
               if (vErrors === null) {
@@ -13011,8 +16790,8 @@ function validate46(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema100.anyOf[1].properties.paths.items.type,
-              parentSchema: schema100.anyOf[1].properties.paths.items,
+              schema: schema104.anyOf[1].properties.paths.items.type,
+              parentSchema: schema104.anyOf[1].properties.paths.items,
               data: data3,
             };
             if (vErrors === null) {
@@ -13030,8 +16809,8 @@ function validate46(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema100.anyOf[1].properties.paths.type,
-          parentSchema: schema100.anyOf[1].properties.paths,
+          schema: schema104.anyOf[1].properties.paths.type,
+          parentSchema: schema104.anyOf[1].properties.paths,
           data: data2,
         };
         if (vErrors === null) {
@@ -13049,8 +16828,8 @@ function validate46(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema100.anyOf[1].type,
-      parentSchema: schema100.anyOf[1],
+      schema: schema104.anyOf[1].type,
+      parentSchema: schema104.anyOf[1],
       data,
     };
     if (vErrors === null) {
@@ -13072,8 +16851,8 @@ function validate46(
       keyword: "anyOf",
       params: {},
       message: "must match a schema in anyOf",
-      schema: schema100.anyOf,
-      parentSchema: schema100,
+      schema: schema104.anyOf,
+      parentSchema: schema104,
       data,
     };
     if (vErrors === null) {
@@ -13092,13 +16871,13 @@ function validate46(
       }
     }
   }
-  validate46.errors = vErrors;
+  validate47.errors = vErrors;
   evaluated0.props = props0;
   return errors === 0;
 }
-validate46.evaluated = { dynamicProps: true, dynamicItems: false };
-export const v17 = validate47;
-const schema101 = {
+validate47.evaluated = { dynamicProps: true, dynamicItems: false };
+export const v17 = validate48;
+const schema105 = {
   description: "Cron schedules.",
   type: "array",
   items: {
@@ -13125,13 +16904,13 @@ const schema101 = {
     },
   },
 };
-function validate47(
+function validate48(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
 ) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate47.evaluated;
+  const evaluated0 = validate48.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
   }
@@ -13150,8 +16929,8 @@ function validate47(
             keyword: "required",
             params: { missingProperty: "cron" },
             message: "must have required property '" + "cron" + "'",
-            schema: schema101.items.required,
-            parentSchema: schema101.items,
+            schema: schema105.items.required,
+            parentSchema: schema105.items,
             data: data0,
           };
           if (vErrors === null) {
@@ -13170,7 +16949,7 @@ function validate47(
               params: { additionalProperty: key0 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema101.items,
+              parentSchema: schema105.items,
               data: data0,
             };
             if (vErrors === null) {
@@ -13192,7 +16971,7 @@ function validate47(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema101.items.properties.cron,
+                parentSchema: schema105.items.properties.cron,
                 data: data1,
               };
               if (vErrors === null) {
@@ -13209,8 +16988,8 @@ function validate47(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema101.items.properties.cron.type,
-              parentSchema: schema101.items.properties.cron,
+              schema: schema105.items.properties.cron.type,
+              parentSchema: schema105.items.properties.cron,
               data: data1,
             };
             if (vErrors === null) {
@@ -13232,7 +17011,7 @@ function validate47(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema101.items.properties.timezone,
+                parentSchema: schema105.items.properties.timezone,
                 data: data2,
               };
               if (vErrors === null) {
@@ -13249,8 +17028,8 @@ function validate47(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema101.items.properties.timezone.type,
-              parentSchema: schema101.items.properties.timezone,
+              schema: schema105.items.properties.timezone.type,
+              parentSchema: schema105.items.properties.timezone,
               data: data2,
             };
             if (vErrors === null) {
@@ -13268,10 +17047,10 @@ function validate47(
               instancePath: instancePath + "/" + i0 + "/catch_up",
               schemaPath: "#/items/properties/catch_up/enum",
               keyword: "enum",
-              params: { allowedValues: schema101.items.properties.catch_up.enum },
+              params: { allowedValues: schema105.items.properties.catch_up.enum },
               message: "must be equal to one of the allowed values",
-              schema: schema101.items.properties.catch_up.enum,
-              parentSchema: schema101.items.properties.catch_up,
+              schema: schema105.items.properties.catch_up.enum,
+              parentSchema: schema105.items.properties.catch_up,
               data: data3,
             };
             if (vErrors === null) {
@@ -13289,8 +17068,8 @@ function validate47(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema101.items.type,
-          parentSchema: schema101.items,
+          schema: schema105.items.type,
+          parentSchema: schema105.items,
           data: data0,
         };
         if (vErrors === null) {
@@ -13308,8 +17087,8 @@ function validate47(
       keyword: "type",
       params: { type: "array" },
       message: "must be array",
-      schema: schema101.type,
-      parentSchema: schema101,
+      schema: schema105.type,
+      parentSchema: schema105,
       data,
     };
     if (vErrors === null) {
@@ -13319,12 +17098,12 @@ function validate47(
     }
     errors++;
   }
-  validate47.errors = vErrors;
+  validate48.errors = vErrors;
   return errors === 0;
 }
-validate47.evaluated = { items: true, dynamicProps: false, dynamicItems: false };
-export const v18 = validate48;
-const schema102 = {
+validate48.evaluated = { items: true, dynamicProps: false, dynamicItems: false };
+export const v18 = validate49;
+const schema106 = {
   description:
     "Run on a signed HTTP delivery to `opsc serve` (or a GitHub `repository_dispatch`). `true` uses the server's webhook secret.",
   anyOf: [
@@ -13346,13 +17125,13 @@ const schema102 = {
     },
   ],
 };
-function validate48(
+function validate49(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
 ) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate48.evaluated;
+  const evaluated0 = validate49.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
   }
@@ -13369,8 +17148,8 @@ function validate48(
       keyword: "type",
       params: { type: "boolean" },
       message: "must be boolean",
-      schema: schema102.anyOf[0].type,
-      parentSchema: schema102.anyOf[0],
+      schema: schema106.anyOf[0].type,
+      parentSchema: schema106.anyOf[0],
       data,
     };
     if (vErrors === null) {
@@ -13393,7 +17172,7 @@ function validate48(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema102.anyOf[1],
+          parentSchema: schema106.anyOf[1],
           data,
         };
         if (vErrors === null) {
@@ -13422,7 +17201,7 @@ function validate48(
               '"',
             schema:
               "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
-            parentSchema: schema67,
+            parentSchema: schema69,
             data: data0,
           };
           if (vErrors === null) {
@@ -13439,8 +17218,8 @@ function validate48(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema67.type,
-          parentSchema: schema67,
+          schema: schema69.type,
+          parentSchema: schema69,
           data: data0,
         };
         if (vErrors === null) {
@@ -13466,7 +17245,7 @@ function validate48(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema102.anyOf[1].properties.types.items,
+                parentSchema: schema106.anyOf[1].properties.types.items,
                 data: data2,
               };
               if (vErrors === null) {
@@ -13483,8 +17262,8 @@ function validate48(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema102.anyOf[1].properties.types.items.type,
-              parentSchema: schema102.anyOf[1].properties.types.items,
+              schema: schema106.anyOf[1].properties.types.items.type,
+              parentSchema: schema106.anyOf[1].properties.types.items,
               data: data2,
             };
             if (vErrors === null) {
@@ -13502,8 +17281,8 @@ function validate48(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema102.anyOf[1].properties.types.type,
-          parentSchema: schema102.anyOf[1].properties.types,
+          schema: schema106.anyOf[1].properties.types.type,
+          parentSchema: schema106.anyOf[1].properties.types,
           data: data1,
         };
         if (vErrors === null) {
@@ -13521,8 +17300,8 @@ function validate48(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema102.anyOf[1].type,
-      parentSchema: schema102.anyOf[1],
+      schema: schema106.anyOf[1].type,
+      parentSchema: schema106.anyOf[1],
       data,
     };
     if (vErrors === null) {
@@ -13544,8 +17323,8 @@ function validate48(
       keyword: "anyOf",
       params: {},
       message: "must match a schema in anyOf",
-      schema: schema102.anyOf,
-      parentSchema: schema102,
+      schema: schema106.anyOf,
+      parentSchema: schema106,
       data,
     };
     if (vErrors === null) {
@@ -13564,23 +17343,23 @@ function validate48(
       }
     }
   }
-  validate48.errors = vErrors;
+  validate49.errors = vErrors;
   evaluated0.props = props0;
   return errors === 0;
 }
-validate48.evaluated = { dynamicProps: true, dynamicItems: false };
-export const v19 = validate49;
-const schema104 = {
+validate49.evaluated = { dynamicProps: true, dynamicItems: false };
+export const v19 = validate50;
+const schema108 = {
   description: "Whether the job may be started by hand (`opsc run`, the HTTP API). Default true.",
   type: "boolean",
 };
-function validate49(
+function validate50(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
 ) {
   let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate49.evaluated;
+  const evaluated0 = validate50.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
   }
@@ -13594,8 +17373,8 @@ function validate49(
       keyword: "type",
       params: { type: "boolean" },
       message: "must be boolean",
-      schema: schema104.type,
-      parentSchema: schema104,
+      schema: schema108.type,
+      parentSchema: schema108,
       data,
     };
     if (vErrors === null) {
@@ -13605,12 +17384,12 @@ function validate49(
     }
     errors++;
   }
-  validate49.errors = vErrors;
+  validate50.errors = vErrors;
   return errors === 0;
 }
-validate49.evaluated = { dynamicProps: false, dynamicItems: false };
-export const v20 = validate50;
-const schema105 = {
+validate50.evaluated = { dynamicProps: false, dynamicItems: false };
+export const v20 = validate51;
+const schema109 = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://opsconductor.dev/schema/access.schema.json",
   title: "OpsConductor access policy (access.yaml)",
@@ -13693,20 +17472,20 @@ const schema105 = {
     },
   },
 };
-const schema106 = {
+const schema110 = {
   description: "A job id or a glob over job ids (`*`, `deploy/*`, `patch-{web,db}`).",
   type: "string",
   minLength: 1,
   maxLength: 200,
 };
-const pattern61 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
-function validate50(
+const pattern89 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
+function validate51(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
 ) {
   /*# sourceURL="https://opsconductor.dev/schema/access.schema.json" */ let vErrors = null;
   let errors = 0;
-  const evaluated0 = validate50.evaluated;
+  const evaluated0 = validate51.evaluated;
   if (evaluated0.dynamicProps) {
     evaluated0.props = undefined;
   }
@@ -13721,8 +17500,8 @@ function validate50(
         keyword: "required",
         params: { missingProperty: "roles" },
         message: "must have required property '" + "roles" + "'",
-        schema: schema105.required,
-        parentSchema: schema105,
+        schema: schema109.required,
+        parentSchema: schema109,
         data,
       };
       if (vErrors === null) {
@@ -13739,8 +17518,8 @@ function validate50(
         keyword: "required",
         params: { missingProperty: "members" },
         message: "must have required property '" + "members" + "'",
-        schema: schema105.required,
-        parentSchema: schema105,
+        schema: schema109.required,
+        parentSchema: schema109,
         data,
       };
       if (vErrors === null) {
@@ -13759,7 +17538,7 @@ function validate50(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema105,
+          parentSchema: schema109,
           data,
         };
         if (vErrors === null) {
@@ -13776,7 +17555,7 @@ function validate50(
         for (const key1 in data0) {
           const _errs4 = errors;
           if (typeof key1 === "string") {
-            if (!pattern61.test(key1)) {
+            if (!pattern89.test(key1)) {
               const err3 = {
                 instancePath: instancePath + "/roles",
                 schemaPath: "#/properties/roles/propertyNames/pattern",
@@ -13784,7 +17563,7 @@ function validate50(
                 params: { pattern: "^[a-z][a-z0-9_-]*$" },
                 message: 'must match pattern "' + "^[a-z][a-z0-9_-]*$" + '"',
                 schema: "^[a-z][a-z0-9_-]*$",
-                parentSchema: schema105.properties.roles.propertyNames,
+                parentSchema: schema109.properties.roles.propertyNames,
                 data: key1,
                 propertyName: key1,
               };
@@ -13804,8 +17583,8 @@ function validate50(
               keyword: "propertyNames",
               params: { propertyName: key1 },
               message: "property name must be valid",
-              schema: schema105.properties.roles.propertyNames,
-              parentSchema: schema105.properties.roles,
+              schema: schema109.properties.roles.propertyNames,
+              parentSchema: schema109.properties.roles,
               data: data0,
             };
             if (vErrors === null) {
@@ -13828,7 +17607,7 @@ function validate50(
                   params: { additionalProperty: key3 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema105.properties.roles.additionalProperties,
+                  parentSchema: schema109.properties.roles.additionalProperties,
                   data: data1,
                 };
                 if (vErrors === null) {
@@ -13859,7 +17638,7 @@ function validate50(
                         params: { limit: 200 },
                         message: "must NOT have more than 200 characters",
                         schema: 200,
-                        parentSchema: schema106,
+                        parentSchema: schema110,
                         data: data3,
                       };
                       if (vErrors === null) {
@@ -13882,7 +17661,7 @@ function validate50(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema106,
+                        parentSchema: schema110,
                         data: data3,
                       };
                       if (vErrors === null) {
@@ -13904,8 +17683,8 @@ function validate50(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema106.type,
-                      parentSchema: schema106,
+                      schema: schema110.type,
+                      parentSchema: schema110,
                       data: data3,
                     };
                     if (vErrors === null) {
@@ -13924,8 +17703,8 @@ function validate50(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema105.properties.roles.additionalProperties.properties.view.type,
-                  parentSchema: schema105.properties.roles.additionalProperties.properties.view,
+                  schema: schema109.properties.roles.additionalProperties.properties.view.type,
+                  parentSchema: schema109.properties.roles.additionalProperties.properties.view,
                   data: data2,
                 };
                 if (vErrors === null) {
@@ -13956,7 +17735,7 @@ function validate50(
                         params: { limit: 200 },
                         message: "must NOT have more than 200 characters",
                         schema: 200,
-                        parentSchema: schema106,
+                        parentSchema: schema110,
                         data: data5,
                       };
                       if (vErrors === null) {
@@ -13979,7 +17758,7 @@ function validate50(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema106,
+                        parentSchema: schema110,
                         data: data5,
                       };
                       if (vErrors === null) {
@@ -14001,8 +17780,8 @@ function validate50(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema106.type,
-                      parentSchema: schema106,
+                      schema: schema110.type,
+                      parentSchema: schema110,
                       data: data5,
                     };
                     if (vErrors === null) {
@@ -14021,8 +17800,8 @@ function validate50(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema105.properties.roles.additionalProperties.properties.run.type,
-                  parentSchema: schema105.properties.roles.additionalProperties.properties.run,
+                  schema: schema109.properties.roles.additionalProperties.properties.run.type,
+                  parentSchema: schema109.properties.roles.additionalProperties.properties.run,
                   data: data4,
                 };
                 if (vErrors === null) {
@@ -14043,8 +17822,8 @@ function validate50(
                   keyword: "type",
                   params: { type: "boolean" },
                   message: "must be boolean",
-                  schema: schema105.properties.roles.additionalProperties.properties.admin.type,
-                  parentSchema: schema105.properties.roles.additionalProperties.properties.admin,
+                  schema: schema109.properties.roles.additionalProperties.properties.admin.type,
+                  parentSchema: schema109.properties.roles.additionalProperties.properties.admin,
                   data: data6,
                 };
                 if (vErrors === null) {
@@ -14062,8 +17841,8 @@ function validate50(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema105.properties.roles.additionalProperties.type,
-              parentSchema: schema105.properties.roles.additionalProperties,
+              schema: schema109.properties.roles.additionalProperties.type,
+              parentSchema: schema109.properties.roles.additionalProperties,
               data: data1,
             };
             if (vErrors === null) {
@@ -14081,8 +17860,8 @@ function validate50(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema105.properties.roles.type,
-          parentSchema: schema105.properties.roles,
+          schema: schema109.properties.roles.type,
+          parentSchema: schema109.properties.roles,
           data: data0,
         };
         if (vErrors === null) {
@@ -14111,8 +17890,8 @@ function validate50(
                 keyword: "required",
                 params: { missingProperty: "user" },
                 message: "must have required property '" + "user" + "'",
-                schema: schema105.properties.members.items.oneOf[0].required,
-                parentSchema: schema105.properties.members.items.oneOf[0],
+                schema: schema109.properties.members.items.oneOf[0].required,
+                parentSchema: schema109.properties.members.items.oneOf[0],
                 data: data8,
               };
               if (vErrors === null) {
@@ -14137,8 +17916,8 @@ function validate50(
                 keyword: "required",
                 params: { missingProperty: "group" },
                 message: "must have required property '" + "group" + "'",
-                schema: schema105.properties.members.items.oneOf[1].required,
-                parentSchema: schema105.properties.members.items.oneOf[1],
+                schema: schema109.properties.members.items.oneOf[1].required,
+                parentSchema: schema109.properties.members.items.oneOf[1],
                 data: data8,
               };
               if (vErrors === null) {
@@ -14166,8 +17945,8 @@ function validate50(
               keyword: "oneOf",
               params: { passingSchemas: passing0 },
               message: "must match exactly one schema in oneOf",
-              schema: schema105.properties.members.items.oneOf,
-              parentSchema: schema105.properties.members.items,
+              schema: schema109.properties.members.items.oneOf,
+              parentSchema: schema109.properties.members.items,
               data: data8,
             };
             if (vErrors === null) {
@@ -14194,8 +17973,8 @@ function validate50(
                 keyword: "required",
                 params: { missingProperty: "roles" },
                 message: "must have required property '" + "roles" + "'",
-                schema: schema105.properties.members.items.required,
-                parentSchema: schema105.properties.members.items,
+                schema: schema109.properties.members.items.required,
+                parentSchema: schema109.properties.members.items,
                 data: data8,
               };
               if (vErrors === null) {
@@ -14214,7 +17993,7 @@ function validate50(
                   params: { additionalProperty: key4 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema105.properties.members.items,
+                  parentSchema: schema109.properties.members.items,
                   data: data8,
                 };
                 if (vErrors === null) {
@@ -14236,7 +18015,7 @@ function validate50(
                     params: { limit: 320 },
                     message: "must NOT have more than 320 characters",
                     schema: 320,
-                    parentSchema: schema105.properties.members.items.properties.user,
+                    parentSchema: schema109.properties.members.items.properties.user,
                     data: data9,
                   };
                   if (vErrors === null) {
@@ -14254,7 +18033,7 @@ function validate50(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 characters",
                     schema: 1,
-                    parentSchema: schema105.properties.members.items.properties.user,
+                    parentSchema: schema109.properties.members.items.properties.user,
                     data: data9,
                   };
                   if (vErrors === null) {
@@ -14271,8 +18050,8 @@ function validate50(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema105.properties.members.items.properties.user.type,
-                  parentSchema: schema105.properties.members.items.properties.user,
+                  schema: schema109.properties.members.items.properties.user.type,
+                  parentSchema: schema109.properties.members.items.properties.user,
                   data: data9,
                 };
                 if (vErrors === null) {
@@ -14294,7 +18073,7 @@ function validate50(
                     params: { limit: 200 },
                     message: "must NOT have more than 200 characters",
                     schema: 200,
-                    parentSchema: schema105.properties.members.items.properties.group,
+                    parentSchema: schema109.properties.members.items.properties.group,
                     data: data10,
                   };
                   if (vErrors === null) {
@@ -14312,7 +18091,7 @@ function validate50(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 characters",
                     schema: 1,
-                    parentSchema: schema105.properties.members.items.properties.group,
+                    parentSchema: schema109.properties.members.items.properties.group,
                     data: data10,
                   };
                   if (vErrors === null) {
@@ -14329,8 +18108,8 @@ function validate50(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema105.properties.members.items.properties.group.type,
-                  parentSchema: schema105.properties.members.items.properties.group,
+                  schema: schema109.properties.members.items.properties.group.type,
+                  parentSchema: schema109.properties.members.items.properties.group,
                   data: data10,
                 };
                 if (vErrors === null) {
@@ -14352,7 +18131,7 @@ function validate50(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
-                    parentSchema: schema105.properties.members.items.properties.roles,
+                    parentSchema: schema109.properties.members.items.properties.roles,
                     data: data11,
                   };
                   if (vErrors === null) {
@@ -14374,7 +18153,7 @@ function validate50(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema105.properties.members.items.properties.roles.items,
+                        parentSchema: schema109.properties.members.items.properties.roles.items,
                         data: data12,
                       };
                       if (vErrors === null) {
@@ -14391,8 +18170,8 @@ function validate50(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema105.properties.members.items.properties.roles.items.type,
-                      parentSchema: schema105.properties.members.items.properties.roles.items,
+                      schema: schema109.properties.members.items.properties.roles.items.type,
+                      parentSchema: schema109.properties.members.items.properties.roles.items,
                       data: data12,
                     };
                     if (vErrors === null) {
@@ -14410,8 +18189,8 @@ function validate50(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema105.properties.members.items.properties.roles.type,
-                  parentSchema: schema105.properties.members.items.properties.roles,
+                  schema: schema109.properties.members.items.properties.roles.type,
+                  parentSchema: schema109.properties.members.items.properties.roles,
                   data: data11,
                 };
                 if (vErrors === null) {
@@ -14429,8 +18208,8 @@ function validate50(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema105.properties.members.items.type,
-              parentSchema: schema105.properties.members.items,
+              schema: schema109.properties.members.items.type,
+              parentSchema: schema109.properties.members.items,
               data: data8,
             };
             if (vErrors === null) {
@@ -14448,8 +18227,8 @@ function validate50(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema105.properties.members.type,
-          parentSchema: schema105.properties.members,
+          schema: schema109.properties.members.type,
+          parentSchema: schema109.properties.members,
           data: data7,
         };
         if (vErrors === null) {
@@ -14467,8 +18246,8 @@ function validate50(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema105.type,
-      parentSchema: schema105,
+      schema: schema109.type,
+      parentSchema: schema109,
       data,
     };
     if (vErrors === null) {
@@ -14478,10 +18257,357 @@ function validate50(
     }
     errors++;
   }
-  validate50.errors = vErrors;
+  validate51.errors = vErrors;
   return errors === 0;
 }
-validate50.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
+validate51.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
+export const v21 = validate52;
+const schema112 = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://opsconductor.dev/schema/vars.schema.json",
+  title: "OpsConductor variables (vars/*.yaml)",
+  description:
+    "Variables for the targets whose labels match (Ansible's group_vars). Files merge in name order, then each target's own `vars`, then the job's `vars`; a later value replaces an earlier one key by key at the top level. See docs/variables-and-facts.md.",
+  type: "object",
+  additionalProperties: false,
+  required: ["vars"],
+  properties: {
+    description: { description: "What these variables are for.", type: "string" },
+    match: {
+      description:
+        "Labels a target must all have (`role: web`) for these variables to apply; a list value matches any of its items. No `match`: every target.",
+      type: "object",
+      additionalProperties: {
+        anyOf: [
+          { type: ["string", "number", "boolean"] },
+          { type: "array", items: { type: ["string", "number", "boolean"] }, minItems: 1 },
+        ],
+      },
+    },
+    vars: {
+      description:
+        "Variables by name. Any YAML value: templates read them as `vars.NAME`, expressions as `target.vars.NAME`.",
+      type: "object",
+      propertyNames: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+    },
+  },
+};
+function validate52(
+  data,
+  { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
+) {
+  /*# sourceURL="https://opsconductor.dev/schema/vars.schema.json" */ let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate52.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = undefined;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = undefined;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.vars === undefined) {
+      const err0 = {
+        instancePath,
+        schemaPath: "#/required",
+        keyword: "required",
+        params: { missingProperty: "vars" },
+        message: "must have required property '" + "vars" + "'",
+        schema: schema112.required,
+        parentSchema: schema112,
+        data,
+      };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "description" || key0 === "match" || key0 === "vars")) {
+        const err1 = {
+          instancePath,
+          schemaPath: "#/additionalProperties",
+          keyword: "additionalProperties",
+          params: { additionalProperty: key0 },
+          message: "must NOT have additional properties",
+          schema: false,
+          parentSchema: schema112,
+          data,
+        };
+        if (vErrors === null) {
+          vErrors = [err1];
+        } else {
+          vErrors.push(err1);
+        }
+        errors++;
+      }
+    }
+    if (data.description !== undefined) {
+      let data0 = data.description;
+      if (typeof data0 !== "string") {
+        const err2 = {
+          instancePath: instancePath + "/description",
+          schemaPath: "#/properties/description/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema112.properties.description.type,
+          parentSchema: schema112.properties.description,
+          data: data0,
+        };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+    if (data.match !== undefined) {
+      let data1 = data.match;
+      if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
+        for (const key1 in data1) {
+          let data2 = data1[key1];
+          const _errs8 = errors;
+          let valid2 = false;
+          const _errs9 = errors;
+          if (typeof data2 !== "string" && !(typeof data2 == "number") && typeof data2 !== "boolean") {
+            const err3 = {
+              instancePath: instancePath + "/match/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),
+              schemaPath: "#/properties/match/additionalProperties/anyOf/0/type",
+              keyword: "type",
+              params: { type: schema112.properties.match.additionalProperties.anyOf[0].type },
+              message: "must be string,number,boolean",
+              schema: schema112.properties.match.additionalProperties.anyOf[0].type,
+              parentSchema: schema112.properties.match.additionalProperties.anyOf[0],
+              data: data2,
+            };
+            if (vErrors === null) {
+              vErrors = [err3];
+            } else {
+              vErrors.push(err3);
+            }
+            errors++;
+          }
+          var _valid0 = _errs9 === errors;
+          valid2 = valid2 || _valid0;
+          const _errs11 = errors;
+          if (Array.isArray(data2)) {
+            if (data2.length < 1) {
+              const err4 = {
+                instancePath: instancePath + "/match/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),
+                schemaPath: "#/properties/match/additionalProperties/anyOf/1/minItems",
+                keyword: "minItems",
+                params: { limit: 1 },
+                message: "must NOT have fewer than 1 items",
+                schema: 1,
+                parentSchema: schema112.properties.match.additionalProperties.anyOf[1],
+                data: data2,
+              };
+              if (vErrors === null) {
+                vErrors = [err4];
+              } else {
+                vErrors.push(err4);
+              }
+              errors++;
+            }
+            const len0 = data2.length;
+            for (let i0 = 0; i0 < len0; i0++) {
+              let data3 = data2[i0];
+              if (typeof data3 !== "string" && !(typeof data3 == "number") && typeof data3 !== "boolean") {
+                const err5 = {
+                  instancePath:
+                    instancePath + "/match/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0,
+                  schemaPath: "#/properties/match/additionalProperties/anyOf/1/items/type",
+                  keyword: "type",
+                  params: { type: schema112.properties.match.additionalProperties.anyOf[1].items.type },
+                  message: "must be string,number,boolean",
+                  schema: schema112.properties.match.additionalProperties.anyOf[1].items.type,
+                  parentSchema: schema112.properties.match.additionalProperties.anyOf[1].items,
+                  data: data3,
+                };
+                if (vErrors === null) {
+                  vErrors = [err5];
+                } else {
+                  vErrors.push(err5);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err6 = {
+              instancePath: instancePath + "/match/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),
+              schemaPath: "#/properties/match/additionalProperties/anyOf/1/type",
+              keyword: "type",
+              params: { type: "array" },
+              message: "must be array",
+              schema: schema112.properties.match.additionalProperties.anyOf[1].type,
+              parentSchema: schema112.properties.match.additionalProperties.anyOf[1],
+              data: data2,
+            };
+            if (vErrors === null) {
+              vErrors = [err6];
+            } else {
+              vErrors.push(err6);
+            }
+            errors++;
+          }
+          var _valid0 = _errs11 === errors;
+          valid2 = valid2 || _valid0;
+          if (!valid2) {
+            const err7 = {
+              instancePath: instancePath + "/match/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),
+              schemaPath: "#/properties/match/additionalProperties/anyOf",
+              keyword: "anyOf",
+              params: {},
+              message: "must match a schema in anyOf",
+              schema: schema112.properties.match.additionalProperties.anyOf,
+              parentSchema: schema112.properties.match.additionalProperties,
+              data: data2,
+            };
+            if (vErrors === null) {
+              vErrors = [err7];
+            } else {
+              vErrors.push(err7);
+            }
+            errors++;
+          } else {
+            errors = _errs8;
+            if (vErrors !== null) {
+              if (_errs8) {
+                vErrors.length = _errs8;
+              } else {
+                vErrors = null;
+              }
+            }
+          }
+        }
+      } else {
+        const err8 = {
+          instancePath: instancePath + "/match",
+          schemaPath: "#/properties/match/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema112.properties.match.type,
+          parentSchema: schema112.properties.match,
+          data: data1,
+        };
+        if (vErrors === null) {
+          vErrors = [err8];
+        } else {
+          vErrors.push(err8);
+        }
+        errors++;
+      }
+    }
+    if (data.vars !== undefined) {
+      let data4 = data.vars;
+      if (data4 && typeof data4 == "object" && !Array.isArray(data4)) {
+        for (const key2 in data4) {
+          const _errs17 = errors;
+          if (typeof key2 === "string") {
+            if (!pattern18.test(key2)) {
+              const err9 = {
+                instancePath: instancePath + "/vars",
+                schemaPath: "#/properties/vars/propertyNames/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
+                message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
+                schema: "^[A-Za-z_][A-Za-z0-9_]*$",
+                parentSchema: schema112.properties.vars.propertyNames,
+                data: key2,
+                propertyName: key2,
+              };
+              if (vErrors === null) {
+                vErrors = [err9];
+              } else {
+                vErrors.push(err9);
+              }
+              errors++;
+            }
+          } else {
+            const err10 = {
+              instancePath: instancePath + "/vars",
+              schemaPath: "#/properties/vars/propertyNames/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema112.properties.vars.propertyNames.type,
+              parentSchema: schema112.properties.vars.propertyNames,
+              data: key2,
+              propertyName: key2,
+            };
+            if (vErrors === null) {
+              vErrors = [err10];
+            } else {
+              vErrors.push(err10);
+            }
+            errors++;
+          }
+          var valid5 = _errs17 === errors;
+          if (!valid5) {
+            const err11 = {
+              instancePath: instancePath + "/vars",
+              schemaPath: "#/properties/vars/propertyNames",
+              keyword: "propertyNames",
+              params: { propertyName: key2 },
+              message: "property name must be valid",
+              schema: schema112.properties.vars.propertyNames,
+              parentSchema: schema112.properties.vars,
+              data: data4,
+            };
+            if (vErrors === null) {
+              vErrors = [err11];
+            } else {
+              vErrors.push(err11);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err12 = {
+          instancePath: instancePath + "/vars",
+          schemaPath: "#/properties/vars/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema112.properties.vars.type,
+          parentSchema: schema112.properties.vars,
+          data: data4,
+        };
+        if (vErrors === null) {
+          vErrors = [err12];
+        } else {
+          vErrors.push(err12);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err13 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: { type: "object" },
+      message: "must be object",
+      schema: schema112.type,
+      parentSchema: schema112,
+      data,
+    };
+    if (vErrors === null) {
+      vErrors = [err13];
+    } else {
+      vErrors.push(err13);
+    }
+    errors++;
+  }
+  validate52.errors = vErrors;
+  return errors === 0;
+}
+validate52.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
 
 /** Validators of schema/*.schema.json by kind, and by kind plus JSON pointer for PARTIAL_POINTERS. */
 export const VALIDATORS = {
@@ -14506,4 +18632,5 @@ export const VALIDATORS = {
   "job#/properties/on/properties/webhook": v18,
   "job#/properties/on/properties/manual": v19,
   access: v20,
+  vars: v21,
 };
