@@ -9,8 +9,10 @@ import type { Logger } from "pino";
 import { isOpscError } from "../core/errors.js";
 import type { Redactor } from "../secrets/redactor.js";
 import type { RunnerService } from "./runner-service.js";
+import { dashboardApi } from "./dashboard-api.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import { GithubVerifier, verifyHmac } from "./verify-signature.js";
+import { webRoutes } from "./web-routes.js";
 import type { WorkItem } from "./work-item.js";
 
 /** GitHub caps deliveries at 25 MB, but a push payload is rarely above a few hundred KiB. Above this: 413. */
@@ -25,6 +27,10 @@ export interface HttpAppOptions {
   /** Bearer token for /api; without one the API answers 403. */
   apiToken?: string;
   bodyLimit?: number;
+  /** State directory: the dashboard's runs index is kept there. */
+  stateDir?: string;
+  /** The automation repository's URL (no credentials), for links to commits on the forge. */
+  repoUrl?: string;
 }
 
 export function createHttpApp(o: HttpAppOptions): express.Express {
@@ -155,7 +161,19 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
     if (!item) res.status(404).json({ error: `no run "${String(req.params.id)}"` });
     else res.json(view(item));
   });
+  if (o.stateDir) {
+    api.use(
+      dashboardApi({
+        service: o.service,
+        redactor: o.redactor,
+        logger: o.logger,
+        stateDir: o.stateDir,
+        ...(o.repoUrl ? { repoUrl: o.repoUrl } : {}),
+      }),
+    );
+  }
   app.use("/api", api);
+  app.use(webRoutes());
 
   app.use((_req, res) => {
     res.status(404).json({ error: "not found" });
