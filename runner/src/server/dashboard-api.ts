@@ -13,6 +13,7 @@ import { maskEventText } from "../records/record-text.js";
 import type { Redactor } from "../secrets/redactor.js";
 import {
   auditView,
+  checkInputs,
   jobView,
   jobsView,
   recordedRun,
@@ -32,6 +33,11 @@ export interface DashboardApiOptions {
   stateDir: string;
   /** The automation repository's URL, for links to commits on the forge. */
   repoUrl?: string;
+  /**
+   * Whether the caller may run the job (the access policy, when the server has one).
+   * Only decides what the pages offer: the launch route checks again.
+   */
+  mayRun?: (res: Response, jobId: string) => Promise<boolean>;
   /** Between SSE keep-alive comments (proxies close idle streams). */
   heartbeatMs?: number;
 }
@@ -73,11 +79,22 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
   r.get("/jobs", async (_req, res) => {
     res.json(await jobsView(o.service));
   });
+  r.post("/jobs/*job/check", express.json({ limit: "256kb" }), async (req, res) => {
+    const id = pathParam((req.params as Record<string, unknown>).job);
+    const inputs = (req.body as { inputs?: unknown } | undefined)?.inputs ?? {};
+    if (inputs === null || typeof inputs !== "object" || Array.isArray(inputs)) {
+      res.status(400).json({ error: "`inputs` must be an object" });
+      return;
+    }
+    const checked = await checkInputs(o.service, id, inputs as Record<string, unknown>);
+    if (!checked) res.status(404).json({ error: `there is no job "${id}" at the default branch's head` });
+    else res.json(checked);
+  });
   r.get("/jobs/*job", async (req, res) => {
     const id = pathParam((req.params as Record<string, unknown>).job);
     const view = await jobView(o.service, id, o.repoUrl);
     if (!view) res.status(404).json({ error: `there is no job "${id}" at the default branch's head` });
-    else res.json(view);
+    else res.json({ ...view, mayRun: o.mayRun ? await o.mayRun(res, id) : true });
   });
   r.get("/targets", async (_req, res) => {
     res.json(await targetsView(o.service, await runsIndex()));

@@ -7,6 +7,7 @@ import { CronExpressionParser } from "cron-parser";
 import type { RunEvent } from "../core/run-events.js";
 import type { RunSummary } from "../core/run-summary.js";
 import type { JobDef, RepoModel } from "../core/repo-model.js";
+import { inputProblems } from "../core/input-schema.js";
 import { buildPlan } from "../plan/build-plan.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
 import { eventsFromRecord } from "../records/record-events.js";
@@ -224,4 +225,31 @@ export async function auditView(service: RunnerService, limit: number): Promise<
     }
   }
   return { verification, lines };
+}
+
+/**
+ * The launch form's check, per input, by the same rules the planner applies
+ * (core/input-schema.ts). It runs on the server: the dashboard's strict CSP
+ * forbids the code generation a browser-side JSON Schema validator needs.
+ */
+export async function checkInputs(
+  service: RunnerService,
+  jobId: string,
+  inputs: Record<string, unknown>,
+): Promise<{ problems: Record<string, string[]> } | undefined> {
+  const { model } = await service.headModel();
+  const job = model.jobs.get(jobId);
+  if (!job) return undefined;
+  const problems: Record<string, string[]> = {};
+  for (const name of Object.keys(inputs))
+    if (!(name in job.inputs)) problems[name] = [`this job has no input "${name}"`];
+  for (const [name, schema] of Object.entries(job.inputs)) {
+    const value = inputs[name] ?? schema.default;
+    if (value === undefined) problems[name] = ["required"];
+    else {
+      const found = inputProblems(schema, value);
+      if (found.length > 0) problems[name] = found;
+    }
+  }
+  return { problems };
 }
