@@ -4,7 +4,7 @@
  * planted value (the server's API token, which every run masks) is printed by
  * the step and must never reach a stream.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +18,7 @@ import { createLogger } from "../../src/server/server-logger.js";
 import { startServer, type RunningServer } from "../../src/server/start-server.js";
 import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
+import { OPSC } from "../helpers/serve-process.js";
 import { Writable } from "node:stream";
 
 // A planted marker, not a real secret.
@@ -133,6 +134,42 @@ describe("GET /api/runs/:id/events", () => {
     ]);
     expect(lines(after.events)).toEqual(["first line", "token: ***", "last line"]);
     expect(JSON.stringify(after.events)).not.toContain(TOKEN);
+  });
+
+  it("`opsc runs show ID --follow --server URL` prints the run with OPSC_TOKEN, masked, and exits with its result", async () => {
+    // Async: the server under test runs in this process.
+    const child = spawn(
+      process.execPath,
+      [OPSC, "runs", "show", runId, "--follow", "--server", server!.url],
+      {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, OPSC_TOKEN: TOKEN },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += String(c)));
+    child.stderr.on("data", (c: Buffer) => (err += String(c)));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    expect(out).toContain(`run ${runId} of gated on here`);
+    expect(out).toContain("[here] first line\n[here] token: ***\n[here] last line\n");
+    expect(out).toMatch(/success in/);
+    expect(out).not.toContain(TOKEN);
+
+    const refused = spawn(
+      process.execPath,
+      [OPSC, "runs", "show", runId, "--follow", "--server", server!.url],
+      {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, OPSC_TOKEN: "wrong-token" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let refusedErr = "";
+    refused.stderr.on("data", (c: Buffer) => (refusedErr += String(c)));
+    expect(await new Promise<number | null>((resolve) => refused.on("exit", resolve))).toBe(3);
+    expect(refusedErr).toContain("OPSC_TOKEN");
   });
 
   it("answers 404 for a run it does not know and 401 without the token", async () => {
