@@ -77,6 +77,8 @@ export class RunsIndex {
   private rows: RunRow[] = [];
   private updating: Promise<void> | undefined;
   private readonly gitdir: string;
+  /** run.json files read by the last update (the proof that an update reads only what changed). */
+  lastReads = 0;
 
   constructor(
     repoDir: string,
@@ -122,13 +124,9 @@ export class RunsIndex {
     return { runs: out, commit: this.data.commit, total: this.rows.length };
   }
 
-  /** The newest row of each target's last run is not here: rows are per run. This answers per job. */
-  latest(job: string): RunRow | undefined {
-    return this.rows.find((r) => r.job === job);
-  }
-
   private async update(tip: string | null): Promise<void> {
     const cache = {};
+    this.lastReads = 0;
     let runs: Node | null = null;
     if (tip) {
       const { commit } = await git.readCommit({ fs, gitdir: this.gitdir, oid: tip, cache });
@@ -159,6 +157,7 @@ export class RunsIndex {
           continue;
         }
         try {
+          this.lastReads++;
           rows.push(rowOf(parseRunJson(await readBlobText(this.gitdir, runJson.oid, cache))));
           children[e.path] = { oid: runJson.oid };
         } catch {
