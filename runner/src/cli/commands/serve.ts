@@ -49,7 +49,8 @@ Environment:
   OPSC_REPLICA         this replica's name in claims (default host:pid)
 
 Routes: POST /webhooks/github, POST /hooks/JOB, POST /api/jobs/JOB/runs, GET /api/runs,
-GET /api/runs/ID, GET /healthz, GET /readyz, GET /metrics. See docs/server.md and docs/http-api.md.
+GET /api/runs/ID, GET /api/runs/ID/events, GET /api/records/runs, GET /api/jobs, GET /healthz,
+GET /readyz, GET /metrics; the dashboard at /. See docs/server.md, docs/http-api.md and docs/dashboard.md.
 
 Examples:
   $ OPSC_WEBHOOK_SECRET=... opsc serve --repo https://github.com/acme/ops.git --state /var/lib/opsc
