@@ -38,6 +38,11 @@ export interface DashboardApiOptions {
    * Only decides what the pages offer: the launch route checks again.
    */
   mayRun?: (res: Response, jobId: string) => Promise<boolean>;
+  /**
+   * Whether the caller may see the job and its runs (the access policy, when
+   * the server has one); without it, every authenticated caller sees all.
+   */
+  mayView?: (res: Response, jobId: string) => Promise<boolean>;
   /** Between SSE keep-alive comments (proxies close idle streams). */
   heartbeatMs?: number;
 }
@@ -52,32 +57,46 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
     return index;
   };
 
+  const mayView = async (res: Response, job: string): Promise<boolean> =>
+    o.mayView ? o.mayView(res, job) : true;
+  const refuseView = (res: Response, job: string): void => {
+    res.status(403).json({ error: `you may not view job "${job}"`, missing: "view", job });
+  };
+
   r.get("/records/runs", async (req, res) => {
     const q = req.query as Record<string, string | undefined>;
     const limit = Number(q.limit ?? 50) || 50;
+    const index = await runsIndex();
+    const visible = new Set<string>();
+    for (const job of await index.jobs()) if (await mayView(res, job)) visible.add(job);
     res.json(
-      await (
-        await runsIndex()
-      ).query({
-        ...(q.job ? { job: q.job } : {}),
-        ...(q.result ? { result: q.result } : {}),
-        ...(q.trigger ? { trigger: q.trigger } : {}),
-        ...(q.actor ? { actor: q.actor } : {}),
-        ...(q.before ? { before: q.before } : {}),
-        limit,
-      }),
+      await index.query(
+        {
+          ...(q.job ? { job: q.job } : {}),
+          ...(q.result ? { result: q.result } : {}),
+          ...(q.trigger ? { trigger: q.trigger } : {}),
+          ...(q.actor ? { actor: q.actor } : {}),
+          ...(q.before ? { before: q.before } : {}),
+          limit,
+        },
+        (job) => visible.has(job),
+      ),
     );
   });
   r.get("/records/runs/:id", async (req, res) => {
     const found = await recordedRun(o.service, String(req.params.id), o.repoUrl);
     if (!found) res.status(404).json({ error: `no recorded run "${String(req.params.id)}"` });
+    else if (!(await mayView(res, found.summary.job))) refuseView(res, found.summary.job);
     else res.json(found);
   });
   r.get("/runs/:id/events", async (req, res) => {
     await streamEvents(o, String(req.params.id), req, res);
   });
   r.get("/jobs", async (_req, res) => {
-    res.json(await jobsView(o.service));
+    const all = await jobsView(o.service);
+    const jobs = [];
+    for (const j of all.jobs) if (await mayView(res, j.id)) jobs.push(j);
+    res.json({ ...all, jobs });
   });
   r.post("/jobs/*job/check", express.json({ limit: "256kb" }), async (req, res) => {
     const id = pathParam((req.params as Record<string, unknown>).job);
@@ -93,7 +112,8 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
   r.get("/jobs/*job", async (req, res) => {
     const id = pathParam((req.params as Record<string, unknown>).job);
     const view = await jobView(o.service, id, o.repoUrl);
-    if (!view) res.status(404).json({ error: `there is no job "${id}" at the default branch's head` });
+    if (view && !(await mayView(res, id))) refuseView(res, id);
+    else if (!view) res.status(404).json({ error: `there is no job "${id}" at the default branch's head` });
     else res.json({ ...view, mayRun: o.mayRun ? await o.mayRun(res, id) : true });
   });
   r.get("/targets", async (_req, res) => {
@@ -117,6 +137,11 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
 async function streamEvents(o: DashboardApiOptions, id: string, req: Request, res: Response): Promise<void> {
   let replay: RunEvent[] | undefined;
   const item = o.service.run(id);
+  const job = o.mayView ? (item?.job ?? (await recordedRun(o.service, id))?.summary.job) : undefined;
+  if (job !== undefined && o.mayView && !(await o.mayView(res, job))) {
+    res.status(403).json({ error: `you may not view job "${job}"`, missing: "view", job });
+    return;
+  }
   const live = o.service.events.has(id) || item?.status === "queued" || item?.status === "running";
   if (!live) {
     replay = await replayFromRecord(o.service, item?.runId ?? id);

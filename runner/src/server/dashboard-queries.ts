@@ -108,7 +108,12 @@ function triggers(job: JobDef): Record<string, unknown> {
   };
 }
 
-export async function jobsView(service: RunnerService): Promise<Record<string, unknown>> {
+export async function jobsView(
+  service: RunnerService,
+): Promise<{
+  commit: string;
+  jobs: Array<{ id: string; description: string; triggers: Record<string, unknown> }>;
+}> {
   const { commit, model } = await service.headModel();
   const jobs = [...model.jobs.values()]
     .sort((a, b) => (a.id < b.id ? -1 : 1))

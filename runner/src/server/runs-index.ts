@@ -104,7 +104,16 @@ export class RunsIndex {
     await this.updating;
   }
 
-  async query(q: RunsQuery): Promise<{ runs: RunRow[]; commit: string | null; total: number }> {
+  /** Every job with a recorded run (for permission checks before a query). */
+  async jobs(): Promise<Set<string>> {
+    await this.refresh();
+    return new Set(this.rows.map((r) => r.job));
+  }
+
+  async query(
+    q: RunsQuery,
+    visible: (job: string) => boolean = () => true,
+  ): Promise<{ runs: RunRow[]; commit: string | null; total: number }> {
     await this.refresh();
     const limit = Math.min(500, Math.max(1, q.limit ?? 50));
     let start = 0;
@@ -116,6 +125,7 @@ export class RunsIndex {
     for (let i = start; i < this.rows.length && out.length < limit; i++) {
       const r = this.rows[i]!;
       if (q.job && r.job !== q.job) continue;
+      if (!visible(r.job)) continue;
       if (q.result && r.result !== q.result) continue;
       if (q.trigger && r.trigger !== q.trigger) continue;
       if (q.actor && r.actor !== q.actor) continue;

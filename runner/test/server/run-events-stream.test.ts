@@ -20,6 +20,10 @@ import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
 import { OPSC } from "../helpers/serve-process.js";
 import { Writable } from "node:stream";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import pino from "pino";
+import { dashboardApi } from "../../src/server/dashboard-api.js";
 
 // A planted marker, not a real secret.
 const TOKEN = "canary-api-token-9d41c7";
@@ -170,6 +174,35 @@ describe("GET /api/runs/:id/events", () => {
     refused.stderr.on("data", (c: Buffer) => (refusedErr += String(c)));
     expect(await new Promise<number | null>((resolve) => refused.on("exit", resolve))).toBe(3);
     expect(refusedErr).toContain("OPSC_TOKEN");
+  });
+
+  it("shows a caller only the jobs and runs the access hooks let them see, and offers no launch without run", async () => {
+    const app = express();
+    app.use(
+      "/api",
+      dashboardApi({
+        service: server!.service,
+        redactor: new Redactor(),
+        logger: pino({ level: "silent" }),
+        stateDir: state,
+        mayView: async (_res, job) => job !== "gated",
+        mayRun: async () => false,
+      }),
+    );
+    const http = app.listen(0, "127.0.0.1");
+    await new Promise((r) => http.once("listening", r));
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}/api`;
+    try {
+      const runs = (await (await fetch(`${base}/records/runs`)).json()) as { runs: unknown[]; total: number };
+      expect(runs.total).toBeGreaterThan(0);
+      expect(runs.runs).toEqual([]);
+      expect((await fetch(`${base}/records/runs/${runId}`)).status).toBe(403);
+      expect((await fetch(`${base}/runs/${runId}/events`)).status).toBe(403);
+      expect((await fetch(`${base}/jobs/gated`)).status).toBe(403);
+      expect(((await (await fetch(`${base}/jobs`)).json()) as { jobs: unknown[] }).jobs).toEqual([]);
+    } finally {
+      http.close();
+    }
   });
 
   it("answers 404 for a run it does not know and 401 without the token", async () => {
