@@ -19,7 +19,8 @@ import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
 import { remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
 
 const TOKEN = "dashboard-api-token-for-tests";
-const IMAGES = join(PROJECT_ROOT, "docs/images");
+// The docs' screenshots are rewritten only when asked, so a test run leaves the working tree clean.
+const UPDATE_SCREENSHOTS = process.env.OPSC_UPDATE_SCREENSHOTS === "1";
 const browserPath = chromiumPath();
 
 const dirs: string[] = [];
@@ -29,6 +30,7 @@ const tmp = (prefix: string): string => {
   return d;
 };
 const gateDir = tmp("opsc-gate-");
+const IMAGES = UPDATE_SCREENSHOTS ? join(PROJECT_ROOT, "docs/images") : tmp("opsc-screenshots-");
 const fifo = join(gateDir, "gate");
 const repo = new TestRepo();
 let remote: GitHttpServer;
