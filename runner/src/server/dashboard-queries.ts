@@ -108,9 +108,7 @@ function triggers(job: JobDef): Record<string, unknown> {
   };
 }
 
-export async function jobsView(
-  service: RunnerService,
-): Promise<{
+export async function jobsView(service: RunnerService): Promise<{
   commit: string;
   jobs: Array<{ id: string; description: string; triggers: Record<string, unknown> }>;
 }> {
