@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- NAME...]`: speed and memory figures, each as a ratio to a
  * floor measured in the same run on the same machine. Names: validate, fanout,
- * startup, commit-back, webhook (default: all). Figures are printed, never asserted:
+ * startup, commit-back, webhook, runs-page (default: all). Figures are printed, never asserted:
  * timing belongs here, not in unit tests.
  *
  * Each bench runs in a process of its own, so one bench's heap and open
@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { benchCommitBack } from "./commit-back.js";
 import { benchFanout } from "./fanout.js";
+import { benchRunsPage } from "./runs-page.js";
 import { benchStartupAll } from "./startup.js";
 import { benchValidate } from "./validate.js";
 import { benchWebhook } from "./webhook.js";
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   startup: () => benchStartupAll({ ansible: !process.argv.includes("--no-ansible") }),
   "commit-back": () => benchCommitBack(),
   webhook: () => benchWebhook(),
+  "runs-page": () => benchRunsPage(),
 };
 
 const only = process.argv.indexOf("--only");

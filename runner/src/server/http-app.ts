@@ -12,8 +12,10 @@ import { callerOf, type AccessControl } from "./auth/access-control.js";
 import { forgeRoutes } from "./forge-webhooks.js";
 import { asBuffer, parseObject } from "./request-body.js";
 import type { RunnerService } from "./runner-service.js";
+import { dashboardApi } from "./dashboard-api.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import { GithubVerifier, verifyHmac } from "./verify-signature.js";
+import { webRoutes } from "./web-routes.js";
 import type { WorkItem } from "./work-item.js";
 
 /** GitHub caps deliveries at 25 MB, but a push payload is rarely above a few hundred KiB. Above this: 413. */
@@ -28,6 +30,10 @@ export interface HttpAppOptions {
   /** Who is calling /api and /auth, and what they may do. */
   access: AccessControl;
   bodyLimit?: number;
+  /** State directory: the dashboard's runs index is kept there. */
+  stateDir?: string;
+  /** The automation repository's URL (no credentials), for links to commits on the forge. */
+  repoUrl?: string;
 }
 
 export function createHttpApp(o: HttpAppOptions): express.Express {
@@ -188,7 +194,24 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
     if (!item) res.status(404).json({ error: `no run "${String(req.params.id)}"` });
     else if (await o.access.allow(res, "view", item.job)) res.json(view(item));
   });
+  if (o.stateDir) {
+    api.use(
+      dashboardApi({
+        service: o.service,
+        redactor: o.redactor,
+        logger: o.logger,
+        stateDir: o.stateDir,
+        ...(o.repoUrl ? { repoUrl: o.repoUrl } : {}),
+        // Quiet checks: a list leaves out what the caller may not see, a job page says whether to offer launch.
+        mayView: async (res, job) =>
+          o.access.mayNow(await o.access.policyNow(), callerOf(res).identity, "view", job),
+        mayRun: async (res, job) =>
+          o.access.mayNow(await o.access.policyNow(), callerOf(res).identity, "run", job),
+      }),
+    );
+  }
   app.use("/api", api);
+  app.use(webRoutes());
 
   app.use((_req, res) => {
     res.status(404).json({ error: "not found" });

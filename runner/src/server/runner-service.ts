@@ -24,6 +24,7 @@ import type { Claims } from "../git/claims.js";
 import type { Clock } from "./clock.js";
 import type { JobExecutor } from "./job-executor.js";
 import type { RepoMirror } from "../git/repo-mirror.js";
+import { RunEventsHub } from "./run-events-hub.js";
 import { RunQueue } from "./run-queue.js";
 import type { MissedTickFacts } from "../records/missed-tick.js";
 import { Scheduler, type ScheduledTick } from "./scheduler.js";
@@ -79,6 +80,8 @@ interface PushPayload {
 export class RunnerService {
   readonly queue: RunQueue;
   readonly scheduler: Scheduler;
+  /** Events of the runs running here, for `GET /api/runs/:id/events`. */
+  readonly events = new RunEventsHub();
   private readonly models = new Map<string, { model: RepoModel; errors: Diagnostic[] }>();
   /** Hook secrets by commit, then by job: decrypted once a commit, never because of an unsigned request (see mirrorFetched). */
   private readonly hookSecrets = new Map<string, Promise<Map<string, HookSecret>>>();
@@ -163,6 +166,17 @@ export class RunnerService {
 
   run(id: string): WorkItem | undefined {
     return this.runs(1000).find((i) => i.id === id || i.runId === id);
+  }
+
+  /** The mirror's work tree (records are committed there). */
+  get repoDir(): string {
+    return this.o.mirror.repoDir;
+  }
+
+  /** The model at the default branch's head in the mirror, without fetching (read-only pages). */
+  async headModel(): Promise<{ commit: string; model: RepoModel; errors: Diagnostic[] }> {
+    const commit = await this.o.mirror.branchHead(this.defaultBranch);
+    return { commit, ...(await this.modelAt(commit)) };
   }
 
   // ---- GitHub deliveries ----------------------------------------------------
@@ -666,7 +680,10 @@ export class RunnerService {
 
   private changed(item: WorkItem): void {
     if (item.status === "queued" || item.status === "running") this.o.store.save(item);
-    else this.o.store.finish(item);
+    else {
+      this.o.store.finish(item);
+      this.events.end(item.id);
+    }
     if (item.status === "skipped" || item.status === "cancelled") {
       this.o.logger.info({ job: item.job, item: item.id, reason: item.reason }, `work ${item.status}`);
     }
@@ -676,8 +693,10 @@ export class RunnerService {
 
   private async execute(item: WorkItem, signal: AbortSignal): Promise<void> {
     let log = this.o.logger.child({ job: item.job, item: item.id });
+    this.events.begin(item.id);
     let startedLogged = false;
     const onEvent = (event: RunEvent): void => {
+      this.events.publish(item.id, event);
       this.o.metrics.observe(item.job, event);
       if (event.type === "run.started") {
         item.runId = event.runId;
@@ -720,6 +739,8 @@ export class RunnerService {
       this.o.metrics.runs.inc({ job: item.job, result: "error" });
       log.error({ err: errorText(e) }, "run could not start or finish");
       throw e;
+    } finally {
+      this.events.end(item.id);
     }
   }
 

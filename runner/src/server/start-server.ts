@@ -130,6 +130,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     webhookSecret: o.webhookSecret,
     access,
     ...(o.bodyLimit !== undefined ? { bodyLimit: o.bodyLimit } : {}),
+    stateDir: path.resolve(o.state, "server"),
+    ...(mirror.url ? { repoUrl: displayUrl(mirror.url) } : {}),
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(o.port, o.host ?? "127.0.0.1", (err?: Error) => (err ? reject(err) : resolve(s)));

@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { usageError, userError } from "../../core/errors.js";
 import { textTable } from "../../core/text-table.js";
+import { EXIT } from "../../core/exit-codes.js";
 import type { RunSummary } from "../../core/run-summary.js";
 import { targetLogPath } from "../../records/record-paths.js";
 import type { RecordsSource } from "../../records/records-branch.js";
@@ -20,6 +21,8 @@ interface ShowOptions {
   repo?: string;
   log?: string;
   format: string;
+  follow?: boolean;
+  server?: string;
 }
 
 const write = (s: string): void => void process.stdout.write(s);
@@ -77,16 +80,30 @@ Examples:
     .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
     .option("--log <target>", "print this target's log instead")
     .option("--format <format>", "text or json (run.json as committed)", "text")
+    .option("--follow", "follow the run live on a server (--server), from its first event to its end")
+    .option("--server <url>", "with --follow: the `opsc serve` to ask; the token is read from OPSC_TOKEN")
     .addHelpText(
       "after",
       `
+With --follow, ID is the server's work item id or run id (as POST /api/jobs/JOB/runs and
+GET /api/runs give it); the exit code is the run's: 0 success, 1 failure, 130 cancelled.
+
 Examples:
   $ opsc runs show 20261122T031500Z-patch-web-7f3a
   $ opsc runs show 7f3a --log web-1
-  $ opsc runs show 7f3a --format json`,
+  $ opsc runs show 7f3a --format json
+  $ OPSC_TOKEN=... opsc runs show 20261122T031500Z-patch-web-1a2b3c --follow --server https://opsc.example.com`,
     )
     .action(async (wanted: string, opts: ShowOptions) => {
       const format = formatOf(opts.format);
+      if (opts.follow || opts.server !== undefined) {
+        if (!opts.follow || !opts.server)
+          throw usageError("cli.follow-needs-server", "--follow and --server go together", {
+            hint: "opsc runs show ID --follow --server http://127.0.0.1:8080",
+          });
+        process.exitCode = await follow(opts.server, wanted, format);
+        return;
+      }
       const src = await open(opts.repo);
       if (!src)
         throw userError("runs.none", "no runs recorded yet", { hint: "runs are recorded by `opsc run`" });
@@ -111,6 +128,29 @@ Examples:
       }
       write(format === "json" ? run.runJson : renderRun(run.summary));
     });
+}
+
+/** Prints the run's events as they come; the exit code says how it ended. */
+async function follow(server: string, id: string, format: "text" | "json"): Promise<number> {
+  const { followRun } = await import("../follow-run.js");
+  let result: string | undefined;
+  for await (const e of followRun(server, id, process.env.OPSC_TOKEN || undefined)) {
+    if (format === "json") write(`${JSON.stringify(e)}\n`);
+    else if (e.type === "run.started") write(`run ${e.runId} of ${e.job} on ${e.targets.join(", ")}\n`);
+    else if (e.type === "step.started") write(`[${e.target}] >>> step ${e.step}\n`);
+    else if (e.type === "step.output") write(`[${e.target}] ${e.stream === "stderr" ? "! " : ""}${e.line}\n`);
+    else if (e.type === "step.finished")
+      write(`[${e.target}] <<< step ${e.step} ${e.outcome} in ${formatDuration(e.ms)}\n`);
+    else if (e.type === "target.finished")
+      write(`[${e.target}] ${e.outcome}${e.reason ? `: ${e.reason}` : ""}\n`);
+    else if (e.type === "run.finished") write(`${e.result} in ${formatDuration(e.ms)}\n`);
+    if (e.type === "run.finished") result = e.result;
+  }
+  if (result === undefined) {
+    process.stderr.write("opsc: the run ended without a result (not started, skipped or refused)\n");
+    return EXIT.failed;
+  }
+  return result === "success" ? EXIT.ok : result === "cancelled" ? EXIT.interrupted : EXIT.failed;
 }
 
 function formatOf(format: string): "text" | "json" {

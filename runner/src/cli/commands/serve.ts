@@ -53,8 +53,10 @@ Who may do what is access.yaml at the default branch's head; personal tokens:
 opsc tokens --help.
 
 Routes: POST /webhooks/github, /webhooks/gitlab, /webhooks/gitea, POST /hooks/JOB,
-GET /auth/login, GET /auth/callback, POST /auth/refresh, POST /auth/logout, GET /api/me, POST /api/jobs/JOB/runs, GET /api/runs,
-GET /api/runs/ID, GET /healthz, GET /readyz, GET /metrics. See docs/server.md and docs/http-api.md.
+GET /auth/login, GET /auth/callback, POST /auth/refresh, POST /auth/logout, GET /api/me,
+POST /api/jobs/JOB/runs, GET /api/runs, GET /api/runs/ID, GET /api/runs/ID/events,
+GET /api/records/runs, GET /api/jobs, GET /healthz, GET /readyz, GET /metrics; the dashboard
+at /. See docs/server.md, docs/http-api.md, docs/access.md and docs/dashboard.md.
 
 Examples:
   $ OPSC_WEBHOOK_SECRET=... opsc serve --repo https://github.com/acme/ops.git --state /var/lib/opsc
