@@ -21,6 +21,7 @@ const FILES: Array<[string, string]> = [
   ["targets.schema.json", "`targets/*.yaml`"],
   ["step.schema.json", "`steps/**/*.yaml`"],
   ["job.schema.json", "`jobs/**/*.yaml`"],
+  ["lock.schema.json", "`opsconductor.lock`"],
 ];
 
 function resolve(root: Schema, s: Schema): Schema {

@@ -12,6 +12,7 @@ const SCHEMA_FILES: Record<FileKind, { file: string; globs: string[] }> = {
   targets: { file: "targets.schema.json", globs: ["targets/*.yaml"] },
   step: { file: "step.schema.json", globs: ["steps/**/*.yaml"] },
   job: { file: "job.schema.json", globs: ["jobs/**/*.yaml"] },
+  lock: { file: "lock.schema.json", globs: ["opsconductor.lock"] },
 };
 
 /** Schema copies and the editor mapping: also what `opsc init --update-schemas` rewrites. */

@@ -6,7 +6,7 @@
  * for a user's mistake; everything becomes a diagnostic.
  */
 import { compareDiagnostics, type Diagnostic } from "../core/diagnostic.js";
-import type { RepoModel } from "../core/repo-model.js";
+import type { LibraryRef, RepoModel } from "../core/repo-model.js";
 import { buildJob, buildSettings, buildStep, buildTarget, at } from "./build-model.js";
 import { checkCycles } from "./checks/check-cycles.js";
 import { checkExpressions } from "./checks/check-expressions.js";
@@ -18,6 +18,7 @@ import { checkSelectors } from "./checks/check-selectors.js";
 import { credentialFileOf, isSopsEncrypted } from "./credential-keys.js";
 import { partialJob, partialStep } from "./partial.js";
 import type { RawJob, RawSettings, RawStep, RawTarget, RawTargetsFile } from "./raw-types.js";
+import { libraryFileLabel } from "./library-lock.js";
 import type { RepoFiles } from "./repo-files.js";
 import { RepoIndex } from "./repo-index.js";
 import { schemaDiagnostics } from "./schema-diagnostics.js";
@@ -33,7 +34,19 @@ export interface LoadResult {
 
 export const SETTINGS_FILE = "opsconductor.yaml";
 
-export function loadRepo(files: RepoFiles): LoadResult {
+/** A library's files at its locked commit, already read and checked against the lock (libraries/). */
+export interface LoadedLibrary extends LibraryRef {
+  /** Paths relative to the library's `path` (`steps/apt/install.yaml`) -> content. */
+  files: ReadonlyMap<string, Uint8Array>;
+}
+
+/** What the library reader found: the libraries it could load and the problems with the others. */
+export interface LibrarySet {
+  libraries: LoadedLibrary[];
+  diagnostics: Diagnostic[];
+}
+
+export function loadRepo(files: RepoFiles, libraries?: LibrarySet): LoadResult {
   const model: RepoModel = {
     settings: buildSettings(undefined, { file: SETTINGS_FILE, line: 1, col: 1 }),
     targets: new Map(),
@@ -43,7 +56,7 @@ export function loadRepo(files: RepoFiles): LoadResult {
   };
   const index = new RepoIndex(model, files.files.keys());
   try {
-    load(index, files);
+    load(index, files, libraries);
   } catch (e) {
     // A bug must not hide the user's diagnostics found so far, nor crash `validate`.
     index.reportFile(
@@ -77,7 +90,7 @@ function schemaValid(
   return false;
 }
 
-function load(index: RepoIndex, files: RepoFiles): void {
+function load(index: RepoIndex, files: RepoFiles, libraries: LibrarySet | undefined): void {
   const { model } = index;
   const byKind = {
     targets: [] as string[],
@@ -189,6 +202,8 @@ function load(index: RepoIndex, files: RepoFiles): void {
     model.steps.set(c.id, buildStep(c.id, raw, source));
   }
 
+  if (libraries) loadLibraries(index, libraries);
+
   for (const path of byKind.job) {
     const c = classifyPath(path);
     if (c.kind !== "job") continue;
@@ -210,4 +225,49 @@ function load(index: RepoIndex, files: RepoFiles): void {
   checkInputs(index);
   checkSchedules(index);
   checkSelectors(index);
+}
+
+/**
+ * Library steps become steps `NAME/ID`, validated like local ones; their
+ * diagnostics carry the library's name, commit and path. Inside a library,
+ * `uses:` names the library's own steps, so it reads the same in its own
+ * repository as it does here.
+ */
+function loadLibraries(index: RepoIndex, set: LibrarySet): void {
+  const { model } = index;
+  index.diagnostics.push(...set.diagnostics);
+  model.libraries = new Map();
+  for (const lib of set.libraries) {
+    const { files, ...ref } = lib;
+    model.libraries.set(lib.name, ref);
+    for (const localId of model.steps.keys()) {
+      if (!localId.startsWith(`${lib.name}/`)) continue;
+      index.reportFile(
+        `steps/${localId}.yaml`,
+        "error",
+        "library.shadowed",
+        `step "${localId}" is in the name space of library "${lib.name}"`,
+        `rename steps/${lib.name}/ (or the library) so local steps and library steps cannot be confused`,
+      );
+    }
+    for (const [rel, bytes] of files) {
+      const m = /^steps\/(.+)\.yaml$/.exec(rel);
+      if (!m) continue;
+      const id = `${lib.name}/${m[1]!}`;
+      const source = parse(index, libraryFileLabel(lib.name, lib.commit, lib.path, rel), bytes);
+      if (!schemaValid(index, source, "step")) {
+        index.brokenSteps.add(id);
+        continue;
+      }
+      const own = source.value as RawStep;
+      const raw: RawStep = own.steps
+        ? {
+            ...own,
+            steps: own.steps.map((s) => (s?.uses ? { ...s, uses: `${lib.name}/${s.uses}` } : s)),
+          }
+        : own;
+      index.steps.set(id, { id, source, path: [], raw });
+      model.steps.set(id, buildStep(id, raw, source));
+    }
+  }
 }

@@ -3,7 +3,7 @@
  * pull-request comment) and machines (json). Pure. Values shown are the ones
  * written in the repository; credentials appear by reference name only.
  */
-import type { FieldChange, JobDiff, RepoDiff, ScheduleSide } from "./diff-repos.js";
+import type { FieldChange, JobDiff, LibraryDiff, RepoDiff, ScheduleSide } from "./diff-repos.js";
 
 export type DiffFormat = "markdown" | "json";
 export const DIFF_FORMATS: readonly DiffFormat[] = ["markdown", "json"];
@@ -55,12 +55,30 @@ function renderMarkdown({ base, head, diff }: Review): string {
       lines.push(`| \`${c.name}\` | ${c.change} | ${codeList(c.keysAdded)} | ${codeList(c.keysRemoved)} |`);
     }
   }
+  for (const lib of diff.libraries ?? []) lines.push("", ...renderLibrary(lib));
   if (unchanged.length > 0) lines.push("", `Unchanged: ${unchanged.map((j) => `\`${j.id}\``).join(", ")}.`);
   lines.push(
     "",
     `_Nothing was decrypted and no target was contacted. Next fire times are computed from ${diff.at}._`,
   );
   return `${lines.join("\n")}\n`;
+}
+
+function renderLibrary(lib: LibraryDiff): string[] {
+  const side = (s?: { ref: string; commit: string }): string =>
+    s ? `${s.ref} \`${short(s.commit)}\`` : "(none)";
+  const lines = [
+    `### Library \`${lib.name}\` (${lib.change}): ${side(lib.before)} → ${side(lib.after)}`,
+    "",
+    lib.steps.length ? `${count(lib.steps.length, "step")} changed:` : "No step changed.",
+  ];
+  if (lib.steps.length) lines.push("", "| step | change | what |", "| --- | --- | --- |");
+  const scripts: string[] = [];
+  for (const s of lib.steps) {
+    lines.push(`| \`${s.id}\` | ${s.change} | ${fieldsCell(s.fields)} |`);
+    scripts.push(...scriptDiffs(s.id, s.fields));
+  }
+  return [...lines, ...scripts];
 }
 
 function renderJob(job: JobDiff): string[] {

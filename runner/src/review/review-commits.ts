@@ -3,6 +3,7 @@
  * them: what `opsc diff` and the action's pull-request review print.
  */
 import fs from "node:fs";
+import { readLibraries } from "../app/read-libraries.js";
 import path from "node:path";
 import { findGitDir } from "../git/git-dir.js";
 import git from "isomorphic-git";
@@ -27,8 +28,8 @@ export async function reviewCommits(request: ReviewRequest): Promise<Review> {
     readRepoCommit(request.gitdir, request.base, options),
     readRepoCommit(request.gitdir, request.head, options),
   ]);
-  const base = loadRepo(baseFiles);
-  const head = loadRepo(headFiles);
+  const base = loadRepo(baseFiles, await readLibraries(baseFiles));
+  const head = loadRepo(headFiles, await readLibraries(headFiles));
   const errors = (d: typeof base.diagnostics): number => d.filter((x) => x.severity === "error").length;
   return {
     base: { commit: baseFiles.commit!, errors: errors(base.diagnostics) },

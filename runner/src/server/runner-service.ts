@@ -15,6 +15,7 @@ import type { RunEvent } from "../core/run-events.js";
 import { readRepoCommit } from "../git/read-tree.js";
 import { buildPlan } from "../plan/build-plan.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
+import { readLibraries } from "../app/read-libraries.js";
 import { loadRepo } from "../repo/load-repo.js";
 import { resolvePush } from "../triggers/resolve-push.js";
 import type { Claims } from "./claims.js";
@@ -556,7 +557,8 @@ export class RunnerService {
   private async modelAt(commit: string): Promise<{ model: RepoModel; errors: Diagnostic[] }> {
     let hit = this.models.get(commit);
     if (!hit) {
-      const { model, diagnostics } = loadRepo(await readRepoCommit(this.o.mirror.gitdir, commit));
+      const files = await readRepoCommit(this.o.mirror.gitdir, commit);
+      const { model, diagnostics } = loadRepo(files, await readLibraries(files));
       hit = { model, errors: diagnostics.filter((d) => d.severity === "error") };
       this.remember(commit, hit);
     }

@@ -5,6 +5,7 @@
 import type { Diagnostic } from "../core/diagnostic.js";
 import type { JobDef, RepoModel } from "../core/repo-model.js";
 import { readRepoCommit } from "../git/read-tree.js";
+import { readLibraries } from "../app/read-libraries.js";
 import { loadRepo } from "../repo/load-repo.js";
 import { changedPaths } from "./changed-paths.js";
 import { branchOf, jobsForPush } from "./match-push.js";
@@ -30,7 +31,7 @@ export interface PushResolution {
 export async function resolvePush(gitdir: string, request: PushRequest): Promise<PushResolution> {
   const files = await readRepoCommit(gitdir, request.after);
   const commit = files.commit!;
-  const { model, diagnostics } = loadRepo(files);
+  const { model, diagnostics } = loadRepo(files, await readLibraries(files));
   const errors = diagnostics.filter((d) => d.severity === "error");
   const base = { commit, model, errors };
   const branch = branchOf(request.ref);

@@ -5,7 +5,7 @@
 import type { RepoIndex } from "../repo-index.js";
 
 export type PathClass =
-  | { kind: "settings" | "sops-config" }
+  | { kind: "settings" | "sops-config" | "lock" }
   | { kind: "targets"; id: string }
   | { kind: "credential"; id: string; format: "yaml" | "json" }
   | { kind: "step" | "job"; id: string }
@@ -16,6 +16,7 @@ const ID = /^(?!.*\.\.)[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
 export function classifyPath(path: string): PathClass {
   if (path === "opsconductor.yaml") return { kind: "settings" };
   if (path === ".sops.yaml") return { kind: "sops-config" };
+  if (path === "opsconductor.lock") return { kind: "lock" };
   let m = /^targets\/([^/]+)\.yaml$/.exec(path);
   if (m) return { kind: "targets", id: m[1]! };
   m = /^credentials\/(.+)\.sops\.(yaml|json)$/.exec(path);
