@@ -11,15 +11,7 @@
 import type { AuthCallback } from "isomorphic-git";
 import type { Diagnostic } from "../core/diagnostic.js";
 import { environmentError } from "../core/errors.js";
-import {
-  commitState,
-  discardLibraryCache,
-  fetchLibrary,
-  libraryCacheDir,
-  readLibraryTree,
-} from "../git/library-cache.js";
 import { displayUrl } from "../git/display-url.js";
-import { authFromEnv } from "../git/remote-auth.js";
 import { planLibraries, type LibraryPin, LOCK_FILE } from "../repo/library-lock.js";
 import type { LibrarySet, LoadedLibrary } from "../repo/load-repo.js";
 import type { RepoFiles } from "../repo/repo-files.js";
@@ -36,8 +28,14 @@ export async function readLibraries(
   const env = options.env ?? process.env;
   const plan = planLibraries(files);
   const set: LibrarySet = { libraries: [], diagnostics: [...plan.diagnostics] };
+  if (plan.pins.length === 0) return set;
+  // Git is loaded only by a repository that uses libraries: `validate` stays light otherwise.
+  const [cache, { authFromEnv }] = await Promise.all([
+    import("../git/library-cache.js"),
+    import("../git/remote-auth.js"),
+  ]);
   for (const pin of plan.pins) {
-    const got = await readPinned(pin, libraryAuth(pin.credential, files, env), env);
+    const got = await readPinned(cache, pin, libraryAuth(authFromEnv(env), pin.credential, files, env), env);
     if ("code" in got) set.diagnostics.push(got);
     else set.libraries.push(got);
   }
@@ -50,11 +48,11 @@ export async function readLibraries(
  * only if the server asks.
  */
 export function libraryAuth(
+  fromEnv: AuthCallback | undefined,
   credential: string | undefined,
   files: RepoFiles,
   env: NodeJS.ProcessEnv,
 ): AuthCallback | undefined {
-  const fromEnv = authFromEnv(env);
   if (fromEnv || !credential) return fromEnv;
   return async () => {
     const [{ CredentialStore }, { Redactor }] = await Promise.all([
@@ -73,7 +71,10 @@ export function libraryAuth(
   };
 }
 
+type Cache = typeof import("../git/library-cache.js");
+
 async function readPinned(
+  { commitState, discardLibraryCache, fetchLibrary, libraryCacheDir, readLibraryTree }: Cache,
   pin: LibraryPin,
   onAuth: AuthCallback | undefined,
   env: NodeJS.ProcessEnv,
@@ -86,13 +87,20 @@ async function readPinned(
     state = await commitState(gitdir, pin.commit);
     if (state !== "present") return commitMissing(pin);
   }
-  let files = await tryRead(gitdir, pin);
+  const tryRead = async (): Promise<Map<string, Uint8Array> | undefined> => {
+    try {
+      return (await readLibraryTree(gitdir, pin.commit, pin.path)).files;
+    } catch {
+      return undefined;
+    }
+  };
+  let files = await tryRead();
   if (files === undefined || stepsHash(files) !== pin.stepsHash) {
     // A damaged or tampered cache entry: start it over from the remote, once.
     discardLibraryCache(gitdir);
     await fetchLibrary(gitdir, pin.url, onAuth);
     if ((await commitState(gitdir, pin.commit)) !== "present") return commitMissing(pin);
-    files = await tryRead(gitdir, pin);
+    files = await tryRead();
     if (files === undefined) {
       throw environmentError(
         "library.cache-unreadable",
@@ -118,14 +126,6 @@ async function readPinned(
     path: pin.path,
     files,
   };
-}
-
-async function tryRead(gitdir: string, pin: LibraryPin): Promise<Map<string, Uint8Array> | undefined> {
-  try {
-    return (await readLibraryTree(gitdir, pin.commit, pin.path)).files;
-  } catch {
-    return undefined;
-  }
 }
 
 function commitMissing(pin: LibraryPin): Diagnostic {

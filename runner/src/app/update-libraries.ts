@@ -16,6 +16,7 @@ import {
   resolveRemoteRef,
 } from "../git/library-cache.js";
 import { displayUrl } from "../git/display-url.js";
+import { authFromEnv } from "../git/remote-auth.js";
 import { LOCK_FILE, planLibraries, renderLock, type LockEntry, type LockFile } from "../repo/library-lock.js";
 import type { RepoFiles } from "../repo/repo-files.js";
 import { stepsHash } from "../repo/steps-hash.js";
@@ -61,7 +62,7 @@ export async function updateLibraries(
       lock.libraries[decl.name] = before;
       continue;
     }
-    const onAuth = libraryAuth(decl.credential, files, env);
+    const onAuth = libraryAuth(authFromEnv(env), decl.credential, files, env);
     const commit = await resolveRemoteRef(decl.url, decl.ref, onAuth);
     const gitdir = libraryCacheDir(decl.url, env);
     if ((await commitState(gitdir, commit)) !== "present") await fetchLibrary(gitdir, decl.url, onAuth);
