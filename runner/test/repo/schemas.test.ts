@@ -6,7 +6,13 @@ import { describe, expect, it } from "vitest";
 import { SCHEMAS } from "../../src/repo/schemas.js";
 
 const DIR = join(import.meta.dirname, "../../../schema");
-const OWN = ["opsconductor.schema.json", "targets.schema.json", "step.schema.json", "job.schema.json"];
+const OWN = [
+  "opsconductor.schema.json",
+  "targets.schema.json",
+  "step.schema.json",
+  "job.schema.json",
+  "lock.schema.json",
+];
 
 function load(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(DIR, name), "utf8")) as Record<string, unknown>;
@@ -53,6 +59,7 @@ describe("schemas", () => {
     expect(SCHEMAS.step).toEqual(load("step.schema.json"));
     expect(SCHEMAS.targets).toEqual(load("targets.schema.json"));
     expect(SCHEMAS.settings).toEqual(load("opsconductor.schema.json"));
+    expect(SCHEMAS.lock).toEqual(load("lock.schema.json"));
   });
 
   it("definitions shared between schemas are identical (each schema is self-contained for editors)", () => {
