@@ -27,7 +27,12 @@ export async function readLibraries(
 ): Promise<LibrarySet> {
   const env = options.env ?? process.env;
   const plan = planLibraries(files);
-  const set: LibrarySet = { libraries: [], diagnostics: [...plan.diagnostics] };
+  const pinned = new Set(plan.pins.map((p) => p.name));
+  const set: LibrarySet = {
+    libraries: [],
+    diagnostics: [...plan.diagnostics],
+    unavailable: plan.declared.map((d) => d.name).filter((n) => !pinned.has(n)),
+  };
   if (plan.pins.length === 0) return set;
   // Git is loaded only by a repository that uses libraries: `validate` stays light otherwise.
   const [cache, { authFromEnv }] = await Promise.all([
@@ -36,8 +41,10 @@ export async function readLibraries(
   ]);
   for (const pin of plan.pins) {
     const got = await readPinned(cache, pin, libraryAuth(authFromEnv(env), pin.credential, files, env), env);
-    if ("code" in got) set.diagnostics.push(got);
-    else set.libraries.push(got);
+    if ("code" in got) {
+      set.diagnostics.push(got);
+      set.unavailable!.push(pin.name);
+    } else set.libraries.push(got);
   }
   return set;
 }

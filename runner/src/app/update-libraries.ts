@@ -43,6 +43,12 @@ export async function updateLibraries(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<UpdateResult> {
   const plan = planLibraries(files);
+  if (plan.broken) {
+    // Rewriting the lock from a declaration that did not load would drop every library.
+    throw userError("library.repo-invalid", `opsconductor.yaml or ${LOCK_FILE} has errors`, {
+      hint: "run `opsc validate`, fix them, then update the libraries",
+    });
+  }
   const declared = new Map(plan.declared.map((d) => [d.name, d]));
   for (const name of names) {
     if (!declared.has(name)) {

@@ -50,6 +50,8 @@ export interface LibraryPin extends LibraryDecl {
 export interface LibraryPlan {
   declared: LibraryDecl[];
   lock: LockFile | undefined;
+  /** opsconductor.yaml or opsconductor.lock does not parse or breaks its schema (the loader reports how). */
+  broken: boolean;
   /** Declared libraries the lock pins consistently with the declaration. */
   pins: LibraryPin[];
   diagnostics: Diagnostic[];
@@ -76,11 +78,12 @@ function diagnostic(
 }
 
 export function planLibraries(files: RepoFiles): LibraryPlan {
-  const out: LibraryPlan = { declared: [], lock: undefined, pins: [], diagnostics: [] };
+  const out: LibraryPlan = { declared: [], lock: undefined, broken: false, pins: [], diagnostics: [] };
   const settingsBytes = files.files.get(SETTINGS_FILE);
   // A broken opsconductor.yaml is reported by the loader; here it just declares nothing.
   const settings = settingsBytes ? new YamlSource(SETTINGS_FILE, settingsBytes) : undefined;
   const settingsOk = settings?.ok === true && validateKind("settings", settings.value).length === 0;
+  if (settings && !settingsOk) out.broken = true;
   const raw = settingsOk
     ? ((settings.value as { libraries?: Record<string, Omit<LibraryDecl, "name">> } | null)?.libraries ?? {})
     : {};
@@ -103,7 +106,10 @@ export function planLibraries(files: RepoFiles): LibraryPlan {
       else out.diagnostics.push(...schemaDiagnostics(lockSource, errors));
     }
   }
-  if (lockBytes && !out.lock) return out;
+  if (lockBytes && !out.lock) {
+    out.broken = true;
+    return out;
+  }
 
   for (const decl of out.declared) {
     const entry = out.lock?.libraries[decl.name];

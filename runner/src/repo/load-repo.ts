@@ -44,6 +44,8 @@ export interface LoadedLibrary extends LibraryRef {
 export interface LibrarySet {
   libraries: LoadedLibrary[];
   diagnostics: Diagnostic[];
+  /** Declared libraries that could not be loaded: the reason is in `diagnostics`. */
+  unavailable?: string[];
 }
 
 export function loadRepo(files: RepoFiles, libraries?: LibrarySet): LoadResult {
@@ -236,6 +238,7 @@ function load(index: RepoIndex, files: RepoFiles, libraries: LibrarySet | undefi
 function loadLibraries(index: RepoIndex, set: LibrarySet): void {
   const { model } = index;
   index.diagnostics.push(...set.diagnostics);
+  for (const name of set.unavailable ?? []) index.brokenLibraries.add(name);
   model.libraries = new Map();
   for (const lib of set.libraries) {
     const { files, ...ref } = lib;

@@ -35,11 +35,11 @@ function publish(files: Record<string, string>): string {
 }
 
 /** The built CLI, asynchronously: the Git server answers from this process, so it must not block. */
-function run(args: string[]): Promise<CliResult> {
+function run(args: string[], cwd = repo.dir, runEnv = env): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(PROJECT_ROOT, "runner/bin/opsc.js"), ...args], {
-      cwd: repo.dir,
-      env,
+      cwd,
+      env: runEnv,
       stdio: ["ignore", "pipe", "pipe"],
       timeout: 30_000,
     });
@@ -111,6 +111,8 @@ describe("a job using a library step", () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toContain("library.not-locked");
     expect(r.stdout).toContain("opsc libraries update std");
+    // The job's `uses: std/...` is not reported again: the reason is the missing lock.
+    expect(r.stdout).not.toContain("ref.unknown-step");
   });
 
   it("`libraries update` pins the tag's commit; validate, plan and run use it", async () => {
@@ -215,6 +217,7 @@ describe("a job using a library step", () => {
     expect(r.stdout).toContain("library.commit-missing");
     expect(r.stdout).toContain(missing);
     expect(r.stdout).toMatch(/opsconductor\.lock:\d+:\d+/);
+    expect(r.stdout).not.toContain("ref.unknown-step");
     const p = await run(["run", "hello", "--output"]);
     expect(p.status).toBe(3);
     expect(p.stdout + p.stderr).not.toContain("hello-v");
@@ -239,4 +242,44 @@ describe("a job using a library step", () => {
 it("the served library's tag names the newest commit", async () => {
   const { stdout: out } = await promisify(execFile)("git", ["ls-remote", server.url, "refs/tags/v1^{}"]);
   expect(out.split("\t")[0]).toBe(git(lib.dir, "rev-parse", "HEAD"));
+});
+
+describe("a private library", () => {
+  it("authenticates with OPSC_GIT_TOKEN, and the token appears in no output or file", async () => {
+    const TOKEN = "lib-token-5f1e2d3c9a";
+    const priv = await startGitHttpServer({ token: TOKEN });
+    const user = new TestRepo("opsc-lib-private-");
+    const cache = mkdtempSync(join(tmpdir(), "opsc-lib-cache-"));
+    try {
+      git(lib.dir, "push", "-q", "-f", priv.bareDir, "HEAD:refs/heads/main", "refs/tags/v1");
+      user.commit({
+        "opsconductor.yaml": `records: { push: false }\nlibraries:\n  team: { url: "${priv.url}", ref: main, path: library }\n`,
+        "targets/local.yaml": "targets:\n  here: { transport: local }\n",
+        "jobs/hi.yaml": "targets: { names: [here] }\nsteps:\n  - uses: team/greet\n    with: { who: team }\n",
+      });
+      const base = cleanEnv(user.dir, { OPSC_CACHE_DIR: cache, OPSC_ACTOR: "lib-test" });
+      const refused = await run(["libraries", "update"], user.dir, base);
+      expect(refused.status).toBe(4);
+      expect(refused.stderr).toContain("OPSC_GIT_TOKEN");
+
+      const withToken = { ...base, OPSC_GIT_TOKEN: TOKEN };
+      const outputs = [await run(["libraries", "update"], user.dir, withToken)];
+      user.commit({}, "lock team");
+      outputs.push(await run(["libraries", "list"], user.dir, withToken));
+      outputs.push(await run(["run", "hi", "--output"], user.dir, withToken));
+      expect(
+        outputs.map((o) => o.status),
+        outputs.map((o) => o.stderr).join("\n"),
+      ).toEqual([0, 0, 0]);
+      expect(outputs[2]!.stdout).toMatch(/hello-v\d team/);
+      for (const o of outputs) expect(o.stdout + o.stderr).not.toContain(TOKEN);
+      expect(readFileSync(join(user.dir, "opsconductor.lock"), "utf8")).not.toContain(TOKEN);
+      const { stdout: config } = await promisify(execFile)("sh", ["-c", `cat "${cache}"/libraries/*/config`]);
+      expect(config).not.toContain(TOKEN);
+    } finally {
+      await priv.close();
+      user.remove();
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
 });
