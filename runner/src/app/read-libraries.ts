@@ -19,6 +19,12 @@ import { stepsHash } from "../repo/steps-hash.js";
 
 export interface ReadLibrariesOptions {
   env?: NodeJS.ProcessEnv;
+  /**
+   * Only these URLs get the token or credential; others are fetched without.
+   * For a pull request's head, whose opsconductor.yaml anyone may have written:
+   * a changed `url` must not carry the runner's token to someone else's server.
+   */
+  trustedUrls?: ReadonlySet<string>;
 }
 
 export async function readLibraries(
@@ -40,7 +46,9 @@ export async function readLibraries(
     import("../git/remote-auth.js"),
   ]);
   for (const pin of plan.pins) {
-    const got = await readPinned(cache, pin, libraryAuth(authFromEnv(env), pin.credential, files, env), env);
+    const trusted = options.trustedUrls === undefined || options.trustedUrls.has(pin.url);
+    const onAuth = trusted ? libraryAuth(authFromEnv(env), pin.credential, files, env) : undefined;
+    const got = await readPinned(cache, pin, onAuth, env);
     if ("code" in got) {
       set.diagnostics.push(got);
       set.unavailable!.push(pin.name);

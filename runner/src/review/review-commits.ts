@@ -8,6 +8,7 @@ import path from "node:path";
 import { findGitDir } from "../git/git-dir.js";
 import git from "isomorphic-git";
 import { gitCache, readRepoCommit, resolveCommit } from "../git/read-tree.js";
+import { planLibraries } from "../repo/library-lock.js";
 import { loadRepo } from "../repo/load-repo.js";
 
 import { diffRepos } from "./diff-repos.js";
@@ -29,7 +30,9 @@ export async function reviewCommits(request: ReviewRequest): Promise<Review> {
     readRepoCommit(request.gitdir, request.head, options),
   ]);
   const base = loadRepo(baseFiles, await readLibraries(baseFiles));
-  const head = loadRepo(headFiles, await readLibraries(headFiles));
+  // The head may come from anyone's pull request: credentials only go where the base already sent them.
+  const trustedUrls = new Set(planLibraries(baseFiles).declared.map((d) => d.url));
+  const head = loadRepo(headFiles, await readLibraries(headFiles, { trustedUrls }));
   const errors = (d: typeof base.diagnostics): number => d.filter((x) => x.severity === "error").length;
   return {
     base: { commit: baseFiles.commit!, errors: errors(base.diagnostics) },

@@ -252,6 +252,7 @@ describe("a private library", () => {
     const cache = mkdtempSync(join(tmpdir(), "opsc-lib-cache-"));
     try {
       git(lib.dir, "push", "-q", "-f", priv.bareDir, "HEAD:refs/heads/main", "refs/tags/v1");
+      user.commit({ "opsconductor.yaml": "records: { push: false }\n" }, "before libraries");
       user.commit({
         "opsconductor.yaml": `records: { push: false }\nlibraries:\n  team: { url: "${priv.url}", ref: main, path: library }\n`,
         "targets/local.yaml": "targets:\n  here: { transport: local }\n",
@@ -276,6 +277,13 @@ describe("a private library", () => {
       expect(readFileSync(join(user.dir, "opsconductor.lock"), "utf8")).not.toContain(TOKEN);
       const { stdout: config } = await promisify(execFile)("sh", ["-c", `cat "${cache}"/libraries/*/config`]);
       expect(config).not.toContain(TOKEN);
+
+      // Reviewing a change that introduces the library: its URL came with the change, so no token goes to it.
+      rmSync(join(cache, "libraries"), { recursive: true, force: true });
+      const review = await run(["diff", "HEAD~2", "HEAD"], user.dir, withToken);
+      expect(review.status).toBe(4);
+      expect(review.stderr).toContain("refused access");
+      expect(review.stdout + review.stderr).not.toContain(TOKEN);
     } finally {
       await priv.close();
       user.remove();
