@@ -8,10 +8,10 @@
  * asked only for a commit the cache lacks, or when the cache is found damaged
  * (then the entry is fetched again from scratch).
  */
-import type { AuthCallback } from "isomorphic-git";
 import type { Diagnostic } from "../core/diagnostic.js";
 import { environmentError } from "../core/errors.js";
 import { displayUrl } from "../git/display-url.js";
+import type { AuthCallback } from "../git/remote-auth.js";
 import { planLibraries, type LibraryPin, LOCK_FILE } from "../repo/library-lock.js";
 import type { LibrarySet, LoadedLibrary } from "../repo/load-repo.js";
 import type { RepoFiles } from "../repo/repo-files.js";
