@@ -23,6 +23,7 @@ const FILES: Array<[string, string]> = [
   ["job.schema.json", "`jobs/**/*.yaml`"],
   ["access.schema.json", "`access.yaml`"],
   ["vars.schema.json", "`vars/*.yaml`"],
+  ["lock.schema.json", "`opsconductor.lock`"],
 ];
 
 function resolve(root: Schema, s: Schema): Schema {

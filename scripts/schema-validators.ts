@@ -29,6 +29,7 @@ const KINDS: Array<[string, string]> = [
   ["job", "job.schema.json"],
   ["access", "access.schema.json"],
   ["vars", "vars.schema.json"],
+  ["lock", "lock.schema.json"],
 ];
 
 type Unwrapped<T> = T extends { default: infer D } ? D : T;

@@ -1,5 +1,6 @@
 /** `command: validate`: an annotation on every problem, a summary table, the step fails on errors. */
 import * as core from "@actions/core";
+import { readLibraries } from "../../runner/src/app/read-libraries.js";
 import type { Diagnostic } from "../../runner/src/core/diagnostic.js";
 import { formatDiagnostics } from "../../runner/src/repo/format-diagnostics.js";
 import { loadRepo } from "../../runner/src/repo/load-repo.js";
@@ -8,7 +9,8 @@ import type { ActionInputs } from "./action-inputs.js";
 import { tableCell, workspacePath } from "./markdown.js";
 
 export async function validateStep(inputs: ActionInputs): Promise<void> {
-  const { diagnostics } = loadRepo(await readRepoDir(inputs.repoDir));
+  const files = await readRepoDir(inputs.repoDir);
+  const { diagnostics } = loadRepo(files, await readLibraries(files));
   // Annotations name files from the workspace root, where GitHub shows them in the diff.
   const located: Diagnostic[] = diagnostics.map((d) => ({
     ...d,

@@ -3,6 +3,7 @@
  * checkout), validates it and plans one job. Every door that plans or runs a
  * job goes through here, so they all refuse an invalid repository the same way.
  */
+import { readLibraries } from "../app/read-libraries.js";
 import type { Diagnostic } from "../core/diagnostic.js";
 import { hasErrors } from "../core/diagnostic.js";
 import { userError } from "../core/errors.js";
@@ -61,7 +62,7 @@ export interface LoadedRepo {
 /** Loads and validates; a repository with errors is refused with the first few of them. */
 export async function loadValidRepo(source: RepoSource): Promise<LoadedRepo> {
   const files = await readRepoFiles(source);
-  const { model, diagnostics } = loadRepo(files);
+  const { model, diagnostics } = loadRepo(files, await readLibraries(files));
   if (hasErrors(diagnostics)) {
     const count = diagnostics.filter((d) => d.severity === "error").length;
     throw userError(

@@ -5,6 +5,7 @@
 import type { Diagnostic } from "../core/diagnostic.js";
 import type { JobDef, RepoModel } from "../core/repo-model.js";
 import { GitRepository } from "../git/git-repository.js";
+import { readLibraries } from "./read-libraries.js";
 import { loadRepo } from "../repo/load-repo.js";
 import { changedPaths } from "../triggers/changed-paths.js";
 import { branchOf, jobsForPush } from "../triggers/match-push.js";
@@ -34,7 +35,7 @@ export async function resolvePush(
   const repo = GitRepository.of(repository);
   const files = await repo.readFiles(request.after);
   const commit = files.commit!;
-  const { model, diagnostics } = loadRepo(files);
+  const { model, diagnostics } = loadRepo(files, await readLibraries(files));
   const errors = diagnostics.filter((d) => d.severity === "error");
   const base = { commit, model, errors };
   const branch = branchOf(request.ref);

@@ -3,6 +3,8 @@
  * them: what `opsc diff` and the action's pull-request review print.
  */
 import { GitRepository } from "../git/git-repository.js";
+import { readLibraries } from "./read-libraries.js";
+import { planLibraries } from "../repo/library-lock.js";
 import { loadRepo } from "../repo/load-repo.js";
 
 import { diffRepos } from "../review/diff-repos.js";
@@ -24,8 +26,10 @@ export async function reviewCommits(request: ReviewRequest): Promise<Review> {
     repo.readFiles(request.base, options),
     repo.readFiles(request.head, options),
   ]);
-  const base = loadRepo(baseFiles);
-  const head = loadRepo(headFiles);
+  const base = loadRepo(baseFiles, await readLibraries(baseFiles));
+  // The head may come from anyone's pull request: credentials only go where the base already sent them.
+  const trustedUrls = new Set(planLibraries(baseFiles).declared.map((d) => d.url));
+  const head = loadRepo(headFiles, await readLibraries(headFiles, { trustedUrls }));
   const errors = (d: typeof base.diagnostics): number => d.filter((x) => x.severity === "error").length;
   return {
     base: { commit: baseFiles.commit!, errors: errors(base.diagnostics) },

@@ -11,6 +11,7 @@ import { register as registerDiff } from "./commands/diff.js";
 import { register as registerDiscover } from "./commands/discover.js";
 import { register as registerImport } from "./commands/import.js";
 import { register as registerInit } from "./commands/init.js";
+import { register as registerLibraries } from "./commands/libraries.js";
 import { register as registerOnPush } from "./commands/on-push.js";
 import { register as registerPlan } from "./commands/plan.js";
 import { register as registerRun } from "./commands/run.js";
@@ -50,6 +51,7 @@ Documentation: docs/README.md`,
   registerDiscover(program);
   registerImport(program);
   registerInit(program);
+  registerLibraries(program);
   registerOnPush(program);
   registerPlan(program);
   registerRun(program);

@@ -238,4 +238,16 @@ export interface RepoModel {
   vars?: VarsFile[];
   /** Paths under files/ (their content stays in RepoFiles; plans only name them). */
   files?: Set<string>;
+  /** Step libraries loaded from other repositories at their locked commits (docs/libraries.md). */
+  libraries?: Map<string, LibraryRef>;
+}
+
+/** A library whose steps are in `steps` as `NAME/...`, at the commit opsconductor.lock pins. */
+export interface LibraryRef {
+  name: string;
+  url: string;
+  ref: string;
+  commit: string;
+  /** Folder holding `steps/` in the library's repository ("" for its root). */
+  path: string;
 }

@@ -7,6 +7,8 @@ import fs from "node:fs";
 import git, { type AuthCallback } from "isomorphic-git";
 import { TOKEN_VARIABLES } from "./token-variables.js";
 
+export type { AuthCallback };
+
 export async function remoteUrl(gitdir: string, remote: string): Promise<string | null> {
   const url = (await git.getConfig({ fs, gitdir, path: `remote.${remote}.url` })) as unknown;
   return typeof url === "string" && url !== "" ? url : null;

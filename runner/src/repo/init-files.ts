@@ -8,7 +8,8 @@ import { SCHEMAS, type FileKind } from "./schemas.js";
 
 export const SCHEMA_DIR = ".opsconductor/schema";
 
-const SCHEMA_FILES: Record<FileKind, { file: string; globs: string[] }> = {
+/** YAML files only: opsconductor.lock is JSON, written by `opsc libraries update`, not by hand. */
+const SCHEMA_FILES: Record<Exclude<FileKind, "lock">, { file: string; globs: string[] }> = {
   settings: { file: "opsconductor.schema.json", globs: ["opsconductor.yaml"] },
   targets: { file: "targets.schema.json", globs: ["targets/*.yaml"] },
   step: { file: "step.schema.json", globs: ["steps/**/*.yaml"] },
@@ -22,7 +23,7 @@ export function editorFiles(existingSettings?: string): Map<string, string> {
   const files = new Map<string, string>();
   const mapping: Record<string, string[]> = {};
   for (const [kind, { file, globs }] of Object.entries(SCHEMA_FILES) as Array<
-    [FileKind, { file: string; globs: string[] }]
+    [Exclude<FileKind, "lock">, { file: string; globs: string[] }]
   >) {
     files.set(`${SCHEMA_DIR}/${file}`, `${JSON.stringify(SCHEMAS[kind], null, 2)}\n`);
     mapping[`./${SCHEMA_DIR}/${file}`] = globs;

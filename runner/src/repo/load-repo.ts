@@ -7,7 +7,7 @@
  */
 import { errorText } from "../core/error-text.js";
 import { compareDiagnostics, type Diagnostic } from "../core/diagnostic.js";
-import type { RepoModel, VarsFile } from "../core/repo-model.js";
+import type { LibraryRef, RepoModel, VarsFile } from "../core/repo-model.js";
 import {
   buildAccess,
   buildJob,
@@ -37,6 +37,7 @@ import type {
   RawTargetsFile,
   RawVarsFile,
 } from "./raw-types.js";
+import { libraryFileLabel } from "./library-lock.js";
 import type { RepoFiles } from "./repo-files.js";
 import { RepoIndex } from "./repo-index.js";
 import { schemaDiagnostics } from "./schema-diagnostics.js";
@@ -53,7 +54,21 @@ export interface LoadResult {
 export const SETTINGS_FILE = "opsconductor.yaml";
 export const ACCESS_FILE = "access.yaml";
 
-export function loadRepo(files: RepoFiles): LoadResult {
+/** A library's files at its locked commit, already read and checked against the lock (libraries/). */
+export interface LoadedLibrary extends LibraryRef {
+  /** Paths relative to the library's `path` (`steps/apt/install.yaml`) -> content. */
+  files: ReadonlyMap<string, Uint8Array>;
+}
+
+/** What the library reader found: the libraries it could load and the problems with the others. */
+export interface LibrarySet {
+  libraries: LoadedLibrary[];
+  diagnostics: Diagnostic[];
+  /** Declared libraries that could not be loaded: the reason is in `diagnostics`. */
+  unavailable?: string[];
+}
+
+export function loadRepo(files: RepoFiles, libraries?: LibrarySet): LoadResult {
   const model: RepoModel = {
     settings: buildSettings(undefined, { file: SETTINGS_FILE, line: 1, col: 1 }),
     targets: new Map(),
@@ -65,7 +80,7 @@ export function loadRepo(files: RepoFiles): LoadResult {
   };
   const index = new RepoIndex(model, files.files.keys());
   try {
-    load(index, files);
+    load(index, files, libraries);
   } catch (e) {
     // A bug must not hide the user's diagnostics found so far, nor crash `validate`.
     index.reportFile(
@@ -99,7 +114,7 @@ function schemaValid(
   return false;
 }
 
-function load(index: RepoIndex, files: RepoFiles): void {
+function load(index: RepoIndex, files: RepoFiles, libraries: LibrarySet | undefined): void {
   const { model } = index;
   const byKind = {
     targets: [] as string[],
@@ -223,6 +238,8 @@ function load(index: RepoIndex, files: RepoFiles): void {
     model.steps.set(c.id, buildStep(c.id, raw, source));
   }
 
+  if (libraries) loadLibraries(index, libraries);
+
   for (const path of byKind.job) {
     const c = classifyPath(path);
     if (c.kind !== "job") continue;
@@ -265,4 +282,50 @@ function load(index: RepoIndex, files: RepoFiles): void {
   checkSelectors(index);
   checkAccess(index);
   checkConfiguration(index, files);
+}
+
+/**
+ * Library steps become steps `NAME/ID`, validated like local ones; their
+ * diagnostics carry the library's name, commit and path. Inside a library,
+ * `uses:` names the library's own steps, so it reads the same in its own
+ * repository as it does here.
+ */
+function loadLibraries(index: RepoIndex, set: LibrarySet): void {
+  const { model } = index;
+  index.diagnostics.push(...set.diagnostics);
+  for (const name of set.unavailable ?? []) index.brokenLibraries.add(name);
+  model.libraries = new Map();
+  for (const lib of set.libraries) {
+    const { files, ...ref } = lib;
+    model.libraries.set(lib.name, ref);
+    for (const localId of model.steps.keys()) {
+      if (!localId.startsWith(`${lib.name}/`)) continue;
+      index.reportFile(
+        `steps/${localId}.yaml`,
+        "error",
+        "library.shadowed",
+        `step "${localId}" is in the name space of library "${lib.name}"`,
+        `rename steps/${lib.name}/ (or the library) so local steps and library steps cannot be confused`,
+      );
+    }
+    for (const [rel, bytes] of files) {
+      const m = /^steps\/(.+)\.yaml$/.exec(rel);
+      if (!m) continue;
+      const id = `${lib.name}/${m[1]!}`;
+      const source = parse(index, libraryFileLabel(lib.name, lib.commit, lib.path, rel), bytes);
+      if (!schemaValid(index, source, "step")) {
+        index.brokenSteps.add(id);
+        continue;
+      }
+      const own = source.value as RawStep;
+      const raw: RawStep = own.steps
+        ? {
+            ...own,
+            steps: own.steps.map((s) => (s?.uses ? { ...s, uses: `${lib.name}/${s.uses}` } : s)),
+          }
+        : own;
+      index.steps.set(id, { id, source, path: [], raw });
+      model.steps.set(id, buildStep(id, raw, source));
+    }
+  }
 }

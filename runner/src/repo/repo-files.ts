@@ -27,12 +27,12 @@ export const MAX_FILE_BYTES = YAML_LIMITS.maxBytes;
 
 /**
  * Which paths a reader collects: everything under the kind folders (so misplaced
- * files can be reported) and top-level YAML files. Other folders (docs, scripts,
+ * files can be reported), top-level YAML files and the library lock. Other folders (docs, scripts,
  * .github) are the user's business.
  */
 export function isRepoPath(path: string): boolean {
   const slash = path.indexOf("/");
-  if (slash < 0) return /\.ya?ml$/i.test(path);
+  if (slash < 0) return /\.ya?ml$/i.test(path) || path === "opsconductor.lock";
   const top = path.slice(0, slash);
   return (KIND_FOLDERS as readonly string[]).includes(top);
 }

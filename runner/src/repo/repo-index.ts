@@ -59,6 +59,8 @@ export class RepoIndex {
   readonly brokenTargetSites: Array<{ id: string; source: YamlSource; path: NodePath }> = [];
   readonly brokenTargetFiles: string[] = [];
   readonly brokenCredentials = new Set<string>();
+  /** Declared libraries that could not be loaded (already reported): `uses:` into them is not reported again. */
+  readonly brokenLibraries = new Set<string>();
   /** Every path the repository holds (including files no schema covers). */
   readonly paths: string[];
 
@@ -149,7 +151,12 @@ export class RepoIndex {
   }
 
   stepExists(id: string): boolean {
-    return this.model.steps.has(id) || this.brokenSteps.has(id);
+    const slash = id.indexOf("/");
+    return (
+      this.model.steps.has(id) ||
+      this.brokenSteps.has(id) ||
+      (slash > 0 && this.brokenLibraries.has(id.slice(0, slash)))
+    );
   }
 
   targetExists(id: string): boolean {

@@ -7,12 +7,13 @@ import type { ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { VALIDATORS } from "./generated/schema-validators.js";
 import accessSchema from "../../../schema/access.schema.json" with { type: "json" };
 import jobSchema from "../../../schema/job.schema.json" with { type: "json" };
+import lockSchema from "../../../schema/lock.schema.json" with { type: "json" };
 import settingsSchema from "../../../schema/opsconductor.schema.json" with { type: "json" };
 import stepSchema from "../../../schema/step.schema.json" with { type: "json" };
 import targetsSchema from "../../../schema/targets.schema.json" with { type: "json" };
 import varsSchema from "../../../schema/vars.schema.json" with { type: "json" };
 
-export type FileKind = "settings" | "targets" | "step" | "job" | "access" | "vars";
+export type FileKind = "settings" | "targets" | "step" | "job" | "access" | "vars" | "lock";
 
 export const SCHEMAS: Record<FileKind, Record<string, unknown>> = {
   settings: settingsSchema,
@@ -21,6 +22,7 @@ export const SCHEMAS: Record<FileKind, Record<string, unknown>> = {
   job: jobSchema,
   access: accessSchema,
   vars: varsSchema,
+  lock: lockSchema,
 };
 
 const validators = VALIDATORS as unknown as Record<string, ValidateFunction | undefined>;

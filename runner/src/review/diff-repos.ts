@@ -87,6 +87,15 @@ export interface CredentialFileChange {
   keysRemoved: string[];
 }
 
+/** A step library whose locked commit changed: every step of it whose content changed. */
+export interface LibraryDiff {
+  name: string;
+  change: Change;
+  before?: { ref: string; commit: string };
+  after?: { ref: string; commit: string };
+  steps: LibraryStepChange[];
+}
+
 export interface RepoDiff {
   /** When the next fire times were computed from. */
   at: string;
@@ -94,6 +103,8 @@ export interface RepoDiff {
   credentialFiles: CredentialFileChange[];
   /** What changed in access.yaml; absent when nothing did. */
   access?: AccessDiff;
+  /** Libraries whose lock changed (absent when none did). */
+  libraries?: LibraryDiff[];
 }
 
 export interface DiffOptions {
@@ -107,12 +118,50 @@ export function diffRepos(base: RepoModel, head: RepoModel, options: DiffOptions
   const ids = [...new Set([...base.jobs.keys(), ...head.jobs.keys()])].sort();
   const jobs = ids.map((id) => diffJob(id, base, head, options));
   const access = diffAccess(base.access, head.access);
+  const libraries = diffLibraries(base, head);
   return {
     at: options.at.toISOString(),
     jobs,
     credentialFiles: diffCredentialFiles(base, head),
     ...(access ? { access } : {}),
+    ...(libraries.length ? { libraries } : {}),
   };
+}
+
+/** Every step of a library whose pinned commit changed, used by a job or not: the update is reviewed whole. */
+function diffLibraries(base: RepoModel, head: RepoModel): LibraryDiff[] {
+  const names = [...new Set([...(base.libraries?.keys() ?? []), ...(head.libraries?.keys() ?? [])])].sort();
+  const out: LibraryDiff[] = [];
+  for (const name of names) {
+    const b = base.libraries?.get(name);
+    const a = head.libraries?.get(name);
+    if (b && a && b.commit === a.commit && b.path === a.path) continue;
+    const prefix = `${name}/`;
+    const ids = [
+      ...new Set([...base.steps.keys(), ...head.steps.keys()].filter((id) => id.startsWith(prefix))),
+    ].sort();
+    const steps: LibraryStepChange[] = [];
+    for (const id of ids) {
+      const before = b ? base.steps.get(id) : undefined;
+      const after = a ? head.steps.get(id) : undefined;
+      if (!before && after)
+        steps.push({ id, change: "added", fields: fieldChanges({}, libraryFields(after)) });
+      else if (before && !after)
+        steps.push({ id, change: "removed", fields: fieldChanges(libraryFields(before), {}) });
+      else if (before && after) {
+        const fields = fieldChanges(libraryFields(before), libraryFields(after));
+        if (fields.length) steps.push({ id, change: "changed", fields });
+      }
+    }
+    out.push({
+      name,
+      change: !b ? "added" : !a ? "removed" : "changed",
+      ...(b ? { before: { ref: b.ref, commit: b.commit } } : {}),
+      ...(a ? { after: { ref: a.ref, commit: a.commit } } : {}),
+      steps,
+    });
+  }
+  return out;
 }
 
 function diffJob(id: string, base: RepoModel, head: RepoModel, options: DiffOptions): JobDiff {

@@ -4,7 +4,7 @@
  * written in the repository; credentials appear by reference name only.
  */
 import type { AccessDiff, RoleGrant } from "./diff-access.js";
-import type { FieldChange, JobDiff, RepoDiff, ScheduleSide } from "./diff-repos.js";
+import type { FieldChange, JobDiff, LibraryDiff, RepoDiff, ScheduleSide } from "./diff-repos.js";
 
 export type DiffFormat = "markdown" | "json";
 export const DIFF_FORMATS: readonly DiffFormat[] = ["markdown", "json"];
@@ -57,12 +57,30 @@ function renderMarkdown({ base, head, diff }: Review): string {
     }
   }
   if (diff.access) lines.push("", ...renderAccess(diff.access));
+  for (const lib of diff.libraries ?? []) lines.push("", ...renderLibrary(lib));
   if (unchanged.length > 0) lines.push("", `Unchanged: ${unchanged.map((j) => `\`${j.id}\``).join(", ")}.`);
   lines.push(
     "",
     `_Nothing was decrypted and no target was contacted. Next fire times are computed from ${diff.at}._`,
   );
   return `${lines.join("\n")}\n`;
+}
+
+function renderLibrary(lib: LibraryDiff): string[] {
+  const side = (s?: { ref: string; commit: string }): string =>
+    s ? `${s.ref} \`${short(s.commit)}\`` : "(none)";
+  const lines = [
+    `### Library \`${lib.name}\` (${lib.change}): ${side(lib.before)} → ${side(lib.after)}`,
+    "",
+    lib.steps.length ? `${count(lib.steps.length, "step")} changed:` : "No step changed.",
+  ];
+  if (lib.steps.length) lines.push("", "| step | change | what |", "| --- | --- | --- |");
+  const scripts: string[] = [];
+  for (const s of lib.steps) {
+    lines.push(`| \`${s.id}\` | ${s.change} | ${fieldsCell(s.fields)} |`);
+    scripts.push(...scriptDiffs(s.id, s.fields));
+  }
+  return [...lines, ...scripts];
 }
 
 function renderJob(job: JobDiff): string[] {

@@ -17,6 +17,7 @@ import type { JobDef, RepoModel, Settings } from "../core/repo-model.js";
 import type { RunEvent } from "../core/run-events.js";
 import { buildPlan } from "../plan/build-plan.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
+import { readLibraries } from "../app/read-libraries.js";
 import { ACCESS_FILE, loadRepo } from "../repo/load-repo.js";
 import { branchOf } from "../triggers/match-push.js";
 import { resolvePush, type PushResolution } from "../app/resolve-push.js";
@@ -747,7 +748,8 @@ export class RunnerService {
   private async modelAt(commit: string): Promise<{ model: RepoModel; errors: Diagnostic[] }> {
     let hit = this.models.get(commit);
     if (!hit) {
-      const { model, diagnostics } = loadRepo(await this.o.mirror.repository.readFiles(commit));
+      const files = await this.o.mirror.repository.readFiles(commit);
+      const { model, diagnostics } = loadRepo(files, await readLibraries(files));
       hit = { model, errors: diagnostics.filter((d) => d.severity === "error") };
       this.remember(commit, hit);
     }

@@ -12,6 +12,7 @@ const OWN = [
   "step.schema.json",
   "job.schema.json",
   "access.schema.json",
+  "lock.schema.json",
 ];
 
 function load(name: string): Record<string, unknown> {
@@ -60,6 +61,7 @@ describe("schemas", () => {
     expect(SCHEMAS.targets).toEqual(load("targets.schema.json"));
     expect(SCHEMAS.settings).toEqual(load("opsconductor.schema.json"));
     expect(SCHEMAS.access).toEqual(load("access.schema.json"));
+    expect(SCHEMAS.lock).toEqual(load("lock.schema.json"));
   });
 
   it("definitions shared between schemas are identical (each schema is self-contained for editors)", () => {

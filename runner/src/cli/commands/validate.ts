@@ -33,11 +33,13 @@ Every diagnostic code is explained in docs/validation.md.`,
     .action(async (opts: { repo?: string; format: DiagnosticFormat }) => {
       const root = findRepoRoot(opts.repo);
       // Loaded on use, so `opsc --help` and `--version` stay quick.
-      const [{ loadRepo }, { readRepoDir }] = await Promise.all([
+      const [{ loadRepo }, { readRepoDir }, { readLibraries }] = await Promise.all([
         import("../../repo/load-repo.js"),
         import("../../repo/read-dir.js"),
+        import("../../app/read-libraries.js"),
       ]);
-      const { diagnostics, sources } = loadRepo(await readRepoDir(root));
+      const files = await readRepoDir(root);
+      const { diagnostics, sources } = loadRepo(files, await readLibraries(files));
       const out = formatDiagnostics(diagnostics, opts.format, {
         lineOf: (file, line) =>
           file.startsWith("credentials/") ? undefined : sources.get(file)?.sourceLine(line),

@@ -5,7 +5,7 @@
 import type { RepoIndex } from "../repo-index.js";
 
 export type PathClass =
-  | { kind: "settings" | "sops-config" | "access" }
+  | { kind: "settings" | "sops-config" | "access" | "lock" }
   | { kind: "targets"; id: string }
   | { kind: "credential"; id: string; format: "yaml" | "json" }
   | { kind: "step" | "job"; id: string }
@@ -19,6 +19,7 @@ export function classifyPath(path: string): PathClass {
   if (path === "opsconductor.yaml") return { kind: "settings" };
   if (path === ".sops.yaml") return { kind: "sops-config" };
   if (path === "access.yaml") return { kind: "access" };
+  if (path === "opsconductor.lock") return { kind: "lock" };
   let m = /^targets\/([^/]+)\.yaml$/.exec(path);
   if (m) return { kind: "targets", id: m[1]! };
   m = /^credentials\/(.+)\.sops\.(yaml|json)$/.exec(path);

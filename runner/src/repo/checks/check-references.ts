@@ -167,7 +167,7 @@ function checkStepUses(index: RepoIndex): void {
         "error",
         "ref.unknown-step",
         `there is no library step "${uses}"`,
-        guess ? `did you mean "${guess}"?` : `create steps/${uses}.yaml, or fix the name`,
+        guess ? `did you mean "${guess}"?` : unknownStepHint(index, uses),
       );
     }
   }
@@ -198,4 +198,12 @@ function checkJobs(index: RepoIndex): void {
       phases.set(p.name, i);
     }
   }
+}
+
+function unknownStepHint(index: RepoIndex, uses: string): string {
+  const lib = index.model.libraries?.get(uses.split("/")[0]!);
+  if (lib) {
+    return `library "${lib.name}" has no steps/${uses.slice(lib.name.length + 1)}.yaml at ${lib.commit.slice(0, 12)} (${lib.ref}); check the name, or update the library`;
+  }
+  return `create steps/${uses}.yaml, or fix the name`;
 }

@@ -117,6 +117,49 @@ const schema31 = {
         },
       },
     },
+    libraries: {
+      description:
+        "Step libraries from other Git repositories. Each key is the library's name: a job uses its step `steps/apt/install.yaml` as `uses: NAME/apt/install`. What runs is the commit pinned in `opsconductor.lock` (written by `opsc libraries update`), never the moving `ref`. See docs/libraries.md.",
+      type: "object",
+      propertyNames: {
+        pattern: "^[a-z][a-z0-9_-]{0,39}$",
+        description:
+          "Library name: lowercase letters, digits, `-` and `_`, starting with a letter; the first segment of `uses:`.",
+      },
+      additionalProperties: {
+        description: "Where a library comes from.",
+        type: "object",
+        additionalProperties: false,
+        required: ["url", "ref"],
+        properties: {
+          url: {
+            description:
+              "HTTP(S) URL of the library's Git repository (smart HTTP, as GitHub, GitLab or `git http-backend` serve it).",
+            type: "string",
+            pattern: "^https?://[^\\s]+$",
+          },
+          ref: {
+            description:
+              "Tag, branch or full commit id that `opsc libraries update` resolves and pins in `opsconductor.lock`. Changing it only takes effect once the lock is updated.",
+            type: "string",
+            minLength: 1,
+            pattern: "^[^\\s]+$",
+          },
+          path: {
+            description:
+              "Folder inside the library's repository that holds its `steps/` folder (posix, relative). Default: the repository's root.",
+            type: "string",
+            pattern: "^(?!/)(?!.*\\.\\.)(?!.*//)[A-Za-z0-9._/-]+(?<!/)$",
+          },
+          credential: {
+            description:
+              "Credential reference (`git/token`, i.e. key `token` of credentials/git.sops.yaml) of an access token for a private library. `OPSC_GIT_TOKEN` in the environment takes precedence.",
+            type: "string",
+            minLength: 1,
+          },
+        },
+      },
+    },
   },
   $defs: {
     duration: {
@@ -154,6 +197,9 @@ const pattern7 = new RegExp(
   "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
   "u",
 );
+const pattern8 = new RegExp("^[a-z][a-z0-9_-]{0,39}$", "u");
+const pattern9 = new RegExp("^https?://[^\\s]+$", "u");
+const pattern11 = new RegExp("^(?!/)(?!.*\\.\\.)(?!.*//)[A-Za-z0-9._/-]+(?<!/)$", "u");
 function validate20(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -187,7 +233,13 @@ function validate20(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!(key0 === "name" || key0 === "records" || key0 === "defaults" || key0 === "notify")) {
+      if (!(
+        key0 === "name" ||
+        key0 === "records" ||
+        key0 === "defaults" ||
+        key0 === "notify" ||
+        key0 === "libraries"
+      )) {
         const err1 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -922,6 +974,343 @@ function validate20(
         errors++;
       }
     }
+    if (data.libraries !== undefined) {
+      let data16 = data.libraries;
+      if (data16 && typeof data16 == "object" && !Array.isArray(data16)) {
+        for (const key5 in data16) {
+          const _errs41 = errors;
+          if (typeof key5 === "string") {
+            if (!pattern8.test(key5)) {
+              const err37 = {
+                instancePath: instancePath + "/libraries",
+                schemaPath: "#/properties/libraries/propertyNames/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[a-z][a-z0-9_-]{0,39}$" },
+                message: 'must match pattern "' + "^[a-z][a-z0-9_-]{0,39}$" + '"',
+                schema: "^[a-z][a-z0-9_-]{0,39}$",
+                parentSchema: schema31.properties.libraries.propertyNames,
+                data: key5,
+                propertyName: key5,
+              };
+              if (vErrors === null) {
+                vErrors = [err37];
+              } else {
+                vErrors.push(err37);
+              }
+              errors++;
+            }
+          }
+          var valid7 = _errs41 === errors;
+          if (!valid7) {
+            const err38 = {
+              instancePath: instancePath + "/libraries",
+              schemaPath: "#/properties/libraries/propertyNames",
+              keyword: "propertyNames",
+              params: { propertyName: key5 },
+              message: "property name must be valid",
+              schema: schema31.properties.libraries.propertyNames,
+              parentSchema: schema31.properties.libraries,
+              data: data16,
+            };
+            if (vErrors === null) {
+              vErrors = [err38];
+            } else {
+              vErrors.push(err38);
+            }
+            errors++;
+          }
+        }
+        for (const key6 in data16) {
+          let data17 = data16[key6];
+          if (data17 && typeof data17 == "object" && !Array.isArray(data17)) {
+            if (data17.url === undefined) {
+              const err39 = {
+                instancePath: instancePath + "/libraries/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),
+                schemaPath: "#/properties/libraries/additionalProperties/required",
+                keyword: "required",
+                params: { missingProperty: "url" },
+                message: "must have required property '" + "url" + "'",
+                schema: schema31.properties.libraries.additionalProperties.required,
+                parentSchema: schema31.properties.libraries.additionalProperties,
+                data: data17,
+              };
+              if (vErrors === null) {
+                vErrors = [err39];
+              } else {
+                vErrors.push(err39);
+              }
+              errors++;
+            }
+            if (data17.ref === undefined) {
+              const err40 = {
+                instancePath: instancePath + "/libraries/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),
+                schemaPath: "#/properties/libraries/additionalProperties/required",
+                keyword: "required",
+                params: { missingProperty: "ref" },
+                message: "must have required property '" + "ref" + "'",
+                schema: schema31.properties.libraries.additionalProperties.required,
+                parentSchema: schema31.properties.libraries.additionalProperties,
+                data: data17,
+              };
+              if (vErrors === null) {
+                vErrors = [err40];
+              } else {
+                vErrors.push(err40);
+              }
+              errors++;
+            }
+            for (const key7 in data17) {
+              if (!(key7 === "url" || key7 === "ref" || key7 === "path" || key7 === "credential")) {
+                const err41 = {
+                  instancePath: instancePath + "/libraries/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),
+                  schemaPath: "#/properties/libraries/additionalProperties/additionalProperties",
+                  keyword: "additionalProperties",
+                  params: { additionalProperty: key7 },
+                  message: "must NOT have additional properties",
+                  schema: false,
+                  parentSchema: schema31.properties.libraries.additionalProperties,
+                  data: data17,
+                };
+                if (vErrors === null) {
+                  vErrors = [err41];
+                } else {
+                  vErrors.push(err41);
+                }
+                errors++;
+              }
+            }
+            if (data17.url !== undefined) {
+              let data18 = data17.url;
+              if (typeof data18 === "string") {
+                if (!pattern9.test(data18)) {
+                  const err42 = {
+                    instancePath:
+                      instancePath + "/libraries/" + key6.replace(/~/g, "~0").replace(/\//g, "~1") + "/url",
+                    schemaPath: "#/properties/libraries/additionalProperties/properties/url/pattern",
+                    keyword: "pattern",
+                    params: { pattern: "^https?://[^\\s]+$" },
+                    message: 'must match pattern "' + "^https?://[^\\s]+$" + '"',
+                    schema: "^https?://[^\\s]+$",
+                    parentSchema: schema31.properties.libraries.additionalProperties.properties.url,
+                    data: data18,
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err42];
+                  } else {
+                    vErrors.push(err42);
+                  }
+                  errors++;
+                }
+              } else {
+                const err43 = {
+                  instancePath:
+                    instancePath + "/libraries/" + key6.replace(/~/g, "~0").replace(/\//g, "~1") + "/url",
+                  schemaPath: "#/properties/libraries/additionalProperties/properties/url/type",
+                  keyword: "type",
+                  params: { type: "string" },
+                  message: "must be string",
+                  schema: schema31.properties.libraries.additionalProperties.properties.url.type,
+                  parentSchema: schema31.properties.libraries.additionalProperties.properties.url,
+                  data: data18,
+                };
+                if (vErrors === null) {
+                  vErrors = [err43];
+                } else {
+                  vErrors.push(err43);
+                }
+                errors++;
+              }
+            }
+            if (data17.ref !== undefined) {
+              let data19 = data17.ref;
+              if (typeof data19 === "string") {
+                if (func1(data19) < 1) {
+                  const err44 = {
+                    instancePath:
+                      instancePath + "/libraries/" + key6.replace(/~/g, "~0").replace(/\//g, "~1") + "/ref",
+                    schemaPath: "#/properties/libraries/additionalProperties/properties/ref/minLength",
+                    keyword: "minLength",
+                    params: { limit: 1 },
+                    message: "must NOT have fewer than 1 characters",
+                    schema: 1,
+                    parentSchema: schema31.properties.libraries.additionalProperties.properties.ref,
+                    data: data19,
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err44];
+                  } else {
+                    vErrors.push(err44);
+                  }
+                  errors++;
+                }
+                if (!pattern6.test(data19)) {
+                  const err45 = {
+                    instancePath:
+                      instancePath + "/libraries/" + key6.replace(/~/g, "~0").replace(/\//g, "~1") + "/ref",
+                    schemaPath: "#/properties/libraries/additionalProperties/properties/ref/pattern",
+                    keyword: "pattern",
+                    params: { pattern: "^[^\\s]+$" },
+                    message: 'must match pattern "' + "^[^\\s]+$" + '"',
+                    schema: "^[^\\s]+$",
+                    parentSchema: schema31.properties.libraries.additionalProperties.properties.ref,
+                    data: data19,
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err45];
+                  } else {
+                    vErrors.push(err45);
+                  }
+                  errors++;
+                }
+              } else {
+                const err46 = {
+                  instancePath:
+                    instancePath + "/libraries/" + key6.replace(/~/g, "~0").replace(/\//g, "~1") + "/ref",
+                  schemaPath: "#/properties/libraries/additionalProperties/properties/ref/type",
+                  keyword: "type",
+                  params: { type: "string" },
+                  message: "must be string",
+                  schema: schema31.properties.libraries.additionalProperties.properties.ref.type,
+                  parentSchema: schema31.properties.libraries.additionalProperties.properties.ref,
+                  data: data19,
+                };
+                if (vErrors === null) {
+                  vErrors = [err46];
+                } else {
+                  vErrors.push(err46);
+                }
+                errors++;
+              }
+            }
+            if (data17.path !== undefined) {
+              let data20 = data17.path;
+              if (typeof data20 === "string") {
+                if (!pattern11.test(data20)) {
+                  const err47 = {
+                    instancePath:
+                      instancePath + "/libraries/" + key6.replace(/~/g, "~0").replace(/\//g, "~1") + "/path",
+                    schemaPath: "#/properties/libraries/additionalProperties/properties/path/pattern",
+                    keyword: "pattern",
+                    params: { pattern: "^(?!/)(?!.*\\.\\.)(?!.*//)[A-Za-z0-9._/-]+(?<!/)$" },
+                    message:
+                      'must match pattern "' + "^(?!/)(?!.*\\.\\.)(?!.*//)[A-Za-z0-9._/-]+(?<!/)$" + '"',
+                    schema: "^(?!/)(?!.*\\.\\.)(?!.*//)[A-Za-z0-9._/-]+(?<!/)$",
+                    parentSchema: schema31.properties.libraries.additionalProperties.properties.path,
+                    data: data20,
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err47];
+                  } else {
+                    vErrors.push(err47);
+                  }
+                  errors++;
+                }
+              } else {
+                const err48 = {
+                  instancePath:
+                    instancePath + "/libraries/" + key6.replace(/~/g, "~0").replace(/\//g, "~1") + "/path",
+                  schemaPath: "#/properties/libraries/additionalProperties/properties/path/type",
+                  keyword: "type",
+                  params: { type: "string" },
+                  message: "must be string",
+                  schema: schema31.properties.libraries.additionalProperties.properties.path.type,
+                  parentSchema: schema31.properties.libraries.additionalProperties.properties.path,
+                  data: data20,
+                };
+                if (vErrors === null) {
+                  vErrors = [err48];
+                } else {
+                  vErrors.push(err48);
+                }
+                errors++;
+              }
+            }
+            if (data17.credential !== undefined) {
+              let data21 = data17.credential;
+              if (typeof data21 === "string") {
+                if (func1(data21) < 1) {
+                  const err49 = {
+                    instancePath:
+                      instancePath +
+                      "/libraries/" +
+                      key6.replace(/~/g, "~0").replace(/\//g, "~1") +
+                      "/credential",
+                    schemaPath: "#/properties/libraries/additionalProperties/properties/credential/minLength",
+                    keyword: "minLength",
+                    params: { limit: 1 },
+                    message: "must NOT have fewer than 1 characters",
+                    schema: 1,
+                    parentSchema: schema31.properties.libraries.additionalProperties.properties.credential,
+                    data: data21,
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err49];
+                  } else {
+                    vErrors.push(err49);
+                  }
+                  errors++;
+                }
+              } else {
+                const err50 = {
+                  instancePath:
+                    instancePath +
+                    "/libraries/" +
+                    key6.replace(/~/g, "~0").replace(/\//g, "~1") +
+                    "/credential",
+                  schemaPath: "#/properties/libraries/additionalProperties/properties/credential/type",
+                  keyword: "type",
+                  params: { type: "string" },
+                  message: "must be string",
+                  schema: schema31.properties.libraries.additionalProperties.properties.credential.type,
+                  parentSchema: schema31.properties.libraries.additionalProperties.properties.credential,
+                  data: data21,
+                };
+                if (vErrors === null) {
+                  vErrors = [err50];
+                } else {
+                  vErrors.push(err50);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err51 = {
+              instancePath: instancePath + "/libraries/" + key6.replace(/~/g, "~0").replace(/\//g, "~1"),
+              schemaPath: "#/properties/libraries/additionalProperties/type",
+              keyword: "type",
+              params: { type: "object" },
+              message: "must be object",
+              schema: schema31.properties.libraries.additionalProperties.type,
+              parentSchema: schema31.properties.libraries.additionalProperties,
+              data: data17,
+            };
+            if (vErrors === null) {
+              vErrors = [err51];
+            } else {
+              vErrors.push(err51);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err52 = {
+          instancePath: instancePath + "/libraries",
+          schemaPath: "#/properties/libraries/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema31.properties.libraries.type,
+          parentSchema: schema31.properties.libraries,
+          data: data16,
+        };
+        if (vErrors === null) {
+          vErrors = [err52];
+        } else {
+          vErrors.push(err52);
+        }
+        errors++;
+      }
+    }
   }
   validate20.errors = vErrors;
   return errors === 0;
@@ -1164,18 +1553,18 @@ const schema37 = {
   pattern:
     "^([^@\\s]\\S* )?(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,3}( .*)?$",
 };
-const func6 = Object.prototype.hasOwnProperty;
-const pattern8 = new RegExp(
+const func8 = Object.prototype.hasOwnProperty;
+const pattern12 = new RegExp(
   "^[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\ufeff\\ufff9-\\ufffb]+$",
   "u",
 );
-const pattern11 = new RegExp(
+const pattern15 = new RegExp(
   "^([^@\\s]\\S* )?(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,3}( .*)?$",
   "u",
 );
-const pattern13 = new RegExp("^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*$", "u");
-const pattern14 = new RegExp("^[a-z_][a-z0-9_.-]*$", "u");
-const pattern16 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
+const pattern17 = new RegExp("^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*$", "u");
+const pattern18 = new RegExp("^[a-z_][a-z0-9_.-]*$", "u");
+const pattern20 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._/-]*$", "u");
 function validate22(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -1191,7 +1580,7 @@ function validate22(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func6.call(schema35.properties, key0)) {
+      if (!func8.call(schema35.properties, key0)) {
         const err0 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -1231,7 +1620,7 @@ function validate22(
           }
           errors++;
         }
-        if (!pattern8.test(data0)) {
+        if (!pattern12.test(data0)) {
           const err2 = {
             instancePath: instancePath + "/host",
             schemaPath: "#/properties/host/pattern",
@@ -1466,7 +1855,7 @@ function validate22(
       let valid2 = false;
       const _errs14 = errors;
       if (typeof data5 === "string") {
-        if (!pattern11.test(data5)) {
+        if (!pattern15.test(data5)) {
           const err13 = {
             instancePath: instancePath + "/host_key",
             schemaPath: "#/$defs/hostKey/pattern",
@@ -1535,7 +1924,7 @@ function validate22(
         for (let i0 = 0; i0 < len0; i0++) {
           let data6 = data5[i0];
           if (typeof data6 === "string") {
-            if (!pattern11.test(data6)) {
+            if (!pattern15.test(data6)) {
               const err16 = {
                 instancePath: instancePath + "/host_key/" + i0,
                 schemaPath: "#/$defs/hostKey/pattern",
@@ -1648,7 +2037,7 @@ function validate22(
           }
           errors++;
         }
-        if (!pattern13.test(data7)) {
+        if (!pattern17.test(data7)) {
           const err21 = {
             instancePath: instancePath + "/jump",
             schemaPath: "#/$defs/targetId/pattern",
@@ -1777,7 +2166,7 @@ function validate22(
         if (data9.user !== undefined) {
           let data11 = data9.user;
           if (typeof data11 === "string") {
-            if (!pattern14.test(data11)) {
+            if (!pattern18.test(data11)) {
               const err27 = {
                 instancePath: instancePath + "/sudo/user",
                 schemaPath: "#/properties/sudo/anyOf/1/properties/user/pattern",
@@ -1934,7 +2323,7 @@ function validate22(
               }
               errors++;
             }
-            if (!pattern16.test(key2)) {
+            if (!pattern20.test(key2)) {
               const err34 = {
                 instancePath: instancePath + "/labels",
                 schemaPath: "#/properties/labels/propertyNames/pattern",
@@ -2166,7 +2555,7 @@ function validate21(
               }
               errors++;
             }
-            if (!pattern13.test(key1)) {
+            if (!pattern17.test(key1)) {
               const err3 = {
                 instancePath: instancePath + "/targets",
                 schemaPath: "#/$defs/targetId/pattern",
@@ -2622,8 +3011,8 @@ const schema50 = {
   description: "A shell: `sh`, `bash` or `powershell`.",
   enum: ["sh", "bash", "powershell"],
 };
-const pattern18 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
-const pattern21 = new RegExp("^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$", "u");
+const pattern22 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
+const pattern25 = new RegExp("^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$", "u");
 const schema44 = {
   description:
     "One step: either `uses` a library step (with `with:` values for its inputs), `run`s a script, or `copy`s a file or folder of the repository to the target.",
@@ -2803,12 +3192,12 @@ const schema46 = {
   maxLength: 200,
 };
 const func0 = __m1.default;
-const pattern19 = new RegExp("^[a-z0-9][a-z0-9_-]*$", "u");
-const pattern20 = new RegExp("^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", "u");
-const pattern24 = new RegExp("^files/(?!.*\\.\\.)[^\\s].*[^/]$", "u");
-const pattern25 = new RegExp("^0?[0-7]{3,4}$", "u");
-const pattern26 = new RegExp("^[A-Za-z0-9_][A-Za-z0-9_.-]*$", "u");
-const pattern28 = new RegExp("^[a-z0-9][a-z0-9_.-]*$", "u");
+const pattern23 = new RegExp("^[a-z0-9][a-z0-9_-]*$", "u");
+const pattern24 = new RegExp("^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$", "u");
+const pattern28 = new RegExp("^files/(?!.*\\.\\.)[^\\s].*[^/]$", "u");
+const pattern29 = new RegExp("^0?[0-7]{3,4}$", "u");
+const pattern30 = new RegExp("^[A-Za-z0-9_][A-Za-z0-9_.-]*$", "u");
+const pattern32 = new RegExp("^[a-z0-9][a-z0-9_.-]*$", "u");
 function validate26(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -3272,7 +3661,7 @@ function validate26(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func6.call(schema44.properties, key0)) {
+      if (!func8.call(schema44.properties, key0)) {
         const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -3312,7 +3701,7 @@ function validate26(
           }
           errors++;
         }
-        if (!pattern19.test(data0)) {
+        if (!pattern23.test(data0)) {
           const err24 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/pattern",
@@ -3410,7 +3799,7 @@ function validate26(
           }
           errors++;
         }
-        if (!pattern20.test(data2)) {
+        if (!pattern24.test(data2)) {
           const err29 = {
             instancePath: instancePath + "/uses",
             schemaPath: "#/$defs/id/pattern",
@@ -3576,7 +3965,7 @@ function validate26(
         for (const key1 in data7) {
           const _errs46 = errors;
           if (typeof key1 === "string") {
-            if (!pattern21.test(key1)) {
+            if (!pattern25.test(key1)) {
               const err37 = {
                 instancePath: instancePath + "/env",
                 schemaPath: "#/$defs/env/propertyNames/pattern",
@@ -4006,7 +4395,7 @@ function validate26(
         if (data16.src !== undefined) {
           let data17 = data16.src;
           if (typeof data17 === "string") {
-            if (!pattern24.test(data17)) {
+            if (!pattern28.test(data17)) {
               const err58 = {
                 instancePath: instancePath + "/copy/src",
                 schemaPath: "#/properties/copy/properties/src/pattern",
@@ -4086,7 +4475,7 @@ function validate26(
         if (data16.mode !== undefined) {
           let data19 = data16.mode;
           if (typeof data19 === "string") {
-            if (!pattern25.test(data19)) {
+            if (!pattern29.test(data19)) {
               const err62 = {
                 instancePath: instancePath + "/copy/mode",
                 schemaPath: "#/properties/copy/properties/mode/pattern",
@@ -4126,7 +4515,7 @@ function validate26(
         if (data16.owner !== undefined) {
           let data20 = data16.owner;
           if (typeof data20 === "string") {
-            if (!pattern26.test(data20)) {
+            if (!pattern30.test(data20)) {
               const err64 = {
                 instancePath: instancePath + "/copy/owner",
                 schemaPath: "#/properties/copy/properties/owner/pattern",
@@ -4166,7 +4555,7 @@ function validate26(
         if (data16.group !== undefined) {
           let data21 = data16.group;
           if (typeof data21 === "string") {
-            if (!pattern26.test(data21)) {
+            if (!pattern30.test(data21)) {
               const err66 = {
                 instancePath: instancePath + "/copy/group",
                 schemaPath: "#/properties/copy/properties/group/pattern",
@@ -4289,7 +4678,7 @@ function validate26(
               }
               errors++;
             }
-            if (!pattern28.test(data25)) {
+            if (!pattern32.test(data25)) {
               const err72 = {
                 instancePath: instancePath + "/tags/" + i0,
                 schemaPath: "#/properties/tags/items/pattern",
@@ -4402,7 +4791,7 @@ function validate26(
               }
               errors++;
             }
-            if (!pattern19.test(data27)) {
+            if (!pattern23.test(data27)) {
               const err77 = {
                 instancePath: instancePath + "/notify/" + i2,
                 schemaPath: "#/$defs/stepId/pattern",
@@ -4492,7 +4881,7 @@ function validate26(
         for (let i4 = 0; i4 < len2; i4++) {
           let data29 = data28[i4];
           if (typeof data29 === "string") {
-            if (!pattern18.test(data29)) {
+            if (!pattern22.test(data29)) {
               const err81 = {
                 instancePath: instancePath + "/secrets/" + i4,
                 schemaPath: "#/properties/secrets/items/pattern",
@@ -4826,7 +5215,7 @@ function validate25(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func6.call(schema42.properties, key0)) {
+      if (!func8.call(schema42.properties, key0)) {
         const err9 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -4891,7 +5280,7 @@ function validate25(
               }
               errors++;
             }
-            if (!pattern18.test(key1)) {
+            if (!pattern22.test(key1)) {
               const err12 = {
                 instancePath: instancePath + "/inputs",
                 schemaPath: "#/$defs/inputs/propertyNames/pattern",
@@ -5130,7 +5519,7 @@ function validate25(
         for (const key3 in data7) {
           const _errs32 = errors;
           if (typeof key3 === "string") {
-            if (!pattern21.test(key3)) {
+            if (!pattern25.test(key3)) {
               const err23 = {
                 instancePath: instancePath + "/env",
                 schemaPath: "#/$defs/env/propertyNames/pattern",
@@ -5796,7 +6185,7 @@ function validate28(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func6.call(schema44.properties, key0)) {
+      if (!func8.call(schema44.properties, key0)) {
         const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -5836,7 +6225,7 @@ function validate28(
           }
           errors++;
         }
-        if (!pattern19.test(data0)) {
+        if (!pattern23.test(data0)) {
           const err24 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/pattern",
@@ -5934,7 +6323,7 @@ function validate28(
           }
           errors++;
         }
-        if (!pattern20.test(data2)) {
+        if (!pattern24.test(data2)) {
           const err29 = {
             instancePath: instancePath + "/uses",
             schemaPath: "#/$defs/id/pattern",
@@ -6100,7 +6489,7 @@ function validate28(
         for (const key1 in data7) {
           const _errs46 = errors;
           if (typeof key1 === "string") {
-            if (!pattern21.test(key1)) {
+            if (!pattern25.test(key1)) {
               const err37 = {
                 instancePath: instancePath + "/env",
                 schemaPath: "#/$defs/env/propertyNames/pattern",
@@ -6530,7 +6919,7 @@ function validate28(
         if (data16.src !== undefined) {
           let data17 = data16.src;
           if (typeof data17 === "string") {
-            if (!pattern24.test(data17)) {
+            if (!pattern28.test(data17)) {
               const err58 = {
                 instancePath: instancePath + "/copy/src",
                 schemaPath: "#/properties/copy/properties/src/pattern",
@@ -6610,7 +6999,7 @@ function validate28(
         if (data16.mode !== undefined) {
           let data19 = data16.mode;
           if (typeof data19 === "string") {
-            if (!pattern25.test(data19)) {
+            if (!pattern29.test(data19)) {
               const err62 = {
                 instancePath: instancePath + "/copy/mode",
                 schemaPath: "#/properties/copy/properties/mode/pattern",
@@ -6650,7 +7039,7 @@ function validate28(
         if (data16.owner !== undefined) {
           let data20 = data16.owner;
           if (typeof data20 === "string") {
-            if (!pattern26.test(data20)) {
+            if (!pattern30.test(data20)) {
               const err64 = {
                 instancePath: instancePath + "/copy/owner",
                 schemaPath: "#/properties/copy/properties/owner/pattern",
@@ -6690,7 +7079,7 @@ function validate28(
         if (data16.group !== undefined) {
           let data21 = data16.group;
           if (typeof data21 === "string") {
-            if (!pattern26.test(data21)) {
+            if (!pattern30.test(data21)) {
               const err66 = {
                 instancePath: instancePath + "/copy/group",
                 schemaPath: "#/properties/copy/properties/group/pattern",
@@ -6813,7 +7202,7 @@ function validate28(
               }
               errors++;
             }
-            if (!pattern28.test(data25)) {
+            if (!pattern32.test(data25)) {
               const err72 = {
                 instancePath: instancePath + "/tags/" + i0,
                 schemaPath: "#/properties/tags/items/pattern",
@@ -6926,7 +7315,7 @@ function validate28(
               }
               errors++;
             }
-            if (!pattern19.test(data27)) {
+            if (!pattern23.test(data27)) {
               const err77 = {
                 instancePath: instancePath + "/notify/" + i2,
                 schemaPath: "#/$defs/stepId/pattern",
@@ -7016,7 +7405,7 @@ function validate28(
         for (let i4 = 0; i4 < len2; i4++) {
           let data29 = data28[i4];
           if (typeof data29 === "string") {
-            if (!pattern18.test(data29)) {
+            if (!pattern22.test(data29)) {
               const err81 = {
                 instancePath: instancePath + "/secrets/" + i4,
                 schemaPath: "#/properties/secrets/items/pattern",
@@ -7163,7 +7552,7 @@ function validate29(
           }
           errors++;
         }
-        if (!pattern18.test(key0)) {
+        if (!pattern22.test(key0)) {
           const err1 = {
             instancePath,
             schemaPath: "#/propertyNames/pattern",
@@ -7282,7 +7671,7 @@ function validate30(
     for (const key0 in data) {
       const _errs1 = errors;
       if (typeof key0 === "string") {
-        if (!pattern21.test(key0)) {
+        if (!pattern25.test(key0)) {
           const err0 = {
             instancePath,
             schemaPath: "#/propertyNames/pattern",
@@ -8153,8 +8542,8 @@ const schema78 = {
   pattern: "^[a-z0-9][a-z0-9_-]*$",
   maxLength: 100,
 };
-const pattern49 = new RegExp("^([1-9][0-9]?|100)%$", "u");
-const pattern68 = new RegExp("^https?://", "u");
+const pattern53 = new RegExp("^([1-9][0-9]?|100)%$", "u");
+const pattern72 = new RegExp("^https?://", "u");
 const schema76 = {
   description: "Steps, run in order on each target.",
   type: "array",
@@ -8799,7 +9188,7 @@ function validate36(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func6.call(schema77.properties, key0)) {
+      if (!func8.call(schema77.properties, key0)) {
         const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -8839,7 +9228,7 @@ function validate36(
           }
           errors++;
         }
-        if (!pattern19.test(data0)) {
+        if (!pattern23.test(data0)) {
           const err24 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/pattern",
@@ -8937,7 +9326,7 @@ function validate36(
           }
           errors++;
         }
-        if (!pattern20.test(data2)) {
+        if (!pattern24.test(data2)) {
           const err29 = {
             instancePath: instancePath + "/uses",
             schemaPath: "#/$defs/id/pattern",
@@ -9103,7 +9492,7 @@ function validate36(
         for (const key1 in data7) {
           const _errs46 = errors;
           if (typeof key1 === "string") {
-            if (!pattern21.test(key1)) {
+            if (!pattern25.test(key1)) {
               const err37 = {
                 instancePath: instancePath + "/env",
                 schemaPath: "#/$defs/env/propertyNames/pattern",
@@ -9533,7 +9922,7 @@ function validate36(
         if (data16.src !== undefined) {
           let data17 = data16.src;
           if (typeof data17 === "string") {
-            if (!pattern24.test(data17)) {
+            if (!pattern28.test(data17)) {
               const err58 = {
                 instancePath: instancePath + "/copy/src",
                 schemaPath: "#/properties/copy/properties/src/pattern",
@@ -9613,7 +10002,7 @@ function validate36(
         if (data16.mode !== undefined) {
           let data19 = data16.mode;
           if (typeof data19 === "string") {
-            if (!pattern25.test(data19)) {
+            if (!pattern29.test(data19)) {
               const err62 = {
                 instancePath: instancePath + "/copy/mode",
                 schemaPath: "#/properties/copy/properties/mode/pattern",
@@ -9653,7 +10042,7 @@ function validate36(
         if (data16.owner !== undefined) {
           let data20 = data16.owner;
           if (typeof data20 === "string") {
-            if (!pattern26.test(data20)) {
+            if (!pattern30.test(data20)) {
               const err64 = {
                 instancePath: instancePath + "/copy/owner",
                 schemaPath: "#/properties/copy/properties/owner/pattern",
@@ -9693,7 +10082,7 @@ function validate36(
         if (data16.group !== undefined) {
           let data21 = data16.group;
           if (typeof data21 === "string") {
-            if (!pattern26.test(data21)) {
+            if (!pattern30.test(data21)) {
               const err66 = {
                 instancePath: instancePath + "/copy/group",
                 schemaPath: "#/properties/copy/properties/group/pattern",
@@ -9816,7 +10205,7 @@ function validate36(
               }
               errors++;
             }
-            if (!pattern28.test(data25)) {
+            if (!pattern32.test(data25)) {
               const err72 = {
                 instancePath: instancePath + "/tags/" + i0,
                 schemaPath: "#/properties/tags/items/pattern",
@@ -9929,7 +10318,7 @@ function validate36(
               }
               errors++;
             }
-            if (!pattern19.test(data27)) {
+            if (!pattern23.test(data27)) {
               const err77 = {
                 instancePath: instancePath + "/notify/" + i2,
                 schemaPath: "#/$defs/stepId/pattern",
@@ -10019,7 +10408,7 @@ function validate36(
         for (let i4 = 0; i4 < len2; i4++) {
           let data29 = data28[i4];
           if (typeof data29 === "string") {
-            if (!pattern18.test(data29)) {
+            if (!pattern22.test(data29)) {
               const err81 = {
                 instancePath: instancePath + "/secrets/" + i4,
                 schemaPath: "#/properties/secrets/items/pattern",
@@ -10387,7 +10776,7 @@ function validate34(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func6.call(schema68.properties, key0)) {
+      if (!func8.call(schema68.properties, key0)) {
         const err7 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -11133,7 +11522,7 @@ function validate34(
               }
               errors++;
             }
-            if (!pattern18.test(key5)) {
+            if (!pattern22.test(key5)) {
               const err41 = {
                 instancePath: instancePath + "/inputs",
                 schemaPath: "#/$defs/inputs/propertyNames/pattern",
@@ -11678,7 +12067,7 @@ function validate34(
           valid34 = valid34 || _valid4;
           const _errs96 = errors;
           if (typeof data29 === "string") {
-            if (!pattern49.test(data29)) {
+            if (!pattern53.test(data29)) {
               const err66 = {
                 instancePath: instancePath + "/strategy/batch",
                 schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/pattern",
@@ -11971,7 +12360,7 @@ function validate34(
         for (const key11 in data35) {
           const _errs112 = errors;
           if (typeof key11 === "string") {
-            if (!pattern21.test(key11)) {
+            if (!pattern25.test(key11)) {
               const err80 = {
                 instancePath: instancePath + "/env",
                 schemaPath: "#/$defs/env/propertyNames/pattern",
@@ -12075,7 +12464,7 @@ function validate34(
         for (const key13 in data37) {
           const _errs119 = errors;
           if (typeof key13 === "string") {
-            if (!pattern18.test(key13)) {
+            if (!pattern22.test(key13)) {
               const err85 = {
                 instancePath: instancePath + "/secrets",
                 schemaPath: "#/properties/secrets/propertyNames/pattern",
@@ -12357,7 +12746,7 @@ function validate34(
                   }
                   errors++;
                 }
-                if (!pattern19.test(data44)) {
+                if (!pattern23.test(data44)) {
                   const err98 = {
                     instancePath: instancePath + "/phases/" + i7 + "/name",
                     schemaPath: "#/$defs/stepId/pattern",
@@ -12867,7 +13256,7 @@ function validate34(
                   valid59 = valid59 || _valid6;
                   const _errs171 = errors;
                   if (typeof data55 === "string") {
-                    if (!pattern49.test(data55)) {
+                    if (!pattern53.test(data55)) {
                       const err120 = {
                         instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
                         schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/pattern",
@@ -13351,7 +13740,7 @@ function validate34(
                 if (data63.url !== undefined) {
                   let data64 = data63.url;
                   if (typeof data64 === "string") {
-                    if (!pattern68.test(data64)) {
+                    if (!pattern72.test(data64)) {
                       const err140 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/pattern",
@@ -14160,7 +14549,7 @@ function validate41(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func6.call(schema77.properties, key0)) {
+      if (!func8.call(schema77.properties, key0)) {
         const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -14200,7 +14589,7 @@ function validate41(
           }
           errors++;
         }
-        if (!pattern19.test(data0)) {
+        if (!pattern23.test(data0)) {
           const err24 = {
             instancePath: instancePath + "/id",
             schemaPath: "#/$defs/stepId/pattern",
@@ -14298,7 +14687,7 @@ function validate41(
           }
           errors++;
         }
-        if (!pattern20.test(data2)) {
+        if (!pattern24.test(data2)) {
           const err29 = {
             instancePath: instancePath + "/uses",
             schemaPath: "#/$defs/id/pattern",
@@ -14464,7 +14853,7 @@ function validate41(
         for (const key1 in data7) {
           const _errs46 = errors;
           if (typeof key1 === "string") {
-            if (!pattern21.test(key1)) {
+            if (!pattern25.test(key1)) {
               const err37 = {
                 instancePath: instancePath + "/env",
                 schemaPath: "#/$defs/env/propertyNames/pattern",
@@ -14894,7 +15283,7 @@ function validate41(
         if (data16.src !== undefined) {
           let data17 = data16.src;
           if (typeof data17 === "string") {
-            if (!pattern24.test(data17)) {
+            if (!pattern28.test(data17)) {
               const err58 = {
                 instancePath: instancePath + "/copy/src",
                 schemaPath: "#/properties/copy/properties/src/pattern",
@@ -14974,7 +15363,7 @@ function validate41(
         if (data16.mode !== undefined) {
           let data19 = data16.mode;
           if (typeof data19 === "string") {
-            if (!pattern25.test(data19)) {
+            if (!pattern29.test(data19)) {
               const err62 = {
                 instancePath: instancePath + "/copy/mode",
                 schemaPath: "#/properties/copy/properties/mode/pattern",
@@ -15014,7 +15403,7 @@ function validate41(
         if (data16.owner !== undefined) {
           let data20 = data16.owner;
           if (typeof data20 === "string") {
-            if (!pattern26.test(data20)) {
+            if (!pattern30.test(data20)) {
               const err64 = {
                 instancePath: instancePath + "/copy/owner",
                 schemaPath: "#/properties/copy/properties/owner/pattern",
@@ -15054,7 +15443,7 @@ function validate41(
         if (data16.group !== undefined) {
           let data21 = data16.group;
           if (typeof data21 === "string") {
-            if (!pattern26.test(data21)) {
+            if (!pattern30.test(data21)) {
               const err66 = {
                 instancePath: instancePath + "/copy/group",
                 schemaPath: "#/properties/copy/properties/group/pattern",
@@ -15177,7 +15566,7 @@ function validate41(
               }
               errors++;
             }
-            if (!pattern28.test(data25)) {
+            if (!pattern32.test(data25)) {
               const err72 = {
                 instancePath: instancePath + "/tags/" + i0,
                 schemaPath: "#/properties/tags/items/pattern",
@@ -15290,7 +15679,7 @@ function validate41(
               }
               errors++;
             }
-            if (!pattern19.test(data27)) {
+            if (!pattern23.test(data27)) {
               const err77 = {
                 instancePath: instancePath + "/notify/" + i2,
                 schemaPath: "#/$defs/stepId/pattern",
@@ -15380,7 +15769,7 @@ function validate41(
         for (let i4 = 0; i4 < len2; i4++) {
           let data29 = data28[i4];
           if (typeof data29 === "string") {
-            if (!pattern18.test(data29)) {
+            if (!pattern22.test(data29)) {
               const err81 = {
                 instancePath: instancePath + "/secrets/" + i4,
                 schemaPath: "#/properties/secrets/items/pattern",
@@ -15527,7 +15916,7 @@ function validate42(
           }
           errors++;
         }
-        if (!pattern18.test(key0)) {
+        if (!pattern22.test(key0)) {
           const err1 = {
             instancePath,
             schemaPath: "#/propertyNames/pattern",
@@ -15646,7 +16035,7 @@ function validate43(
     for (const key0 in data) {
       const _errs1 = errors;
       if (typeof key0 === "string") {
-        if (!pattern21.test(key0)) {
+        if (!pattern25.test(key0)) {
           const err0 = {
             instancePath,
             schemaPath: "#/propertyNames/pattern",
@@ -15772,7 +16161,7 @@ function validate44(
     for (const key0 in data) {
       const _errs1 = errors;
       if (typeof key0 === "string") {
-        if (!pattern18.test(key0)) {
+        if (!pattern22.test(key0)) {
           const err0 = {
             instancePath,
             schemaPath: "#/propertyNames/pattern",
@@ -16251,7 +16640,7 @@ function validate45(
             if (data3.url !== undefined) {
               let data4 = data3.url;
               if (typeof data4 === "string") {
-                if (!pattern68.test(data4)) {
+                if (!pattern72.test(data4)) {
                   const err12 = {
                     instancePath: instancePath + "/" + i0 + "/webhook/url",
                     schemaPath: "#/items/properties/webhook/properties/url/pattern",
@@ -17478,7 +17867,7 @@ const schema110 = {
   minLength: 1,
   maxLength: 200,
 };
-const pattern89 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
+const pattern93 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
 function validate51(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -17555,7 +17944,7 @@ function validate51(
         for (const key1 in data0) {
           const _errs4 = errors;
           if (typeof key1 === "string") {
-            if (!pattern89.test(key1)) {
+            if (!pattern93.test(key1)) {
               const err3 = {
                 instancePath: instancePath + "/roles",
                 schemaPath: "#/properties/roles/propertyNames/pattern",
@@ -18509,7 +18898,7 @@ function validate52(
         for (const key2 in data4) {
           const _errs17 = errors;
           if (typeof key2 === "string") {
-            if (!pattern18.test(key2)) {
+            if (!pattern22.test(key2)) {
               const err9 = {
                 instancePath: instancePath + "/vars",
                 schemaPath: "#/properties/vars/propertyNames/pattern",
@@ -18608,6 +18997,567 @@ function validate52(
   return errors === 0;
 }
 validate52.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
+export const v22 = validate53;
+const schema113 = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://opsconductor.dev/schema/lock.schema.json",
+  title: "OpsConductor library lock (opsconductor.lock)",
+  description:
+    "Pins every library declared in opsconductor.yaml to a full commit id and a hash of the steps it provides. Written by `opsc libraries update`, committed and reviewed like any other change; validate, plan, run and diff use only what it pins. JSON.",
+  type: "object",
+  additionalProperties: false,
+  required: ["version", "libraries"],
+  properties: {
+    version: { description: "Format version of this file. Always 1.", const: 1 },
+    libraries: {
+      description: "Locked libraries by name (the names of `libraries` in opsconductor.yaml).",
+      type: "object",
+      propertyNames: { pattern: "^[a-z][a-z0-9_-]{0,39}$" },
+      additionalProperties: {
+        description: "One library pinned to a commit.",
+        type: "object",
+        additionalProperties: false,
+        required: ["url", "ref", "commit", "path", "steps_hash"],
+        properties: {
+          url: {
+            description:
+              "The library's URL as declared when the lock was written; a different URL in opsconductor.yaml makes the lock stale.",
+            type: "string",
+          },
+          ref: {
+            description:
+              "The ref (tag, branch or commit) that was resolved to `commit`; for information and staleness only, it is never read again.",
+            type: "string",
+          },
+          commit: {
+            description: "Full commit id (40 hex digits) of the library that every run uses.",
+            type: "string",
+            pattern: "^[0-9a-f]{40}$",
+          },
+          path: {
+            description:
+              "Folder inside the library's repository holding `steps/` (empty string: the root), as declared when the lock was written.",
+            type: "string",
+          },
+          steps_hash: {
+            description:
+              "`sha256:` and the hex SHA-256 over the sorted lines `<path>\\u0000<git blob id>\\n` of every step file under `<path>/steps/`: checked on every load, so content that differs from what was locked is refused.",
+            type: "string",
+            pattern: "^sha256:[0-9a-f]{64}$",
+          },
+          committed_at: {
+            description:
+              "Committer date of `commit` (ISO 8601, UTC), shown as the library's age by `opsc libraries list`.",
+            type: "string",
+          },
+        },
+      },
+    },
+  },
+};
+const pattern96 = new RegExp("^[0-9a-f]{40}$", "u");
+const pattern97 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+function validate53(
+  data,
+  { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
+) {
+  /*# sourceURL="https://opsconductor.dev/schema/lock.schema.json" */ let vErrors = null;
+  let errors = 0;
+  const evaluated0 = validate53.evaluated;
+  if (evaluated0.dynamicProps) {
+    evaluated0.props = undefined;
+  }
+  if (evaluated0.dynamicItems) {
+    evaluated0.items = undefined;
+  }
+  if (data && typeof data == "object" && !Array.isArray(data)) {
+    if (data.version === undefined) {
+      const err0 = {
+        instancePath,
+        schemaPath: "#/required",
+        keyword: "required",
+        params: { missingProperty: "version" },
+        message: "must have required property '" + "version" + "'",
+        schema: schema113.required,
+        parentSchema: schema113,
+        data,
+      };
+      if (vErrors === null) {
+        vErrors = [err0];
+      } else {
+        vErrors.push(err0);
+      }
+      errors++;
+    }
+    if (data.libraries === undefined) {
+      const err1 = {
+        instancePath,
+        schemaPath: "#/required",
+        keyword: "required",
+        params: { missingProperty: "libraries" },
+        message: "must have required property '" + "libraries" + "'",
+        schema: schema113.required,
+        parentSchema: schema113,
+        data,
+      };
+      if (vErrors === null) {
+        vErrors = [err1];
+      } else {
+        vErrors.push(err1);
+      }
+      errors++;
+    }
+    for (const key0 in data) {
+      if (!(key0 === "version" || key0 === "libraries")) {
+        const err2 = {
+          instancePath,
+          schemaPath: "#/additionalProperties",
+          keyword: "additionalProperties",
+          params: { additionalProperty: key0 },
+          message: "must NOT have additional properties",
+          schema: false,
+          parentSchema: schema113,
+          data,
+        };
+        if (vErrors === null) {
+          vErrors = [err2];
+        } else {
+          vErrors.push(err2);
+        }
+        errors++;
+      }
+    }
+    if (data.version !== undefined) {
+      let data0 = data.version;
+      if (1 !== data0) {
+        const err3 = {
+          instancePath: instancePath + "/version",
+          schemaPath: "#/properties/version/const",
+          keyword: "const",
+          params: { allowedValue: 1 },
+          message: "must be equal to constant",
+          schema: 1,
+          parentSchema: schema113.properties.version,
+          data: data0,
+        };
+        if (vErrors === null) {
+          vErrors = [err3];
+        } else {
+          vErrors.push(err3);
+        }
+        errors++;
+      }
+    }
+    if (data.libraries !== undefined) {
+      let data1 = data.libraries;
+      if (data1 && typeof data1 == "object" && !Array.isArray(data1)) {
+        for (const key1 in data1) {
+          const _errs5 = errors;
+          if (typeof key1 === "string") {
+            if (!pattern8.test(key1)) {
+              const err4 = {
+                instancePath: instancePath + "/libraries",
+                schemaPath: "#/properties/libraries/propertyNames/pattern",
+                keyword: "pattern",
+                params: { pattern: "^[a-z][a-z0-9_-]{0,39}$" },
+                message: 'must match pattern "' + "^[a-z][a-z0-9_-]{0,39}$" + '"',
+                schema: "^[a-z][a-z0-9_-]{0,39}$",
+                parentSchema: schema113.properties.libraries.propertyNames,
+                data: key1,
+                propertyName: key1,
+              };
+              if (vErrors === null) {
+                vErrors = [err4];
+              } else {
+                vErrors.push(err4);
+              }
+              errors++;
+            }
+          }
+          var valid1 = _errs5 === errors;
+          if (!valid1) {
+            const err5 = {
+              instancePath: instancePath + "/libraries",
+              schemaPath: "#/properties/libraries/propertyNames",
+              keyword: "propertyNames",
+              params: { propertyName: key1 },
+              message: "property name must be valid",
+              schema: schema113.properties.libraries.propertyNames,
+              parentSchema: schema113.properties.libraries,
+              data: data1,
+            };
+            if (vErrors === null) {
+              vErrors = [err5];
+            } else {
+              vErrors.push(err5);
+            }
+            errors++;
+          }
+        }
+        for (const key2 in data1) {
+          let data2 = data1[key2];
+          if (data2 && typeof data2 == "object" && !Array.isArray(data2)) {
+            if (data2.url === undefined) {
+              const err6 = {
+                instancePath: instancePath + "/libraries/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
+                schemaPath: "#/properties/libraries/additionalProperties/required",
+                keyword: "required",
+                params: { missingProperty: "url" },
+                message: "must have required property '" + "url" + "'",
+                schema: schema113.properties.libraries.additionalProperties.required,
+                parentSchema: schema113.properties.libraries.additionalProperties,
+                data: data2,
+              };
+              if (vErrors === null) {
+                vErrors = [err6];
+              } else {
+                vErrors.push(err6);
+              }
+              errors++;
+            }
+            if (data2.ref === undefined) {
+              const err7 = {
+                instancePath: instancePath + "/libraries/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
+                schemaPath: "#/properties/libraries/additionalProperties/required",
+                keyword: "required",
+                params: { missingProperty: "ref" },
+                message: "must have required property '" + "ref" + "'",
+                schema: schema113.properties.libraries.additionalProperties.required,
+                parentSchema: schema113.properties.libraries.additionalProperties,
+                data: data2,
+              };
+              if (vErrors === null) {
+                vErrors = [err7];
+              } else {
+                vErrors.push(err7);
+              }
+              errors++;
+            }
+            if (data2.commit === undefined) {
+              const err8 = {
+                instancePath: instancePath + "/libraries/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
+                schemaPath: "#/properties/libraries/additionalProperties/required",
+                keyword: "required",
+                params: { missingProperty: "commit" },
+                message: "must have required property '" + "commit" + "'",
+                schema: schema113.properties.libraries.additionalProperties.required,
+                parentSchema: schema113.properties.libraries.additionalProperties,
+                data: data2,
+              };
+              if (vErrors === null) {
+                vErrors = [err8];
+              } else {
+                vErrors.push(err8);
+              }
+              errors++;
+            }
+            if (data2.path === undefined) {
+              const err9 = {
+                instancePath: instancePath + "/libraries/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
+                schemaPath: "#/properties/libraries/additionalProperties/required",
+                keyword: "required",
+                params: { missingProperty: "path" },
+                message: "must have required property '" + "path" + "'",
+                schema: schema113.properties.libraries.additionalProperties.required,
+                parentSchema: schema113.properties.libraries.additionalProperties,
+                data: data2,
+              };
+              if (vErrors === null) {
+                vErrors = [err9];
+              } else {
+                vErrors.push(err9);
+              }
+              errors++;
+            }
+            if (data2.steps_hash === undefined) {
+              const err10 = {
+                instancePath: instancePath + "/libraries/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
+                schemaPath: "#/properties/libraries/additionalProperties/required",
+                keyword: "required",
+                params: { missingProperty: "steps_hash" },
+                message: "must have required property '" + "steps_hash" + "'",
+                schema: schema113.properties.libraries.additionalProperties.required,
+                parentSchema: schema113.properties.libraries.additionalProperties,
+                data: data2,
+              };
+              if (vErrors === null) {
+                vErrors = [err10];
+              } else {
+                vErrors.push(err10);
+              }
+              errors++;
+            }
+            for (const key3 in data2) {
+              if (!(
+                key3 === "url" ||
+                key3 === "ref" ||
+                key3 === "commit" ||
+                key3 === "path" ||
+                key3 === "steps_hash" ||
+                key3 === "committed_at"
+              )) {
+                const err11 = {
+                  instancePath: instancePath + "/libraries/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
+                  schemaPath: "#/properties/libraries/additionalProperties/additionalProperties",
+                  keyword: "additionalProperties",
+                  params: { additionalProperty: key3 },
+                  message: "must NOT have additional properties",
+                  schema: false,
+                  parentSchema: schema113.properties.libraries.additionalProperties,
+                  data: data2,
+                };
+                if (vErrors === null) {
+                  vErrors = [err11];
+                } else {
+                  vErrors.push(err11);
+                }
+                errors++;
+              }
+            }
+            if (data2.url !== undefined) {
+              let data3 = data2.url;
+              if (typeof data3 !== "string") {
+                const err12 = {
+                  instancePath:
+                    instancePath + "/libraries/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/url",
+                  schemaPath: "#/properties/libraries/additionalProperties/properties/url/type",
+                  keyword: "type",
+                  params: { type: "string" },
+                  message: "must be string",
+                  schema: schema113.properties.libraries.additionalProperties.properties.url.type,
+                  parentSchema: schema113.properties.libraries.additionalProperties.properties.url,
+                  data: data3,
+                };
+                if (vErrors === null) {
+                  vErrors = [err12];
+                } else {
+                  vErrors.push(err12);
+                }
+                errors++;
+              }
+            }
+            if (data2.ref !== undefined) {
+              let data4 = data2.ref;
+              if (typeof data4 !== "string") {
+                const err13 = {
+                  instancePath:
+                    instancePath + "/libraries/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/ref",
+                  schemaPath: "#/properties/libraries/additionalProperties/properties/ref/type",
+                  keyword: "type",
+                  params: { type: "string" },
+                  message: "must be string",
+                  schema: schema113.properties.libraries.additionalProperties.properties.ref.type,
+                  parentSchema: schema113.properties.libraries.additionalProperties.properties.ref,
+                  data: data4,
+                };
+                if (vErrors === null) {
+                  vErrors = [err13];
+                } else {
+                  vErrors.push(err13);
+                }
+                errors++;
+              }
+            }
+            if (data2.commit !== undefined) {
+              let data5 = data2.commit;
+              if (typeof data5 === "string") {
+                if (!pattern96.test(data5)) {
+                  const err14 = {
+                    instancePath:
+                      instancePath +
+                      "/libraries/" +
+                      key2.replace(/~/g, "~0").replace(/\//g, "~1") +
+                      "/commit",
+                    schemaPath: "#/properties/libraries/additionalProperties/properties/commit/pattern",
+                    keyword: "pattern",
+                    params: { pattern: "^[0-9a-f]{40}$" },
+                    message: 'must match pattern "' + "^[0-9a-f]{40}$" + '"',
+                    schema: "^[0-9a-f]{40}$",
+                    parentSchema: schema113.properties.libraries.additionalProperties.properties.commit,
+                    data: data5,
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err14];
+                  } else {
+                    vErrors.push(err14);
+                  }
+                  errors++;
+                }
+              } else {
+                const err15 = {
+                  instancePath:
+                    instancePath + "/libraries/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/commit",
+                  schemaPath: "#/properties/libraries/additionalProperties/properties/commit/type",
+                  keyword: "type",
+                  params: { type: "string" },
+                  message: "must be string",
+                  schema: schema113.properties.libraries.additionalProperties.properties.commit.type,
+                  parentSchema: schema113.properties.libraries.additionalProperties.properties.commit,
+                  data: data5,
+                };
+                if (vErrors === null) {
+                  vErrors = [err15];
+                } else {
+                  vErrors.push(err15);
+                }
+                errors++;
+              }
+            }
+            if (data2.path !== undefined) {
+              let data6 = data2.path;
+              if (typeof data6 !== "string") {
+                const err16 = {
+                  instancePath:
+                    instancePath + "/libraries/" + key2.replace(/~/g, "~0").replace(/\//g, "~1") + "/path",
+                  schemaPath: "#/properties/libraries/additionalProperties/properties/path/type",
+                  keyword: "type",
+                  params: { type: "string" },
+                  message: "must be string",
+                  schema: schema113.properties.libraries.additionalProperties.properties.path.type,
+                  parentSchema: schema113.properties.libraries.additionalProperties.properties.path,
+                  data: data6,
+                };
+                if (vErrors === null) {
+                  vErrors = [err16];
+                } else {
+                  vErrors.push(err16);
+                }
+                errors++;
+              }
+            }
+            if (data2.steps_hash !== undefined) {
+              let data7 = data2.steps_hash;
+              if (typeof data7 === "string") {
+                if (!pattern97.test(data7)) {
+                  const err17 = {
+                    instancePath:
+                      instancePath +
+                      "/libraries/" +
+                      key2.replace(/~/g, "~0").replace(/\//g, "~1") +
+                      "/steps_hash",
+                    schemaPath: "#/properties/libraries/additionalProperties/properties/steps_hash/pattern",
+                    keyword: "pattern",
+                    params: { pattern: "^sha256:[0-9a-f]{64}$" },
+                    message: 'must match pattern "' + "^sha256:[0-9a-f]{64}$" + '"',
+                    schema: "^sha256:[0-9a-f]{64}$",
+                    parentSchema: schema113.properties.libraries.additionalProperties.properties.steps_hash,
+                    data: data7,
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err17];
+                  } else {
+                    vErrors.push(err17);
+                  }
+                  errors++;
+                }
+              } else {
+                const err18 = {
+                  instancePath:
+                    instancePath +
+                    "/libraries/" +
+                    key2.replace(/~/g, "~0").replace(/\//g, "~1") +
+                    "/steps_hash",
+                  schemaPath: "#/properties/libraries/additionalProperties/properties/steps_hash/type",
+                  keyword: "type",
+                  params: { type: "string" },
+                  message: "must be string",
+                  schema: schema113.properties.libraries.additionalProperties.properties.steps_hash.type,
+                  parentSchema: schema113.properties.libraries.additionalProperties.properties.steps_hash,
+                  data: data7,
+                };
+                if (vErrors === null) {
+                  vErrors = [err18];
+                } else {
+                  vErrors.push(err18);
+                }
+                errors++;
+              }
+            }
+            if (data2.committed_at !== undefined) {
+              let data8 = data2.committed_at;
+              if (typeof data8 !== "string") {
+                const err19 = {
+                  instancePath:
+                    instancePath +
+                    "/libraries/" +
+                    key2.replace(/~/g, "~0").replace(/\//g, "~1") +
+                    "/committed_at",
+                  schemaPath: "#/properties/libraries/additionalProperties/properties/committed_at/type",
+                  keyword: "type",
+                  params: { type: "string" },
+                  message: "must be string",
+                  schema: schema113.properties.libraries.additionalProperties.properties.committed_at.type,
+                  parentSchema: schema113.properties.libraries.additionalProperties.properties.committed_at,
+                  data: data8,
+                };
+                if (vErrors === null) {
+                  vErrors = [err19];
+                } else {
+                  vErrors.push(err19);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err20 = {
+              instancePath: instancePath + "/libraries/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
+              schemaPath: "#/properties/libraries/additionalProperties/type",
+              keyword: "type",
+              params: { type: "object" },
+              message: "must be object",
+              schema: schema113.properties.libraries.additionalProperties.type,
+              parentSchema: schema113.properties.libraries.additionalProperties,
+              data: data2,
+            };
+            if (vErrors === null) {
+              vErrors = [err20];
+            } else {
+              vErrors.push(err20);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err21 = {
+          instancePath: instancePath + "/libraries",
+          schemaPath: "#/properties/libraries/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema113.properties.libraries.type,
+          parentSchema: schema113.properties.libraries,
+          data: data1,
+        };
+        if (vErrors === null) {
+          vErrors = [err21];
+        } else {
+          vErrors.push(err21);
+        }
+        errors++;
+      }
+    }
+  } else {
+    const err22 = {
+      instancePath,
+      schemaPath: "#/type",
+      keyword: "type",
+      params: { type: "object" },
+      message: "must be object",
+      schema: schema113.type,
+      parentSchema: schema113,
+      data,
+    };
+    if (vErrors === null) {
+      vErrors = [err22];
+    } else {
+      vErrors.push(err22);
+    }
+    errors++;
+  }
+  validate53.errors = vErrors;
+  return errors === 0;
+}
+validate53.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
 
 /** Validators of schema/*.schema.json by kind, and by kind plus JSON pointer for PARTIAL_POINTERS. */
 export const VALIDATORS = {
@@ -18633,4 +19583,5 @@ export const VALIDATORS = {
   "job#/properties/on/properties/manual": v19,
   access: v20,
   vars: v21,
+  lock: v22,
 };
