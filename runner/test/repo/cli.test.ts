@@ -182,6 +182,6 @@ describe("opsc init", () => {
       unknown
     >;
     expect(settings["editor.tabSize"]).toBe(2);
-    expect(Object.keys(settings["yaml.schemas"] as object)).toHaveLength(5);
+    expect(Object.keys(settings["yaml.schemas"] as object)).toHaveLength(6);
   });
 });

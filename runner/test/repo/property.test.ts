@@ -129,25 +129,36 @@ function check(path: string, text: string): void {
   }
 }
 
-describe("loader under mutation", () => {
-  it("text mutations", () => {
-    fc.assert(
-      fc.property(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 6 }), (seed, ms) => {
-        const [path, text] = SEEDS[seed % SEEDS.length]!;
-        check(path, ms.reduce(apply, text));
-      }),
-      { numRuns: 2500 },
-    );
-  });
+// Thousands of whole-repository loads: seconds on a quiet machine, minutes on a loaded one.
+const FUZZ_TIMEOUT_MS = 300_000;
 
-  it("structural mutations", () => {
-    fc.assert(
-      fc.property(fc.nat(), fc.nat(), fc.jsonValue({ maxDepth: 3 }), (seed, pick, value) => {
-        const [path, text] = SEEDS[seed % SEEDS.length]!;
-        if (path.startsWith("credentials/")) return;
-        check(path, replaceValue(text, pick, value));
-      }),
-      { numRuns: 1500 },
-    );
-  });
+describe("loader under mutation", () => {
+  it(
+    "text mutations",
+    () => {
+      fc.assert(
+        fc.property(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 6 }), (seed, ms) => {
+          const [path, text] = SEEDS[seed % SEEDS.length]!;
+          check(path, ms.reduce(apply, text));
+        }),
+        { numRuns: 2500 },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
+
+  it(
+    "structural mutations",
+    () => {
+      fc.assert(
+        fc.property(fc.nat(), fc.nat(), fc.jsonValue({ maxDepth: 3 }), (seed, pick, value) => {
+          const [path, text] = SEEDS[seed % SEEDS.length]!;
+          if (path.startsWith("credentials/")) return;
+          check(path, replaceValue(text, pick, value));
+        }),
+        { numRuns: 1500 },
+      );
+    },
+    FUZZ_TIMEOUT_MS,
+  );
 });
