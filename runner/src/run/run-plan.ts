@@ -650,12 +650,14 @@ class Engine {
       });
     }
     const outputs = parseOutputs(trailer.outputs);
+    // A passed check is `ok`: the target is already in the desired state (Ansible's `ok`).
+    // `skipped` stays for steps not run at all (`if:`, tags, an earlier failure).
     switch (trailer.kind) {
       case "skip":
-        return done("skipped", attempt, { exitCode: 0, reason: "check passed: already done" });
+        return done("ok", attempt, { exitCode: 0, reason: "check passed: already done" });
       case "check":
         return trailer.exitCode === 0
-          ? done("skipped", attempt, { exitCode: 0, reason: "check passed: already done" })
+          ? done("ok", attempt, { exitCode: 0, reason: "check passed: already done" })
           : done("changed", attempt, {
               exitCode: trailer.exitCode,
               reason: "would change (check exited non-zero)",

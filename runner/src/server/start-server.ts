@@ -17,6 +17,7 @@ import { TokenStore } from "../tokens/token-store.js";
 import { AccessControl, type AccessEvent } from "./auth/access-control.js";
 import { OidcClient, type OidcSettings } from "./auth/oidc-client.js";
 import { SessionManager } from "./auth/session-manager.js";
+import { watchTokenFile } from "./auth/watch-token-file.js";
 import { LocalClaims, RemoteClaims, type Claims } from "../git/claims.js";
 import { systemClock, type Clock } from "./clock.js";
 import { createHttpApp } from "./http-app.js";
@@ -102,10 +103,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     ...(o.toleranceMs !== undefined ? { toleranceMs: o.toleranceMs } : {}),
   });
   const serverDir = path.resolve(o.state, "server");
+  const tokens = new TokenStore(path.resolve(o.state));
   const access = new AccessControl({
     logger,
     policy: () => service.accessPolicy(),
-    tokens: new TokenStore(path.resolve(o.state)),
+    tokens,
     sessions: new SessionManager(serverDir, o.oidc?.publicUrl ?? "opsc"),
     ...(o.oidc ? { oidc: new OidcClient(o.oidc) } : {}),
     ...(o.apiToken ? { bootstrapToken: o.apiToken } : {}),
@@ -143,6 +145,25 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     });
   });
   const port = (server.address() as AddressInfo).port;
+  // `opsc tokens create|revoke` has no records repository: the server audits what it does.
+  const stopTokenWatch = watchTokenFile({
+    tokens,
+    dir: serverDir,
+    logger,
+    onChange: ({ event, entry }) => {
+      const by = (event === "token.created" ? entry.createdBy : entry.revokedBy) ?? "cli";
+      access.event({
+        event,
+        by: { user: by, via: "cli", groups: [] },
+        detail: {
+          token: entry.name,
+          user: entry.user,
+          at: (event === "token.created" ? entry.createdAt : entry.revokedAt) ?? "",
+          source: "token file",
+        },
+      });
+    },
+  });
   await service.start();
   logger.info({ port, repo: displayUrl(o.repo), state: o.state }, "runner listening");
   let closing: Promise<void> | undefined;
@@ -153,6 +174,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     logger,
     close(graceMs = 30_000) {
       closing ??= (async () => {
+        stopTokenWatch();
         await service.shutdown(graceMs);
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -40,6 +40,12 @@ interface TokenFile {
   tokens: TokenEntry[];
 }
 
+/** A token created or revoked by another process (`opsc tokens` on the command line). */
+export interface OutsideTokenChange {
+  event: "token.created" | "token.revoked";
+  entry: TokenEntry;
+}
+
 /** Token names: short, safe in URLs and logs. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** A prefix makes a leaked token easy to find with secret scanners. */
@@ -53,6 +59,10 @@ export class TokenStore {
   private readonly file: string;
   private readonly lock: string;
   private cache: { ino: number; mtimeMs: number; data: TokenFile } | undefined;
+  /** For outsideChanges(): each token (by hash) this process knows, and whether it is revoked. */
+  private known: Map<string, boolean> | undefined;
+  /** Changes by others found while this process wrote, not yet taken by outsideChanges(). */
+  private pending: OutsideTokenChange[] = [];
 
   /** `stateDir` is the server's --state directory. */
   constructor(stateDir: string) {
@@ -124,6 +134,30 @@ export class TokenStore {
     return revoked!;
   }
 
+  /**
+   * Tokens created or revoked by another process since the last call; the
+   * first call only learns what is there. Changes this store makes itself are
+   * not reported: their caller records them.
+   */
+  outsideChanges(): OutsideTokenChange[] {
+    const data = this.read();
+    if (this.known) this.pending.push(...this.diff(data));
+    this.known = knownOf(data);
+    const out = this.pending;
+    this.pending = [];
+    return out;
+  }
+
+  private diff(data: TokenFile): OutsideTokenChange[] {
+    const out: OutsideTokenChange[] = [];
+    for (const t of data.tokens) {
+      const revoked = this.known!.get(t.sha256);
+      if (revoked === undefined) out.push({ event: "token.created", entry: { ...t } });
+      if (t.revokedAt && revoked !== true) out.push({ event: "token.revoked", entry: { ...t } });
+    }
+    return out;
+  }
+
   private read(): TokenFile {
     let st;
     try {
@@ -150,11 +184,14 @@ export class TokenStore {
     this.withLock(() => {
       this.cache = undefined;
       const data = structuredClone(this.read());
+      // What others changed since we last looked is theirs to report, not ours to swallow.
+      if (this.known) this.pending.push(...this.diff(data));
       change(data);
       const tmp = `${this.file}.${process.pid}.tmp`;
       writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
       renameSync(tmp, this.file);
       this.cache = undefined;
+      if (this.known) this.known = knownOf(data);
     });
   }
 
@@ -185,4 +222,8 @@ export class TokenStore {
       rmSync(this.lock, { force: true });
     }
   }
+}
+
+function knownOf(data: TokenFile): Map<string, boolean> {
+  return new Map(data.tokens.map((t) => [t.sha256, t.revokedAt !== undefined]));
 }

@@ -115,7 +115,15 @@ describe.skipIf(!SSHD_PATH || !isDebianRoot)("standard library on this machine a
       );
       expect(reasons).toEqual([]);
       results.push(
-        Object.fromEntries(events.flatMap((e) => (e.type === "step.finished" ? [[e.step, e.outcome]] : []))),
+        Object.fromEntries(
+          events.flatMap((e) =>
+            e.type === "step.finished"
+              ? [[e.step, e.outcome === "ok" && e.reason ? `${e.outcome} (${e.reason})` : e.outcome]]
+              : e.type === "target.finished"
+                ? [[`target ${e.target}`, e.outcome]]
+                : [],
+          ),
+        ),
       );
     }
     return results;
@@ -146,9 +154,10 @@ describe.skipIf(!SSHD_PATH || !isDebianRoot)("standard library on this machine a
     ];
     for (const id of ids) {
       expect(first![id], id).toBe("changed");
-      // A passing check is recorded as skipped: "check passed: already done".
-      expect(second![id], id).toBe("skipped");
+      // A passing check is `ok`: already in the desired state, nothing changed.
+      expect(second![id], id).toBe("ok (check passed: already done)");
     }
+    expect([first!["target here"], second!["target here"]]).toEqual(["changed", "ok"]);
     expect(readFileSync(join(dir, "app.ini"), "utf8")).toBe("name=x\nhello=1\n");
     expect(statSync(join(dir, "data/sub")).mode & 0o777).toBe(0o750);
     expect(execFileSync("id", ["-nG", USER], { encoding: "utf8" })).toContain(GROUP);
@@ -163,8 +172,15 @@ describe.skipIf(!SSHD_PATH || !isDebianRoot)("standard library on this machine a
     const [undo, again] = await runTwice(teardown);
     for (const id of ["service", "user", "group", "sysctl", ...(aptOffline ? ["apt-remove"] : [])]) {
       expect(undo![id], id).toBe("changed");
-      expect(again![id], id).toBe("skipped");
+      expect(again![id], id).toBe("ok (check passed: already done)");
     }
+    expect(again!["target here"]).toBe("ok");
+
+    // Every library step ran above, but those this machine cannot run.
+    const used = [...`${setup}${teardown}`.matchAll(/uses: ([\w/]+)/g)].map((m) => m[1]);
+    const notHere = ["dnf/install", "dnf/remove", ...(aptOffline ? [] : ["apt/install", "apt/remove"])];
+    const library = Object.keys(libraryFiles()).map((f) => f.replace(/^steps\//, "").replace(/\.yaml$/, ""));
+    expect(new Set([...used, ...notHere])).toEqual(new Set(library));
   }, 300_000);
 
   it.skipIf(aptOffline)(

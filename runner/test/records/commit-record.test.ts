@@ -349,6 +349,49 @@ describe("audit verification of every file of a run", () => {
     });
   });
 
+  it("records a step whose check passed as ok (already done), counted with ok targets", async () => {
+    const repo = newRepo("already-done");
+    const redactor = new Redactor();
+    const plan = simplePlan(
+      [localTarget("web-1")],
+      [
+        step("present", { check: "true", run: "echo must-not-run" }),
+        step("off", { run: "echo must-not-run", if: "${{ false }}" }),
+      ],
+      { job: "converge", trigger: { kind: "manual", actor: "alice" } },
+    );
+    const recorder = new RunRecorder(plan, undefined, redactor);
+    await runPlan(plan, {
+      transportFor: (t) => new LocalTransport(t.name),
+      redactor,
+      listeners: [recorder.listener],
+    });
+    const result = await commitRecord({
+      repoDir: repo,
+      settings,
+      summary: recorder.summary(),
+      logs: recorder.targetLogs(),
+      redactor,
+    });
+    const run = JSON.parse(git(repo, "show", `${BRANCH}:${result.path}/run.json`)) as RunSummary;
+    expect(validateRun(run), JSON.stringify(validateRun.errors)).toBe(true);
+    expect(run.targets[0]).toMatchObject({
+      outcome: "ok",
+      steps: [
+        { id: "present", outcome: "ok", exitCode: 0, reason: "check passed: already done" },
+        { id: "off", outcome: "skipped" },
+      ],
+    });
+    expect(run.counts).toMatchObject({ ok: 1, skipped: 0, changed: 0 });
+    expect(git(repo, "log", "-1", "--format=%s", BRANCH)).toMatch(/: converge success \(1\/1\)$/m);
+    const readme = git(repo, "show", `${BRANCH}:${result.path}/README.md`);
+    expect(readme).toContain("Targets: ✅ 1 ok");
+    expect(readme).toMatch(/\| \[web-1\]\(targets\/web-1\.log\) \| ✅ ok [^|]*\| ✅ ok [^|]*\| ⏭️ skipped/);
+    const log = git(repo, "show", `${BRANCH}:${result.path}/targets/web-1.log`);
+    expect(log).toContain("step present ok");
+    expect(log).not.toContain("must-not-run");
+  });
+
   it("reports a target log deleted", async () => {
     const { v, run } = await tamperRun("deleted-log", (folder) => {
       rmSync(join(folder, "targets", "web-1.log"));

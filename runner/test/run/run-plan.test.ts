@@ -70,7 +70,7 @@ describe("runPlan on local targets", () => {
     expect(finished).toMatchObject({ outputs: { version: "1.2.3", changed: "false" } });
   });
 
-  it("skips a step whose check exits 0 and runs it otherwise", async () => {
+  it("records a step whose check exits 0 as ok (already done) without running it, and runs it otherwise", async () => {
     const marker = join(scratch, "check-marker");
     const o = options();
     const p = simplePlan(
@@ -81,10 +81,31 @@ describe("runPlan on local targets", () => {
       ],
     );
     const out = await runPlan(p, o);
-    expect(out.targets[0]!.steps.map((s) => s.outcome)).toEqual(["changed", "skipped"]);
-    expect(out.targets[0]!.steps[1]!.reason).toMatch(/check passed/);
+    expect(out.targets[0]!.steps.map((s) => s.outcome)).toEqual(["changed", "ok"]);
+    expect(out.targets[0]!.steps[1]!.reason).toBe("check passed: already done");
     expect(lines(o.events, "a", "second")).toEqual([]);
     expect(out.targets[0]!.outcome).toBe("changed");
+  });
+
+  it("a target whose every check passes is ok (already in the desired state), not skipped", async () => {
+    const o = options();
+    const p = simplePlan(
+      [localTarget("a")],
+      [
+        step("one", { check: "true", run: "echo must-not-run" }),
+        step("two", { check: "true", run: "echo must-not-run" }),
+        step("off", { run: "echo must-not-run", if: "${{ false }}" }),
+      ],
+    );
+    const out = await runPlan(p, o);
+    expect(out.targets[0]!.steps.map((s) => [s.id, s.outcome])).toEqual([
+      ["one", "ok"],
+      ["two", "ok"],
+      ["off", "skipped"],
+    ]);
+    expect(out.targets[0]!.outcome).toBe("ok");
+    expect(out.counts).toMatchObject({ ok: 1, skipped: 0 });
+    expect(lines(o.events, "a", "one")).toEqual([]);
   });
 
   it("--check mode runs only check scripts", async () => {
@@ -102,7 +123,7 @@ describe("runPlan on local targets", () => {
     const out = await runPlan(p, o);
     expect(out.targets[0]!.steps.map((s) => [s.outcome, s.reason])).toEqual([
       ["changed", "would change (check exited non-zero)"],
-      ["skipped", "check passed: already done"],
+      ["ok", "check passed: already done"],
       ["skipped", "no check script; --check runs nothing else"],
     ]);
     expect(existsSync(flag)).toBe(false);

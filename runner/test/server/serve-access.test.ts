@@ -338,6 +338,48 @@ describe("personal tokens", () => {
     expect((await fetch(`${serve.url}/api/me`, { headers: bearer(token) })).status).toBe(401);
   });
 
+  it("tokens created and revoked with the CLI while the server runs are audit lines; API ones once", async () => {
+    await tokensCli("create", "--user", "viewer@example.com", "--name", "cli-audited");
+    expect(await tokensCli("revoke", "cli-audited")).toMatch(/revoked/);
+    type Line = { job: string; actor: string; trigger: { by?: unknown; detail?: Record<string, string> } };
+    const auditLines = (): Line[] => {
+      let files: string[];
+      try {
+        files = git(remote.bareDir, "ls-tree", "-r", "--name-only", "opsconductor/runs", "audit").split("\n");
+      } catch {
+        return [];
+      }
+      return files
+        .filter((f) => f.endsWith(".jsonl"))
+        .flatMap((f) => git(remote.bareDir, "show", `opsconductor/runs:${f}`).split("\n"))
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as Line);
+    };
+    const about = (token: string) =>
+      auditLines()
+        .filter((l) => l.trigger.detail?.token === token)
+        .map((l) => l.trigger.detail?.event);
+    await eventually(() => about("cli-audited").length === 2, 30_000);
+    const lines = auditLines().filter((l) => l.trigger.detail?.token === "cli-audited");
+    expect(lines.map((l) => [l.job, l.actor, l.trigger.by, l.trigger.detail?.event])).toEqual([
+      ["opsc:access", "cli", { name: "cli", via: "cli" }, "token.created"],
+      ["opsc:access", "cli", { name: "cli", via: "cli" }, "token.revoked"],
+    ]);
+    expect(lines[0]!.trigger.detail).toMatchObject({ user: "viewer@example.com", source: "token file" });
+    // The tokens made by the CLI earlier in this file, and the API's own (recorded once, by the admin).
+    await eventually(() => about("short").length === 2 && about("api-made").length === 2, 30_000);
+    expect(about("ci-deploy")).toEqual(["token.created"]);
+    expect(about("api-made")).toEqual(["token.created", "token.revoked"]);
+    expect(
+      auditLines()
+        .filter((l) => l.trigger.detail?.token === "api-made")
+        .map((l) => l.trigger.by),
+    ).toEqual([
+      { name: "bootstrap", via: "bootstrap-token" },
+      { name: "bootstrap", via: "bootstrap-token" },
+    ]);
+  });
+
   it("a change to access.yaml on the default branch applies without a restart; a broken one keeps the last good policy", async () => {
     repo.commit({
       "access.yaml": POLICY.replace(

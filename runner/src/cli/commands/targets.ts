@@ -1,5 +1,5 @@
 /** `opsc targets check [SELECTOR]`: can we reach them, is each the host we pinned, how fast. */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { textTable } from "../../core/text-table.js";
@@ -17,7 +17,8 @@ export function register(program: Command): void {
     .description("Show a target: labels and merged variables, with the file each value came from")
     .argument("<name>", "target name")
     .option("--repo <dir>", "automation repository (default: nearest folder upward with opsconductor.yaml)")
-    .option("--json", "print as JSON")
+    .addOption(formatOption())
+    .addOption(jsonAlias())
     .addHelpText(
       "after",
       `
@@ -26,14 +27,14 @@ target's labels), then the target's own vars. A job's vars come last (see opsc p
 
 Examples:
   $ opsc targets show web-1
-  $ opsc targets show web-1 --json | jq .varsFrom
+  $ opsc targets show web-1 --format json | jq .varsFrom
 
 See docs/variables-and-facts.md.`,
     )
-    .action(async (name: string, opts: { repo?: string; json?: boolean }) => {
+    .action(async (name: string, opts: { repo?: string } & FormatOpts) => {
       const { loadValidRepo } = await import("../../app/load-plan.js");
       const { model } = await loadValidRepo({ repoDir: findRepoRoot(opts.repo) });
-      process.stdout.write(await show(model, name, opts.json === true));
+      process.stdout.write(await show(model, name, wantsJson(opts)));
     });
   targets
     .command("check")
@@ -50,7 +51,8 @@ See docs/variables-and-facts.md.`,
       intFlag("--timeout", 100, 600_000),
       10_000,
     )
-    .option("--json", "print results as JSON")
+    .addOption(formatOption())
+    .addOption(jsonAlias())
     .addHelpText(
       "after",
       `
@@ -60,16 +62,13 @@ Examples:
   $ opsc targets check                  # every target
   $ opsc targets check 'web-*'          # by name glob
   $ opsc targets check role=web env=prod
-  $ opsc targets check --json | jq '.[] | select(.ok | not)'
+  $ opsc targets check --format json | jq '.[] | select(.ok | not)'
 
 A changed host key is reported with the fingerprint the server presented; nothing is authenticated
 to such a host. See docs/ssh.md.`,
     )
     .action(
-      async (
-        selector: string[],
-        opts: { repo?: string; parallel: number; timeout: number; json?: boolean },
-      ) => {
+      async (selector: string[], opts: { repo?: string; parallel: number; timeout: number } & FormatOpts) => {
         const root = findRepoRoot(opts.repo);
         // Loaded on use, so `opsc --help` and `--version` stay quick.
         const [{ loadValidRepo }, { CredentialStore }, { createTransportFactory }] = await Promise.all([
@@ -94,7 +93,7 @@ to such a host. See docs/ssh.md.`,
           { parallel: opts.parallel, timeoutMs: opts.timeout },
         );
         const clean = redactor.redactDeep(results);
-        if (opts.json) {
+        if (wantsJson(opts)) {
           process.stdout.write(`${JSON.stringify(clean, null, 2)}\n`);
         } else {
           const rows = [["TARGET", "ADDRESS", "RESULT", "CONNECT", "EXEC"]];
@@ -115,6 +114,24 @@ to such a host. See docs/ssh.md.`,
         if (clean.some((r) => !r.ok)) process.exitCode = EXIT.failed;
       },
     );
+}
+
+interface FormatOpts {
+  format: "text" | "json";
+  json?: boolean;
+}
+
+function formatOption(): Option {
+  return new Option("--format <format>", "output format").choices(["text", "json"]).default("text");
+}
+
+/** The old spelling, kept working for scripts; hidden from --help. */
+function jsonAlias(): Option {
+  return new Option("--json", "same as --format json (deprecated)").hideHelp();
+}
+
+function wantsJson(opts: FormatOpts): boolean {
+  return opts.format === "json" || opts.json === true;
 }
 
 async function show(model: RepoModel, name: string, json: boolean): Promise<string> {

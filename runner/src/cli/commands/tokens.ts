@@ -24,7 +24,8 @@ export function register(program: Command): void {
       "after",
       `
 A token acts as its --user, with the roles access.yaml gives that user. Only a
-hash is stored, in STATE/server/tokens.json; a running server sees changes at once.
+hash is stored, in STATE/server/tokens.json; a running server sees changes at once
+and writes them to the audit trail.
 
 Examples:
   $ opsc tokens create --user ci@example.com --name ci-deploy --expires 90d --state /var/lib/opsc

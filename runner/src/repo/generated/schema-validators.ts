@@ -2747,7 +2747,7 @@ const schema42 = {
     },
     check: {
       description:
-        "Script run before `run`: exit 0 means the work is already done and `run` is skipped (the step is unchanged). It may not contain `${{ }}`: read values from the environment.",
+        "Script run before `run`: exit 0 means the work is already done, so `run` does not run and the step is `ok` (nothing changed). It may not contain `${{ }}`: read values from the environment.",
       type: "string",
       minLength: 1,
     },
@@ -2873,7 +2873,7 @@ const schema42 = {
         },
         check: {
           description:
-            "Script run before `run`: exit 0 means already done, and `run` is skipped. It may not contain `${{ }}`.",
+            "Script run before `run`: exit 0 means already done, so `run` does not run and the step is `ok`. It may not contain `${{ }}`.",
           type: "string",
           minLength: 1,
         },
@@ -3067,7 +3067,7 @@ const schema44 = {
     },
     check: {
       description:
-        "Script run before `run`: exit 0 means already done, and `run` is skipped. It may not contain `${{ }}`.",
+        "Script run before `run`: exit 0 means already done, so `run` does not run and the step is `ok`. It may not contain `${{ }}`.",
       type: "string",
       minLength: 1,
     },
@@ -7836,7 +7836,7 @@ validate31.evaluated = { dynamicProps: false, dynamicItems: false };
 export const v7 = validate32;
 const schema66 = {
   description:
-    "Script run before `run`: exit 0 means the work is already done and `run` is skipped (the step is unchanged). It may not contain `${{ }}`: read values from the environment.",
+    "Script run before `run`: exit 0 means the work is already done, so `run` does not run and the step is `ok` (nothing changed). It may not contain `${{ }}`: read values from the environment.",
   type: "string",
   minLength: 1,
 };
@@ -8265,7 +8265,7 @@ const schema68 = {
         },
         check: {
           description:
-            "Script run before `run`: exit 0 means already done, and `run` is skipped. It may not contain `${{ }}`.",
+            "Script run before `run`: exit 0 means already done, so `run` does not run and the step is `ok`. It may not contain `${{ }}`.",
           type: "string",
           minLength: 1,
         },
@@ -8604,7 +8604,7 @@ const schema77 = {
     },
     check: {
       description:
-        "Script run before `run`: exit 0 means already done, and `run` is skipped. It may not contain `${{ }}`.",
+        "Script run before `run`: exit 0 means already done, so `run` does not run and the step is `ok`. It may not contain `${{ }}`.",
       type: "string",
       minLength: 1,
     },
