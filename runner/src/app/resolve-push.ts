@@ -6,6 +6,7 @@ import type { Diagnostic } from "../core/diagnostic.js";
 import type { JobDef, RepoModel } from "../core/repo-model.js";
 import { GitRepository } from "../git/git-repository.js";
 import { loadRepo } from "../repo/load-repo.js";
+import type { RepoFiles } from "../repo/repo-files.js";
 import { changedPaths } from "../triggers/changed-paths.js";
 import { branchOf, jobsForPush } from "../triggers/match-push.js";
 
@@ -21,6 +22,8 @@ export interface PushResolution {
   changed: string[];
   jobs: JobDef[];
   model: RepoModel;
+  /** The files `model` was loaded from: a run at this commit reuses both. */
+  files: RepoFiles;
   /** Errors in the repository at the pushed commit; when present no job is selected. */
   errors: Diagnostic[];
   /** Why nothing runs, when nothing does. */
@@ -36,7 +39,7 @@ export async function resolvePush(
   const commit = files.commit!;
   const { model, diagnostics } = loadRepo(files);
   const errors = diagnostics.filter((d) => d.severity === "error");
-  const base = { commit, model, errors };
+  const base = { commit, model, files, errors };
   const branch = branchOf(request.ref);
   if (branch === undefined)
     return { ...base, changed: [], jobs: [], reason: `${request.ref} is not a branch` };
