@@ -1,13 +1,38 @@
 // Bundles the CLI into dist/ so `opsc` starts fast without a TypeScript loader.
-// Dependencies stay external: they are installed by npm next to the package.
 // Split into chunks: each command imports its implementation on use, so
 // `opsc --version` or `opsc validate` never load SSH, Git or crypto code.
+//
+// Pure-JavaScript dependencies are bundled too: resolving, reading and
+// compiling hundreds of small CommonJS files is most of a command's start-up.
+// Packages stay external (installed by npm beside the package) where bundling
+// would change them: native add-ons (ssh2's crypto, cpu-features), worker
+// threads started from file paths (pino), and the server- and mail-only
+// packages nothing on the start-up path loads.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 
+const EXTERNAL = [
+  "ssh2",
+  "cpu-features",
+  "*.node",
+  "pino",
+  "pino-*",
+  "thread-stream",
+  "express",
+  "nodemailer",
+  "prom-client",
+  "@octokit/*",
+  "openid-client",
+  "jose",
+  // Loaded with require() only when a repository has schedules (runner/src/repo/checks/check-schedules.ts).
+  "cron-parser",
+  "luxon",
+  "node-cron",
+];
+
 // Stale chunks of an earlier build would otherwise pile up beside the new ones.
 rmSync("dist/chunks", { recursive: true, force: true });
-await build({
+const result = await build({
   entryPoints: { opsc: "runner/src/cli/main.ts" },
   outdir: "dist",
   bundle: true,
@@ -16,10 +41,29 @@ await build({
   splitting: true,
   chunkNames: "chunks/[name]-[hash]",
   target: "node20",
-  packages: "external",
+  external: EXTERNAL,
+  // Bundled CommonJS dependencies call require() for Node's own modules.
+  banner: {
+    js: 'import { createRequire as __opscRequire } from "node:module"; const require = __opscRequire(import.meta.url);',
+  },
   sourcemap: true,
+  metafile: true,
   logLevel: "warning",
 });
+
+// Which npm packages each output file holds: a bundled package no longer shows
+// up as a node_modules path when it loads, so the start-up guard
+// (runner/test/cli/startup-modules.test.ts) maps loaded chunks back to packages.
+const packagesOf = {};
+for (const [file, output] of Object.entries(result.metafile.outputs)) {
+  if (!file.endsWith(".js")) continue;
+  const names = new Set();
+  for (const input of Object.keys(output.inputs)) {
+    for (const m of input.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)) names.add(m[1]);
+  }
+  packagesOf[file.replace(/^dist\//, "")] = [...names].sort();
+}
+writeFileSync("dist/packages.json", `${JSON.stringify(packagesOf, null, 2)}\n`);
 
 // The dashboard `opsc serve` serves: runner/web -> dist/web, hashed names, every byte
 // from this package (no CDN, no web font), index.html pointing at what was built.

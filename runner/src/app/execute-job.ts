@@ -19,7 +19,7 @@ import { CredentialStore } from "../secrets/credential-store.js";
 import { Redactor } from "../secrets/redactor.js";
 import { runnerSecrets } from "../secrets/runner-secrets.js";
 import { createTransportFactory } from "../transports/transport-factory.js";
-import { loadPlan, type LoadedPlan } from "./load-plan.js";
+import { loadPlan, type LoadedPlan, type LoadedRepo } from "./load-plan.js";
 import { newRunId } from "../core/run-id.js";
 import { runPlan } from "../run/run-plan.js";
 
@@ -53,6 +53,11 @@ export interface ExecuteJobRequest {
   /** Told the plan before anything connects (progress views size themselves from it). */
   onPlan?: (loaded: LoadedPlan) => void;
   env?: NodeJS.ProcessEnv;
+  /**
+   * The repository already loaded and valid at `commit` (the server resolved
+   * the push with it): a webhook's run starts without reading it again.
+   */
+  repo?: LoadedRepo;
 }
 
 export interface ExecuteJobResult {
@@ -79,6 +84,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
       ...(request.shard ? { shard: request.shard } : {}),
       ...(request.selection ? { selection: request.selection } : {}),
     },
+    request.commit ? request.repo : undefined,
   );
   const { plan, model, files } = loaded;
   if (files.dirty && !request.allowDirty) throw dirtyTreeError(files.dirty);

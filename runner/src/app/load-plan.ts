@@ -76,11 +76,16 @@ export async function loadValidRepo(source: RepoSource): Promise<LoadedRepo> {
   return { model, files, warnings: diagnostics };
 }
 
+/**
+ * `loaded`: the repository already read and validated at `source.commit` (the
+ * server's model of a pushed commit), so it is not read and checked again.
+ */
 export async function loadPlan(
   source: RepoSource,
   request: Omit<PlanRequest, "commit">,
+  loaded?: LoadedRepo,
 ): Promise<LoadedPlan> {
-  const { model, files, warnings } = await loadValidRepo(source);
+  const { model, files, warnings } = loaded ?? (await loadValidRepo(source));
   const commit = files.commit ?? source.commit;
   const ref = request.ref ?? files.ref;
   const { plan, diagnostics: planProblems } = buildPlan(model, {

@@ -7,6 +7,7 @@ import type { JobDef, RepoModel } from "../core/repo-model.js";
 import { GitRepository } from "../git/git-repository.js";
 import { readLibraries } from "./read-libraries.js";
 import { loadRepo } from "../repo/load-repo.js";
+import type { RepoFiles } from "../repo/repo-files.js";
 import { changedPaths } from "../triggers/changed-paths.js";
 import { branchOf, jobsForPush } from "../triggers/match-push.js";
 
@@ -22,6 +23,8 @@ export interface PushResolution {
   changed: string[];
   jobs: JobDef[];
   model: RepoModel;
+  /** The files `model` was loaded from: a run at this commit reuses both. */
+  files: RepoFiles;
   /** Errors in the repository at the pushed commit; when present no job is selected. */
   errors: Diagnostic[];
   /** Why nothing runs, when nothing does. */
@@ -37,7 +40,7 @@ export async function resolvePush(
   const commit = files.commit!;
   const { model, diagnostics } = loadRepo(files, await readLibraries(files));
   const errors = diagnostics.filter((d) => d.severity === "error");
-  const base = { commit, model, errors };
+  const base = { commit, model, files, errors };
   const branch = branchOf(request.ref);
   if (branch === undefined)
     return { ...base, changed: [], jobs: [], reason: `${request.ref} is not a branch` };

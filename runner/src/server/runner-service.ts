@@ -8,6 +8,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Diagnostic } from "../core/diagnostic.js";
+import type { RepoFiles } from "../repo/repo-files.js";
 import type { AccessPolicy } from "../core/access-policy.js";
 import { errorText } from "../core/error-text.js";
 import { isOpscError, userError } from "../core/errors.js";
@@ -83,7 +84,7 @@ export class RunnerService {
   readonly scheduler: Scheduler;
   /** Events of the runs running here, for `GET /api/runs/:id/events`. */
   readonly events = new RunEventsHub();
-  private readonly models = new Map<string, { model: RepoModel; errors: Diagnostic[] }>();
+  private readonly models = new Map<string, { model: RepoModel; errors: Diagnostic[]; files?: RepoFiles }>();
   /** Hook secrets by commit, then by job: decrypted once a commit, never because of an unsigned request (see mirrorFetched). */
   private readonly hookSecrets = new Map<string, Promise<Map<string, HookSecret>>>();
   private inboxChain: Promise<void> = Promise.resolve();
@@ -371,11 +372,9 @@ export class RunnerService {
       return;
     }
     // The model resolvePush loaded serves the scheduler and later requests at this commit too.
-    this.remember(r.commit, { model: r.model, errors: r.errors });
+    this.remember(r.commit, { model: r.model, errors: r.errors, files: r.files });
     if (r.errors.length > 0)
       log.warn({ commit: r.commit, errors: r.errors.slice(0, 5) }, "repository does not validate");
-    if (p.ref === `refs/heads/${this.defaultBranch}`)
-      await this.refreshSchedules(r.commit, r.model, r.errors);
     if (r.jobs.length === 0) log.info({ commit: r.commit, reason: r.reason }, "push runs no job");
     for (const job of r.jobs) {
       this.submit(
@@ -391,6 +390,9 @@ export class RunnerService {
         },
       );
     }
+    // After the jobs are queued: a push's runs do not wait for the scheduler.
+    if (p.ref === `refs/heads/${this.defaultBranch}`)
+      await this.refreshSchedules(r.commit, r.model, r.errors);
   }
 
   private async processDispatch(entry: InboxEntry, log: Logger): Promise<void> {
@@ -714,8 +716,15 @@ export class RunnerService {
         log.warn({ target: event.target, outcome: event.outcome, reason: event.reason }, "target finished");
       }
     };
+    // The model the push was resolved with: the run does not load the repository again.
+    const known = this.models.get(item.commit);
+    const repo =
+      known?.files && known.errors.length === 0
+        ? { model: known.model, files: known.files, warnings: [] }
+        : undefined;
     try {
       const { summary } = await this.o.executor({
+        ...(repo ? { repo } : {}),
         repoDir: this.o.mirror.repoDir,
         gitdir: this.o.mirror.gitdir,
         commit: item.commit,
@@ -756,7 +765,10 @@ export class RunnerService {
     return hit;
   }
 
-  private remember(commit: string, loaded: { model: RepoModel; errors: Diagnostic[] }): void {
+  private remember(
+    commit: string,
+    loaded: { model: RepoModel; errors: Diagnostic[]; files?: RepoFiles },
+  ): void {
     this.models.set(commit, loaded);
     if (this.models.size > MODEL_CACHE) this.models.delete(this.models.keys().next().value!);
   }

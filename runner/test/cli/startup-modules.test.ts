@@ -35,7 +35,20 @@ const HEAVY = [
 
 let runs = 0;
 
-/** The npm packages a run of `opsc ARGS` loaded, by name. */
+/**
+ * Which npm packages each file of the bundle holds (written by scripts/build.mjs
+ * from esbuild's metafile): bundled packages load as chunks of dist/, not as
+ * node_modules paths.
+ */
+function bundledPackages(): Map<string, string[]> {
+  const map = JSON.parse(readFileSync(join(PROJECT_ROOT, "dist/packages.json"), "utf8")) as Record<
+    string,
+    string[]
+  >;
+  return new Map(Object.entries(map));
+}
+
+/** The npm packages a run of `opsc ARGS` loaded, by name, whether bundled or installed. */
 function packagesLoaded(args: string[], cwd = PROJECT_ROOT): Set<string> {
   const out = join(work, `modules-${runs++}.txt`);
   const register = `import { register } from "node:module"; register(${JSON.stringify(HOOKS)}, { data: { out: ${JSON.stringify(out)} } });`;
@@ -56,6 +69,15 @@ function packagesLoaded(args: string[], cwd = PROJECT_ROOT): Set<string> {
   const names = urls
     .map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1])
     .filter((n): n is string => n !== undefined);
+  const bundled = bundledPackages();
+  for (const u of urls) {
+    const file = /\/dist\/(.+\.js)$/.exec(u)?.[1];
+    if (file === undefined) continue;
+    const inside = bundled.get(file);
+    // A loaded file the map does not know would hide its packages from this guard.
+    expect(inside, `dist/${file} is not in dist/packages.json`).toBeDefined();
+    names.push(...inside!);
+  }
   return new Set(names);
 }
 

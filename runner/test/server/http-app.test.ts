@@ -116,6 +116,9 @@ describe("POST /webhooks/github", () => {
       push: false,
     });
     expect(executor.requests[0]!.trigger.kind).toBe("push");
+    // The run gets the repository the push was resolved with, at that commit: not loaded twice.
+    expect(executor.requests[0]!.repo?.files.commit).toBe(c2);
+    expect(executor.requests[0]!.repo?.model.jobs.has("web")).toBe(true);
     executor.release();
     await s.service.queue.idle();
   });

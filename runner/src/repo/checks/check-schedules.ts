@@ -3,8 +3,9 @@
  * scheduler (node-cron) and the tick calculator (cron-parser); zones must be
  * IANA names Intl knows.
  */
-import { CronExpressionParser } from "cron-parser";
-import cron from "node-cron";
+import { createRequire } from "node:module";
+import type { CronExpressionParser as Parser } from "cron-parser";
+import type cronType from "node-cron";
 import { errorText } from "../../core/error-text.js";
 import { closest } from "../closest.js";
 import type { RepoIndex } from "../repo-index.js";
@@ -15,6 +16,23 @@ let zones: Set<string> | undefined;
 function knownZones(): Set<string> {
   zones ??= new Set([...Intl.supportedValuesOf("timeZone"), "UTC", "Etc/UTC"]);
   return zones;
+}
+
+/**
+ * The two cron libraries, loaded on the first expression checked: cron-parser
+ * brings luxon, together a tenth of a second of loading that a repository
+ * without schedules (and every `opsc run` of one) should not pay. loadRepo is
+ * synchronous, hence require() rather than import().
+ */
+let cronLibraries: { parser: typeof Parser; cron: typeof cronType } | undefined;
+function cronLibs(): { parser: typeof Parser; cron: typeof cronType } {
+  if (!cronLibraries) {
+    const require = createRequire(import.meta.url);
+    const parser = (require("cron-parser") as typeof import("cron-parser")).CronExpressionParser;
+    const cron = require("node-cron") as typeof cronType & { default?: typeof cronType };
+    cronLibraries = { parser, cron: cron.default ?? cron };
+  }
+  return cronLibraries;
 }
 
 const zoneMemo = new Map<string, boolean>();
@@ -60,11 +78,11 @@ function checkCron(expression: string): string | undefined {
     return `a cron expression has 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; this one has ${fields.length}`;
   }
   try {
-    CronExpressionParser.parse(text, { tz: "UTC" });
+    cronLibs().parser.parse(text, { tz: "UTC" });
   } catch (e) {
     return errorText(e);
   }
-  if (!cron.validate(text)) return "the scheduler does not accept this expression";
+  if (!cronLibs().cron.validate(text)) return "the scheduler does not accept this expression";
   return undefined;
 }
 
