@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 import { environmentError } from "../core/errors.js";
 import type { Settings } from "../core/repo-model.js";
 import { Redactor } from "../secrets/redactor.js";
-import { TokenStore } from "../tokens/token-store.js";
+import { openTokenStore } from "../app/personal-tokens.js";
 import { AccessControl, type AccessEvent } from "./auth/access-control.js";
 import { OidcClient, type OidcSettings } from "./auth/oidc-client.js";
 import { SessionManager } from "./auth/session-manager.js";
@@ -105,7 +105,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const access = new AccessControl({
     logger,
     policy: () => service.accessPolicy(),
-    tokens: new TokenStore(path.resolve(o.state)),
+    tokens: openTokenStore(path.resolve(o.state)),
     sessions: new SessionManager(serverDir, o.oidc?.publicUrl ?? "opsc"),
     ...(o.oidc ? { oidc: new OidcClient(o.oidc) } : {}),
     ...(o.apiToken ? { bootstrapToken: o.apiToken } : {}),
