@@ -7,8 +7,7 @@
 import * as core from "@actions/core";
 import { errorText } from "../../runner/src/core/error-text.js";
 import { usageError } from "../../runner/src/core/errors.js";
-import { upsertPullRequestComment } from "../../runner/src/notify/pull-request-comment.js";
-import { renderReview } from "../../runner/src/review/render-diff.js";
+import { commentOnPullRequest, reviewReport } from "../../runner/src/app/review-report.js";
 import { mergeBaseOf, reviewCommits } from "../../runner/src/app/review-commits.js";
 import { findRepoRoot, locateGit } from "../../runner/src/app/workspace.js";
 import type { ActionInputs } from "./action-inputs.js";
@@ -57,7 +56,7 @@ export async function diffStep(
     );
   }
   const review = await reviewCommits({ gitdir, ...(root ? { root } : {}), base, head, at: now });
-  const markdown = renderReview(review, "markdown");
+  const markdown = reviewReport(review, "markdown");
   await core.summary.addRaw(markdown).write();
   const affected = review.diff.jobs.filter((j) => j.change !== "unchanged").map((j) => j.id);
   core.info(affected.length ? `jobs affected: ${affected.join(", ")}` : "no job is affected");
@@ -69,7 +68,7 @@ export async function diffStep(
   }
   try {
     const marker = commentMarker(inputs.relativeDir);
-    const done = await upsertPullRequestComment({
+    const done = await commentOnPullRequest({
       apiUrl: event.apiUrl,
       token: inputs.githubToken,
       repository: event.repository,

@@ -7,7 +7,7 @@
 import * as core from "@actions/core";
 import { usageError, userError } from "../../runner/src/core/errors.js";
 import { formatDiagnostics } from "../../runner/src/repo/format-diagnostics.js";
-import { renderRunReadme } from "../../runner/src/records/render-readme.js";
+import { runReport } from "../../runner/src/app/run-report.js";
 import { locateGit } from "../../runner/src/app/workspace.js";
 import { executeJob } from "../../runner/src/app/execute-job.js";
 import { resolvePush } from "../../runner/src/app/resolve-push.js";
@@ -76,7 +76,7 @@ export async function onPushStep(inputs: ActionInputs, event: GithubEvent): Prom
     );
     ids.push(run.id);
     if (run.result !== "success") failed.push(`${job.id} (${run.result})`);
-    summary.addRaw(`\n${renderRunReadme(run, { recordUrl: recordUrl(event, record) })}\n`);
+    summary.addRaw(`\n${runReport(run, { recordUrl: recordUrl(event, record) })}\n`);
   }
   await summary.write();
   core.setOutput("run-id", ids.join(" "));

@@ -5,7 +5,7 @@
  */
 import * as core from "@actions/core";
 import { locateGit } from "../../runner/src/app/workspace.js";
-import { renderRunReadme } from "../../runner/src/records/render-readme.js";
+import { runReport } from "../../runner/src/app/run-report.js";
 import { executeJob } from "../../runner/src/app/execute-job.js";
 import { ProgressView } from "../../runner/src/app/progress-view.js";
 import { parseShard, shardGroup } from "../../runner/src/app/shard-group.js";
@@ -44,7 +44,7 @@ export async function runStep(inputs: ActionInputs, event: GithubEvent): Promise
   core.info(
     `record: ${record.branch}:${record.path} (push: ${record.push.status}${record.push.reason ? `: ${record.push.reason}` : ""})`,
   );
-  await core.summary.addRaw(renderRunReadme(summary, { recordUrl: recordUrl(event, record) })).write();
+  await core.summary.addRaw(runReport(summary, { recordUrl: recordUrl(event, record) })).write();
   core.setOutput("run-id", summary.id);
   core.setOutput("result", summary.result);
   if (summary.result !== "success") core.setFailed(`run ${summary.id}: ${summary.result}`);

@@ -3,13 +3,12 @@
  * records index, one recorded run with its logs, the SSE stream of a run's
  * events, jobs with their plan and launch schema, targets, schedules and the
  * audit trail. Mounted behind the API's authentication in http-app.ts; the
- * work is done by the functions in dashboard-queries.ts.
+ * work is done by the functions in app/dashboard-queries.ts.
  */
 import path from "node:path";
 import express, { type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { RunEvent } from "../core/run-events.js";
-import { maskEventText } from "../secrets/mask-run-text.js";
 import type { Redactor } from "../secrets/redactor.js";
 import {
   auditView,
@@ -21,9 +20,11 @@ import {
   replayFromRecord,
   schedulesView,
   targetsView,
-} from "./dashboard-queries.js";
+  followerEvent,
+  openRunsIndex,
+} from "../app/dashboard-queries.js";
 import type { RunnerService } from "./runner-service.js";
-import { RunsIndex } from "../records/runs-index.js";
+import type { RunsIndex } from "../records/runs-index.js";
 
 export interface DashboardApiOptions {
   service: RunnerService;
@@ -53,7 +54,7 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
   const runsIndex = async (): Promise<RunsIndex> => {
     const branch = await recordsBranch(o.service);
     if (!index || index.branch !== branch)
-      index = new RunsIndex(o.service.repoDir, path.join(o.stateDir, "runs-index.json"), branch);
+      index = openRunsIndex(o.service.repoDir, path.join(o.stateDir, "runs-index.json"), branch);
     return index;
   };
 
@@ -158,7 +159,7 @@ async function streamEvents(o: DashboardApiOptions, id: string, req: Request, re
   });
   let n = 0;
   const send = (e: RunEvent): void => {
-    res.write(`id: ${++n}\nevent: ${e.type}\ndata: ${JSON.stringify(maskEventText(e, o.redactor))}\n\n`);
+    res.write(`id: ${++n}\nevent: ${e.type}\ndata: ${JSON.stringify(followerEvent(e, o.redactor))}\n\n`);
   };
   const end = (): void => {
     clearInterval(beat);

@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 import { environmentError } from "../core/errors.js";
 import type { Settings } from "../core/repo-model.js";
 import { Redactor } from "../secrets/redactor.js";
-import { TokenStore } from "../tokens/token-store.js";
+import { openTokenStore } from "../app/personal-tokens.js";
 import { AccessControl, type AccessEvent } from "./auth/access-control.js";
 import { OidcClient, type OidcSettings } from "./auth/oidc-client.js";
 import { SessionManager } from "./auth/session-manager.js";
@@ -103,7 +103,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     ...(o.toleranceMs !== undefined ? { toleranceMs: o.toleranceMs } : {}),
   });
   const serverDir = path.resolve(o.state, "server");
-  const tokens = new TokenStore(path.resolve(o.state));
+  const tokens = openTokenStore(path.resolve(o.state));
   const access = new AccessControl({
     logger,
     policy: () => service.accessPolicy(),

@@ -1,7 +1,7 @@
 /** `opsc diff BASE HEAD`: what a change does to every job, for pull-request review. */
 import { Command, Option } from "commander";
 import { usageError } from "../../core/errors.js";
-import { DIFF_FORMATS, renderReview, type DiffFormat } from "../../review/render-diff.js";
+import { DIFF_FORMATS, reviewReport, type DiffFormat } from "../../app/review-report.js";
 import { findRepoRoot, locateGit } from "../../app/workspace.js";
 
 interface DiffFlags {
@@ -47,6 +47,6 @@ Examples:
       const { reviewCommits } = await import("../../app/review-commits.js");
       const { gitdir, root } = locateGit(findRepoRoot(flags.repo));
       const review = await reviewCommits({ gitdir, ...(root ? { root } : {}), base, head, at });
-      process.stdout.write(renderReview(review, flags.format));
+      process.stdout.write(reviewReport(review, flags.format));
     });
 }

@@ -1,209 +1,16 @@
 /** `opsc secrets keygen|encrypt|decrypt|edit|set|updatekeys|rotate`: SOPS files for age, like the sops CLI. */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { chmod, mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { basename, dirname, join, relative, resolve, sep } from "node:path";
-import type * as Age from "age-encryption";
 import type { Command } from "commander";
-import { errorText } from "../../core/error-text.js";
-import { environmentError, isOpscError, usageError, userError } from "../../core/errors.js";
-import type * as CreationRules from "../../secrets/creation-rules.js";
-import type { CreationRule, SopsConfig } from "../../secrets/creation-rules.js";
-import type * as Identities from "../../secrets/identities.js";
-import type * as SopsFile from "../../secrets/sops-file.js";
-import type { SopsDocument, SopsFormat } from "../../secrets/sops-file.js";
-import type * as AddRecipient from "../../secrets/add-recipient.js";
-import { findUp } from "../../fs/find-up.js";
-import { writeFileAtomic } from "../../fs/write-file-atomic.js";
-import { SopsMap, type SopsNode } from "../../secrets/sops-tree.js";
+import { environmentError } from "../../core/errors.js";
+import type { FormatOpts, RuleOpts, SecretsWorkspace } from "../../app/secrets-workspace.js";
 
-// The crypto and YAML modules are loaded when a `secrets` command runs (the
-// preAction hook below), so `opsc --help` and `--version` stay quick.
-let age: typeof Age;
-let parseCreationRules: typeof CreationRules.parseCreationRules;
-let ruleForPath: typeof CreationRules.ruleForPath;
-let defaultKeyFile: typeof Identities.defaultKeyFile;
-let loadIdentities: typeof Identities.loadIdentities;
-let decryptSops: typeof SopsFile.decryptSops;
-let encryptSops: typeof SopsFile.encryptSops;
-let formatForPath: typeof SopsFile.formatForPath;
-let parseSopsText: typeof SopsFile.parseSopsText;
-let renderPlain: typeof SopsFile.renderPlain;
-let addRecipientToRule: typeof AddRecipient.addRecipientToRule;
+// The workspace (and with it the crypto and YAML modules) is loaded when a
+// `secrets` command runs (the preAction hook below), so `opsc --help` and
+// `--version` stay quick.
+let workspace: SecretsWorkspace;
 
-async function loadSecretsModules(): Promise<void> {
-  const [ageModule, rules, identities, sopsFile, addRecipient] = await Promise.all([
-    import("age-encryption"),
-    import("../../secrets/creation-rules.js"),
-    import("../../secrets/identities.js"),
-    import("../../secrets/sops-file.js"),
-    import("../../secrets/add-recipient.js"),
-  ]);
-  age = ageModule;
-  ({ parseCreationRules, ruleForPath } = rules);
-  ({ defaultKeyFile, loadIdentities } = identities);
-  ({ decryptSops, encryptSops, formatForPath, parseSopsText, renderPlain } = sopsFile);
-  ({ addRecipientToRule } = addRecipient);
-}
-
-const FORMATS = ["yaml", "json", "dotenv", "binary"];
-
-interface FormatOpts {
-  inputType?: string;
-}
-
-function formatOf(file: string, opts: FormatOpts): SopsFormat {
-  if (opts.inputType === undefined) return formatForPath(file);
-  if (!FORMATS.includes(opts.inputType)) {
-    throw usageError("secrets.bad-format", `--input-type must be one of ${FORMATS.join(", ")}`);
-  }
-  return opts.inputType as SopsFormat;
-}
-
-async function readText(file: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-      throw userError("secrets.file-missing", `${file} does not exist`, { hint: "check the path" });
-    }
-    throw environmentError("secrets.unreadable", `cannot read ${file}: ${errorText(e)}`);
-  }
-}
-
-interface FoundConfig {
-  config: SopsConfig;
-  dir: string;
-  path: string;
-}
-
-/** Looks for `.sops.yaml` from the file's folder upwards (or takes --config). */
-async function findConfig(file: string, explicit?: string): Promise<FoundConfig | undefined> {
-  if (explicit !== undefined) {
-    const text = await readText(explicit);
-    return { config: parseCreationRules(text, explicit), dir: dirname(resolve(explicit)), path: explicit };
-  }
-  const candidate = findUp([".sops.yaml", ".sops.yml"], dirname(resolve(file)));
-  if (candidate === undefined) return undefined;
-  const text = await readText(candidate);
-  return {
-    config: parseCreationRules(text, relative(process.cwd(), candidate) || basename(candidate)),
-    dir: dirname(candidate),
-    path: candidate,
-  };
-}
-
-/** The `.sops.yaml` text with `recipient` added to the rule with this path_regex. */
-async function ruleEdit(
-  pathRegex: string,
-  recipient: string,
-  explicit?: string,
-): Promise<{ path: string; text: string }> {
-  const found = await findConfig(join(process.cwd(), "keygen"), explicit);
-  if (!found) {
-    throw userError("secrets.no-config", "no .sops.yaml here or in any folder above", {
-      hint: "run it at the automation repository, or name the file with --config",
-    });
-  }
-  const shown = relative(process.cwd(), found.path) || found.path;
-  const { text } = addRecipientToRule(await readText(found.path), pathRegex, recipient, shown);
-  return { path: found.path, text };
-}
-
-interface RuleOpts {
-  age?: string;
-  config?: string;
-}
-
-async function creationRuleFor(
-  file: string,
-  opts: RuleOpts,
-): Promise<{ rule: CreationRule; yamlIndent?: number }> {
-  const found = await findConfig(file, opts.config);
-  const fromFlag = (opts.age ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "");
-  let rule: CreationRule | undefined;
-  if (found) {
-    const rel = relative(found.dir, resolve(file)).split(sep).join("/");
-    rule = ruleForPath(found.config, rel);
-    if (!rule && fromFlag.length === 0) {
-      throw userError("secrets.no-creation-rule", `no creation rule in ${found.path} matches ${rel}`, {
-        hint: "add a rule whose path_regex matches this file, or pass --age age1...",
-      });
-    }
-  }
-  const base: CreationRule = rule ?? {
-    recipients: [],
-    rule: { kind: "unencrypted_suffix", value: "_unencrypted" },
-    macOnlyEncrypted: false,
-  };
-  const recipients = fromFlag.length > 0 ? fromFlag : base.recipients;
-  if (recipients.length === 0) {
-    throw userError("secrets.no-recipients", `no age recipient for ${file}`, {
-      hint: "create .sops.yaml with a creation rule (see `opsc secrets encrypt --help`), or pass --age age1...",
-    });
-  }
-  return {
-    rule: { ...base, recipients },
-    ...(found?.config.yamlIndent !== undefined ? { yamlIndent: found.config.yamlIndent } : {}),
-  };
-}
-
-/** Encrypts a new file for the recipients its creation rule (or --age) names, and writes it in place. */
-async function encryptByRules(
-  file: string,
-  branches: SopsMap[],
-  format: SopsFormat,
-  opts: RuleOpts,
-): Promise<CreationRule> {
-  const { rule, yamlIndent } = await creationRuleFor(file, opts);
-  const out = await encryptSops(branches, format, {
-    recipients: rule.recipients,
-    rule: rule.rule,
-    macOnlyEncrypted: rule.macOnlyEncrypted,
-    ...(yamlIndent !== undefined ? { indent: yamlIndent } : {}),
-  });
-  writeFileAtomic(file, out);
-  return rule;
-}
-
-async function openFile(file: string, format: SopsFormat): Promise<SopsDocument> {
-  const { identities, sources } = await loadIdentities();
-  if (identities.length === 0) {
-    throw userError("secrets.no-identity", `no age identity is configured, so ${file} cannot be decrypted`, {
-      hint: `set SOPS_AGE_KEY_FILE to your identity file, set SOPS_AGE_KEY, or create ${defaultKeyFile()} with \`opsc secrets keygen\``,
-    });
-  }
-  try {
-    return await decryptSops(await readText(file), format, identities, { file });
-  } catch (e) {
-    if (isOpscError(e) && e.code === "secrets.no-identity") {
-      throw userError(e.code, e.message, {
-        hint: `${e.hint ?? ""} (identities were read from: ${sources.join(", ")})`,
-      });
-    }
-    throw e;
-  }
-}
-
-/** Writes a document back for the same recipients, rule and data key; unchanged values keep their ciphertext. */
-async function reseal(
-  file: string,
-  doc: SopsDocument,
-  branches: SopsMap[],
-  recipients?: string[],
-  freshKey = false,
-): Promise<void> {
-  const text = await encryptSops(branches, doc.format, {
-    recipients: recipients ?? doc.metadata.age.map((a) => a.recipient),
-    rule: doc.metadata.rule,
-    macOnlyEncrypted: doc.metadata.macOnlyEncrypted,
-    ...(freshKey ? {} : { previous: doc }),
-  });
-  writeFileAtomic(file, text);
+async function loadWorkspace(): Promise<void> {
+  ({ secretsWorkspace: workspace } = await import("../../app/secrets-workspace.js"));
 }
 
 function readStdin(): Promise<string> {
@@ -215,31 +22,6 @@ function readStdin(): Promise<string> {
     process.stdin.on("data", (c: Buffer) => chunks.push(c));
     process.stdin.on("end", () => resolvePromise(Buffer.concat(chunks).toString("utf8")));
     process.stdin.on("error", reject);
-  });
-}
-
-function setPath(branch: SopsMap, path: string[], value: string): void {
-  let node: SopsMap = branch;
-  path.forEach((key, i) => {
-    if (i === path.length - 1) {
-      node.set(key, value);
-      return;
-    }
-    let next: SopsNode | undefined = node.get(key);
-    if (!(next instanceof SopsMap)) {
-      if (next !== undefined && next !== null) {
-        throw userError(
-          "secrets.key-conflict",
-          `"${path.slice(0, i + 1).join(".")}" holds a value, not a mapping`,
-          {
-            hint: "choose another key path, or remove that value first with `opsc secrets edit`",
-          },
-        );
-      }
-      next = new SopsMap();
-      node.set(key, next);
-    }
-    node = next;
   });
 }
 
@@ -288,7 +70,7 @@ Examples:
 
 See docs/secrets.md.`,
     )
-    .hook("preAction", loadSecretsModules);
+    .hook("preAction", loadWorkspace);
 
   secrets
     .command("keygen")
@@ -314,36 +96,12 @@ It never overwrites an existing file. Without --add-to-rule, put the printed rec
 the new key reads existing files only after \`opsc secrets updatekeys FILE\` on each of them.`,
     )
     .action(async (opts: { out?: string; pq?: boolean; addToRule?: string; config?: string }) => {
-      const file = opts.out ?? defaultKeyFile();
-      if (existsSync(file)) {
-        throw userError("secrets.keygen-exists", `${file} already exists; not overwriting an identity`, {
-          hint:
-            "choose another file with --out, or keep using the existing identity (`grep 'public key' " +
-            file +
-            "`)",
-        });
-      }
-      const identity = opts.pq ? await age.generateHybridIdentity() : await age.generateX25519Identity();
-      const recipient = await age.identityToRecipient(identity);
-      // The rule is checked before the identity is written: a typo leaves no orphan key behind.
-      const edit =
-        opts.addToRule === undefined ? undefined : await ruleEdit(opts.addToRule, recipient, opts.config);
-      await mkdir(dirname(resolve(file)), { recursive: true, mode: 0o700 });
-      const handle = await open(file, "wx", 0o600);
-      try {
-        await handle.writeFile(
-          `# created: ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}\n# public key: ${recipient}\n${identity}\n`,
-        );
-        await handle.chmod(0o600);
-      } finally {
-        await handle.close();
-      }
+      const { file, recipient, rulePath } = await workspace.keygen(opts);
       process.stderr.write(`Wrote the identity to ${file} (mode 0600). Recipient:\n`);
       process.stdout.write(`${recipient}\n`);
-      if (edit) {
-        writeFileAtomic(edit.path, edit.text);
+      if (rulePath !== undefined) {
         process.stderr.write(
-          `Added it to the creation rule ${opts.addToRule} in ${edit.path}. It can read existing files\n` +
+          `Added it to the creation rule ${opts.addToRule} in ${rulePath}. It can read existing files\n` +
             `once you run \`opsc secrets updatekeys FILE\` on each file that rule covers (then commit them).\n`,
         );
       }
@@ -369,16 +127,8 @@ Examples:
   $ opsc secrets encrypt --age age1qqq... notes.json`,
     )
     .action(async (file: string, opts: RuleOpts & FormatOpts) => {
-      const format = formatOf(file, opts);
-      const text = await readText(file);
-      const branches = parseSopsText(text, format, file);
-      if (branches[0]?.has("sops")) {
-        throw userError("secrets.already-encrypted", `${file} is already encrypted`, {
-          hint: "use `opsc secrets edit` to change it, or `opsc secrets updatekeys` for new recipients",
-        });
-      }
-      const rule = await encryptByRules(file, branches, format, opts);
-      process.stderr.write(`Encrypted ${file} for ${rule.recipients.length} recipient(s).\n`);
+      const recipients = await workspace.encrypt(file, opts);
+      process.stderr.write(`Encrypted ${file} for ${recipients} recipient(s).\n`);
     });
 
   secrets
@@ -396,8 +146,7 @@ Examples:
 Nothing is printed unless the whole file decrypts and its MAC matches.`,
     )
     .action(async (file: string, opts: FormatOpts) => {
-      const doc = await openFile(file, formatOf(file, opts));
-      process.stdout.write(renderPlain(doc.branches, doc.format));
+      process.stdout.write(await workspace.decrypt(file, opts));
     });
 
   secrets
@@ -418,44 +167,9 @@ Examples:
   $ EDITOR="code --wait" opsc secrets edit credentials/staging.sops.yaml`,
     )
     .action(async (file: string, opts: FormatOpts & RuleOpts) => {
-      const format = formatOf(file, opts);
-      const exists = existsSync(file);
-      const doc = exists ? await openFile(file, format) : undefined;
-      const before = doc ? renderPlain(doc.branches, format) : format === "json" ? "{}\n" : "";
-      const dir = await mkdtemp(join(tmpdir(), "opsc-edit-"));
-      try {
-        await chmod(dir, 0o700);
-        const tmp = join(dir, basename(file).replace(/\.sops(\.[^.]+)$/, "$1"));
-        await writeFile(tmp, before, { mode: 0o600, flag: "wx" });
-        await runEditor(tmp);
-        const after = await readFile(tmp, "utf8");
-        if (after === before) {
-          process.stderr.write(`No changes; ${file} left as it was.\n`);
-          return;
-        }
-        let branches: SopsMap[];
-        try {
-          branches = parseSopsText(after, format, basename(file));
-        } catch (e) {
-          if (isOpscError(e)) {
-            throw userError(
-              e.code,
-              `your edit is not valid: ${e.message}${e.position ? ` (line ${e.position.line})` : ""}`,
-              {
-                hint: "nothing was written; run `opsc secrets edit` again and fix it",
-              },
-            );
-          }
-          throw e;
-        }
-        if (doc) await reseal(file, doc, branches);
-        else {
-          await encryptByRules(file, branches, format, opts);
-        }
-        process.stderr.write(`Saved ${file}.\n`);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
-      }
+      if ((await workspace.edit(file, opts, runEditor)) === "unchanged")
+        process.stderr.write(`No changes; ${file} left as it was.\n`);
+      else process.stderr.write(`Saved ${file}.\n`);
     });
 
   secrets
@@ -475,42 +189,12 @@ Examples:
   $ printf '%s' "$API_TOKEN" | opsc secrets set credentials/prod.sops.yaml api.token`,
     )
     .action(async (file: string, keypath: string, opts: RuleOpts) => {
-      const path = keypath.split(".");
-      if (keypath === "" || path.some((p) => p === "") || path[0] === "sops") {
-        throw usageError("secrets.bad-keypath", `"${keypath}" is not a key path`, {
-          hint: "write dotted keys such as ssh.private_key",
-        });
-      }
-      const format = formatForPath(file);
-      if (format === "binary" || (format === "dotenv" && path.length > 1)) {
-        throw usageError("secrets.bad-keypath", `cannot set a key path in a ${format} file`, {
-          hint: "use a YAML or JSON file",
-        });
-      }
+      // A bad key path is refused before the value is read.
+      workspace.checkKeyPath(file, keypath);
       let value = await readStdin();
       if (value.endsWith("\n") && value.indexOf("\n") === value.length - 1)
         value = value.replace(/\r?\n$/, "");
-      const exists = existsSync(file);
-      if (exists) {
-        const doc = await openFile(file, format);
-        const branches = doc.branches.length > 0 ? doc.branches : [new SopsMap()];
-        setPath(branches[0] as SopsMap, path, value);
-        await reseal(file, doc, branches);
-      } else {
-        const branch = new SopsMap();
-        setPath(branch, path, value);
-        const { rule, yamlIndent } = await creationRuleFor(file, opts);
-        await mkdir(dirname(resolve(file)), { recursive: true });
-        writeFileAtomic(
-          file,
-          await encryptSops([branch], format, {
-            recipients: rule.recipients,
-            rule: rule.rule,
-            macOnlyEncrypted: rule.macOnlyEncrypted,
-            ...(yamlIndent !== undefined ? { indent: yamlIndent } : {}),
-          }),
-        );
-      }
+      await workspace.set(file, keypath, value, opts);
       process.stderr.write(`Set ${keypath} in ${file}.\n`);
     });
 
@@ -529,16 +213,11 @@ Example:
   $ opsc secrets updatekeys credentials/prod.sops.yaml`,
     )
     .action(async (file: string, opts: RuleOpts) => {
-      const doc = await openFile(file, formatForPath(file));
-      const { rule } = await creationRuleFor(file, opts);
-      const old = doc.metadata.age.map((a) => a.recipient);
-      const added = rule.recipients.filter((r) => !old.includes(r));
-      const removed = old.filter((r) => !rule.recipients.includes(r));
+      const { added, removed } = await workspace.updateKeys(file, opts);
       if (added.length === 0 && removed.length === 0) {
         process.stderr.write(`${file}: recipients already up to date.\n`);
         return;
       }
-      await reseal(file, doc, doc.branches, rule.recipients);
       for (const r of added) process.stderr.write(`+ ${r}\n`);
       for (const r of removed) process.stderr.write(`- ${r}\n`);
       if (removed.length > 0)
@@ -562,18 +241,7 @@ Examples:
   $ opsc secrets rotate --rm-age age1old... credentials/prod.sops.yaml`,
     )
     .action(async (file: string, opts: { addAge?: string; rmAge?: string }) => {
-      const doc = await openFile(file, formatForPath(file));
-      const list = (s?: string) =>
-        (s ?? "")
-          .split(",")
-          .map((x) => x.trim())
-          .filter((x) => x !== "");
-      const remove = list(opts.rmAge);
-      const recipients = [
-        ...doc.metadata.age.map((a) => a.recipient).filter((r) => !remove.includes(r)),
-        ...list(opts.addAge),
-      ];
-      await reseal(file, doc, doc.branches, [...new Set(recipients)], true);
-      process.stderr.write(`Rotated the data key of ${file} (${recipients.length} recipient(s)).\n`);
+      const recipients = await workspace.rotate(file, opts);
+      process.stderr.write(`Rotated the data key of ${file} (${recipients} recipient(s)).\n`);
     });
 }

@@ -3,10 +3,7 @@ import { Command, Option } from "commander";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { textTable } from "../../core/text-table.js";
-import { planTarget } from "../../plan/plan-target.js";
-import type { RepoModel, TargetDef } from "../../core/repo-model.js";
-import { Redactor } from "../../secrets/redactor.js";
-import { checkTargets } from "../../transports/check-targets.js";
+import type { RepoModel } from "../../core/repo-model.js";
 import { intFlag } from "../input-flags.js";
 import { findRepoRoot } from "../../app/workspace.js";
 
@@ -69,30 +66,14 @@ to such a host. See docs/ssh.md.`,
     )
     .action(
       async (selector: string[], opts: { repo?: string; parallel: number; timeout: number } & FormatOpts) => {
-        const root = findRepoRoot(opts.repo);
         // Loaded on use, so `opsc --help` and `--version` stay quick.
-        const [{ loadValidRepo }, { CredentialStore }, { createTransportFactory }] = await Promise.all([
-          import("../../app/load-plan.js"),
-          import("../../secrets/credential-store.js"),
-          import("../../transports/transport-factory.js"),
-        ]);
-        const { model, files } = await loadValidRepo({ repoDir: root });
-        const chosen = await select(model, selector);
-        if (chosen.length === 0)
-          throw userError("targets.none", `no target matches ${selector.join(" ") || "(all)"}`);
-        const redactor = new Redactor();
-        const credentials = CredentialStore.forFiles(files.files, redactor);
-        const factory = createTransportFactory({
-          redactor,
-          connectTimeoutMs: opts.timeout,
-          credentials,
+        const { checkRepoTargets } = await import("../../app/check-targets.js");
+        const clean = await checkRepoTargets({
+          repoDir: findRepoRoot(opts.repo),
+          selector,
+          parallel: opts.parallel,
+          timeoutMs: opts.timeout,
         });
-        const results = await checkTargets(
-          chosen.map((t) => planTarget(model, t)),
-          factory.transportFor,
-          { parallel: opts.parallel, timeoutMs: opts.timeout },
-        );
-        const clean = redactor.redactDeep(results);
         if (wantsJson(opts)) {
           process.stdout.write(`${JSON.stringify(clean, null, 2)}\n`);
         } else {
@@ -145,16 +126,4 @@ async function show(model: RepoModel, name: string, json: boolean): Promise<stri
   const lines = [`${name}${t.host ? ` (${t.host})` : ""}`, `labels: ${JSON.stringify(t.labels)}`, "vars:"];
   for (const [k, v] of Object.entries(vars)) lines.push(`  ${k} = ${JSON.stringify(v)}    # ${from[k]}`);
   return `${lines.join("\n")}\n`;
-}
-
-async function select(model: RepoModel, selector: string[]): Promise<TargetDef[]> {
-  const { selectTargets } = await import("../../plan/select-targets.js");
-
-  const match = Object.fromEntries(
-    selector
-      .filter((s) => s.includes("="))
-      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-  );
-  const names = selector.filter((s) => !s.includes("="));
-  return selectTargets(model.targets.values(), {}, { ...(names.length ? { names } : {}), match });
 }

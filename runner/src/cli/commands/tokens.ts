@@ -12,8 +12,8 @@ function stateOf(opts: { state?: string }): string {
 
 /** The store is loaded on use, so other commands do not pay for it. */
 async function store(opts: { state?: string }) {
-  const { TokenStore } = await import("../../tokens/token-store.js");
-  return new TokenStore(stateOf(opts));
+  const { openTokenStore } = await import("../../app/personal-tokens.js");
+  return openTokenStore(stateOf(opts));
 }
 
 export function register(program: Command): void {

@@ -10,7 +10,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { may, rolesOf, type AccessPolicy, type Identity, type Permission } from "../../core/access-policy.js";
-import type { TokenStore } from "../../tokens/token-store.js";
+import type { TokenStore } from "../../app/personal-tokens.js";
 import { FailureLimiter } from "./failure-limiter.js";
 import type { OidcClient } from "./oidc-client.js";
 import { ACCESS_TTL_S, SESSION_TTL_S, type SessionManager, type SessionTokens } from "./session-manager.js";

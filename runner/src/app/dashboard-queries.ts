@@ -20,8 +20,10 @@ import {
   verifyRecords,
   type RecordsSource,
 } from "../records/records-branch.js";
-import type { RunnerService } from "./runner-service.js";
-import type { RunsIndex } from "../records/runs-index.js";
+import type { RunnerService } from "../server/runner-service.js";
+import { RunsIndex } from "../records/runs-index.js";
+import { maskEventText } from "../secrets/mask-run-text.js";
+import type { Redactor } from "../secrets/redactor.js";
 
 /** Next fire times shown per schedule. */
 const NEXT_TIMES = 3;
@@ -255,4 +257,14 @@ export async function checkInputs(
     }
   }
   return { problems };
+}
+
+/** The runs page's index of the records branch, kept in the server's state directory. */
+export function openRunsIndex(repoDir: string, file: string, branch: string): RunsIndex {
+  return new RunsIndex(repoDir, file, branch);
+}
+
+/** A run event as a follower may see it: output text masked (the engine masked it already; this is the door's own guard). */
+export function followerEvent(event: RunEvent, redactor: Redactor): RunEvent {
+  return maskEventText(event, redactor);
 }

@@ -1,0 +1,200 @@
+/**
+ * The life of a work item: journaled when accepted, queued by concurrency
+ * group, run at its exact commit through the injected JobExecutor, journaled
+ * again at each change, and resumed (or marked cut off) at start.
+ */
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { errorText } from "../core/error-text.js";
+import type { Trigger } from "../core/plan-model.js";
+import type { JobDef } from "../core/repo-model.js";
+import type { RunEvent } from "../core/run-events.js";
+import type { RepoMirror } from "../git/repo-mirror.js";
+import type { Clock } from "./clock.js";
+import type { ModelCache } from "./model-cache.js";
+import type { RunEventsHub } from "./run-events-hub.js";
+import type { JobExecutor } from "./job-executor.js";
+import { RunQueue } from "./run-queue.js";
+import type { ServerMetrics } from "./server-metrics.js";
+import type { StateStore } from "./state-store.js";
+import type { WorkItem } from "./work-item.js";
+
+export interface WorkItemsOptions {
+  store: StateStore;
+  mirror: RepoMirror;
+  executor: JobExecutor;
+  logger: Logger;
+  metrics: ServerMetrics;
+  clock: Clock;
+  /** Runs at once. */
+  limit: number;
+  /** Push records to the remote after each run. */
+  push: boolean;
+  /** Where the runs' events go for live followers (`GET /api/runs/:id/events`). */
+  events: RunEventsHub;
+  /** Models already loaded: a run at a commit whose files are known does not read them again. */
+  models: ModelCache;
+}
+
+export class WorkItems {
+  readonly queue: RunQueue;
+
+  constructor(private readonly o: WorkItemsOptions) {
+    this.queue = new RunQueue({
+      limit: o.limit,
+      execute: (item, signal) => this.execute(item, signal),
+      onChange: (item) => this.changed(item),
+      now: () => o.clock.now(),
+    });
+  }
+
+  /** Queues journaled work again; a run cut off mid-way is marked so, not repeated. */
+  resume(): void {
+    for (const item of this.o.store.journaled()) {
+      if (item.status === "running") {
+        // Cut off mid-run: the records' crash journal records it as interrupted; running it again could repeat side effects.
+        item.status = "failed";
+        item.result = "interrupted";
+        item.reason = "the runner stopped while this ran";
+        item.finishedAt = this.o.clock.now().toISOString();
+        this.o.store.finish(item);
+        this.o.logger.warn({ job: item.job, item: item.id }, "run was cut off by a restart");
+      } else {
+        this.o.logger.info({ job: item.job, item: item.id }, "resuming journaled work");
+        this.queue.enqueue(item);
+      }
+    }
+  }
+
+  /** Every run this runner knows: queued and running first, then finished, newest first. */
+  runs(limit: number): WorkItem[] {
+    return [...this.queue.items(), ...this.o.store.finished(limit)].slice(0, limit);
+  }
+
+  submit(
+    job: JobDef,
+    commit: string,
+    ref: string,
+    inputs: Record<string, unknown>,
+    trigger: Trigger,
+  ): WorkItem {
+    const item = this.newItem(job, commit, ref, inputs, trigger);
+    // Journal before queueing: from here a restart resumes it.
+    this.o.store.save(item);
+    this.o.logger.info({ job: job.id, item: item.id, commit, trigger: trigger.kind }, "work accepted");
+    return this.queue.enqueue(item);
+  }
+
+  /** Journals an item that will not run, as failed with the reason. */
+  refuse(
+    job: JobDef,
+    commit: string,
+    ref: string,
+    inputs: Record<string, unknown>,
+    trigger: Trigger,
+    reason: string,
+  ): void {
+    const item = this.newItem(job, commit, ref, inputs, trigger);
+    item.status = "failed";
+    item.reason = reason;
+    item.finishedAt = item.acceptedAt;
+    this.o.store.finish(item);
+  }
+
+  private newItem(
+    job: JobDef,
+    commit: string,
+    ref: string,
+    inputs: Record<string, unknown>,
+    trigger: Trigger,
+  ): WorkItem {
+    const now = this.o.clock.now();
+    return {
+      id: `${now
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d+Z$/, "Z")}-${job.id.replace(/\//g, "-")}-${randomBytes(3).toString("hex")}`,
+      job: job.id,
+      commit,
+      ref,
+      inputs,
+      trigger,
+      ...(job.concurrency ? { concurrency: job.concurrency } : {}),
+      acceptedAt: now.toISOString(),
+      status: "queued",
+    };
+  }
+
+  private changed(item: WorkItem): void {
+    if (item.status === "queued" || item.status === "running") this.o.store.save(item);
+    else {
+      this.o.store.finish(item);
+      this.o.events.end(item.id);
+    }
+    if (item.status === "skipped" || item.status === "cancelled") {
+      this.o.logger.info({ job: item.job, item: item.id, reason: item.reason }, `work ${item.status}`);
+    }
+    this.o.metrics.queueDepth.set(this.queue.depth);
+    this.o.metrics.running.set(this.queue.active);
+  }
+
+  private async execute(item: WorkItem, signal: AbortSignal): Promise<void> {
+    let log = this.o.logger.child({ job: item.job, item: item.id });
+    let startedLogged = false;
+    this.o.events.begin(item.id);
+    const onEvent = (event: RunEvent): void => {
+      this.o.events.publish(item.id, event);
+      this.o.metrics.observe(item.job, event);
+      if (event.type === "run.started") {
+        item.runId = event.runId;
+        log = log.child({ runId: event.runId });
+        startedLogged = true;
+        this.o.store.save(item);
+        log.info({ targets: event.targets.length, commit: item.commit }, "run started");
+      } else if (event.type === "step.finished") {
+        log.info(
+          { target: event.target, step: event.step, outcome: event.outcome, ms: event.ms },
+          "step finished",
+        );
+      } else if (event.type === "target.finished" && event.outcome !== "ok" && event.outcome !== "changed") {
+        log.warn({ target: event.target, outcome: event.outcome, reason: event.reason }, "target finished");
+      }
+    };
+    // The model the push was resolved with: the run does not load the repository again.
+    const known = this.o.models.known(item.commit);
+    const repo =
+      known?.files && known.errors.length === 0
+        ? { model: known.model, files: known.files, warnings: [] }
+        : undefined;
+    try {
+      const { summary } = await this.o.executor({
+        ...(repo ? { repo } : {}),
+        repoDir: this.o.mirror.repoDir,
+        gitdir: this.o.mirror.gitdir,
+        commit: item.commit,
+        ...(item.ref ? { ref: item.ref } : {}),
+        job: item.job,
+        inputs: item.inputs,
+        trigger: { ...item.trigger, detail: { ...item.trigger.detail, item: item.id } },
+        push: this.o.push,
+        signal,
+        listeners: [onEvent],
+      });
+      item.runId = summary.id;
+      item.result = summary.result;
+      if (summary.result === "cancelled" || summary.result === "interrupted") item.status = "cancelled";
+      this.o.metrics.runs.inc({ job: item.job, result: summary.result });
+      // The child logger carries runId from run.started; a run that never started adds it here, once.
+      (startedLogged ? log : log.child({ runId: summary.id })).info(
+        { result: summary.result },
+        "run finished",
+      );
+    } catch (e) {
+      this.o.metrics.runs.inc({ job: item.job, result: "error" });
+      log.error({ err: errorText(e) }, "run could not start or finish");
+      throw e;
+    } finally {
+      this.o.events.end(item.id);
+    }
+  }
+}
