@@ -1,9 +1,10 @@
 /** `opsc targets check [SELECTOR]`: can we reach them, is each the host we pinned, how fast. */
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { userError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
 import { textTable } from "../../core/text-table.js";
 import type { RepoModel } from "../../core/repo-model.js";
+import { formatOption, jsonAlias, wantsJson, type FormatOpts } from "../format-option.js";
 import { intFlag } from "../input-flags.js";
 import { findRepoRoot } from "../../app/workspace.js";
 
@@ -95,24 +96,6 @@ to such a host. See docs/ssh.md.`,
         if (clean.some((r) => !r.ok)) process.exitCode = EXIT.failed;
       },
     );
-}
-
-interface FormatOpts {
-  format: "text" | "json";
-  json?: boolean;
-}
-
-function formatOption(): Option {
-  return new Option("--format <format>", "output format").choices(["text", "json"]).default("text");
-}
-
-/** The old spelling, kept working for scripts; hidden from --help. */
-function jsonAlias(): Option {
-  return new Option("--json", "same as --format json (deprecated)").hideHelp();
-}
-
-function wantsJson(opts: FormatOpts): boolean {
-  return opts.format === "json" || opts.json === true;
 }
 
 async function show(model: RepoModel, name: string, json: boolean): Promise<string> {

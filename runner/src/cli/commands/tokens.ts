@@ -1,7 +1,9 @@
 /** `opsc tokens create|list|revoke`: personal API tokens of `opsc serve`, kept in its state directory. */
 import { Command } from "commander";
 import { usageError } from "../../core/errors.js";
+import { textTable } from "../../core/text-table.js";
 import { parseDuration } from "../../repo/duration.js";
+import { formatOption, jsonAlias, wantsJson, type FormatOpts } from "../format-option.js";
 
 const STATE_HELP = "the server's state directory (default: $OPSC_STATE_DIR or ./.opsc-state)";
 const write = (s: string): void => void process.stdout.write(s);
@@ -74,34 +76,28 @@ Examples:
     .command("list")
     .description("List tokens: name, user, created, expires, state (never the token)")
     .option("--state <dir>", STATE_HELP)
-    .option("--json", "print JSON")
+    .addOption(formatOption())
+    .addOption(jsonAlias())
     .addHelpText(
       "after",
       `
 Examples:
   $ opsc tokens list --state /var/lib/opsc
-  $ opsc tokens list --state /var/lib/opsc --json`,
+  $ opsc tokens list --state /var/lib/opsc --format json | jq -r '.[] | select(.state == "live") | .name'`,
     )
-    .action(async (opts: { state?: string; json?: boolean }) => {
+    .action(async (opts: { state?: string } & FormatOpts) => {
       const now = Date.now();
       const list = (await store(opts)).list().map(({ sha256: _hash, ...t }) => ({
         ...t,
         state: t.revokedAt ? "revoked" : t.expiresAt && Date.parse(t.expiresAt) <= now ? "expired" : "live",
       }));
-      if (opts.json) return write(`${JSON.stringify(list, null, 2)}\n`);
+      if (wantsJson(opts)) return write(`${JSON.stringify(list, null, 2)}\n`);
       if (list.length === 0) return write("no tokens\n");
       const rows = [
         ["NAME", "USER", "CREATED", "EXPIRES", "STATE"],
         ...list.map((t) => [t.name, t.user, t.createdAt, t.expiresAt ?? "never", t.state]),
       ];
-      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      for (const r of rows)
-        write(
-          `${r
-            .map((c, i) => c.padEnd(widths[i]!))
-            .join("  ")
-            .trimEnd()}\n`,
-        );
+      write(`${textTable(rows).join("\n")}\n`);
     });
   tokens
     .command("revoke")
