@@ -104,6 +104,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
   const serverDir = path.resolve(o.state, "server");
   const tokens = openTokenStore(path.resolve(o.state));
+  let accessRecords: Promise<void> = Promise.resolve();
   const access = new AccessControl({
     logger,
     policy: () => service.accessPolicy(),
@@ -116,8 +117,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     onEvent: (event) => {
       if (!o.recordAccess) return;
       const record = o.recordAccess;
-      void service
-        .headSettings()
+      // One after the other: the audit trail keeps the order things happened in (created before revoked).
+      accessRecords = accessRecords
+        .then(() => service.headSettings())
         .then((settings) => record(mirror.repoDir, settings.records, event))
         .catch((e: unknown) => {
           logger.error({ err: errorText(e), event: event.event }, "cannot record the access event");
