@@ -10,7 +10,6 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fetchLibrary, libraryCacheDir } from "../../src/git/library-cache.js";
 import { startGitHttpServer, type GitHttpServer } from "./git-http-server.js";
 import { PROJECT_ROOT } from "./opsc-cli.js";
 
@@ -90,20 +89,4 @@ export async function serveProjectRepository(main = git("rev-parse", "HEAD")): P
       fs.rmSync(root, { recursive: true, force: true });
     },
   };
-}
-
-/**
- * Fills `cacheDir` (an OPSC_CACHE_DIR) with this project's repository, as the
- * first `opsc validate` on a machine does, so that CLI runs started with
- * spawnSync (which would block the loopback server) find the standard library
- * in the cache and need no network.
- */
-export async function seedProjectLibraryCache(cacheDir: string): Promise<void> {
-  const remote = await serveProjectRepository();
-  try {
-    const env = { OPSC_CACHE_DIR: cacheDir, ...remote.env };
-    await fetchLibrary(libraryCacheDir(PROJECT_URL, env), PROJECT_URL, undefined, env);
-  } finally {
-    await remote.close();
-  }
 }
