@@ -9,7 +9,7 @@
  * (then the entry is fetched again from scratch).
  */
 import type { Diagnostic } from "../core/diagnostic.js";
-import { environmentError } from "../core/errors.js";
+import { environmentError, isOpscError, OpscError } from "../core/errors.js";
 import { displayUrl } from "../git/display-url.js";
 import type { AuthCallback } from "../git/remote-auth.js";
 import { planLibraries, type LibraryPin, LOCK_FILE } from "../repo/library-lock.js";
@@ -95,10 +95,24 @@ async function readPinned(
   env: NodeJS.ProcessEnv,
 ): Promise<LoadedLibrary | Diagnostic> {
   const gitdir = libraryCacheDir(pin.url, env);
+  // Which library needed the fetch, and why: the remote's own error names only its URL.
+  const fetch = async (why: string): Promise<void> => {
+    try {
+      await fetchLibrary(gitdir, pin.url, onAuth, env);
+    } catch (e) {
+      if (!isOpscError(e)) throw e;
+      throw new OpscError(e.kind, e.code, `library "${pin.name}" ${why}; ${e.message}`, {
+        ...(e.hint !== undefined ? { hint: e.hint } : {}),
+        position: pin.at,
+        cause: e,
+      });
+    }
+  };
+  const pinned = `(${LOCK_FILE} pins ${pin.commit.slice(0, 12)})`;
   let state = await commitState(gitdir, pin.commit);
   if (state === "damaged") discardLibraryCache(gitdir);
   if (state !== "present") {
-    await fetchLibrary(gitdir, pin.url, onAuth);
+    await fetch(`${pinned} is not in this machine's library cache`);
     state = await commitState(gitdir, pin.commit);
     if (state !== "present") return commitMissing(pin);
   }
@@ -113,7 +127,7 @@ async function readPinned(
   if (files === undefined || stepsHash(files) !== pin.stepsHash) {
     // A damaged or tampered cache entry: start it over from the remote, once.
     discardLibraryCache(gitdir);
-    await fetchLibrary(gitdir, pin.url, onAuth);
+    await fetch(`${pinned} does not match the lock in this machine's library cache`);
     if ((await commitState(gitdir, pin.commit)) !== "present") return commitMissing(pin);
     files = await tryRead();
     if (files === undefined) {

@@ -69,9 +69,9 @@ export async function updateLibraries(
       continue;
     }
     const onAuth = libraryAuth(authFromEnv(env), decl.credential, files, env);
-    const commit = await resolveRemoteRef(decl.url, decl.ref, onAuth);
+    const commit = await resolveRemoteRef(decl.url, decl.ref, onAuth, env);
     const gitdir = libraryCacheDir(decl.url, env);
-    if ((await commitState(gitdir, commit)) !== "present") await fetchLibrary(gitdir, decl.url, onAuth);
+    if ((await commitState(gitdir, commit)) !== "present") await fetchLibrary(gitdir, decl.url, onAuth, env);
     if ((await commitState(gitdir, commit)) !== "present") {
       throw userError(
         "library.commit-missing",

@@ -13,6 +13,7 @@ import git, { type AuthCallback } from "isomorphic-git";
 import http from "isomorphic-git/http/node";
 import { environmentError, userError } from "../core/errors.js";
 import { displayUrl } from "./display-url.js";
+import { mirroredUrl } from "./library-mirror.js";
 
 /** Mode of a symbolic link: never read, as the repository readers skip links. */
 const SYMLINK_MODE = "120000";
@@ -43,16 +44,23 @@ export async function commitState(gitdir: string, commit: string): Promise<"pres
 /**
  * Brings every branch and tag of `url` into the cache entry, creating it
  * first (in a temporary folder renamed into place, so a reader never sees
- * half a repository). Moved tags are updated.
+ * half a repository). Moved tags are updated. The entry stays keyed by `url`
+ * when OPSC_LIBRARY_MIRROR sends the fetch elsewhere.
  */
-export async function fetchLibrary(gitdir: string, url: string, onAuth?: AuthCallback): Promise<void> {
+export async function fetchLibrary(
+  gitdir: string,
+  url: string,
+  onAuth?: AuthCallback,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  const from = mirroredUrl(url, env);
   if (!fs.existsSync(path.join(gitdir, "HEAD"))) {
     const tmp = `${gitdir}.tmp-${randomBytes(6).toString("hex")}`;
     fs.mkdirSync(tmp, { recursive: true });
     await git.init({ fs, gitdir: tmp, bare: true });
     await git.addRemote({ fs, gitdir: tmp, remote: "origin", url });
     try {
-      await fetchInto(tmp, url, onAuth);
+      await fetchInto(tmp, url, from, onAuth);
       fs.rmSync(gitdir, { recursive: true, force: true });
       fs.renameSync(tmp, gitdir);
     } finally {
@@ -60,16 +68,16 @@ export async function fetchLibrary(gitdir: string, url: string, onAuth?: AuthCal
     }
     return;
   }
-  await fetchInto(gitdir, url, onAuth);
+  await fetchInto(gitdir, url, from, onAuth);
 }
 
-async function fetchInto(gitdir: string, url: string, onAuth?: AuthCallback): Promise<void> {
+async function fetchInto(gitdir: string, url: string, from: string, onAuth?: AuthCallback): Promise<void> {
   try {
     await git.fetch({
       fs,
       http,
       gitdir,
-      url,
+      url: from,
       remote: "origin",
       singleBranch: false,
       tags: true,
@@ -78,7 +86,7 @@ async function fetchInto(gitdir: string, url: string, onAuth?: AuthCallback): Pr
       ...(onAuth ? { onAuth } : {}),
     });
   } catch (e) {
-    throw remoteError(url, e);
+    throw remoteError(url, from, e);
   }
 }
 
@@ -91,25 +99,31 @@ export function discardLibraryCache(gitdir: string): void {
  * The commit `ref` names on the remote right now: a tag (peeled), a branch,
  * or a full commit id (taken as is; the fetch then shows whether it exists).
  */
-export async function resolveRemoteRef(url: string, ref: string, onAuth?: AuthCallback): Promise<string> {
+export async function resolveRemoteRef(
+  url: string,
+  ref: string,
+  onAuth?: AuthCallback,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   if (/^[0-9a-f]{40}$/.test(ref)) return ref;
+  const from = mirroredUrl(url, env);
   let refs: Awaited<ReturnType<typeof git.listServerRefs>>;
   try {
     refs = await git.listServerRefs({
       http,
-      url,
+      url: from,
       peelTags: true,
       ...(onAuth ? { onAuth } : {}),
     });
   } catch (e) {
-    throw remoteError(url, e);
+    throw remoteError(url, from, e);
   }
   const candidates = ref.startsWith("refs/") ? [ref] : [`refs/tags/${ref}`, `refs/heads/${ref}`];
   for (const name of candidates) {
     const found = refs.find((r) => r.ref === name);
     if (found) return found.peeled ?? found.oid;
   }
-  throw userError("library.unknown-ref", `${displayUrl(url)} has no tag or branch "${ref}"`, {
+  throw userError("library.unknown-ref", `${where(url, from)} has no tag or branch "${ref}"`, {
     hint: "fix `ref` of the library in opsconductor.yaml (a tag, a branch or a full commit id)",
   });
 }
@@ -154,20 +168,30 @@ export async function commitDate(gitdir: string, commit: string): Promise<string
   return new Date(c.committer.timestamp * 1000).toISOString();
 }
 
-function remoteError(url: string, e: unknown): Error {
+/** The remote named in messages: the library's URL, and the mirror that stood in for it. */
+function where(url: string, from: string): string {
+  return from === url
+    ? displayUrl(url)
+    : `${displayUrl(url)} (through its mirror ${displayUrl(from)}, from OPSC_LIBRARY_MIRROR)`;
+}
+
+function remoteError(url: string, from: string, e: unknown): Error {
   const err = e as { code?: string; data?: { statusCode?: number }; message?: string };
   const status = err.data?.statusCode;
   if (status === 401 || status === 403) {
-    return environmentError("library.auth-failed", `${displayUrl(url)} refused access (HTTP ${status})`, {
+    return environmentError("library.auth-failed", `${where(url, from)} refused access (HTTP ${status})`, {
       hint: "set OPSC_GIT_TOKEN to a token that can read the library, or give the library a `credential:` in opsconductor.yaml",
       cause: e,
     });
   }
   return environmentError(
     "library.unreachable",
-    `cannot fetch step library ${displayUrl(url)}: ${err.message ?? String(e)}`,
+    `cannot fetch step library ${where(url, from)}: ${err.message ?? String(e)}`,
     {
-      hint: "check the URL and the network; a library already in the cache is used without the network",
+      hint:
+        from === url
+          ? "check the URL and the network; where this machine cannot reach it, map it to a mirror with OPSC_LIBRARY_MIRROR (docs/libraries.md). A library already in the cache is used without the network"
+          : "check that the mirror is up and serves this repository, or fix OPSC_LIBRARY_MIRROR (docs/libraries.md)",
       cause: e,
     },
   );

@@ -1,7 +1,8 @@
 /**
  * A real Git smart-HTTP server for tests: `git http-backend` (CGI) behind a
  * small node http server on 127.0.0.1, over a bare repository that accepts
- * pushes (`http.receivepack true`). Optionally demands a token (Basic auth).
+ * pushes (`http.receivepack true`), or over a repository the caller prepared
+ * under `root` (`existing`). Optionally demands a token (Basic auth).
  */
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -11,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 
 export interface GitHttpServer {
-  /** `http://127.0.0.1:PORT/records.git` */
+  /** `http://127.0.0.1:PORT/records.git` (or `/NAME` of an `existing` repository) */
   url: string;
   /** Path of the bare repository on disk. */
   bareDir: string;
@@ -25,10 +26,16 @@ function gitExecPath(): string {
 }
 
 export async function startGitHttpServer(
-  options: { token?: string; root?: string } = {},
+  options: { token?: string; root?: string; existing?: string } = {},
 ): Promise<GitHttpServer> {
   const root = options.root ?? fs.mkdtempSync(path.join(os.tmpdir(), "opsc-git-http-"));
-  const bareDir = path.join(root, "records.git");
+  const name = options.existing ?? "records.git";
+  const bareDir = path.join(root, name);
+  if (options.existing === undefined) seedRecordsRepository(root, bareDir);
+  return serve(root, name, bareDir, options.token);
+}
+
+function seedRecordsRepository(root: string, bareDir: string): void {
   execFileSync("git", ["init", "--quiet", "--bare", bareDir]);
   execFileSync("git", ["-C", bareDir, "config", "http.receivepack", "true"]);
   // Like a real automation repository, the remote has a main branch; isomorphic-git's
@@ -51,12 +58,15 @@ export async function startGitHttpServer(
   execFileSync("git", ["-C", seed, "push", "--quiet", bareDir, "main"]);
   execFileSync("git", ["-C", bareDir, "symbolic-ref", "HEAD", "refs/heads/main"]);
   fs.rmSync(seed, { recursive: true, force: true });
+}
+
+async function serve(root: string, name: string, bareDir: string, token?: string): Promise<GitHttpServer> {
   const backend = path.join(gitExecPath(), "git-http-backend");
   let served = 0;
   const server = http.createServer((req, res) => {
     served++;
-    if (options.token !== undefined) {
-      const expected = `Basic ${Buffer.from(`x-access-token:${options.token}`).toString("base64")}`;
+    if (token !== undefined) {
+      const expected = `Basic ${Buffer.from(`x-access-token:${token}`).toString("base64")}`;
       if (req.headers.authorization !== expected) {
         res.writeHead(401, { "WWW-Authenticate": 'Basic realm="git"' }).end("authentication required\n");
         return;
@@ -112,7 +122,7 @@ export async function startGitHttpServer(
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/records.git`,
+    url: `http://127.0.0.1:${port}/${name}`,
     bareDir,
     requests: () => served,
     close: () =>

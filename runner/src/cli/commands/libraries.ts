@@ -21,6 +21,8 @@ export function register(program: Command): void {
 Nothing runs a new library version until the rewritten opsconductor.lock is committed:
 review it with \`opsc diff\` (it lists the library steps that changed, with script diffs).
 Private libraries: set OPSC_GIT_TOKEN, or give the library a \`credential:\`.
+Behind a firewall: OPSC_LIBRARY_MIRROR="PREFIX=REPLACEMENT ..." fetches from a mirror; the lock
+keeps the library's own URL (docs/libraries.md).
 
 Exit status: 0 the lock was written, 3 a library or ref that does not exist, 4 the remote is unreachable.
 
@@ -28,7 +30,8 @@ Examples:
   $ opsc libraries update                 # every library
   $ opsc libraries update std             # only std
   $ opsc libraries update std && git commit -qam "Update std" && opsc diff HEAD~1 HEAD
-  $ OPSC_GIT_TOKEN=... opsc libraries update team --format json`,
+  $ OPSC_GIT_TOKEN=... opsc libraries update team --format json
+  $ OPSC_LIBRARY_MIRROR=https://github.com/=https://git.corp.example/github/ opsc libraries update std`,
     )
     .action(async (names: string[], opts: { repo?: string; format: ListFormat }) => {
       const root = findRepoRoot(opts.repo);
