@@ -9,6 +9,7 @@ import { reportError } from "./report-error.js";
 import { register as registerAudit } from "./commands/audit.js";
 import { register as registerDiff } from "./commands/diff.js";
 import { register as registerDiscover } from "./commands/discover.js";
+import { register as registerDrift } from "./commands/drift.js";
 import { register as registerImport } from "./commands/import.js";
 import { register as registerInit } from "./commands/init.js";
 import { register as registerLibraries } from "./commands/libraries.js";
@@ -49,6 +50,7 @@ Documentation: docs/README.md`,
   registerAudit(program);
   registerDiff(program);
   registerDiscover(program);
+  registerDrift(program);
   registerImport(program);
   registerInit(program);
   registerLibraries(program);
