@@ -88,13 +88,16 @@ export async function commitDriftReport(opts: DriftBranchOptions): Promise<Drift
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const local = await repo.readRef(ref);
     let parent = local;
-    let unreadable: string | undefined;
+    let unreadable: DriftBranchResult["push"] | undefined;
     if (pushing) {
       let remote: string | null = null;
       try {
         remote = await remoteTip(repo, branch, opts.env);
       } catch (e) {
-        unreadable = `cannot read the drift branch on ${displayUrl(url)}: ${errorText(e)}`;
+        unreadable = httpRefusal(e) ?? {
+          status: "failed",
+          reason: `cannot read the drift branch on ${displayUrl(url)}: ${errorText(e)}`,
+        };
       }
       // The remote's tip, unless ours already builds on it (an earlier report not pushed yet).
       if (remote && !(local && (local === remote || (await repo.isDescendent(local, remote)))))
@@ -126,7 +129,7 @@ export async function commitDriftReport(opts: DriftBranchOptions): Promise<Drift
           reason: `origin is ${displayUrl(url)}; OpsConductor pushes over HTTP(S) only`,
         },
       };
-    if (unreadable) return { branch, commit, parent, push: { status: "failed", reason: unreadable } };
+    if (unreadable) return { branch, commit, parent, push: unreadable };
     const pushed = await pushOnce(repo, branch, opts.env);
     if (pushed.status !== "race")
       return { branch, commit, parent, push: { ...pushed, status: pushed.status } };
@@ -158,17 +161,20 @@ async function pushOnce(
       ? { status: "race" }
       : { status: "refused", reason: why };
   } catch (e) {
-    const err = e as { code?: string; data?: { statusCode?: number; statusMessage?: string } };
-    if (err.code === "PushRejectedError") return { status: "race" };
-    if (err.code === "HttpError") {
-      const auth = err.data?.statusCode === 401 || err.data?.statusCode === 403;
-      return {
-        status: "refused",
-        reason:
-          `HTTP ${err.data?.statusCode ?? "?"} ${err.data?.statusMessage ?? ""}`.trim() +
-          (auth ? ": set OPSC_GIT_TOKEN (or GITHUB_TOKEN) to a token that may push" : ""),
-      };
-    }
-    return { status: "failed", reason: errorText(e) };
+    if ((e as { code?: string }).code === "PushRejectedError") return { status: "race" };
+    return httpRefusal(e) ?? { status: "failed", reason: errorText(e) };
   }
+}
+
+/** An HTTP error status from isomorphic-git as a refusal, with what to do about 401/403. */
+function httpRefusal(e: unknown): { status: "refused"; reason: string } | undefined {
+  const err = e as { code?: string; data?: { statusCode?: number; statusMessage?: string } };
+  if (err.code !== "HttpError") return undefined;
+  const auth = err.data?.statusCode === 401 || err.data?.statusCode === 403;
+  return {
+    status: "refused",
+    reason:
+      `HTTP ${err.data?.statusCode ?? "?"} ${err.data?.statusMessage ?? ""}`.trim() +
+      (auth ? ": set OPSC_GIT_TOKEN (or GITHUB_TOKEN) to a token that may push" : ""),
+  };
 }
