@@ -43,7 +43,8 @@ Examples:
   $ opsc runs list
 
 Exit codes: 0 success, 1 what was asked for failed, 2 usage, 3 a mistake in the
-repository or request, 4 the environment is in the way, 70 a bug, 130 interrupted.
+repository or request, 4 the environment is in the way, 5 drift found (opsc drift),
+70 a bug, 130 interrupted.
 Documentation: docs/README.md`,
     );
   // command registrations (one line each, keep sorted)
