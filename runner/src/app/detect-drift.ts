@@ -26,6 +26,7 @@ import {
   type DriftBranchResult,
 } from "../records/drift-branch.js";
 import { CredentialStore } from "../secrets/credential-store.js";
+import { maskSummaryText } from "../secrets/mask-run-text.js";
 import { Redactor } from "../secrets/redactor.js";
 import { executeJob, type ExecuteJobRequest } from "./execute-job.js";
 import type { LoadedPlan } from "./load-plan.js";
@@ -78,7 +79,8 @@ export async function detectDrift(request: DetectDriftRequest): Promise<DetectDr
   const { plan, model, files } = loaded;
   const report = buildDriftReport({
     plan,
-    summary,
+    // Inputs and reasons masked as in the run's record: the report is written beside it.
+    summary: maskSummaryText(summary, redactor),
     output: (target, step) => lines.get(`${target}\0${step}`) ?? [],
   });
   const result: DetectDriftResult = { summary, record, report, notifications: [] };

@@ -8,6 +8,7 @@
  * stays local. Never force-pushed: a lost race is fetched and built upon.
  */
 import { errorText } from "../core/error-text.js";
+import { userError } from "../core/errors.js";
 import { displayUrl } from "../git/display-url.js";
 import { GitRepository } from "../git/git-repository.js";
 import { RefMovedError } from "../git/ref-lock.js";
@@ -115,6 +116,8 @@ export async function commitDriftReport(opts: DriftBranchOptions): Promise<Drift
       await repo.compareAndSwapRef(ref, local, commit);
     } catch (e) {
       if (e instanceof RefMovedError) continue; // another drift run of this job wrote first: build on it
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOTDIR" || code === "EEXIST" || code === "EISDIR") throw branchClash(branch);
       throw e;
     }
     if (!opts.push) return { branch, commit, parent, push: { status: "skipped" } };
@@ -164,6 +167,17 @@ async function pushOnce(
     if ((e as { code?: string }).code === "PushRejectedError") return { status: "race" };
     return httpRefusal(e) ?? { status: "failed", reason: errorText(e) };
   }
+}
+
+/** Jobs `db` and `db/backup`: Git cannot hold both `…/drift/db` and `…/drift/db/backup`. */
+function branchClash(branch: string): Error {
+  return userError(
+    "drift.branch-clash",
+    `the drift branch ${branch} cannot be created: another branch holds a part of its name (a job named like its folder)`,
+    {
+      hint: `list them with \`git branch --list '${DRIFT_BRANCH_PREFIX}*'\`; delete the one no longer needed, or rename one of the jobs`,
+    },
+  );
 }
 
 /** An HTTP error status from isomorphic-git as a refusal, with what to do about 401/403. */

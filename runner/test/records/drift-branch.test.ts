@@ -93,3 +93,27 @@ describe("drift branch on a remote", () => {
     expect(git(srv.bareDir, "rev-parse", "opsconductor/drift/site~1")).toBe(refused.commit);
   });
 });
+
+describe("drift branch without a remote", () => {
+  it("stays local; jobs `db` and `db/backup` clash with a clear error, not a crash", async () => {
+    const repo = new TestRepo("opsc-drift-local-");
+    dirs.push(repo.dir);
+    repo.commit({ "opsconductor.yaml": "name: t\n" });
+    const write = (job: string) =>
+      commitDriftReport({
+        gitdir: repo.gitdir,
+        job,
+        files: [{ path: "drift.md", content: "# drift\n" }],
+        message: "drift: report",
+        push: true,
+      });
+    expect(await write("db")).toMatchObject({
+      branch: "opsconductor/drift/db",
+      push: { status: "no-remote" },
+    });
+    await expect(write("db/backup")).rejects.toMatchObject({
+      code: "drift.branch-clash",
+      kind: "user",
+    });
+  });
+});
