@@ -117,12 +117,20 @@ async function driftCommand(job: string, flags: DriftFlags): Promise<number> {
       } else if (report?.status === "clean") {
         process.stdout.write("\nno drift branch: nothing to update\n");
       }
-      process.stdout.write(`record: ${record.branch}:${record.path}\n`);
+      process.stdout.write(`record: ${record.branch}:${record.path} (push: ${record.push.status})\n`);
     }
     if (branch && (branch.push.status === "refused" || branch.push.status === "failed")) {
       process.stderr.write(
         `opsc: drift report not pushed: ${branch.push.reason ?? branch.push.status}\n  hint: the commit is on the local branch ${branch.branch}; the next drift run builds on it\n`,
       );
+    }
+    if (
+      record.push.status === "refused" ||
+      record.push.status === "failed" ||
+      record.push.status === "rewritten"
+    ) {
+      // Kept locally and pushed at the next start, as for opsc run.
+      process.stderr.write(`opsc: records not pushed: ${record.push.reason ?? record.push.status}\n`);
     }
     if (result.branchProblem) process.stderr.write(`opsc: ${result.branchProblem}\n`);
     if (result.summary.result === "cancelled" || result.summary.result === "interrupted")
