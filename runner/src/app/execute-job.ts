@@ -58,6 +58,10 @@ export interface ExecuteJobRequest {
    * the push with it): a webhook's run starts without reading it again.
    */
   repo?: LoadedRepo;
+  /** Masks the run's secrets; given by a caller that writes more from the run (opsc drift's report). */
+  redactor?: Redactor;
+  /** false: the job's `notify:` is not sent for this run; the caller notifies (opsc drift sends `drift`). */
+  notify?: boolean;
 }
 
 export interface ExecuteJobResult {
@@ -90,7 +94,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
   if (files.dirty && !request.allowDirty) throw dirtyTreeError(files.dirty);
   request.onPlan?.(loaded);
 
-  const redactor = new Redactor();
+  const redactor = request.redactor ?? new Redactor();
   // The runner's own tokens and identities: a local step can read them, so every run masks them.
   for (const value of await runnerSecrets(env)) redactor.add(value);
   // Runs cut off by a crash are recorded before a new one starts, so the
@@ -117,7 +121,10 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
 
   const job = model.jobs.get(plan.job)!;
   const notifyOptions = { redactor, credentials, settings: model.settings, env };
-  const started = job.notify.length > 0 ? startedNotifier(job.notify, plan, notifyOptions) : undefined;
+  const started =
+    job.notify.length > 0 && request.notify !== false
+      ? startedNotifier(job.notify, plan, notifyOptions)
+      : undefined;
 
   const runId = newRunId(plan.job, new Date());
   const recorder = new RunRecorder(plan, runId, redactor);

@@ -12,6 +12,7 @@ import { recordAccessEvent } from "../records/access-event.js";
 import { CredentialStore } from "../secrets/credential-store.js";
 import { Redactor } from "../secrets/redactor.js";
 import type { ServerOptions } from "../server/start-server.js";
+import { detectDrift } from "./detect-drift.js";
 import { executeJob } from "./execute-job.js";
 import { loadValidRepo } from "./load-plan.js";
 
@@ -23,7 +24,9 @@ export type ServeWiring = Pick<
 export function serveWiring(options: { push: boolean; redactor: Redactor }): ServeWiring {
   const { redactor } = options;
   return {
-    executor: executeJob,
+    // A `drift.schedule` tick (server/job-schedules.ts) checks the job instead of running it.
+    executor: (request) =>
+      request.trigger.detail?.drift === "true" ? detectDrift(request) : executeJob(request),
     resolveSecret: async (repoDir, commit, reference) => {
       const files = await GitRepository.at(repoDir).readFiles(commit);
       // Its own redactor: the other values of that file are no business of the server's logs.

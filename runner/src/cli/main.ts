@@ -9,6 +9,7 @@ import { reportError } from "./report-error.js";
 import { register as registerAudit } from "./commands/audit.js";
 import { register as registerDiff } from "./commands/diff.js";
 import { register as registerDiscover } from "./commands/discover.js";
+import { register as registerDrift } from "./commands/drift.js";
 import { register as registerImport } from "./commands/import.js";
 import { register as registerInit } from "./commands/init.js";
 import { register as registerLibraries } from "./commands/libraries.js";
@@ -42,13 +43,15 @@ Examples:
   $ opsc runs list
 
 Exit codes: 0 success, 1 what was asked for failed, 2 usage, 3 a mistake in the
-repository or request, 4 the environment is in the way, 70 a bug, 130 interrupted.
+repository or request, 4 the environment is in the way, 5 drift found (opsc drift),
+70 a bug, 130 interrupted.
 Documentation: docs/README.md`,
     );
   // command registrations (one line each, keep sorted)
   registerAudit(program);
   registerDiff(program);
   registerDiscover(program);
+  registerDrift(program);
   registerImport(program);
   registerInit(program);
   registerLibraries(program);

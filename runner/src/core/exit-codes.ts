@@ -11,6 +11,8 @@ export const EXIT = {
   usage: 2,
   user: 3,
   environment: 4,
+  /** `opsc drift` found a target that differs from the repository (docs/drift.md). */
+  drift: 5,
   interrupted: 130,
   bug: 70,
 } as const;

@@ -182,7 +182,7 @@ export interface WebhookTrigger {
 }
 
 export interface NotifySpec {
-  on: Array<"started" | "success" | "failure" | "recovered" | "missed">;
+  on: Array<"started" | "success" | "failure" | "recovered" | "missed" | "drift">;
   webhook?: { url: string; secret?: string };
   email?: { to: string[] };
   githubStatus?: boolean;
@@ -213,6 +213,8 @@ export interface JobDef {
   facts?: boolean;
   /** Steps run at the end of a phase when notified by a changed step. */
   handlers?: StepUse[];
+  /** `drift.schedule`: when `opsc serve` checks the job for drift (catch-up is always none). */
+  drift?: { schedule?: ScheduleTrigger };
   source: SourcePosition;
 }
 

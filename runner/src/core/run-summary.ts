@@ -53,7 +53,7 @@ export interface RunSummary {
 
 /** One notification delivery: masked, with the URL reduced to its origin (a webhook URL may hold a token). */
 export interface NotificationOutcome {
-  event: "started" | "success" | "failure" | "recovered" | "missed";
+  event: "started" | "success" | "failure" | "recovered" | "missed" | "drift";
   channel: "webhook" | "email" | "github-status";
   /** Where to: a URL's origin, the recipients, or `owner/repo@sha`. */
   to: string;

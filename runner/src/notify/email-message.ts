@@ -29,6 +29,12 @@ export function renderEmail(p: NotificationPayload, recordsBranch?: string): Ema
       );
     }
   }
+  if (p.drift) {
+    lines.push(
+      "",
+      `Drift report: drift.md on branch ${p.drift.branch} (commit ${p.drift.commit.slice(0, 12)})`,
+    );
+  }
   if (p.event !== "started" && p.event !== "missed" && recordsBranch) {
     let dir: string | undefined;
     try {

@@ -29,6 +29,15 @@ export interface RunFacts {
   problems: Array<{ target: string; outcome: TargetOutcome; step?: string; reason?: string }>;
   /** For `missed`: the schedule tick that did not run. */
   missedTick?: string;
+  /** For `drift`: where the report is and which targets drifted. */
+  drift?: DriftFacts;
+}
+
+/** What a `drift` notification says besides the check run: the report's branch and commit, the drifted targets. */
+export interface DriftFacts {
+  branch: string;
+  commit: string;
+  targets: string[];
 }
 
 export interface NotificationPayload {
@@ -53,6 +62,7 @@ export interface NotificationPayload {
   };
   problems: RunFacts["problems"];
   missedTick?: string;
+  drift?: DriftFacts;
 }
 
 const FAILED: ReadonlySet<RunResult> = new Set(["failure", "interrupted"]);
@@ -133,6 +143,7 @@ export function buildPayload(event: NotifyEvent, facts: RunFacts, repository?: s
     },
     problems: facts.problems,
     ...(facts.missedTick ? { missedTick: facts.missedTick } : {}),
+    ...(facts.drift ? { drift: facts.drift } : {}),
   };
 }
 
@@ -153,6 +164,12 @@ function describe(event: NotifyEvent, f: RunFacts): string {
         .map((p) => `${p.target}: ${p.step ? `${p.step} ` : ""}${p.outcome}`);
       const more = f.problems.length > MAX_NAMED ? `, +${f.problems.length - MAX_NAMED} more` : "";
       return `${f.job} failed on ${f.problems.length} of ${n(f.targetCount, "target")}${mode}${named.length ? ` (${named.join(", ")}${more})` : ""}`;
+    }
+    case "drift": {
+      const t = f.drift?.targets ?? [];
+      const named =
+        t.slice(0, MAX_NAMED).join(", ") + (t.length > MAX_NAMED ? `, +${t.length - MAX_NAMED} more` : "");
+      return `${f.job} drifted on ${t.length} of ${n(f.targetCount, "target")}${named ? ` (${named})` : ""}`;
     }
     case "recovered":
       return `${f.job} recovered: succeeded on ${n(f.targetCount, "target")} after a failed run${mode}`;

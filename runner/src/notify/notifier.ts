@@ -13,6 +13,7 @@ import type { Redactor } from "../secrets/redactor.js";
 import { renderEmail } from "./email-message.js";
 import {
   buildPayload,
+  type DriftFacts,
   eventForSpec,
   eventsFor,
   factsFromSummary,
@@ -56,6 +57,16 @@ export async function notifyRun(
 ): Promise<NotificationOutcome[]> {
   const raised = eventsFor(summary, opts.previousResult);
   return deliverAll(specs, raised, factsFromSummary(summary), opts);
+}
+
+/** Sends a `drift` event (opsc drift found something that would change) to every spec that listens. */
+export async function notifyDrift(
+  specs: NotifySpec[],
+  summary: RunSummary,
+  drift: DriftFacts,
+  opts: NotifyOptions,
+): Promise<NotificationOutcome[]> {
+  return deliverAll(specs, ["drift"], { ...factsFromSummary(summary), problems: [], drift }, opts);
 }
 
 /**

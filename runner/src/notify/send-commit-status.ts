@@ -46,9 +46,10 @@ export interface CommitStatus {
   target_url?: string;
 }
 
-/** Pure: the status a payload sets; null for events that concern no commit (a missed tick). */
+/** Pure: the status a payload sets; null for events that concern no commit (a missed tick, drift). */
 export function commitStatusFor(p: NotificationPayload, targetUrl?: string): CommitStatus | null {
-  if (p.event === "missed" || !p.run.sourceCommit) return null;
+  // A drifted host says nothing about a commit: the report is on the drift branch instead.
+  if (p.event === "missed" || p.event === "drift" || !p.run.sourceCommit) return null;
   const state: CommitState =
     p.event === "started"
       ? "pending"

@@ -264,6 +264,13 @@ export function buildJob(id: string, raw: RawJob, source: YamlSource, settings: 
     vars: { ...(raw.vars ?? {}) },
     facts: raw.facts ?? false,
     handlers: (raw.handlers ?? []).map((s, i) => buildStepUse(s, i, source, ["handlers", i])),
+    ...(raw.drift?.schedule
+      ? {
+          drift: {
+            schedule: { cron: raw.drift.schedule, timezone: raw.drift.timezone ?? "UTC", catchUp: "none" },
+          },
+        }
+      : {}),
     source: { file: source.file, line: 1, col: 1 },
   };
 }

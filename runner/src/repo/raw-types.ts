@@ -126,8 +126,9 @@ export interface RawJob {
   handlers?: RawStepUse[];
   vars?: Record<string, unknown>;
   facts?: boolean;
+  drift?: { schedule?: string; timezone?: string };
   notify?: Array<{
-    on: Array<"started" | "success" | "failure" | "recovered" | "missed">;
+    on: Array<"started" | "success" | "failure" | "recovered" | "missed" | "drift">;
     webhook?: { url: string; secret?: string };
     email?: { to: string[] };
     github_status?: boolean;

@@ -19,10 +19,12 @@ const NODE_CRON_TOLERANCE_MS = 10 * 60_000;
 export interface ScheduledTick {
   job: string;
   schedule: ScheduleTrigger;
-  /** Position in the job's `on.schedule` list. */
+  /** Position in the job's `on.schedule` list (0 for a drift check). */
   index: number;
   at: Date;
   late: boolean;
+  /** The job's `drift.schedule`: check it for drift rather than run it. */
+  drift?: boolean;
 }
 
 export interface SchedulerOptions {
@@ -44,6 +46,7 @@ interface Entry {
   index: number;
   schedule: ScheduleTrigger;
   task?: ScheduledTask;
+  drift?: boolean;
 }
 
 export class Scheduler {
@@ -60,9 +63,10 @@ export class Scheduler {
     return `${job}|${schedule.cron}|${schedule.timezone}`;
   }
 
-  get registered(): Array<{ job: string; cron: string; timezone: string; next?: string }> {
+  get registered(): Array<{ job: string; cron: string; timezone: string; drift?: true; next?: string }> {
     return this.entries.map((e) => ({
       job: e.job,
+      ...(e.drift ? { drift: true as const } : {}),
       cron: e.schedule.cron,
       timezone: e.schedule.timezone,
       ...(e.task?.getNextRun() ? { next: e.task.getNextRun()!.toISOString() } : {}),
@@ -78,10 +82,13 @@ export class Scheduler {
     const now = this.options.clock.now().toISOString();
     const next: Entry[] = [];
     for (const job of jobs) {
-      job.on.schedule.forEach((schedule, index) => {
-        const key = Scheduler.keyOf(job.id, schedule);
+      const schedules = job.on.schedule.map((schedule, index) => ({ schedule, index, drift: false }));
+      if (job.drift?.schedule) schedules.push({ schedule: job.drift.schedule, index: 0, drift: true });
+      schedules.forEach(({ schedule, index, drift }) => {
+        // A drift check on the same cron as a run is a schedule of its own.
+        const key = Scheduler.keyOf(drift ? `drift:${job.id}` : job.id, schedule);
         this.checked[key] ??= now;
-        const entry: Entry = { key, job: job.id, index, schedule };
+        const entry: Entry = { key, job: job.id, index, schedule, ...(drift ? { drift } : {}) };
         if (this.options.useNodeCron) {
           entry.task = cron.schedule(schedule.cron, () => this.reconcile(), {
             timezone: schedule.timezone,
@@ -118,11 +125,12 @@ export class Scheduler {
       // Persist before acting: a crash now loses a tick rather than running it twice.
       this.options.save(this.checked);
       // One failing tick (an unreachable remote while claiming) must not swallow the others.
+      const tick = { job: e.job, schedule: e.schedule, index: e.index, ...(e.drift ? { drift: true } : {}) };
       for (const at of decision.missed) {
-        await this.guard(() => this.options.missed({ job: e.job, schedule: e.schedule, index: e.index, at }));
+        await this.guard(() => this.options.missed({ ...tick, at }));
       }
       for (const t of decision.run) {
-        await this.guard(() => this.options.fire({ job: e.job, schedule: e.schedule, index: e.index, ...t }));
+        await this.guard(() => this.options.fire({ ...tick, ...t }));
       }
     }
     this.options.save(this.checked);

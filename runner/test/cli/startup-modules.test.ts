@@ -82,12 +82,16 @@ function packagesLoaded(args: string[], cwd = PROJECT_ROOT): Set<string> {
 }
 
 describe("start-up: commands load what they use, when they use it", () => {
-  it.each([["--version"], ["--help"], ["run", "--help"], ["secrets", "--help"], ["serve", "--help"]])(
-    "opsc %s %s loads no package but commander",
-    (...args: string[]) => {
-      expect([...packagesLoaded(args)]).toEqual(["commander"]);
-    },
-  );
+  it.each([
+    ["--version"],
+    ["--help"],
+    ["run", "--help"],
+    ["secrets", "--help"],
+    ["serve", "--help"],
+    ["drift", "--help"],
+  ])("opsc %s %s loads no package but commander", (...args: string[]) => {
+    expect([...packagesLoaded(args)]).toEqual(["commander"]);
+  });
 
   it("opsc validate on a working tree loads no SSH, HTTP, Git or crypto package", () => {
     const loaded = packagesLoaded(["validate", "--repo", "examples/web-fleet"]);

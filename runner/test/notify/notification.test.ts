@@ -74,6 +74,25 @@ describe("the payload", () => {
     );
   });
 
+  it("a drift event names the drifted targets and the report's branch; it sets no commit status", () => {
+    const drift = {
+      branch: "opsconductor/drift/patch-web",
+      commit: "c".repeat(40),
+      targets: ["web-1", "web-2", "web-3", "web-4"],
+    };
+    const p = buildPayload(
+      "drift",
+      { ...factsFromSummary(summary("success")), targetCount: 5, drift },
+      "ops",
+    );
+    expect(p.text).toBe("patch-web drifted on 4 of 5 targets (web-1, web-2, web-3, +1 more)");
+    expect(p.drift).toEqual(drift);
+    expect(commitStatusFor(p)).toBeNull();
+    expect(renderEmail(p, "opsconductor/runs").text).toContain(
+      `Drift report: drift.md on branch opsconductor/drift/patch-web (commit ${"c".repeat(12)})`,
+    );
+  });
+
   it("reads GitHub settings from the environment", () => {
     expect(githubFromEnv({})).toBeNull();
     expect(githubFromEnv({ GITHUB_TOKEN: "t" })).toBeNull();

@@ -592,6 +592,17 @@ const cases: Case[] = [
     expect: "jobs/j.yaml:2:45 cron.timezone",
     message: /Berln/,
   },
+  {
+    name: "drift.schedule: invalid cron",
+    files: job('drift: { schedule: "0 25 * * *" }\nsteps: [{ run: x }]\n'),
+    expect: "jobs/j.yaml:1:20 cron.invalid",
+  },
+  {
+    name: "drift.timezone: unknown time zone",
+    files: job('drift: { schedule: "@daily", timezone: Europe/Berln }\nsteps: [{ run: x }]\n'),
+    expect: "jobs/j.yaml:1:40 cron.timezone",
+    message: /Berln/,
+  },
 
   // --- selectors
   {

@@ -123,6 +123,36 @@ describe("Scheduler under a manual clock", () => {
     expect(fired).toEqual([]);
   });
 
+  it("a job's drift.schedule is a schedule of its own, even on the same cron as its run schedule", async () => {
+    const clock = new ManualClock("2026-01-01T00:00:30Z");
+    const { s, fired, missed } = scheduler(clock);
+    const jobs = modelFrom({
+      "jobs/backup.yaml": jobYaml(
+        'on:\n  schedule: [{ cron: "*/10 * * * *" }]\ndrift: { schedule: "*/10 * * * *" }',
+      ),
+    }).jobs.values();
+    await s.register(jobs);
+    expect(s.registered.map((r) => [r.job, r.cron, r.drift === true])).toEqual([
+      ["backup", "*/10 * * * *", false],
+      ["backup", "*/10 * * * *", true],
+    ]);
+    clock.set("2026-01-01T00:10:00Z");
+    await s.reconcile();
+    expect(fired.map((t) => [t.job, t.at.toISOString(), t.drift === true])).toEqual([
+      ["backup", "2026-01-01T00:10:00.000Z", false],
+      ["backup", "2026-01-01T00:10:00.000Z", true],
+    ]);
+    // Late drift ticks are reported as missed like any (job-schedules.ts drops them without a record).
+    clock.set("2026-01-01T00:32:00Z");
+    await s.reconcile();
+    expect(missed).toEqual([
+      "backup@2026-01-01T00:20:00.000Z",
+      "backup@2026-01-01T00:30:00.000Z",
+      "backup@2026-01-01T00:20:00.000Z",
+      "backup@2026-01-01T00:30:00.000Z",
+    ]);
+  });
+
   it("an edited schedule starts afresh: nothing is owed from before the edit", async () => {
     const clock = new ManualClock("2026-01-01T00:00:00Z");
     const { s, fired, missed } = scheduler(clock);

@@ -88,6 +88,29 @@ function checkCron(expression: string): string | undefined {
 
 export function checkSchedules(index: RepoIndex): void {
   for (const job of index.jobs.values()) {
+    const drift = job.raw.drift;
+    const driftProblem = drift?.schedule !== undefined ? cronProblem(drift.schedule) : undefined;
+    if (driftProblem) {
+      index.report(
+        job.source,
+        ["drift", "schedule"],
+        "error",
+        "cron.invalid",
+        `invalid cron expression "${drift!.schedule}": ${driftProblem}`,
+        'for example "0 6 * * *" is 06:00 every day; "@hourly" every hour',
+      );
+    }
+    if (drift?.timezone !== undefined && !isValidTimeZone(drift.timezone)) {
+      const guess = closest(drift.timezone, knownZones());
+      index.report(
+        job.source,
+        ["drift", "timezone"],
+        "error",
+        "cron.timezone",
+        `unknown time zone "${drift.timezone}"`,
+        guess ? `did you mean "${guess}"?` : "use an IANA time zone name such as Europe/Berlin or UTC",
+      );
+    }
     for (const [i, s] of (job.raw.on?.schedule ?? []).entries()) {
       const problem = cronProblem(s.cron);
       if (problem) {

@@ -8115,6 +8115,25 @@ const schema68 = {
         "Steps that run once per target at the end of a phase, in the order written here, when a step of that phase listed them under `notify:` and was `changed`. Their ids are what `notify:` names. When the target failed in the phase, notified handlers do not run (they are recorded as skipped).",
       $ref: "#/$defs/steps",
     },
+    drift: {
+      description:
+        "Drift detection (docs/drift.md). `opsc drift JOB` runs the job in check mode and, when a target differs from what the repository says, commits a report to the branch `opsconductor/drift/<job>` and notifies `notify:` entries that listen to `drift`. `schedule` makes `opsc serve` do that on a schedule.",
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        schedule: {
+          description:
+            "Cron expression for `opsc serve` to check this job for drift: five fields (minute hour day-of-month month day-of-week), or six with seconds first, or a macro such as `@daily`. A tick missed while the runner was down is not caught up.",
+          type: "string",
+          minLength: 1,
+        },
+        timezone: {
+          description: "IANA time zone `schedule` is read in (`Europe/Berlin`). Default UTC.",
+          type: "string",
+          minLength: 1,
+        },
+      },
+    },
     notify: {
       description: "Notifications on run events.",
       type: "array",
@@ -8126,11 +8145,11 @@ const schema68 = {
         properties: {
           on: {
             description:
-              "Events that notify: started, success, failure, recovered (success after a failure), missed (a scheduled tick that did not run).",
+              "Events that notify: started, success, failure, recovered (success after a failure), missed (a scheduled tick that did not run), drift (`opsc drift` or `drift.schedule` found a target that differs from the repository; see docs/drift.md).",
             type: "array",
             minItems: 1,
             uniqueItems: true,
-            items: { enum: ["started", "success", "failure", "recovered", "missed"] },
+            items: { enum: ["started", "success", "failure", "recovered", "missed", "drift"] },
           },
           webhook: {
             description: "POST a JSON summary to a URL.",
@@ -13448,48 +13467,41 @@ function validate34(
         errors = vErrors.length;
       }
     }
-    if (data.notify !== undefined) {
-      let data59 = data.notify;
-      if (Array.isArray(data59)) {
-        const len11 = data59.length;
-        for (let i11 = 0; i11 < len11; i11++) {
-          let data60 = data59[i11];
-          const _errs181 = errors;
-          let valid62 = false;
-          const _errs182 = errors;
-          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
-            if (data60.webhook === undefined) {
-              const err128 = {
-                instancePath: instancePath + "/notify/" + i11,
-                schemaPath: "#/properties/notify/items/anyOf/0/required",
-                keyword: "required",
-                params: { missingProperty: "webhook" },
-                message: "must have required property '" + "webhook" + "'",
-                schema: schema68.properties.notify.items.anyOf[0].required,
-                parentSchema: schema68.properties.notify.items.anyOf[0],
-                data: data60,
-              };
-              if (vErrors === null) {
-                vErrors = [err128];
-              } else {
-                vErrors.push(err128);
-              }
-              errors++;
+    if (data.drift !== undefined) {
+      let data59 = data.drift;
+      if (data59 && typeof data59 == "object" && !Array.isArray(data59)) {
+        for (const key19 in data59) {
+          if (!(key19 === "schedule" || key19 === "timezone")) {
+            const err128 = {
+              instancePath: instancePath + "/drift",
+              schemaPath: "#/properties/drift/additionalProperties",
+              keyword: "additionalProperties",
+              params: { additionalProperty: key19 },
+              message: "must NOT have additional properties",
+              schema: false,
+              parentSchema: schema68.properties.drift,
+              data: data59,
+            };
+            if (vErrors === null) {
+              vErrors = [err128];
+            } else {
+              vErrors.push(err128);
             }
+            errors++;
           }
-          var _valid7 = _errs182 === errors;
-          valid62 = valid62 || _valid7;
-          const _errs183 = errors;
-          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
-            if (data60.email === undefined) {
+        }
+        if (data59.schedule !== undefined) {
+          let data60 = data59.schedule;
+          if (typeof data60 === "string") {
+            if (func1(data60) < 1) {
               const err129 = {
-                instancePath: instancePath + "/notify/" + i11,
-                schemaPath: "#/properties/notify/items/anyOf/1/required",
-                keyword: "required",
-                params: { missingProperty: "email" },
-                message: "must have required property '" + "email" + "'",
-                schema: schema68.properties.notify.items.anyOf[1].required,
-                parentSchema: schema68.properties.notify.items.anyOf[1],
+                instancePath: instancePath + "/drift/schedule",
+                schemaPath: "#/properties/drift/properties/schedule/minLength",
+                keyword: "minLength",
+                params: { limit: 1 },
+                message: "must NOT have fewer than 1 characters",
+                schema: 1,
+                parentSchema: schema68.properties.drift.properties.schedule,
                 data: data60,
               };
               if (vErrors === null) {
@@ -13499,13 +13511,142 @@ function validate34(
               }
               errors++;
             }
+          } else {
+            const err130 = {
+              instancePath: instancePath + "/drift/schedule",
+              schemaPath: "#/properties/drift/properties/schedule/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema68.properties.drift.properties.schedule.type,
+              parentSchema: schema68.properties.drift.properties.schedule,
+              data: data60,
+            };
+            if (vErrors === null) {
+              vErrors = [err130];
+            } else {
+              vErrors.push(err130);
+            }
+            errors++;
           }
-          var _valid7 = _errs183 === errors;
-          valid62 = valid62 || _valid7;
-          const _errs184 = errors;
-          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
-            if (data60.github_status === undefined) {
-              const err130 = {
+        }
+        if (data59.timezone !== undefined) {
+          let data61 = data59.timezone;
+          if (typeof data61 === "string") {
+            if (func1(data61) < 1) {
+              const err131 = {
+                instancePath: instancePath + "/drift/timezone",
+                schemaPath: "#/properties/drift/properties/timezone/minLength",
+                keyword: "minLength",
+                params: { limit: 1 },
+                message: "must NOT have fewer than 1 characters",
+                schema: 1,
+                parentSchema: schema68.properties.drift.properties.timezone,
+                data: data61,
+              };
+              if (vErrors === null) {
+                vErrors = [err131];
+              } else {
+                vErrors.push(err131);
+              }
+              errors++;
+            }
+          } else {
+            const err132 = {
+              instancePath: instancePath + "/drift/timezone",
+              schemaPath: "#/properties/drift/properties/timezone/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema68.properties.drift.properties.timezone.type,
+              parentSchema: schema68.properties.drift.properties.timezone,
+              data: data61,
+            };
+            if (vErrors === null) {
+              vErrors = [err132];
+            } else {
+              vErrors.push(err132);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err133 = {
+          instancePath: instancePath + "/drift",
+          schemaPath: "#/properties/drift/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema68.properties.drift.type,
+          parentSchema: schema68.properties.drift,
+          data: data59,
+        };
+        if (vErrors === null) {
+          vErrors = [err133];
+        } else {
+          vErrors.push(err133);
+        }
+        errors++;
+      }
+    }
+    if (data.notify !== undefined) {
+      let data62 = data.notify;
+      if (Array.isArray(data62)) {
+        const len11 = data62.length;
+        for (let i11 = 0; i11 < len11; i11++) {
+          let data63 = data62[i11];
+          const _errs188 = errors;
+          let valid63 = false;
+          const _errs189 = errors;
+          if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
+            if (data63.webhook === undefined) {
+              const err134 = {
+                instancePath: instancePath + "/notify/" + i11,
+                schemaPath: "#/properties/notify/items/anyOf/0/required",
+                keyword: "required",
+                params: { missingProperty: "webhook" },
+                message: "must have required property '" + "webhook" + "'",
+                schema: schema68.properties.notify.items.anyOf[0].required,
+                parentSchema: schema68.properties.notify.items.anyOf[0],
+                data: data63,
+              };
+              if (vErrors === null) {
+                vErrors = [err134];
+              } else {
+                vErrors.push(err134);
+              }
+              errors++;
+            }
+          }
+          var _valid7 = _errs189 === errors;
+          valid63 = valid63 || _valid7;
+          const _errs190 = errors;
+          if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
+            if (data63.email === undefined) {
+              const err135 = {
+                instancePath: instancePath + "/notify/" + i11,
+                schemaPath: "#/properties/notify/items/anyOf/1/required",
+                keyword: "required",
+                params: { missingProperty: "email" },
+                message: "must have required property '" + "email" + "'",
+                schema: schema68.properties.notify.items.anyOf[1].required,
+                parentSchema: schema68.properties.notify.items.anyOf[1],
+                data: data63,
+              };
+              if (vErrors === null) {
+                vErrors = [err135];
+              } else {
+                vErrors.push(err135);
+              }
+              errors++;
+            }
+          }
+          var _valid7 = _errs190 === errors;
+          valid63 = valid63 || _valid7;
+          const _errs191 = errors;
+          if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
+            if (data63.github_status === undefined) {
+              const err136 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/2/required",
                 keyword: "required",
@@ -13513,20 +13654,20 @@ function validate34(
                 message: "must have required property '" + "github_status" + "'",
                 schema: schema68.properties.notify.items.anyOf[2].required,
                 parentSchema: schema68.properties.notify.items.anyOf[2],
-                data: data60,
+                data: data63,
               };
               if (vErrors === null) {
-                vErrors = [err130];
+                vErrors = [err136];
               } else {
-                vErrors.push(err130);
+                vErrors.push(err136);
               }
               errors++;
             }
           }
-          var _valid7 = _errs184 === errors;
-          valid62 = valid62 || _valid7;
-          if (!valid62) {
-            const err131 = {
+          var _valid7 = _errs191 === errors;
+          valid63 = valid63 || _valid7;
+          if (!valid63) {
+            const err137 = {
               instancePath: instancePath + "/notify/" + i11,
               schemaPath: "#/properties/notify/items/anyOf",
               keyword: "anyOf",
@@ -13534,27 +13675,27 @@ function validate34(
               message: "must match a schema in anyOf",
               schema: schema68.properties.notify.items.anyOf,
               parentSchema: schema68.properties.notify.items,
-              data: data60,
+              data: data63,
             };
             if (vErrors === null) {
-              vErrors = [err131];
+              vErrors = [err137];
             } else {
-              vErrors.push(err131);
+              vErrors.push(err137);
             }
             errors++;
           } else {
-            errors = _errs181;
+            errors = _errs188;
             if (vErrors !== null) {
-              if (_errs181) {
-                vErrors.length = _errs181;
+              if (_errs188) {
+                vErrors.length = _errs188;
               } else {
                 vErrors = null;
               }
             }
           }
-          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
-            if (data60.on === undefined) {
-              const err132 = {
+          if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
+            if (data63.on === undefined) {
+              const err138 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/required",
                 keyword: "required",
@@ -13562,45 +13703,45 @@ function validate34(
                 message: "must have required property '" + "on" + "'",
                 schema: schema68.properties.notify.items.required,
                 parentSchema: schema68.properties.notify.items,
-                data: data60,
+                data: data63,
               };
               if (vErrors === null) {
-                vErrors = [err132];
+                vErrors = [err138];
               } else {
-                vErrors.push(err132);
+                vErrors.push(err138);
               }
               errors++;
             }
-            for (const key19 in data60) {
+            for (const key20 in data63) {
               if (!(
-                key19 === "on" ||
-                key19 === "webhook" ||
-                key19 === "email" ||
-                key19 === "github_status"
+                key20 === "on" ||
+                key20 === "webhook" ||
+                key20 === "email" ||
+                key20 === "github_status"
               )) {
-                const err133 = {
+                const err139 = {
                   instancePath: instancePath + "/notify/" + i11,
                   schemaPath: "#/properties/notify/items/additionalProperties",
                   keyword: "additionalProperties",
-                  params: { additionalProperty: key19 },
+                  params: { additionalProperty: key20 },
                   message: "must NOT have additional properties",
                   schema: false,
                   parentSchema: schema68.properties.notify.items,
-                  data: data60,
+                  data: data63,
                 };
                 if (vErrors === null) {
-                  vErrors = [err133];
+                  vErrors = [err139];
                 } else {
-                  vErrors.push(err133);
+                  vErrors.push(err139);
                 }
                 errors++;
               }
             }
-            if (data60.on !== undefined) {
-              let data61 = data60.on;
-              if (Array.isArray(data61)) {
-                if (data61.length < 1) {
-                  const err134 = {
+            if (data63.on !== undefined) {
+              let data64 = data63.on;
+              if (Array.isArray(data64)) {
+                if (data64.length < 1) {
+                  const err140 = {
                     instancePath: instancePath + "/notify/" + i11 + "/on",
                     schemaPath: "#/properties/notify/items/properties/on/minItems",
                     keyword: "minItems",
@@ -13608,26 +13749,27 @@ function validate34(
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
                     parentSchema: schema68.properties.notify.items.properties.on,
-                    data: data61,
+                    data: data64,
                   };
                   if (vErrors === null) {
-                    vErrors = [err134];
+                    vErrors = [err140];
                   } else {
-                    vErrors.push(err134);
+                    vErrors.push(err140);
                   }
                   errors++;
                 }
-                const len12 = data61.length;
+                const len12 = data64.length;
                 for (let i12 = 0; i12 < len12; i12++) {
-                  let data62 = data61[i12];
+                  let data65 = data64[i12];
                   if (!(
-                    data62 === "started" ||
-                    data62 === "success" ||
-                    data62 === "failure" ||
-                    data62 === "recovered" ||
-                    data62 === "missed"
+                    data65 === "started" ||
+                    data65 === "success" ||
+                    data65 === "failure" ||
+                    data65 === "recovered" ||
+                    data65 === "missed" ||
+                    data65 === "drift"
                   )) {
-                    const err135 = {
+                    const err141 = {
                       instancePath: instancePath + "/notify/" + i11 + "/on/" + i12,
                       schemaPath: "#/properties/notify/items/properties/on/items/enum",
                       keyword: "enum",
@@ -13635,23 +13777,23 @@ function validate34(
                       message: "must be equal to one of the allowed values",
                       schema: schema68.properties.notify.items.properties.on.items.enum,
                       parentSchema: schema68.properties.notify.items.properties.on.items,
-                      data: data62,
+                      data: data65,
                     };
                     if (vErrors === null) {
-                      vErrors = [err135];
+                      vErrors = [err141];
                     } else {
-                      vErrors.push(err135);
+                      vErrors.push(err141);
                     }
                     errors++;
                   }
                 }
-                let i13 = data61.length;
+                let i13 = data64.length;
                 let j0;
                 if (i13 > 1) {
                   outer0: for (; i13--;) {
                     for (j0 = i13; j0--;) {
-                      if (func0(data61[i13], data61[j0])) {
-                        const err136 = {
+                      if (func0(data64[i13], data64[j0])) {
+                        const err142 = {
                           instancePath: instancePath + "/notify/" + i11 + "/on",
                           schemaPath: "#/properties/notify/items/properties/on/uniqueItems",
                           keyword: "uniqueItems",
@@ -13664,12 +13806,12 @@ function validate34(
                             " are identical)",
                           schema: true,
                           parentSchema: schema68.properties.notify.items.properties.on,
-                          data: data61,
+                          data: data64,
                         };
                         if (vErrors === null) {
-                          vErrors = [err136];
+                          vErrors = [err142];
                         } else {
-                          vErrors.push(err136);
+                          vErrors.push(err142);
                         }
                         errors++;
                         break outer0;
@@ -13678,7 +13820,7 @@ function validate34(
                   }
                 }
               } else {
-                const err137 = {
+                const err143 = {
                   instancePath: instancePath + "/notify/" + i11 + "/on",
                   schemaPath: "#/properties/notify/items/properties/on/type",
                   keyword: "type",
@@ -13686,21 +13828,21 @@ function validate34(
                   message: "must be array",
                   schema: schema68.properties.notify.items.properties.on.type,
                   parentSchema: schema68.properties.notify.items.properties.on,
-                  data: data61,
+                  data: data64,
                 };
                 if (vErrors === null) {
-                  vErrors = [err137];
+                  vErrors = [err143];
                 } else {
-                  vErrors.push(err137);
+                  vErrors.push(err143);
                 }
                 errors++;
               }
             }
-            if (data60.webhook !== undefined) {
-              let data63 = data60.webhook;
-              if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
-                if (data63.url === undefined) {
-                  const err138 = {
+            if (data63.webhook !== undefined) {
+              let data66 = data63.webhook;
+              if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
+                if (data66.url === undefined) {
+                  const err144 = {
                     instancePath: instancePath + "/notify/" + i11 + "/webhook",
                     schemaPath: "#/properties/notify/items/properties/webhook/required",
                     keyword: "required",
@@ -13708,40 +13850,40 @@ function validate34(
                     message: "must have required property '" + "url" + "'",
                     schema: schema68.properties.notify.items.properties.webhook.required,
                     parentSchema: schema68.properties.notify.items.properties.webhook,
-                    data: data63,
+                    data: data66,
                   };
                   if (vErrors === null) {
-                    vErrors = [err138];
+                    vErrors = [err144];
                   } else {
-                    vErrors.push(err138);
+                    vErrors.push(err144);
                   }
                   errors++;
                 }
-                for (const key20 in data63) {
-                  if (!(key20 === "url" || key20 === "secret")) {
-                    const err139 = {
+                for (const key21 in data66) {
+                  if (!(key21 === "url" || key21 === "secret")) {
+                    const err145 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook",
                       schemaPath: "#/properties/notify/items/properties/webhook/additionalProperties",
                       keyword: "additionalProperties",
-                      params: { additionalProperty: key20 },
+                      params: { additionalProperty: key21 },
                       message: "must NOT have additional properties",
                       schema: false,
                       parentSchema: schema68.properties.notify.items.properties.webhook,
-                      data: data63,
+                      data: data66,
                     };
                     if (vErrors === null) {
-                      vErrors = [err139];
+                      vErrors = [err145];
                     } else {
-                      vErrors.push(err139);
+                      vErrors.push(err145);
                     }
                     errors++;
                   }
                 }
-                if (data63.url !== undefined) {
-                  let data64 = data63.url;
-                  if (typeof data64 === "string") {
-                    if (!pattern72.test(data64)) {
-                      const err140 = {
+                if (data66.url !== undefined) {
+                  let data67 = data66.url;
+                  if (typeof data67 === "string") {
+                    if (!pattern72.test(data67)) {
+                      const err146 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/pattern",
                         keyword: "pattern",
@@ -13749,17 +13891,17 @@ function validate34(
                         message: 'must match pattern "' + "^https?://" + '"',
                         schema: "^https?://",
                         parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                        data: data64,
+                        data: data67,
                       };
                       if (vErrors === null) {
-                        vErrors = [err140];
+                        vErrors = [err146];
                       } else {
-                        vErrors.push(err140);
+                        vErrors.push(err146);
                       }
                       errors++;
                     }
-                    if (!formats0(data64)) {
-                      const err141 = {
+                    if (!formats0(data67)) {
+                      const err147 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/format",
                         keyword: "format",
@@ -13767,17 +13909,17 @@ function validate34(
                         message: 'must match format "' + "uri" + '"',
                         schema: "uri",
                         parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                        data: data64,
+                        data: data67,
                       };
                       if (vErrors === null) {
-                        vErrors = [err141];
+                        vErrors = [err147];
                       } else {
-                        vErrors.push(err141);
+                        vErrors.push(err147);
                       }
                       errors++;
                     }
                   } else {
-                    const err142 = {
+                    const err148 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                       schemaPath: "#/properties/notify/items/properties/webhook/properties/url/type",
                       keyword: "type",
@@ -13785,21 +13927,21 @@ function validate34(
                       message: "must be string",
                       schema: schema68.properties.notify.items.properties.webhook.properties.url.type,
                       parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                      data: data64,
+                      data: data67,
                     };
                     if (vErrors === null) {
-                      vErrors = [err142];
+                      vErrors = [err148];
                     } else {
-                      vErrors.push(err142);
+                      vErrors.push(err148);
                     }
                     errors++;
                   }
                 }
-                if (data63.secret !== undefined) {
-                  let data65 = data63.secret;
-                  if (typeof data65 === "string") {
-                    if (!pattern7.test(data65)) {
-                      const err143 = {
+                if (data66.secret !== undefined) {
+                  let data68 = data66.secret;
+                  if (typeof data68 === "string") {
+                    if (!pattern7.test(data68)) {
+                      const err149 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                         schemaPath: "#/$defs/credentialRef/pattern",
                         keyword: "pattern",
@@ -13814,17 +13956,17 @@ function validate34(
                         schema:
                           "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
                         parentSchema: schema69,
-                        data: data65,
+                        data: data68,
                       };
                       if (vErrors === null) {
-                        vErrors = [err143];
+                        vErrors = [err149];
                       } else {
-                        vErrors.push(err143);
+                        vErrors.push(err149);
                       }
                       errors++;
                     }
                   } else {
-                    const err144 = {
+                    const err150 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                       schemaPath: "#/$defs/credentialRef/type",
                       keyword: "type",
@@ -13832,18 +13974,18 @@ function validate34(
                       message: "must be string",
                       schema: schema69.type,
                       parentSchema: schema69,
-                      data: data65,
+                      data: data68,
                     };
                     if (vErrors === null) {
-                      vErrors = [err144];
+                      vErrors = [err150];
                     } else {
-                      vErrors.push(err144);
+                      vErrors.push(err150);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err145 = {
+                const err151 = {
                   instancePath: instancePath + "/notify/" + i11 + "/webhook",
                   schemaPath: "#/properties/notify/items/properties/webhook/type",
                   keyword: "type",
@@ -13851,21 +13993,21 @@ function validate34(
                   message: "must be object",
                   schema: schema68.properties.notify.items.properties.webhook.type,
                   parentSchema: schema68.properties.notify.items.properties.webhook,
-                  data: data63,
+                  data: data66,
                 };
                 if (vErrors === null) {
-                  vErrors = [err145];
+                  vErrors = [err151];
                 } else {
-                  vErrors.push(err145);
+                  vErrors.push(err151);
                 }
                 errors++;
               }
             }
-            if (data60.email !== undefined) {
-              let data66 = data60.email;
-              if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
-                if (data66.to === undefined) {
-                  const err146 = {
+            if (data63.email !== undefined) {
+              let data69 = data63.email;
+              if (data69 && typeof data69 == "object" && !Array.isArray(data69)) {
+                if (data69.to === undefined) {
+                  const err152 = {
                     instancePath: instancePath + "/notify/" + i11 + "/email",
                     schemaPath: "#/properties/notify/items/properties/email/required",
                     keyword: "required",
@@ -13873,40 +14015,40 @@ function validate34(
                     message: "must have required property '" + "to" + "'",
                     schema: schema68.properties.notify.items.properties.email.required,
                     parentSchema: schema68.properties.notify.items.properties.email,
-                    data: data66,
+                    data: data69,
                   };
                   if (vErrors === null) {
-                    vErrors = [err146];
+                    vErrors = [err152];
                   } else {
-                    vErrors.push(err146);
+                    vErrors.push(err152);
                   }
                   errors++;
                 }
-                for (const key21 in data66) {
-                  if (!(key21 === "to")) {
-                    const err147 = {
+                for (const key22 in data69) {
+                  if (!(key22 === "to")) {
+                    const err153 = {
                       instancePath: instancePath + "/notify/" + i11 + "/email",
                       schemaPath: "#/properties/notify/items/properties/email/additionalProperties",
                       keyword: "additionalProperties",
-                      params: { additionalProperty: key21 },
+                      params: { additionalProperty: key22 },
                       message: "must NOT have additional properties",
                       schema: false,
                       parentSchema: schema68.properties.notify.items.properties.email,
-                      data: data66,
+                      data: data69,
                     };
                     if (vErrors === null) {
-                      vErrors = [err147];
+                      vErrors = [err153];
                     } else {
-                      vErrors.push(err147);
+                      vErrors.push(err153);
                     }
                     errors++;
                   }
                 }
-                if (data66.to !== undefined) {
-                  let data67 = data66.to;
-                  if (Array.isArray(data67)) {
-                    if (data67.length < 1) {
-                      const err148 = {
+                if (data69.to !== undefined) {
+                  let data70 = data69.to;
+                  if (Array.isArray(data70)) {
+                    if (data70.length < 1) {
+                      const err154 = {
                         instancePath: instancePath + "/notify/" + i11 + "/email/to",
                         schemaPath: "#/properties/notify/items/properties/email/properties/to/minItems",
                         keyword: "minItems",
@@ -13914,21 +14056,21 @@ function validate34(
                         message: "must NOT have fewer than 1 items",
                         schema: 1,
                         parentSchema: schema68.properties.notify.items.properties.email.properties.to,
-                        data: data67,
+                        data: data70,
                       };
                       if (vErrors === null) {
-                        vErrors = [err148];
+                        vErrors = [err154];
                       } else {
-                        vErrors.push(err148);
+                        vErrors.push(err154);
                       }
                       errors++;
                     }
-                    const len13 = data67.length;
+                    const len13 = data70.length;
                     for (let i14 = 0; i14 < len13; i14++) {
-                      let data68 = data67[i14];
-                      if (typeof data68 === "string") {
-                        if (!formats2.test(data68)) {
-                          const err149 = {
+                      let data71 = data70[i14];
+                      if (typeof data71 === "string") {
+                        if (!formats2.test(data71)) {
+                          const err155 = {
                             instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
                             schemaPath:
                               "#/properties/notify/items/properties/email/properties/to/items/format",
@@ -13938,17 +14080,17 @@ function validate34(
                             schema: "email",
                             parentSchema:
                               schema68.properties.notify.items.properties.email.properties.to.items,
-                            data: data68,
+                            data: data71,
                           };
                           if (vErrors === null) {
-                            vErrors = [err149];
+                            vErrors = [err155];
                           } else {
-                            vErrors.push(err149);
+                            vErrors.push(err155);
                           }
                           errors++;
                         }
                       } else {
-                        const err150 = {
+                        const err156 = {
                           instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
                           schemaPath: "#/properties/notify/items/properties/email/properties/to/items/type",
                           keyword: "type",
@@ -13956,18 +14098,18 @@ function validate34(
                           message: "must be string",
                           schema: schema68.properties.notify.items.properties.email.properties.to.items.type,
                           parentSchema: schema68.properties.notify.items.properties.email.properties.to.items,
-                          data: data68,
+                          data: data71,
                         };
                         if (vErrors === null) {
-                          vErrors = [err150];
+                          vErrors = [err156];
                         } else {
-                          vErrors.push(err150);
+                          vErrors.push(err156);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err151 = {
+                    const err157 = {
                       instancePath: instancePath + "/notify/" + i11 + "/email/to",
                       schemaPath: "#/properties/notify/items/properties/email/properties/to/type",
                       keyword: "type",
@@ -13975,18 +14117,18 @@ function validate34(
                       message: "must be array",
                       schema: schema68.properties.notify.items.properties.email.properties.to.type,
                       parentSchema: schema68.properties.notify.items.properties.email.properties.to,
-                      data: data67,
+                      data: data70,
                     };
                     if (vErrors === null) {
-                      vErrors = [err151];
+                      vErrors = [err157];
                     } else {
-                      vErrors.push(err151);
+                      vErrors.push(err157);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err152 = {
+                const err158 = {
                   instancePath: instancePath + "/notify/" + i11 + "/email",
                   schemaPath: "#/properties/notify/items/properties/email/type",
                   keyword: "type",
@@ -13994,20 +14136,20 @@ function validate34(
                   message: "must be object",
                   schema: schema68.properties.notify.items.properties.email.type,
                   parentSchema: schema68.properties.notify.items.properties.email,
-                  data: data66,
+                  data: data69,
                 };
                 if (vErrors === null) {
-                  vErrors = [err152];
+                  vErrors = [err158];
                 } else {
-                  vErrors.push(err152);
+                  vErrors.push(err158);
                 }
                 errors++;
               }
             }
-            if (data60.github_status !== undefined) {
-              let data69 = data60.github_status;
-              if (typeof data69 !== "boolean") {
-                const err153 = {
+            if (data63.github_status !== undefined) {
+              let data72 = data63.github_status;
+              if (typeof data72 !== "boolean") {
+                const err159 = {
                   instancePath: instancePath + "/notify/" + i11 + "/github_status",
                   schemaPath: "#/properties/notify/items/properties/github_status/type",
                   keyword: "type",
@@ -14015,18 +14157,18 @@ function validate34(
                   message: "must be boolean",
                   schema: schema68.properties.notify.items.properties.github_status.type,
                   parentSchema: schema68.properties.notify.items.properties.github_status,
-                  data: data69,
+                  data: data72,
                 };
                 if (vErrors === null) {
-                  vErrors = [err153];
+                  vErrors = [err159];
                 } else {
-                  vErrors.push(err153);
+                  vErrors.push(err159);
                 }
                 errors++;
               }
             }
           } else {
-            const err154 = {
+            const err160 = {
               instancePath: instancePath + "/notify/" + i11,
               schemaPath: "#/properties/notify/items/type",
               keyword: "type",
@@ -14034,18 +14176,18 @@ function validate34(
               message: "must be object",
               schema: schema68.properties.notify.items.type,
               parentSchema: schema68.properties.notify.items,
-              data: data60,
+              data: data63,
             };
             if (vErrors === null) {
-              vErrors = [err154];
+              vErrors = [err160];
             } else {
-              vErrors.push(err154);
+              vErrors.push(err160);
             }
             errors++;
           }
         }
       } else {
-        const err155 = {
+        const err161 = {
           instancePath: instancePath + "/notify",
           schemaPath: "#/properties/notify/type",
           keyword: "type",
@@ -14053,18 +14195,18 @@ function validate34(
           message: "must be array",
           schema: schema68.properties.notify.type,
           parentSchema: schema68.properties.notify,
-          data: data59,
+          data: data62,
         };
         if (vErrors === null) {
-          vErrors = [err155];
+          vErrors = [err161];
         } else {
-          vErrors.push(err155);
+          vErrors.push(err161);
         }
         errors++;
       }
     }
   } else {
-    const err156 = {
+    const err162 = {
       instancePath,
       schemaPath: "#/type",
       keyword: "type",
@@ -14075,9 +14217,9 @@ function validate34(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err156];
+      vErrors = [err162];
     } else {
-      vErrors.push(err156);
+      vErrors.push(err162);
     }
     errors++;
   }
@@ -16300,11 +16442,11 @@ const schema101 = {
     properties: {
       on: {
         description:
-          "Events that notify: started, success, failure, recovered (success after a failure), missed (a scheduled tick that did not run).",
+          "Events that notify: started, success, failure, recovered (success after a failure), missed (a scheduled tick that did not run), drift (`opsc drift` or `drift.schedule` found a target that differs from the repository; see docs/drift.md).",
         type: "array",
         minItems: 1,
         uniqueItems: true,
-        items: { enum: ["started", "success", "failure", "recovered", "missed"] },
+        items: { enum: ["started", "success", "failure", "recovered", "missed", "drift"] },
       },
       webhook: {
         description: "POST a JSON summary to a URL.",
@@ -16529,7 +16671,8 @@ function validate45(
                 data2 === "success" ||
                 data2 === "failure" ||
                 data2 === "recovered" ||
-                data2 === "missed"
+                data2 === "missed" ||
+                data2 === "drift"
               )) {
                 const err7 = {
                   instancePath: instancePath + "/" + i0 + "/on/" + i1,
