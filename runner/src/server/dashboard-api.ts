@@ -13,6 +13,7 @@ import type { Redactor } from "../secrets/redactor.js";
 import {
   auditView,
   checkInputs,
+  checkTargetsHealth,
   jobView,
   jobsView,
   recordedRun,
@@ -20,6 +21,7 @@ import {
   replayFromRecord,
   schedulesView,
   targetsView,
+  checkableTargets,
   followerEvent,
   openRunsIndex,
 } from "../app/dashboard-queries.js";
@@ -117,8 +119,47 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
     else if (!view) res.status(404).json({ error: `there is no job "${id}" at the default branch's head` });
     else res.json({ ...view, mayRun: o.mayRun ? await o.mayRun(res, id) : true });
   });
+  /** Jobs at the head the caller may run (the health check is offered on their targets). */
+  const runnable = async (res: Response): Promise<(jobId: string) => boolean> => {
+    if (!o.mayRun) return () => true;
+    const { model } = await o.service.headModel();
+    const yes = new Set<string>();
+    for (const id of model.jobs.keys()) if (await o.mayRun(res, id)) yes.add(id);
+    return (id) => yes.has(id);
+  };
   r.get("/targets", async (_req, res) => {
-    res.json(await targetsView(o.service, await runsIndex()));
+    res.json(await targetsView(o.service, await runsIndex(), await runnable(res)));
+  });
+  r.post("/targets/check", express.json({ limit: "64kb" }), async (req, res) => {
+    const asked = (req.body as { targets?: unknown } | undefined)?.targets;
+    if (asked !== undefined && (!Array.isArray(asked) || !asked.every((t) => typeof t === "string"))) {
+      res
+        .status(400)
+        .json({ error: "`targets` must be a list of target names (or absent: every target you may check)" });
+      return;
+    }
+    const { model } = await o.service.headModel();
+    const unknown = (asked ?? []).find((t) => !model.targets.has(t));
+    if (unknown !== undefined) {
+      res.status(404).json({ error: `there is no target "${unknown}" at the default branch's head` });
+      return;
+    }
+    const checkable = checkableTargets(model, await runnable(res));
+    const refused = (asked ?? []).find((t) => !checkable.has(t));
+    if (refused !== undefined || checkable.size === 0) {
+      res.status(403).json({
+        error:
+          refused !== undefined
+            ? `you may not check target "${refused}": no job you may run selects it`
+            : "you may not check any target: no job you may run selects one",
+        missing: "run",
+        ...(refused !== undefined ? { target: refused } : {}),
+      });
+      return;
+    }
+    const targets = asked && asked.length > 0 ? asked : [...checkable].sort();
+    o.logger.info({ targets: targets.length }, "targets health check");
+    res.json({ results: await checkTargetsHealth(o.service, targets, o.redactor) });
   });
   r.get("/schedules", async (_req, res) => {
     res.json(await schedulesView(o.service));
