@@ -80,6 +80,13 @@ function refreshSession(): Promise<boolean> {
   return refreshing;
 }
 
+let signInNeeded: ((signIn: string) => void) | undefined;
+
+/** Told where to sign in when a call finds no session (none, or one that can no longer be renewed). */
+export function onSignInNeeded(handler: (signIn: string) => void): void {
+  signInNeeded = handler;
+}
+
 /** fetch with the caller's credentials; a session whose access token expired is refreshed and the call repeated once. */
 async function send(
   path: string,
@@ -88,9 +95,17 @@ async function send(
 ): Promise<Response> {
   const go = (): Promise<Response> =>
     fetch(path, { ...init, credentials: "same-origin", headers: headers(extra) });
-  const res = await go();
-  if (res.status !== 401 || bearer() || !(await refreshSession())) return res;
-  return go();
+  let res = await go();
+  if (res.status !== 401 || bearer()) return res;
+  if (await refreshSession()) res = await go();
+  if (res.status === 401 && signInNeeded) {
+    const body = (await res
+      .clone()
+      .json()
+      .catch(() => ({}))) as { signIn?: unknown };
+    if (typeof body.signIn === "string") signInNeeded(body.signIn);
+  }
+  return res;
 }
 
 export async function get<T>(path: string): Promise<T> {

@@ -8,9 +8,9 @@ import CssBaseline from "@mui/material/CssBaseline";
 import Toolbar from "@mui/material/Toolbar";
 import Typography from "@mui/material/Typography";
 import { ThemeProvider, createTheme } from "@mui/material/styles";
-import { StrictMode, useEffect, useState, type MouseEvent } from "react";
+import { StrictMode, useEffect, useRef, useState, type MouseEvent } from "react";
 import { createRoot } from "react-dom/client";
-import { me, signOut, type ApiError, type Me } from "./api.js";
+import { me, onSignInNeeded, signOut, type ApiError, type Me } from "./api.js";
 import { navigate, usePath } from "./router.js";
 import { Failure } from "./ui.js";
 import { AuditPage } from "./pages/AuditPage.js";
@@ -68,18 +68,19 @@ function signInUrl(start: string, back: string): string {
   return `${start}?return_to=${encodeURIComponent(back)}`;
 }
 
+let leaving = false;
+
 /**
- * Without an identity, off to the server's sign-in (when it has one) and back
- * here. Once a minute at most: a sign-in that comes back without a session
- * shows the error rather than going round in circles.
+ * Without an identity (no session, or one past renewing), off to the server's
+ * sign-in and back to this page. Once a minute at most: a sign-in that comes
+ * back without a session shows the error rather than going round in circles.
  */
-function redirectToSignIn(e: ApiError): boolean {
-  if (e.status !== 401 || !e.signIn || sessionStorage.getItem("opsc.token")) return false;
+function redirectToSignIn(signIn: string): void {
   const last = Number(sessionStorage.getItem(SIGN_IN_AT) ?? 0);
-  if (Date.now() - last < 60_000) return false;
+  if (leaving || Date.now() - last < 60_000) return;
+  leaving = true;
   sessionStorage.setItem(SIGN_IN_AT, String(Date.now()));
-  window.location.assign(signInUrl(e.signIn, window.location.pathname + window.location.search));
-  return true;
+  window.location.assign(signInUrl(signIn, window.location.pathname + window.location.search));
 }
 
 function App() {
@@ -87,14 +88,19 @@ function App() {
   const [who, setWho] = useState<Me>();
   const [error, setError] = useState<string>();
   const [signedOut, setSignedOut] = useState(false);
+  const signedOutRef = useRef(false);
   useEffect(() => {
+    // After signing out, a call that finds no session is expected: no sign-in then.
+    onSignInNeeded((signIn) => {
+      if (!signedOutRef.current) redirectToSignIn(signIn);
+    });
     me().then(
       (m) => {
         sessionStorage.removeItem(SIGN_IN_AT);
         setWho(m);
       },
       (e: ApiError) => {
-        if (redirectToSignIn(e)) return;
+        if (leaving) return;
         setError(
           e.status === 401
             ? "Sign in first: open /auth/login, or give this page a token (#token=...)."
@@ -106,6 +112,7 @@ function App() {
   const leave = (): void => {
     signOut().then(
       () => {
+        signedOutRef.current = true;
         setWho(undefined);
         setSignedOut(true);
       },
