@@ -213,7 +213,12 @@ export async function targetsView(
   return { targets };
 }
 
-export async function schedulesView(service: RunnerService): Promise<Record<string, unknown>> {
+export interface SchedulesView {
+  schedules: Array<{ job: string; cron: string; timezone: string; catchUp: unknown; next: string[] }>;
+  missed: Array<{ job: string; at: string | undefined; reason: string }>;
+}
+
+export async function schedulesView(service: RunnerService): Promise<SchedulesView> {
   const { model } = await service.headModel();
   const now = new Date();
   const schedules = [...model.jobs.values()].flatMap((j) =>
@@ -232,7 +237,10 @@ export async function schedulesView(service: RunnerService): Promise<Record<stri
   return { schedules, missed };
 }
 
-export async function auditView(service: RunnerService, limit: number): Promise<Record<string, unknown>> {
+export async function auditView(
+  service: RunnerService,
+  limit: number,
+): Promise<{ verification: unknown; lines: unknown[] }> {
   const src = await records(service);
   if (!src) return { verification: null, lines: [] };
   const verification = await verifyRecords(src);

@@ -46,6 +46,11 @@ export interface DashboardApiOptions {
    * the server has one); without it, every authenticated caller sees all.
    */
   mayView?: (res: Response, jobId: string) => Promise<boolean>;
+  /**
+   * Whether the caller may view anything at all (the access policy, when the
+   * server has one): targets and the audit trail are shown to those only.
+   */
+  mayViewAny?: (res: Response) => Promise<boolean>;
   /** Between SSE keep-alive comments (proxies close idle streams). */
   heartbeatMs?: number;
 }
@@ -64,6 +69,12 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
     o.mayView ? o.mayView(res, job) : true;
   const refuseView = (res: Response, job: string): void => {
     res.status(403).json({ error: `you may not view job "${job}"`, missing: "view", job });
+  };
+  /** Answers 403 unless the caller may view some job. */
+  const viewsAny = async (res: Response): Promise<boolean> => {
+    if (!o.mayViewAny || (await o.mayViewAny(res))) return true;
+    res.status(403).json({ error: "you may not view any job", missing: "view" });
+    return false;
   };
 
   r.get("/records/runs", async (req, res) => {
@@ -108,6 +119,10 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
       res.status(400).json({ error: "`inputs` must be an object" });
       return;
     }
+    if (!(await mayView(res, id))) {
+      refuseView(res, id);
+      return;
+    }
     const checked = await checkInputs(o.service, id, inputs as Record<string, unknown>);
     if (!checked) res.status(404).json({ error: `there is no job "${id}" at the default branch's head` });
     else res.json(checked);
@@ -128,6 +143,7 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
     return (id) => yes.has(id);
   };
   r.get("/targets", async (_req, res) => {
+    if (!(await viewsAny(res))) return;
     res.json(await targetsView(o.service, await runsIndex(), await runnable(res)));
   });
   r.post("/targets/check", express.json({ limit: "64kb" }), async (req, res) => {
@@ -162,11 +178,25 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
     res.json({ results: await checkTargetsHealth(o.service, targets, o.redactor) });
   });
   r.get("/schedules", async (_req, res) => {
-    res.json(await schedulesView(o.service));
+    const all = await schedulesView(o.service);
+    const visible = async <T extends { job: string }>(list: T[]): Promise<T[]> => {
+      const out: T[] = [];
+      for (const x of list) if (await mayView(res, x.job)) out.push(x);
+      return out;
+    };
+    res.json({ schedules: await visible(all.schedules), missed: await visible(all.missed) });
   });
   r.get("/audit", async (req, res) => {
+    if (!(await viewsAny(res))) return;
     const limit = Math.min(500, Math.max(1, Number(req.query.limit ?? 50) || 50));
-    res.json(await auditView(o.service, limit));
+    const view = await auditView(o.service, limit);
+    // A line of a job the caller may not view is left out, as in the runs list.
+    const lines = [];
+    for (const l of view.lines) {
+      const job = (l as { job?: unknown }).job;
+      if (typeof job !== "string" || (await mayView(res, job))) lines.push(l);
+    }
+    res.json({ ...view, lines });
   });
   return r;
 }
