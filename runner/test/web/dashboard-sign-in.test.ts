@@ -12,7 +12,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as age from "age-encryption";
-import type { Browser, BrowserContext, HTTPRequest, Page } from "puppeteer-core";
+import type { Browser, BrowserContext, ElementHandle, HTTPRequest, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encryptSops } from "../../src/secrets/sops-file.js";
 import { parseYamlBranches } from "../../src/secrets/sops-yaml.js";
@@ -236,6 +236,10 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
   let alice: { context: BrowserContext; page: Page };
 
   it("sends a browser without a session to the provider's pages and back, signed in, its name shown", async () => {
+    // Without an identity the API says where to sign in; the page goes there.
+    const anonymous = await fetch(`${serve.url}/api/me`);
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ signIn: "/auth/login" });
     alice = await newPage();
     await signInThroughBrowser(alice.page, "alice@example.com");
     const { page } = alice;
@@ -266,6 +270,51 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
     const run = remoteRuns(remote).find((r) => r.job === "deploy")!;
     expect(run.actor).toBe("alice@example.com");
     expect(run.trigger).toMatchObject({ kind: "api", by: { name: "alice@example.com", via: "oidc" } });
+  });
+
+  it("filters the runs history by job, result, trigger and actor", async () => {
+    const { page } = alice;
+    await page.goto(`${serve.url}/runs`);
+    const rows = async (): Promise<number> => (await page.$$("[data-record]")).length;
+    await page.waitForSelector("[data-record]", { timeout: 20_000 });
+    const none = (): Promise<void> => waitForText(page, "main", "No recorded run matches.");
+    const some = async (): Promise<void> => {
+      await page.waitForSelector("[data-record]", { timeout: 20_000 });
+      expect(await rows()).toBe(1);
+    };
+    const actor = (await page.waitForSelector('::-p-aria([name="Actor"][role="textbox"])'))!;
+    await actor.type("bob@example.com");
+    await none();
+    await actor.click({ count: 3 });
+    await actor.type("alice@example.com");
+    await some();
+    const job = (await page.waitForSelector('::-p-aria([name="Job"][role="textbox"])'))!;
+    await job.type("ping");
+    await none();
+    await job.click({ count: 3 });
+    await job.type("deploy");
+    await some();
+    const choose = async (name: string, value: string): Promise<void> => {
+      // MUI names its select by the label and the value shown: found by the label.
+      const combo = await page.evaluateHandle(
+        (n) =>
+          Array.from(document.querySelectorAll("label"))
+            .find((l) => l.textContent === n)
+            ?.parentElement?.querySelector('[role="combobox"]'),
+        name,
+      );
+      await (combo as ElementHandle<Element>).click();
+      await (await page.waitForSelector(`li[data-value="${value}"]`))!.click();
+      await page.waitForSelector('[role="listbox"]', { hidden: true });
+    };
+    await choose("Result", "failure");
+    await none();
+    await choose("Result", "success");
+    await some();
+    await choose("Trigger", "schedule");
+    await none();
+    await choose("Trigger", "api");
+    await some();
   });
 
   it("checks the targets' health from the Targets page: the reachable one ok with its latency, the other with why", async () => {
