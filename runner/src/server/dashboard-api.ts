@@ -25,6 +25,7 @@ import {
   followerEvent,
   openRunsIndex,
 } from "../app/dashboard-queries.js";
+import { callerOf, type Caller } from "./auth/access-control.js";
 import type { RunnerService } from "./runner-service.js";
 import type { RunsIndex } from "../records/runs-index.js";
 
@@ -58,6 +59,7 @@ export interface DashboardApiOptions {
 export function dashboardApi(o: DashboardApiOptions): express.Router {
   const r = express.Router();
   let index: RunsIndex | undefined;
+  const checking = new Set<string>();
   const runsIndex = async (): Promise<RunsIndex> => {
     const branch = await recordsBranch(o.service);
     if (!index || index.branch !== branch)
@@ -174,8 +176,22 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
       return;
     }
     const targets = asked && asked.length > 0 ? asked : [...checkable].sort();
-    o.logger.info({ targets: targets.length }, "targets health check");
-    res.json({ results: await checkTargetsHealth(o.service, targets, o.redactor) });
+    // One check at a time per caller: each opens a connection to every target it names.
+    const who = (callerOf(res) as Caller | undefined)?.identity.user ?? "";
+    if (checking.has(who)) {
+      res
+        .status(429)
+        .set("Retry-After", "5")
+        .json({ error: "a health check of yours is still running; try again when it has finished" });
+      return;
+    }
+    checking.add(who);
+    try {
+      o.logger.info({ by: who, targets: targets.length }, "targets health check");
+      res.json({ results: await checkTargetsHealth(o.service, targets, o.redactor) });
+    } finally {
+      checking.delete(who);
+    }
   });
   r.get("/schedules", async (_req, res) => {
     const all = await schedulesView(o.service);

@@ -8,7 +8,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as age from "age-encryption";
@@ -31,13 +31,15 @@ const WEBHOOK_SECRET = "sign-in-webhook-secret";
 const SSH_UP = "127.0.0.41";
 // Nothing listens there: connecting is refused at once.
 const SSH_DOWN = "127.0.0.42";
+// Accepts connections and never says a word: a hung host.
+const SILENT = "127.0.0.43";
 const UPDATE_SCREENSHOTS = process.env.OPSC_UPDATE_SCREENSHOTS === "1";
 const browserPath = chromiumPath();
 
 const POLICY = `roles:
   viewer: { view: ["*"] }
-  deployer: { view: ["*"], run: ["deploy"] }
-  operator: { view: ["*"], run: ["*"] }
+  deployer: { view: ["*"], run: ["deploy", "silent"] }
+  operator: { view: ["*"], run: ["deploy", "ping"] }
 members:
   - { user: alice@example.com, roles: [operator] }
   - { user: dora@example.com, roles: [deployer] }
@@ -56,6 +58,8 @@ let remote: GitHttpServer;
 let provider: TestProvider;
 let serve: ServeProcess;
 let sshd: Sshd;
+let silent: Server;
+const held = new Set<Socket>();
 let browser: Browser;
 
 async function freePort(): Promise<number> {
@@ -154,6 +158,11 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
   beforeAll(async () => {
     remote = await startGitHttpServer();
     sshd = await startSshd([SSH_UP]);
+    silent = createServer((sock) => {
+      held.add(sock);
+      sock.on("close", () => held.delete(sock));
+    });
+    await new Promise<void>((r) => silent.listen(0, SILENT, r));
     const identity = await age.generateX25519Identity();
     const keys = tmp("opsc-sign-in-keys-");
     writeFileSync(join(keys, "keys.txt"), `${identity}\n`, { mode: 0o600 });
@@ -174,6 +183,7 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
         "targets:",
         `  web-up: { host: ${SSH_UP} }`,
         `  web-down: { host: ${SSH_DOWN} }`,
+        `  web-silent: { host: ${SILENT}, port: ${(silent.address() as AddressInfo).port}, labels: { role: hung } }`,
         "",
       ].join("\n"),
       "jobs/deploy.yaml": [
@@ -182,6 +192,12 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
         'inputs:\n  version: { type: string, pattern: "^v[0-9]+$" }',
         "targets: { names: [here] }",
         "steps:\n  - id: main\n    run: echo deploying",
+        "",
+      ].join("\n"),
+      "jobs/silent.yaml": [
+        "on:\n  manual: true",
+        "targets: { names: [web-silent] }",
+        "steps:\n  - id: main\n    run: 'true'",
         "",
       ].join("\n"),
       "jobs/ping.yaml": [
@@ -229,6 +245,8 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
     await provider?.close();
     await remote?.close();
     await sshd?.stop();
+    for (const sock of held) sock.destroy();
+    await new Promise((r) => (silent ? silent.close(r) : r(undefined)));
     repo.remove();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
@@ -459,17 +477,35 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
     };
     expect(Object.fromEntries(targets.map((t) => [t.id, t.mayCheck]))).toEqual({
       here: true,
+      "web-silent": true,
       "web-down": false,
       "web-up": false,
     });
     const refused = await call("/api/targets/check", { targets: ["web-up"] });
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({ missing: "run", target: "web-up" });
-    const all = await call("/api/targets/check", {});
-    expect(all.status).toBe(200);
-    expect(await all.json()).toEqual({
+    const mine = await call("/api/targets/check", { targets: ["here"] });
+    expect(mine.status).toBe(200);
+    expect(await mine.json()).toEqual({
       results: [expect.objectContaining({ target: "here", ok: true, latencyMs: expect.any(Number) })],
     });
+    // A hung host holds a check until its timeout; meanwhile the same caller's next check is refused.
+    const logged = () => serve.lines.filter((l) => l.includes("targets health check")).length;
+    const before = logged();
+    const slow = call("/api/targets/check", {});
+    await eventually(() => logged() > before, 20_000);
+    const again = await call("/api/targets/check", { targets: ["here"] });
+    expect(again.status).toBe(429);
+    const { results } = (await (await slow).json()) as { results: Array<Record<string, unknown>> };
+    expect(Object.fromEntries(results.map((r) => [r.target, r.ok]))).toEqual({
+      here: true,
+      "web-silent": false,
+    });
+    expect(results.find((r) => r.target === "web-silent")).toMatchObject({
+      code: "ssh.unreachable",
+      message: expect.stringMatching(/^target web-silent: .+ did not finish connecting within 10000 ms$/),
+    });
+    expect((await call("/api/targets/check", { targets: ["here"] })).status).toBe(200);
     expect((await call("/api/targets/check", { targets: ["nowhere"] })).status).toBe(404);
     expect((await call("/api/targets/check", { targets: "here" })).status).toBe(400);
   });
