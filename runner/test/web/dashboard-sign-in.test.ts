@@ -322,7 +322,9 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
         name,
       );
       await (combo as ElementHandle<Element>).click();
-      await (await page.waitForSelector(`li[data-value="${value}"]`))!.click();
+      // Clicked in the page: a mouse click may land beside the option while the menu still grows open.
+      const option = await page.waitForSelector(`li[data-value="${value}"]`);
+      await option!.evaluate((e) => (e as HTMLElement).click());
       await page.waitForSelector('[role="listbox"]', { hidden: true });
     };
     await choose("Result", "failure");
