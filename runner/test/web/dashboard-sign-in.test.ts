@@ -397,6 +397,14 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
     const withHealth = await seriousViolations(page);
     if (withHealth.length > 0) found["/targets (checked)"] = withHealth;
     expect(JSON.stringify(found, null, 1)).toBe("{}");
+    // At phone width the header (name, sign out) and the results fit; the table scrolls in its box.
+    await page.setViewport({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(
+      await page.$eval('[data-testid="sign-out"]', (e) => e.getBoundingClientRect().right),
+    ).toBeLessThanOrEqual(390);
+    await page.setViewport({ width: 1280, height: 800 });
   });
 
   it("renews the session by itself when the access token is gone (as after its 5 minutes)", async () => {
