@@ -259,7 +259,13 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
     expect(anonymous.status).toBe(401);
     expect(await anonymous.json()).toMatchObject({ signIn: "/auth/login" });
     alice = await newPage();
+    // A browser with no session goes to sign in without trying to renew one (that would count as a failure).
+    const refreshes: string[] = [];
+    alice.page.on("request", (r) => {
+      if (r.url().endsWith("/auth/refresh")) refreshes.push(r.url());
+    });
     await signInThroughBrowser(alice.page, "alice@example.com");
+    expect(refreshes).toEqual([]);
     const { page } = alice;
     expect(await text(page, '[data-testid="signed-in-user"]')).toBe("alice@example.com (operator)");
     await waitForText(page, "h1", "Runs");

@@ -97,7 +97,8 @@ async function send(
     fetch(path, { ...init, credentials: "same-origin", headers: headers(extra) });
   let res = await go();
   if (res.status !== 401 || bearer()) return res;
-  if (await refreshSession()) res = await go();
+  // Only a browser that holds a session's cookies tries: a refresh without one counts as a failed sign-in.
+  if (/(?:^|;\s*)opsc_csrf=/.test(document.cookie) && (await refreshSession())) res = await go();
   if (res.status === 401 && signInNeeded) {
     const body = (await res
       .clone()
