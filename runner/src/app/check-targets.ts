@@ -23,15 +23,22 @@ export interface CheckTargetsRequest {
   parallel: number;
   /** Per-target connect and exec timeout in ms. */
   timeoutMs: number;
+  /** Read the repository at this commit (the server's mirror) instead of the working tree. */
+  commit?: string;
+  /** Where the age identities are looked up (SOPS_AGE_KEY...); default: this process's environment. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function checkRepoTargets(request: CheckTargetsRequest): Promise<TargetCheck[]> {
-  const { model, files } = await loadValidRepo({ repoDir: request.repoDir });
+  const { model, files } = await loadValidRepo({
+    repoDir: request.repoDir,
+    ...(request.commit ? { commit: request.commit } : {}),
+  });
   const chosen = select(model, request.selector);
   if (chosen.length === 0)
     throw userError("targets.none", `no target matches ${request.selector.join(" ") || "(all)"}`);
   const redactor = new Redactor();
-  const credentials = CredentialStore.forFiles(files.files, redactor);
+  const credentials = CredentialStore.forFiles(files.files, redactor, request.env);
   const factory = createTransportFactory({
     redactor,
     connectTimeoutMs: request.timeoutMs,

@@ -9,6 +9,8 @@ import type { RunSummary } from "../core/run-summary.js";
 import type { JobDef, RepoModel } from "../core/repo-model.js";
 import { inputProblems } from "../core/input-schema.js";
 import { buildPlan } from "../plan/build-plan.js";
+import { checkRepoTargets } from "./check-targets.js";
+import { selectTargets } from "../plan/select-targets.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
 import { eventsFromRecord } from "../records/record-events.js";
 import { targetLogPath } from "../records/record-paths.js";
@@ -165,11 +167,27 @@ function planOf(model: RepoModel, job: JobDef, commit: string): Record<string, u
   };
 }
 
+/**
+ * The targets a caller may health-check: those selected by some phase of a
+ * job they may run (the job's own selector, as the planner reads it).
+ */
+export function checkableTargets(model: RepoModel, mayRun: (jobId: string) => boolean): Set<string> {
+  const out = new Set<string>();
+  for (const job of model.jobs.values()) {
+    if (!mayRun(job.id)) continue;
+    for (const phase of job.phases)
+      for (const t of selectTargets(model.targets.values(), phase.targets)) out.add(t.id);
+  }
+  return out;
+}
+
 export async function targetsView(
   service: RunnerService,
   index: RunsIndex,
+  mayRun: (jobId: string) => boolean = () => true,
 ): Promise<Record<string, unknown>> {
   const { model } = await service.headModel();
+  const checkable = checkableTargets(model, mayRun);
   // The index holds rows per run; a target's last result is its last run's outcome on it (read from run.json).
   const { runs } = await index.query({ limit: 100 });
   const src = await records(service);
@@ -190,11 +208,17 @@ export async function targetsView(
       ...(t.host ? { host: t.host } : {}),
       labels: t.labels,
       ...(last.get(t.id) ? { last: last.get(t.id) } : {}),
+      mayCheck: checkable.has(t.id),
     }));
   return { targets };
 }
 
-export async function schedulesView(service: RunnerService): Promise<Record<string, unknown>> {
+export interface SchedulesView {
+  schedules: Array<{ job: string; cron: string; timezone: string; catchUp: unknown; next: string[] }>;
+  missed: Array<{ job: string; at: string | undefined; reason: string }>;
+}
+
+export async function schedulesView(service: RunnerService): Promise<SchedulesView> {
   const { model } = await service.headModel();
   const now = new Date();
   const schedules = [...model.jobs.values()].flatMap((j) =>
@@ -213,7 +237,10 @@ export async function schedulesView(service: RunnerService): Promise<Record<stri
   return { schedules, missed };
 }
 
-export async function auditView(service: RunnerService, limit: number): Promise<Record<string, unknown>> {
+export async function auditView(
+  service: RunnerService,
+  limit: number,
+): Promise<{ verification: unknown; lines: unknown[] }> {
   const src = await records(service);
   if (!src) return { verification: null, lines: [] };
   const verification = await verifyRecords(src);
@@ -257,6 +284,49 @@ export async function checkInputs(
     }
   }
   return { problems };
+}
+
+export interface TargetHealth {
+  target: string;
+  ok: boolean;
+  /** Connect plus `true`, in ms; absent when the connection failed. */
+  latencyMs?: number;
+  connectMs?: number;
+  execMs?: number;
+  /** Stable error code and its message when not ok (credential values masked). */
+  code?: string;
+  message?: string;
+}
+
+/**
+ * The Targets page's health check: `opsc targets check` (app/check-targets.ts)
+ * on the given targets at the default branch's head, in the server's mirror.
+ */
+export async function checkTargetsHealth(
+  service: RunnerService,
+  targets: string[],
+  redactor: Redactor,
+  env?: NodeJS.ProcessEnv,
+): Promise<TargetHealth[]> {
+  const { commit } = await service.headModel();
+  const results = await checkRepoTargets({
+    repoDir: service.repoDir,
+    commit,
+    selector: targets,
+    parallel: 10,
+    timeoutMs: 10_000,
+    ...(env ? { env } : {}),
+  });
+  // Masked twice: by the check's own redactor (credential values), then by the server's (its tokens).
+  return results.map((r) => ({
+    target: r.target,
+    ok: r.ok,
+    ...(r.connectMs !== undefined ? { connectMs: r.connectMs } : {}),
+    ...(r.execMs !== undefined ? { execMs: r.execMs } : {}),
+    ...(r.ok ? { latencyMs: (r.connectMs ?? 0) + (r.execMs ?? 0) } : {}),
+    ...(r.code ? { code: r.code } : {}),
+    ...(r.message ? { message: redactor.redact(r.message) } : {}),
+  }));
 }
 
 /** The runs page's index of the records branch, kept in the server's state directory. */

@@ -13,6 +13,7 @@ import type { Redactor } from "../secrets/redactor.js";
 import {
   auditView,
   checkInputs,
+  checkTargetsHealth,
   jobView,
   jobsView,
   recordedRun,
@@ -20,9 +21,11 @@ import {
   replayFromRecord,
   schedulesView,
   targetsView,
+  checkableTargets,
   followerEvent,
   openRunsIndex,
 } from "../app/dashboard-queries.js";
+import { callerOf, type Caller } from "./auth/access-control.js";
 import type { RunnerService } from "./runner-service.js";
 import type { RunsIndex } from "../records/runs-index.js";
 
@@ -44,6 +47,11 @@ export interface DashboardApiOptions {
    * the server has one); without it, every authenticated caller sees all.
    */
   mayView?: (res: Response, jobId: string) => Promise<boolean>;
+  /**
+   * Whether the caller may view anything at all (the access policy, when the
+   * server has one): targets and the audit trail are shown to those only.
+   */
+  mayViewAny?: (res: Response) => Promise<boolean>;
   /** Between SSE keep-alive comments (proxies close idle streams). */
   heartbeatMs?: number;
 }
@@ -51,6 +59,7 @@ export interface DashboardApiOptions {
 export function dashboardApi(o: DashboardApiOptions): express.Router {
   const r = express.Router();
   let index: RunsIndex | undefined;
+  const checking = new Set<string>();
   const runsIndex = async (): Promise<RunsIndex> => {
     const branch = await recordsBranch(o.service);
     if (!index || index.branch !== branch)
@@ -62,6 +71,12 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
     o.mayView ? o.mayView(res, job) : true;
   const refuseView = (res: Response, job: string): void => {
     res.status(403).json({ error: `you may not view job "${job}"`, missing: "view", job });
+  };
+  /** Answers 403 unless the caller may view some job. */
+  const viewsAny = async (res: Response): Promise<boolean> => {
+    if (!o.mayViewAny || (await o.mayViewAny(res))) return true;
+    res.status(403).json({ error: "you may not view any job", missing: "view" });
+    return false;
   };
 
   r.get("/records/runs", async (req, res) => {
@@ -106,6 +121,10 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
       res.status(400).json({ error: "`inputs` must be an object" });
       return;
     }
+    if (!(await mayView(res, id))) {
+      refuseView(res, id);
+      return;
+    }
     const checked = await checkInputs(o.service, id, inputs as Record<string, unknown>);
     if (!checked) res.status(404).json({ error: `there is no job "${id}" at the default branch's head` });
     else res.json(checked);
@@ -117,15 +136,83 @@ export function dashboardApi(o: DashboardApiOptions): express.Router {
     else if (!view) res.status(404).json({ error: `there is no job "${id}" at the default branch's head` });
     else res.json({ ...view, mayRun: o.mayRun ? await o.mayRun(res, id) : true });
   });
+  /** Jobs at the head the caller may run (the health check is offered on their targets). */
+  const runnable = async (res: Response): Promise<(jobId: string) => boolean> => {
+    if (!o.mayRun) return () => true;
+    const { model } = await o.service.headModel();
+    const yes = new Set<string>();
+    for (const id of model.jobs.keys()) if (await o.mayRun(res, id)) yes.add(id);
+    return (id) => yes.has(id);
+  };
   r.get("/targets", async (_req, res) => {
-    res.json(await targetsView(o.service, await runsIndex()));
+    if (!(await viewsAny(res))) return;
+    res.json(await targetsView(o.service, await runsIndex(), await runnable(res)));
+  });
+  r.post("/targets/check", express.json({ limit: "64kb" }), async (req, res) => {
+    const asked = (req.body as { targets?: unknown } | undefined)?.targets;
+    if (asked !== undefined && (!Array.isArray(asked) || !asked.every((t) => typeof t === "string"))) {
+      res
+        .status(400)
+        .json({ error: "`targets` must be a list of target names (or absent: every target you may check)" });
+      return;
+    }
+    const { model } = await o.service.headModel();
+    const unknown = (asked ?? []).find((t) => !model.targets.has(t));
+    if (unknown !== undefined) {
+      res.status(404).json({ error: `there is no target "${unknown}" at the default branch's head` });
+      return;
+    }
+    const checkable = checkableTargets(model, await runnable(res));
+    const refused = (asked ?? []).find((t) => !checkable.has(t));
+    if (refused !== undefined || checkable.size === 0) {
+      res.status(403).json({
+        error:
+          refused !== undefined
+            ? `you may not check target "${refused}": no job you may run selects it`
+            : "you may not check any target: no job you may run selects one",
+        missing: "run",
+        ...(refused !== undefined ? { target: refused } : {}),
+      });
+      return;
+    }
+    const targets = asked && asked.length > 0 ? asked : [...checkable].sort();
+    // One check at a time per caller: each opens a connection to every target it names.
+    const who = (callerOf(res) as Caller | undefined)?.identity.user ?? "";
+    if (checking.has(who)) {
+      res
+        .status(429)
+        .set("Retry-After", "5")
+        .json({ error: "a health check of yours is still running; try again when it has finished" });
+      return;
+    }
+    checking.add(who);
+    try {
+      o.logger.info({ by: who, targets: targets.length }, "targets health check");
+      res.json({ results: await checkTargetsHealth(o.service, targets, o.redactor) });
+    } finally {
+      checking.delete(who);
+    }
   });
   r.get("/schedules", async (_req, res) => {
-    res.json(await schedulesView(o.service));
+    const all = await schedulesView(o.service);
+    const visible = async <T extends { job: string }>(list: T[]): Promise<T[]> => {
+      const out: T[] = [];
+      for (const x of list) if (await mayView(res, x.job)) out.push(x);
+      return out;
+    };
+    res.json({ schedules: await visible(all.schedules), missed: await visible(all.missed) });
   });
   r.get("/audit", async (req, res) => {
+    if (!(await viewsAny(res))) return;
     const limit = Math.min(500, Math.max(1, Number(req.query.limit ?? 50) || 50));
-    res.json(await auditView(o.service, limit));
+    const view = await auditView(o.service, limit);
+    // A line of a job the caller may not view is left out, as in the runs list.
+    const lines = [];
+    for (const l of view.lines) {
+      const job = (l as { job?: unknown }).job;
+      if (typeof job !== "string" || (await mayView(res, job))) lines.push(l);
+    }
+    res.json({ ...view, lines });
   });
   return r;
 }

@@ -205,6 +205,8 @@ export function createHttpApp(o: HttpAppOptions): express.Express {
         // Quiet checks: a list leaves out what the caller may not see, a job page says whether to offer launch.
         mayView: async (res, job) =>
           o.access.mayNow(await o.access.policyNow(), callerOf(res).identity, "view", job),
+        mayViewAny: async (res) =>
+          o.access.mayNow(await o.access.policyNow(), callerOf(res).identity, "view"),
         mayRun: async (res, job) =>
           o.access.mayNow(await o.access.policyNow(), callerOf(res).identity, "run", job),
       }),

@@ -40,10 +40,11 @@ async function checkOne(
       ? "local"
       : `${target.user ? `${target.user}@` : ""}${target.host ?? "?"}:${target.port}`;
   let transport: Transport | undefined;
+  const connectBy = AbortSignal.timeout(timeoutMs);
   try {
     transport = transportFor(target);
     const c0 = performance.now();
-    await transport.connect(AbortSignal.timeout(timeoutMs));
+    await transport.connect(connectBy);
     const connectMs = Math.round(performance.now() - c0);
     const script = buildStepScript({ shell: target.shell, env: {}, mode: "run", run: "true" });
     const e0 = performance.now();
@@ -74,6 +75,15 @@ async function checkOne(
     }
     return { target: target.name, address, ok: true, connectMs, execMs };
   } catch (e) {
+    // A host that accepts the connection and then says nothing: the deadline cut the handshake short.
+    if (connectBy.aborted && isOpscError(e) && e.code === "ssh.cancelled")
+      return {
+        target: target.name,
+        address,
+        ok: false,
+        code: "ssh.unreachable",
+        message: `target ${target.name}: ${address} did not finish connecting within ${timeoutMs} ms`,
+      };
     return {
       target: target.name,
       address,

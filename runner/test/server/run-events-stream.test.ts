@@ -186,6 +186,7 @@ describe("GET /api/runs/:id/events", () => {
         logger: pino({ level: "silent" }),
         stateDir: state,
         mayView: async (_res, job) => job !== "gated",
+        mayViewAny: async () => false,
         mayRun: async () => false,
       }),
     );
@@ -200,6 +201,21 @@ describe("GET /api/runs/:id/events", () => {
       expect((await fetch(`${base}/runs/${runId}/events`)).status).toBe(403);
       expect((await fetch(`${base}/jobs/gated`)).status).toBe(403);
       expect(((await (await fetch(`${base}/jobs`)).json()) as { jobs: unknown[] }).jobs).toEqual([]);
+      const check = await fetch(`${base}/jobs/gated/check`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ inputs: {} }),
+      });
+      expect(check.status).toBe(403);
+      // Targets and the audit trail only for a caller who may view some job.
+      expect((await fetch(`${base}/targets`)).status).toBe(403);
+      expect((await fetch(`${base}/audit`)).status).toBe(403);
+      const targetsCheck = await fetch(`${base}/targets/check`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: "{}",
+      });
+      expect(targetsCheck.status).toBe(403);
     } finally {
       http.close();
     }

@@ -112,7 +112,11 @@ export class AccessControl {
     res
       .status(401)
       .set("WWW-Authenticate", "Bearer")
-      .json({ error: "sign in (GET /auth/login) or send Authorization: Bearer <token>" });
+      .json({
+        error: "sign in (GET /auth/login) or send Authorization: Bearer <token>",
+        // The dashboard sends a browser without a session here.
+        ...(this.o.oidc ? { signIn: "/auth/login" } : {}),
+      });
   };
 
   /** Whether the caller may; answers 403 naming the missing permission when not. */
