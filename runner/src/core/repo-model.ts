@@ -188,6 +188,14 @@ export interface NotifySpec {
   githubStatus?: boolean;
 }
 
+/** A job's `approval:` (docs/approvals.md). */
+export interface ApprovalRule {
+  /** Distinct signers needed. */
+  required: number;
+  /** Repository path of the OpenSSH allowed_signers file naming who may sign. */
+  signers: string;
+}
+
 export interface JobDef {
   id: string;
   description?: string;
@@ -213,6 +221,8 @@ export interface JobDef {
   facts?: boolean;
   /** Steps run at the end of a phase when notified by a changed step. */
   handlers?: StepUse[];
+  /** Runs only with this many approvals of its plan hash (docs/approvals.md). */
+  approval?: ApprovalRule;
   source: SourcePosition;
 }
 

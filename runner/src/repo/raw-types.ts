@@ -126,6 +126,7 @@ export interface RawJob {
   handlers?: RawStepUse[];
   vars?: Record<string, unknown>;
   facts?: boolean;
+  approval?: { required: number; signers: string };
   notify?: Array<{
     on: Array<"started" | "success" | "failure" | "recovered" | "missed">;
     webhook?: { url: string; secret?: string };
