@@ -6,6 +6,7 @@ import { Command, CommanderError } from "commander";
 import { EXIT } from "../core/exit-codes.js";
 import { reportError } from "./report-error.js";
 // command imports (one line each, keep sorted)
+import { register as registerApprove } from "./commands/approve.js";
 import { register as registerAudit } from "./commands/audit.js";
 import { register as registerDiff } from "./commands/diff.js";
 import { register as registerDiscover } from "./commands/discover.js";
@@ -46,6 +47,7 @@ repository or request, 4 the environment is in the way, 70 a bug, 130 interrupte
 Documentation: docs/README.md`,
     );
   // command registrations (one line each, keep sorted)
+  registerApprove(program);
   registerAudit(program);
   registerDiff(program);
   registerDiscover(program);

@@ -2,7 +2,7 @@
  * Approvals as refs on the records remote (`origin`):
  * `refs/opsconductor/approvals/<job>/<plan hash>/sha256-<key fingerprint, hex>`,
  * each a commit whose tree holds `signature` (the armored SSH signature) and
- * `plan.json` (the canonical text the plan hash is the SHA-256 of), so a
+ * `plan.json` (the canonical text the plan hash is the SHA-256 of, no newline), so a
  * signature can be checked offline with nothing but git and ssh-keygen. Without
  * an HTTP(S) origin the refs live in the local repository only.
  */
@@ -55,7 +55,7 @@ export async function publishApproval(options: {
 }): Promise<{ status: PublishStatus; remote?: string }> {
   const repo = new GitRepository(options.gitdir);
   const tree = await repo.writeTreeWith(null, [
-    { path: "plan.json", content: `${options.planText}\n` },
+    { path: "plan.json", content: options.planText },
     { path: "signature", content: options.signature },
   ]);
   const now = Math.floor(Date.now() / 1000);
