@@ -30,7 +30,7 @@ export function register(program: Command): void {
     .option("--key <file>", "your SSH private key (ed25519, rsa or ecdsa), listed in the job's signers file")
     .option(
       "--signature <file>",
-      "a signature of the plan hash made with `ssh-keygen -Y sign` (agent or security keys) instead of --key",
+      "a signature of the plan hash made with `ssh-keygen -Y sign` (for a key in ssh-agent) instead of --key",
     )
     .option("--commit <rev>", "approve the plan at this commit instead of the working tree's HEAD")
     .option("--check", "approve a check-mode run (it has its own plan hash)")
