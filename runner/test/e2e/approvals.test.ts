@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/core/run-summary.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
 import { git } from "../helpers/automation-repo.js";
+import { eventually } from "../helpers/fake-executor.js";
 import { cleanEnv, PROJECT_ROOT } from "../helpers/opsc-cli.js";
+import { remoteRuns, startServe } from "../helpers/serve-process.js";
 
 const NS = "opsconductor-approval";
 const scratch = mkdtempSync(join(tmpdir(), "opsc-approvals-"));
@@ -193,7 +195,8 @@ describe("approvals bound to the plan", () => {
     const allowed = join(repo, "approvers");
     const verified = sshKeygenVerify(allowed, "alice@example.com", signature, hash);
     expect(verified.ok, verified.out).toBe(true);
-    expect(sshKeygenVerify(allowed, "alice@example.com", signature, `${hash.slice(0, -1)}0`).ok).toBe(false);
+    const otherHash = `${hash.slice(0, -1)}${hash.endsWith("0") ? "1" : "0"}`;
+    expect(sshKeygenVerify(allowed, "alice@example.com", signature, otherHash).ok).toBe(false);
 
     // RSA: a second signature pushed for a plan with another input, verified the same way.
     const hash2 = await planHash("--input", "version=2.0");
@@ -287,6 +290,50 @@ describe("approvals bound to the plan", () => {
       expect(yes.out + yes.err).not.toContain("correct horse battery");
     } finally {
       env = saved;
+    }
+  });
+
+  it("opsc serve checks too: an approved plan runs from the API, an unapproved input is refused", async () => {
+    const token = "approvals-api-token";
+    const s = await startServe(
+      ["--repo", srv.url, "--state", mkdtempSync(join(scratch, "state-"))],
+      cleanEnv(mkdtempSync(join(scratch, "serve-home-")), {
+        OPSC_API_TOKEN: token,
+        OPSC_WEBHOOK_SECRET: "approvals-webhook-secret",
+        OPSC_LOG_LEVEL: "info",
+      }),
+    );
+    try {
+      const start = async (inputs: Record<string, string>) => {
+        const r = await fetch(`${s.url}/api/jobs/deploy/runs`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ inputs }),
+        });
+        return ((await r.json()) as { id: string }).id;
+      };
+      const before = remoteRuns(srv).length;
+      await start({ version: "7.7" });
+      await eventually(() => s.lines.some((l) => l.includes("run could not start or finish")), 30_000);
+      const refusal = s.lines.find((l) => l.includes("run could not start or finish"))!;
+      expect(refusal).toMatch(/needs 2 approval\(s\) of plan [0-9a-f]{64}; it has 0/);
+
+      const hash = await planHash();
+      await start({});
+      await eventually(() => remoteRuns(srv).length > before, 30_000);
+      const record = remoteRuns(srv).find(
+        (r) => r.planHash === hash && (r.trigger as { kind: string }).kind === "api",
+      );
+      expect(record?.result).toBe("success");
+      expect((record?.approval as RunSummary["approval"])?.signatures.map((x) => x.principal)).toEqual([
+        "alice@example.com",
+        "carol@example.com",
+        // the encrypted key's approval, from the test before
+        "locked@example.com",
+      ]);
+    } finally {
+      s.proc.kill("SIGTERM");
+      await s.exited;
     }
   });
 });
