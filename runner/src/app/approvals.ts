@@ -89,9 +89,11 @@ export async function requireApprovals(
   const count = await countPlanApprovals(plan, files, source);
   if (count.accepted.length < count.required) {
     const who = count.accepted.map((a) => a.principal).join(", ");
-    const refused = count.refused
-      .map((r) => `\n  not counted: ${r.fingerprint ?? r.from}: ${r.reason}`)
-      .join("");
+    // A few reasons are enough to act on; a remote full of junk refs must not flood the message.
+    const shown = count.refused.slice(0, 10);
+    const refused =
+      shown.map((r) => `\n  not counted: ${r.fingerprint ?? r.from}: ${r.reason}`).join("") +
+      (count.refused.length > shown.length ? `\n  ... and ${count.refused.length - shown.length} more` : "");
     throw userError(
       "approval.missing",
       `job "${plan.job}" needs ${count.required} approval(s) of plan ${count.planHash}; it has ${count.accepted.length}` +
