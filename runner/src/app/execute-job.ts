@@ -19,6 +19,7 @@ import { CredentialStore } from "../secrets/credential-store.js";
 import { Redactor } from "../secrets/redactor.js";
 import { runnerSecrets } from "../secrets/runner-secrets.js";
 import { createTransportFactory } from "../transports/transport-factory.js";
+import { requireApprovals } from "./approvals.js";
 import { loadPlan, type LoadedPlan, type LoadedRepo } from "./load-plan.js";
 import { newRunId } from "../core/run-id.js";
 import { runPlan } from "../run/run-plan.js";
@@ -92,6 +93,12 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
   );
   const { plan, model, files } = loaded;
   if (files.dirty && !request.allowDirty) throw dirtyTreeError(files.dirty);
+  // A job with `approval:` runs only with enough signatures of this exact plan.
+  const approval = await requireApprovals(plan, files, {
+    repoDir: request.repoDir,
+    ...(request.gitdir ? { gitdir: request.gitdir } : {}),
+    env,
+  });
   request.onPlan?.(loaded);
 
   const redactor = request.redactor ?? new Redactor();
@@ -146,6 +153,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
     ...(request.signal ? { signal: request.signal } : {}),
   });
   const summary = recorder.summary();
+  if (approval) Object.assign(summary, { planHash: plan.planHash, approval });
   if (summary.result === "cancelled" && isShutdown(request.signal?.reason)) summary.result = "interrupted";
   if (started) {
     // A failed notification is recorded with the run; it never changes the run's result.

@@ -6,6 +6,7 @@ import { Command, CommanderError } from "commander";
 import { EXIT } from "../core/exit-codes.js";
 import { reportError } from "./report-error.js";
 // command imports (one line each, keep sorted)
+import { register as registerApprove } from "./commands/approve.js";
 import { register as registerAudit } from "./commands/audit.js";
 import { register as registerDiff } from "./commands/diff.js";
 import { register as registerDiscover } from "./commands/discover.js";
@@ -48,6 +49,7 @@ repository or request, 4 the environment is in the way, 5 drift found (opsc drif
 Documentation: docs/README.md`,
     );
   // command registrations (one line each, keep sorted)
+  registerApprove(program);
   registerAudit(program);
   registerDiff(program);
   registerDiscover(program);

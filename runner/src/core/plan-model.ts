@@ -3,7 +3,7 @@
  * Built by plan/ from a RepoModel with no I/O; holds no secret values, only references.
  */
 import type { ActorVia } from "./access-policy.js";
-import type { CopySpec, RetrySpec, Shell, SudoSettings, TransportKind } from "./repo-model.js";
+import type { ApprovalRule, CopySpec, RetrySpec, Shell, SudoSettings, TransportKind } from "./repo-model.js";
 
 export type TriggerKind = "manual" | "push" | "schedule" | "webhook" | "api";
 
@@ -162,4 +162,8 @@ export interface Plan {
    * so `opsc runs show` can merge their records.
    */
   shard?: { index: number; count: number; group?: string };
+  /** The job's `approval:`: how many signers of which allowed_signers file must sign `planHash`. */
+  approval?: ApprovalRule;
+  /** SHA-256 (hex) of the work this plan does (core/plan-hash.ts): what approvers sign. */
+  planHash?: string;
 }

@@ -188,6 +188,14 @@ export interface NotifySpec {
   githubStatus?: boolean;
 }
 
+/** A job's `approval:` (docs/approvals.md). */
+export interface ApprovalRule {
+  /** Distinct signers needed. */
+  required: number;
+  /** Repository path of the OpenSSH allowed_signers file naming who may sign. */
+  signers: string;
+}
+
 export interface JobDef {
   id: string;
   description?: string;
@@ -215,6 +223,8 @@ export interface JobDef {
   handlers?: StepUse[];
   /** `drift.schedule`: when `opsc serve` checks the job for drift (catch-up is always none). */
   drift?: { schedule?: ScheduleTrigger };
+  /** Runs only with this many approvals of its plan hash (docs/approvals.md). */
+  approval?: ApprovalRule;
   source: SourcePosition;
 }
 

@@ -2,6 +2,7 @@
  * What a finished run was: the content of run.json (schema/run.schema.json),
  * built from the event stream. Secrets never appear here; inputs are as given.
  */
+import type { ApprovalSignature } from "./count-approvals.js";
 import type { DirtyTree, Trigger } from "./plan-model.js";
 import type { RunResult, StepOutcome, TargetOutcome } from "./run-events.js";
 
@@ -49,6 +50,10 @@ export interface RunSummary {
   lastFinishedStep?: { target: string; step: string };
   /** What the job's `notify:` sent, and what failed to send (a failed notification never fails the run). */
   notifications?: NotificationOutcome[];
+  /** SHA-256 of the work the run did (core/plan-hash.ts); what approvers sign. */
+  planHash?: string;
+  /** For a job with `approval:`: the signatures the run started with. */
+  approval?: { required: number; signers: string; signatures: ApprovalSignature[] };
 }
 
 /** One notification delivery: masked, with the URL reduced to its origin (a webhook URL may hold a token). */

@@ -127,6 +127,13 @@ export class GitRepository {
     return readRef(this.gitdir, ref);
   }
 
+  /** Full names of the local refs below `prefix` (`refs/opsconductor/approvals/job`), sorted. */
+  async listRefs(prefix: string): Promise<string[]> {
+    const base = prefix.replace(/\/+$/, "");
+    const names = await git.listRefs({ fs, gitdir: this.gitdir, filepath: base });
+    return names.map((n) => `${base}/${n}`).sort();
+  }
+
   /** The full name a symbolic ref points at (`HEAD` → `refs/heads/main`). */
   expandRef(ref: string): Promise<string> {
     return git.resolveRef({ fs, gitdir: this.gitdir, ref, depth: 2 });

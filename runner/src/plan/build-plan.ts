@@ -18,6 +18,7 @@ import type {
   Trigger,
 } from "../core/plan-model.js";
 import type { SourcePosition } from "../core/errors.js";
+import { computePlanHash } from "../core/plan-hash.js";
 import {
   MAX_STEP_DEPTH,
   type JobDef,
@@ -185,7 +186,9 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
       ? { selection }
       : {}),
     ...(request.shard ? { shard: request.shard } : {}),
+    ...(job.approval ? { approval: { ...job.approval } } : {}),
   };
+  plan.planHash = computePlanHash(plan);
   return { plan, diagnostics };
 }
 

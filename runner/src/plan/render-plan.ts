@@ -7,15 +7,28 @@ import type { Plan, PlannedStep } from "../core/plan-model.js";
 
 export type PlanFormat = "text" | "json" | "markdown";
 
-export function renderPlan(plan: Plan, format: PlanFormat): string {
+/** For a job with `approval:`: who has signed this plan hash so far, or why that is not known. */
+export type ApprovalView = { signers: string[] } | { unknown: string };
+
+export function renderPlan(plan: Plan, format: PlanFormat, approval?: ApprovalView): string {
   switch (format) {
     case "json":
-      return JSON.stringify(plan, null, 2) + "\n";
+      return JSON.stringify(approval ? { ...plan, approvalStatus: approval } : plan, null, 2) + "\n";
     case "markdown":
-      return renderMarkdown(plan);
+      return renderMarkdown(plan, approval);
     case "text":
-      return renderText(plan);
+      return renderText(plan, approval);
   }
+}
+
+function approvalLine(plan: Plan, approval: ApprovalView | undefined): string | undefined {
+  if (!plan.approval) return undefined;
+  const need = `${plan.approval.required} signer(s) from ${plan.approval.signers}`;
+  if (!approval) return `needs ${need}`;
+  if ("unknown" in approval) return `needs ${need}; signed: unknown (${approval.unknown})`;
+  const who = approval.signers.length ? ` (${approval.signers.join(", ")})` : "";
+  const ready = approval.signers.length >= plan.approval.required ? ": approved" : "";
+  return `needs ${need}; signed by ${approval.signers.length} of ${plan.approval.required}${who}${ready}`;
 }
 
 function stepKind(step: PlannedStep): string {
@@ -48,7 +61,7 @@ function targetCount(plan: Plan): number {
   return Object.keys(plan.targets).length;
 }
 
-function renderText(plan: Plan): string {
+function renderText(plan: Plan, approval?: ApprovalView): string {
   const lines: string[] = [];
   lines.push(`Job ${plan.job}${plan.description ? `: ${plan.description}` : ""}`);
   lines.push(
@@ -61,6 +74,9 @@ function renderText(plan: Plan): string {
   const secrets = Object.entries(plan.secrets);
   if (secrets.length) lines.push(`  secrets ${secrets.map(([k, ref]) => `${k} <- ${ref}`).join(", ")}`);
   lines.push(`  ${targetCount(plan)} target(s), ${plan.phases.length} phase(s)`);
+  if (plan.planHash) lines.push(`  plan hash ${plan.planHash}`);
+  const approvalText = approvalLine(plan, approval);
+  if (approvalText) lines.push(`  approval ${approvalText}`);
   for (const phase of plan.phases) {
     lines.push("");
     lines.push(
@@ -86,7 +102,7 @@ function renderText(plan: Plan): string {
   return lines.join("\n") + "\n";
 }
 
-function renderMarkdown(plan: Plan): string {
+function renderMarkdown(plan: Plan, approval?: ApprovalView): string {
   const lines: string[] = [];
   lines.push(`### Plan: \`${plan.job}\``);
   if (plan.description) lines.push("", plan.description);
@@ -94,6 +110,9 @@ function renderMarkdown(plan: Plan): string {
     "",
     `${targetCount(plan)} target(s), ${plan.phases.length} phase(s), trigger \`${plan.trigger.kind}\`.`,
   );
+  if (plan.planHash) lines.push("", `Plan hash \`${plan.planHash}\``);
+  const approvalText = approvalLine(plan, approval);
+  if (approvalText) lines.push("", `Approval: ${approvalText}.`);
   for (const phase of plan.phases) {
     lines.push("", `#### Phase \`${phase.name}\``, "");
     lines.push(

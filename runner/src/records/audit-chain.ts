@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import type { RunSummary } from "../core/run-summary.js";
-import { canonicalJson } from "./canonical-json.js";
+import { canonicalJson } from "../core/canonical-json.js";
 import { runDir } from "./record-paths.js";
 
 /** 2: lines carry `files`. Lines of version 1 vouch for run.json only (see docs/records.md). */

@@ -263,6 +263,7 @@ export function buildJob(id: string, raw: RawJob, source: YamlSource, settings: 
     })),
     vars: { ...(raw.vars ?? {}) },
     facts: raw.facts ?? false,
+    ...(raw.approval ? { approval: { required: raw.approval.required, signers: raw.approval.signers } } : {}),
     handlers: (raw.handlers ?? []).map((s, i) => buildStepUse(s, i, source, ["handlers", i])),
     ...(raw.drift?.schedule
       ? {

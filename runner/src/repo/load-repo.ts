@@ -22,6 +22,7 @@ import { checkConfiguration } from "./checks/check-configuration.js";
 import { checkCycles } from "./checks/check-cycles.js";
 import { checkExpressions } from "./checks/check-expressions.js";
 import { checkInputs } from "./checks/check-inputs.js";
+import { checkApprovals } from "./checks/check-approvals.js";
 import { checkLayout, classifyPath } from "./checks/check-layout.js";
 import { checkReferences } from "./checks/check-references.js";
 import { checkSchedules } from "./checks/check-schedules.js";
@@ -282,6 +283,7 @@ function load(index: RepoIndex, files: RepoFiles, libraries: LibrarySet | undefi
   checkSelectors(index);
   checkAccess(index);
   checkConfiguration(index, files);
+  checkApprovals(index, files);
 }
 
 /**

@@ -127,6 +127,7 @@ export interface RawJob {
   vars?: Record<string, unknown>;
   facts?: boolean;
   drift?: { schedule?: string; timezone?: string };
+  approval?: { required: number; signers: string };
   notify?: Array<{
     on: Array<"started" | "success" | "failure" | "recovered" | "missed" | "drift">;
     webhook?: { url: string; secret?: string };

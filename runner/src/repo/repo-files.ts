@@ -25,14 +25,19 @@ export const KIND_FOLDERS = ["targets", "credentials", "steps", "jobs", "vars", 
  */
 export const MAX_FILE_BYTES = YAML_LIMITS.maxBytes;
 
+/** Top-level allowed_signers files a job's `approval.signers` may name (docs/approvals.md). */
+export function isSignersPath(path: string): boolean {
+  return /^(approvers|allowed_signers|[A-Za-z0-9._-]+\.allowed_signers)$/.test(path);
+}
+
 /**
  * Which paths a reader collects: everything under the kind folders (so misplaced
- * files can be reported), top-level YAML files and the library lock. Other folders (docs, scripts,
- * .github) are the user's business.
+ * files can be reported), top-level YAML files, the library lock and allowed_signers
+ * files. Other folders (docs, scripts, .github) are the user's business.
  */
 export function isRepoPath(path: string): boolean {
   const slash = path.indexOf("/");
-  if (slash < 0) return /\.ya?ml$/i.test(path) || path === "opsconductor.lock";
+  if (slash < 0) return /\.ya?ml$/i.test(path) || path === "opsconductor.lock" || isSignersPath(path);
   const top = path.slice(0, slash);
   return (KIND_FOLDERS as readonly string[]).includes(top);
 }

@@ -14,7 +14,7 @@ import {
   type RunRecordHash,
 } from "../../src/records/audit-chain.js";
 import { exportAudit } from "../../src/records/audit-export.js";
-import { canonicalJson } from "../../src/records/canonical-json.js";
+import { canonicalJson } from "../../src/core/canonical-json.js";
 import { auditFile, runDir, targetLogPath } from "../../src/records/record-paths.js";
 import { renderRunReadme } from "../../src/records/render-readme.js";
 import { parseRunJson, renderRunJson } from "../../src/records/render-run-json.js";

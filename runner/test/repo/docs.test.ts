@@ -31,7 +31,7 @@ describe("docs", () => {
     for (const file of sources(join(ROOT, "runner/src/repo")).filter((f) => !f.endsWith("init-files.ts"))) {
       const text = readFileSync(file, "utf8");
       for (const m of text.matchAll(
-        /"((?:file|yaml|repo|layout|id|internal|schema|ref|credential|target|step|job|expr|input|cron|selector|library)\.[a-z-]+)"/g,
+        /"((?:file|yaml|repo|layout|id|internal|schema|ref|credential|target|step|job|expr|input|cron|selector|library|approval)\.[a-z-]+)"/g,
       )) {
         codes.add(m[1]!);
       }

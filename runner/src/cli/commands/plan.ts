@@ -1,7 +1,7 @@
 /** `opsc plan`: what a job would run, without connecting to a target or decrypting anything. */
 import { Command, Option } from "commander";
 import { usageError } from "../../core/errors.js";
-import { renderPlan, type PlanFormat } from "../../plan/render-plan.js";
+import { renderPlan, type ApprovalView, type PlanFormat } from "../../plan/render-plan.js";
 import { shardMatrix } from "../../plan/shard-matrix.js";
 import { addJobOptions, parseShard, stepSelection } from "../input-flags.js";
 import { cliActor } from "../actor.js";
@@ -46,6 +46,7 @@ Examples:
   $ opsc plan patch-web --input package=openssl --target 'web-*'
   $ opsc plan patch-web --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ opsc plan patch-web --commit origin/main --format json
+  $ opsc plan deploy --format json | jq -r .planHash   # what \`opsc approve\` signs (docs/approvals.md)
   $ opsc plan site --tags nginx --skip-tags slow   # which steps run, and why
   $ opsc plan site --format json | jq '.targets["web-1"].varsFrom'   # merged vars and their files
   $ opsc plan patch-web --matrix 3        # {"shard":["1/3","2/3","3/3"]}, for strategy.matrix
@@ -66,7 +67,7 @@ Examples:
       const repoDir = findRepoRoot(flags.repo);
       // Loaded on use, so `opsc --help` and `--version` stay quick.
       const { loadPlan } = await import("../../app/load-plan.js");
-      const { plan } = await loadPlan(
+      const { plan, files } = await loadPlan(
         { repoDir, ...(flags.commit ? { commit: flags.commit } : {}) },
         {
           job,
@@ -87,6 +88,12 @@ Examples:
         process.stdout.write(`${JSON.stringify(shardMatrix(matrix, Object.keys(plan.targets).length))}\n`);
         return;
       }
-      process.stdout.write(renderPlan(plan, flags.format));
+      let approval: ApprovalView | undefined;
+      if (plan.approval) {
+        const { approvalStatus } = await import("../../app/approvals.js");
+        const status = await approvalStatus(plan, files, { repoDir });
+        approval = "unknown" in status ? status : { signers: status.count.accepted.map((a) => a.principal) };
+      }
+      process.stdout.write(renderPlan(plan, flags.format, approval));
     });
 }

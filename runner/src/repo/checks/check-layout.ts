@@ -3,9 +3,10 @@
  * reported as warnings, and file names that make invalid ids as errors.
  */
 import type { RepoIndex } from "../repo-index.js";
+import { isSignersPath } from "../repo-files.js";
 
 export type PathClass =
-  | { kind: "settings" | "sops-config" | "access" | "lock" }
+  | { kind: "settings" | "sops-config" | "access" | "lock" | "signers" }
   | { kind: "targets"; id: string }
   | { kind: "credential"; id: string; format: "yaml" | "json" }
   | { kind: "step" | "job"; id: string }
@@ -20,6 +21,7 @@ export function classifyPath(path: string): PathClass {
   if (path === ".sops.yaml") return { kind: "sops-config" };
   if (path === "access.yaml") return { kind: "access" };
   if (path === "opsconductor.lock") return { kind: "lock" };
+  if (isSignersPath(path)) return { kind: "signers" };
   let m = /^targets\/([^/]+)\.yaml$/.exec(path);
   if (m) return { kind: "targets", id: m[1]! };
   m = /^credentials\/(.+)\.sops\.(yaml|json)$/.exec(path);

@@ -8086,6 +8086,27 @@ const schema68 = {
         "Gather facts once per target per run, right after connecting (OS id and version, kernel, architecture, hostname, CPU count, memory, package manager, init system): `${{ target.facts.* }}` in `if:` and `env`, `facts` in templates, recorded in run.json. Default false.",
       type: "boolean",
     },
+    approval: {
+      description:
+        "Run only when enough people have signed this exact plan: at least `required` distinct signers from the `signers` file must have signed the plan hash (`opsc approve`). A different commit, input, target or script is a different plan that needs its own signatures. See docs/approvals.md.",
+      type: "object",
+      additionalProperties: false,
+      required: ["required", "signers"],
+      properties: {
+        required: {
+          description:
+            "How many distinct signers (by principal; one key counts once) must have signed the plan hash.",
+          type: "integer",
+          minimum: 1,
+        },
+        signers: {
+          description:
+            "The file at the repository root, in OpenSSH allowed_signers format, naming who may sign: `approvers`, `allowed_signers` or `NAME.allowed_signers`. It is read at the run's commit, so changing it is reviewed like any other change.",
+          type: "string",
+          pattern: "^(approvers|allowed_signers|[A-Za-z0-9._-]+\\.allowed_signers)$",
+        },
+      },
+    },
     steps: { description: "The job's steps, as one phase named `main`.", $ref: "#/$defs/steps" },
     phases: {
       description:
@@ -8562,7 +8583,8 @@ const schema78 = {
   maxLength: 100,
 };
 const pattern53 = new RegExp("^([1-9][0-9]?|100)%$", "u");
-const pattern72 = new RegExp("^https?://", "u");
+const pattern58 = new RegExp("^(approvers|allowed_signers|[A-Za-z0-9._-]+\\.allowed_signers)$", "u");
+const pattern73 = new RegExp("^https?://", "u");
 const schema76 = {
   description: "Steps, run in order on each target.",
   type: "array",
@@ -12649,6 +12671,168 @@ function validate34(
         errors++;
       }
     }
+    if (data.approval !== undefined) {
+      let data41 = data.approval;
+      if (data41 && typeof data41 == "object" && !Array.isArray(data41)) {
+        if (data41.required === undefined) {
+          const err93 = {
+            instancePath: instancePath + "/approval",
+            schemaPath: "#/properties/approval/required",
+            keyword: "required",
+            params: { missingProperty: "required" },
+            message: "must have required property '" + "required" + "'",
+            schema: schema68.properties.approval.required,
+            parentSchema: schema68.properties.approval,
+            data: data41,
+          };
+          if (vErrors === null) {
+            vErrors = [err93];
+          } else {
+            vErrors.push(err93);
+          }
+          errors++;
+        }
+        if (data41.signers === undefined) {
+          const err94 = {
+            instancePath: instancePath + "/approval",
+            schemaPath: "#/properties/approval/required",
+            keyword: "required",
+            params: { missingProperty: "signers" },
+            message: "must have required property '" + "signers" + "'",
+            schema: schema68.properties.approval.required,
+            parentSchema: schema68.properties.approval,
+            data: data41,
+          };
+          if (vErrors === null) {
+            vErrors = [err94];
+          } else {
+            vErrors.push(err94);
+          }
+          errors++;
+        }
+        for (const key15 in data41) {
+          if (!(key15 === "required" || key15 === "signers")) {
+            const err95 = {
+              instancePath: instancePath + "/approval",
+              schemaPath: "#/properties/approval/additionalProperties",
+              keyword: "additionalProperties",
+              params: { additionalProperty: key15 },
+              message: "must NOT have additional properties",
+              schema: false,
+              parentSchema: schema68.properties.approval,
+              data: data41,
+            };
+            if (vErrors === null) {
+              vErrors = [err95];
+            } else {
+              vErrors.push(err95);
+            }
+            errors++;
+          }
+        }
+        if (data41.required !== undefined) {
+          let data42 = data41.required;
+          if (!(typeof data42 == "number" && !(data42 % 1) && !isNaN(data42))) {
+            const err96 = {
+              instancePath: instancePath + "/approval/required",
+              schemaPath: "#/properties/approval/properties/required/type",
+              keyword: "type",
+              params: { type: "integer" },
+              message: "must be integer",
+              schema: schema68.properties.approval.properties.required.type,
+              parentSchema: schema68.properties.approval.properties.required,
+              data: data42,
+            };
+            if (vErrors === null) {
+              vErrors = [err96];
+            } else {
+              vErrors.push(err96);
+            }
+            errors++;
+          }
+          if (typeof data42 == "number") {
+            if (data42 < 1 || isNaN(data42)) {
+              const err97 = {
+                instancePath: instancePath + "/approval/required",
+                schemaPath: "#/properties/approval/properties/required/minimum",
+                keyword: "minimum",
+                params: { comparison: ">=", limit: 1 },
+                message: "must be >= 1",
+                schema: 1,
+                parentSchema: schema68.properties.approval.properties.required,
+                data: data42,
+              };
+              if (vErrors === null) {
+                vErrors = [err97];
+              } else {
+                vErrors.push(err97);
+              }
+              errors++;
+            }
+          }
+        }
+        if (data41.signers !== undefined) {
+          let data43 = data41.signers;
+          if (typeof data43 === "string") {
+            if (!pattern58.test(data43)) {
+              const err98 = {
+                instancePath: instancePath + "/approval/signers",
+                schemaPath: "#/properties/approval/properties/signers/pattern",
+                keyword: "pattern",
+                params: { pattern: "^(approvers|allowed_signers|[A-Za-z0-9._-]+\\.allowed_signers)$" },
+                message:
+                  'must match pattern "' +
+                  "^(approvers|allowed_signers|[A-Za-z0-9._-]+\\.allowed_signers)$" +
+                  '"',
+                schema: "^(approvers|allowed_signers|[A-Za-z0-9._-]+\\.allowed_signers)$",
+                parentSchema: schema68.properties.approval.properties.signers,
+                data: data43,
+              };
+              if (vErrors === null) {
+                vErrors = [err98];
+              } else {
+                vErrors.push(err98);
+              }
+              errors++;
+            }
+          } else {
+            const err99 = {
+              instancePath: instancePath + "/approval/signers",
+              schemaPath: "#/properties/approval/properties/signers/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema68.properties.approval.properties.signers.type,
+              parentSchema: schema68.properties.approval.properties.signers,
+              data: data43,
+            };
+            if (vErrors === null) {
+              vErrors = [err99];
+            } else {
+              vErrors.push(err99);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err100 = {
+          instancePath: instancePath + "/approval",
+          schemaPath: "#/properties/approval/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema68.properties.approval.type,
+          parentSchema: schema68.properties.approval,
+          data: data41,
+        };
+        if (vErrors === null) {
+          vErrors = [err100];
+        } else {
+          vErrors.push(err100);
+        }
+        errors++;
+      }
+    }
     if (data.steps !== undefined) {
       if (
         !validate35(data.steps, {
@@ -12664,10 +12848,10 @@ function validate34(
       }
     }
     if (data.phases !== undefined) {
-      let data42 = data.phases;
-      if (Array.isArray(data42)) {
-        if (data42.length < 1) {
-          const err93 = {
+      let data45 = data.phases;
+      if (Array.isArray(data45)) {
+        if (data45.length < 1) {
+          const err101 = {
             instancePath: instancePath + "/phases",
             schemaPath: "#/properties/phases/minItems",
             keyword: "minItems",
@@ -12675,21 +12859,21 @@ function validate34(
             message: "must NOT have fewer than 1 items",
             schema: 1,
             parentSchema: schema68.properties.phases,
-            data: data42,
+            data: data45,
           };
           if (vErrors === null) {
-            vErrors = [err93];
+            vErrors = [err101];
           } else {
-            vErrors.push(err93);
+            vErrors.push(err101);
           }
           errors++;
         }
-        const len7 = data42.length;
+        const len7 = data45.length;
         for (let i7 = 0; i7 < len7; i7++) {
-          let data43 = data42[i7];
-          if (data43 && typeof data43 == "object" && !Array.isArray(data43)) {
-            if (data43.name === undefined) {
-              const err94 = {
+          let data46 = data45[i7];
+          if (data46 && typeof data46 == "object" && !Array.isArray(data46)) {
+            if (data46.name === undefined) {
+              const err102 = {
                 instancePath: instancePath + "/phases/" + i7,
                 schemaPath: "#/properties/phases/items/required",
                 keyword: "required",
@@ -12697,17 +12881,17 @@ function validate34(
                 message: "must have required property '" + "name" + "'",
                 schema: schema68.properties.phases.items.required,
                 parentSchema: schema68.properties.phases.items,
-                data: data43,
+                data: data46,
               };
               if (vErrors === null) {
-                vErrors = [err94];
+                vErrors = [err102];
               } else {
-                vErrors.push(err94);
+                vErrors.push(err102);
               }
               errors++;
             }
-            if (data43.steps === undefined) {
-              const err95 = {
+            if (data46.steps === undefined) {
+              const err103 = {
                 instancePath: instancePath + "/phases/" + i7,
                 schemaPath: "#/properties/phases/items/required",
                 keyword: "required",
@@ -12715,40 +12899,40 @@ function validate34(
                 message: "must have required property '" + "steps" + "'",
                 schema: schema68.properties.phases.items.required,
                 parentSchema: schema68.properties.phases.items,
-                data: data43,
+                data: data46,
               };
               if (vErrors === null) {
-                vErrors = [err95];
+                vErrors = [err103];
               } else {
-                vErrors.push(err95);
+                vErrors.push(err103);
               }
               errors++;
             }
-            for (const key15 in data43) {
-              if (!(key15 === "name" || key15 === "targets" || key15 === "strategy" || key15 === "steps")) {
-                const err96 = {
+            for (const key16 in data46) {
+              if (!(key16 === "name" || key16 === "targets" || key16 === "strategy" || key16 === "steps")) {
+                const err104 = {
                   instancePath: instancePath + "/phases/" + i7,
                   schemaPath: "#/properties/phases/items/additionalProperties",
                   keyword: "additionalProperties",
-                  params: { additionalProperty: key15 },
+                  params: { additionalProperty: key16 },
                   message: "must NOT have additional properties",
                   schema: false,
                   parentSchema: schema68.properties.phases.items,
-                  data: data43,
+                  data: data46,
                 };
                 if (vErrors === null) {
-                  vErrors = [err96];
+                  vErrors = [err104];
                 } else {
-                  vErrors.push(err96);
+                  vErrors.push(err104);
                 }
                 errors++;
               }
             }
-            if (data43.name !== undefined) {
-              let data44 = data43.name;
-              if (typeof data44 === "string") {
-                if (func1(data44) > 100) {
-                  const err97 = {
+            if (data46.name !== undefined) {
+              let data47 = data46.name;
+              if (typeof data47 === "string") {
+                if (func1(data47) > 100) {
+                  const err105 = {
                     instancePath: instancePath + "/phases/" + i7 + "/name",
                     schemaPath: "#/$defs/stepId/maxLength",
                     keyword: "maxLength",
@@ -12756,17 +12940,17 @@ function validate34(
                     message: "must NOT have more than 100 characters",
                     schema: 100,
                     parentSchema: schema78,
-                    data: data44,
+                    data: data47,
                   };
                   if (vErrors === null) {
-                    vErrors = [err97];
+                    vErrors = [err105];
                   } else {
-                    vErrors.push(err97);
+                    vErrors.push(err105);
                   }
                   errors++;
                 }
-                if (!pattern23.test(data44)) {
-                  const err98 = {
+                if (!pattern23.test(data47)) {
+                  const err106 = {
                     instancePath: instancePath + "/phases/" + i7 + "/name",
                     schemaPath: "#/$defs/stepId/pattern",
                     keyword: "pattern",
@@ -12774,17 +12958,17 @@ function validate34(
                     message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
                     schema: "^[a-z0-9][a-z0-9_-]*$",
                     parentSchema: schema78,
-                    data: data44,
+                    data: data47,
                   };
                   if (vErrors === null) {
-                    vErrors = [err98];
+                    vErrors = [err106];
                   } else {
-                    vErrors.push(err98);
+                    vErrors.push(err106);
                   }
                   errors++;
                 }
               } else {
-                const err99 = {
+                const err107 = {
                   instancePath: instancePath + "/phases/" + i7 + "/name",
                   schemaPath: "#/$defs/stepId/type",
                   keyword: "type",
@@ -12792,86 +12976,86 @@ function validate34(
                   message: "must be string",
                   schema: schema78.type,
                   parentSchema: schema78,
-                  data: data44,
+                  data: data47,
                 };
                 if (vErrors === null) {
-                  vErrors = [err99];
+                  vErrors = [err107];
                 } else {
-                  vErrors.push(err99);
+                  vErrors.push(err107);
                 }
                 errors++;
               }
             }
-            if (data43.targets !== undefined) {
-              let data45 = data43.targets;
-              if (data45 && typeof data45 == "object" && !Array.isArray(data45)) {
-                for (const key16 in data45) {
-                  if (!(key16 === "match" || key16 === "names" || key16 === "exclude")) {
-                    const err100 = {
+            if (data46.targets !== undefined) {
+              let data48 = data46.targets;
+              if (data48 && typeof data48 == "object" && !Array.isArray(data48)) {
+                for (const key17 in data48) {
+                  if (!(key17 === "match" || key17 === "names" || key17 === "exclude")) {
+                    const err108 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets",
                       schemaPath: "#/$defs/selector/additionalProperties",
                       keyword: "additionalProperties",
-                      params: { additionalProperty: key16 },
+                      params: { additionalProperty: key17 },
                       message: "must NOT have additional properties",
                       schema: false,
                       parentSchema: schema71,
-                      data: data45,
+                      data: data48,
                     };
                     if (vErrors === null) {
-                      vErrors = [err100];
+                      vErrors = [err108];
                     } else {
-                      vErrors.push(err100);
+                      vErrors.push(err108);
                     }
                     errors++;
                   }
                 }
-                if (data45.match !== undefined) {
-                  let data46 = data45.match;
-                  if (data46 && typeof data46 == "object" && !Array.isArray(data46)) {
-                    for (const key17 in data46) {
-                      let data47 = data46[key17];
-                      const _errs146 = errors;
-                      let valid50 = false;
-                      const _errs147 = errors;
+                if (data48.match !== undefined) {
+                  let data49 = data48.match;
+                  if (data49 && typeof data49 == "object" && !Array.isArray(data49)) {
+                    for (const key18 in data49) {
+                      let data50 = data49[key18];
+                      const _errs153 = errors;
+                      let valid51 = false;
+                      const _errs154 = errors;
                       if (
-                        typeof data47 !== "string" &&
-                        !(typeof data47 == "number") &&
-                        typeof data47 !== "boolean"
+                        typeof data50 !== "string" &&
+                        !(typeof data50 == "number") &&
+                        typeof data50 !== "boolean"
                       ) {
-                        const err101 = {
+                        const err109 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
                             i7 +
                             "/targets/match/" +
-                            key17.replace(/~/g, "~0").replace(/\//g, "~1"),
+                            key18.replace(/~/g, "~0").replace(/\//g, "~1"),
                           schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf/0/type",
                           keyword: "type",
                           params: { type: schema71.properties.match.additionalProperties.anyOf[0].type },
                           message: "must be string,number,boolean",
                           schema: schema71.properties.match.additionalProperties.anyOf[0].type,
                           parentSchema: schema71.properties.match.additionalProperties.anyOf[0],
-                          data: data47,
+                          data: data50,
                         };
                         if (vErrors === null) {
-                          vErrors = [err101];
+                          vErrors = [err109];
                         } else {
-                          vErrors.push(err101);
+                          vErrors.push(err109);
                         }
                         errors++;
                       }
-                      var _valid5 = _errs147 === errors;
-                      valid50 = valid50 || _valid5;
-                      const _errs149 = errors;
-                      if (Array.isArray(data47)) {
-                        if (data47.length < 1) {
-                          const err102 = {
+                      var _valid5 = _errs154 === errors;
+                      valid51 = valid51 || _valid5;
+                      const _errs156 = errors;
+                      if (Array.isArray(data50)) {
+                        if (data50.length < 1) {
+                          const err110 = {
                             instancePath:
                               instancePath +
                               "/phases/" +
                               i7 +
                               "/targets/match/" +
-                              key17.replace(/~/g, "~0").replace(/\//g, "~1"),
+                              key18.replace(/~/g, "~0").replace(/\//g, "~1"),
                             schemaPath:
                               "#/$defs/selector/properties/match/additionalProperties/anyOf/1/minItems",
                             keyword: "minItems",
@@ -12879,30 +13063,30 @@ function validate34(
                             message: "must NOT have fewer than 1 items",
                             schema: 1,
                             parentSchema: schema71.properties.match.additionalProperties.anyOf[1],
-                            data: data47,
+                            data: data50,
                           };
                           if (vErrors === null) {
-                            vErrors = [err102];
+                            vErrors = [err110];
                           } else {
-                            vErrors.push(err102);
+                            vErrors.push(err110);
                           }
                           errors++;
                         }
-                        const len8 = data47.length;
+                        const len8 = data50.length;
                         for (let i8 = 0; i8 < len8; i8++) {
-                          let data48 = data47[i8];
+                          let data51 = data50[i8];
                           if (
-                            typeof data48 !== "string" &&
-                            !(typeof data48 == "number") &&
-                            typeof data48 !== "boolean"
+                            typeof data51 !== "string" &&
+                            !(typeof data51 == "number") &&
+                            typeof data51 !== "boolean"
                           ) {
-                            const err103 = {
+                            const err111 = {
                               instancePath:
                                 instancePath +
                                 "/phases/" +
                                 i7 +
                                 "/targets/match/" +
-                                key17.replace(/~/g, "~0").replace(/\//g, "~1") +
+                                key18.replace(/~/g, "~0").replace(/\//g, "~1") +
                                 "/" +
                                 i8,
                               schemaPath:
@@ -12914,68 +13098,68 @@ function validate34(
                               message: "must be string,number,boolean",
                               schema: schema71.properties.match.additionalProperties.anyOf[1].items.type,
                               parentSchema: schema71.properties.match.additionalProperties.anyOf[1].items,
-                              data: data48,
+                              data: data51,
                             };
                             if (vErrors === null) {
-                              vErrors = [err103];
+                              vErrors = [err111];
                             } else {
-                              vErrors.push(err103);
+                              vErrors.push(err111);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err104 = {
+                        const err112 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
                             i7 +
                             "/targets/match/" +
-                            key17.replace(/~/g, "~0").replace(/\//g, "~1"),
+                            key18.replace(/~/g, "~0").replace(/\//g, "~1"),
                           schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf/1/type",
                           keyword: "type",
                           params: { type: "array" },
                           message: "must be array",
                           schema: schema71.properties.match.additionalProperties.anyOf[1].type,
                           parentSchema: schema71.properties.match.additionalProperties.anyOf[1],
-                          data: data47,
+                          data: data50,
                         };
                         if (vErrors === null) {
-                          vErrors = [err104];
+                          vErrors = [err112];
                         } else {
-                          vErrors.push(err104);
+                          vErrors.push(err112);
                         }
                         errors++;
                       }
-                      var _valid5 = _errs149 === errors;
-                      valid50 = valid50 || _valid5;
-                      if (!valid50) {
-                        const err105 = {
+                      var _valid5 = _errs156 === errors;
+                      valid51 = valid51 || _valid5;
+                      if (!valid51) {
+                        const err113 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
                             i7 +
                             "/targets/match/" +
-                            key17.replace(/~/g, "~0").replace(/\//g, "~1"),
+                            key18.replace(/~/g, "~0").replace(/\//g, "~1"),
                           schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf",
                           keyword: "anyOf",
                           params: {},
                           message: "must match a schema in anyOf",
                           schema: schema71.properties.match.additionalProperties.anyOf,
                           parentSchema: schema71.properties.match.additionalProperties,
-                          data: data47,
+                          data: data50,
                         };
                         if (vErrors === null) {
-                          vErrors = [err105];
+                          vErrors = [err113];
                         } else {
-                          vErrors.push(err105);
+                          vErrors.push(err113);
                         }
                         errors++;
                       } else {
-                        errors = _errs146;
+                        errors = _errs153;
                         if (vErrors !== null) {
-                          if (_errs146) {
-                            vErrors.length = _errs146;
+                          if (_errs153) {
+                            vErrors.length = _errs153;
                           } else {
                             vErrors = null;
                           }
@@ -12983,7 +13167,7 @@ function validate34(
                       }
                     }
                   } else {
-                    const err106 = {
+                    const err114 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets/match",
                       schemaPath: "#/$defs/selector/properties/match/type",
                       keyword: "type",
@@ -12991,175 +13175,7 @@ function validate34(
                       message: "must be object",
                       schema: schema71.properties.match.type,
                       parentSchema: schema71.properties.match,
-                      data: data46,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err106];
-                    } else {
-                      vErrors.push(err106);
-                    }
-                    errors++;
-                  }
-                }
-                if (data45.names !== undefined) {
-                  let data49 = data45.names;
-                  if (Array.isArray(data49)) {
-                    const len9 = data49.length;
-                    for (let i9 = 0; i9 < len9; i9++) {
-                      let data50 = data49[i9];
-                      if (typeof data50 === "string") {
-                        if (func1(data50) < 1) {
-                          const err107 = {
-                            instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
-                            schemaPath: "#/$defs/selector/properties/names/items/minLength",
-                            keyword: "minLength",
-                            params: { limit: 1 },
-                            message: "must NOT have fewer than 1 characters",
-                            schema: 1,
-                            parentSchema: schema71.properties.names.items,
-                            data: data50,
-                          };
-                          if (vErrors === null) {
-                            vErrors = [err107];
-                          } else {
-                            vErrors.push(err107);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err108 = {
-                          instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
-                          schemaPath: "#/$defs/selector/properties/names/items/type",
-                          keyword: "type",
-                          params: { type: "string" },
-                          message: "must be string",
-                          schema: schema71.properties.names.items.type,
-                          parentSchema: schema71.properties.names.items,
-                          data: data50,
-                        };
-                        if (vErrors === null) {
-                          vErrors = [err108];
-                        } else {
-                          vErrors.push(err108);
-                        }
-                        errors++;
-                      }
-                    }
-                  } else {
-                    const err109 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/targets/names",
-                      schemaPath: "#/$defs/selector/properties/names/type",
-                      keyword: "type",
-                      params: { type: "array" },
-                      message: "must be array",
-                      schema: schema71.properties.names.type,
-                      parentSchema: schema71.properties.names,
                       data: data49,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err109];
-                    } else {
-                      vErrors.push(err109);
-                    }
-                    errors++;
-                  }
-                }
-                if (data45.exclude !== undefined) {
-                  let data51 = data45.exclude;
-                  if (Array.isArray(data51)) {
-                    const len10 = data51.length;
-                    for (let i10 = 0; i10 < len10; i10++) {
-                      let data52 = data51[i10];
-                      if (typeof data52 === "string") {
-                        if (func1(data52) < 1) {
-                          const err110 = {
-                            instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
-                            schemaPath: "#/$defs/selector/properties/exclude/items/minLength",
-                            keyword: "minLength",
-                            params: { limit: 1 },
-                            message: "must NOT have fewer than 1 characters",
-                            schema: 1,
-                            parentSchema: schema71.properties.exclude.items,
-                            data: data52,
-                          };
-                          if (vErrors === null) {
-                            vErrors = [err110];
-                          } else {
-                            vErrors.push(err110);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err111 = {
-                          instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
-                          schemaPath: "#/$defs/selector/properties/exclude/items/type",
-                          keyword: "type",
-                          params: { type: "string" },
-                          message: "must be string",
-                          schema: schema71.properties.exclude.items.type,
-                          parentSchema: schema71.properties.exclude.items,
-                          data: data52,
-                        };
-                        if (vErrors === null) {
-                          vErrors = [err111];
-                        } else {
-                          vErrors.push(err111);
-                        }
-                        errors++;
-                      }
-                    }
-                  } else {
-                    const err112 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/targets/exclude",
-                      schemaPath: "#/$defs/selector/properties/exclude/type",
-                      keyword: "type",
-                      params: { type: "array" },
-                      message: "must be array",
-                      schema: schema71.properties.exclude.type,
-                      parentSchema: schema71.properties.exclude,
-                      data: data51,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err112];
-                    } else {
-                      vErrors.push(err112);
-                    }
-                    errors++;
-                  }
-                }
-              } else {
-                const err113 = {
-                  instancePath: instancePath + "/phases/" + i7 + "/targets",
-                  schemaPath: "#/$defs/selector/type",
-                  keyword: "type",
-                  params: { type: "object" },
-                  message: "must be object",
-                  schema: schema71.type,
-                  parentSchema: schema71,
-                  data: data45,
-                };
-                if (vErrors === null) {
-                  vErrors = [err113];
-                } else {
-                  vErrors.push(err113);
-                }
-                errors++;
-              }
-            }
-            if (data43.strategy !== undefined) {
-              let data53 = data43.strategy;
-              if (data53 && typeof data53 == "object" && !Array.isArray(data53)) {
-                for (const key18 in data53) {
-                  if (!(key18 === "parallel" || key18 === "batch" || key18 === "max_failures")) {
-                    const err114 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy",
-                      schemaPath: "#/$defs/strategy/additionalProperties",
-                      keyword: "additionalProperties",
-                      params: { additionalProperty: key18 },
-                      message: "must NOT have additional properties",
-                      schema: false,
-                      parentSchema: schema72,
-                      data: data53,
                     };
                     if (vErrors === null) {
                       vErrors = [err114];
@@ -13169,160 +13185,165 @@ function validate34(
                     errors++;
                   }
                 }
-                if (data53.parallel !== undefined) {
-                  let data54 = data53.parallel;
-                  if (!(typeof data54 == "number" && !(data54 % 1) && !isNaN(data54))) {
-                    const err115 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
-                      schemaPath: "#/$defs/strategy/properties/parallel/type",
+                if (data48.names !== undefined) {
+                  let data52 = data48.names;
+                  if (Array.isArray(data52)) {
+                    const len9 = data52.length;
+                    for (let i9 = 0; i9 < len9; i9++) {
+                      let data53 = data52[i9];
+                      if (typeof data53 === "string") {
+                        if (func1(data53) < 1) {
+                          const err115 = {
+                            instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
+                            schemaPath: "#/$defs/selector/properties/names/items/minLength",
+                            keyword: "minLength",
+                            params: { limit: 1 },
+                            message: "must NOT have fewer than 1 characters",
+                            schema: 1,
+                            parentSchema: schema71.properties.names.items,
+                            data: data53,
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err115];
+                          } else {
+                            vErrors.push(err115);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err116 = {
+                          instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
+                          schemaPath: "#/$defs/selector/properties/names/items/type",
+                          keyword: "type",
+                          params: { type: "string" },
+                          message: "must be string",
+                          schema: schema71.properties.names.items.type,
+                          parentSchema: schema71.properties.names.items,
+                          data: data53,
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err116];
+                        } else {
+                          vErrors.push(err116);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err117 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/targets/names",
+                      schemaPath: "#/$defs/selector/properties/names/type",
                       keyword: "type",
-                      params: { type: "integer" },
-                      message: "must be integer",
-                      schema: schema72.properties.parallel.type,
-                      parentSchema: schema72.properties.parallel,
+                      params: { type: "array" },
+                      message: "must be array",
+                      schema: schema71.properties.names.type,
+                      parentSchema: schema71.properties.names,
+                      data: data52,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err117];
+                    } else {
+                      vErrors.push(err117);
+                    }
+                    errors++;
+                  }
+                }
+                if (data48.exclude !== undefined) {
+                  let data54 = data48.exclude;
+                  if (Array.isArray(data54)) {
+                    const len10 = data54.length;
+                    for (let i10 = 0; i10 < len10; i10++) {
+                      let data55 = data54[i10];
+                      if (typeof data55 === "string") {
+                        if (func1(data55) < 1) {
+                          const err118 = {
+                            instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
+                            schemaPath: "#/$defs/selector/properties/exclude/items/minLength",
+                            keyword: "minLength",
+                            params: { limit: 1 },
+                            message: "must NOT have fewer than 1 characters",
+                            schema: 1,
+                            parentSchema: schema71.properties.exclude.items,
+                            data: data55,
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err118];
+                          } else {
+                            vErrors.push(err118);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err119 = {
+                          instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
+                          schemaPath: "#/$defs/selector/properties/exclude/items/type",
+                          keyword: "type",
+                          params: { type: "string" },
+                          message: "must be string",
+                          schema: schema71.properties.exclude.items.type,
+                          parentSchema: schema71.properties.exclude.items,
+                          data: data55,
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err119];
+                        } else {
+                          vErrors.push(err119);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err120 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/targets/exclude",
+                      schemaPath: "#/$defs/selector/properties/exclude/type",
+                      keyword: "type",
+                      params: { type: "array" },
+                      message: "must be array",
+                      schema: schema71.properties.exclude.type,
+                      parentSchema: schema71.properties.exclude,
                       data: data54,
                     };
                     if (vErrors === null) {
-                      vErrors = [err115];
+                      vErrors = [err120];
                     } else {
-                      vErrors.push(err115);
+                      vErrors.push(err120);
                     }
                     errors++;
-                  }
-                  if (typeof data54 == "number") {
-                    if (data54 > 10000 || isNaN(data54)) {
-                      const err116 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
-                        schemaPath: "#/$defs/strategy/properties/parallel/maximum",
-                        keyword: "maximum",
-                        params: { comparison: "<=", limit: 10000 },
-                        message: "must be <= 10000",
-                        schema: 10000,
-                        parentSchema: schema72.properties.parallel,
-                        data: data54,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err116];
-                      } else {
-                        vErrors.push(err116);
-                      }
-                      errors++;
-                    }
-                    if (data54 < 1 || isNaN(data54)) {
-                      const err117 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
-                        schemaPath: "#/$defs/strategy/properties/parallel/minimum",
-                        keyword: "minimum",
-                        params: { comparison: ">=", limit: 1 },
-                        message: "must be >= 1",
-                        schema: 1,
-                        parentSchema: schema72.properties.parallel,
-                        data: data54,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err117];
-                      } else {
-                        vErrors.push(err117);
-                      }
-                      errors++;
-                    }
                   }
                 }
-                if (data53.batch !== undefined) {
-                  let data55 = data53.batch;
-                  const _errs168 = errors;
-                  let valid59 = false;
-                  const _errs169 = errors;
-                  if (!(typeof data55 == "number" && !(data55 % 1) && !isNaN(data55))) {
-                    const err118 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/type",
-                      keyword: "type",
-                      params: { type: "integer" },
-                      message: "must be integer",
-                      schema: schema72.properties.batch.anyOf[0].type,
-                      parentSchema: schema72.properties.batch.anyOf[0],
-                      data: data55,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err118];
-                    } else {
-                      vErrors.push(err118);
-                    }
-                    errors++;
-                  }
-                  if (typeof data55 == "number") {
-                    if (data55 < 1 || isNaN(data55)) {
-                      const err119 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/minimum",
-                        keyword: "minimum",
-                        params: { comparison: ">=", limit: 1 },
-                        message: "must be >= 1",
-                        schema: 1,
-                        parentSchema: schema72.properties.batch.anyOf[0],
-                        data: data55,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err119];
-                      } else {
-                        vErrors.push(err119);
-                      }
-                      errors++;
-                    }
-                  }
-                  var _valid6 = _errs169 === errors;
-                  valid59 = valid59 || _valid6;
-                  const _errs171 = errors;
-                  if (typeof data55 === "string") {
-                    if (!pattern53.test(data55)) {
-                      const err120 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/pattern",
-                        keyword: "pattern",
-                        params: { pattern: "^([1-9][0-9]?|100)%$" },
-                        message: 'must match pattern "' + "^([1-9][0-9]?|100)%$" + '"',
-                        schema: "^([1-9][0-9]?|100)%$",
-                        parentSchema: schema72.properties.batch.anyOf[1],
-                        data: data55,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err120];
-                      } else {
-                        vErrors.push(err120);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err121 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/type",
-                      keyword: "type",
-                      params: { type: "string" },
-                      message: "must be string",
-                      schema: schema72.properties.batch.anyOf[1].type,
-                      parentSchema: schema72.properties.batch.anyOf[1],
-                      data: data55,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err121];
-                    } else {
-                      vErrors.push(err121);
-                    }
-                    errors++;
-                  }
-                  var _valid6 = _errs171 === errors;
-                  valid59 = valid59 || _valid6;
-                  if (!valid59) {
+              } else {
+                const err121 = {
+                  instancePath: instancePath + "/phases/" + i7 + "/targets",
+                  schemaPath: "#/$defs/selector/type",
+                  keyword: "type",
+                  params: { type: "object" },
+                  message: "must be object",
+                  schema: schema71.type,
+                  parentSchema: schema71,
+                  data: data48,
+                };
+                if (vErrors === null) {
+                  vErrors = [err121];
+                } else {
+                  vErrors.push(err121);
+                }
+                errors++;
+              }
+            }
+            if (data46.strategy !== undefined) {
+              let data56 = data46.strategy;
+              if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
+                for (const key19 in data56) {
+                  if (!(key19 === "parallel" || key19 === "batch" || key19 === "max_failures")) {
                     const err122 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                      schemaPath: "#/$defs/strategy/properties/batch/anyOf",
-                      keyword: "anyOf",
-                      params: {},
-                      message: "must match a schema in anyOf",
-                      schema: schema72.properties.batch.anyOf,
-                      parentSchema: schema72.properties.batch,
-                      data: data55,
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy",
+                      schemaPath: "#/$defs/strategy/additionalProperties",
+                      keyword: "additionalProperties",
+                      params: { additionalProperty: key19 },
+                      message: "must NOT have additional properties",
+                      schema: false,
+                      parentSchema: schema72,
+                      data: data56,
                     };
                     if (vErrors === null) {
                       vErrors = [err122];
@@ -13330,29 +13351,20 @@ function validate34(
                       vErrors.push(err122);
                     }
                     errors++;
-                  } else {
-                    errors = _errs168;
-                    if (vErrors !== null) {
-                      if (_errs168) {
-                        vErrors.length = _errs168;
-                      } else {
-                        vErrors = null;
-                      }
-                    }
                   }
                 }
-                if (data53.max_failures !== undefined) {
-                  let data56 = data53.max_failures;
-                  if (!(typeof data56 == "number" && !(data56 % 1) && !isNaN(data56))) {
+                if (data56.parallel !== undefined) {
+                  let data57 = data56.parallel;
+                  if (!(typeof data57 == "number" && !(data57 % 1) && !isNaN(data57))) {
                     const err123 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
-                      schemaPath: "#/$defs/strategy/properties/max_failures/type",
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
+                      schemaPath: "#/$defs/strategy/properties/parallel/type",
                       keyword: "type",
                       params: { type: "integer" },
                       message: "must be integer",
-                      schema: schema72.properties.max_failures.type,
-                      parentSchema: schema72.properties.max_failures,
-                      data: data56,
+                      schema: schema72.properties.parallel.type,
+                      parentSchema: schema72.properties.parallel,
+                      data: data57,
                     };
                     if (vErrors === null) {
                       vErrors = [err123];
@@ -13361,17 +13373,17 @@ function validate34(
                     }
                     errors++;
                   }
-                  if (typeof data56 == "number") {
-                    if (data56 < 0 || isNaN(data56)) {
+                  if (typeof data57 == "number") {
+                    if (data57 > 10000 || isNaN(data57)) {
                       const err124 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
-                        schemaPath: "#/$defs/strategy/properties/max_failures/minimum",
-                        keyword: "minimum",
-                        params: { comparison: ">=", limit: 0 },
-                        message: "must be >= 0",
-                        schema: 0,
-                        parentSchema: schema72.properties.max_failures,
-                        data: data56,
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
+                        schemaPath: "#/$defs/strategy/properties/parallel/maximum",
+                        keyword: "maximum",
+                        params: { comparison: "<=", limit: 10000 },
+                        message: "must be <= 10000",
+                        schema: 10000,
+                        parentSchema: schema72.properties.parallel,
+                        data: data57,
                       };
                       if (vErrors === null) {
                         vErrors = [err124];
@@ -13380,10 +13392,182 @@ function validate34(
                       }
                       errors++;
                     }
+                    if (data57 < 1 || isNaN(data57)) {
+                      const err125 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
+                        schemaPath: "#/$defs/strategy/properties/parallel/minimum",
+                        keyword: "minimum",
+                        params: { comparison: ">=", limit: 1 },
+                        message: "must be >= 1",
+                        schema: 1,
+                        parentSchema: schema72.properties.parallel,
+                        data: data57,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err125];
+                      } else {
+                        vErrors.push(err125);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+                if (data56.batch !== undefined) {
+                  let data58 = data56.batch;
+                  const _errs175 = errors;
+                  let valid60 = false;
+                  const _errs176 = errors;
+                  if (!(typeof data58 == "number" && !(data58 % 1) && !isNaN(data58))) {
+                    const err126 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/type",
+                      keyword: "type",
+                      params: { type: "integer" },
+                      message: "must be integer",
+                      schema: schema72.properties.batch.anyOf[0].type,
+                      parentSchema: schema72.properties.batch.anyOf[0],
+                      data: data58,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err126];
+                    } else {
+                      vErrors.push(err126);
+                    }
+                    errors++;
+                  }
+                  if (typeof data58 == "number") {
+                    if (data58 < 1 || isNaN(data58)) {
+                      const err127 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/minimum",
+                        keyword: "minimum",
+                        params: { comparison: ">=", limit: 1 },
+                        message: "must be >= 1",
+                        schema: 1,
+                        parentSchema: schema72.properties.batch.anyOf[0],
+                        data: data58,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err127];
+                      } else {
+                        vErrors.push(err127);
+                      }
+                      errors++;
+                    }
+                  }
+                  var _valid6 = _errs176 === errors;
+                  valid60 = valid60 || _valid6;
+                  const _errs178 = errors;
+                  if (typeof data58 === "string") {
+                    if (!pattern53.test(data58)) {
+                      const err128 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/pattern",
+                        keyword: "pattern",
+                        params: { pattern: "^([1-9][0-9]?|100)%$" },
+                        message: 'must match pattern "' + "^([1-9][0-9]?|100)%$" + '"',
+                        schema: "^([1-9][0-9]?|100)%$",
+                        parentSchema: schema72.properties.batch.anyOf[1],
+                        data: data58,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err128];
+                      } else {
+                        vErrors.push(err128);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err129 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/type",
+                      keyword: "type",
+                      params: { type: "string" },
+                      message: "must be string",
+                      schema: schema72.properties.batch.anyOf[1].type,
+                      parentSchema: schema72.properties.batch.anyOf[1],
+                      data: data58,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err129];
+                    } else {
+                      vErrors.push(err129);
+                    }
+                    errors++;
+                  }
+                  var _valid6 = _errs178 === errors;
+                  valid60 = valid60 || _valid6;
+                  if (!valid60) {
+                    const err130 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                      schemaPath: "#/$defs/strategy/properties/batch/anyOf",
+                      keyword: "anyOf",
+                      params: {},
+                      message: "must match a schema in anyOf",
+                      schema: schema72.properties.batch.anyOf,
+                      parentSchema: schema72.properties.batch,
+                      data: data58,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err130];
+                    } else {
+                      vErrors.push(err130);
+                    }
+                    errors++;
+                  } else {
+                    errors = _errs175;
+                    if (vErrors !== null) {
+                      if (_errs175) {
+                        vErrors.length = _errs175;
+                      } else {
+                        vErrors = null;
+                      }
+                    }
+                  }
+                }
+                if (data56.max_failures !== undefined) {
+                  let data59 = data56.max_failures;
+                  if (!(typeof data59 == "number" && !(data59 % 1) && !isNaN(data59))) {
+                    const err131 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
+                      schemaPath: "#/$defs/strategy/properties/max_failures/type",
+                      keyword: "type",
+                      params: { type: "integer" },
+                      message: "must be integer",
+                      schema: schema72.properties.max_failures.type,
+                      parentSchema: schema72.properties.max_failures,
+                      data: data59,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err131];
+                    } else {
+                      vErrors.push(err131);
+                    }
+                    errors++;
+                  }
+                  if (typeof data59 == "number") {
+                    if (data59 < 0 || isNaN(data59)) {
+                      const err132 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
+                        schemaPath: "#/$defs/strategy/properties/max_failures/minimum",
+                        keyword: "minimum",
+                        params: { comparison: ">=", limit: 0 },
+                        message: "must be >= 0",
+                        schema: 0,
+                        parentSchema: schema72.properties.max_failures,
+                        data: data59,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err132];
+                      } else {
+                        vErrors.push(err132);
+                      }
+                      errors++;
+                    }
                   }
                 }
               } else {
-                const err125 = {
+                const err133 = {
                   instancePath: instancePath + "/phases/" + i7 + "/strategy",
                   schemaPath: "#/$defs/strategy/type",
                   keyword: "type",
@@ -13391,21 +13575,21 @@ function validate34(
                   message: "must be object",
                   schema: schema72.type,
                   parentSchema: schema72,
-                  data: data53,
+                  data: data56,
                 };
                 if (vErrors === null) {
-                  vErrors = [err125];
+                  vErrors = [err133];
                 } else {
-                  vErrors.push(err125);
+                  vErrors.push(err133);
                 }
                 errors++;
               }
             }
-            if (data43.steps !== undefined) {
+            if (data46.steps !== undefined) {
               if (
-                !validate35(data43.steps, {
+                !validate35(data46.steps, {
                   instancePath: instancePath + "/phases/" + i7 + "/steps",
-                  parentData: data43,
+                  parentData: data46,
                   parentDataProperty: "steps",
                   rootData,
                   dynamicAnchors,
@@ -13416,7 +13600,7 @@ function validate34(
               }
             }
           } else {
-            const err126 = {
+            const err134 = {
               instancePath: instancePath + "/phases/" + i7,
               schemaPath: "#/properties/phases/items/type",
               keyword: "type",
@@ -13424,18 +13608,18 @@ function validate34(
               message: "must be object",
               schema: schema68.properties.phases.items.type,
               parentSchema: schema68.properties.phases.items,
-              data: data43,
+              data: data46,
             };
             if (vErrors === null) {
-              vErrors = [err126];
+              vErrors = [err134];
             } else {
-              vErrors.push(err126);
+              vErrors.push(err134);
             }
             errors++;
           }
         }
       } else {
-        const err127 = {
+        const err135 = {
           instancePath: instancePath + "/phases",
           schemaPath: "#/properties/phases/type",
           keyword: "type",
@@ -13443,12 +13627,12 @@ function validate34(
           message: "must be array",
           schema: schema68.properties.phases.type,
           parentSchema: schema68.properties.phases,
-          data: data42,
+          data: data45,
         };
         if (vErrors === null) {
-          vErrors = [err127];
+          vErrors = [err135];
         } else {
-          vErrors.push(err127);
+          vErrors.push(err135);
         }
         errors++;
       }
@@ -13468,33 +13652,33 @@ function validate34(
       }
     }
     if (data.drift !== undefined) {
-      let data59 = data.drift;
-      if (data59 && typeof data59 == "object" && !Array.isArray(data59)) {
-        for (const key19 in data59) {
-          if (!(key19 === "schedule" || key19 === "timezone")) {
-            const err128 = {
+      let data62 = data.drift;
+      if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
+        for (const key20 in data62) {
+          if (!(key20 === "schedule" || key20 === "timezone")) {
+            const err136 = {
               instancePath: instancePath + "/drift",
               schemaPath: "#/properties/drift/additionalProperties",
               keyword: "additionalProperties",
-              params: { additionalProperty: key19 },
+              params: { additionalProperty: key20 },
               message: "must NOT have additional properties",
               schema: false,
               parentSchema: schema68.properties.drift,
-              data: data59,
+              data: data62,
             };
             if (vErrors === null) {
-              vErrors = [err128];
+              vErrors = [err136];
             } else {
-              vErrors.push(err128);
+              vErrors.push(err136);
             }
             errors++;
           }
         }
-        if (data59.schedule !== undefined) {
-          let data60 = data59.schedule;
-          if (typeof data60 === "string") {
-            if (func1(data60) < 1) {
-              const err129 = {
+        if (data62.schedule !== undefined) {
+          let data63 = data62.schedule;
+          if (typeof data63 === "string") {
+            if (func1(data63) < 1) {
+              const err137 = {
                 instancePath: instancePath + "/drift/schedule",
                 schemaPath: "#/properties/drift/properties/schedule/minLength",
                 keyword: "minLength",
@@ -13502,17 +13686,17 @@ function validate34(
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
                 parentSchema: schema68.properties.drift.properties.schedule,
-                data: data60,
+                data: data63,
               };
               if (vErrors === null) {
-                vErrors = [err129];
+                vErrors = [err137];
               } else {
-                vErrors.push(err129);
+                vErrors.push(err137);
               }
               errors++;
             }
           } else {
-            const err130 = {
+            const err138 = {
               instancePath: instancePath + "/drift/schedule",
               schemaPath: "#/properties/drift/properties/schedule/type",
               keyword: "type",
@@ -13520,21 +13704,21 @@ function validate34(
               message: "must be string",
               schema: schema68.properties.drift.properties.schedule.type,
               parentSchema: schema68.properties.drift.properties.schedule,
-              data: data60,
+              data: data63,
             };
             if (vErrors === null) {
-              vErrors = [err130];
+              vErrors = [err138];
             } else {
-              vErrors.push(err130);
+              vErrors.push(err138);
             }
             errors++;
           }
         }
-        if (data59.timezone !== undefined) {
-          let data61 = data59.timezone;
-          if (typeof data61 === "string") {
-            if (func1(data61) < 1) {
-              const err131 = {
+        if (data62.timezone !== undefined) {
+          let data64 = data62.timezone;
+          if (typeof data64 === "string") {
+            if (func1(data64) < 1) {
+              const err139 = {
                 instancePath: instancePath + "/drift/timezone",
                 schemaPath: "#/properties/drift/properties/timezone/minLength",
                 keyword: "minLength",
@@ -13542,17 +13726,17 @@ function validate34(
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
                 parentSchema: schema68.properties.drift.properties.timezone,
-                data: data61,
+                data: data64,
               };
               if (vErrors === null) {
-                vErrors = [err131];
+                vErrors = [err139];
               } else {
-                vErrors.push(err131);
+                vErrors.push(err139);
               }
               errors++;
             }
           } else {
-            const err132 = {
+            const err140 = {
               instancePath: instancePath + "/drift/timezone",
               schemaPath: "#/properties/drift/properties/timezone/type",
               keyword: "type",
@@ -13560,18 +13744,18 @@ function validate34(
               message: "must be string",
               schema: schema68.properties.drift.properties.timezone.type,
               parentSchema: schema68.properties.drift.properties.timezone,
-              data: data61,
+              data: data64,
             };
             if (vErrors === null) {
-              vErrors = [err132];
+              vErrors = [err140];
             } else {
-              vErrors.push(err132);
+              vErrors.push(err140);
             }
             errors++;
           }
         }
       } else {
-        const err133 = {
+        const err141 = {
           instancePath: instancePath + "/drift",
           schemaPath: "#/properties/drift/type",
           keyword: "type",
@@ -13579,28 +13763,28 @@ function validate34(
           message: "must be object",
           schema: schema68.properties.drift.type,
           parentSchema: schema68.properties.drift,
-          data: data59,
+          data: data62,
         };
         if (vErrors === null) {
-          vErrors = [err133];
+          vErrors = [err141];
         } else {
-          vErrors.push(err133);
+          vErrors.push(err141);
         }
         errors++;
       }
     }
     if (data.notify !== undefined) {
-      let data62 = data.notify;
-      if (Array.isArray(data62)) {
-        const len11 = data62.length;
+      let data65 = data.notify;
+      if (Array.isArray(data65)) {
+        const len11 = data65.length;
         for (let i11 = 0; i11 < len11; i11++) {
-          let data63 = data62[i11];
-          const _errs188 = errors;
-          let valid63 = false;
-          const _errs189 = errors;
-          if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
-            if (data63.webhook === undefined) {
-              const err134 = {
+          let data66 = data65[i11];
+          const _errs195 = errors;
+          let valid64 = false;
+          const _errs196 = errors;
+          if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
+            if (data66.webhook === undefined) {
+              const err142 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/0/required",
                 keyword: "required",
@@ -13608,22 +13792,22 @@ function validate34(
                 message: "must have required property '" + "webhook" + "'",
                 schema: schema68.properties.notify.items.anyOf[0].required,
                 parentSchema: schema68.properties.notify.items.anyOf[0],
-                data: data63,
+                data: data66,
               };
               if (vErrors === null) {
-                vErrors = [err134];
+                vErrors = [err142];
               } else {
-                vErrors.push(err134);
+                vErrors.push(err142);
               }
               errors++;
             }
           }
-          var _valid7 = _errs189 === errors;
-          valid63 = valid63 || _valid7;
-          const _errs190 = errors;
-          if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
-            if (data63.email === undefined) {
-              const err135 = {
+          var _valid7 = _errs196 === errors;
+          valid64 = valid64 || _valid7;
+          const _errs197 = errors;
+          if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
+            if (data66.email === undefined) {
+              const err143 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/1/required",
                 keyword: "required",
@@ -13631,22 +13815,22 @@ function validate34(
                 message: "must have required property '" + "email" + "'",
                 schema: schema68.properties.notify.items.anyOf[1].required,
                 parentSchema: schema68.properties.notify.items.anyOf[1],
-                data: data63,
+                data: data66,
               };
               if (vErrors === null) {
-                vErrors = [err135];
+                vErrors = [err143];
               } else {
-                vErrors.push(err135);
+                vErrors.push(err143);
               }
               errors++;
             }
           }
-          var _valid7 = _errs190 === errors;
-          valid63 = valid63 || _valid7;
-          const _errs191 = errors;
-          if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
-            if (data63.github_status === undefined) {
-              const err136 = {
+          var _valid7 = _errs197 === errors;
+          valid64 = valid64 || _valid7;
+          const _errs198 = errors;
+          if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
+            if (data66.github_status === undefined) {
+              const err144 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/2/required",
                 keyword: "required",
@@ -13654,20 +13838,20 @@ function validate34(
                 message: "must have required property '" + "github_status" + "'",
                 schema: schema68.properties.notify.items.anyOf[2].required,
                 parentSchema: schema68.properties.notify.items.anyOf[2],
-                data: data63,
+                data: data66,
               };
               if (vErrors === null) {
-                vErrors = [err136];
+                vErrors = [err144];
               } else {
-                vErrors.push(err136);
+                vErrors.push(err144);
               }
               errors++;
             }
           }
-          var _valid7 = _errs191 === errors;
-          valid63 = valid63 || _valid7;
-          if (!valid63) {
-            const err137 = {
+          var _valid7 = _errs198 === errors;
+          valid64 = valid64 || _valid7;
+          if (!valid64) {
+            const err145 = {
               instancePath: instancePath + "/notify/" + i11,
               schemaPath: "#/properties/notify/items/anyOf",
               keyword: "anyOf",
@@ -13675,27 +13859,27 @@ function validate34(
               message: "must match a schema in anyOf",
               schema: schema68.properties.notify.items.anyOf,
               parentSchema: schema68.properties.notify.items,
-              data: data63,
+              data: data66,
             };
             if (vErrors === null) {
-              vErrors = [err137];
+              vErrors = [err145];
             } else {
-              vErrors.push(err137);
+              vErrors.push(err145);
             }
             errors++;
           } else {
-            errors = _errs188;
+            errors = _errs195;
             if (vErrors !== null) {
-              if (_errs188) {
-                vErrors.length = _errs188;
+              if (_errs195) {
+                vErrors.length = _errs195;
               } else {
                 vErrors = null;
               }
             }
           }
-          if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
-            if (data63.on === undefined) {
-              const err138 = {
+          if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
+            if (data66.on === undefined) {
+              const err146 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/required",
                 keyword: "required",
@@ -13703,45 +13887,45 @@ function validate34(
                 message: "must have required property '" + "on" + "'",
                 schema: schema68.properties.notify.items.required,
                 parentSchema: schema68.properties.notify.items,
-                data: data63,
+                data: data66,
               };
               if (vErrors === null) {
-                vErrors = [err138];
+                vErrors = [err146];
               } else {
-                vErrors.push(err138);
+                vErrors.push(err146);
               }
               errors++;
             }
-            for (const key20 in data63) {
+            for (const key21 in data66) {
               if (!(
-                key20 === "on" ||
-                key20 === "webhook" ||
-                key20 === "email" ||
-                key20 === "github_status"
+                key21 === "on" ||
+                key21 === "webhook" ||
+                key21 === "email" ||
+                key21 === "github_status"
               )) {
-                const err139 = {
+                const err147 = {
                   instancePath: instancePath + "/notify/" + i11,
                   schemaPath: "#/properties/notify/items/additionalProperties",
                   keyword: "additionalProperties",
-                  params: { additionalProperty: key20 },
+                  params: { additionalProperty: key21 },
                   message: "must NOT have additional properties",
                   schema: false,
                   parentSchema: schema68.properties.notify.items,
-                  data: data63,
+                  data: data66,
                 };
                 if (vErrors === null) {
-                  vErrors = [err139];
+                  vErrors = [err147];
                 } else {
-                  vErrors.push(err139);
+                  vErrors.push(err147);
                 }
                 errors++;
               }
             }
-            if (data63.on !== undefined) {
-              let data64 = data63.on;
-              if (Array.isArray(data64)) {
-                if (data64.length < 1) {
-                  const err140 = {
+            if (data66.on !== undefined) {
+              let data67 = data66.on;
+              if (Array.isArray(data67)) {
+                if (data67.length < 1) {
+                  const err148 = {
                     instancePath: instancePath + "/notify/" + i11 + "/on",
                     schemaPath: "#/properties/notify/items/properties/on/minItems",
                     keyword: "minItems",
@@ -13749,27 +13933,27 @@ function validate34(
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
                     parentSchema: schema68.properties.notify.items.properties.on,
-                    data: data64,
+                    data: data67,
                   };
                   if (vErrors === null) {
-                    vErrors = [err140];
+                    vErrors = [err148];
                   } else {
-                    vErrors.push(err140);
+                    vErrors.push(err148);
                   }
                   errors++;
                 }
-                const len12 = data64.length;
+                const len12 = data67.length;
                 for (let i12 = 0; i12 < len12; i12++) {
-                  let data65 = data64[i12];
+                  let data68 = data67[i12];
                   if (!(
-                    data65 === "started" ||
-                    data65 === "success" ||
-                    data65 === "failure" ||
-                    data65 === "recovered" ||
-                    data65 === "missed" ||
-                    data65 === "drift"
+                    data68 === "started" ||
+                    data68 === "success" ||
+                    data68 === "failure" ||
+                    data68 === "recovered" ||
+                    data68 === "missed" ||
+                    data68 === "drift"
                   )) {
-                    const err141 = {
+                    const err149 = {
                       instancePath: instancePath + "/notify/" + i11 + "/on/" + i12,
                       schemaPath: "#/properties/notify/items/properties/on/items/enum",
                       keyword: "enum",
@@ -13777,23 +13961,23 @@ function validate34(
                       message: "must be equal to one of the allowed values",
                       schema: schema68.properties.notify.items.properties.on.items.enum,
                       parentSchema: schema68.properties.notify.items.properties.on.items,
-                      data: data65,
+                      data: data68,
                     };
                     if (vErrors === null) {
-                      vErrors = [err141];
+                      vErrors = [err149];
                     } else {
-                      vErrors.push(err141);
+                      vErrors.push(err149);
                     }
                     errors++;
                   }
                 }
-                let i13 = data64.length;
+                let i13 = data67.length;
                 let j0;
                 if (i13 > 1) {
                   outer0: for (; i13--;) {
                     for (j0 = i13; j0--;) {
-                      if (func0(data64[i13], data64[j0])) {
-                        const err142 = {
+                      if (func0(data67[i13], data67[j0])) {
+                        const err150 = {
                           instancePath: instancePath + "/notify/" + i11 + "/on",
                           schemaPath: "#/properties/notify/items/properties/on/uniqueItems",
                           keyword: "uniqueItems",
@@ -13806,12 +13990,12 @@ function validate34(
                             " are identical)",
                           schema: true,
                           parentSchema: schema68.properties.notify.items.properties.on,
-                          data: data64,
+                          data: data67,
                         };
                         if (vErrors === null) {
-                          vErrors = [err142];
+                          vErrors = [err150];
                         } else {
-                          vErrors.push(err142);
+                          vErrors.push(err150);
                         }
                         errors++;
                         break outer0;
@@ -13820,7 +14004,7 @@ function validate34(
                   }
                 }
               } else {
-                const err143 = {
+                const err151 = {
                   instancePath: instancePath + "/notify/" + i11 + "/on",
                   schemaPath: "#/properties/notify/items/properties/on/type",
                   keyword: "type",
@@ -13828,21 +14012,21 @@ function validate34(
                   message: "must be array",
                   schema: schema68.properties.notify.items.properties.on.type,
                   parentSchema: schema68.properties.notify.items.properties.on,
-                  data: data64,
+                  data: data67,
                 };
                 if (vErrors === null) {
-                  vErrors = [err143];
+                  vErrors = [err151];
                 } else {
-                  vErrors.push(err143);
+                  vErrors.push(err151);
                 }
                 errors++;
               }
             }
-            if (data63.webhook !== undefined) {
-              let data66 = data63.webhook;
-              if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
-                if (data66.url === undefined) {
-                  const err144 = {
+            if (data66.webhook !== undefined) {
+              let data69 = data66.webhook;
+              if (data69 && typeof data69 == "object" && !Array.isArray(data69)) {
+                if (data69.url === undefined) {
+                  const err152 = {
                     instancePath: instancePath + "/notify/" + i11 + "/webhook",
                     schemaPath: "#/properties/notify/items/properties/webhook/required",
                     keyword: "required",
@@ -13850,40 +14034,40 @@ function validate34(
                     message: "must have required property '" + "url" + "'",
                     schema: schema68.properties.notify.items.properties.webhook.required,
                     parentSchema: schema68.properties.notify.items.properties.webhook,
-                    data: data66,
+                    data: data69,
                   };
                   if (vErrors === null) {
-                    vErrors = [err144];
+                    vErrors = [err152];
                   } else {
-                    vErrors.push(err144);
+                    vErrors.push(err152);
                   }
                   errors++;
                 }
-                for (const key21 in data66) {
-                  if (!(key21 === "url" || key21 === "secret")) {
-                    const err145 = {
+                for (const key22 in data69) {
+                  if (!(key22 === "url" || key22 === "secret")) {
+                    const err153 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook",
                       schemaPath: "#/properties/notify/items/properties/webhook/additionalProperties",
                       keyword: "additionalProperties",
-                      params: { additionalProperty: key21 },
+                      params: { additionalProperty: key22 },
                       message: "must NOT have additional properties",
                       schema: false,
                       parentSchema: schema68.properties.notify.items.properties.webhook,
-                      data: data66,
+                      data: data69,
                     };
                     if (vErrors === null) {
-                      vErrors = [err145];
+                      vErrors = [err153];
                     } else {
-                      vErrors.push(err145);
+                      vErrors.push(err153);
                     }
                     errors++;
                   }
                 }
-                if (data66.url !== undefined) {
-                  let data67 = data66.url;
-                  if (typeof data67 === "string") {
-                    if (!pattern72.test(data67)) {
-                      const err146 = {
+                if (data69.url !== undefined) {
+                  let data70 = data69.url;
+                  if (typeof data70 === "string") {
+                    if (!pattern73.test(data70)) {
+                      const err154 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/pattern",
                         keyword: "pattern",
@@ -13891,17 +14075,17 @@ function validate34(
                         message: 'must match pattern "' + "^https?://" + '"',
                         schema: "^https?://",
                         parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                        data: data67,
+                        data: data70,
                       };
                       if (vErrors === null) {
-                        vErrors = [err146];
+                        vErrors = [err154];
                       } else {
-                        vErrors.push(err146);
+                        vErrors.push(err154);
                       }
                       errors++;
                     }
-                    if (!formats0(data67)) {
-                      const err147 = {
+                    if (!formats0(data70)) {
+                      const err155 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/format",
                         keyword: "format",
@@ -13909,17 +14093,17 @@ function validate34(
                         message: 'must match format "' + "uri" + '"',
                         schema: "uri",
                         parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                        data: data67,
+                        data: data70,
                       };
                       if (vErrors === null) {
-                        vErrors = [err147];
+                        vErrors = [err155];
                       } else {
-                        vErrors.push(err147);
+                        vErrors.push(err155);
                       }
                       errors++;
                     }
                   } else {
-                    const err148 = {
+                    const err156 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                       schemaPath: "#/properties/notify/items/properties/webhook/properties/url/type",
                       keyword: "type",
@@ -13927,21 +14111,21 @@ function validate34(
                       message: "must be string",
                       schema: schema68.properties.notify.items.properties.webhook.properties.url.type,
                       parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                      data: data67,
+                      data: data70,
                     };
                     if (vErrors === null) {
-                      vErrors = [err148];
+                      vErrors = [err156];
                     } else {
-                      vErrors.push(err148);
+                      vErrors.push(err156);
                     }
                     errors++;
                   }
                 }
-                if (data66.secret !== undefined) {
-                  let data68 = data66.secret;
-                  if (typeof data68 === "string") {
-                    if (!pattern7.test(data68)) {
-                      const err149 = {
+                if (data69.secret !== undefined) {
+                  let data71 = data69.secret;
+                  if (typeof data71 === "string") {
+                    if (!pattern7.test(data71)) {
+                      const err157 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                         schemaPath: "#/$defs/credentialRef/pattern",
                         keyword: "pattern",
@@ -13956,17 +14140,17 @@ function validate34(
                         schema:
                           "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
                         parentSchema: schema69,
-                        data: data68,
+                        data: data71,
                       };
                       if (vErrors === null) {
-                        vErrors = [err149];
+                        vErrors = [err157];
                       } else {
-                        vErrors.push(err149);
+                        vErrors.push(err157);
                       }
                       errors++;
                     }
                   } else {
-                    const err150 = {
+                    const err158 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                       schemaPath: "#/$defs/credentialRef/type",
                       keyword: "type",
@@ -13974,18 +14158,18 @@ function validate34(
                       message: "must be string",
                       schema: schema69.type,
                       parentSchema: schema69,
-                      data: data68,
+                      data: data71,
                     };
                     if (vErrors === null) {
-                      vErrors = [err150];
+                      vErrors = [err158];
                     } else {
-                      vErrors.push(err150);
+                      vErrors.push(err158);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err151 = {
+                const err159 = {
                   instancePath: instancePath + "/notify/" + i11 + "/webhook",
                   schemaPath: "#/properties/notify/items/properties/webhook/type",
                   keyword: "type",
@@ -13993,171 +14177,7 @@ function validate34(
                   message: "must be object",
                   schema: schema68.properties.notify.items.properties.webhook.type,
                   parentSchema: schema68.properties.notify.items.properties.webhook,
-                  data: data66,
-                };
-                if (vErrors === null) {
-                  vErrors = [err151];
-                } else {
-                  vErrors.push(err151);
-                }
-                errors++;
-              }
-            }
-            if (data63.email !== undefined) {
-              let data69 = data63.email;
-              if (data69 && typeof data69 == "object" && !Array.isArray(data69)) {
-                if (data69.to === undefined) {
-                  const err152 = {
-                    instancePath: instancePath + "/notify/" + i11 + "/email",
-                    schemaPath: "#/properties/notify/items/properties/email/required",
-                    keyword: "required",
-                    params: { missingProperty: "to" },
-                    message: "must have required property '" + "to" + "'",
-                    schema: schema68.properties.notify.items.properties.email.required,
-                    parentSchema: schema68.properties.notify.items.properties.email,
-                    data: data69,
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err152];
-                  } else {
-                    vErrors.push(err152);
-                  }
-                  errors++;
-                }
-                for (const key22 in data69) {
-                  if (!(key22 === "to")) {
-                    const err153 = {
-                      instancePath: instancePath + "/notify/" + i11 + "/email",
-                      schemaPath: "#/properties/notify/items/properties/email/additionalProperties",
-                      keyword: "additionalProperties",
-                      params: { additionalProperty: key22 },
-                      message: "must NOT have additional properties",
-                      schema: false,
-                      parentSchema: schema68.properties.notify.items.properties.email,
-                      data: data69,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err153];
-                    } else {
-                      vErrors.push(err153);
-                    }
-                    errors++;
-                  }
-                }
-                if (data69.to !== undefined) {
-                  let data70 = data69.to;
-                  if (Array.isArray(data70)) {
-                    if (data70.length < 1) {
-                      const err154 = {
-                        instancePath: instancePath + "/notify/" + i11 + "/email/to",
-                        schemaPath: "#/properties/notify/items/properties/email/properties/to/minItems",
-                        keyword: "minItems",
-                        params: { limit: 1 },
-                        message: "must NOT have fewer than 1 items",
-                        schema: 1,
-                        parentSchema: schema68.properties.notify.items.properties.email.properties.to,
-                        data: data70,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err154];
-                      } else {
-                        vErrors.push(err154);
-                      }
-                      errors++;
-                    }
-                    const len13 = data70.length;
-                    for (let i14 = 0; i14 < len13; i14++) {
-                      let data71 = data70[i14];
-                      if (typeof data71 === "string") {
-                        if (!formats2.test(data71)) {
-                          const err155 = {
-                            instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
-                            schemaPath:
-                              "#/properties/notify/items/properties/email/properties/to/items/format",
-                            keyword: "format",
-                            params: { format: "email" },
-                            message: 'must match format "' + "email" + '"',
-                            schema: "email",
-                            parentSchema:
-                              schema68.properties.notify.items.properties.email.properties.to.items,
-                            data: data71,
-                          };
-                          if (vErrors === null) {
-                            vErrors = [err155];
-                          } else {
-                            vErrors.push(err155);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err156 = {
-                          instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
-                          schemaPath: "#/properties/notify/items/properties/email/properties/to/items/type",
-                          keyword: "type",
-                          params: { type: "string" },
-                          message: "must be string",
-                          schema: schema68.properties.notify.items.properties.email.properties.to.items.type,
-                          parentSchema: schema68.properties.notify.items.properties.email.properties.to.items,
-                          data: data71,
-                        };
-                        if (vErrors === null) {
-                          vErrors = [err156];
-                        } else {
-                          vErrors.push(err156);
-                        }
-                        errors++;
-                      }
-                    }
-                  } else {
-                    const err157 = {
-                      instancePath: instancePath + "/notify/" + i11 + "/email/to",
-                      schemaPath: "#/properties/notify/items/properties/email/properties/to/type",
-                      keyword: "type",
-                      params: { type: "array" },
-                      message: "must be array",
-                      schema: schema68.properties.notify.items.properties.email.properties.to.type,
-                      parentSchema: schema68.properties.notify.items.properties.email.properties.to,
-                      data: data70,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err157];
-                    } else {
-                      vErrors.push(err157);
-                    }
-                    errors++;
-                  }
-                }
-              } else {
-                const err158 = {
-                  instancePath: instancePath + "/notify/" + i11 + "/email",
-                  schemaPath: "#/properties/notify/items/properties/email/type",
-                  keyword: "type",
-                  params: { type: "object" },
-                  message: "must be object",
-                  schema: schema68.properties.notify.items.properties.email.type,
-                  parentSchema: schema68.properties.notify.items.properties.email,
                   data: data69,
-                };
-                if (vErrors === null) {
-                  vErrors = [err158];
-                } else {
-                  vErrors.push(err158);
-                }
-                errors++;
-              }
-            }
-            if (data63.github_status !== undefined) {
-              let data72 = data63.github_status;
-              if (typeof data72 !== "boolean") {
-                const err159 = {
-                  instancePath: instancePath + "/notify/" + i11 + "/github_status",
-                  schemaPath: "#/properties/notify/items/properties/github_status/type",
-                  keyword: "type",
-                  params: { type: "boolean" },
-                  message: "must be boolean",
-                  schema: schema68.properties.notify.items.properties.github_status.type,
-                  parentSchema: schema68.properties.notify.items.properties.github_status,
-                  data: data72,
                 };
                 if (vErrors === null) {
                   vErrors = [err159];
@@ -14167,8 +14187,172 @@ function validate34(
                 errors++;
               }
             }
+            if (data66.email !== undefined) {
+              let data72 = data66.email;
+              if (data72 && typeof data72 == "object" && !Array.isArray(data72)) {
+                if (data72.to === undefined) {
+                  const err160 = {
+                    instancePath: instancePath + "/notify/" + i11 + "/email",
+                    schemaPath: "#/properties/notify/items/properties/email/required",
+                    keyword: "required",
+                    params: { missingProperty: "to" },
+                    message: "must have required property '" + "to" + "'",
+                    schema: schema68.properties.notify.items.properties.email.required,
+                    parentSchema: schema68.properties.notify.items.properties.email,
+                    data: data72,
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err160];
+                  } else {
+                    vErrors.push(err160);
+                  }
+                  errors++;
+                }
+                for (const key23 in data72) {
+                  if (!(key23 === "to")) {
+                    const err161 = {
+                      instancePath: instancePath + "/notify/" + i11 + "/email",
+                      schemaPath: "#/properties/notify/items/properties/email/additionalProperties",
+                      keyword: "additionalProperties",
+                      params: { additionalProperty: key23 },
+                      message: "must NOT have additional properties",
+                      schema: false,
+                      parentSchema: schema68.properties.notify.items.properties.email,
+                      data: data72,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err161];
+                    } else {
+                      vErrors.push(err161);
+                    }
+                    errors++;
+                  }
+                }
+                if (data72.to !== undefined) {
+                  let data73 = data72.to;
+                  if (Array.isArray(data73)) {
+                    if (data73.length < 1) {
+                      const err162 = {
+                        instancePath: instancePath + "/notify/" + i11 + "/email/to",
+                        schemaPath: "#/properties/notify/items/properties/email/properties/to/minItems",
+                        keyword: "minItems",
+                        params: { limit: 1 },
+                        message: "must NOT have fewer than 1 items",
+                        schema: 1,
+                        parentSchema: schema68.properties.notify.items.properties.email.properties.to,
+                        data: data73,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err162];
+                      } else {
+                        vErrors.push(err162);
+                      }
+                      errors++;
+                    }
+                    const len13 = data73.length;
+                    for (let i14 = 0; i14 < len13; i14++) {
+                      let data74 = data73[i14];
+                      if (typeof data74 === "string") {
+                        if (!formats2.test(data74)) {
+                          const err163 = {
+                            instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
+                            schemaPath:
+                              "#/properties/notify/items/properties/email/properties/to/items/format",
+                            keyword: "format",
+                            params: { format: "email" },
+                            message: 'must match format "' + "email" + '"',
+                            schema: "email",
+                            parentSchema:
+                              schema68.properties.notify.items.properties.email.properties.to.items,
+                            data: data74,
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err163];
+                          } else {
+                            vErrors.push(err163);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err164 = {
+                          instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
+                          schemaPath: "#/properties/notify/items/properties/email/properties/to/items/type",
+                          keyword: "type",
+                          params: { type: "string" },
+                          message: "must be string",
+                          schema: schema68.properties.notify.items.properties.email.properties.to.items.type,
+                          parentSchema: schema68.properties.notify.items.properties.email.properties.to.items,
+                          data: data74,
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err164];
+                        } else {
+                          vErrors.push(err164);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err165 = {
+                      instancePath: instancePath + "/notify/" + i11 + "/email/to",
+                      schemaPath: "#/properties/notify/items/properties/email/properties/to/type",
+                      keyword: "type",
+                      params: { type: "array" },
+                      message: "must be array",
+                      schema: schema68.properties.notify.items.properties.email.properties.to.type,
+                      parentSchema: schema68.properties.notify.items.properties.email.properties.to,
+                      data: data73,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err165];
+                    } else {
+                      vErrors.push(err165);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err166 = {
+                  instancePath: instancePath + "/notify/" + i11 + "/email",
+                  schemaPath: "#/properties/notify/items/properties/email/type",
+                  keyword: "type",
+                  params: { type: "object" },
+                  message: "must be object",
+                  schema: schema68.properties.notify.items.properties.email.type,
+                  parentSchema: schema68.properties.notify.items.properties.email,
+                  data: data72,
+                };
+                if (vErrors === null) {
+                  vErrors = [err166];
+                } else {
+                  vErrors.push(err166);
+                }
+                errors++;
+              }
+            }
+            if (data66.github_status !== undefined) {
+              let data75 = data66.github_status;
+              if (typeof data75 !== "boolean") {
+                const err167 = {
+                  instancePath: instancePath + "/notify/" + i11 + "/github_status",
+                  schemaPath: "#/properties/notify/items/properties/github_status/type",
+                  keyword: "type",
+                  params: { type: "boolean" },
+                  message: "must be boolean",
+                  schema: schema68.properties.notify.items.properties.github_status.type,
+                  parentSchema: schema68.properties.notify.items.properties.github_status,
+                  data: data75,
+                };
+                if (vErrors === null) {
+                  vErrors = [err167];
+                } else {
+                  vErrors.push(err167);
+                }
+                errors++;
+              }
+            }
           } else {
-            const err160 = {
+            const err168 = {
               instancePath: instancePath + "/notify/" + i11,
               schemaPath: "#/properties/notify/items/type",
               keyword: "type",
@@ -14176,18 +14360,18 @@ function validate34(
               message: "must be object",
               schema: schema68.properties.notify.items.type,
               parentSchema: schema68.properties.notify.items,
-              data: data63,
+              data: data66,
             };
             if (vErrors === null) {
-              vErrors = [err160];
+              vErrors = [err168];
             } else {
-              vErrors.push(err160);
+              vErrors.push(err168);
             }
             errors++;
           }
         }
       } else {
-        const err161 = {
+        const err169 = {
           instancePath: instancePath + "/notify",
           schemaPath: "#/properties/notify/type",
           keyword: "type",
@@ -14195,18 +14379,18 @@ function validate34(
           message: "must be array",
           schema: schema68.properties.notify.type,
           parentSchema: schema68.properties.notify,
-          data: data62,
+          data: data65,
         };
         if (vErrors === null) {
-          vErrors = [err161];
+          vErrors = [err169];
         } else {
-          vErrors.push(err161);
+          vErrors.push(err169);
         }
         errors++;
       }
     }
   } else {
-    const err162 = {
+    const err170 = {
       instancePath,
       schemaPath: "#/type",
       keyword: "type",
@@ -14217,9 +14401,9 @@ function validate34(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err162];
+      vErrors = [err170];
     } else {
-      vErrors.push(err162);
+      vErrors.push(err170);
     }
     errors++;
   }
@@ -16783,7 +16967,7 @@ function validate45(
             if (data3.url !== undefined) {
               let data4 = data3.url;
               if (typeof data4 === "string") {
-                if (!pattern72.test(data4)) {
+                if (!pattern73.test(data4)) {
                   const err12 = {
                     instancePath: instancePath + "/" + i0 + "/webhook/url",
                     schemaPath: "#/items/properties/webhook/properties/url/pattern",
@@ -18010,7 +18194,7 @@ const schema110 = {
   minLength: 1,
   maxLength: 200,
 };
-const pattern93 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
+const pattern94 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
 function validate51(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -18087,7 +18271,7 @@ function validate51(
         for (const key1 in data0) {
           const _errs4 = errors;
           if (typeof key1 === "string") {
-            if (!pattern93.test(key1)) {
+            if (!pattern94.test(key1)) {
               const err3 = {
                 instancePath: instancePath + "/roles",
                 schemaPath: "#/properties/roles/propertyNames/pattern",
@@ -19198,8 +19382,8 @@ const schema113 = {
     },
   },
 };
-const pattern96 = new RegExp("^[0-9a-f]{40}$", "u");
-const pattern97 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const pattern97 = new RegExp("^[0-9a-f]{40}$", "u");
+const pattern98 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 function validate53(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -19504,7 +19688,7 @@ function validate53(
             if (data2.commit !== undefined) {
               let data5 = data2.commit;
               if (typeof data5 === "string") {
-                if (!pattern96.test(data5)) {
+                if (!pattern97.test(data5)) {
                   const err14 = {
                     instancePath:
                       instancePath +
@@ -19571,7 +19755,7 @@ function validate53(
             if (data2.steps_hash !== undefined) {
               let data7 = data2.steps_hash;
               if (typeof data7 === "string") {
-                if (!pattern97.test(data7)) {
+                if (!pattern98.test(data7)) {
                   const err17 = {
                     instancePath:
                       instancePath +

@@ -1,5 +1,5 @@
 /**
- * Canonical JSON for audit lines: keys sorted, no whitespace, so the same
+ * Canonical JSON (audit lines, plan hashes): keys sorted, no whitespace, so the same
  * entry always serialises to the same bytes and its hash can be recomputed
  * by anyone (jq -cS gives the same text for the same values).
  */
