@@ -95,6 +95,15 @@ describe("approvals at the use case", () => {
     expect(r.message).toContain("line 1 expired at 2020-01-01T00:00:00.000Z");
   });
 
+  it("lets a check-mode run (drift) go without approvals; the same commit's real run is still refused", async () => {
+    repo.commit(files(`alice@example.com ${alice.pub}\n`));
+    const base = { repoDir: repo.dir, job: "nightly", inputs: {}, trigger: scheduled, push: false } as const;
+    const { summary } = await executeJob({ ...base, checkMode: true });
+    expect(summary.result).toBe("success");
+    expect(summary.approval).toBeUndefined();
+    expect((await refusal(executeJob(base))).code).toBe("approval.missing");
+  });
+
   it("refuses a working tree with uncommitted changes, even with allowDirty", async () => {
     repo.commit(files(`alice@example.com ${alice.pub}\n`));
     execFileSync("sh", ["-c", `echo '# edited' >> ${JSON.stringify(join(repo.dir, "jobs/nightly.yaml"))}`]);
