@@ -10,11 +10,11 @@ import path from "node:path";
 import { environmentError } from "../core/errors.js";
 import { writeFileAtomic } from "../fs/write-file-atomic.js";
 import { findGitDir } from "../git/git-dir.js";
+import { runnerStateDir } from "./runner-state-dir.js";
 
+/** The state directory of the repository at `repoDir`, created if missing. */
 export function stateDir(repoDir: string, env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.OPSC_STATE_DIR
-    ? path.resolve(env.OPSC_STATE_DIR)
-    : path.join(findGitDir(repoDir), "opsconductor");
+  const dir = runnerStateDir(findGitDir(repoDir), env);
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }
