@@ -43,6 +43,7 @@ export function sharedAjv(): Ajv2020 {
  */
 function load(id: "ajv/dist/2020.js" | "ajv-formats"): unknown {
   if (typeof require === "function")
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use, see above
     return id === "ajv-formats" ? require("ajv-formats") : require("ajv/dist/2020.js");
   return createRequire(import.meta.url)(id);
 }

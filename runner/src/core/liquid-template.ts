@@ -23,7 +23,10 @@ let liquid: Liquid | undefined;
 function engine(): Liquid {
   if (!liquid) {
     const { Liquid } = (
-      typeof require === "function" ? require("liquidjs") : createRequire(import.meta.url)("liquidjs")
+      typeof require === "function"
+        ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use, see above
+          require("liquidjs")
+        : createRequire(import.meta.url)("liquidjs")
     ) as typeof import("liquidjs");
     liquid = new Liquid({
       strictVariables: true,
