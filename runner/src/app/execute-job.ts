@@ -156,6 +156,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
       model.settings.records.branch,
       job.id,
       runId,
+      git.git,
     );
     const sent = await notifyRun(job.notify, summary, {
       ...notifyOptions,
