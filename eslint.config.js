@@ -164,15 +164,7 @@ function cliRules() {
       message: `The CLI may start the server (server/start-server.ts) but import nothing else of it: ${DOORS}.`,
     },
   ];
-  return doorRules("runner/src/cli/**/*.ts", "The CLI", others, {
-    // Reading the records branch (runs, audit) has no use case in app/ yet.
-    "runner/src/cli/commands/{runs,audit}.ts": ["records"],
-    // Host discovery and inventory import compose their adapters in the command.
-    "runner/src/cli/commands/discover.ts": ["discover", "inventory", "transports"],
-    "runner/src/cli/commands/import.ts": ["inventory"],
-    // opsc serve builds the runner's secret resolver and redactor before it starts the server door.
-    "runner/src/cli/commands/serve.ts": ["secrets"],
-  });
+  return doorRules("runner/src/cli/**/*.ts", "The CLI", others);
 }
 
 /** The server door keeps its Git mirror and claims, and masks its logs and errors. */
@@ -192,8 +184,8 @@ function serverRules() {
       ["git"],
     // A push delivery is matched to its branch before the use case resolves it.
     "runner/src/server/delivery-inbox.ts": ["git", "triggers"],
-    // The redactor masks what the server logs and answers.
-    "runner/src/server/{start-server,http-app,server-logger}.ts": ["git", "secrets"],
+    // The server masks what it logs and answers, with the runner's redactor or a new one.
+    "runner/src/server/start-server.ts": ["git", "secrets"],
   });
 }
 
@@ -217,5 +209,26 @@ function doorRules(files, name, others, exceptions = {}) {
   return [
     restrict([files], rule([])),
     ...Object.entries(exceptions).map(([glob, allowed]) => restrict([glob], rule(allowed))),
+    noDynamicAdapterImports(files, name),
   ];
+}
+
+/**
+ * `no-restricted-imports` sees only static imports; a door loads its use
+ * cases on use with `import()`, so the same rule is checked there too.
+ */
+function noDynamicAdapterImports(files, name) {
+  const folders = [...ADAPTERS, "run"].join("|");
+  return {
+    files: [files],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: `ImportExpression[source.value=/(^|\\/)(${folders})\\//]`,
+          message: `${name} (a door) may not load the engine or an adapter with import(): load the use case in app/ that uses it.`,
+        },
+      ],
+    },
+  };
 }

@@ -13,6 +13,7 @@ import type { TargetFilter } from "../plan/select-targets.js";
 import { notifyRun, startedNotifier } from "../notify/notifier.js";
 import { previousRunResult } from "../records/previous-run.js";
 import { commitRecord, type CommitRecordResult } from "../records/commit-record.js";
+import { GitRepository } from "../git/git-repository.js";
 import { recoverInterrupted, RunJournal } from "../records/journal.js";
 import { RunRecorder } from "../records/run-recorder.js";
 import { CredentialStore } from "../secrets/credential-store.js";
@@ -106,7 +107,15 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
   for (const value of await runnerSecrets(env)) redactor.add(value);
   // Runs cut off by a crash are recorded before a new one starts, so the
   // audit trail stays in the order things happened.
-  await recoverInterrupted(request.repoDir, { settings: model.settings, push: request.push, redactor, env });
+  // Records go to the git dir the caller located (the workspace's, the server's mirror), when it gave one.
+  const git = request.gitdir ? { git: new GitRepository(request.gitdir) } : {};
+  await recoverInterrupted(request.repoDir, {
+    settings: model.settings,
+    push: request.push,
+    redactor,
+    env,
+    ...git,
+  });
 
   // Identities are read on first use: a job without credentials runs on a machine that holds no key.
   const credentials = CredentialStore.forFiles(files.files, redactor, env);
@@ -135,7 +144,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
 
   const runId = newRunId(plan.job, new Date());
   const recorder = new RunRecorder(plan, runId, redactor);
-  const journal = new RunJournal(request.repoDir, plan, redactor, env);
+  const journal = new RunJournal(request.repoDir, plan, redactor, env, git.git);
   const factory = createTransportFactory({ redactor, credentials });
   await runPlan(plan, {
     runId,
@@ -162,6 +171,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
       model.settings.records.branch,
       job.id,
       runId,
+      git.git,
     );
     const sent = await notifyRun(job.notify, summary, {
       ...notifyOptions,
@@ -177,6 +187,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
     push: request.push,
     redactor,
     env,
+    ...git,
   });
   journal.complete();
   return { summary, record };

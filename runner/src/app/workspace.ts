@@ -10,6 +10,7 @@ import { userError } from "../core/errors.js";
 import { findUp } from "../fs/find-up.js";
 import { findGitDir } from "../git/git-dir.js";
 import type { GitRepository } from "../git/git-repository.js";
+import { runnerStateDir } from "../records/runner-state-dir.js";
 
 export interface Workspace {
   /** The automation repository's folder: the one that holds opsconductor.yaml. */
@@ -40,7 +41,7 @@ export async function openWorkspace(
     root,
     gitdir,
     ...(subdir ? { subdir } : {}),
-    stateDir: env.OPSC_STATE_DIR ? path.resolve(env.OPSC_STATE_DIR) : path.join(gitdir, "opsconductor"),
+    stateDir: runnerStateDir(gitdir, env),
     git: new GitRepository(gitdir),
   };
 }

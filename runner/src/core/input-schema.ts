@@ -3,16 +3,12 @@
  * inputs. One ajv instance, each schema compiled once per process; validation
  * (`opsc validate`) and planning use the same validators.
  */
-import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
+import { createRequire } from "node:module";
+import type { Ajv2020, ValidateFunction } from "ajv/dist/2020.js";
 import { stringifyValue } from "./expressions.js";
 import { errorText } from "./error-text.js";
 import { AJV_OPTIONS, META_SCHEMA_ID } from "./ajv-options.js";
 import { VALIDATORS as META_VALIDATORS } from "./generated/meta-schema-validator.js";
-
-/** ajv-formats is CommonJS; its default export arrives wrapped under some loaders. */
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
-  addFormatsModule) as unknown as (ajv: Ajv2020) => Ajv2020;
 
 let shared: Ajv2020 | undefined;
 
@@ -28,10 +24,28 @@ const metaValidator = (META_VALIDATORS as unknown as Record<string, ValidateFunc
  */
 export function sharedAjv(): Ajv2020 {
   if (!shared) {
+    const { Ajv2020 } = load("ajv/dist/2020.js") as typeof import("ajv/dist/2020.js");
+    const formats = load("ajv-formats") as { default?: unknown };
+    // ajv-formats is CommonJS; its default export arrives wrapped under some loaders.
+    const addFormats = (formats.default ?? formats) as (ajv: Ajv2020) => Ajv2020;
     shared = new Ajv2020({ ...AJV_OPTIONS, validateSchema: false });
     addFormats(shared);
   }
   return shared;
+}
+
+/**
+ * The ajv compiler is loaded on the first input schema: loading it is most of
+ * what a repository without input schemas would pay for it. Callers are
+ * synchronous (loadRepo, buildPlan), hence require() rather than import(); in
+ * the bundle esbuild makes each require() a call of the bundled module, run on
+ * first use. The literal specifiers let esbuild see what to bundle.
+ */
+function load(id: "ajv/dist/2020.js" | "ajv-formats"): unknown {
+  if (typeof require === "function")
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use, see above
+    return id === "ajv-formats" ? require("ajv-formats") : require("ajv/dist/2020.js");
+  return createRequire(import.meta.url)(id);
 }
 
 const compiled = new Map<string, ValidateFunction | string>();

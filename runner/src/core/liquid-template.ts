@@ -4,21 +4,42 @@
  * files (no includes: the template map is empty) and values are data, never code.
  * Pure; errors carry the template's file, line and column.
  */
-import { Liquid } from "liquidjs";
+import { createRequire } from "node:module";
+import type { Liquid } from "liquidjs";
 import { userError } from "./errors.js";
 
 /** What a template can read, besides these: nothing. */
 export const TEMPLATE_CONTEXTS = ["inputs", "target", "vars", "facts", "steps", "secrets"] as const;
 
-const engine = new Liquid({
-  strictVariables: true,
-  strictFilters: true,
-  ownPropertyOnly: true,
-  // An empty in-memory template map: `{% include %}` and `{% render %}` find nothing on disk.
-  templates: {},
-  relativeReference: false,
-  dynamicPartials: false,
-});
+let liquid: Liquid | undefined;
+
+/**
+ * The engine, loaded and built on the first template: liquidjs costs tens of
+ * milliseconds to load and as many to build, which a repository without
+ * templates (and every `opsc validate` of one) should not pay. Callers are
+ * synchronous (loadRepo), hence require() rather than import(); in the bundle
+ * esbuild makes the require() a call of the bundled module, run on first use.
+ */
+function engine(): Liquid {
+  if (!liquid) {
+    const { Liquid } = (
+      typeof require === "function"
+        ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on use, see above
+          require("liquidjs")
+        : createRequire(import.meta.url)("liquidjs")
+    ) as typeof import("liquidjs");
+    liquid = new Liquid({
+      strictVariables: true,
+      strictFilters: true,
+      ownPropertyOnly: true,
+      // An empty in-memory template map: `{% include %}` and `{% render %}` find nothing on disk.
+      templates: {},
+      relativeReference: false,
+      dynamicPartials: false,
+    });
+  }
+  return liquid;
+}
 
 export interface TemplateVariable {
   /** `vars.users`, `facts.os_id` as segments. */
@@ -45,7 +66,7 @@ export function templateVariables(text: string): {
   problem?: TemplateProblem;
 } {
   try {
-    const analysis = engine.parseAndAnalyzeSync(text);
+    const analysis = engine().parseAndAnalyzeSync(text);
     const variables: TemplateVariable[] = [];
     for (const list of Object.values(analysis.globals)) {
       for (const v of list) {
@@ -65,7 +86,7 @@ export function templateVariables(text: string): {
 /** Renders a template; a mistake becomes a user error naming `file:line:col`. */
 export function renderLiquid(text: string, file: string, context: Record<string, unknown>): string {
   try {
-    return engine.parseAndRenderSync(text, context) as string;
+    return engine().parseAndRenderSync(text, context) as string;
   } catch (e) {
     const p = position(e);
     throw userError("template.render", `${file}:${p.line}:${p.col}: ${p.message}`, {

@@ -8,7 +8,6 @@ import fs from "node:fs";
 import { errorText } from "../core/error-text.js";
 import type { Settings } from "../core/repo-model.js";
 import type { RunSummary } from "../core/run-summary.js";
-import { findGitDir } from "../git/git-dir.js";
 import { GitRepository } from "../git/git-repository.js";
 import { RefMovedError } from "../git/ref-lock.js";
 import type { Redactor } from "../secrets/redactor.js";
@@ -21,7 +20,14 @@ import { runDir, targetLogPath } from "./record-paths.js";
 import { maskSummaryText } from "../secrets/mask-run-text.js";
 import { renderRunJson } from "./render-run-json.js";
 import { renderRunReadme } from "./render-readme.js";
-import { clearPending, readPending, stateDir, withRecordsLock, writePending } from "./state-dir.js";
+import {
+  clearPending,
+  readPending,
+  recordsGitDir,
+  stateDir,
+  withRecordsLock,
+  writePending,
+} from "./state-dir.js";
 
 export interface CommitRecordOptions {
   repoDir: string;
@@ -68,9 +74,9 @@ export function recordFiles(
 }
 
 export async function commitRecord(opts: CommitRecordOptions): Promise<CommitRecordResult> {
-  const gitdir = findGitDir(opts.repoDir);
+  const gitdir = recordsGitDir(opts.repoDir, opts.git);
   const env = opts.env ?? process.env;
-  const dir = stateDir(opts.repoDir, env);
+  const dir = stateDir(opts.repoDir, env, opts.git);
   const repo = opts.git ?? new GitRepository(gitdir);
   const now = opts.now ?? (() => new Date());
   const branch = opts.settings.records.branch;
@@ -185,8 +191,8 @@ export async function pushPendingRecords(
   options: { env?: NodeJS.ProcessEnv; git?: GitRepository; now?: () => Date } = {},
 ): Promise<(PushOutcome & { runs: string[] }) | null> {
   const env = options.env ?? process.env;
-  const dir = stateDir(repoDir, env);
-  const gitdir = findGitDir(repoDir);
+  const dir = stateDir(repoDir, env, options.git);
+  const gitdir = recordsGitDir(repoDir, options.git);
   const repo = fs.realpathSync(gitdir);
   if (readPending(dir)?.repo !== repo) return null;
   return withRecordsLock(dir, async () => {

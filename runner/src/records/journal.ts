@@ -18,10 +18,9 @@ import type { GitRepository } from "../git/git-repository.js";
 import { Redactor } from "../secrets/redactor.js";
 import { commitRecord, pushPendingRecords, type CommitRecordResult } from "./commit-record.js";
 import type { PushOutcome } from "./push-records.js";
-import { findGitDir } from "../git/git-dir.js";
 import { maskEventText } from "../secrets/mask-run-text.js";
 import { recordContext, RunRecorder, type RecordContext } from "./run-recorder.js";
-import { isAlive, me, stateDir, type Owner } from "./state-dir.js";
+import { isAlive, me, recordsGitDir, stateDir, type Owner } from "./state-dir.js";
 
 interface JournalHeader {
   type: "journal";
@@ -33,12 +32,12 @@ interface JournalHeader {
   context: RecordContext;
 }
 
-function repoKey(repoDir: string): string {
-  return fs.realpathSync(findGitDir(repoDir));
+function repoKey(repoDir: string, git: GitRepository | undefined): string {
+  return fs.realpathSync(recordsGitDir(repoDir, git));
 }
 
-function journalDir(repoDir: string, env: NodeJS.ProcessEnv): string {
-  const dir = path.join(stateDir(repoDir, env), "journal");
+function journalDir(repoDir: string, env: NodeJS.ProcessEnv, git: GitRepository | undefined): string {
+  const dir = path.join(stateDir(repoDir, env, git), "journal");
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }
@@ -58,10 +57,12 @@ export class RunJournal {
     plan: Plan,
     private readonly redactor: Redactor,
     env: NodeJS.ProcessEnv = process.env,
+    /** The Git adapter on the repository, when the caller located it (see recordsGitDir). */
+    git?: GitRepository,
   ) {
     this.context = recordContext(plan);
-    this.dir = journalDir(repoDir, env);
-    this.repo = repoKey(repoDir);
+    this.dir = journalDir(repoDir, env, git);
+    this.repo = repoKey(repoDir, git);
   }
 
   /** The journal file, once `run.started` has named the run. */
@@ -141,11 +142,11 @@ export interface RecoverResult {
  */
 export async function recoverInterrupted(repoDir: string, options: RecoverOptions): Promise<RecoverResult> {
   const env = options.env ?? process.env;
-  const dir = journalDir(repoDir, env);
+  const dir = journalDir(repoDir, env, options.git);
   const recovered: RecoveredRun[] = [];
   const running: string[] = [];
   const redactor = options.redactor ?? new Redactor();
-  const repo = repoKey(repoDir);
+  const repo = repoKey(repoDir, options.git);
   const warn = options.warn ?? ((line: string) => process.stderr.write(`opsc: warning: ${line}\n`));
   const unrecorded: UnrecordedJournal[] = [];
   for (const name of fs

@@ -4,6 +4,7 @@
  * branch by the use case and handed to the notifier, which reads no records.
  */
 import type { RunResult } from "../core/run-events.js";
+import type { GitRepository } from "../git/git-repository.js";
 import { listRuns, openRecords } from "./records-branch.js";
 
 /** The result of the job's last run before `currentRunId` (missed ticks skipped), from the records branch. */
@@ -12,8 +13,10 @@ export async function previousRunResult(
   branch: string,
   job: string,
   currentRunId?: string,
+  /** The Git adapter on the repository, when the caller located it. */
+  git?: GitRepository,
 ): Promise<RunResult | undefined> {
-  const src = await openRecords(repoDir, branch);
+  const src = await openRecords(repoDir, branch, git ? { git } : {});
   if (!src) return undefined;
   for (const run of await listRuns(src, { job, limit: 20 })) {
     if (run.id === currentRunId || run.trigger.detail?.missed === "true") continue;

@@ -37,9 +37,9 @@ export interface RecordsSource {
 export async function openRecords(
   repoDir: string,
   branch: string,
-  options: { remote?: string; commit?: string } = {},
+  options: { remote?: string; commit?: string; git?: GitRepository } = {},
 ): Promise<RecordsSource | null> {
-  const git = GitRepository.at(repoDir);
+  const git = options.git ?? GitRepository.at(repoDir);
   const ref = options.remote ? `refs/remotes/${options.remote}/${branch}` : `refs/heads/${branch}`;
   const commit = options.commit ?? (await git.readRef(ref));
   if (!commit) return null;

@@ -5,6 +5,7 @@
 import type { RunSummary } from "../core/run-summary.js";
 import type { StepOutcome, TargetOutcome } from "../core/run-events.js";
 import { targetLogPath } from "./record-paths.js";
+import { formatDuration } from "../core/format-duration.js";
 
 const ICON: Record<TargetOutcome | StepOutcome | RunSummary["result"], string> = {
   ok: "✅",
@@ -18,16 +19,6 @@ const ICON: Record<TargetOutcome | StepOutcome | RunSummary["result"], string> =
   failure: "❌",
   interrupted: "⚡",
 };
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const totalSeconds = Math.round(ms / 1000);
-  const h = Math.floor(totalSeconds / 3600);
-  const m = Math.floor((totalSeconds % 3600) / 60);
-  const s = totalSeconds % 60;
-  return h > 0 ? `${h}h ${String(m).padStart(2, "0")}m` : `${m}m ${String(s).padStart(2, "0")}s`;
-}
 
 /** Table cells: a `|` or a newline would break the row. */
 function cell(text: string): string {

@@ -10,11 +10,21 @@ import path from "node:path";
 import { environmentError } from "../core/errors.js";
 import { writeFileAtomic } from "../fs/write-file-atomic.js";
 import { findGitDir } from "../git/git-dir.js";
+import type { GitRepository } from "../git/git-repository.js";
+import { runnerStateDir } from "./runner-state-dir.js";
 
-export function stateDir(repoDir: string, env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.OPSC_STATE_DIR
-    ? path.resolve(env.OPSC_STATE_DIR)
-    : path.join(findGitDir(repoDir), "opsconductor");
+/**
+ * The git dir the records of the repository at `repoDir` go to: the Git
+ * adapter's when the caller has one (the workspace located it, see
+ * app/workspace.ts), else the one `repoDir` holds.
+ */
+export function recordsGitDir(repoDir: string, git?: GitRepository): string {
+  return git?.gitdir ?? findGitDir(repoDir);
+}
+
+/** The state directory of that repository, created if missing. */
+export function stateDir(repoDir: string, env: NodeJS.ProcessEnv = process.env, git?: GitRepository): string {
+  const dir = runnerStateDir(recordsGitDir(repoDir, git), env);
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }

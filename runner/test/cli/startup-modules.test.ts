@@ -6,7 +6,7 @@
  * the process resolves.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -113,5 +113,83 @@ describe("start-up: commands load what they use, when they use it", () => {
     // Recording the run is Git's work; everything else here is not needed by this job.
     expect(loaded.has("isomorphic-git")).toBe(true);
     expect(HEAVY.filter((p) => loaded.has(p) && p !== "isomorphic-git")).toEqual([]);
+  });
+});
+
+/**
+ * The CommonJS modules a process ran while it loaded the repository at `dir`
+ * with loadRepo, as paths below node_modules. The source, not the bundle: in
+ * the bundle liquidjs and the ajv compiler sit in a chunk every `validate`
+ * reads, as code that runs only when called, so which chunks load cannot tell.
+ */
+function modulesRunByLoadRepo(dir: string): string[] {
+  const src = (file: string): string => JSON.stringify(pathToFileURL(join(PROJECT_ROOT, file)).href);
+  const script = `
+    import { createRequire } from "node:module";
+    const { loadRepo } = await import(${src("runner/src/repo/load-repo.ts")});
+    const { readRepoDir } = await import(${src("runner/src/repo/read-dir.ts")});
+    const { diagnostics } = loadRepo(await readRepoDir(${JSON.stringify(dir)}));
+    const modules = Object.keys(createRequire(import.meta.url).cache);
+    process.stdout.write(JSON.stringify({ diagnostics, modules }));`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: PROJECT_ROOT,
+    env: cleanEnv(work),
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  const { diagnostics, modules } = JSON.parse(r.stdout) as { diagnostics: unknown[]; modules: string[] };
+  // A repository with mistakes could skip the very checks that need the engines.
+  expect(diagnostics).toEqual([]);
+  return modules
+    .map((m) => /\/node_modules\/(.+)$/.exec(m.split("\\").join("/"))?.[1])
+    .filter((m): m is string => m !== undefined);
+}
+
+/** Liquid templates and the ajv compiler (users' input schemas), as modules below node_modules. */
+const liquid = (m: string): boolean => m.startsWith("liquidjs/");
+const ajvCompiler = (m: string): boolean => m === "ajv/dist/2020.js" || m === "ajv/dist/core.js";
+
+describe("start-up: validate loads the template engine and the input schema compiler on use", () => {
+  /** examples/minimal without its input schemas, with or without a template and an input. */
+  function repo(name: string, withTemplateAndInput: boolean): string {
+    const dir = join(work, name);
+    mkdirSync(join(dir, "jobs"), { recursive: true });
+    mkdirSync(join(dir, "files"), { recursive: true });
+    cpSync(join(PROJECT_ROOT, "examples/minimal/opsconductor.yaml"), join(dir, "opsconductor.yaml"));
+    cpSync(join(PROJECT_ROOT, "examples/minimal/targets"), join(dir, "targets"), { recursive: true });
+    writeFileSync(join(dir, "files/motd"), "welcome to {{ target.name }}\n");
+    writeFileSync(
+      join(dir, "jobs/hello.yaml"),
+      [
+        "on:",
+        "  manual: true",
+        ...(withTemplateAndInput ? ["inputs:", "  who: { type: string, default: world }"] : []),
+        "targets:",
+        "  names: [local]",
+        "steps:",
+        "  - id: greet",
+        "    run: echo hello",
+        ...(withTemplateAndInput
+          ? ["  - id: motd", "    copy: { src: files/motd, dest: /tmp/opsc-motd, template: true }"]
+          : []),
+        "",
+      ].join("\n"),
+    );
+    return dir;
+  }
+
+  it("a repository without templates or input schemas runs neither liquidjs nor the ajv compiler", () => {
+    const modules = modulesRunByLoadRepo(repo("plain", false));
+    // The precompiled schema validators did run: the list is not empty by accident.
+    expect(modules).toContain("ajv/dist/runtime/equal.js");
+    expect(modules.filter(liquid)).toEqual([]);
+    expect(modules.filter(ajvCompiler)).toEqual([]);
+  });
+
+  it("a template and an input schema load both, to check them", () => {
+    const modules = modulesRunByLoadRepo(repo("templated", true));
+    expect(modules.filter(liquid)).not.toEqual([]);
+    expect(modules.filter(ajvCompiler).sort()).toEqual(["ajv/dist/2020.js", "ajv/dist/core.js"]);
   });
 });

@@ -10,17 +10,17 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { utils, type ParsedKey } from "ssh2";
+import type { ParsedKey } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Plan, PlannedTarget, StepSelection } from "../../src/core/plan-model.js";
+import type { Plan, StepSelection } from "../../src/core/plan-model.js";
 import type { RunEvent } from "../../src/core/run-events.js";
 import { buildPlan } from "../../src/plan/build-plan.js";
 import { RunRecorder } from "../../src/records/run-recorder.js";
 import { loadRepo } from "../../src/repo/load-repo.js";
 import { runPlan } from "../../src/run/run-plan.js";
 import { Redactor } from "../../src/secrets/redactor.js";
-import { SshTransport } from "../../src/transports/ssh-transport.js";
 import { SSHD_PATH, startSshd, type Sshd } from "../helpers/sshd.js";
+import { clientKey, sshTransportFor } from "../helpers/ssh-targets.js";
 
 const isRoot = process.getuid?.() === 0;
 const SECRET_OLD = "s3cret-token-OLD-4f1d";
@@ -82,9 +82,7 @@ describe.skipIf(!SSHD_PATH || !isRoot)("copy, templates, vars, facts, handlers, 
 
   beforeAll(async () => {
     sshd = await startSshd(["127.0.0.6", "127.0.0.7"], { permitRootLogin: true });
-    const parsed = utils.parseKey(sshd.clientKey);
-    if (parsed instanceof Error) throw parsed;
-    key = Array.isArray(parsed) ? parsed[0]! : parsed;
+    key = clientKey(sshd);
     dir = mkdtempSync(join(tmpdir(), "opsc-copy-"));
     chmodSync(dir, 0o755);
   }, 60_000);
@@ -119,16 +117,7 @@ describe.skipIf(!SSHD_PATH || !isRoot)("copy, templates, vars, facts, handlers, 
       redactor,
       readRepoFile: (p) => repo.get(p),
       sudoPassword: () => sshd.password,
-      transportFor: (t: PlannedTarget) =>
-        new SshTransport({
-          name: t.name,
-          host: t.host!,
-          port: t.port,
-          user: t.user!,
-          hostKeys: t.hostKeys,
-          auth: { privateKey: key },
-          connectTimeoutMs: 10_000,
-        }),
+      transportFor: sshTransportFor(key, { connectTimeoutMs: 10_000 }),
       listeners: [(e) => events.push(e), recorder.listener],
     });
     const outcomes = (target: string) =>

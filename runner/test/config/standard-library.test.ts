@@ -8,16 +8,16 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { utils, type ParsedKey } from "ssh2";
+import type { ParsedKey } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunEvent } from "../../src/core/run-events.js";
 import { buildPlan } from "../../src/plan/build-plan.js";
 import { loadRepo } from "../../src/repo/load-repo.js";
 import { runPlan } from "../../src/run/run-plan.js";
 import { Redactor } from "../../src/secrets/redactor.js";
-import { SshTransport } from "../../src/transports/ssh-transport.js";
 import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
 import { SSHD_PATH, startSshd, type Sshd } from "../helpers/sshd.js";
+import { clientKey, sshTransportFor } from "../helpers/ssh-targets.js";
 
 const isDebianRoot = process.getuid?.() === 0 && spawnSync("dpkg", ["--version"]).status === 0;
 const PKG = "libnumber-compare-perl";
@@ -52,9 +52,7 @@ describe.skipIf(!SSHD_PATH || !isDebianRoot)("standard library on this machine a
 
   beforeAll(async () => {
     sshd = await startSshd(["127.0.0.8"], { permitRootLogin: true });
-    const parsed = utils.parseKey(sshd.clientKey);
-    if (parsed instanceof Error) throw parsed;
-    key = Array.isArray(parsed) ? parsed[0]! : parsed;
+    key = clientKey(sshd);
     dir = mkdtempSync(join(tmpdir(), "opsc-lib-"));
     chmodSync(dir, 0o755);
     writeFileSync(join(dir, "app.ini"), "name=x\nhello=0\n");
@@ -99,15 +97,7 @@ describe.skipIf(!SSHD_PATH || !isDebianRoot)("standard library on this machine a
       const events: RunEvent[] = [];
       await runPlan(plan!, {
         redactor: new Redactor(),
-        transportFor: (t) =>
-          new SshTransport({
-            name: t.name,
-            host: t.host!,
-            port: t.port,
-            user: t.user!,
-            hostKeys: t.hostKeys,
-            auth: { privateKey: key },
-          }),
+        transportFor: sshTransportFor(key),
         listeners: [(e) => events.push(e)],
       });
       const reasons = events.flatMap((e) =>

@@ -1,43 +1,28 @@
-import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { promisify } from "node:util";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/core/run-summary.js";
 import { commitRecord } from "../../src/records/commit-record.js";
 import { recoverInterrupted } from "../../src/records/journal.js";
 import { pushNewObjects } from "../../src/git/push-new-objects.js";
 import { pushRecords } from "../../src/records/push-records.js";
 import { openRecords, verifyRecords } from "../../src/records/records-branch.js";
-import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
+import type { GitHttpServer } from "../helpers/git-http-server.js";
+import {
+  git,
+  gitNet,
+  RECORDS_BRANCH,
+  recordsRemote,
+  recordsSettings,
+  runSummary,
+} from "../helpers/records-remote.js";
 
-const BRANCH = "opsconductor/runs";
-const scratch = mkdtempSync(join(tmpdir(), "opsc-push-"));
-const settings = { records: { branch: BRANCH, push: true } };
-const servers: GitHttpServer[] = [];
+const BRANCH = RECORDS_BRANCH;
+const settings = recordsSettings;
+const { scratch, server } = recordsRemote("opsc-push-");
 // Only loopback; no token in the environment unless a test sets one.
 const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
-
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  rmSync(scratch, { recursive: true, force: true });
-});
-
-async function server(options: { token?: string } = {}): Promise<GitHttpServer> {
-  const s = await startGitHttpServer({ ...options, root: mkdtempSync(join(scratch, "srv-")) });
-  servers.push(s);
-  return s;
-}
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" });
-}
-
-/** Git commands that talk to the in-process server must not block its event loop. */
-async function gitNet(dir: string, ...args: string[]): Promise<string> {
-  return (await promisify(execFile)("git", ["-C", dir, ...args], { encoding: "utf8" })).stdout;
-}
 
 function clone(url: string, name: string): string {
   const dir = join(scratch, name);
@@ -47,31 +32,7 @@ function clone(url: string, name: string): string {
 }
 
 let serial = 0;
-function summary(job: string): RunSummary {
-  serial++;
-  const id = `20261122T0315${String(serial).padStart(2, "0")}Z-${job}-${(0x1000 + serial).toString(16)}`;
-  return {
-    id,
-    job,
-    result: "success",
-    startedAt: "2026-11-22T03:15:00.000Z",
-    finishedAt: "2026-11-22T03:15:01.000Z",
-    trigger: { kind: "manual", actor: "alice" },
-    actor: "alice",
-    inputs: {},
-    checkMode: false,
-    targets: [
-      {
-        name: "web-1",
-        phase: "main",
-        outcome: "ok",
-        ms: 5,
-        steps: [{ id: "s", outcome: "ok", ms: 4, attempts: 1 }],
-      },
-    ],
-    counts: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, timed_out: 0, cancelled: 0 },
-  };
-}
+const summary = (job: string): RunSummary => runSummary(job, ++serial, { minute: 15 });
 
 /** An outside writer: native git pushes a commit to the records branch on the server. */
 async function outsidePush(url: string, name: string): Promise<void> {

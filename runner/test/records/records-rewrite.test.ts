@@ -4,35 +4,27 @@
  * and says it was rewritten, and a runner refuses to build on the forged tip.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/core/run-summary.js";
 import { hashLine, rechainAuditLine } from "../../src/records/audit-chain.js";
 import { commitRecord, pushPendingRecords } from "../../src/records/commit-record.js";
-import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
+import type { GitHttpServer } from "../helpers/git-http-server.js";
+import {
+  git,
+  gitNet,
+  RECORDS_BRANCH,
+  recordsRemote,
+  recordsSettings,
+  runSummary,
+} from "../helpers/records-remote.js";
 import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
 
-const BRANCH = "opsconductor/runs";
-const scratch = mkdtempSync(join(tmpdir(), "opsc-rewrite-"));
-const settings = { records: { branch: BRANCH, push: true } };
-const servers: GitHttpServer[] = [];
-
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  rmSync(scratch, { recursive: true, force: true });
-});
-
-function git(dir: string, ...args: string[]): string {
-  return execFileSync("git", ["-C", dir, ...args], { encoding: "utf8" });
-}
-
-/** Git commands that talk to the in-process server must not block its event loop. */
-async function gitNet(dir: string, ...args: string[]): Promise<string> {
-  return (await promisify(execFile)("git", ["-C", dir, ...args], { encoding: "utf8" })).stdout;
-}
+const BRANCH = RECORDS_BRANCH;
+const settings = recordsSettings;
+const { scratch, server } = recordsRemote("opsc-rewrite-");
 
 /** The built CLI, asynchronously: the git server lives in this process. */
 async function opsc(repo: string, env: NodeJS.ProcessEnv, ...args: string[]) {
@@ -52,34 +44,12 @@ async function opsc(repo: string, env: NodeJS.ProcessEnv, ...args: string[]) {
 let serial = 0;
 function summary(job: string): RunSummary {
   serial++;
-  const id = `20261122T0316${String(serial).padStart(2, "0")}Z-${job}-${(0x2000 + serial).toString(16)}`;
-  return {
-    id,
-    job,
-    result: serial % 2 === 0 ? "failure" : "success",
-    startedAt: "2026-11-22T03:16:00.000Z",
-    finishedAt: "2026-11-22T03:16:01.000Z",
-    trigger: { kind: "manual", actor: "alice" },
-    actor: "alice",
-    inputs: {},
-    checkMode: false,
-    targets: [
-      {
-        name: "web-1",
-        phase: "main",
-        outcome: "ok",
-        ms: 5,
-        steps: [{ id: "s", outcome: "ok", ms: 4, attempts: 1 }],
-      },
-    ],
-    counts: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, timed_out: 0, cancelled: 0 },
-  };
+  return runSummary(job, serial, { minute: 16, result: serial % 2 === 0 ? "failure" : "success" });
 }
 
 /** A runner's automation repository with origin on a fresh server, and two records pushed. */
 async function setup(name: string) {
-  const srv = await startGitHttpServer({ root: mkdtempSync(join(scratch, `${name}-srv-`)) });
-  servers.push(srv);
+  const srv = await server();
   const repo = join(scratch, name);
   execFileSync("git", ["init", "-q", "-b", "main", repo]);
   git(repo, "remote", "add", "origin", srv.url);

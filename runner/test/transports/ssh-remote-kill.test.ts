@@ -6,15 +6,15 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { utils, type ParsedKey } from "ssh2";
+import type { ParsedKey } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlannedStep, PlannedTarget } from "../../src/core/plan-model.js";
 import type { RunEvent } from "../../src/core/run-events.js";
 import { runPlan, type RunOutcome } from "../../src/run/run-plan.js";
 import { Redactor } from "../../src/secrets/redactor.js";
-import { SshTransport } from "../../src/transports/ssh-transport.js";
 import { simplePlan, step } from "../helpers/plan-fixture.js";
 import { SSHD_PATH, startSshd, TEST_USER, type Sshd } from "../helpers/sshd.js";
+import { clientKey, sshTransportFor } from "../helpers/ssh-targets.js";
 
 const ADDR = "127.0.0.6";
 const isRoot = process.getuid?.() === 0;
@@ -46,9 +46,7 @@ describe.skipIf(!SSHD_PATH || !isRoot)("stopping remote work over SSH", () => {
 
   beforeAll(async () => {
     sshd = await startSshd([ADDR], { permitRootLogin: true });
-    const parsed = utils.parseKey(sshd.clientKey);
-    if (parsed instanceof Error) throw parsed;
-    key = Array.isArray(parsed) ? parsed[0]! : parsed;
+    key = clientKey(sshd);
   });
   afterAll(async () => {
     await sshd?.stop();
@@ -77,16 +75,7 @@ describe.skipIf(!SSHD_PATH || !isRoot)("stopping remote work over SSH", () => {
     const events: RunEvent[] = [];
     const t0 = Date.now();
     const out = await runPlan(simplePlan([t], steps, extra.plan), {
-      transportFor: (p) =>
-        new SshTransport({
-          name: p.name,
-          host: p.host!,
-          port: p.port,
-          user: p.user!,
-          hostKeys: p.hostKeys,
-          auth: { privateKey: key },
-          killGraceMs: 1_000,
-        }),
+      transportFor: sshTransportFor(key, { killGraceMs: 1_000 }),
       redactor: new Redactor(),
       sudoPassword: () => sshd.password,
       listeners: [

@@ -17,6 +17,7 @@ import { SshTransport, type SshAuth } from "../../src/transports/ssh-transport.j
 import { createTransportFactory, type CredentialValue } from "../../src/transports/transport-factory.js";
 import { phase, plan, simplePlan, step } from "../helpers/plan-fixture.js";
 import { SSHD_PATH, startSshd, type Sshd } from "../helpers/sshd.js";
+import { clientKey, sshTransportFor } from "../helpers/ssh-targets.js";
 
 const ADDRS = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"];
 const DEAD = "127.0.0.9";
@@ -27,9 +28,7 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
 
   beforeAll(async () => {
     sshd = await startSshd(ADDRS);
-    const parsed = utils.parseKey(sshd.clientKey);
-    if (parsed instanceof Error) throw parsed;
-    key = Array.isArray(parsed) ? parsed[0]! : parsed;
+    key = clientKey(sshd);
   });
   afterAll(async () => {
     await sshd?.stop();
@@ -443,15 +442,7 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
             const out = await runPlan(
               simplePlan([target("prop", ADDRS[0]!, { shell })], [step("echo", { run, env })]),
               {
-                transportFor: (t) =>
-                  new SshTransport({
-                    name: t.name,
-                    host: t.host!,
-                    port: t.port,
-                    user: t.user!,
-                    hostKeys: t.hostKeys,
-                    auth: { privateKey: key },
-                  }),
+                transportFor: sshTransportFor(key),
                 redactor: new Redactor(),
                 listeners: [(e) => e.type === "step.output" && e.stream === "stdout" && lines.push(e.line)],
               },

@@ -3,10 +3,6 @@ import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { usageError } from "../../core/errors.js";
 import { EXIT } from "../../core/exit-codes.js";
-import { exportAudit } from "../../records/audit-export.js";
-import type { ChainVerification } from "../../records/audit-chain.js";
-import type { RecordsSource } from "../../records/records-branch.js";
-import { findRepoRoot } from "../../app/workspace.js";
 
 const write = (s: string): void => void process.stdout.write(s);
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -43,30 +39,23 @@ Examples:
   $ OPSC_GIT_TOKEN=... opsc audit verify --remote`,
     )
     .action(async (opts: { repo?: string; remote?: boolean }) => {
-      const root = findRepoRoot(opts.repo);
       // Loaded on use, so `opsc --help` and `--version` stay quick.
-      const [{ openRecords, verifyRecords, verifyRemoteRecords }, { readRecordsSettings }] =
-        await Promise.all([import("../../records/records-branch.js"), import("../records-settings.js")]);
-      const { branch } = readRecordsSettings(root).records;
-      let src: RecordsSource | null;
-      let v: ChainVerification | null;
+      const { verifyAuditTrail } = await import("../../app/audit-trail.js");
+      const verified = await verifyAuditTrail({
+        ...(opts.repo !== undefined ? { repo: opts.repo } : {}),
+        remote: opts.remote ?? false,
+      });
+      const { branch, source: src, chain: v, known } = verified;
       let rewritten = false;
-      if (opts.remote) {
-        const remote = await verifyRemoteRecords(root, branch);
-        ({ src, chain: v } = remote);
-        if (remote.rewrite && src) {
-          rewritten = true;
-          write(
-            `origin's history REWRITTEN: ${branch} is at ${src.commit.slice(0, 12)}, which does not extend ${remote.known?.slice(0, 12) ?? "?"}, the last tip this clone knew: ${remote.rewrite}\n`,
-          );
-          write(
-            `  compare them (git log ${remote.known?.slice(0, 12) ?? ""} ${src.commit.slice(0, 12)}); if the new history is legitimate: opsc audit accept-remote ${src.commit.slice(0, 12)}\n`,
-          );
-          process.exitCode = EXIT.failed;
-        }
-      } else {
-        src = await openRecords(root, branch);
-        v = src ? await verifyRecords(src) : null;
+      if (verified.rewrite && src) {
+        rewritten = true;
+        write(
+          `origin's history REWRITTEN: ${branch} is at ${src.commit.slice(0, 12)}, which does not extend ${known?.slice(0, 12) ?? "?"}, the last tip this clone knew: ${verified.rewrite}\n`,
+        );
+        write(
+          `  compare them (git log ${known?.slice(0, 12) ?? ""} ${src.commit.slice(0, 12)}); if the new history is legitimate: opsc audit accept-remote ${src.commit.slice(0, 12)}\n`,
+        );
+        process.exitCode = EXIT.failed;
       }
       if (!src || !v) return write(`nothing recorded yet on ${branch}\n`);
       const runs = v.runs ?? 0;
@@ -109,19 +98,14 @@ Examples:
   $ opsc audit accept-remote 5cd463dfad6c`,
     )
     .action(async (commit: string, opts: { repo?: string }) => {
-      const root = findRepoRoot(opts.repo);
-      const [{ acceptRemoteTip }, { pushPendingRecords }, { readRecordsSettings }] = await Promise.all([
-        import("../../records/records-branch.js"),
-        import("../../records/commit-record.js"),
-        import("../records-settings.js"),
-      ]);
-      const settings = readRecordsSettings(root);
-      const { branch } = settings.records;
-      const { tip, previous } = await acceptRemoteTip(root, branch, commit);
+      const { acceptRemoteRecords } = await import("../../app/audit-trail.js");
+      const { branch, tip, previous, pending } = await acceptRemoteRecords({
+        ...(opts.repo !== undefined ? { repo: opts.repo } : {}),
+        commit,
+      });
       write(
         `accepted origin's ${branch} at ${tip.slice(0, 12)}${previous ? ` (the last tip known was ${previous.slice(0, 12)})` : ""}\n`,
       );
-      const pending = settings.records.push ? await pushPendingRecords(root, settings) : null;
       if (pending) {
         write(
           `pending records (${pending.runs.join(", ")}): push ${pending.status}${pending.reason ? `: ${pending.reason}` : ""}\n`,
@@ -157,15 +141,12 @@ Examples:
           });
         }
       }
-      const root = findRepoRoot(opts.repo);
-      const [{ openRecords, readAuditFiles }, { readRecordsSettings }] = await Promise.all([
-        import("../../records/records-branch.js"),
-        import("../records-settings.js"),
-      ]);
-      const src = await openRecords(root, readRecordsSettings(root).records.branch);
-      const text = src
-        ? exportAudit(await readAuditFiles(src), { format: opts.format, ...(since ? { since } : {}) })
-        : "";
+      const { exportAuditTrail } = await import("../../app/audit-trail.js");
+      const text = await exportAuditTrail({
+        ...(opts.repo !== undefined ? { repo: opts.repo } : {}),
+        format: opts.format,
+        ...(since ? { since } : {}),
+      });
       if (opts.output !== undefined) writeFileSync(opts.output, text);
       else write(text);
     });

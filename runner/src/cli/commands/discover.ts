@@ -3,13 +3,7 @@ import { intFlag } from "../input-flags.js";
 import { Command } from "commander";
 import { usageError, userError } from "../../core/errors.js";
 import { textTable } from "../../core/text-table.js";
-import { discoveredTargets } from "../../discover/discovered-targets.js";
-import { expandAddresses } from "../../discover/address-range.js";
-import type { ProbeResult } from "../../discover/probe-ssh.js";
-import type { MergeResult } from "../../inventory/merge-targets.js";
-import { readTargetsFile, writeTargetsFile } from "../../inventory/targets-file.js";
-import { fingerprint, parsePinnedKey } from "../../transports/host-key.js";
-import { findRepoRoot } from "../../app/workspace.js";
+import type { MergeResult, ProbeResult } from "../../app/discover-hosts.js";
 
 interface Options {
   port: number;
@@ -83,48 +77,30 @@ See docs/discovery.md.`,
           `--prefix ${opts.prefix}: target ids use lower-case letters, digits, ".", "_" and "-"`,
         );
       }
-      const addresses = expandAddresses(cidrs, { force: opts.force ?? false });
-      const root = opts.repo !== undefined || opts.branch ? findRepoRoot(opts.repo) : tryRepoRoot();
-      const known = root ? await knownAddresses(root) : new Map<string, string>();
-
       // Loaded on use, so `opsc --help` and `--version` stay quick.
-      const [{ scanAddresses }, { mergeTargets }] = await Promise.all([
-        import("../../discover/scan.js"),
-        import("../../inventory/merge-targets.js"),
-      ]);
-      const started = Date.now();
-      const results = await scanAddresses(addresses, {
+      const { discoverHosts, writeDiscoveredTargets, hostKeyFingerprints } =
+        await import("../../app/discover-hosts.js");
+      const discovery = await discoverHosts({
+        cidrs,
+        force: opts.force ?? false,
         port: opts.port,
         concurrency: opts.concurrency,
         timeoutMs: opts.timeout,
+        prefix: opts.prefix,
+        ...(opts.repo !== undefined ? { repo: opts.repo } : {}),
+        needsRepo: Boolean(opts.branch),
       });
-      const additions = discoveredTargets(results, { prefix: opts.prefix, now: new Date() });
-      if (opts.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-      else printTable(results, addresses.length, Date.now() - started);
+      if (opts.json) process.stdout.write(`${JSON.stringify(discovery.results, null, 2)}\n`);
+      else printTable(discovery.results, discovery.scanned, discovery.ms, hostKeyFingerprints);
 
       if (!opts.write) return;
-      const merge = (existing: string | undefined): MergeResult =>
-        mergeTargets(existing, additions, {
-          file: opts.write as string,
-          header:
-            " Found by `opsc discover`. Verify each host key out of band before merging (docs/discovery.md).",
-          known,
-        });
-      let result: MergeResult | undefined;
-      if (opts.branch) {
-        const path = repoPath(opts.write as string);
-        const { proposeOnBranch } = await import("../../discover/commit-to-branch.js");
-        const proposed = await proposeOnBranch({
-          repoDir: root as string,
-          path,
-          branch: opts.branch,
-          message: `discover: ${additions.length} SSH server(s) in ${cidrs.join(" ")}\n\nFound by opsc discover; verify the pinned host keys before merging.`,
-          update: (existing) => {
-            result = merge(existing);
-            return result.added.length > 0 ? result.text : null;
-          },
-        });
-        report(result);
+      const { result, proposed } = await writeDiscoveredTargets(discovery, {
+        file: opts.branch ? repoPath(opts.write) : opts.write,
+        ...(opts.branch ? { branch: opts.branch } : {}),
+        cidrs,
+      });
+      report(result);
+      if (proposed) {
         if (proposed.commit) {
           process.stderr.write(
             `branch ${opts.branch} created at ${proposed.commit.slice(0, 12)} on top of ${proposed.base.slice(0, 12)}: push it and open a pull request\n`,
@@ -132,41 +108,15 @@ See docs/discovery.md.`,
         } else {
           process.stderr.write(`nothing new: branch ${opts.branch} was not created\n`);
         }
-      } else {
-        result = merge(readTargetsFile(opts.write));
-        report(result);
-        if (result.added.length > 0) writeTargetsFile(opts.write, result.text);
       }
-      const r = result as MergeResult;
       process.stderr.write(
-        `${r.added.length} target(s) added to ${opts.write}, ${r.skipped.length} already known\n`,
+        `${result.added.length} target(s) added to ${opts.write}, ${result.skipped.length} already known\n`,
       );
     });
 }
 
-function report(result: MergeResult | undefined): void {
-  for (const s of result?.skipped ?? []) process.stderr.write(`skipped ${s.id}: ${s.reason}\n`);
-}
-
-function tryRepoRoot(): string | undefined {
-  try {
-    return findRepoRoot();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Addresses of every target in the repository, so a host already known under another name is not added twice. */
-async function knownAddresses(root: string): Promise<Map<string, string>> {
-  const [{ loadRepo }, { readRepoDir }, { address }] = await Promise.all([
-    import("../../repo/load-repo.js"),
-    import("../../repo/read-dir.js"),
-    import("../../inventory/merge-targets.js"),
-  ]);
-  const { model } = loadRepo(await readRepoDir(root));
-  const out = new Map<string, string>();
-  for (const t of model.targets.values()) if (t.host) out.set(address(t.host, t.port), t.id);
-  return out;
+function report(result: MergeResult): void {
+  for (const s of result.skipped) process.stderr.write(`skipped ${s.id}: ${s.reason}\n`);
 }
 
 function repoPath(file: string): string {
@@ -184,13 +134,15 @@ function repoPath(file: string): string {
   return p;
 }
 
-function printTable(results: ProbeResult[], scanned: number, ms: number): void {
+function printTable(
+  results: ProbeResult[],
+  scanned: number,
+  ms: number,
+  fingerprints: (hostKeys: string[]) => string[],
+): void {
   const open = results.filter((r) => r.state === "ssh" || r.state === "not-ssh");
   const rows = open.map((r) => {
-    const keys = r.hostKeys
-      .map((k) => parsePinnedKey(k))
-      .filter((k) => k !== null)
-      .map((k) => `${k.type} ${fingerprint(k.blob)}`);
+    const keys = fingerprints(r.hostKeys);
     return [
       r.address,
       String(r.port),

@@ -1,10 +1,6 @@
 /** `opsc import ansible-inventory FILE [--write FILE]`: an Ansible inventory as OpsConductor targets. */
-import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { errorText } from "../../core/error-text.js";
-import { userError } from "../../core/errors.js";
-import type { InventoryFormat } from "../../inventory/import-inventory.js";
-import { readTargetsFile, writeTargetsFile } from "../../inventory/targets-file.js";
+import type { InventoryFormat } from "../../app/import-inventory.js";
 
 export function register(program: Command): void {
   const imp = program.command("import").description("Bring definitions over from other tools");
@@ -38,29 +34,15 @@ See docs/migrating-from-ansible.md.`,
     )
     .action(async (file: string, opts: { write?: string; format?: InventoryFormat }) => {
       // Loaded on use, so `opsc --help` and `--version` stay quick.
-      const { importAnsibleInventory } = await import("../../inventory/import-inventory.js");
-      let text: string;
-      try {
-        text = readFileSync(file, "utf8");
-      } catch (e) {
-        throw userError(
-          "import.unreadable",
-          `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`,
-          {
-            hint: "give the path of an Ansible inventory file",
-          },
-        );
-      }
-      const existing = opts.write ? readTargetsFile(opts.write) : undefined;
-      const result = importAnsibleInventory(text, file, {
-        ...(existing !== undefined ? { existing } : {}),
-        ...(opts.write ? { targetsFile: opts.write } : {}),
+      const { importInventory } = await import("../../app/import-inventory.js");
+      const result = importInventory({
+        file,
+        ...(opts.write ? { write: opts.write } : {}),
         ...(opts.format ? { format: opts.format } : {}),
       });
       for (const note of result.converted.notes) process.stderr.write(`note: ${note}\n`);
       for (const s of result.skipped) process.stderr.write(`skipped ${s.id}: ${s.reason}\n`);
       if (opts.write) {
-        if (result.added.length > 0) writeTargetsFile(opts.write, result.text);
         process.stderr.write(
           `${result.added.length} target(s) added to ${opts.write}, ${result.skipped.length} skipped\n`,
         );

@@ -1,14 +1,11 @@
 /** `opsc runs list|show`: run history from the records branch. */
 import { Command } from "commander";
-import { usageError, userError } from "../../core/errors.js";
+import { usageError } from "../../core/errors.js";
 import { textTable } from "../../core/text-table.js";
 import { EXIT } from "../../core/exit-codes.js";
 import type { RunSummary } from "../../core/run-summary.js";
-import { targetLogPath } from "../../records/record-paths.js";
-import type { RecordsSource } from "../../records/records-branch.js";
-import { mergeShards, siblingShards, type MergedShards } from "../../records/merge-shards.js";
-import { formatDuration } from "../../records/render-readme.js";
-import { findRepoRoot } from "../../app/workspace.js";
+import { formatDuration } from "../../core/format-duration.js";
+import type { MergedShards } from "../../app/run-history.js";
 
 interface ListOptions {
   repo?: string;
@@ -63,14 +60,16 @@ Examples:
       if (!Number.isInteger(limit) || limit < 1)
         throw usageError("cli.bad-limit", `--limit ${opts.limit}: expected a whole number above 0`);
       const format = formatOf(opts.format);
-      const src = await open(opts.repo);
-      const { listRuns } = await import("../../records/records-branch.js");
-      const found = src
-        ? await listRuns(src, { ...(opts.job !== undefined ? { job: opts.job } : {}), limit })
-        : [];
+      // Loaded on use, so `opsc --help` and `--version` stay quick.
+      const { listRecordedRuns } = await import("../../app/run-history.js");
+      const { recorded, runs: found } = await listRecordedRuns({
+        ...(opts.repo !== undefined ? { repo: opts.repo } : {}),
+        ...(opts.job !== undefined ? { job: opts.job } : {}),
+        limit,
+      });
       if (format === "json") return write(`${JSON.stringify(found, null, 2)}\n`);
       if (found.length === 0)
-        return write(src ? "no runs recorded for that job\n" : "no runs recorded yet\n");
+        return write(recorded ? "no runs recorded for that job\n" : "no runs recorded yet\n");
       write(renderList(found));
     });
   runs
@@ -104,28 +103,15 @@ Examples:
         process.exitCode = await follow(opts.server, wanted, format);
         return;
       }
-      const src = await open(opts.repo);
-      if (!src)
-        throw userError("runs.none", "no runs recorded yet", { hint: "runs are recorded by `opsc run`" });
-      const { listRuns, readRun, readRunFile } = await import("../../records/records-branch.js");
-      const id = await resolveRunId(src, wanted);
-      const run = await readRun(src, id);
-      if (!run) throw userError("runs.not-found", `run ${id} has no run.json`);
-      if (opts.log !== undefined) {
-        const log = await readRunFile(src, id, targetLogPath(opts.log));
-        if (log === null) {
-          const names = run.summary.targets.map((t) => t.name).join(", ");
-          throw userError("runs.no-log", `run ${id} has no log for target ${opts.log}`, {
-            hint: `its targets: ${names}`,
-          });
-        }
-        return write(log);
-      }
-      if (format === "text" && run.summary.shard?.group !== undefined) {
-        // One shard of a sharded run: show the whole run, merged from every shard's record (issue 7).
-        const merged = mergeShards(siblingShards(run.summary, await listRuns(src, { job: run.summary.job })));
-        return write(renderShards(merged));
-      }
+      const { showRecordedRun } = await import("../../app/run-history.js");
+      const run = await showRecordedRun({
+        ...(opts.repo !== undefined ? { repo: opts.repo } : {}),
+        wanted,
+        ...(opts.log !== undefined ? { log: opts.log } : {}),
+        mergeShards: format === "text",
+      });
+      if (run.kind === "log") return write(run.text);
+      if (run.kind === "shards") return write(renderShards(run.merged));
       write(format === "json" ? run.runJson : renderRun(run.summary));
     });
 }
@@ -157,34 +143,6 @@ function formatOf(format: string): "text" | "json" {
   if (format !== "text" && format !== "json")
     throw usageError("cli.bad-format", `--format ${format}: expected text or json`);
   return format;
-}
-
-async function open(repo: string | undefined): Promise<RecordsSource | null> {
-  const root = findRepoRoot(repo);
-  // Loaded on use, so `opsc --help` and `--version` stay quick.
-  const [{ readRecordsSettings }, { recoverInterrupted }, { openRecords }] = await Promise.all([
-    import("../records-settings.js"),
-    import("../../records/journal.js"),
-    import("../../records/records-branch.js"),
-  ]);
-  const settings = readRecordsSettings(root);
-  // A run cut off by a crash shows up as interrupted here too; pushing waits for the next `opsc run`.
-  await recoverInterrupted(root, { settings, push: false });
-  return openRecords(root, settings.records.branch);
-}
-
-async function resolveRunId(src: RecordsSource, wanted: string): Promise<string> {
-  const { runIds } = await import("../../records/records-branch.js");
-  const ids = await runIds(src);
-  if (ids.includes(wanted)) return wanted;
-  const hits = ids.filter((id) => id.startsWith(wanted) || id.endsWith(`-${wanted}`));
-  if (hits.length === 1 && hits[0] !== undefined) return hits[0];
-  if (hits.length > 1) {
-    throw userError("runs.ambiguous", `"${wanted}" matches ${hits.length} runs`, {
-      hint: `for example ${hits.slice(-3).join(", ")}`,
-    });
-  }
-  throw userError("runs.not-found", `no recorded run "${wanted}"`, { hint: "see `opsc runs list`" });
 }
 
 function okOf(s: RunSummary): string {

@@ -2,7 +2,6 @@
 import { intOption } from "../input-flags.js";
 import { Command } from "commander";
 import { userError } from "../../core/errors.js";
-import { Redactor } from "../../secrets/redactor.js";
 
 export interface ServeOptions {
   repo: string;
@@ -83,14 +82,13 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
   const graceMs = intOption("--grace", opts.grace, 0, 86_400) * 1000;
   const apiToken = process.env.OPSC_API_TOKEN || undefined;
   // Loaded on use, so `opsc --help` and `--version` stay quick.
-  const [{ serveWiring }, { startServer }, { runnerSecrets }] = await Promise.all([
+  const [{ serveWiring }, { startServer }, { runnerRedactor }] = await Promise.all([
     import("../../app/serve-wiring.js"),
     import("../../server/start-server.js"),
-    import("../../secrets/runner-secrets.js"),
+    import("../../app/runner-redactor.js"),
   ]);
   const oidc = oidcFromEnv(process.env);
-  const redactor = new Redactor();
-  for (const value of await runnerSecrets()) redactor.add(value);
+  const redactor = await runnerRedactor();
   const server = await startServer({
     repo: opts.repo,
     state: opts.state ?? process.env.OPSC_STATE_DIR ?? ".opsc-state",
