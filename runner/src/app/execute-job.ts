@@ -22,6 +22,8 @@ import { createTransportFactory } from "../transports/transport-factory.js";
 import { loadPlan, type LoadedPlan, type LoadedRepo } from "./load-plan.js";
 import { newRunId } from "../core/run-id.js";
 import { runPlan } from "../run/run-plan.js";
+import { findGitDir } from "../git/git-dir.js";
+import { TargetLocks } from "./target-locks.js";
 
 export interface ExecuteJobRequest {
   /** The automation repository: a working clone, or the folder of a mirror. */
@@ -123,6 +125,15 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
   const recorder = new RunRecorder(plan, runId, redactor);
   const journal = new RunJournal(request.repoDir, plan, redactor, env);
   const factory = createTransportFactory({ redactor, credentials });
+  // Every door runs through here, so CLI runs, Action runs and replicas exclude each other per target.
+  const locks = await TargetLocks.take({
+    plan,
+    runId,
+    gitdir: request.gitdir ?? findGitDir(request.repoDir),
+    remote: request.push && model.settings.records.push,
+    env,
+    signal: request.signal,
+  });
   await runPlan(plan, {
     runId,
     transportFor: factory.transportFor,
@@ -137,8 +148,10 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
       ...(request.listeners ?? []),
     ],
     ...(request.signal ? { signal: request.signal } : {}),
-  });
+    decided: locks.decided,
+  }).finally(() => locks.release());
   const summary = recorder.summary();
+  locks.apply(summary);
   if (summary.result === "cancelled" && isShutdown(request.signal?.reason)) summary.result = "interrupted";
   if (started) {
     // A failed notification is recorded with the run; it never changes the run's result.

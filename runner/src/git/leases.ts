@@ -66,6 +66,9 @@ export interface LeaseBackend {
 }
 
 export class RemoteLeaseBackend implements LeaseBackend {
+  /** Commits are immutable: a waiter polling an unchanged lease asks for its content once. */
+  private readonly seen = new Map<string, Uint8Array>();
+
   constructor(
     private readonly url: string,
     private readonly onAuth: AuthCallback | undefined = authFromEnv(),
@@ -82,7 +85,13 @@ export class RemoteLeaseBackend implements LeaseBackend {
     });
     const oid = refs.find((r) => r.ref === ref)?.oid;
     if (oid === undefined) return null;
-    return { oid, content: await fetchCommit({ url: this.url, oid, onAuth: this.onAuth }) };
+    let content = this.seen.get(oid);
+    if (content === undefined) {
+      content = await fetchCommit({ url: this.url, oid, onAuth: this.onAuth });
+      if (this.seen.size > 256) this.seen.clear();
+      this.seen.set(oid, content);
+    }
+    return { oid, content };
   }
 
   async update(ref: string, expected: string | null, next: Uint8Array): Promise<boolean> {

@@ -4,6 +4,7 @@
  * approve those, env values only by name when they come from secrets.
  */
 import type { Plan, PlannedStep } from "../core/plan-model.js";
+import { DEFAULT_LOCK_WAIT_MS } from "../core/repo-model.js";
 
 export type PlanFormat = "text" | "json" | "markdown";
 
@@ -44,6 +45,14 @@ export function formatMs(ms: number): string {
   return `${ms}ms`;
 }
 
+/** The job's `locks:` policy in words (the default when the plan has none). */
+export function lockText(plan: Plan): string {
+  const locks = plan.locks ?? { policy: "wait", waitMs: DEFAULT_LOCK_WAIT_MS };
+  return locks.policy === "skip"
+    ? "skip a target another run holds"
+    : `wait up to ${formatMs(locks.waitMs)} for a target another run holds`;
+}
+
 function targetCount(plan: Plan): number {
   return Object.keys(plan.targets).length;
 }
@@ -61,6 +70,7 @@ function renderText(plan: Plan): string {
   const secrets = Object.entries(plan.secrets);
   if (secrets.length) lines.push(`  secrets ${secrets.map(([k, ref]) => `${k} <- ${ref}`).join(", ")}`);
   lines.push(`  ${targetCount(plan)} target(s), ${plan.phases.length} phase(s)`);
+  lines.push(`  locks: ${lockText(plan)}`);
   for (const phase of plan.phases) {
     lines.push("");
     lines.push(
@@ -93,6 +103,8 @@ function renderMarkdown(plan: Plan): string {
   lines.push(
     "",
     `${targetCount(plan)} target(s), ${plan.phases.length} phase(s), trigger \`${plan.trigger.kind}\`.`,
+    "",
+    `Locks: ${lockText(plan)}.`,
   );
   for (const phase of plan.phases) {
     lines.push("", `#### Phase \`${phase.name}\``, "");

@@ -8064,6 +8064,30 @@ const schema68 = {
         },
       },
     },
+    locks: {
+      description:
+        "What a run does when another run (from any door: opsc run, the Action, opsc serve) holds one of its targets. Each run holds a lease on every target it works on, in `refs/opsconductor/locks/<target>` on the records remote. Default: `{ wait: 10m }`.",
+      oneOf: [
+        {
+          description:
+            "`skip`: do not wait; a held target is recorded as skipped, naming the run that holds it.",
+          const: "skip",
+        },
+        {
+          description:
+            "Wait for a held target to be freed, at most this long; after that the target fails, naming the run that holds it.",
+          type: "object",
+          additionalProperties: false,
+          required: ["wait"],
+          properties: {
+            wait: {
+              description: "The longest wait per target, as a duration (`10m`, `30s`).",
+              $ref: "#/$defs/duration",
+            },
+          },
+        },
+      ],
+    },
     timeout: { description: "Time limit of the whole run, as a duration (`30m`).", $ref: "#/$defs/duration" },
     env: {
       description: "Environment variables for every step. Values may hold `${{ }}` expressions.",
@@ -8528,14 +8552,14 @@ const schema73 = {
   type: "string",
   pattern: "^([0-9]+(ms|s|m|h|d))+$",
 };
-const schema74 = {
+const schema75 = {
   description:
     "Environment variables by name. Values are strings; numbers and booleans are taken as their text.",
   type: "object",
   propertyNames: { type: "string", pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
   additionalProperties: { type: ["string", "number", "boolean"] },
 };
-const schema78 = {
+const schema79 = {
   description:
     "A step id inside a job or composite step: lower-case letters, digits, `_`, `-` (no dots, so `steps.ID` reads it in expressions).",
   type: "string",
@@ -8543,14 +8567,14 @@ const schema78 = {
   maxLength: 100,
 };
 const pattern53 = new RegExp("^([1-9][0-9]?|100)%$", "u");
-const pattern72 = new RegExp("^https?://", "u");
-const schema76 = {
+const pattern73 = new RegExp("^https?://", "u");
+const schema77 = {
   description: "Steps, run in order on each target.",
   type: "array",
   minItems: 1,
   items: { $ref: "#/$defs/stepUse" },
 };
-const schema77 = {
+const schema78 = {
   description:
     "One step: either `uses` a library step (with `with:` values for its inputs), `run`s a script, or `copy`s a file or folder of the repository to the target.",
   type: "object",
@@ -8715,13 +8739,13 @@ const schema77 = {
     },
   },
 };
-const schema79 = {
+const schema80 = {
   description: "An id: lower-case letters, digits, `.`, `_`, `-`, with `/` between path segments; no `..`.",
   type: "string",
   pattern: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
   maxLength: 200,
 };
-const schema83 = {
+const schema84 = {
   description: "A shell: `sh`, `bash` or `powershell`.",
   enum: ["sh", "bash", "powershell"],
 };
@@ -8832,8 +8856,8 @@ function validate36(
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema77.oneOf[0].not,
-      parentSchema: schema77.oneOf[0],
+      schema: schema78.oneOf[0].not,
+      parentSchema: schema78.oneOf[0],
       data,
     };
     if (vErrors === null) {
@@ -8860,8 +8884,8 @@ function validate36(
         keyword: "required",
         params: { missingProperty: "uses" },
         message: "must have required property '" + "uses" + "'",
-        schema: schema77.oneOf[0].required,
-        parentSchema: schema77.oneOf[0],
+        schema: schema78.oneOf[0].required,
+        parentSchema: schema78.oneOf[0],
         data,
       };
       if (vErrors === null) {
@@ -8953,8 +8977,8 @@ function validate36(
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema77.oneOf[1].not,
-      parentSchema: schema77.oneOf[1],
+      schema: schema78.oneOf[1].not,
+      parentSchema: schema78.oneOf[1],
       data,
     };
     if (vErrors === null) {
@@ -8981,8 +9005,8 @@ function validate36(
         keyword: "required",
         params: { missingProperty: "run" },
         message: "must have required property '" + "run" + "'",
-        schema: schema77.oneOf[1].required,
-        parentSchema: schema77.oneOf[1],
+        schema: schema78.oneOf[1].required,
+        parentSchema: schema78.oneOf[1],
         data,
       };
       if (vErrors === null) {
@@ -9108,8 +9132,8 @@ function validate36(
         keyword: "not",
         params: {},
         message: "must NOT be valid",
-        schema: schema77.oneOf[2].not,
-        parentSchema: schema77.oneOf[2],
+        schema: schema78.oneOf[2].not,
+        parentSchema: schema78.oneOf[2],
         data,
       };
       if (vErrors === null) {
@@ -9136,8 +9160,8 @@ function validate36(
           keyword: "required",
           params: { missingProperty: "copy" },
           message: "must have required property '" + "copy" + "'",
-          schema: schema77.oneOf[2].required,
-          parentSchema: schema77.oneOf[2],
+          schema: schema78.oneOf[2].required,
+          parentSchema: schema78.oneOf[2],
           data,
         };
         if (vErrors === null) {
@@ -9166,8 +9190,8 @@ function validate36(
       keyword: "oneOf",
       params: { passingSchemas: passing0 },
       message: "must match exactly one schema in oneOf",
-      schema: schema77.oneOf,
-      parentSchema: schema77,
+      schema: schema78.oneOf,
+      parentSchema: schema78,
       data,
     };
     if (vErrors === null) {
@@ -9188,7 +9212,7 @@ function validate36(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func8.call(schema77.properties, key0)) {
+      if (!func8.call(schema78.properties, key0)) {
         const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -9196,7 +9220,7 @@ function validate36(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema77,
+          parentSchema: schema78,
           data,
         };
         if (vErrors === null) {
@@ -9218,7 +9242,7 @@ function validate36(
             params: { limit: 100 },
             message: "must NOT have more than 100 characters",
             schema: 100,
-            parentSchema: schema78,
+            parentSchema: schema79,
             data: data0,
           };
           if (vErrors === null) {
@@ -9236,7 +9260,7 @@ function validate36(
             params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
             message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
             schema: "^[a-z0-9][a-z0-9_-]*$",
-            parentSchema: schema78,
+            parentSchema: schema79,
             data: data0,
           };
           if (vErrors === null) {
@@ -9253,8 +9277,8 @@ function validate36(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema78.type,
-          parentSchema: schema78,
+          schema: schema79.type,
+          parentSchema: schema79,
           data: data0,
         };
         if (vErrors === null) {
@@ -9276,7 +9300,7 @@ function validate36(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.name,
+            parentSchema: schema78.properties.name,
             data: data1,
           };
           if (vErrors === null) {
@@ -9293,8 +9317,8 @@ function validate36(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.name.type,
-          parentSchema: schema77.properties.name,
+          schema: schema78.properties.name.type,
+          parentSchema: schema78.properties.name,
           data: data1,
         };
         if (vErrors === null) {
@@ -9316,7 +9340,7 @@ function validate36(
             params: { limit: 200 },
             message: "must NOT have more than 200 characters",
             schema: 200,
-            parentSchema: schema79,
+            parentSchema: schema80,
             data: data2,
           };
           if (vErrors === null) {
@@ -9335,7 +9359,7 @@ function validate36(
             message:
               'must match pattern "' + "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" + '"',
             schema: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
-            parentSchema: schema79,
+            parentSchema: schema80,
             data: data2,
           };
           if (vErrors === null) {
@@ -9352,8 +9376,8 @@ function validate36(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema79.type,
-          parentSchema: schema79,
+          schema: schema80.type,
+          parentSchema: schema80,
           data: data2,
         };
         if (vErrors === null) {
@@ -9373,8 +9397,8 @@ function validate36(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.with.type,
-          parentSchema: schema77.properties.with,
+          schema: schema78.properties.with.type,
+          parentSchema: schema78.properties.with,
           data: data3,
         };
         if (vErrors === null) {
@@ -9396,7 +9420,7 @@ function validate36(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.run,
+            parentSchema: schema78.properties.run,
             data: data4,
           };
           if (vErrors === null) {
@@ -9413,8 +9437,8 @@ function validate36(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.run.type,
-          parentSchema: schema77.properties.run,
+          schema: schema78.properties.run.type,
+          parentSchema: schema78.properties.run,
           data: data4,
         };
         if (vErrors === null) {
@@ -9436,7 +9460,7 @@ function validate36(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.check,
+            parentSchema: schema78.properties.check,
             data: data5,
           };
           if (vErrors === null) {
@@ -9453,8 +9477,8 @@ function validate36(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.check.type,
-          parentSchema: schema77.properties.check,
+          schema: schema78.properties.check.type,
+          parentSchema: schema78.properties.check,
           data: data5,
         };
         if (vErrors === null) {
@@ -9472,10 +9496,10 @@ function validate36(
           instancePath: instancePath + "/if",
           schemaPath: "#/properties/if/type",
           keyword: "type",
-          params: { type: schema77.properties.if.type },
+          params: { type: schema78.properties.if.type },
           message: "must be string,boolean",
-          schema: schema77.properties.if.type,
-          parentSchema: schema77.properties.if,
+          schema: schema78.properties.if.type,
+          parentSchema: schema78.properties.if,
           data: data6,
         };
         if (vErrors === null) {
@@ -9500,7 +9524,7 @@ function validate36(
                 params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
                 message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
                 schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-                parentSchema: schema74.propertyNames,
+                parentSchema: schema75.propertyNames,
                 data: key1,
                 propertyName: key1,
               };
@@ -9518,8 +9542,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema74.propertyNames.type,
-              parentSchema: schema74.propertyNames,
+              schema: schema75.propertyNames.type,
+              parentSchema: schema75.propertyNames,
               data: key1,
               propertyName: key1,
             };
@@ -9538,8 +9562,8 @@ function validate36(
               keyword: "propertyNames",
               params: { propertyName: key1 },
               message: "property name must be valid",
-              schema: schema74.propertyNames,
-              parentSchema: schema74,
+              schema: schema75.propertyNames,
+              parentSchema: schema75,
               data: data7,
             };
             if (vErrors === null) {
@@ -9557,10 +9581,10 @@ function validate36(
               instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/$defs/env/additionalProperties/type",
               keyword: "type",
-              params: { type: schema74.additionalProperties.type },
+              params: { type: schema75.additionalProperties.type },
               message: "must be string,number,boolean",
-              schema: schema74.additionalProperties.type,
-              parentSchema: schema74.additionalProperties,
+              schema: schema75.additionalProperties.type,
+              parentSchema: schema75.additionalProperties,
               data: data8,
             };
             if (vErrors === null) {
@@ -9578,8 +9602,8 @@ function validate36(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema74.type,
-          parentSchema: schema74,
+          schema: schema75.type,
+          parentSchema: schema75,
           data: data7,
         };
         if (vErrors === null) {
@@ -9600,8 +9624,8 @@ function validate36(
             keyword: "required",
             params: { missingProperty: "attempts" },
             message: "must have required property '" + "attempts" + "'",
-            schema: schema77.properties.retry.required,
-            parentSchema: schema77.properties.retry,
+            schema: schema78.properties.retry.required,
+            parentSchema: schema78.properties.retry,
             data: data9,
           };
           if (vErrors === null) {
@@ -9620,7 +9644,7 @@ function validate36(
               params: { additionalProperty: key3 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema77.properties.retry,
+              parentSchema: schema78.properties.retry,
               data: data9,
             };
             if (vErrors === null) {
@@ -9640,8 +9664,8 @@ function validate36(
               keyword: "type",
               params: { type: "integer" },
               message: "must be integer",
-              schema: schema77.properties.retry.properties.attempts.type,
-              parentSchema: schema77.properties.retry.properties.attempts,
+              schema: schema78.properties.retry.properties.attempts.type,
+              parentSchema: schema78.properties.retry.properties.attempts,
               data: data10,
             };
             if (vErrors === null) {
@@ -9660,7 +9684,7 @@ function validate36(
                 params: { comparison: "<=", limit: 100 },
                 message: "must be <= 100",
                 schema: 100,
-                parentSchema: schema77.properties.retry.properties.attempts,
+                parentSchema: schema78.properties.retry.properties.attempts,
                 data: data10,
               };
               if (vErrors === null) {
@@ -9678,7 +9702,7 @@ function validate36(
                 params: { comparison: ">=", limit: 1 },
                 message: "must be >= 1",
                 schema: 1,
-                parentSchema: schema77.properties.retry.properties.attempts,
+                parentSchema: schema78.properties.retry.properties.attempts,
                 data: data10,
               };
               if (vErrors === null) {
@@ -9737,8 +9761,8 @@ function validate36(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.retry.type,
-          parentSchema: schema77.properties.retry,
+          schema: schema78.properties.retry.type,
+          parentSchema: schema78.properties.retry,
           data: data9,
         };
         if (vErrors === null) {
@@ -9798,8 +9822,8 @@ function validate36(
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema77.properties.continue_on_error.type,
-          parentSchema: schema77.properties.continue_on_error,
+          schema: schema78.properties.continue_on_error.type,
+          parentSchema: schema78.properties.continue_on_error,
           data: data13,
         };
         if (vErrors === null) {
@@ -9819,8 +9843,8 @@ function validate36(
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema77.properties.sudo.type,
-          parentSchema: schema77.properties.sudo,
+          schema: schema78.properties.sudo.type,
+          parentSchema: schema78.properties.sudo,
           data: data14,
         };
         if (vErrors === null) {
@@ -9838,10 +9862,10 @@ function validate36(
           instancePath: instancePath + "/shell",
           schemaPath: "#/$defs/shell/enum",
           keyword: "enum",
-          params: { allowedValues: schema83.enum },
+          params: { allowedValues: schema84.enum },
           message: "must be equal to one of the allowed values",
-          schema: schema83.enum,
-          parentSchema: schema83,
+          schema: schema84.enum,
+          parentSchema: schema84,
           data: data15,
         };
         if (vErrors === null) {
@@ -9862,8 +9886,8 @@ function validate36(
             keyword: "required",
             params: { missingProperty: "src" },
             message: "must have required property '" + "src" + "'",
-            schema: schema77.properties.copy.required,
-            parentSchema: schema77.properties.copy,
+            schema: schema78.properties.copy.required,
+            parentSchema: schema78.properties.copy,
             data: data16,
           };
           if (vErrors === null) {
@@ -9880,8 +9904,8 @@ function validate36(
             keyword: "required",
             params: { missingProperty: "dest" },
             message: "must have required property '" + "dest" + "'",
-            schema: schema77.properties.copy.required,
-            parentSchema: schema77.properties.copy,
+            schema: schema78.properties.copy.required,
+            parentSchema: schema78.properties.copy,
             data: data16,
           };
           if (vErrors === null) {
@@ -9908,7 +9932,7 @@ function validate36(
               params: { additionalProperty: key4 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema77.properties.copy,
+              parentSchema: schema78.properties.copy,
               data: data16,
             };
             if (vErrors === null) {
@@ -9930,7 +9954,7 @@ function validate36(
                 params: { pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$" },
                 message: 'must match pattern "' + "^files/(?!.*\\.\\.)[^\\s].*[^/]$" + '"',
                 schema: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
-                parentSchema: schema77.properties.copy.properties.src,
+                parentSchema: schema78.properties.copy.properties.src,
                 data: data17,
               };
               if (vErrors === null) {
@@ -9947,8 +9971,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.src.type,
-              parentSchema: schema77.properties.copy.properties.src,
+              schema: schema78.properties.copy.properties.src.type,
+              parentSchema: schema78.properties.copy.properties.src,
               data: data17,
             };
             if (vErrors === null) {
@@ -9970,7 +9994,7 @@ function validate36(
                 params: { limit: 2 },
                 message: "must NOT have fewer than 2 characters",
                 schema: 2,
-                parentSchema: schema77.properties.copy.properties.dest,
+                parentSchema: schema78.properties.copy.properties.dest,
                 data: data18,
               };
               if (vErrors === null) {
@@ -9987,8 +10011,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.dest.type,
-              parentSchema: schema77.properties.copy.properties.dest,
+              schema: schema78.properties.copy.properties.dest.type,
+              parentSchema: schema78.properties.copy.properties.dest,
               data: data18,
             };
             if (vErrors === null) {
@@ -10010,7 +10034,7 @@ function validate36(
                 params: { pattern: "^0?[0-7]{3,4}$" },
                 message: 'must match pattern "' + "^0?[0-7]{3,4}$" + '"',
                 schema: "^0?[0-7]{3,4}$",
-                parentSchema: schema77.properties.copy.properties.mode,
+                parentSchema: schema78.properties.copy.properties.mode,
                 data: data19,
               };
               if (vErrors === null) {
@@ -10027,8 +10051,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.mode.type,
-              parentSchema: schema77.properties.copy.properties.mode,
+              schema: schema78.properties.copy.properties.mode.type,
+              parentSchema: schema78.properties.copy.properties.mode,
               data: data19,
             };
             if (vErrors === null) {
@@ -10050,7 +10074,7 @@ function validate36(
                 params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
                 schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
-                parentSchema: schema77.properties.copy.properties.owner,
+                parentSchema: schema78.properties.copy.properties.owner,
                 data: data20,
               };
               if (vErrors === null) {
@@ -10067,8 +10091,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.owner.type,
-              parentSchema: schema77.properties.copy.properties.owner,
+              schema: schema78.properties.copy.properties.owner.type,
+              parentSchema: schema78.properties.copy.properties.owner,
               data: data20,
             };
             if (vErrors === null) {
@@ -10090,7 +10114,7 @@ function validate36(
                 params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
                 schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
-                parentSchema: schema77.properties.copy.properties.group,
+                parentSchema: schema78.properties.copy.properties.group,
                 data: data21,
               };
               if (vErrors === null) {
@@ -10107,8 +10131,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.group.type,
-              parentSchema: schema77.properties.copy.properties.group,
+              schema: schema78.properties.copy.properties.group.type,
+              parentSchema: schema78.properties.copy.properties.group,
               data: data21,
             };
             if (vErrors === null) {
@@ -10128,8 +10152,8 @@ function validate36(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema77.properties.copy.properties.template.type,
-              parentSchema: schema77.properties.copy.properties.template,
+              schema: schema78.properties.copy.properties.template.type,
+              parentSchema: schema78.properties.copy.properties.template,
               data: data22,
             };
             if (vErrors === null) {
@@ -10149,8 +10173,8 @@ function validate36(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema77.properties.copy.properties.secret.type,
-              parentSchema: schema77.properties.copy.properties.secret,
+              schema: schema78.properties.copy.properties.secret.type,
+              parentSchema: schema78.properties.copy.properties.secret,
               data: data23,
             };
             if (vErrors === null) {
@@ -10168,8 +10192,8 @@ function validate36(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.copy.type,
-          parentSchema: schema77.properties.copy,
+          schema: schema78.properties.copy.type,
+          parentSchema: schema78.properties.copy,
           data: data16,
         };
         if (vErrors === null) {
@@ -10195,7 +10219,7 @@ function validate36(
                 params: { limit: 64 },
                 message: "must NOT have more than 64 characters",
                 schema: 64,
-                parentSchema: schema77.properties.tags.items,
+                parentSchema: schema78.properties.tags.items,
                 data: data25,
               };
               if (vErrors === null) {
@@ -10213,7 +10237,7 @@ function validate36(
                 params: { pattern: "^[a-z0-9][a-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[a-z0-9][a-z0-9_.-]*$" + '"',
                 schema: "^[a-z0-9][a-z0-9_.-]*$",
-                parentSchema: schema77.properties.tags.items,
+                parentSchema: schema78.properties.tags.items,
                 data: data25,
               };
               if (vErrors === null) {
@@ -10230,8 +10254,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.tags.items.type,
-              parentSchema: schema77.properties.tags.items,
+              schema: schema78.properties.tags.items.type,
+              parentSchema: schema78.properties.tags.items,
               data: data25,
             };
             if (vErrors === null) {
@@ -10260,7 +10284,7 @@ function validate36(
                 params: { i: i1, j: j0 },
                 message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)",
                 schema: true,
-                parentSchema: schema77.properties.tags,
+                parentSchema: schema78.properties.tags,
                 data: data24,
               };
               if (vErrors === null) {
@@ -10281,8 +10305,8 @@ function validate36(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.tags.type,
-          parentSchema: schema77.properties.tags,
+          schema: schema78.properties.tags.type,
+          parentSchema: schema78.properties.tags,
           data: data24,
         };
         if (vErrors === null) {
@@ -10308,7 +10332,7 @@ function validate36(
                 params: { limit: 100 },
                 message: "must NOT have more than 100 characters",
                 schema: 100,
-                parentSchema: schema78,
+                parentSchema: schema79,
                 data: data27,
               };
               if (vErrors === null) {
@@ -10326,7 +10350,7 @@ function validate36(
                 params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
                 message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
                 schema: "^[a-z0-9][a-z0-9_-]*$",
-                parentSchema: schema78,
+                parentSchema: schema79,
                 data: data27,
               };
               if (vErrors === null) {
@@ -10343,8 +10367,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema78.type,
-              parentSchema: schema78,
+              schema: schema79.type,
+              parentSchema: schema79,
               data: data27,
             };
             if (vErrors === null) {
@@ -10368,7 +10392,7 @@ function validate36(
                   params: { i: i3, j: j1 },
                   message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)",
                   schema: true,
-                  parentSchema: schema77.properties.notify,
+                  parentSchema: schema78.properties.notify,
                   data: data26,
                 };
                 if (vErrors === null) {
@@ -10389,8 +10413,8 @@ function validate36(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.notify.type,
-          parentSchema: schema77.properties.notify,
+          schema: schema78.properties.notify.type,
+          parentSchema: schema78.properties.notify,
           data: data26,
         };
         if (vErrors === null) {
@@ -10416,7 +10440,7 @@ function validate36(
                 params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
                 message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
                 schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-                parentSchema: schema77.properties.secrets.items,
+                parentSchema: schema78.properties.secrets.items,
                 data: data29,
               };
               if (vErrors === null) {
@@ -10433,8 +10457,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.secrets.items.type,
-              parentSchema: schema77.properties.secrets.items,
+              schema: schema78.properties.secrets.items.type,
+              parentSchema: schema78.properties.secrets.items,
               data: data29,
             };
             if (vErrors === null) {
@@ -10463,7 +10487,7 @@ function validate36(
                 params: { i: i5, j: j2 },
                 message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)",
                 schema: true,
-                parentSchema: schema77.properties.secrets,
+                parentSchema: schema78.properties.secrets,
                 data: data28,
               };
               if (vErrors === null) {
@@ -10484,8 +10508,8 @@ function validate36(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.secrets.type,
-          parentSchema: schema77.properties.secrets,
+          schema: schema78.properties.secrets.type,
+          parentSchema: schema78.properties.secrets,
           data: data28,
         };
         if (vErrors === null) {
@@ -10503,8 +10527,8 @@ function validate36(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema77.type,
-      parentSchema: schema77,
+      schema: schema78.type,
+      parentSchema: schema78,
       data,
     };
     if (vErrors === null) {
@@ -10540,7 +10564,7 @@ function validate35(
         params: { limit: 1 },
         message: "must NOT have fewer than 1 items",
         schema: 1,
-        parentSchema: schema76,
+        parentSchema: schema77,
         data,
       };
       if (vErrors === null) {
@@ -10572,8 +10596,8 @@ function validate35(
       keyword: "type",
       params: { type: "array" },
       message: "must be array",
-      schema: schema76.type,
-      parentSchema: schema76,
+      schema: schema77.type,
+      parentSchema: schema77,
       data,
     };
     if (vErrors === null) {
@@ -12314,100 +12338,105 @@ function validate34(
         errors++;
       }
     }
-    if (data.timeout !== undefined) {
-      let data34 = data.timeout;
-      if (typeof data34 === "string") {
-        if (!pattern5.test(data34)) {
-          const err78 = {
-            instancePath: instancePath + "/timeout",
-            schemaPath: "#/$defs/duration/pattern",
-            keyword: "pattern",
-            params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
-            message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
-            schema: "^([0-9]+(ms|s|m|h|d))+$",
-            parentSchema: schema73,
-            data: data34,
-          };
-          if (vErrors === null) {
-            vErrors = [err78];
-          } else {
-            vErrors.push(err78);
-          }
-          errors++;
-        }
-      } else {
-        const err79 = {
-          instancePath: instancePath + "/timeout",
-          schemaPath: "#/$defs/duration/type",
-          keyword: "type",
-          params: { type: "string" },
-          message: "must be string",
-          schema: schema73.type,
-          parentSchema: schema73,
+    if (data.locks !== undefined) {
+      let data34 = data.locks;
+      const _errs107 = errors;
+      let valid36 = false;
+      let passing1 = null;
+      const _errs108 = errors;
+      if ("skip" !== data34) {
+        const err78 = {
+          instancePath: instancePath + "/locks",
+          schemaPath: "#/properties/locks/oneOf/0/const",
+          keyword: "const",
+          params: { allowedValue: "skip" },
+          message: "must be equal to constant",
+          schema: "skip",
+          parentSchema: schema68.properties.locks.oneOf[0],
           data: data34,
         };
         if (vErrors === null) {
-          vErrors = [err79];
+          vErrors = [err78];
         } else {
-          vErrors.push(err79);
+          vErrors.push(err78);
         }
         errors++;
       }
-    }
-    if (data.env !== undefined) {
-      let data35 = data.env;
-      if (data35 && typeof data35 == "object" && !Array.isArray(data35)) {
-        for (const key11 in data35) {
-          const _errs112 = errors;
-          if (typeof key11 === "string") {
-            if (!pattern25.test(key11)) {
-              const err80 = {
-                instancePath: instancePath + "/env",
-                schemaPath: "#/$defs/env/propertyNames/pattern",
+      var _valid5 = _errs108 === errors;
+      if (_valid5) {
+        valid36 = true;
+        passing1 = 0;
+      }
+      const _errs109 = errors;
+      if (data34 && typeof data34 == "object" && !Array.isArray(data34)) {
+        if (data34.wait === undefined) {
+          const err79 = {
+            instancePath: instancePath + "/locks",
+            schemaPath: "#/properties/locks/oneOf/1/required",
+            keyword: "required",
+            params: { missingProperty: "wait" },
+            message: "must have required property '" + "wait" + "'",
+            schema: schema68.properties.locks.oneOf[1].required,
+            parentSchema: schema68.properties.locks.oneOf[1],
+            data: data34,
+          };
+          if (vErrors === null) {
+            vErrors = [err79];
+          } else {
+            vErrors.push(err79);
+          }
+          errors++;
+        }
+        for (const key11 in data34) {
+          if (!(key11 === "wait")) {
+            const err80 = {
+              instancePath: instancePath + "/locks",
+              schemaPath: "#/properties/locks/oneOf/1/additionalProperties",
+              keyword: "additionalProperties",
+              params: { additionalProperty: key11 },
+              message: "must NOT have additional properties",
+              schema: false,
+              parentSchema: schema68.properties.locks.oneOf[1],
+              data: data34,
+            };
+            if (vErrors === null) {
+              vErrors = [err80];
+            } else {
+              vErrors.push(err80);
+            }
+            errors++;
+          }
+        }
+        if (data34.wait !== undefined) {
+          let data35 = data34.wait;
+          if (typeof data35 === "string") {
+            if (!pattern5.test(data35)) {
+              const err81 = {
+                instancePath: instancePath + "/locks/wait",
+                schemaPath: "#/$defs/duration/pattern",
                 keyword: "pattern",
-                params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
-                message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
-                schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-                parentSchema: schema74.propertyNames,
-                data: key11,
-                propertyName: key11,
+                params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
+                message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
+                schema: "^([0-9]+(ms|s|m|h|d))+$",
+                parentSchema: schema73,
+                data: data35,
               };
               if (vErrors === null) {
-                vErrors = [err80];
+                vErrors = [err81];
               } else {
-                vErrors.push(err80);
+                vErrors.push(err81);
               }
               errors++;
             }
           } else {
-            const err81 = {
-              instancePath: instancePath + "/env",
-              schemaPath: "#/$defs/env/propertyNames/type",
+            const err82 = {
+              instancePath: instancePath + "/locks/wait",
+              schemaPath: "#/$defs/duration/type",
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema74.propertyNames.type,
-              parentSchema: schema74.propertyNames,
-              data: key11,
-              propertyName: key11,
-            };
-            if (vErrors === null) {
-              vErrors = [err81];
-            } else {
-              vErrors.push(err81);
-            }
-            errors++;
-          }
-          var valid38 = _errs112 === errors;
-          if (!valid38) {
-            const err82 = {
-              instancePath: instancePath + "/env",
-              schemaPath: "#/$defs/env/propertyNames",
-              keyword: "propertyNames",
-              params: { propertyName: key11 },
-              message: "property name must be valid",
-              schema: schema74.propertyNames,
-              parentSchema: schema74,
+              schema: schema73.type,
+              parentSchema: schema73,
               data: data35,
             };
             if (vErrors === null) {
@@ -12418,37 +12447,44 @@ function validate34(
             errors++;
           }
         }
-        for (const key12 in data35) {
-          let data36 = data35[key12];
-          if (typeof data36 !== "string" && !(typeof data36 == "number") && typeof data36 !== "boolean") {
-            const err83 = {
-              instancePath: instancePath + "/env/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),
-              schemaPath: "#/$defs/env/additionalProperties/type",
-              keyword: "type",
-              params: { type: schema74.additionalProperties.type },
-              message: "must be string,number,boolean",
-              schema: schema74.additionalProperties.type,
-              parentSchema: schema74.additionalProperties,
-              data: data36,
-            };
-            if (vErrors === null) {
-              vErrors = [err83];
-            } else {
-              vErrors.push(err83);
-            }
-            errors++;
-          }
-        }
       } else {
-        const err84 = {
-          instancePath: instancePath + "/env",
-          schemaPath: "#/$defs/env/type",
+        const err83 = {
+          instancePath: instancePath + "/locks",
+          schemaPath: "#/properties/locks/oneOf/1/type",
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema74.type,
-          parentSchema: schema74,
-          data: data35,
+          schema: schema68.properties.locks.oneOf[1].type,
+          parentSchema: schema68.properties.locks.oneOf[1],
+          data: data34,
+        };
+        if (vErrors === null) {
+          vErrors = [err83];
+        } else {
+          vErrors.push(err83);
+        }
+        errors++;
+      }
+      var _valid5 = _errs109 === errors;
+      if (_valid5 && valid36) {
+        valid36 = false;
+        passing1 = [passing1, 1];
+      } else {
+        if (_valid5) {
+          valid36 = true;
+          passing1 = 1;
+        }
+      }
+      if (!valid36) {
+        const err84 = {
+          instancePath: instancePath + "/locks",
+          schemaPath: "#/properties/locks/oneOf",
+          keyword: "oneOf",
+          params: { passingSchemas: passing1 },
+          message: "must match exactly one schema in oneOf",
+          schema: schema68.properties.locks.oneOf,
+          parentSchema: schema68.properties.locks,
+          data: data34,
         };
         if (vErrors === null) {
           vErrors = [err84];
@@ -12456,16 +12492,169 @@ function validate34(
           vErrors.push(err84);
         }
         errors++;
+      } else {
+        errors = _errs107;
+        if (vErrors !== null) {
+          if (_errs107) {
+            vErrors.length = _errs107;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.timeout !== undefined) {
+      let data36 = data.timeout;
+      if (typeof data36 === "string") {
+        if (!pattern5.test(data36)) {
+          const err85 = {
+            instancePath: instancePath + "/timeout",
+            schemaPath: "#/$defs/duration/pattern",
+            keyword: "pattern",
+            params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
+            message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
+            schema: "^([0-9]+(ms|s|m|h|d))+$",
+            parentSchema: schema73,
+            data: data36,
+          };
+          if (vErrors === null) {
+            vErrors = [err85];
+          } else {
+            vErrors.push(err85);
+          }
+          errors++;
+        }
+      } else {
+        const err86 = {
+          instancePath: instancePath + "/timeout",
+          schemaPath: "#/$defs/duration/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema73.type,
+          parentSchema: schema73,
+          data: data36,
+        };
+        if (vErrors === null) {
+          vErrors = [err86];
+        } else {
+          vErrors.push(err86);
+        }
+        errors++;
+      }
+    }
+    if (data.env !== undefined) {
+      let data37 = data.env;
+      if (data37 && typeof data37 == "object" && !Array.isArray(data37)) {
+        for (const key12 in data37) {
+          const _errs121 = errors;
+          if (typeof key12 === "string") {
+            if (!pattern25.test(key12)) {
+              const err87 = {
+                instancePath: instancePath + "/env",
+                schemaPath: "#/$defs/env/propertyNames/pattern",
+                keyword: "pattern",
+                params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
+                message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
+                schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
+                parentSchema: schema75.propertyNames,
+                data: key12,
+                propertyName: key12,
+              };
+              if (vErrors === null) {
+                vErrors = [err87];
+              } else {
+                vErrors.push(err87);
+              }
+              errors++;
+            }
+          } else {
+            const err88 = {
+              instancePath: instancePath + "/env",
+              schemaPath: "#/$defs/env/propertyNames/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema75.propertyNames.type,
+              parentSchema: schema75.propertyNames,
+              data: key12,
+              propertyName: key12,
+            };
+            if (vErrors === null) {
+              vErrors = [err88];
+            } else {
+              vErrors.push(err88);
+            }
+            errors++;
+          }
+          var valid41 = _errs121 === errors;
+          if (!valid41) {
+            const err89 = {
+              instancePath: instancePath + "/env",
+              schemaPath: "#/$defs/env/propertyNames",
+              keyword: "propertyNames",
+              params: { propertyName: key12 },
+              message: "property name must be valid",
+              schema: schema75.propertyNames,
+              parentSchema: schema75,
+              data: data37,
+            };
+            if (vErrors === null) {
+              vErrors = [err89];
+            } else {
+              vErrors.push(err89);
+            }
+            errors++;
+          }
+        }
+        for (const key13 in data37) {
+          let data38 = data37[key13];
+          if (typeof data38 !== "string" && !(typeof data38 == "number") && typeof data38 !== "boolean") {
+            const err90 = {
+              instancePath: instancePath + "/env/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),
+              schemaPath: "#/$defs/env/additionalProperties/type",
+              keyword: "type",
+              params: { type: schema75.additionalProperties.type },
+              message: "must be string,number,boolean",
+              schema: schema75.additionalProperties.type,
+              parentSchema: schema75.additionalProperties,
+              data: data38,
+            };
+            if (vErrors === null) {
+              vErrors = [err90];
+            } else {
+              vErrors.push(err90);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err91 = {
+          instancePath: instancePath + "/env",
+          schemaPath: "#/$defs/env/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema75.type,
+          parentSchema: schema75,
+          data: data37,
+        };
+        if (vErrors === null) {
+          vErrors = [err91];
+        } else {
+          vErrors.push(err91);
+        }
+        errors++;
       }
     }
     if (data.secrets !== undefined) {
-      let data37 = data.secrets;
-      if (data37 && typeof data37 == "object" && !Array.isArray(data37)) {
-        for (const key13 in data37) {
-          const _errs119 = errors;
-          if (typeof key13 === "string") {
-            if (!pattern22.test(key13)) {
-              const err85 = {
+      let data39 = data.secrets;
+      if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
+        for (const key14 in data39) {
+          const _errs128 = errors;
+          if (typeof key14 === "string") {
+            if (!pattern22.test(key14)) {
+              const err92 = {
                 instancePath: instancePath + "/secrets",
                 schemaPath: "#/properties/secrets/propertyNames/pattern",
                 keyword: "pattern",
@@ -12473,18 +12662,18 @@ function validate34(
                 message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
                 schema: "^[A-Za-z_][A-Za-z0-9_]*$",
                 parentSchema: schema68.properties.secrets.propertyNames,
-                data: key13,
-                propertyName: key13,
+                data: key14,
+                propertyName: key14,
               };
               if (vErrors === null) {
-                vErrors = [err85];
+                vErrors = [err92];
               } else {
-                vErrors.push(err85);
+                vErrors.push(err92);
               }
               errors++;
             }
           } else {
-            const err86 = {
+            const err93 = {
               instancePath: instancePath + "/secrets",
               schemaPath: "#/properties/secrets/propertyNames/type",
               keyword: "type",
@@ -12492,42 +12681,42 @@ function validate34(
               message: "must be string",
               schema: schema68.properties.secrets.propertyNames.type,
               parentSchema: schema68.properties.secrets.propertyNames,
-              data: key13,
-              propertyName: key13,
+              data: key14,
+              propertyName: key14,
             };
             if (vErrors === null) {
-              vErrors = [err86];
+              vErrors = [err93];
             } else {
-              vErrors.push(err86);
+              vErrors.push(err93);
             }
             errors++;
           }
-          var valid40 = _errs119 === errors;
-          if (!valid40) {
-            const err87 = {
+          var valid43 = _errs128 === errors;
+          if (!valid43) {
+            const err94 = {
               instancePath: instancePath + "/secrets",
               schemaPath: "#/properties/secrets/propertyNames",
               keyword: "propertyNames",
-              params: { propertyName: key13 },
+              params: { propertyName: key14 },
               message: "property name must be valid",
               schema: schema68.properties.secrets.propertyNames,
               parentSchema: schema68.properties.secrets,
-              data: data37,
+              data: data39,
             };
             if (vErrors === null) {
-              vErrors = [err87];
+              vErrors = [err94];
             } else {
-              vErrors.push(err87);
+              vErrors.push(err94);
             }
             errors++;
           }
         }
-        for (const key14 in data37) {
-          let data38 = data37[key14];
-          if (typeof data38 === "string") {
-            if (!pattern7.test(data38)) {
-              const err88 = {
-                instancePath: instancePath + "/secrets/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),
+        for (const key15 in data39) {
+          let data40 = data39[key15];
+          if (typeof data40 === "string") {
+            if (!pattern7.test(data40)) {
+              const err95 = {
+                instancePath: instancePath + "/secrets/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),
                 schemaPath: "#/$defs/credentialRef/pattern",
                 keyword: "pattern",
                 params: {
@@ -12541,36 +12730,36 @@ function validate34(
                 schema:
                   "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
                 parentSchema: schema69,
-                data: data38,
+                data: data40,
               };
               if (vErrors === null) {
-                vErrors = [err88];
+                vErrors = [err95];
               } else {
-                vErrors.push(err88);
+                vErrors.push(err95);
               }
               errors++;
             }
           } else {
-            const err89 = {
-              instancePath: instancePath + "/secrets/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),
+            const err96 = {
+              instancePath: instancePath + "/secrets/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/$defs/credentialRef/type",
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
               schema: schema69.type,
               parentSchema: schema69,
-              data: data38,
+              data: data40,
             };
             if (vErrors === null) {
-              vErrors = [err89];
+              vErrors = [err96];
             } else {
-              vErrors.push(err89);
+              vErrors.push(err96);
             }
             errors++;
           }
         }
       } else {
-        const err90 = {
+        const err97 = {
           instancePath: instancePath + "/secrets",
           schemaPath: "#/properties/secrets/type",
           keyword: "type",
@@ -12578,20 +12767,20 @@ function validate34(
           message: "must be object",
           schema: schema68.properties.secrets.type,
           parentSchema: schema68.properties.secrets,
-          data: data37,
+          data: data39,
         };
         if (vErrors === null) {
-          vErrors = [err90];
+          vErrors = [err97];
         } else {
-          vErrors.push(err90);
+          vErrors.push(err97);
         }
         errors++;
       }
     }
     if (data.vars !== undefined) {
-      let data39 = data.vars;
-      if (!(data39 && typeof data39 == "object" && !Array.isArray(data39))) {
-        const err91 = {
+      let data41 = data.vars;
+      if (!(data41 && typeof data41 == "object" && !Array.isArray(data41))) {
+        const err98 = {
           instancePath: instancePath + "/vars",
           schemaPath: "#/properties/vars/type",
           keyword: "type",
@@ -12599,20 +12788,20 @@ function validate34(
           message: "must be object",
           schema: schema68.properties.vars.type,
           parentSchema: schema68.properties.vars,
-          data: data39,
+          data: data41,
         };
         if (vErrors === null) {
-          vErrors = [err91];
+          vErrors = [err98];
         } else {
-          vErrors.push(err91);
+          vErrors.push(err98);
         }
         errors++;
       }
     }
     if (data.facts !== undefined) {
-      let data40 = data.facts;
-      if (typeof data40 !== "boolean") {
-        const err92 = {
+      let data42 = data.facts;
+      if (typeof data42 !== "boolean") {
+        const err99 = {
           instancePath: instancePath + "/facts",
           schemaPath: "#/properties/facts/type",
           keyword: "type",
@@ -12620,12 +12809,12 @@ function validate34(
           message: "must be boolean",
           schema: schema68.properties.facts.type,
           parentSchema: schema68.properties.facts,
-          data: data40,
+          data: data42,
         };
         if (vErrors === null) {
-          vErrors = [err92];
+          vErrors = [err99];
         } else {
-          vErrors.push(err92);
+          vErrors.push(err99);
         }
         errors++;
       }
@@ -12645,10 +12834,10 @@ function validate34(
       }
     }
     if (data.phases !== undefined) {
-      let data42 = data.phases;
-      if (Array.isArray(data42)) {
-        if (data42.length < 1) {
-          const err93 = {
+      let data44 = data.phases;
+      if (Array.isArray(data44)) {
+        if (data44.length < 1) {
+          const err100 = {
             instancePath: instancePath + "/phases",
             schemaPath: "#/properties/phases/minItems",
             keyword: "minItems",
@@ -12656,21 +12845,21 @@ function validate34(
             message: "must NOT have fewer than 1 items",
             schema: 1,
             parentSchema: schema68.properties.phases,
-            data: data42,
+            data: data44,
           };
           if (vErrors === null) {
-            vErrors = [err93];
+            vErrors = [err100];
           } else {
-            vErrors.push(err93);
+            vErrors.push(err100);
           }
           errors++;
         }
-        const len7 = data42.length;
+        const len7 = data44.length;
         for (let i7 = 0; i7 < len7; i7++) {
-          let data43 = data42[i7];
-          if (data43 && typeof data43 == "object" && !Array.isArray(data43)) {
-            if (data43.name === undefined) {
-              const err94 = {
+          let data45 = data44[i7];
+          if (data45 && typeof data45 == "object" && !Array.isArray(data45)) {
+            if (data45.name === undefined) {
+              const err101 = {
                 instancePath: instancePath + "/phases/" + i7,
                 schemaPath: "#/properties/phases/items/required",
                 keyword: "required",
@@ -12678,17 +12867,17 @@ function validate34(
                 message: "must have required property '" + "name" + "'",
                 schema: schema68.properties.phases.items.required,
                 parentSchema: schema68.properties.phases.items,
-                data: data43,
+                data: data45,
               };
               if (vErrors === null) {
-                vErrors = [err94];
+                vErrors = [err101];
               } else {
-                vErrors.push(err94);
+                vErrors.push(err101);
               }
               errors++;
             }
-            if (data43.steps === undefined) {
-              const err95 = {
+            if (data45.steps === undefined) {
+              const err102 = {
                 instancePath: instancePath + "/phases/" + i7,
                 schemaPath: "#/properties/phases/items/required",
                 keyword: "required",
@@ -12696,163 +12885,163 @@ function validate34(
                 message: "must have required property '" + "steps" + "'",
                 schema: schema68.properties.phases.items.required,
                 parentSchema: schema68.properties.phases.items,
-                data: data43,
+                data: data45,
               };
               if (vErrors === null) {
-                vErrors = [err95];
+                vErrors = [err102];
               } else {
-                vErrors.push(err95);
+                vErrors.push(err102);
               }
               errors++;
             }
-            for (const key15 in data43) {
-              if (!(key15 === "name" || key15 === "targets" || key15 === "strategy" || key15 === "steps")) {
-                const err96 = {
+            for (const key16 in data45) {
+              if (!(key16 === "name" || key16 === "targets" || key16 === "strategy" || key16 === "steps")) {
+                const err103 = {
                   instancePath: instancePath + "/phases/" + i7,
                   schemaPath: "#/properties/phases/items/additionalProperties",
                   keyword: "additionalProperties",
-                  params: { additionalProperty: key15 },
+                  params: { additionalProperty: key16 },
                   message: "must NOT have additional properties",
                   schema: false,
                   parentSchema: schema68.properties.phases.items,
-                  data: data43,
+                  data: data45,
                 };
                 if (vErrors === null) {
-                  vErrors = [err96];
+                  vErrors = [err103];
                 } else {
-                  vErrors.push(err96);
+                  vErrors.push(err103);
                 }
                 errors++;
               }
             }
-            if (data43.name !== undefined) {
-              let data44 = data43.name;
-              if (typeof data44 === "string") {
-                if (func1(data44) > 100) {
-                  const err97 = {
+            if (data45.name !== undefined) {
+              let data46 = data45.name;
+              if (typeof data46 === "string") {
+                if (func1(data46) > 100) {
+                  const err104 = {
                     instancePath: instancePath + "/phases/" + i7 + "/name",
                     schemaPath: "#/$defs/stepId/maxLength",
                     keyword: "maxLength",
                     params: { limit: 100 },
                     message: "must NOT have more than 100 characters",
                     schema: 100,
-                    parentSchema: schema78,
-                    data: data44,
+                    parentSchema: schema79,
+                    data: data46,
                   };
                   if (vErrors === null) {
-                    vErrors = [err97];
+                    vErrors = [err104];
                   } else {
-                    vErrors.push(err97);
+                    vErrors.push(err104);
                   }
                   errors++;
                 }
-                if (!pattern23.test(data44)) {
-                  const err98 = {
+                if (!pattern23.test(data46)) {
+                  const err105 = {
                     instancePath: instancePath + "/phases/" + i7 + "/name",
                     schemaPath: "#/$defs/stepId/pattern",
                     keyword: "pattern",
                     params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
                     message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
                     schema: "^[a-z0-9][a-z0-9_-]*$",
-                    parentSchema: schema78,
-                    data: data44,
+                    parentSchema: schema79,
+                    data: data46,
                   };
                   if (vErrors === null) {
-                    vErrors = [err98];
+                    vErrors = [err105];
                   } else {
-                    vErrors.push(err98);
+                    vErrors.push(err105);
                   }
                   errors++;
                 }
               } else {
-                const err99 = {
+                const err106 = {
                   instancePath: instancePath + "/phases/" + i7 + "/name",
                   schemaPath: "#/$defs/stepId/type",
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema78.type,
-                  parentSchema: schema78,
-                  data: data44,
+                  schema: schema79.type,
+                  parentSchema: schema79,
+                  data: data46,
                 };
                 if (vErrors === null) {
-                  vErrors = [err99];
+                  vErrors = [err106];
                 } else {
-                  vErrors.push(err99);
+                  vErrors.push(err106);
                 }
                 errors++;
               }
             }
-            if (data43.targets !== undefined) {
-              let data45 = data43.targets;
-              if (data45 && typeof data45 == "object" && !Array.isArray(data45)) {
-                for (const key16 in data45) {
-                  if (!(key16 === "match" || key16 === "names" || key16 === "exclude")) {
-                    const err100 = {
+            if (data45.targets !== undefined) {
+              let data47 = data45.targets;
+              if (data47 && typeof data47 == "object" && !Array.isArray(data47)) {
+                for (const key17 in data47) {
+                  if (!(key17 === "match" || key17 === "names" || key17 === "exclude")) {
+                    const err107 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets",
                       schemaPath: "#/$defs/selector/additionalProperties",
                       keyword: "additionalProperties",
-                      params: { additionalProperty: key16 },
+                      params: { additionalProperty: key17 },
                       message: "must NOT have additional properties",
                       schema: false,
                       parentSchema: schema71,
-                      data: data45,
+                      data: data47,
                     };
                     if (vErrors === null) {
-                      vErrors = [err100];
+                      vErrors = [err107];
                     } else {
-                      vErrors.push(err100);
+                      vErrors.push(err107);
                     }
                     errors++;
                   }
                 }
-                if (data45.match !== undefined) {
-                  let data46 = data45.match;
-                  if (data46 && typeof data46 == "object" && !Array.isArray(data46)) {
-                    for (const key17 in data46) {
-                      let data47 = data46[key17];
-                      const _errs146 = errors;
-                      let valid50 = false;
-                      const _errs147 = errors;
+                if (data47.match !== undefined) {
+                  let data48 = data47.match;
+                  if (data48 && typeof data48 == "object" && !Array.isArray(data48)) {
+                    for (const key18 in data48) {
+                      let data49 = data48[key18];
+                      const _errs155 = errors;
+                      let valid53 = false;
+                      const _errs156 = errors;
                       if (
-                        typeof data47 !== "string" &&
-                        !(typeof data47 == "number") &&
-                        typeof data47 !== "boolean"
+                        typeof data49 !== "string" &&
+                        !(typeof data49 == "number") &&
+                        typeof data49 !== "boolean"
                       ) {
-                        const err101 = {
+                        const err108 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
                             i7 +
                             "/targets/match/" +
-                            key17.replace(/~/g, "~0").replace(/\//g, "~1"),
+                            key18.replace(/~/g, "~0").replace(/\//g, "~1"),
                           schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf/0/type",
                           keyword: "type",
                           params: { type: schema71.properties.match.additionalProperties.anyOf[0].type },
                           message: "must be string,number,boolean",
                           schema: schema71.properties.match.additionalProperties.anyOf[0].type,
                           parentSchema: schema71.properties.match.additionalProperties.anyOf[0],
-                          data: data47,
+                          data: data49,
                         };
                         if (vErrors === null) {
-                          vErrors = [err101];
+                          vErrors = [err108];
                         } else {
-                          vErrors.push(err101);
+                          vErrors.push(err108);
                         }
                         errors++;
                       }
-                      var _valid5 = _errs147 === errors;
-                      valid50 = valid50 || _valid5;
-                      const _errs149 = errors;
-                      if (Array.isArray(data47)) {
-                        if (data47.length < 1) {
-                          const err102 = {
+                      var _valid6 = _errs156 === errors;
+                      valid53 = valid53 || _valid6;
+                      const _errs158 = errors;
+                      if (Array.isArray(data49)) {
+                        if (data49.length < 1) {
+                          const err109 = {
                             instancePath:
                               instancePath +
                               "/phases/" +
                               i7 +
                               "/targets/match/" +
-                              key17.replace(/~/g, "~0").replace(/\//g, "~1"),
+                              key18.replace(/~/g, "~0").replace(/\//g, "~1"),
                             schemaPath:
                               "#/$defs/selector/properties/match/additionalProperties/anyOf/1/minItems",
                             keyword: "minItems",
@@ -12860,30 +13049,30 @@ function validate34(
                             message: "must NOT have fewer than 1 items",
                             schema: 1,
                             parentSchema: schema71.properties.match.additionalProperties.anyOf[1],
-                            data: data47,
+                            data: data49,
                           };
                           if (vErrors === null) {
-                            vErrors = [err102];
+                            vErrors = [err109];
                           } else {
-                            vErrors.push(err102);
+                            vErrors.push(err109);
                           }
                           errors++;
                         }
-                        const len8 = data47.length;
+                        const len8 = data49.length;
                         for (let i8 = 0; i8 < len8; i8++) {
-                          let data48 = data47[i8];
+                          let data50 = data49[i8];
                           if (
-                            typeof data48 !== "string" &&
-                            !(typeof data48 == "number") &&
-                            typeof data48 !== "boolean"
+                            typeof data50 !== "string" &&
+                            !(typeof data50 == "number") &&
+                            typeof data50 !== "boolean"
                           ) {
-                            const err103 = {
+                            const err110 = {
                               instancePath:
                                 instancePath +
                                 "/phases/" +
                                 i7 +
                                 "/targets/match/" +
-                                key17.replace(/~/g, "~0").replace(/\//g, "~1") +
+                                key18.replace(/~/g, "~0").replace(/\//g, "~1") +
                                 "/" +
                                 i8,
                               schemaPath:
@@ -12895,191 +13084,31 @@ function validate34(
                               message: "must be string,number,boolean",
                               schema: schema71.properties.match.additionalProperties.anyOf[1].items.type,
                               parentSchema: schema71.properties.match.additionalProperties.anyOf[1].items,
-                              data: data48,
+                              data: data50,
                             };
                             if (vErrors === null) {
-                              vErrors = [err103];
+                              vErrors = [err110];
                             } else {
-                              vErrors.push(err103);
+                              vErrors.push(err110);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err104 = {
+                        const err111 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
                             i7 +
                             "/targets/match/" +
-                            key17.replace(/~/g, "~0").replace(/\//g, "~1"),
+                            key18.replace(/~/g, "~0").replace(/\//g, "~1"),
                           schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf/1/type",
                           keyword: "type",
                           params: { type: "array" },
                           message: "must be array",
                           schema: schema71.properties.match.additionalProperties.anyOf[1].type,
                           parentSchema: schema71.properties.match.additionalProperties.anyOf[1],
-                          data: data47,
-                        };
-                        if (vErrors === null) {
-                          vErrors = [err104];
-                        } else {
-                          vErrors.push(err104);
-                        }
-                        errors++;
-                      }
-                      var _valid5 = _errs149 === errors;
-                      valid50 = valid50 || _valid5;
-                      if (!valid50) {
-                        const err105 = {
-                          instancePath:
-                            instancePath +
-                            "/phases/" +
-                            i7 +
-                            "/targets/match/" +
-                            key17.replace(/~/g, "~0").replace(/\//g, "~1"),
-                          schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf",
-                          keyword: "anyOf",
-                          params: {},
-                          message: "must match a schema in anyOf",
-                          schema: schema71.properties.match.additionalProperties.anyOf,
-                          parentSchema: schema71.properties.match.additionalProperties,
-                          data: data47,
-                        };
-                        if (vErrors === null) {
-                          vErrors = [err105];
-                        } else {
-                          vErrors.push(err105);
-                        }
-                        errors++;
-                      } else {
-                        errors = _errs146;
-                        if (vErrors !== null) {
-                          if (_errs146) {
-                            vErrors.length = _errs146;
-                          } else {
-                            vErrors = null;
-                          }
-                        }
-                      }
-                    }
-                  } else {
-                    const err106 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/targets/match",
-                      schemaPath: "#/$defs/selector/properties/match/type",
-                      keyword: "type",
-                      params: { type: "object" },
-                      message: "must be object",
-                      schema: schema71.properties.match.type,
-                      parentSchema: schema71.properties.match,
-                      data: data46,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err106];
-                    } else {
-                      vErrors.push(err106);
-                    }
-                    errors++;
-                  }
-                }
-                if (data45.names !== undefined) {
-                  let data49 = data45.names;
-                  if (Array.isArray(data49)) {
-                    const len9 = data49.length;
-                    for (let i9 = 0; i9 < len9; i9++) {
-                      let data50 = data49[i9];
-                      if (typeof data50 === "string") {
-                        if (func1(data50) < 1) {
-                          const err107 = {
-                            instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
-                            schemaPath: "#/$defs/selector/properties/names/items/minLength",
-                            keyword: "minLength",
-                            params: { limit: 1 },
-                            message: "must NOT have fewer than 1 characters",
-                            schema: 1,
-                            parentSchema: schema71.properties.names.items,
-                            data: data50,
-                          };
-                          if (vErrors === null) {
-                            vErrors = [err107];
-                          } else {
-                            vErrors.push(err107);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err108 = {
-                          instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
-                          schemaPath: "#/$defs/selector/properties/names/items/type",
-                          keyword: "type",
-                          params: { type: "string" },
-                          message: "must be string",
-                          schema: schema71.properties.names.items.type,
-                          parentSchema: schema71.properties.names.items,
-                          data: data50,
-                        };
-                        if (vErrors === null) {
-                          vErrors = [err108];
-                        } else {
-                          vErrors.push(err108);
-                        }
-                        errors++;
-                      }
-                    }
-                  } else {
-                    const err109 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/targets/names",
-                      schemaPath: "#/$defs/selector/properties/names/type",
-                      keyword: "type",
-                      params: { type: "array" },
-                      message: "must be array",
-                      schema: schema71.properties.names.type,
-                      parentSchema: schema71.properties.names,
-                      data: data49,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err109];
-                    } else {
-                      vErrors.push(err109);
-                    }
-                    errors++;
-                  }
-                }
-                if (data45.exclude !== undefined) {
-                  let data51 = data45.exclude;
-                  if (Array.isArray(data51)) {
-                    const len10 = data51.length;
-                    for (let i10 = 0; i10 < len10; i10++) {
-                      let data52 = data51[i10];
-                      if (typeof data52 === "string") {
-                        if (func1(data52) < 1) {
-                          const err110 = {
-                            instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
-                            schemaPath: "#/$defs/selector/properties/exclude/items/minLength",
-                            keyword: "minLength",
-                            params: { limit: 1 },
-                            message: "must NOT have fewer than 1 characters",
-                            schema: 1,
-                            parentSchema: schema71.properties.exclude.items,
-                            data: data52,
-                          };
-                          if (vErrors === null) {
-                            vErrors = [err110];
-                          } else {
-                            vErrors.push(err110);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err111 = {
-                          instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
-                          schemaPath: "#/$defs/selector/properties/exclude/items/type",
-                          keyword: "type",
-                          params: { type: "string" },
-                          message: "must be string",
-                          schema: schema71.properties.exclude.items.type,
-                          parentSchema: schema71.properties.exclude.items,
-                          data: data52,
+                          data: data49,
                         };
                         if (vErrors === null) {
                           vErrors = [err111];
@@ -13088,9 +13117,169 @@ function validate34(
                         }
                         errors++;
                       }
+                      var _valid6 = _errs158 === errors;
+                      valid53 = valid53 || _valid6;
+                      if (!valid53) {
+                        const err112 = {
+                          instancePath:
+                            instancePath +
+                            "/phases/" +
+                            i7 +
+                            "/targets/match/" +
+                            key18.replace(/~/g, "~0").replace(/\//g, "~1"),
+                          schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf",
+                          keyword: "anyOf",
+                          params: {},
+                          message: "must match a schema in anyOf",
+                          schema: schema71.properties.match.additionalProperties.anyOf,
+                          parentSchema: schema71.properties.match.additionalProperties,
+                          data: data49,
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err112];
+                        } else {
+                          vErrors.push(err112);
+                        }
+                        errors++;
+                      } else {
+                        errors = _errs155;
+                        if (vErrors !== null) {
+                          if (_errs155) {
+                            vErrors.length = _errs155;
+                          } else {
+                            vErrors = null;
+                          }
+                        }
+                      }
                     }
                   } else {
-                    const err112 = {
+                    const err113 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/targets/match",
+                      schemaPath: "#/$defs/selector/properties/match/type",
+                      keyword: "type",
+                      params: { type: "object" },
+                      message: "must be object",
+                      schema: schema71.properties.match.type,
+                      parentSchema: schema71.properties.match,
+                      data: data48,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err113];
+                    } else {
+                      vErrors.push(err113);
+                    }
+                    errors++;
+                  }
+                }
+                if (data47.names !== undefined) {
+                  let data51 = data47.names;
+                  if (Array.isArray(data51)) {
+                    const len9 = data51.length;
+                    for (let i9 = 0; i9 < len9; i9++) {
+                      let data52 = data51[i9];
+                      if (typeof data52 === "string") {
+                        if (func1(data52) < 1) {
+                          const err114 = {
+                            instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
+                            schemaPath: "#/$defs/selector/properties/names/items/minLength",
+                            keyword: "minLength",
+                            params: { limit: 1 },
+                            message: "must NOT have fewer than 1 characters",
+                            schema: 1,
+                            parentSchema: schema71.properties.names.items,
+                            data: data52,
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err114];
+                          } else {
+                            vErrors.push(err114);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err115 = {
+                          instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
+                          schemaPath: "#/$defs/selector/properties/names/items/type",
+                          keyword: "type",
+                          params: { type: "string" },
+                          message: "must be string",
+                          schema: schema71.properties.names.items.type,
+                          parentSchema: schema71.properties.names.items,
+                          data: data52,
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err115];
+                        } else {
+                          vErrors.push(err115);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err116 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/targets/names",
+                      schemaPath: "#/$defs/selector/properties/names/type",
+                      keyword: "type",
+                      params: { type: "array" },
+                      message: "must be array",
+                      schema: schema71.properties.names.type,
+                      parentSchema: schema71.properties.names,
+                      data: data51,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err116];
+                    } else {
+                      vErrors.push(err116);
+                    }
+                    errors++;
+                  }
+                }
+                if (data47.exclude !== undefined) {
+                  let data53 = data47.exclude;
+                  if (Array.isArray(data53)) {
+                    const len10 = data53.length;
+                    for (let i10 = 0; i10 < len10; i10++) {
+                      let data54 = data53[i10];
+                      if (typeof data54 === "string") {
+                        if (func1(data54) < 1) {
+                          const err117 = {
+                            instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
+                            schemaPath: "#/$defs/selector/properties/exclude/items/minLength",
+                            keyword: "minLength",
+                            params: { limit: 1 },
+                            message: "must NOT have fewer than 1 characters",
+                            schema: 1,
+                            parentSchema: schema71.properties.exclude.items,
+                            data: data54,
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err117];
+                          } else {
+                            vErrors.push(err117);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err118 = {
+                          instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
+                          schemaPath: "#/$defs/selector/properties/exclude/items/type",
+                          keyword: "type",
+                          params: { type: "string" },
+                          message: "must be string",
+                          schema: schema71.properties.exclude.items.type,
+                          parentSchema: schema71.properties.exclude.items,
+                          data: data54,
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err118];
+                        } else {
+                          vErrors.push(err118);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err119 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets/exclude",
                       schemaPath: "#/$defs/selector/properties/exclude/type",
                       keyword: "type",
@@ -13098,18 +13287,18 @@ function validate34(
                       message: "must be array",
                       schema: schema71.properties.exclude.type,
                       parentSchema: schema71.properties.exclude,
-                      data: data51,
+                      data: data53,
                     };
                     if (vErrors === null) {
-                      vErrors = [err112];
+                      vErrors = [err119];
                     } else {
-                      vErrors.push(err112);
+                      vErrors.push(err119);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err113 = {
+                const err120 = {
                   instancePath: instancePath + "/phases/" + i7 + "/targets",
                   schemaPath: "#/$defs/selector/type",
                   keyword: "type",
@@ -13117,172 +13306,29 @@ function validate34(
                   message: "must be object",
                   schema: schema71.type,
                   parentSchema: schema71,
-                  data: data45,
+                  data: data47,
                 };
                 if (vErrors === null) {
-                  vErrors = [err113];
+                  vErrors = [err120];
                 } else {
-                  vErrors.push(err113);
+                  vErrors.push(err120);
                 }
                 errors++;
               }
             }
-            if (data43.strategy !== undefined) {
-              let data53 = data43.strategy;
-              if (data53 && typeof data53 == "object" && !Array.isArray(data53)) {
-                for (const key18 in data53) {
-                  if (!(key18 === "parallel" || key18 === "batch" || key18 === "max_failures")) {
-                    const err114 = {
+            if (data45.strategy !== undefined) {
+              let data55 = data45.strategy;
+              if (data55 && typeof data55 == "object" && !Array.isArray(data55)) {
+                for (const key19 in data55) {
+                  if (!(key19 === "parallel" || key19 === "batch" || key19 === "max_failures")) {
+                    const err121 = {
                       instancePath: instancePath + "/phases/" + i7 + "/strategy",
                       schemaPath: "#/$defs/strategy/additionalProperties",
                       keyword: "additionalProperties",
-                      params: { additionalProperty: key18 },
+                      params: { additionalProperty: key19 },
                       message: "must NOT have additional properties",
                       schema: false,
                       parentSchema: schema72,
-                      data: data53,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err114];
-                    } else {
-                      vErrors.push(err114);
-                    }
-                    errors++;
-                  }
-                }
-                if (data53.parallel !== undefined) {
-                  let data54 = data53.parallel;
-                  if (!(typeof data54 == "number" && !(data54 % 1) && !isNaN(data54))) {
-                    const err115 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
-                      schemaPath: "#/$defs/strategy/properties/parallel/type",
-                      keyword: "type",
-                      params: { type: "integer" },
-                      message: "must be integer",
-                      schema: schema72.properties.parallel.type,
-                      parentSchema: schema72.properties.parallel,
-                      data: data54,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err115];
-                    } else {
-                      vErrors.push(err115);
-                    }
-                    errors++;
-                  }
-                  if (typeof data54 == "number") {
-                    if (data54 > 10000 || isNaN(data54)) {
-                      const err116 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
-                        schemaPath: "#/$defs/strategy/properties/parallel/maximum",
-                        keyword: "maximum",
-                        params: { comparison: "<=", limit: 10000 },
-                        message: "must be <= 10000",
-                        schema: 10000,
-                        parentSchema: schema72.properties.parallel,
-                        data: data54,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err116];
-                      } else {
-                        vErrors.push(err116);
-                      }
-                      errors++;
-                    }
-                    if (data54 < 1 || isNaN(data54)) {
-                      const err117 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
-                        schemaPath: "#/$defs/strategy/properties/parallel/minimum",
-                        keyword: "minimum",
-                        params: { comparison: ">=", limit: 1 },
-                        message: "must be >= 1",
-                        schema: 1,
-                        parentSchema: schema72.properties.parallel,
-                        data: data54,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err117];
-                      } else {
-                        vErrors.push(err117);
-                      }
-                      errors++;
-                    }
-                  }
-                }
-                if (data53.batch !== undefined) {
-                  let data55 = data53.batch;
-                  const _errs168 = errors;
-                  let valid59 = false;
-                  const _errs169 = errors;
-                  if (!(typeof data55 == "number" && !(data55 % 1) && !isNaN(data55))) {
-                    const err118 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/type",
-                      keyword: "type",
-                      params: { type: "integer" },
-                      message: "must be integer",
-                      schema: schema72.properties.batch.anyOf[0].type,
-                      parentSchema: schema72.properties.batch.anyOf[0],
-                      data: data55,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err118];
-                    } else {
-                      vErrors.push(err118);
-                    }
-                    errors++;
-                  }
-                  if (typeof data55 == "number") {
-                    if (data55 < 1 || isNaN(data55)) {
-                      const err119 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/minimum",
-                        keyword: "minimum",
-                        params: { comparison: ">=", limit: 1 },
-                        message: "must be >= 1",
-                        schema: 1,
-                        parentSchema: schema72.properties.batch.anyOf[0],
-                        data: data55,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err119];
-                      } else {
-                        vErrors.push(err119);
-                      }
-                      errors++;
-                    }
-                  }
-                  var _valid6 = _errs169 === errors;
-                  valid59 = valid59 || _valid6;
-                  const _errs171 = errors;
-                  if (typeof data55 === "string") {
-                    if (!pattern53.test(data55)) {
-                      const err120 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/pattern",
-                        keyword: "pattern",
-                        params: { pattern: "^([1-9][0-9]?|100)%$" },
-                        message: 'must match pattern "' + "^([1-9][0-9]?|100)%$" + '"',
-                        schema: "^([1-9][0-9]?|100)%$",
-                        parentSchema: schema72.properties.batch.anyOf[1],
-                        data: data55,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err120];
-                      } else {
-                        vErrors.push(err120);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err121 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/type",
-                      keyword: "type",
-                      params: { type: "string" },
-                      message: "must be string",
-                      schema: schema72.properties.batch.anyOf[1].type,
-                      parentSchema: schema72.properties.batch.anyOf[1],
                       data: data55,
                     };
                     if (vErrors === null) {
@@ -13292,18 +13338,19 @@ function validate34(
                     }
                     errors++;
                   }
-                  var _valid6 = _errs171 === errors;
-                  valid59 = valid59 || _valid6;
-                  if (!valid59) {
+                }
+                if (data55.parallel !== undefined) {
+                  let data56 = data55.parallel;
+                  if (!(typeof data56 == "number" && !(data56 % 1) && !isNaN(data56))) {
                     const err122 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                      schemaPath: "#/$defs/strategy/properties/batch/anyOf",
-                      keyword: "anyOf",
-                      params: {},
-                      message: "must match a schema in anyOf",
-                      schema: schema72.properties.batch.anyOf,
-                      parentSchema: schema72.properties.batch,
-                      data: data55,
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
+                      schemaPath: "#/$defs/strategy/properties/parallel/type",
+                      keyword: "type",
+                      params: { type: "integer" },
+                      message: "must be integer",
+                      schema: schema72.properties.parallel.type,
+                      parentSchema: schema72.properties.parallel,
+                      data: data56,
                     };
                     if (vErrors === null) {
                       vErrors = [err122];
@@ -13311,47 +13358,35 @@ function validate34(
                       vErrors.push(err122);
                     }
                     errors++;
-                  } else {
-                    errors = _errs168;
-                    if (vErrors !== null) {
-                      if (_errs168) {
-                        vErrors.length = _errs168;
-                      } else {
-                        vErrors = null;
-                      }
-                    }
-                  }
-                }
-                if (data53.max_failures !== undefined) {
-                  let data56 = data53.max_failures;
-                  if (!(typeof data56 == "number" && !(data56 % 1) && !isNaN(data56))) {
-                    const err123 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
-                      schemaPath: "#/$defs/strategy/properties/max_failures/type",
-                      keyword: "type",
-                      params: { type: "integer" },
-                      message: "must be integer",
-                      schema: schema72.properties.max_failures.type,
-                      parentSchema: schema72.properties.max_failures,
-                      data: data56,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err123];
-                    } else {
-                      vErrors.push(err123);
-                    }
-                    errors++;
                   }
                   if (typeof data56 == "number") {
-                    if (data56 < 0 || isNaN(data56)) {
+                    if (data56 > 10000 || isNaN(data56)) {
+                      const err123 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
+                        schemaPath: "#/$defs/strategy/properties/parallel/maximum",
+                        keyword: "maximum",
+                        params: { comparison: "<=", limit: 10000 },
+                        message: "must be <= 10000",
+                        schema: 10000,
+                        parentSchema: schema72.properties.parallel,
+                        data: data56,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err123];
+                      } else {
+                        vErrors.push(err123);
+                      }
+                      errors++;
+                    }
+                    if (data56 < 1 || isNaN(data56)) {
                       const err124 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
-                        schemaPath: "#/$defs/strategy/properties/max_failures/minimum",
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
+                        schemaPath: "#/$defs/strategy/properties/parallel/minimum",
                         keyword: "minimum",
-                        params: { comparison: ">=", limit: 0 },
-                        message: "must be >= 0",
-                        schema: 0,
-                        parentSchema: schema72.properties.max_failures,
+                        params: { comparison: ">=", limit: 1 },
+                        message: "must be >= 1",
+                        schema: 1,
+                        parentSchema: schema72.properties.parallel,
                         data: data56,
                       };
                       if (vErrors === null) {
@@ -13363,8 +13398,162 @@ function validate34(
                     }
                   }
                 }
+                if (data55.batch !== undefined) {
+                  let data57 = data55.batch;
+                  const _errs177 = errors;
+                  let valid62 = false;
+                  const _errs178 = errors;
+                  if (!(typeof data57 == "number" && !(data57 % 1) && !isNaN(data57))) {
+                    const err125 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/type",
+                      keyword: "type",
+                      params: { type: "integer" },
+                      message: "must be integer",
+                      schema: schema72.properties.batch.anyOf[0].type,
+                      parentSchema: schema72.properties.batch.anyOf[0],
+                      data: data57,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err125];
+                    } else {
+                      vErrors.push(err125);
+                    }
+                    errors++;
+                  }
+                  if (typeof data57 == "number") {
+                    if (data57 < 1 || isNaN(data57)) {
+                      const err126 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/minimum",
+                        keyword: "minimum",
+                        params: { comparison: ">=", limit: 1 },
+                        message: "must be >= 1",
+                        schema: 1,
+                        parentSchema: schema72.properties.batch.anyOf[0],
+                        data: data57,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err126];
+                      } else {
+                        vErrors.push(err126);
+                      }
+                      errors++;
+                    }
+                  }
+                  var _valid7 = _errs178 === errors;
+                  valid62 = valid62 || _valid7;
+                  const _errs180 = errors;
+                  if (typeof data57 === "string") {
+                    if (!pattern53.test(data57)) {
+                      const err127 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/pattern",
+                        keyword: "pattern",
+                        params: { pattern: "^([1-9][0-9]?|100)%$" },
+                        message: 'must match pattern "' + "^([1-9][0-9]?|100)%$" + '"',
+                        schema: "^([1-9][0-9]?|100)%$",
+                        parentSchema: schema72.properties.batch.anyOf[1],
+                        data: data57,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err127];
+                      } else {
+                        vErrors.push(err127);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err128 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/type",
+                      keyword: "type",
+                      params: { type: "string" },
+                      message: "must be string",
+                      schema: schema72.properties.batch.anyOf[1].type,
+                      parentSchema: schema72.properties.batch.anyOf[1],
+                      data: data57,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err128];
+                    } else {
+                      vErrors.push(err128);
+                    }
+                    errors++;
+                  }
+                  var _valid7 = _errs180 === errors;
+                  valid62 = valid62 || _valid7;
+                  if (!valid62) {
+                    const err129 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                      schemaPath: "#/$defs/strategy/properties/batch/anyOf",
+                      keyword: "anyOf",
+                      params: {},
+                      message: "must match a schema in anyOf",
+                      schema: schema72.properties.batch.anyOf,
+                      parentSchema: schema72.properties.batch,
+                      data: data57,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err129];
+                    } else {
+                      vErrors.push(err129);
+                    }
+                    errors++;
+                  } else {
+                    errors = _errs177;
+                    if (vErrors !== null) {
+                      if (_errs177) {
+                        vErrors.length = _errs177;
+                      } else {
+                        vErrors = null;
+                      }
+                    }
+                  }
+                }
+                if (data55.max_failures !== undefined) {
+                  let data58 = data55.max_failures;
+                  if (!(typeof data58 == "number" && !(data58 % 1) && !isNaN(data58))) {
+                    const err130 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
+                      schemaPath: "#/$defs/strategy/properties/max_failures/type",
+                      keyword: "type",
+                      params: { type: "integer" },
+                      message: "must be integer",
+                      schema: schema72.properties.max_failures.type,
+                      parentSchema: schema72.properties.max_failures,
+                      data: data58,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err130];
+                    } else {
+                      vErrors.push(err130);
+                    }
+                    errors++;
+                  }
+                  if (typeof data58 == "number") {
+                    if (data58 < 0 || isNaN(data58)) {
+                      const err131 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
+                        schemaPath: "#/$defs/strategy/properties/max_failures/minimum",
+                        keyword: "minimum",
+                        params: { comparison: ">=", limit: 0 },
+                        message: "must be >= 0",
+                        schema: 0,
+                        parentSchema: schema72.properties.max_failures,
+                        data: data58,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err131];
+                      } else {
+                        vErrors.push(err131);
+                      }
+                      errors++;
+                    }
+                  }
+                }
               } else {
-                const err125 = {
+                const err132 = {
                   instancePath: instancePath + "/phases/" + i7 + "/strategy",
                   schemaPath: "#/$defs/strategy/type",
                   keyword: "type",
@@ -13372,21 +13561,21 @@ function validate34(
                   message: "must be object",
                   schema: schema72.type,
                   parentSchema: schema72,
-                  data: data53,
+                  data: data55,
                 };
                 if (vErrors === null) {
-                  vErrors = [err125];
+                  vErrors = [err132];
                 } else {
-                  vErrors.push(err125);
+                  vErrors.push(err132);
                 }
                 errors++;
               }
             }
-            if (data43.steps !== undefined) {
+            if (data45.steps !== undefined) {
               if (
-                !validate35(data43.steps, {
+                !validate35(data45.steps, {
                   instancePath: instancePath + "/phases/" + i7 + "/steps",
-                  parentData: data43,
+                  parentData: data45,
                   parentDataProperty: "steps",
                   rootData,
                   dynamicAnchors,
@@ -13397,7 +13586,7 @@ function validate34(
               }
             }
           } else {
-            const err126 = {
+            const err133 = {
               instancePath: instancePath + "/phases/" + i7,
               schemaPath: "#/properties/phases/items/type",
               keyword: "type",
@@ -13405,18 +13594,18 @@ function validate34(
               message: "must be object",
               schema: schema68.properties.phases.items.type,
               parentSchema: schema68.properties.phases.items,
-              data: data43,
+              data: data45,
             };
             if (vErrors === null) {
-              vErrors = [err126];
+              vErrors = [err133];
             } else {
-              vErrors.push(err126);
+              vErrors.push(err133);
             }
             errors++;
           }
         }
       } else {
-        const err127 = {
+        const err134 = {
           instancePath: instancePath + "/phases",
           schemaPath: "#/properties/phases/type",
           keyword: "type",
@@ -13424,12 +13613,12 @@ function validate34(
           message: "must be array",
           schema: schema68.properties.phases.type,
           parentSchema: schema68.properties.phases,
-          data: data42,
+          data: data44,
         };
         if (vErrors === null) {
-          vErrors = [err127];
+          vErrors = [err134];
         } else {
-          vErrors.push(err127);
+          vErrors.push(err134);
         }
         errors++;
       }
@@ -13449,17 +13638,17 @@ function validate34(
       }
     }
     if (data.notify !== undefined) {
-      let data59 = data.notify;
-      if (Array.isArray(data59)) {
-        const len11 = data59.length;
+      let data61 = data.notify;
+      if (Array.isArray(data61)) {
+        const len11 = data61.length;
         for (let i11 = 0; i11 < len11; i11++) {
-          let data60 = data59[i11];
-          const _errs181 = errors;
-          let valid62 = false;
-          const _errs182 = errors;
-          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
-            if (data60.webhook === undefined) {
-              const err128 = {
+          let data62 = data61[i11];
+          const _errs190 = errors;
+          let valid65 = false;
+          const _errs191 = errors;
+          if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
+            if (data62.webhook === undefined) {
+              const err135 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/0/required",
                 keyword: "required",
@@ -13467,22 +13656,22 @@ function validate34(
                 message: "must have required property '" + "webhook" + "'",
                 schema: schema68.properties.notify.items.anyOf[0].required,
                 parentSchema: schema68.properties.notify.items.anyOf[0],
-                data: data60,
+                data: data62,
               };
               if (vErrors === null) {
-                vErrors = [err128];
+                vErrors = [err135];
               } else {
-                vErrors.push(err128);
+                vErrors.push(err135);
               }
               errors++;
             }
           }
-          var _valid7 = _errs182 === errors;
-          valid62 = valid62 || _valid7;
-          const _errs183 = errors;
-          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
-            if (data60.email === undefined) {
-              const err129 = {
+          var _valid8 = _errs191 === errors;
+          valid65 = valid65 || _valid8;
+          const _errs192 = errors;
+          if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
+            if (data62.email === undefined) {
+              const err136 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/1/required",
                 keyword: "required",
@@ -13490,22 +13679,22 @@ function validate34(
                 message: "must have required property '" + "email" + "'",
                 schema: schema68.properties.notify.items.anyOf[1].required,
                 parentSchema: schema68.properties.notify.items.anyOf[1],
-                data: data60,
+                data: data62,
               };
               if (vErrors === null) {
-                vErrors = [err129];
+                vErrors = [err136];
               } else {
-                vErrors.push(err129);
+                vErrors.push(err136);
               }
               errors++;
             }
           }
-          var _valid7 = _errs183 === errors;
-          valid62 = valid62 || _valid7;
-          const _errs184 = errors;
-          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
-            if (data60.github_status === undefined) {
-              const err130 = {
+          var _valid8 = _errs192 === errors;
+          valid65 = valid65 || _valid8;
+          const _errs193 = errors;
+          if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
+            if (data62.github_status === undefined) {
+              const err137 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/2/required",
                 keyword: "required",
@@ -13513,20 +13702,20 @@ function validate34(
                 message: "must have required property '" + "github_status" + "'",
                 schema: schema68.properties.notify.items.anyOf[2].required,
                 parentSchema: schema68.properties.notify.items.anyOf[2],
-                data: data60,
+                data: data62,
               };
               if (vErrors === null) {
-                vErrors = [err130];
+                vErrors = [err137];
               } else {
-                vErrors.push(err130);
+                vErrors.push(err137);
               }
               errors++;
             }
           }
-          var _valid7 = _errs184 === errors;
-          valid62 = valid62 || _valid7;
-          if (!valid62) {
-            const err131 = {
+          var _valid8 = _errs193 === errors;
+          valid65 = valid65 || _valid8;
+          if (!valid65) {
+            const err138 = {
               instancePath: instancePath + "/notify/" + i11,
               schemaPath: "#/properties/notify/items/anyOf",
               keyword: "anyOf",
@@ -13534,27 +13723,27 @@ function validate34(
               message: "must match a schema in anyOf",
               schema: schema68.properties.notify.items.anyOf,
               parentSchema: schema68.properties.notify.items,
-              data: data60,
+              data: data62,
             };
             if (vErrors === null) {
-              vErrors = [err131];
+              vErrors = [err138];
             } else {
-              vErrors.push(err131);
+              vErrors.push(err138);
             }
             errors++;
           } else {
-            errors = _errs181;
+            errors = _errs190;
             if (vErrors !== null) {
-              if (_errs181) {
-                vErrors.length = _errs181;
+              if (_errs190) {
+                vErrors.length = _errs190;
               } else {
                 vErrors = null;
               }
             }
           }
-          if (data60 && typeof data60 == "object" && !Array.isArray(data60)) {
-            if (data60.on === undefined) {
-              const err132 = {
+          if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
+            if (data62.on === undefined) {
+              const err139 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/required",
                 keyword: "required",
@@ -13562,45 +13751,45 @@ function validate34(
                 message: "must have required property '" + "on" + "'",
                 schema: schema68.properties.notify.items.required,
                 parentSchema: schema68.properties.notify.items,
-                data: data60,
+                data: data62,
               };
               if (vErrors === null) {
-                vErrors = [err132];
+                vErrors = [err139];
               } else {
-                vErrors.push(err132);
+                vErrors.push(err139);
               }
               errors++;
             }
-            for (const key19 in data60) {
+            for (const key20 in data62) {
               if (!(
-                key19 === "on" ||
-                key19 === "webhook" ||
-                key19 === "email" ||
-                key19 === "github_status"
+                key20 === "on" ||
+                key20 === "webhook" ||
+                key20 === "email" ||
+                key20 === "github_status"
               )) {
-                const err133 = {
+                const err140 = {
                   instancePath: instancePath + "/notify/" + i11,
                   schemaPath: "#/properties/notify/items/additionalProperties",
                   keyword: "additionalProperties",
-                  params: { additionalProperty: key19 },
+                  params: { additionalProperty: key20 },
                   message: "must NOT have additional properties",
                   schema: false,
                   parentSchema: schema68.properties.notify.items,
-                  data: data60,
+                  data: data62,
                 };
                 if (vErrors === null) {
-                  vErrors = [err133];
+                  vErrors = [err140];
                 } else {
-                  vErrors.push(err133);
+                  vErrors.push(err140);
                 }
                 errors++;
               }
             }
-            if (data60.on !== undefined) {
-              let data61 = data60.on;
-              if (Array.isArray(data61)) {
-                if (data61.length < 1) {
-                  const err134 = {
+            if (data62.on !== undefined) {
+              let data63 = data62.on;
+              if (Array.isArray(data63)) {
+                if (data63.length < 1) {
+                  const err141 = {
                     instancePath: instancePath + "/notify/" + i11 + "/on",
                     schemaPath: "#/properties/notify/items/properties/on/minItems",
                     keyword: "minItems",
@@ -13608,26 +13797,26 @@ function validate34(
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
                     parentSchema: schema68.properties.notify.items.properties.on,
-                    data: data61,
+                    data: data63,
                   };
                   if (vErrors === null) {
-                    vErrors = [err134];
+                    vErrors = [err141];
                   } else {
-                    vErrors.push(err134);
+                    vErrors.push(err141);
                   }
                   errors++;
                 }
-                const len12 = data61.length;
+                const len12 = data63.length;
                 for (let i12 = 0; i12 < len12; i12++) {
-                  let data62 = data61[i12];
+                  let data64 = data63[i12];
                   if (!(
-                    data62 === "started" ||
-                    data62 === "success" ||
-                    data62 === "failure" ||
-                    data62 === "recovered" ||
-                    data62 === "missed"
+                    data64 === "started" ||
+                    data64 === "success" ||
+                    data64 === "failure" ||
+                    data64 === "recovered" ||
+                    data64 === "missed"
                   )) {
-                    const err135 = {
+                    const err142 = {
                       instancePath: instancePath + "/notify/" + i11 + "/on/" + i12,
                       schemaPath: "#/properties/notify/items/properties/on/items/enum",
                       keyword: "enum",
@@ -13635,23 +13824,23 @@ function validate34(
                       message: "must be equal to one of the allowed values",
                       schema: schema68.properties.notify.items.properties.on.items.enum,
                       parentSchema: schema68.properties.notify.items.properties.on.items,
-                      data: data62,
+                      data: data64,
                     };
                     if (vErrors === null) {
-                      vErrors = [err135];
+                      vErrors = [err142];
                     } else {
-                      vErrors.push(err135);
+                      vErrors.push(err142);
                     }
                     errors++;
                   }
                 }
-                let i13 = data61.length;
+                let i13 = data63.length;
                 let j0;
                 if (i13 > 1) {
                   outer0: for (; i13--;) {
                     for (j0 = i13; j0--;) {
-                      if (func0(data61[i13], data61[j0])) {
-                        const err136 = {
+                      if (func0(data63[i13], data63[j0])) {
+                        const err143 = {
                           instancePath: instancePath + "/notify/" + i11 + "/on",
                           schemaPath: "#/properties/notify/items/properties/on/uniqueItems",
                           keyword: "uniqueItems",
@@ -13664,12 +13853,12 @@ function validate34(
                             " are identical)",
                           schema: true,
                           parentSchema: schema68.properties.notify.items.properties.on,
-                          data: data61,
+                          data: data63,
                         };
                         if (vErrors === null) {
-                          vErrors = [err136];
+                          vErrors = [err143];
                         } else {
-                          vErrors.push(err136);
+                          vErrors.push(err143);
                         }
                         errors++;
                         break outer0;
@@ -13678,7 +13867,7 @@ function validate34(
                   }
                 }
               } else {
-                const err137 = {
+                const err144 = {
                   instancePath: instancePath + "/notify/" + i11 + "/on",
                   schemaPath: "#/properties/notify/items/properties/on/type",
                   keyword: "type",
@@ -13686,21 +13875,21 @@ function validate34(
                   message: "must be array",
                   schema: schema68.properties.notify.items.properties.on.type,
                   parentSchema: schema68.properties.notify.items.properties.on,
-                  data: data61,
+                  data: data63,
                 };
                 if (vErrors === null) {
-                  vErrors = [err137];
+                  vErrors = [err144];
                 } else {
-                  vErrors.push(err137);
+                  vErrors.push(err144);
                 }
                 errors++;
               }
             }
-            if (data60.webhook !== undefined) {
-              let data63 = data60.webhook;
-              if (data63 && typeof data63 == "object" && !Array.isArray(data63)) {
-                if (data63.url === undefined) {
-                  const err138 = {
+            if (data62.webhook !== undefined) {
+              let data65 = data62.webhook;
+              if (data65 && typeof data65 == "object" && !Array.isArray(data65)) {
+                if (data65.url === undefined) {
+                  const err145 = {
                     instancePath: instancePath + "/notify/" + i11 + "/webhook",
                     schemaPath: "#/properties/notify/items/properties/webhook/required",
                     keyword: "required",
@@ -13708,40 +13897,40 @@ function validate34(
                     message: "must have required property '" + "url" + "'",
                     schema: schema68.properties.notify.items.properties.webhook.required,
                     parentSchema: schema68.properties.notify.items.properties.webhook,
-                    data: data63,
+                    data: data65,
                   };
                   if (vErrors === null) {
-                    vErrors = [err138];
+                    vErrors = [err145];
                   } else {
-                    vErrors.push(err138);
+                    vErrors.push(err145);
                   }
                   errors++;
                 }
-                for (const key20 in data63) {
-                  if (!(key20 === "url" || key20 === "secret")) {
-                    const err139 = {
+                for (const key21 in data65) {
+                  if (!(key21 === "url" || key21 === "secret")) {
+                    const err146 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook",
                       schemaPath: "#/properties/notify/items/properties/webhook/additionalProperties",
                       keyword: "additionalProperties",
-                      params: { additionalProperty: key20 },
+                      params: { additionalProperty: key21 },
                       message: "must NOT have additional properties",
                       schema: false,
                       parentSchema: schema68.properties.notify.items.properties.webhook,
-                      data: data63,
+                      data: data65,
                     };
                     if (vErrors === null) {
-                      vErrors = [err139];
+                      vErrors = [err146];
                     } else {
-                      vErrors.push(err139);
+                      vErrors.push(err146);
                     }
                     errors++;
                   }
                 }
-                if (data63.url !== undefined) {
-                  let data64 = data63.url;
-                  if (typeof data64 === "string") {
-                    if (!pattern72.test(data64)) {
-                      const err140 = {
+                if (data65.url !== undefined) {
+                  let data66 = data65.url;
+                  if (typeof data66 === "string") {
+                    if (!pattern73.test(data66)) {
+                      const err147 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/pattern",
                         keyword: "pattern",
@@ -13749,17 +13938,17 @@ function validate34(
                         message: 'must match pattern "' + "^https?://" + '"',
                         schema: "^https?://",
                         parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                        data: data64,
+                        data: data66,
                       };
                       if (vErrors === null) {
-                        vErrors = [err140];
+                        vErrors = [err147];
                       } else {
-                        vErrors.push(err140);
+                        vErrors.push(err147);
                       }
                       errors++;
                     }
-                    if (!formats0(data64)) {
-                      const err141 = {
+                    if (!formats0(data66)) {
+                      const err148 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/format",
                         keyword: "format",
@@ -13767,17 +13956,17 @@ function validate34(
                         message: 'must match format "' + "uri" + '"',
                         schema: "uri",
                         parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                        data: data64,
+                        data: data66,
                       };
                       if (vErrors === null) {
-                        vErrors = [err141];
+                        vErrors = [err148];
                       } else {
-                        vErrors.push(err141);
+                        vErrors.push(err148);
                       }
                       errors++;
                     }
                   } else {
-                    const err142 = {
+                    const err149 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                       schemaPath: "#/properties/notify/items/properties/webhook/properties/url/type",
                       keyword: "type",
@@ -13785,21 +13974,21 @@ function validate34(
                       message: "must be string",
                       schema: schema68.properties.notify.items.properties.webhook.properties.url.type,
                       parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                      data: data64,
+                      data: data66,
                     };
                     if (vErrors === null) {
-                      vErrors = [err142];
+                      vErrors = [err149];
                     } else {
-                      vErrors.push(err142);
+                      vErrors.push(err149);
                     }
                     errors++;
                   }
                 }
-                if (data63.secret !== undefined) {
-                  let data65 = data63.secret;
-                  if (typeof data65 === "string") {
-                    if (!pattern7.test(data65)) {
-                      const err143 = {
+                if (data65.secret !== undefined) {
+                  let data67 = data65.secret;
+                  if (typeof data67 === "string") {
+                    if (!pattern7.test(data67)) {
+                      const err150 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                         schemaPath: "#/$defs/credentialRef/pattern",
                         keyword: "pattern",
@@ -13814,17 +14003,17 @@ function validate34(
                         schema:
                           "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
                         parentSchema: schema69,
-                        data: data65,
+                        data: data67,
                       };
                       if (vErrors === null) {
-                        vErrors = [err143];
+                        vErrors = [err150];
                       } else {
-                        vErrors.push(err143);
+                        vErrors.push(err150);
                       }
                       errors++;
                     }
                   } else {
-                    const err144 = {
+                    const err151 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                       schemaPath: "#/$defs/credentialRef/type",
                       keyword: "type",
@@ -13832,149 +14021,6 @@ function validate34(
                       message: "must be string",
                       schema: schema69.type,
                       parentSchema: schema69,
-                      data: data65,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err144];
-                    } else {
-                      vErrors.push(err144);
-                    }
-                    errors++;
-                  }
-                }
-              } else {
-                const err145 = {
-                  instancePath: instancePath + "/notify/" + i11 + "/webhook",
-                  schemaPath: "#/properties/notify/items/properties/webhook/type",
-                  keyword: "type",
-                  params: { type: "object" },
-                  message: "must be object",
-                  schema: schema68.properties.notify.items.properties.webhook.type,
-                  parentSchema: schema68.properties.notify.items.properties.webhook,
-                  data: data63,
-                };
-                if (vErrors === null) {
-                  vErrors = [err145];
-                } else {
-                  vErrors.push(err145);
-                }
-                errors++;
-              }
-            }
-            if (data60.email !== undefined) {
-              let data66 = data60.email;
-              if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
-                if (data66.to === undefined) {
-                  const err146 = {
-                    instancePath: instancePath + "/notify/" + i11 + "/email",
-                    schemaPath: "#/properties/notify/items/properties/email/required",
-                    keyword: "required",
-                    params: { missingProperty: "to" },
-                    message: "must have required property '" + "to" + "'",
-                    schema: schema68.properties.notify.items.properties.email.required,
-                    parentSchema: schema68.properties.notify.items.properties.email,
-                    data: data66,
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err146];
-                  } else {
-                    vErrors.push(err146);
-                  }
-                  errors++;
-                }
-                for (const key21 in data66) {
-                  if (!(key21 === "to")) {
-                    const err147 = {
-                      instancePath: instancePath + "/notify/" + i11 + "/email",
-                      schemaPath: "#/properties/notify/items/properties/email/additionalProperties",
-                      keyword: "additionalProperties",
-                      params: { additionalProperty: key21 },
-                      message: "must NOT have additional properties",
-                      schema: false,
-                      parentSchema: schema68.properties.notify.items.properties.email,
-                      data: data66,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err147];
-                    } else {
-                      vErrors.push(err147);
-                    }
-                    errors++;
-                  }
-                }
-                if (data66.to !== undefined) {
-                  let data67 = data66.to;
-                  if (Array.isArray(data67)) {
-                    if (data67.length < 1) {
-                      const err148 = {
-                        instancePath: instancePath + "/notify/" + i11 + "/email/to",
-                        schemaPath: "#/properties/notify/items/properties/email/properties/to/minItems",
-                        keyword: "minItems",
-                        params: { limit: 1 },
-                        message: "must NOT have fewer than 1 items",
-                        schema: 1,
-                        parentSchema: schema68.properties.notify.items.properties.email.properties.to,
-                        data: data67,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err148];
-                      } else {
-                        vErrors.push(err148);
-                      }
-                      errors++;
-                    }
-                    const len13 = data67.length;
-                    for (let i14 = 0; i14 < len13; i14++) {
-                      let data68 = data67[i14];
-                      if (typeof data68 === "string") {
-                        if (!formats2.test(data68)) {
-                          const err149 = {
-                            instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
-                            schemaPath:
-                              "#/properties/notify/items/properties/email/properties/to/items/format",
-                            keyword: "format",
-                            params: { format: "email" },
-                            message: 'must match format "' + "email" + '"',
-                            schema: "email",
-                            parentSchema:
-                              schema68.properties.notify.items.properties.email.properties.to.items,
-                            data: data68,
-                          };
-                          if (vErrors === null) {
-                            vErrors = [err149];
-                          } else {
-                            vErrors.push(err149);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err150 = {
-                          instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
-                          schemaPath: "#/properties/notify/items/properties/email/properties/to/items/type",
-                          keyword: "type",
-                          params: { type: "string" },
-                          message: "must be string",
-                          schema: schema68.properties.notify.items.properties.email.properties.to.items.type,
-                          parentSchema: schema68.properties.notify.items.properties.email.properties.to.items,
-                          data: data68,
-                        };
-                        if (vErrors === null) {
-                          vErrors = [err150];
-                        } else {
-                          vErrors.push(err150);
-                        }
-                        errors++;
-                      }
-                    }
-                  } else {
-                    const err151 = {
-                      instancePath: instancePath + "/notify/" + i11 + "/email/to",
-                      schemaPath: "#/properties/notify/items/properties/email/properties/to/type",
-                      keyword: "type",
-                      params: { type: "array" },
-                      message: "must be array",
-                      schema: schema68.properties.notify.items.properties.email.properties.to.type,
-                      parentSchema: schema68.properties.notify.items.properties.email.properties.to,
                       data: data67,
                     };
                     if (vErrors === null) {
@@ -13987,14 +14033,14 @@ function validate34(
                 }
               } else {
                 const err152 = {
-                  instancePath: instancePath + "/notify/" + i11 + "/email",
-                  schemaPath: "#/properties/notify/items/properties/email/type",
+                  instancePath: instancePath + "/notify/" + i11 + "/webhook",
+                  schemaPath: "#/properties/notify/items/properties/webhook/type",
                   keyword: "type",
                   params: { type: "object" },
                   message: "must be object",
-                  schema: schema68.properties.notify.items.properties.email.type,
-                  parentSchema: schema68.properties.notify.items.properties.email,
-                  data: data66,
+                  schema: schema68.properties.notify.items.properties.webhook.type,
+                  parentSchema: schema68.properties.notify.items.properties.webhook,
+                  data: data65,
                 };
                 if (vErrors === null) {
                   vErrors = [err152];
@@ -14004,10 +14050,153 @@ function validate34(
                 errors++;
               }
             }
-            if (data60.github_status !== undefined) {
-              let data69 = data60.github_status;
-              if (typeof data69 !== "boolean") {
-                const err153 = {
+            if (data62.email !== undefined) {
+              let data68 = data62.email;
+              if (data68 && typeof data68 == "object" && !Array.isArray(data68)) {
+                if (data68.to === undefined) {
+                  const err153 = {
+                    instancePath: instancePath + "/notify/" + i11 + "/email",
+                    schemaPath: "#/properties/notify/items/properties/email/required",
+                    keyword: "required",
+                    params: { missingProperty: "to" },
+                    message: "must have required property '" + "to" + "'",
+                    schema: schema68.properties.notify.items.properties.email.required,
+                    parentSchema: schema68.properties.notify.items.properties.email,
+                    data: data68,
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err153];
+                  } else {
+                    vErrors.push(err153);
+                  }
+                  errors++;
+                }
+                for (const key22 in data68) {
+                  if (!(key22 === "to")) {
+                    const err154 = {
+                      instancePath: instancePath + "/notify/" + i11 + "/email",
+                      schemaPath: "#/properties/notify/items/properties/email/additionalProperties",
+                      keyword: "additionalProperties",
+                      params: { additionalProperty: key22 },
+                      message: "must NOT have additional properties",
+                      schema: false,
+                      parentSchema: schema68.properties.notify.items.properties.email,
+                      data: data68,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err154];
+                    } else {
+                      vErrors.push(err154);
+                    }
+                    errors++;
+                  }
+                }
+                if (data68.to !== undefined) {
+                  let data69 = data68.to;
+                  if (Array.isArray(data69)) {
+                    if (data69.length < 1) {
+                      const err155 = {
+                        instancePath: instancePath + "/notify/" + i11 + "/email/to",
+                        schemaPath: "#/properties/notify/items/properties/email/properties/to/minItems",
+                        keyword: "minItems",
+                        params: { limit: 1 },
+                        message: "must NOT have fewer than 1 items",
+                        schema: 1,
+                        parentSchema: schema68.properties.notify.items.properties.email.properties.to,
+                        data: data69,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err155];
+                      } else {
+                        vErrors.push(err155);
+                      }
+                      errors++;
+                    }
+                    const len13 = data69.length;
+                    for (let i14 = 0; i14 < len13; i14++) {
+                      let data70 = data69[i14];
+                      if (typeof data70 === "string") {
+                        if (!formats2.test(data70)) {
+                          const err156 = {
+                            instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
+                            schemaPath:
+                              "#/properties/notify/items/properties/email/properties/to/items/format",
+                            keyword: "format",
+                            params: { format: "email" },
+                            message: 'must match format "' + "email" + '"',
+                            schema: "email",
+                            parentSchema:
+                              schema68.properties.notify.items.properties.email.properties.to.items,
+                            data: data70,
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err156];
+                          } else {
+                            vErrors.push(err156);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err157 = {
+                          instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
+                          schemaPath: "#/properties/notify/items/properties/email/properties/to/items/type",
+                          keyword: "type",
+                          params: { type: "string" },
+                          message: "must be string",
+                          schema: schema68.properties.notify.items.properties.email.properties.to.items.type,
+                          parentSchema: schema68.properties.notify.items.properties.email.properties.to.items,
+                          data: data70,
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err157];
+                        } else {
+                          vErrors.push(err157);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err158 = {
+                      instancePath: instancePath + "/notify/" + i11 + "/email/to",
+                      schemaPath: "#/properties/notify/items/properties/email/properties/to/type",
+                      keyword: "type",
+                      params: { type: "array" },
+                      message: "must be array",
+                      schema: schema68.properties.notify.items.properties.email.properties.to.type,
+                      parentSchema: schema68.properties.notify.items.properties.email.properties.to,
+                      data: data69,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err158];
+                    } else {
+                      vErrors.push(err158);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err159 = {
+                  instancePath: instancePath + "/notify/" + i11 + "/email",
+                  schemaPath: "#/properties/notify/items/properties/email/type",
+                  keyword: "type",
+                  params: { type: "object" },
+                  message: "must be object",
+                  schema: schema68.properties.notify.items.properties.email.type,
+                  parentSchema: schema68.properties.notify.items.properties.email,
+                  data: data68,
+                };
+                if (vErrors === null) {
+                  vErrors = [err159];
+                } else {
+                  vErrors.push(err159);
+                }
+                errors++;
+              }
+            }
+            if (data62.github_status !== undefined) {
+              let data71 = data62.github_status;
+              if (typeof data71 !== "boolean") {
+                const err160 = {
                   instancePath: instancePath + "/notify/" + i11 + "/github_status",
                   schemaPath: "#/properties/notify/items/properties/github_status/type",
                   keyword: "type",
@@ -14015,18 +14204,18 @@ function validate34(
                   message: "must be boolean",
                   schema: schema68.properties.notify.items.properties.github_status.type,
                   parentSchema: schema68.properties.notify.items.properties.github_status,
-                  data: data69,
+                  data: data71,
                 };
                 if (vErrors === null) {
-                  vErrors = [err153];
+                  vErrors = [err160];
                 } else {
-                  vErrors.push(err153);
+                  vErrors.push(err160);
                 }
                 errors++;
               }
             }
           } else {
-            const err154 = {
+            const err161 = {
               instancePath: instancePath + "/notify/" + i11,
               schemaPath: "#/properties/notify/items/type",
               keyword: "type",
@@ -14034,18 +14223,18 @@ function validate34(
               message: "must be object",
               schema: schema68.properties.notify.items.type,
               parentSchema: schema68.properties.notify.items,
-              data: data60,
+              data: data62,
             };
             if (vErrors === null) {
-              vErrors = [err154];
+              vErrors = [err161];
             } else {
-              vErrors.push(err154);
+              vErrors.push(err161);
             }
             errors++;
           }
         }
       } else {
-        const err155 = {
+        const err162 = {
           instancePath: instancePath + "/notify",
           schemaPath: "#/properties/notify/type",
           keyword: "type",
@@ -14053,18 +14242,18 @@ function validate34(
           message: "must be array",
           schema: schema68.properties.notify.type,
           parentSchema: schema68.properties.notify,
-          data: data59,
+          data: data61,
         };
         if (vErrors === null) {
-          vErrors = [err155];
+          vErrors = [err162];
         } else {
-          vErrors.push(err155);
+          vErrors.push(err162);
         }
         errors++;
       }
     }
   } else {
-    const err156 = {
+    const err163 = {
       instancePath,
       schemaPath: "#/type",
       keyword: "type",
@@ -14075,9 +14264,9 @@ function validate34(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err156];
+      vErrors = [err163];
     } else {
-      vErrors.push(err156);
+      vErrors.push(err163);
     }
     errors++;
   }
@@ -14193,8 +14382,8 @@ function validate41(
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema77.oneOf[0].not,
-      parentSchema: schema77.oneOf[0],
+      schema: schema78.oneOf[0].not,
+      parentSchema: schema78.oneOf[0],
       data,
     };
     if (vErrors === null) {
@@ -14221,8 +14410,8 @@ function validate41(
         keyword: "required",
         params: { missingProperty: "uses" },
         message: "must have required property '" + "uses" + "'",
-        schema: schema77.oneOf[0].required,
-        parentSchema: schema77.oneOf[0],
+        schema: schema78.oneOf[0].required,
+        parentSchema: schema78.oneOf[0],
         data,
       };
       if (vErrors === null) {
@@ -14314,8 +14503,8 @@ function validate41(
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema77.oneOf[1].not,
-      parentSchema: schema77.oneOf[1],
+      schema: schema78.oneOf[1].not,
+      parentSchema: schema78.oneOf[1],
       data,
     };
     if (vErrors === null) {
@@ -14342,8 +14531,8 @@ function validate41(
         keyword: "required",
         params: { missingProperty: "run" },
         message: "must have required property '" + "run" + "'",
-        schema: schema77.oneOf[1].required,
-        parentSchema: schema77.oneOf[1],
+        schema: schema78.oneOf[1].required,
+        parentSchema: schema78.oneOf[1],
         data,
       };
       if (vErrors === null) {
@@ -14469,8 +14658,8 @@ function validate41(
         keyword: "not",
         params: {},
         message: "must NOT be valid",
-        schema: schema77.oneOf[2].not,
-        parentSchema: schema77.oneOf[2],
+        schema: schema78.oneOf[2].not,
+        parentSchema: schema78.oneOf[2],
         data,
       };
       if (vErrors === null) {
@@ -14497,8 +14686,8 @@ function validate41(
           keyword: "required",
           params: { missingProperty: "copy" },
           message: "must have required property '" + "copy" + "'",
-          schema: schema77.oneOf[2].required,
-          parentSchema: schema77.oneOf[2],
+          schema: schema78.oneOf[2].required,
+          parentSchema: schema78.oneOf[2],
           data,
         };
         if (vErrors === null) {
@@ -14527,8 +14716,8 @@ function validate41(
       keyword: "oneOf",
       params: { passingSchemas: passing0 },
       message: "must match exactly one schema in oneOf",
-      schema: schema77.oneOf,
-      parentSchema: schema77,
+      schema: schema78.oneOf,
+      parentSchema: schema78,
       data,
     };
     if (vErrors === null) {
@@ -14549,7 +14738,7 @@ function validate41(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func8.call(schema77.properties, key0)) {
+      if (!func8.call(schema78.properties, key0)) {
         const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -14557,7 +14746,7 @@ function validate41(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema77,
+          parentSchema: schema78,
           data,
         };
         if (vErrors === null) {
@@ -14579,7 +14768,7 @@ function validate41(
             params: { limit: 100 },
             message: "must NOT have more than 100 characters",
             schema: 100,
-            parentSchema: schema78,
+            parentSchema: schema79,
             data: data0,
           };
           if (vErrors === null) {
@@ -14597,7 +14786,7 @@ function validate41(
             params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
             message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
             schema: "^[a-z0-9][a-z0-9_-]*$",
-            parentSchema: schema78,
+            parentSchema: schema79,
             data: data0,
           };
           if (vErrors === null) {
@@ -14614,8 +14803,8 @@ function validate41(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema78.type,
-          parentSchema: schema78,
+          schema: schema79.type,
+          parentSchema: schema79,
           data: data0,
         };
         if (vErrors === null) {
@@ -14637,7 +14826,7 @@ function validate41(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.name,
+            parentSchema: schema78.properties.name,
             data: data1,
           };
           if (vErrors === null) {
@@ -14654,8 +14843,8 @@ function validate41(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.name.type,
-          parentSchema: schema77.properties.name,
+          schema: schema78.properties.name.type,
+          parentSchema: schema78.properties.name,
           data: data1,
         };
         if (vErrors === null) {
@@ -14677,7 +14866,7 @@ function validate41(
             params: { limit: 200 },
             message: "must NOT have more than 200 characters",
             schema: 200,
-            parentSchema: schema79,
+            parentSchema: schema80,
             data: data2,
           };
           if (vErrors === null) {
@@ -14696,7 +14885,7 @@ function validate41(
             message:
               'must match pattern "' + "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" + '"',
             schema: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
-            parentSchema: schema79,
+            parentSchema: schema80,
             data: data2,
           };
           if (vErrors === null) {
@@ -14713,8 +14902,8 @@ function validate41(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema79.type,
-          parentSchema: schema79,
+          schema: schema80.type,
+          parentSchema: schema80,
           data: data2,
         };
         if (vErrors === null) {
@@ -14734,8 +14923,8 @@ function validate41(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.with.type,
-          parentSchema: schema77.properties.with,
+          schema: schema78.properties.with.type,
+          parentSchema: schema78.properties.with,
           data: data3,
         };
         if (vErrors === null) {
@@ -14757,7 +14946,7 @@ function validate41(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.run,
+            parentSchema: schema78.properties.run,
             data: data4,
           };
           if (vErrors === null) {
@@ -14774,8 +14963,8 @@ function validate41(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.run.type,
-          parentSchema: schema77.properties.run,
+          schema: schema78.properties.run.type,
+          parentSchema: schema78.properties.run,
           data: data4,
         };
         if (vErrors === null) {
@@ -14797,7 +14986,7 @@ function validate41(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.check,
+            parentSchema: schema78.properties.check,
             data: data5,
           };
           if (vErrors === null) {
@@ -14814,8 +15003,8 @@ function validate41(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.check.type,
-          parentSchema: schema77.properties.check,
+          schema: schema78.properties.check.type,
+          parentSchema: schema78.properties.check,
           data: data5,
         };
         if (vErrors === null) {
@@ -14833,10 +15022,10 @@ function validate41(
           instancePath: instancePath + "/if",
           schemaPath: "#/properties/if/type",
           keyword: "type",
-          params: { type: schema77.properties.if.type },
+          params: { type: schema78.properties.if.type },
           message: "must be string,boolean",
-          schema: schema77.properties.if.type,
-          parentSchema: schema77.properties.if,
+          schema: schema78.properties.if.type,
+          parentSchema: schema78.properties.if,
           data: data6,
         };
         if (vErrors === null) {
@@ -14861,7 +15050,7 @@ function validate41(
                 params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
                 message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
                 schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-                parentSchema: schema74.propertyNames,
+                parentSchema: schema75.propertyNames,
                 data: key1,
                 propertyName: key1,
               };
@@ -14879,8 +15068,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema74.propertyNames.type,
-              parentSchema: schema74.propertyNames,
+              schema: schema75.propertyNames.type,
+              parentSchema: schema75.propertyNames,
               data: key1,
               propertyName: key1,
             };
@@ -14899,8 +15088,8 @@ function validate41(
               keyword: "propertyNames",
               params: { propertyName: key1 },
               message: "property name must be valid",
-              schema: schema74.propertyNames,
-              parentSchema: schema74,
+              schema: schema75.propertyNames,
+              parentSchema: schema75,
               data: data7,
             };
             if (vErrors === null) {
@@ -14918,10 +15107,10 @@ function validate41(
               instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/$defs/env/additionalProperties/type",
               keyword: "type",
-              params: { type: schema74.additionalProperties.type },
+              params: { type: schema75.additionalProperties.type },
               message: "must be string,number,boolean",
-              schema: schema74.additionalProperties.type,
-              parentSchema: schema74.additionalProperties,
+              schema: schema75.additionalProperties.type,
+              parentSchema: schema75.additionalProperties,
               data: data8,
             };
             if (vErrors === null) {
@@ -14939,8 +15128,8 @@ function validate41(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema74.type,
-          parentSchema: schema74,
+          schema: schema75.type,
+          parentSchema: schema75,
           data: data7,
         };
         if (vErrors === null) {
@@ -14961,8 +15150,8 @@ function validate41(
             keyword: "required",
             params: { missingProperty: "attempts" },
             message: "must have required property '" + "attempts" + "'",
-            schema: schema77.properties.retry.required,
-            parentSchema: schema77.properties.retry,
+            schema: schema78.properties.retry.required,
+            parentSchema: schema78.properties.retry,
             data: data9,
           };
           if (vErrors === null) {
@@ -14981,7 +15170,7 @@ function validate41(
               params: { additionalProperty: key3 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema77.properties.retry,
+              parentSchema: schema78.properties.retry,
               data: data9,
             };
             if (vErrors === null) {
@@ -15001,8 +15190,8 @@ function validate41(
               keyword: "type",
               params: { type: "integer" },
               message: "must be integer",
-              schema: schema77.properties.retry.properties.attempts.type,
-              parentSchema: schema77.properties.retry.properties.attempts,
+              schema: schema78.properties.retry.properties.attempts.type,
+              parentSchema: schema78.properties.retry.properties.attempts,
               data: data10,
             };
             if (vErrors === null) {
@@ -15021,7 +15210,7 @@ function validate41(
                 params: { comparison: "<=", limit: 100 },
                 message: "must be <= 100",
                 schema: 100,
-                parentSchema: schema77.properties.retry.properties.attempts,
+                parentSchema: schema78.properties.retry.properties.attempts,
                 data: data10,
               };
               if (vErrors === null) {
@@ -15039,7 +15228,7 @@ function validate41(
                 params: { comparison: ">=", limit: 1 },
                 message: "must be >= 1",
                 schema: 1,
-                parentSchema: schema77.properties.retry.properties.attempts,
+                parentSchema: schema78.properties.retry.properties.attempts,
                 data: data10,
               };
               if (vErrors === null) {
@@ -15098,8 +15287,8 @@ function validate41(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.retry.type,
-          parentSchema: schema77.properties.retry,
+          schema: schema78.properties.retry.type,
+          parentSchema: schema78.properties.retry,
           data: data9,
         };
         if (vErrors === null) {
@@ -15159,8 +15348,8 @@ function validate41(
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema77.properties.continue_on_error.type,
-          parentSchema: schema77.properties.continue_on_error,
+          schema: schema78.properties.continue_on_error.type,
+          parentSchema: schema78.properties.continue_on_error,
           data: data13,
         };
         if (vErrors === null) {
@@ -15180,8 +15369,8 @@ function validate41(
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema77.properties.sudo.type,
-          parentSchema: schema77.properties.sudo,
+          schema: schema78.properties.sudo.type,
+          parentSchema: schema78.properties.sudo,
           data: data14,
         };
         if (vErrors === null) {
@@ -15199,10 +15388,10 @@ function validate41(
           instancePath: instancePath + "/shell",
           schemaPath: "#/$defs/shell/enum",
           keyword: "enum",
-          params: { allowedValues: schema83.enum },
+          params: { allowedValues: schema84.enum },
           message: "must be equal to one of the allowed values",
-          schema: schema83.enum,
-          parentSchema: schema83,
+          schema: schema84.enum,
+          parentSchema: schema84,
           data: data15,
         };
         if (vErrors === null) {
@@ -15223,8 +15412,8 @@ function validate41(
             keyword: "required",
             params: { missingProperty: "src" },
             message: "must have required property '" + "src" + "'",
-            schema: schema77.properties.copy.required,
-            parentSchema: schema77.properties.copy,
+            schema: schema78.properties.copy.required,
+            parentSchema: schema78.properties.copy,
             data: data16,
           };
           if (vErrors === null) {
@@ -15241,8 +15430,8 @@ function validate41(
             keyword: "required",
             params: { missingProperty: "dest" },
             message: "must have required property '" + "dest" + "'",
-            schema: schema77.properties.copy.required,
-            parentSchema: schema77.properties.copy,
+            schema: schema78.properties.copy.required,
+            parentSchema: schema78.properties.copy,
             data: data16,
           };
           if (vErrors === null) {
@@ -15269,7 +15458,7 @@ function validate41(
               params: { additionalProperty: key4 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema77.properties.copy,
+              parentSchema: schema78.properties.copy,
               data: data16,
             };
             if (vErrors === null) {
@@ -15291,7 +15480,7 @@ function validate41(
                 params: { pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$" },
                 message: 'must match pattern "' + "^files/(?!.*\\.\\.)[^\\s].*[^/]$" + '"',
                 schema: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
-                parentSchema: schema77.properties.copy.properties.src,
+                parentSchema: schema78.properties.copy.properties.src,
                 data: data17,
               };
               if (vErrors === null) {
@@ -15308,8 +15497,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.src.type,
-              parentSchema: schema77.properties.copy.properties.src,
+              schema: schema78.properties.copy.properties.src.type,
+              parentSchema: schema78.properties.copy.properties.src,
               data: data17,
             };
             if (vErrors === null) {
@@ -15331,7 +15520,7 @@ function validate41(
                 params: { limit: 2 },
                 message: "must NOT have fewer than 2 characters",
                 schema: 2,
-                parentSchema: schema77.properties.copy.properties.dest,
+                parentSchema: schema78.properties.copy.properties.dest,
                 data: data18,
               };
               if (vErrors === null) {
@@ -15348,8 +15537,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.dest.type,
-              parentSchema: schema77.properties.copy.properties.dest,
+              schema: schema78.properties.copy.properties.dest.type,
+              parentSchema: schema78.properties.copy.properties.dest,
               data: data18,
             };
             if (vErrors === null) {
@@ -15371,7 +15560,7 @@ function validate41(
                 params: { pattern: "^0?[0-7]{3,4}$" },
                 message: 'must match pattern "' + "^0?[0-7]{3,4}$" + '"',
                 schema: "^0?[0-7]{3,4}$",
-                parentSchema: schema77.properties.copy.properties.mode,
+                parentSchema: schema78.properties.copy.properties.mode,
                 data: data19,
               };
               if (vErrors === null) {
@@ -15388,8 +15577,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.mode.type,
-              parentSchema: schema77.properties.copy.properties.mode,
+              schema: schema78.properties.copy.properties.mode.type,
+              parentSchema: schema78.properties.copy.properties.mode,
               data: data19,
             };
             if (vErrors === null) {
@@ -15411,7 +15600,7 @@ function validate41(
                 params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
                 schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
-                parentSchema: schema77.properties.copy.properties.owner,
+                parentSchema: schema78.properties.copy.properties.owner,
                 data: data20,
               };
               if (vErrors === null) {
@@ -15428,8 +15617,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.owner.type,
-              parentSchema: schema77.properties.copy.properties.owner,
+              schema: schema78.properties.copy.properties.owner.type,
+              parentSchema: schema78.properties.copy.properties.owner,
               data: data20,
             };
             if (vErrors === null) {
@@ -15451,7 +15640,7 @@ function validate41(
                 params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
                 schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
-                parentSchema: schema77.properties.copy.properties.group,
+                parentSchema: schema78.properties.copy.properties.group,
                 data: data21,
               };
               if (vErrors === null) {
@@ -15468,8 +15657,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.group.type,
-              parentSchema: schema77.properties.copy.properties.group,
+              schema: schema78.properties.copy.properties.group.type,
+              parentSchema: schema78.properties.copy.properties.group,
               data: data21,
             };
             if (vErrors === null) {
@@ -15489,8 +15678,8 @@ function validate41(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema77.properties.copy.properties.template.type,
-              parentSchema: schema77.properties.copy.properties.template,
+              schema: schema78.properties.copy.properties.template.type,
+              parentSchema: schema78.properties.copy.properties.template,
               data: data22,
             };
             if (vErrors === null) {
@@ -15510,8 +15699,8 @@ function validate41(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema77.properties.copy.properties.secret.type,
-              parentSchema: schema77.properties.copy.properties.secret,
+              schema: schema78.properties.copy.properties.secret.type,
+              parentSchema: schema78.properties.copy.properties.secret,
               data: data23,
             };
             if (vErrors === null) {
@@ -15529,8 +15718,8 @@ function validate41(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.copy.type,
-          parentSchema: schema77.properties.copy,
+          schema: schema78.properties.copy.type,
+          parentSchema: schema78.properties.copy,
           data: data16,
         };
         if (vErrors === null) {
@@ -15556,7 +15745,7 @@ function validate41(
                 params: { limit: 64 },
                 message: "must NOT have more than 64 characters",
                 schema: 64,
-                parentSchema: schema77.properties.tags.items,
+                parentSchema: schema78.properties.tags.items,
                 data: data25,
               };
               if (vErrors === null) {
@@ -15574,7 +15763,7 @@ function validate41(
                 params: { pattern: "^[a-z0-9][a-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[a-z0-9][a-z0-9_.-]*$" + '"',
                 schema: "^[a-z0-9][a-z0-9_.-]*$",
-                parentSchema: schema77.properties.tags.items,
+                parentSchema: schema78.properties.tags.items,
                 data: data25,
               };
               if (vErrors === null) {
@@ -15591,8 +15780,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.tags.items.type,
-              parentSchema: schema77.properties.tags.items,
+              schema: schema78.properties.tags.items.type,
+              parentSchema: schema78.properties.tags.items,
               data: data25,
             };
             if (vErrors === null) {
@@ -15621,7 +15810,7 @@ function validate41(
                 params: { i: i1, j: j0 },
                 message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)",
                 schema: true,
-                parentSchema: schema77.properties.tags,
+                parentSchema: schema78.properties.tags,
                 data: data24,
               };
               if (vErrors === null) {
@@ -15642,8 +15831,8 @@ function validate41(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.tags.type,
-          parentSchema: schema77.properties.tags,
+          schema: schema78.properties.tags.type,
+          parentSchema: schema78.properties.tags,
           data: data24,
         };
         if (vErrors === null) {
@@ -15669,7 +15858,7 @@ function validate41(
                 params: { limit: 100 },
                 message: "must NOT have more than 100 characters",
                 schema: 100,
-                parentSchema: schema78,
+                parentSchema: schema79,
                 data: data27,
               };
               if (vErrors === null) {
@@ -15687,7 +15876,7 @@ function validate41(
                 params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
                 message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
                 schema: "^[a-z0-9][a-z0-9_-]*$",
-                parentSchema: schema78,
+                parentSchema: schema79,
                 data: data27,
               };
               if (vErrors === null) {
@@ -15704,8 +15893,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema78.type,
-              parentSchema: schema78,
+              schema: schema79.type,
+              parentSchema: schema79,
               data: data27,
             };
             if (vErrors === null) {
@@ -15729,7 +15918,7 @@ function validate41(
                   params: { i: i3, j: j1 },
                   message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)",
                   schema: true,
-                  parentSchema: schema77.properties.notify,
+                  parentSchema: schema78.properties.notify,
                   data: data26,
                 };
                 if (vErrors === null) {
@@ -15750,8 +15939,8 @@ function validate41(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.notify.type,
-          parentSchema: schema77.properties.notify,
+          schema: schema78.properties.notify.type,
+          parentSchema: schema78.properties.notify,
           data: data26,
         };
         if (vErrors === null) {
@@ -15777,7 +15966,7 @@ function validate41(
                 params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
                 message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
                 schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-                parentSchema: schema77.properties.secrets.items,
+                parentSchema: schema78.properties.secrets.items,
                 data: data29,
               };
               if (vErrors === null) {
@@ -15794,8 +15983,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.secrets.items.type,
-              parentSchema: schema77.properties.secrets.items,
+              schema: schema78.properties.secrets.items.type,
+              parentSchema: schema78.properties.secrets.items,
               data: data29,
             };
             if (vErrors === null) {
@@ -15824,7 +16013,7 @@ function validate41(
                 params: { i: i5, j: j2 },
                 message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)",
                 schema: true,
-                parentSchema: schema77.properties.secrets,
+                parentSchema: schema78.properties.secrets,
                 data: data28,
               };
               if (vErrors === null) {
@@ -15845,8 +16034,8 @@ function validate41(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.secrets.type,
-          parentSchema: schema77.properties.secrets,
+          schema: schema78.properties.secrets.type,
+          parentSchema: schema78.properties.secrets,
           data: data28,
         };
         if (vErrors === null) {
@@ -15864,8 +16053,8 @@ function validate41(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema77.type,
-      parentSchema: schema77,
+      schema: schema78.type,
+      parentSchema: schema78,
       data,
     };
     if (vErrors === null) {
@@ -16043,7 +16232,7 @@ function validate43(
             params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
             message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
             schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-            parentSchema: schema74.propertyNames,
+            parentSchema: schema75.propertyNames,
             data: key0,
             propertyName: key0,
           };
@@ -16061,8 +16250,8 @@ function validate43(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema74.propertyNames.type,
-          parentSchema: schema74.propertyNames,
+          schema: schema75.propertyNames.type,
+          parentSchema: schema75.propertyNames,
           data: key0,
           propertyName: key0,
         };
@@ -16081,8 +16270,8 @@ function validate43(
           keyword: "propertyNames",
           params: { propertyName: key0 },
           message: "property name must be valid",
-          schema: schema74.propertyNames,
-          parentSchema: schema74,
+          schema: schema75.propertyNames,
+          parentSchema: schema75,
           data,
         };
         if (vErrors === null) {
@@ -16100,10 +16289,10 @@ function validate43(
           instancePath: instancePath + "/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),
           schemaPath: "#/additionalProperties/type",
           keyword: "type",
-          params: { type: schema74.additionalProperties.type },
+          params: { type: schema75.additionalProperties.type },
           message: "must be string,number,boolean",
-          schema: schema74.additionalProperties.type,
-          parentSchema: schema74.additionalProperties,
+          schema: schema75.additionalProperties.type,
+          parentSchema: schema75.additionalProperties,
           data: data0,
         };
         if (vErrors === null) {
@@ -16121,8 +16310,8 @@ function validate43(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema74.type,
-      parentSchema: schema74,
+      schema: schema75.type,
+      parentSchema: schema75,
       data,
     };
     if (vErrors === null) {
@@ -16137,7 +16326,7 @@ function validate43(
 }
 validate43.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
 export const v13 = validate44;
-const schema99 = {
+const schema100 = {
   description:
     "Environment variables filled from credentials at run time (`DB_PASSWORD: prod/db.password`). Their values are masked in every log, record and notification.",
   type: "object",
@@ -16169,7 +16358,7 @@ function validate44(
             params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
             message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
             schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-            parentSchema: schema99.propertyNames,
+            parentSchema: schema100.propertyNames,
             data: key0,
             propertyName: key0,
           };
@@ -16187,8 +16376,8 @@ function validate44(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema99.propertyNames.type,
-          parentSchema: schema99.propertyNames,
+          schema: schema100.propertyNames.type,
+          parentSchema: schema100.propertyNames,
           data: key0,
           propertyName: key0,
         };
@@ -16207,8 +16396,8 @@ function validate44(
           keyword: "propertyNames",
           params: { propertyName: key0 },
           message: "property name must be valid",
-          schema: schema99.propertyNames,
-          parentSchema: schema99,
+          schema: schema100.propertyNames,
+          parentSchema: schema100,
           data,
         };
         if (vErrors === null) {
@@ -16273,8 +16462,8 @@ function validate44(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema99.type,
-      parentSchema: schema99,
+      schema: schema100.type,
+      parentSchema: schema100,
       data,
     };
     if (vErrors === null) {
@@ -16289,7 +16478,7 @@ function validate44(
 }
 validate44.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
 export const v14 = validate45;
-const schema101 = {
+const schema102 = {
   description: "Notifications on run events.",
   type: "array",
   items: {
@@ -16374,8 +16563,8 @@ function validate45(
             keyword: "required",
             params: { missingProperty: "webhook" },
             message: "must have required property '" + "webhook" + "'",
-            schema: schema101.items.anyOf[0].required,
-            parentSchema: schema101.items.anyOf[0],
+            schema: schema102.items.anyOf[0].required,
+            parentSchema: schema102.items.anyOf[0],
             data: data0,
           };
           if (vErrors === null) {
@@ -16397,8 +16586,8 @@ function validate45(
             keyword: "required",
             params: { missingProperty: "email" },
             message: "must have required property '" + "email" + "'",
-            schema: schema101.items.anyOf[1].required,
-            parentSchema: schema101.items.anyOf[1],
+            schema: schema102.items.anyOf[1].required,
+            parentSchema: schema102.items.anyOf[1],
             data: data0,
           };
           if (vErrors === null) {
@@ -16420,8 +16609,8 @@ function validate45(
             keyword: "required",
             params: { missingProperty: "github_status" },
             message: "must have required property '" + "github_status" + "'",
-            schema: schema101.items.anyOf[2].required,
-            parentSchema: schema101.items.anyOf[2],
+            schema: schema102.items.anyOf[2].required,
+            parentSchema: schema102.items.anyOf[2],
             data: data0,
           };
           if (vErrors === null) {
@@ -16441,8 +16630,8 @@ function validate45(
           keyword: "anyOf",
           params: {},
           message: "must match a schema in anyOf",
-          schema: schema101.items.anyOf,
-          parentSchema: schema101.items,
+          schema: schema102.items.anyOf,
+          parentSchema: schema102.items,
           data: data0,
         };
         if (vErrors === null) {
@@ -16469,8 +16658,8 @@ function validate45(
             keyword: "required",
             params: { missingProperty: "on" },
             message: "must have required property '" + "on" + "'",
-            schema: schema101.items.required,
-            parentSchema: schema101.items,
+            schema: schema102.items.required,
+            parentSchema: schema102.items,
             data: data0,
           };
           if (vErrors === null) {
@@ -16489,7 +16678,7 @@ function validate45(
               params: { additionalProperty: key0 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema101.items,
+              parentSchema: schema102.items,
               data: data0,
             };
             if (vErrors === null) {
@@ -16511,7 +16700,7 @@ function validate45(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 items",
                 schema: 1,
-                parentSchema: schema101.items.properties.on,
+                parentSchema: schema102.items.properties.on,
                 data: data1,
               };
               if (vErrors === null) {
@@ -16535,10 +16724,10 @@ function validate45(
                   instancePath: instancePath + "/" + i0 + "/on/" + i1,
                   schemaPath: "#/items/properties/on/items/enum",
                   keyword: "enum",
-                  params: { allowedValues: schema101.items.properties.on.items.enum },
+                  params: { allowedValues: schema102.items.properties.on.items.enum },
                   message: "must be equal to one of the allowed values",
-                  schema: schema101.items.properties.on.items.enum,
-                  parentSchema: schema101.items.properties.on.items,
+                  schema: schema102.items.properties.on.items.enum,
+                  parentSchema: schema102.items.properties.on.items,
                   data: data2,
                 };
                 if (vErrors === null) {
@@ -16563,7 +16752,7 @@ function validate45(
                       message:
                         "must NOT have duplicate items (items ## " + j0 + " and " + i2 + " are identical)",
                       schema: true,
-                      parentSchema: schema101.items.properties.on,
+                      parentSchema: schema102.items.properties.on,
                       data: data1,
                     };
                     if (vErrors === null) {
@@ -16584,8 +16773,8 @@ function validate45(
               keyword: "type",
               params: { type: "array" },
               message: "must be array",
-              schema: schema101.items.properties.on.type,
-              parentSchema: schema101.items.properties.on,
+              schema: schema102.items.properties.on.type,
+              parentSchema: schema102.items.properties.on,
               data: data1,
             };
             if (vErrors === null) {
@@ -16606,8 +16795,8 @@ function validate45(
                 keyword: "required",
                 params: { missingProperty: "url" },
                 message: "must have required property '" + "url" + "'",
-                schema: schema101.items.properties.webhook.required,
-                parentSchema: schema101.items.properties.webhook,
+                schema: schema102.items.properties.webhook.required,
+                parentSchema: schema102.items.properties.webhook,
                 data: data3,
               };
               if (vErrors === null) {
@@ -16626,7 +16815,7 @@ function validate45(
                   params: { additionalProperty: key1 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema101.items.properties.webhook,
+                  parentSchema: schema102.items.properties.webhook,
                   data: data3,
                 };
                 if (vErrors === null) {
@@ -16640,7 +16829,7 @@ function validate45(
             if (data3.url !== undefined) {
               let data4 = data3.url;
               if (typeof data4 === "string") {
-                if (!pattern72.test(data4)) {
+                if (!pattern73.test(data4)) {
                   const err12 = {
                     instancePath: instancePath + "/" + i0 + "/webhook/url",
                     schemaPath: "#/items/properties/webhook/properties/url/pattern",
@@ -16648,7 +16837,7 @@ function validate45(
                     params: { pattern: "^https?://" },
                     message: 'must match pattern "' + "^https?://" + '"',
                     schema: "^https?://",
-                    parentSchema: schema101.items.properties.webhook.properties.url,
+                    parentSchema: schema102.items.properties.webhook.properties.url,
                     data: data4,
                   };
                   if (vErrors === null) {
@@ -16666,7 +16855,7 @@ function validate45(
                     params: { format: "uri" },
                     message: 'must match format "' + "uri" + '"',
                     schema: "uri",
-                    parentSchema: schema101.items.properties.webhook.properties.url,
+                    parentSchema: schema102.items.properties.webhook.properties.url,
                     data: data4,
                   };
                   if (vErrors === null) {
@@ -16683,8 +16872,8 @@ function validate45(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema101.items.properties.webhook.properties.url.type,
-                  parentSchema: schema101.items.properties.webhook.properties.url,
+                  schema: schema102.items.properties.webhook.properties.url.type,
+                  parentSchema: schema102.items.properties.webhook.properties.url,
                   data: data4,
                 };
                 if (vErrors === null) {
@@ -16749,8 +16938,8 @@ function validate45(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema101.items.properties.webhook.type,
-              parentSchema: schema101.items.properties.webhook,
+              schema: schema102.items.properties.webhook.type,
+              parentSchema: schema102.items.properties.webhook,
               data: data3,
             };
             if (vErrors === null) {
@@ -16771,8 +16960,8 @@ function validate45(
                 keyword: "required",
                 params: { missingProperty: "to" },
                 message: "must have required property '" + "to" + "'",
-                schema: schema101.items.properties.email.required,
-                parentSchema: schema101.items.properties.email,
+                schema: schema102.items.properties.email.required,
+                parentSchema: schema102.items.properties.email,
                 data: data6,
               };
               if (vErrors === null) {
@@ -16791,7 +16980,7 @@ function validate45(
                   params: { additionalProperty: key2 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema101.items.properties.email,
+                  parentSchema: schema102.items.properties.email,
                   data: data6,
                 };
                 if (vErrors === null) {
@@ -16813,7 +17002,7 @@ function validate45(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
-                    parentSchema: schema101.items.properties.email.properties.to,
+                    parentSchema: schema102.items.properties.email.properties.to,
                     data: data7,
                   };
                   if (vErrors === null) {
@@ -16835,7 +17024,7 @@ function validate45(
                         params: { format: "email" },
                         message: 'must match format "' + "email" + '"',
                         schema: "email",
-                        parentSchema: schema101.items.properties.email.properties.to.items,
+                        parentSchema: schema102.items.properties.email.properties.to.items,
                         data: data8,
                       };
                       if (vErrors === null) {
@@ -16852,8 +17041,8 @@ function validate45(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema101.items.properties.email.properties.to.items.type,
-                      parentSchema: schema101.items.properties.email.properties.to.items,
+                      schema: schema102.items.properties.email.properties.to.items.type,
+                      parentSchema: schema102.items.properties.email.properties.to.items,
                       data: data8,
                     };
                     if (vErrors === null) {
@@ -16871,8 +17060,8 @@ function validate45(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema101.items.properties.email.properties.to.type,
-                  parentSchema: schema101.items.properties.email.properties.to,
+                  schema: schema102.items.properties.email.properties.to.type,
+                  parentSchema: schema102.items.properties.email.properties.to,
                   data: data7,
                 };
                 if (vErrors === null) {
@@ -16890,8 +17079,8 @@ function validate45(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema101.items.properties.email.type,
-              parentSchema: schema101.items.properties.email,
+              schema: schema102.items.properties.email.type,
+              parentSchema: schema102.items.properties.email,
               data: data6,
             };
             if (vErrors === null) {
@@ -16911,8 +17100,8 @@ function validate45(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema101.items.properties.github_status.type,
-              parentSchema: schema101.items.properties.github_status,
+              schema: schema102.items.properties.github_status.type,
+              parentSchema: schema102.items.properties.github_status,
               data: data9,
             };
             if (vErrors === null) {
@@ -16930,8 +17119,8 @@ function validate45(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema101.items.type,
-          parentSchema: schema101.items,
+          schema: schema102.items.type,
+          parentSchema: schema102.items,
           data: data0,
         };
         if (vErrors === null) {
@@ -16949,8 +17138,8 @@ function validate45(
       keyword: "type",
       params: { type: "array" },
       message: "must be array",
-      schema: schema101.type,
-      parentSchema: schema101,
+      schema: schema102.type,
+      parentSchema: schema102,
       data,
     };
     if (vErrors === null) {
@@ -16965,7 +17154,7 @@ function validate45(
 }
 validate45.evaluated = { items: true, dynamicProps: false, dynamicItems: false };
 export const v15 = validate46;
-const schema103 = { description: "What the job does, for people reading plans and records.", type: "string" };
+const schema104 = { description: "What the job does, for people reading plans and records.", type: "string" };
 function validate46(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -16986,8 +17175,8 @@ function validate46(
       keyword: "type",
       params: { type: "string" },
       message: "must be string",
-      schema: schema103.type,
-      parentSchema: schema103,
+      schema: schema104.type,
+      parentSchema: schema104,
       data,
     };
     if (vErrors === null) {
@@ -17002,7 +17191,7 @@ function validate46(
 }
 validate46.evaluated = { dynamicProps: false, dynamicItems: false };
 export const v16 = validate47;
-const schema104 = {
+const schema105 = {
   description:
     "Run when a push to the automation repository changes matching files. `true` means any change on `main`.",
   anyOf: [
@@ -17049,8 +17238,8 @@ function validate47(
       keyword: "type",
       params: { type: "boolean" },
       message: "must be boolean",
-      schema: schema104.anyOf[0].type,
-      parentSchema: schema104.anyOf[0],
+      schema: schema105.anyOf[0].type,
+      parentSchema: schema105.anyOf[0],
       data,
     };
     if (vErrors === null) {
@@ -17073,7 +17262,7 @@ function validate47(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema104.anyOf[1],
+          parentSchema: schema105.anyOf[1],
           data,
         };
         if (vErrors === null) {
@@ -17099,7 +17288,7 @@ function validate47(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema104.anyOf[1].properties.branches.items,
+                parentSchema: schema105.anyOf[1].properties.branches.items,
                 data: data1,
               };
               if (vErrors === null) {
@@ -17116,8 +17305,8 @@ function validate47(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema104.anyOf[1].properties.branches.items.type,
-              parentSchema: schema104.anyOf[1].properties.branches.items,
+              schema: schema105.anyOf[1].properties.branches.items.type,
+              parentSchema: schema105.anyOf[1].properties.branches.items,
               data: data1,
             };
             if (vErrors === null) {
@@ -17135,8 +17324,8 @@ function validate47(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema104.anyOf[1].properties.branches.type,
-          parentSchema: schema104.anyOf[1].properties.branches,
+          schema: schema105.anyOf[1].properties.branches.type,
+          parentSchema: schema105.anyOf[1].properties.branches,
           data: data0,
         };
         if (vErrors === null) {
@@ -17162,7 +17351,7 @@ function validate47(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema104.anyOf[1].properties.paths.items,
+                parentSchema: schema105.anyOf[1].properties.paths.items,
                 data: data3,
               };
               if (vErrors === null) {
@@ -17179,8 +17368,8 @@ function validate47(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema104.anyOf[1].properties.paths.items.type,
-              parentSchema: schema104.anyOf[1].properties.paths.items,
+              schema: schema105.anyOf[1].properties.paths.items.type,
+              parentSchema: schema105.anyOf[1].properties.paths.items,
               data: data3,
             };
             if (vErrors === null) {
@@ -17198,8 +17387,8 @@ function validate47(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema104.anyOf[1].properties.paths.type,
-          parentSchema: schema104.anyOf[1].properties.paths,
+          schema: schema105.anyOf[1].properties.paths.type,
+          parentSchema: schema105.anyOf[1].properties.paths,
           data: data2,
         };
         if (vErrors === null) {
@@ -17217,8 +17406,8 @@ function validate47(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema104.anyOf[1].type,
-      parentSchema: schema104.anyOf[1],
+      schema: schema105.anyOf[1].type,
+      parentSchema: schema105.anyOf[1],
       data,
     };
     if (vErrors === null) {
@@ -17240,8 +17429,8 @@ function validate47(
       keyword: "anyOf",
       params: {},
       message: "must match a schema in anyOf",
-      schema: schema104.anyOf,
-      parentSchema: schema104,
+      schema: schema105.anyOf,
+      parentSchema: schema105,
       data,
     };
     if (vErrors === null) {
@@ -17266,7 +17455,7 @@ function validate47(
 }
 validate47.evaluated = { dynamicProps: true, dynamicItems: false };
 export const v17 = validate48;
-const schema105 = {
+const schema106 = {
   description: "Cron schedules.",
   type: "array",
   items: {
@@ -17318,8 +17507,8 @@ function validate48(
             keyword: "required",
             params: { missingProperty: "cron" },
             message: "must have required property '" + "cron" + "'",
-            schema: schema105.items.required,
-            parentSchema: schema105.items,
+            schema: schema106.items.required,
+            parentSchema: schema106.items,
             data: data0,
           };
           if (vErrors === null) {
@@ -17338,7 +17527,7 @@ function validate48(
               params: { additionalProperty: key0 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema105.items,
+              parentSchema: schema106.items,
               data: data0,
             };
             if (vErrors === null) {
@@ -17360,7 +17549,7 @@ function validate48(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema105.items.properties.cron,
+                parentSchema: schema106.items.properties.cron,
                 data: data1,
               };
               if (vErrors === null) {
@@ -17377,8 +17566,8 @@ function validate48(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema105.items.properties.cron.type,
-              parentSchema: schema105.items.properties.cron,
+              schema: schema106.items.properties.cron.type,
+              parentSchema: schema106.items.properties.cron,
               data: data1,
             };
             if (vErrors === null) {
@@ -17400,7 +17589,7 @@ function validate48(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema105.items.properties.timezone,
+                parentSchema: schema106.items.properties.timezone,
                 data: data2,
               };
               if (vErrors === null) {
@@ -17417,8 +17606,8 @@ function validate48(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema105.items.properties.timezone.type,
-              parentSchema: schema105.items.properties.timezone,
+              schema: schema106.items.properties.timezone.type,
+              parentSchema: schema106.items.properties.timezone,
               data: data2,
             };
             if (vErrors === null) {
@@ -17436,10 +17625,10 @@ function validate48(
               instancePath: instancePath + "/" + i0 + "/catch_up",
               schemaPath: "#/items/properties/catch_up/enum",
               keyword: "enum",
-              params: { allowedValues: schema105.items.properties.catch_up.enum },
+              params: { allowedValues: schema106.items.properties.catch_up.enum },
               message: "must be equal to one of the allowed values",
-              schema: schema105.items.properties.catch_up.enum,
-              parentSchema: schema105.items.properties.catch_up,
+              schema: schema106.items.properties.catch_up.enum,
+              parentSchema: schema106.items.properties.catch_up,
               data: data3,
             };
             if (vErrors === null) {
@@ -17457,8 +17646,8 @@ function validate48(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema105.items.type,
-          parentSchema: schema105.items,
+          schema: schema106.items.type,
+          parentSchema: schema106.items,
           data: data0,
         };
         if (vErrors === null) {
@@ -17476,8 +17665,8 @@ function validate48(
       keyword: "type",
       params: { type: "array" },
       message: "must be array",
-      schema: schema105.type,
-      parentSchema: schema105,
+      schema: schema106.type,
+      parentSchema: schema106,
       data,
     };
     if (vErrors === null) {
@@ -17492,7 +17681,7 @@ function validate48(
 }
 validate48.evaluated = { items: true, dynamicProps: false, dynamicItems: false };
 export const v18 = validate49;
-const schema106 = {
+const schema107 = {
   description:
     "Run on a signed HTTP delivery to `opsc serve` (or a GitHub `repository_dispatch`). `true` uses the server's webhook secret.",
   anyOf: [
@@ -17537,8 +17726,8 @@ function validate49(
       keyword: "type",
       params: { type: "boolean" },
       message: "must be boolean",
-      schema: schema106.anyOf[0].type,
-      parentSchema: schema106.anyOf[0],
+      schema: schema107.anyOf[0].type,
+      parentSchema: schema107.anyOf[0],
       data,
     };
     if (vErrors === null) {
@@ -17561,7 +17750,7 @@ function validate49(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema106.anyOf[1],
+          parentSchema: schema107.anyOf[1],
           data,
         };
         if (vErrors === null) {
@@ -17634,7 +17823,7 @@ function validate49(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema106.anyOf[1].properties.types.items,
+                parentSchema: schema107.anyOf[1].properties.types.items,
                 data: data2,
               };
               if (vErrors === null) {
@@ -17651,8 +17840,8 @@ function validate49(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema106.anyOf[1].properties.types.items.type,
-              parentSchema: schema106.anyOf[1].properties.types.items,
+              schema: schema107.anyOf[1].properties.types.items.type,
+              parentSchema: schema107.anyOf[1].properties.types.items,
               data: data2,
             };
             if (vErrors === null) {
@@ -17670,8 +17859,8 @@ function validate49(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema106.anyOf[1].properties.types.type,
-          parentSchema: schema106.anyOf[1].properties.types,
+          schema: schema107.anyOf[1].properties.types.type,
+          parentSchema: schema107.anyOf[1].properties.types,
           data: data1,
         };
         if (vErrors === null) {
@@ -17689,8 +17878,8 @@ function validate49(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema106.anyOf[1].type,
-      parentSchema: schema106.anyOf[1],
+      schema: schema107.anyOf[1].type,
+      parentSchema: schema107.anyOf[1],
       data,
     };
     if (vErrors === null) {
@@ -17712,8 +17901,8 @@ function validate49(
       keyword: "anyOf",
       params: {},
       message: "must match a schema in anyOf",
-      schema: schema106.anyOf,
-      parentSchema: schema106,
+      schema: schema107.anyOf,
+      parentSchema: schema107,
       data,
     };
     if (vErrors === null) {
@@ -17738,7 +17927,7 @@ function validate49(
 }
 validate49.evaluated = { dynamicProps: true, dynamicItems: false };
 export const v19 = validate50;
-const schema108 = {
+const schema109 = {
   description: "Whether the job may be started by hand (`opsc run`, the HTTP API). Default true.",
   type: "boolean",
 };
@@ -17762,8 +17951,8 @@ function validate50(
       keyword: "type",
       params: { type: "boolean" },
       message: "must be boolean",
-      schema: schema108.type,
-      parentSchema: schema108,
+      schema: schema109.type,
+      parentSchema: schema109,
       data,
     };
     if (vErrors === null) {
@@ -17778,7 +17967,7 @@ function validate50(
 }
 validate50.evaluated = { dynamicProps: false, dynamicItems: false };
 export const v20 = validate51;
-const schema109 = {
+const schema110 = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://opsconductor.dev/schema/access.schema.json",
   title: "OpsConductor access policy (access.yaml)",
@@ -17861,13 +18050,13 @@ const schema109 = {
     },
   },
 };
-const schema110 = {
+const schema111 = {
   description: "A job id or a glob over job ids (`*`, `deploy/*`, `patch-{web,db}`).",
   type: "string",
   minLength: 1,
   maxLength: 200,
 };
-const pattern93 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
+const pattern94 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
 function validate51(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -17889,8 +18078,8 @@ function validate51(
         keyword: "required",
         params: { missingProperty: "roles" },
         message: "must have required property '" + "roles" + "'",
-        schema: schema109.required,
-        parentSchema: schema109,
+        schema: schema110.required,
+        parentSchema: schema110,
         data,
       };
       if (vErrors === null) {
@@ -17907,8 +18096,8 @@ function validate51(
         keyword: "required",
         params: { missingProperty: "members" },
         message: "must have required property '" + "members" + "'",
-        schema: schema109.required,
-        parentSchema: schema109,
+        schema: schema110.required,
+        parentSchema: schema110,
         data,
       };
       if (vErrors === null) {
@@ -17927,7 +18116,7 @@ function validate51(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema109,
+          parentSchema: schema110,
           data,
         };
         if (vErrors === null) {
@@ -17944,7 +18133,7 @@ function validate51(
         for (const key1 in data0) {
           const _errs4 = errors;
           if (typeof key1 === "string") {
-            if (!pattern93.test(key1)) {
+            if (!pattern94.test(key1)) {
               const err3 = {
                 instancePath: instancePath + "/roles",
                 schemaPath: "#/properties/roles/propertyNames/pattern",
@@ -17952,7 +18141,7 @@ function validate51(
                 params: { pattern: "^[a-z][a-z0-9_-]*$" },
                 message: 'must match pattern "' + "^[a-z][a-z0-9_-]*$" + '"',
                 schema: "^[a-z][a-z0-9_-]*$",
-                parentSchema: schema109.properties.roles.propertyNames,
+                parentSchema: schema110.properties.roles.propertyNames,
                 data: key1,
                 propertyName: key1,
               };
@@ -17972,8 +18161,8 @@ function validate51(
               keyword: "propertyNames",
               params: { propertyName: key1 },
               message: "property name must be valid",
-              schema: schema109.properties.roles.propertyNames,
-              parentSchema: schema109.properties.roles,
+              schema: schema110.properties.roles.propertyNames,
+              parentSchema: schema110.properties.roles,
               data: data0,
             };
             if (vErrors === null) {
@@ -17996,7 +18185,7 @@ function validate51(
                   params: { additionalProperty: key3 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema109.properties.roles.additionalProperties,
+                  parentSchema: schema110.properties.roles.additionalProperties,
                   data: data1,
                 };
                 if (vErrors === null) {
@@ -18027,7 +18216,7 @@ function validate51(
                         params: { limit: 200 },
                         message: "must NOT have more than 200 characters",
                         schema: 200,
-                        parentSchema: schema110,
+                        parentSchema: schema111,
                         data: data3,
                       };
                       if (vErrors === null) {
@@ -18050,7 +18239,7 @@ function validate51(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema110,
+                        parentSchema: schema111,
                         data: data3,
                       };
                       if (vErrors === null) {
@@ -18072,8 +18261,8 @@ function validate51(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema110.type,
-                      parentSchema: schema110,
+                      schema: schema111.type,
+                      parentSchema: schema111,
                       data: data3,
                     };
                     if (vErrors === null) {
@@ -18092,8 +18281,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema109.properties.roles.additionalProperties.properties.view.type,
-                  parentSchema: schema109.properties.roles.additionalProperties.properties.view,
+                  schema: schema110.properties.roles.additionalProperties.properties.view.type,
+                  parentSchema: schema110.properties.roles.additionalProperties.properties.view,
                   data: data2,
                 };
                 if (vErrors === null) {
@@ -18124,7 +18313,7 @@ function validate51(
                         params: { limit: 200 },
                         message: "must NOT have more than 200 characters",
                         schema: 200,
-                        parentSchema: schema110,
+                        parentSchema: schema111,
                         data: data5,
                       };
                       if (vErrors === null) {
@@ -18147,7 +18336,7 @@ function validate51(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema110,
+                        parentSchema: schema111,
                         data: data5,
                       };
                       if (vErrors === null) {
@@ -18169,8 +18358,8 @@ function validate51(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema110.type,
-                      parentSchema: schema110,
+                      schema: schema111.type,
+                      parentSchema: schema111,
                       data: data5,
                     };
                     if (vErrors === null) {
@@ -18189,8 +18378,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema109.properties.roles.additionalProperties.properties.run.type,
-                  parentSchema: schema109.properties.roles.additionalProperties.properties.run,
+                  schema: schema110.properties.roles.additionalProperties.properties.run.type,
+                  parentSchema: schema110.properties.roles.additionalProperties.properties.run,
                   data: data4,
                 };
                 if (vErrors === null) {
@@ -18211,8 +18400,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "boolean" },
                   message: "must be boolean",
-                  schema: schema109.properties.roles.additionalProperties.properties.admin.type,
-                  parentSchema: schema109.properties.roles.additionalProperties.properties.admin,
+                  schema: schema110.properties.roles.additionalProperties.properties.admin.type,
+                  parentSchema: schema110.properties.roles.additionalProperties.properties.admin,
                   data: data6,
                 };
                 if (vErrors === null) {
@@ -18230,8 +18419,8 @@ function validate51(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema109.properties.roles.additionalProperties.type,
-              parentSchema: schema109.properties.roles.additionalProperties,
+              schema: schema110.properties.roles.additionalProperties.type,
+              parentSchema: schema110.properties.roles.additionalProperties,
               data: data1,
             };
             if (vErrors === null) {
@@ -18249,8 +18438,8 @@ function validate51(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema109.properties.roles.type,
-          parentSchema: schema109.properties.roles,
+          schema: schema110.properties.roles.type,
+          parentSchema: schema110.properties.roles,
           data: data0,
         };
         if (vErrors === null) {
@@ -18279,8 +18468,8 @@ function validate51(
                 keyword: "required",
                 params: { missingProperty: "user" },
                 message: "must have required property '" + "user" + "'",
-                schema: schema109.properties.members.items.oneOf[0].required,
-                parentSchema: schema109.properties.members.items.oneOf[0],
+                schema: schema110.properties.members.items.oneOf[0].required,
+                parentSchema: schema110.properties.members.items.oneOf[0],
                 data: data8,
               };
               if (vErrors === null) {
@@ -18305,8 +18494,8 @@ function validate51(
                 keyword: "required",
                 params: { missingProperty: "group" },
                 message: "must have required property '" + "group" + "'",
-                schema: schema109.properties.members.items.oneOf[1].required,
-                parentSchema: schema109.properties.members.items.oneOf[1],
+                schema: schema110.properties.members.items.oneOf[1].required,
+                parentSchema: schema110.properties.members.items.oneOf[1],
                 data: data8,
               };
               if (vErrors === null) {
@@ -18334,8 +18523,8 @@ function validate51(
               keyword: "oneOf",
               params: { passingSchemas: passing0 },
               message: "must match exactly one schema in oneOf",
-              schema: schema109.properties.members.items.oneOf,
-              parentSchema: schema109.properties.members.items,
+              schema: schema110.properties.members.items.oneOf,
+              parentSchema: schema110.properties.members.items,
               data: data8,
             };
             if (vErrors === null) {
@@ -18362,8 +18551,8 @@ function validate51(
                 keyword: "required",
                 params: { missingProperty: "roles" },
                 message: "must have required property '" + "roles" + "'",
-                schema: schema109.properties.members.items.required,
-                parentSchema: schema109.properties.members.items,
+                schema: schema110.properties.members.items.required,
+                parentSchema: schema110.properties.members.items,
                 data: data8,
               };
               if (vErrors === null) {
@@ -18382,7 +18571,7 @@ function validate51(
                   params: { additionalProperty: key4 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema109.properties.members.items,
+                  parentSchema: schema110.properties.members.items,
                   data: data8,
                 };
                 if (vErrors === null) {
@@ -18404,7 +18593,7 @@ function validate51(
                     params: { limit: 320 },
                     message: "must NOT have more than 320 characters",
                     schema: 320,
-                    parentSchema: schema109.properties.members.items.properties.user,
+                    parentSchema: schema110.properties.members.items.properties.user,
                     data: data9,
                   };
                   if (vErrors === null) {
@@ -18422,7 +18611,7 @@ function validate51(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 characters",
                     schema: 1,
-                    parentSchema: schema109.properties.members.items.properties.user,
+                    parentSchema: schema110.properties.members.items.properties.user,
                     data: data9,
                   };
                   if (vErrors === null) {
@@ -18439,8 +18628,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema109.properties.members.items.properties.user.type,
-                  parentSchema: schema109.properties.members.items.properties.user,
+                  schema: schema110.properties.members.items.properties.user.type,
+                  parentSchema: schema110.properties.members.items.properties.user,
                   data: data9,
                 };
                 if (vErrors === null) {
@@ -18462,7 +18651,7 @@ function validate51(
                     params: { limit: 200 },
                     message: "must NOT have more than 200 characters",
                     schema: 200,
-                    parentSchema: schema109.properties.members.items.properties.group,
+                    parentSchema: schema110.properties.members.items.properties.group,
                     data: data10,
                   };
                   if (vErrors === null) {
@@ -18480,7 +18669,7 @@ function validate51(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 characters",
                     schema: 1,
-                    parentSchema: schema109.properties.members.items.properties.group,
+                    parentSchema: schema110.properties.members.items.properties.group,
                     data: data10,
                   };
                   if (vErrors === null) {
@@ -18497,8 +18686,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema109.properties.members.items.properties.group.type,
-                  parentSchema: schema109.properties.members.items.properties.group,
+                  schema: schema110.properties.members.items.properties.group.type,
+                  parentSchema: schema110.properties.members.items.properties.group,
                   data: data10,
                 };
                 if (vErrors === null) {
@@ -18520,7 +18709,7 @@ function validate51(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
-                    parentSchema: schema109.properties.members.items.properties.roles,
+                    parentSchema: schema110.properties.members.items.properties.roles,
                     data: data11,
                   };
                   if (vErrors === null) {
@@ -18542,7 +18731,7 @@ function validate51(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema109.properties.members.items.properties.roles.items,
+                        parentSchema: schema110.properties.members.items.properties.roles.items,
                         data: data12,
                       };
                       if (vErrors === null) {
@@ -18559,8 +18748,8 @@ function validate51(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema109.properties.members.items.properties.roles.items.type,
-                      parentSchema: schema109.properties.members.items.properties.roles.items,
+                      schema: schema110.properties.members.items.properties.roles.items.type,
+                      parentSchema: schema110.properties.members.items.properties.roles.items,
                       data: data12,
                     };
                     if (vErrors === null) {
@@ -18578,8 +18767,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema109.properties.members.items.properties.roles.type,
-                  parentSchema: schema109.properties.members.items.properties.roles,
+                  schema: schema110.properties.members.items.properties.roles.type,
+                  parentSchema: schema110.properties.members.items.properties.roles,
                   data: data11,
                 };
                 if (vErrors === null) {
@@ -18597,8 +18786,8 @@ function validate51(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema109.properties.members.items.type,
-              parentSchema: schema109.properties.members.items,
+              schema: schema110.properties.members.items.type,
+              parentSchema: schema110.properties.members.items,
               data: data8,
             };
             if (vErrors === null) {
@@ -18616,8 +18805,8 @@ function validate51(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema109.properties.members.type,
-          parentSchema: schema109.properties.members,
+          schema: schema110.properties.members.type,
+          parentSchema: schema110.properties.members,
           data: data7,
         };
         if (vErrors === null) {
@@ -18635,8 +18824,8 @@ function validate51(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema109.type,
-      parentSchema: schema109,
+      schema: schema110.type,
+      parentSchema: schema110,
       data,
     };
     if (vErrors === null) {
@@ -18651,7 +18840,7 @@ function validate51(
 }
 validate51.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
 export const v21 = validate52;
-const schema112 = {
+const schema113 = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://opsconductor.dev/schema/vars.schema.json",
   title: "OpsConductor variables (vars/*.yaml)",
@@ -18702,8 +18891,8 @@ function validate52(
         keyword: "required",
         params: { missingProperty: "vars" },
         message: "must have required property '" + "vars" + "'",
-        schema: schema112.required,
-        parentSchema: schema112,
+        schema: schema113.required,
+        parentSchema: schema113,
         data,
       };
       if (vErrors === null) {
@@ -18722,7 +18911,7 @@ function validate52(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema112,
+          parentSchema: schema113,
           data,
         };
         if (vErrors === null) {
@@ -18742,8 +18931,8 @@ function validate52(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema112.properties.description.type,
-          parentSchema: schema112.properties.description,
+          schema: schema113.properties.description.type,
+          parentSchema: schema113.properties.description,
           data: data0,
         };
         if (vErrors === null) {
@@ -18767,10 +18956,10 @@ function validate52(
               instancePath: instancePath + "/match/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/properties/match/additionalProperties/anyOf/0/type",
               keyword: "type",
-              params: { type: schema112.properties.match.additionalProperties.anyOf[0].type },
+              params: { type: schema113.properties.match.additionalProperties.anyOf[0].type },
               message: "must be string,number,boolean",
-              schema: schema112.properties.match.additionalProperties.anyOf[0].type,
-              parentSchema: schema112.properties.match.additionalProperties.anyOf[0],
+              schema: schema113.properties.match.additionalProperties.anyOf[0].type,
+              parentSchema: schema113.properties.match.additionalProperties.anyOf[0],
               data: data2,
             };
             if (vErrors === null) {
@@ -18792,7 +18981,7 @@ function validate52(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 items",
                 schema: 1,
-                parentSchema: schema112.properties.match.additionalProperties.anyOf[1],
+                parentSchema: schema113.properties.match.additionalProperties.anyOf[1],
                 data: data2,
               };
               if (vErrors === null) {
@@ -18811,10 +19000,10 @@ function validate52(
                     instancePath + "/match/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0,
                   schemaPath: "#/properties/match/additionalProperties/anyOf/1/items/type",
                   keyword: "type",
-                  params: { type: schema112.properties.match.additionalProperties.anyOf[1].items.type },
+                  params: { type: schema113.properties.match.additionalProperties.anyOf[1].items.type },
                   message: "must be string,number,boolean",
-                  schema: schema112.properties.match.additionalProperties.anyOf[1].items.type,
-                  parentSchema: schema112.properties.match.additionalProperties.anyOf[1].items,
+                  schema: schema113.properties.match.additionalProperties.anyOf[1].items.type,
+                  parentSchema: schema113.properties.match.additionalProperties.anyOf[1].items,
                   data: data3,
                 };
                 if (vErrors === null) {
@@ -18832,8 +19021,8 @@ function validate52(
               keyword: "type",
               params: { type: "array" },
               message: "must be array",
-              schema: schema112.properties.match.additionalProperties.anyOf[1].type,
-              parentSchema: schema112.properties.match.additionalProperties.anyOf[1],
+              schema: schema113.properties.match.additionalProperties.anyOf[1].type,
+              parentSchema: schema113.properties.match.additionalProperties.anyOf[1],
               data: data2,
             };
             if (vErrors === null) {
@@ -18852,8 +19041,8 @@ function validate52(
               keyword: "anyOf",
               params: {},
               message: "must match a schema in anyOf",
-              schema: schema112.properties.match.additionalProperties.anyOf,
-              parentSchema: schema112.properties.match.additionalProperties,
+              schema: schema113.properties.match.additionalProperties.anyOf,
+              parentSchema: schema113.properties.match.additionalProperties,
               data: data2,
             };
             if (vErrors === null) {
@@ -18880,8 +19069,8 @@ function validate52(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema112.properties.match.type,
-          parentSchema: schema112.properties.match,
+          schema: schema113.properties.match.type,
+          parentSchema: schema113.properties.match,
           data: data1,
         };
         if (vErrors === null) {
@@ -18906,7 +19095,7 @@ function validate52(
                 params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
                 message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
                 schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-                parentSchema: schema112.properties.vars.propertyNames,
+                parentSchema: schema113.properties.vars.propertyNames,
                 data: key2,
                 propertyName: key2,
               };
@@ -18924,8 +19113,8 @@ function validate52(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema112.properties.vars.propertyNames.type,
-              parentSchema: schema112.properties.vars.propertyNames,
+              schema: schema113.properties.vars.propertyNames.type,
+              parentSchema: schema113.properties.vars.propertyNames,
               data: key2,
               propertyName: key2,
             };
@@ -18944,8 +19133,8 @@ function validate52(
               keyword: "propertyNames",
               params: { propertyName: key2 },
               message: "property name must be valid",
-              schema: schema112.properties.vars.propertyNames,
-              parentSchema: schema112.properties.vars,
+              schema: schema113.properties.vars.propertyNames,
+              parentSchema: schema113.properties.vars,
               data: data4,
             };
             if (vErrors === null) {
@@ -18963,8 +19152,8 @@ function validate52(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema112.properties.vars.type,
-          parentSchema: schema112.properties.vars,
+          schema: schema113.properties.vars.type,
+          parentSchema: schema113.properties.vars,
           data: data4,
         };
         if (vErrors === null) {
@@ -18982,8 +19171,8 @@ function validate52(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema112.type,
-      parentSchema: schema112,
+      schema: schema113.type,
+      parentSchema: schema113,
       data,
     };
     if (vErrors === null) {
@@ -18998,7 +19187,7 @@ function validate52(
 }
 validate52.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
 export const v22 = validate53;
-const schema113 = {
+const schema114 = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://opsconductor.dev/schema/lock.schema.json",
   title: "OpsConductor library lock (opsconductor.lock)",
@@ -19055,8 +19244,8 @@ const schema113 = {
     },
   },
 };
-const pattern96 = new RegExp("^[0-9a-f]{40}$", "u");
-const pattern97 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const pattern97 = new RegExp("^[0-9a-f]{40}$", "u");
+const pattern98 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 function validate53(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -19078,8 +19267,8 @@ function validate53(
         keyword: "required",
         params: { missingProperty: "version" },
         message: "must have required property '" + "version" + "'",
-        schema: schema113.required,
-        parentSchema: schema113,
+        schema: schema114.required,
+        parentSchema: schema114,
         data,
       };
       if (vErrors === null) {
@@ -19096,8 +19285,8 @@ function validate53(
         keyword: "required",
         params: { missingProperty: "libraries" },
         message: "must have required property '" + "libraries" + "'",
-        schema: schema113.required,
-        parentSchema: schema113,
+        schema: schema114.required,
+        parentSchema: schema114,
         data,
       };
       if (vErrors === null) {
@@ -19116,7 +19305,7 @@ function validate53(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema113,
+          parentSchema: schema114,
           data,
         };
         if (vErrors === null) {
@@ -19137,7 +19326,7 @@ function validate53(
           params: { allowedValue: 1 },
           message: "must be equal to constant",
           schema: 1,
-          parentSchema: schema113.properties.version,
+          parentSchema: schema114.properties.version,
           data: data0,
         };
         if (vErrors === null) {
@@ -19162,7 +19351,7 @@ function validate53(
                 params: { pattern: "^[a-z][a-z0-9_-]{0,39}$" },
                 message: 'must match pattern "' + "^[a-z][a-z0-9_-]{0,39}$" + '"',
                 schema: "^[a-z][a-z0-9_-]{0,39}$",
-                parentSchema: schema113.properties.libraries.propertyNames,
+                parentSchema: schema114.properties.libraries.propertyNames,
                 data: key1,
                 propertyName: key1,
               };
@@ -19182,8 +19371,8 @@ function validate53(
               keyword: "propertyNames",
               params: { propertyName: key1 },
               message: "property name must be valid",
-              schema: schema113.properties.libraries.propertyNames,
-              parentSchema: schema113.properties.libraries,
+              schema: schema114.properties.libraries.propertyNames,
+              parentSchema: schema114.properties.libraries,
               data: data1,
             };
             if (vErrors === null) {
@@ -19204,8 +19393,8 @@ function validate53(
                 keyword: "required",
                 params: { missingProperty: "url" },
                 message: "must have required property '" + "url" + "'",
-                schema: schema113.properties.libraries.additionalProperties.required,
-                parentSchema: schema113.properties.libraries.additionalProperties,
+                schema: schema114.properties.libraries.additionalProperties.required,
+                parentSchema: schema114.properties.libraries.additionalProperties,
                 data: data2,
               };
               if (vErrors === null) {
@@ -19222,8 +19411,8 @@ function validate53(
                 keyword: "required",
                 params: { missingProperty: "ref" },
                 message: "must have required property '" + "ref" + "'",
-                schema: schema113.properties.libraries.additionalProperties.required,
-                parentSchema: schema113.properties.libraries.additionalProperties,
+                schema: schema114.properties.libraries.additionalProperties.required,
+                parentSchema: schema114.properties.libraries.additionalProperties,
                 data: data2,
               };
               if (vErrors === null) {
@@ -19240,8 +19429,8 @@ function validate53(
                 keyword: "required",
                 params: { missingProperty: "commit" },
                 message: "must have required property '" + "commit" + "'",
-                schema: schema113.properties.libraries.additionalProperties.required,
-                parentSchema: schema113.properties.libraries.additionalProperties,
+                schema: schema114.properties.libraries.additionalProperties.required,
+                parentSchema: schema114.properties.libraries.additionalProperties,
                 data: data2,
               };
               if (vErrors === null) {
@@ -19258,8 +19447,8 @@ function validate53(
                 keyword: "required",
                 params: { missingProperty: "path" },
                 message: "must have required property '" + "path" + "'",
-                schema: schema113.properties.libraries.additionalProperties.required,
-                parentSchema: schema113.properties.libraries.additionalProperties,
+                schema: schema114.properties.libraries.additionalProperties.required,
+                parentSchema: schema114.properties.libraries.additionalProperties,
                 data: data2,
               };
               if (vErrors === null) {
@@ -19276,8 +19465,8 @@ function validate53(
                 keyword: "required",
                 params: { missingProperty: "steps_hash" },
                 message: "must have required property '" + "steps_hash" + "'",
-                schema: schema113.properties.libraries.additionalProperties.required,
-                parentSchema: schema113.properties.libraries.additionalProperties,
+                schema: schema114.properties.libraries.additionalProperties.required,
+                parentSchema: schema114.properties.libraries.additionalProperties,
                 data: data2,
               };
               if (vErrors === null) {
@@ -19303,7 +19492,7 @@ function validate53(
                   params: { additionalProperty: key3 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema113.properties.libraries.additionalProperties,
+                  parentSchema: schema114.properties.libraries.additionalProperties,
                   data: data2,
                 };
                 if (vErrors === null) {
@@ -19324,8 +19513,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.url.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.url,
+                  schema: schema114.properties.libraries.additionalProperties.properties.url.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.url,
                   data: data3,
                 };
                 if (vErrors === null) {
@@ -19346,8 +19535,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.ref.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.ref,
+                  schema: schema114.properties.libraries.additionalProperties.properties.ref.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.ref,
                   data: data4,
                 };
                 if (vErrors === null) {
@@ -19361,7 +19550,7 @@ function validate53(
             if (data2.commit !== undefined) {
               let data5 = data2.commit;
               if (typeof data5 === "string") {
-                if (!pattern96.test(data5)) {
+                if (!pattern97.test(data5)) {
                   const err14 = {
                     instancePath:
                       instancePath +
@@ -19373,7 +19562,7 @@ function validate53(
                     params: { pattern: "^[0-9a-f]{40}$" },
                     message: 'must match pattern "' + "^[0-9a-f]{40}$" + '"',
                     schema: "^[0-9a-f]{40}$",
-                    parentSchema: schema113.properties.libraries.additionalProperties.properties.commit,
+                    parentSchema: schema114.properties.libraries.additionalProperties.properties.commit,
                     data: data5,
                   };
                   if (vErrors === null) {
@@ -19391,8 +19580,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.commit.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.commit,
+                  schema: schema114.properties.libraries.additionalProperties.properties.commit.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.commit,
                   data: data5,
                 };
                 if (vErrors === null) {
@@ -19413,8 +19602,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.path.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.path,
+                  schema: schema114.properties.libraries.additionalProperties.properties.path.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.path,
                   data: data6,
                 };
                 if (vErrors === null) {
@@ -19428,7 +19617,7 @@ function validate53(
             if (data2.steps_hash !== undefined) {
               let data7 = data2.steps_hash;
               if (typeof data7 === "string") {
-                if (!pattern97.test(data7)) {
+                if (!pattern98.test(data7)) {
                   const err17 = {
                     instancePath:
                       instancePath +
@@ -19440,7 +19629,7 @@ function validate53(
                     params: { pattern: "^sha256:[0-9a-f]{64}$" },
                     message: 'must match pattern "' + "^sha256:[0-9a-f]{64}$" + '"',
                     schema: "^sha256:[0-9a-f]{64}$",
-                    parentSchema: schema113.properties.libraries.additionalProperties.properties.steps_hash,
+                    parentSchema: schema114.properties.libraries.additionalProperties.properties.steps_hash,
                     data: data7,
                   };
                   if (vErrors === null) {
@@ -19461,8 +19650,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.steps_hash.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.steps_hash,
+                  schema: schema114.properties.libraries.additionalProperties.properties.steps_hash.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.steps_hash,
                   data: data7,
                 };
                 if (vErrors === null) {
@@ -19486,8 +19675,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.committed_at.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.committed_at,
+                  schema: schema114.properties.libraries.additionalProperties.properties.committed_at.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.committed_at,
                   data: data8,
                 };
                 if (vErrors === null) {
@@ -19505,8 +19694,8 @@ function validate53(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema113.properties.libraries.additionalProperties.type,
-              parentSchema: schema113.properties.libraries.additionalProperties,
+              schema: schema114.properties.libraries.additionalProperties.type,
+              parentSchema: schema114.properties.libraries.additionalProperties,
               data: data2,
             };
             if (vErrors === null) {
@@ -19524,8 +19713,8 @@ function validate53(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema113.properties.libraries.type,
-          parentSchema: schema113.properties.libraries,
+          schema: schema114.properties.libraries.type,
+          parentSchema: schema114.properties.libraries,
           data: data1,
         };
         if (vErrors === null) {
@@ -19543,8 +19732,8 @@ function validate53(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema113.type,
-      parentSchema: schema113,
+      schema: schema114.type,
+      parentSchema: schema114,
       data,
     };
     if (vErrors === null) {
