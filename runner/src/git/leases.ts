@@ -191,13 +191,20 @@ export class Leases {
 
   /**
    * Takes the lease for `holder` unless someone else holds it. A lease
-   * already held by this holder and replica is taken again (a retry).
+   * already held by this holder and replica is taken again (a retry)
+   * unless `reacquireOwn` is false.
    */
-  async acquire(ref: string, holder: string): Promise<AcquireResult> {
+  async acquire(
+    ref: string,
+    holder: string,
+    options: { reacquireOwn?: boolean } = {},
+  ): Promise<AcquireResult> {
+    const reacquireOwn = options.reacquireOwn ?? true;
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.read(ref);
       const now = this.now();
-      const mine = current?.info.holder === holder && current.info.replica === this.replica;
+      const mine =
+        reacquireOwn && current?.info.holder === holder && current.info.replica === this.replica;
       if (current?.info.state === "done") return { kind: "done", by: current };
       if (current && current.info.state === "held" && !mine && !this.expired(current.info))
         return { kind: "held", by: current };
