@@ -8071,6 +8071,7 @@ const schema68 = {
         {
           description:
             "`skip`: do not wait; a held target is recorded as skipped, naming the run that holds it.",
+          type: "string",
           const: "skip",
         },
         {
@@ -12344,14 +12345,14 @@ function validate34(
       let valid36 = false;
       let passing1 = null;
       const _errs108 = errors;
-      if ("skip" !== data34) {
+      if (typeof data34 !== "string") {
         const err78 = {
           instancePath: instancePath + "/locks",
-          schemaPath: "#/properties/locks/oneOf/0/const",
-          keyword: "const",
-          params: { allowedValue: "skip" },
-          message: "must be equal to constant",
-          schema: "skip",
+          schemaPath: "#/properties/locks/oneOf/0/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema68.properties.locks.oneOf[0].type,
           parentSchema: schema68.properties.locks.oneOf[0],
           data: data34,
         };
@@ -12362,15 +12363,33 @@ function validate34(
         }
         errors++;
       }
+      if ("skip" !== data34) {
+        const err79 = {
+          instancePath: instancePath + "/locks",
+          schemaPath: "#/properties/locks/oneOf/0/const",
+          keyword: "const",
+          params: { allowedValue: "skip" },
+          message: "must be equal to constant",
+          schema: "skip",
+          parentSchema: schema68.properties.locks.oneOf[0],
+          data: data34,
+        };
+        if (vErrors === null) {
+          vErrors = [err79];
+        } else {
+          vErrors.push(err79);
+        }
+        errors++;
+      }
       var _valid5 = _errs108 === errors;
       if (_valid5) {
         valid36 = true;
         passing1 = 0;
       }
-      const _errs109 = errors;
+      const _errs110 = errors;
       if (data34 && typeof data34 == "object" && !Array.isArray(data34)) {
         if (data34.wait === undefined) {
-          const err79 = {
+          const err80 = {
             instancePath: instancePath + "/locks",
             schemaPath: "#/properties/locks/oneOf/1/required",
             keyword: "required",
@@ -12381,15 +12400,15 @@ function validate34(
             data: data34,
           };
           if (vErrors === null) {
-            vErrors = [err79];
+            vErrors = [err80];
           } else {
-            vErrors.push(err79);
+            vErrors.push(err80);
           }
           errors++;
         }
         for (const key11 in data34) {
           if (!(key11 === "wait")) {
-            const err80 = {
+            const err81 = {
               instancePath: instancePath + "/locks",
               schemaPath: "#/properties/locks/oneOf/1/additionalProperties",
               keyword: "additionalProperties",
@@ -12400,9 +12419,9 @@ function validate34(
               data: data34,
             };
             if (vErrors === null) {
-              vErrors = [err80];
+              vErrors = [err81];
             } else {
-              vErrors.push(err80);
+              vErrors.push(err81);
             }
             errors++;
           }
@@ -12411,7 +12430,7 @@ function validate34(
           let data35 = data34.wait;
           if (typeof data35 === "string") {
             if (!pattern5.test(data35)) {
-              const err81 = {
+              const err82 = {
                 instancePath: instancePath + "/locks/wait",
                 schemaPath: "#/$defs/duration/pattern",
                 keyword: "pattern",
@@ -12422,14 +12441,14 @@ function validate34(
                 data: data35,
               };
               if (vErrors === null) {
-                vErrors = [err81];
+                vErrors = [err82];
               } else {
-                vErrors.push(err81);
+                vErrors.push(err82);
               }
               errors++;
             }
           } else {
-            const err82 = {
+            const err83 = {
               instancePath: instancePath + "/locks/wait",
               schemaPath: "#/$defs/duration/type",
               keyword: "type",
@@ -12440,15 +12459,15 @@ function validate34(
               data: data35,
             };
             if (vErrors === null) {
-              vErrors = [err82];
+              vErrors = [err83];
             } else {
-              vErrors.push(err82);
+              vErrors.push(err83);
             }
             errors++;
           }
         }
       } else {
-        const err83 = {
+        const err84 = {
           instancePath: instancePath + "/locks",
           schemaPath: "#/properties/locks/oneOf/1/type",
           keyword: "type",
@@ -12459,13 +12478,13 @@ function validate34(
           data: data34,
         };
         if (vErrors === null) {
-          vErrors = [err83];
+          vErrors = [err84];
         } else {
-          vErrors.push(err83);
+          vErrors.push(err84);
         }
         errors++;
       }
-      var _valid5 = _errs109 === errors;
+      var _valid5 = _errs110 === errors;
       if (_valid5 && valid36) {
         valid36 = false;
         passing1 = [passing1, 1];
@@ -12476,7 +12495,7 @@ function validate34(
         }
       }
       if (!valid36) {
-        const err84 = {
+        const err85 = {
           instancePath: instancePath + "/locks",
           schemaPath: "#/properties/locks/oneOf",
           keyword: "oneOf",
@@ -12487,9 +12506,9 @@ function validate34(
           data: data34,
         };
         if (vErrors === null) {
-          vErrors = [err84];
+          vErrors = [err85];
         } else {
-          vErrors.push(err84);
+          vErrors.push(err85);
         }
         errors++;
       } else {
@@ -12507,7 +12526,7 @@ function validate34(
       let data36 = data.timeout;
       if (typeof data36 === "string") {
         if (!pattern5.test(data36)) {
-          const err85 = {
+          const err86 = {
             instancePath: instancePath + "/timeout",
             schemaPath: "#/$defs/duration/pattern",
             keyword: "pattern",
@@ -12518,14 +12537,14 @@ function validate34(
             data: data36,
           };
           if (vErrors === null) {
-            vErrors = [err85];
+            vErrors = [err86];
           } else {
-            vErrors.push(err85);
+            vErrors.push(err86);
           }
           errors++;
         }
       } else {
-        const err86 = {
+        const err87 = {
           instancePath: instancePath + "/timeout",
           schemaPath: "#/$defs/duration/type",
           keyword: "type",
@@ -12536,9 +12555,9 @@ function validate34(
           data: data36,
         };
         if (vErrors === null) {
-          vErrors = [err86];
+          vErrors = [err87];
         } else {
-          vErrors.push(err86);
+          vErrors.push(err87);
         }
         errors++;
       }
@@ -12547,10 +12566,10 @@ function validate34(
       let data37 = data.env;
       if (data37 && typeof data37 == "object" && !Array.isArray(data37)) {
         for (const key12 in data37) {
-          const _errs121 = errors;
+          const _errs122 = errors;
           if (typeof key12 === "string") {
             if (!pattern25.test(key12)) {
-              const err87 = {
+              const err88 = {
                 instancePath: instancePath + "/env",
                 schemaPath: "#/$defs/env/propertyNames/pattern",
                 keyword: "pattern",
@@ -12562,14 +12581,14 @@ function validate34(
                 propertyName: key12,
               };
               if (vErrors === null) {
-                vErrors = [err87];
+                vErrors = [err88];
               } else {
-                vErrors.push(err87);
+                vErrors.push(err88);
               }
               errors++;
             }
           } else {
-            const err88 = {
+            const err89 = {
               instancePath: instancePath + "/env",
               schemaPath: "#/$defs/env/propertyNames/type",
               keyword: "type",
@@ -12581,15 +12600,15 @@ function validate34(
               propertyName: key12,
             };
             if (vErrors === null) {
-              vErrors = [err88];
+              vErrors = [err89];
             } else {
-              vErrors.push(err88);
+              vErrors.push(err89);
             }
             errors++;
           }
-          var valid41 = _errs121 === errors;
+          var valid41 = _errs122 === errors;
           if (!valid41) {
-            const err89 = {
+            const err90 = {
               instancePath: instancePath + "/env",
               schemaPath: "#/$defs/env/propertyNames",
               keyword: "propertyNames",
@@ -12600,9 +12619,9 @@ function validate34(
               data: data37,
             };
             if (vErrors === null) {
-              vErrors = [err89];
+              vErrors = [err90];
             } else {
-              vErrors.push(err89);
+              vErrors.push(err90);
             }
             errors++;
           }
@@ -12610,7 +12629,7 @@ function validate34(
         for (const key13 in data37) {
           let data38 = data37[key13];
           if (typeof data38 !== "string" && !(typeof data38 == "number") && typeof data38 !== "boolean") {
-            const err90 = {
+            const err91 = {
               instancePath: instancePath + "/env/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/$defs/env/additionalProperties/type",
               keyword: "type",
@@ -12621,15 +12640,15 @@ function validate34(
               data: data38,
             };
             if (vErrors === null) {
-              vErrors = [err90];
+              vErrors = [err91];
             } else {
-              vErrors.push(err90);
+              vErrors.push(err91);
             }
             errors++;
           }
         }
       } else {
-        const err91 = {
+        const err92 = {
           instancePath: instancePath + "/env",
           schemaPath: "#/$defs/env/type",
           keyword: "type",
@@ -12640,9 +12659,9 @@ function validate34(
           data: data37,
         };
         if (vErrors === null) {
-          vErrors = [err91];
+          vErrors = [err92];
         } else {
-          vErrors.push(err91);
+          vErrors.push(err92);
         }
         errors++;
       }
@@ -12651,10 +12670,10 @@ function validate34(
       let data39 = data.secrets;
       if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
         for (const key14 in data39) {
-          const _errs128 = errors;
+          const _errs129 = errors;
           if (typeof key14 === "string") {
             if (!pattern22.test(key14)) {
-              const err92 = {
+              const err93 = {
                 instancePath: instancePath + "/secrets",
                 schemaPath: "#/properties/secrets/propertyNames/pattern",
                 keyword: "pattern",
@@ -12666,14 +12685,14 @@ function validate34(
                 propertyName: key14,
               };
               if (vErrors === null) {
-                vErrors = [err92];
+                vErrors = [err93];
               } else {
-                vErrors.push(err92);
+                vErrors.push(err93);
               }
               errors++;
             }
           } else {
-            const err93 = {
+            const err94 = {
               instancePath: instancePath + "/secrets",
               schemaPath: "#/properties/secrets/propertyNames/type",
               keyword: "type",
@@ -12685,15 +12704,15 @@ function validate34(
               propertyName: key14,
             };
             if (vErrors === null) {
-              vErrors = [err93];
+              vErrors = [err94];
             } else {
-              vErrors.push(err93);
+              vErrors.push(err94);
             }
             errors++;
           }
-          var valid43 = _errs128 === errors;
+          var valid43 = _errs129 === errors;
           if (!valid43) {
-            const err94 = {
+            const err95 = {
               instancePath: instancePath + "/secrets",
               schemaPath: "#/properties/secrets/propertyNames",
               keyword: "propertyNames",
@@ -12704,9 +12723,9 @@ function validate34(
               data: data39,
             };
             if (vErrors === null) {
-              vErrors = [err94];
+              vErrors = [err95];
             } else {
-              vErrors.push(err94);
+              vErrors.push(err95);
             }
             errors++;
           }
@@ -12715,7 +12734,7 @@ function validate34(
           let data40 = data39[key15];
           if (typeof data40 === "string") {
             if (!pattern7.test(data40)) {
-              const err95 = {
+              const err96 = {
                 instancePath: instancePath + "/secrets/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),
                 schemaPath: "#/$defs/credentialRef/pattern",
                 keyword: "pattern",
@@ -12733,14 +12752,14 @@ function validate34(
                 data: data40,
               };
               if (vErrors === null) {
-                vErrors = [err95];
+                vErrors = [err96];
               } else {
-                vErrors.push(err95);
+                vErrors.push(err96);
               }
               errors++;
             }
           } else {
-            const err96 = {
+            const err97 = {
               instancePath: instancePath + "/secrets/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/$defs/credentialRef/type",
               keyword: "type",
@@ -12751,15 +12770,15 @@ function validate34(
               data: data40,
             };
             if (vErrors === null) {
-              vErrors = [err96];
+              vErrors = [err97];
             } else {
-              vErrors.push(err96);
+              vErrors.push(err97);
             }
             errors++;
           }
         }
       } else {
-        const err97 = {
+        const err98 = {
           instancePath: instancePath + "/secrets",
           schemaPath: "#/properties/secrets/type",
           keyword: "type",
@@ -12770,9 +12789,9 @@ function validate34(
           data: data39,
         };
         if (vErrors === null) {
-          vErrors = [err97];
+          vErrors = [err98];
         } else {
-          vErrors.push(err97);
+          vErrors.push(err98);
         }
         errors++;
       }
@@ -12780,7 +12799,7 @@ function validate34(
     if (data.vars !== undefined) {
       let data41 = data.vars;
       if (!(data41 && typeof data41 == "object" && !Array.isArray(data41))) {
-        const err98 = {
+        const err99 = {
           instancePath: instancePath + "/vars",
           schemaPath: "#/properties/vars/type",
           keyword: "type",
@@ -12791,9 +12810,9 @@ function validate34(
           data: data41,
         };
         if (vErrors === null) {
-          vErrors = [err98];
+          vErrors = [err99];
         } else {
-          vErrors.push(err98);
+          vErrors.push(err99);
         }
         errors++;
       }
@@ -12801,7 +12820,7 @@ function validate34(
     if (data.facts !== undefined) {
       let data42 = data.facts;
       if (typeof data42 !== "boolean") {
-        const err99 = {
+        const err100 = {
           instancePath: instancePath + "/facts",
           schemaPath: "#/properties/facts/type",
           keyword: "type",
@@ -12812,9 +12831,9 @@ function validate34(
           data: data42,
         };
         if (vErrors === null) {
-          vErrors = [err99];
+          vErrors = [err100];
         } else {
-          vErrors.push(err99);
+          vErrors.push(err100);
         }
         errors++;
       }
@@ -12837,7 +12856,7 @@ function validate34(
       let data44 = data.phases;
       if (Array.isArray(data44)) {
         if (data44.length < 1) {
-          const err100 = {
+          const err101 = {
             instancePath: instancePath + "/phases",
             schemaPath: "#/properties/phases/minItems",
             keyword: "minItems",
@@ -12848,9 +12867,9 @@ function validate34(
             data: data44,
           };
           if (vErrors === null) {
-            vErrors = [err100];
+            vErrors = [err101];
           } else {
-            vErrors.push(err100);
+            vErrors.push(err101);
           }
           errors++;
         }
@@ -12859,30 +12878,12 @@ function validate34(
           let data45 = data44[i7];
           if (data45 && typeof data45 == "object" && !Array.isArray(data45)) {
             if (data45.name === undefined) {
-              const err101 = {
+              const err102 = {
                 instancePath: instancePath + "/phases/" + i7,
                 schemaPath: "#/properties/phases/items/required",
                 keyword: "required",
                 params: { missingProperty: "name" },
                 message: "must have required property '" + "name" + "'",
-                schema: schema68.properties.phases.items.required,
-                parentSchema: schema68.properties.phases.items,
-                data: data45,
-              };
-              if (vErrors === null) {
-                vErrors = [err101];
-              } else {
-                vErrors.push(err101);
-              }
-              errors++;
-            }
-            if (data45.steps === undefined) {
-              const err102 = {
-                instancePath: instancePath + "/phases/" + i7,
-                schemaPath: "#/properties/phases/items/required",
-                keyword: "required",
-                params: { missingProperty: "steps" },
-                message: "must have required property '" + "steps" + "'",
                 schema: schema68.properties.phases.items.required,
                 parentSchema: schema68.properties.phases.items,
                 data: data45,
@@ -12894,9 +12895,27 @@ function validate34(
               }
               errors++;
             }
+            if (data45.steps === undefined) {
+              const err103 = {
+                instancePath: instancePath + "/phases/" + i7,
+                schemaPath: "#/properties/phases/items/required",
+                keyword: "required",
+                params: { missingProperty: "steps" },
+                message: "must have required property '" + "steps" + "'",
+                schema: schema68.properties.phases.items.required,
+                parentSchema: schema68.properties.phases.items,
+                data: data45,
+              };
+              if (vErrors === null) {
+                vErrors = [err103];
+              } else {
+                vErrors.push(err103);
+              }
+              errors++;
+            }
             for (const key16 in data45) {
               if (!(key16 === "name" || key16 === "targets" || key16 === "strategy" || key16 === "steps")) {
-                const err103 = {
+                const err104 = {
                   instancePath: instancePath + "/phases/" + i7,
                   schemaPath: "#/properties/phases/items/additionalProperties",
                   keyword: "additionalProperties",
@@ -12907,9 +12926,9 @@ function validate34(
                   data: data45,
                 };
                 if (vErrors === null) {
-                  vErrors = [err103];
+                  vErrors = [err104];
                 } else {
-                  vErrors.push(err103);
+                  vErrors.push(err104);
                 }
                 errors++;
               }
@@ -12918,7 +12937,7 @@ function validate34(
               let data46 = data45.name;
               if (typeof data46 === "string") {
                 if (func1(data46) > 100) {
-                  const err104 = {
+                  const err105 = {
                     instancePath: instancePath + "/phases/" + i7 + "/name",
                     schemaPath: "#/$defs/stepId/maxLength",
                     keyword: "maxLength",
@@ -12929,14 +12948,14 @@ function validate34(
                     data: data46,
                   };
                   if (vErrors === null) {
-                    vErrors = [err104];
+                    vErrors = [err105];
                   } else {
-                    vErrors.push(err104);
+                    vErrors.push(err105);
                   }
                   errors++;
                 }
                 if (!pattern23.test(data46)) {
-                  const err105 = {
+                  const err106 = {
                     instancePath: instancePath + "/phases/" + i7 + "/name",
                     schemaPath: "#/$defs/stepId/pattern",
                     keyword: "pattern",
@@ -12947,14 +12966,14 @@ function validate34(
                     data: data46,
                   };
                   if (vErrors === null) {
-                    vErrors = [err105];
+                    vErrors = [err106];
                   } else {
-                    vErrors.push(err105);
+                    vErrors.push(err106);
                   }
                   errors++;
                 }
               } else {
-                const err106 = {
+                const err107 = {
                   instancePath: instancePath + "/phases/" + i7 + "/name",
                   schemaPath: "#/$defs/stepId/type",
                   keyword: "type",
@@ -12965,9 +12984,9 @@ function validate34(
                   data: data46,
                 };
                 if (vErrors === null) {
-                  vErrors = [err106];
+                  vErrors = [err107];
                 } else {
-                  vErrors.push(err106);
+                  vErrors.push(err107);
                 }
                 errors++;
               }
@@ -12977,7 +12996,7 @@ function validate34(
               if (data47 && typeof data47 == "object" && !Array.isArray(data47)) {
                 for (const key17 in data47) {
                   if (!(key17 === "match" || key17 === "names" || key17 === "exclude")) {
-                    const err107 = {
+                    const err108 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets",
                       schemaPath: "#/$defs/selector/additionalProperties",
                       keyword: "additionalProperties",
@@ -12988,9 +13007,9 @@ function validate34(
                       data: data47,
                     };
                     if (vErrors === null) {
-                      vErrors = [err107];
+                      vErrors = [err108];
                     } else {
-                      vErrors.push(err107);
+                      vErrors.push(err108);
                     }
                     errors++;
                   }
@@ -13000,15 +13019,15 @@ function validate34(
                   if (data48 && typeof data48 == "object" && !Array.isArray(data48)) {
                     for (const key18 in data48) {
                       let data49 = data48[key18];
-                      const _errs155 = errors;
-                      let valid53 = false;
                       const _errs156 = errors;
+                      let valid53 = false;
+                      const _errs157 = errors;
                       if (
                         typeof data49 !== "string" &&
                         !(typeof data49 == "number") &&
                         typeof data49 !== "boolean"
                       ) {
-                        const err108 = {
+                        const err109 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
@@ -13024,18 +13043,18 @@ function validate34(
                           data: data49,
                         };
                         if (vErrors === null) {
-                          vErrors = [err108];
+                          vErrors = [err109];
                         } else {
-                          vErrors.push(err108);
+                          vErrors.push(err109);
                         }
                         errors++;
                       }
-                      var _valid6 = _errs156 === errors;
+                      var _valid6 = _errs157 === errors;
                       valid53 = valid53 || _valid6;
-                      const _errs158 = errors;
+                      const _errs159 = errors;
                       if (Array.isArray(data49)) {
                         if (data49.length < 1) {
-                          const err109 = {
+                          const err110 = {
                             instancePath:
                               instancePath +
                               "/phases/" +
@@ -13052,9 +13071,9 @@ function validate34(
                             data: data49,
                           };
                           if (vErrors === null) {
-                            vErrors = [err109];
+                            vErrors = [err110];
                           } else {
-                            vErrors.push(err109);
+                            vErrors.push(err110);
                           }
                           errors++;
                         }
@@ -13066,7 +13085,7 @@ function validate34(
                             !(typeof data50 == "number") &&
                             typeof data50 !== "boolean"
                           ) {
-                            const err110 = {
+                            const err111 = {
                               instancePath:
                                 instancePath +
                                 "/phases/" +
@@ -13087,15 +13106,15 @@ function validate34(
                               data: data50,
                             };
                             if (vErrors === null) {
-                              vErrors = [err110];
+                              vErrors = [err111];
                             } else {
-                              vErrors.push(err110);
+                              vErrors.push(err111);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err111 = {
+                        const err112 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
@@ -13111,16 +13130,16 @@ function validate34(
                           data: data49,
                         };
                         if (vErrors === null) {
-                          vErrors = [err111];
+                          vErrors = [err112];
                         } else {
-                          vErrors.push(err111);
+                          vErrors.push(err112);
                         }
                         errors++;
                       }
-                      var _valid6 = _errs158 === errors;
+                      var _valid6 = _errs159 === errors;
                       valid53 = valid53 || _valid6;
                       if (!valid53) {
-                        const err112 = {
+                        const err113 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
@@ -13136,16 +13155,16 @@ function validate34(
                           data: data49,
                         };
                         if (vErrors === null) {
-                          vErrors = [err112];
+                          vErrors = [err113];
                         } else {
-                          vErrors.push(err112);
+                          vErrors.push(err113);
                         }
                         errors++;
                       } else {
-                        errors = _errs155;
+                        errors = _errs156;
                         if (vErrors !== null) {
-                          if (_errs155) {
-                            vErrors.length = _errs155;
+                          if (_errs156) {
+                            vErrors.length = _errs156;
                           } else {
                             vErrors = null;
                           }
@@ -13153,7 +13172,7 @@ function validate34(
                       }
                     }
                   } else {
-                    const err113 = {
+                    const err114 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets/match",
                       schemaPath: "#/$defs/selector/properties/match/type",
                       keyword: "type",
@@ -13164,9 +13183,9 @@ function validate34(
                       data: data48,
                     };
                     if (vErrors === null) {
-                      vErrors = [err113];
+                      vErrors = [err114];
                     } else {
-                      vErrors.push(err113);
+                      vErrors.push(err114);
                     }
                     errors++;
                   }
@@ -13179,7 +13198,7 @@ function validate34(
                       let data52 = data51[i9];
                       if (typeof data52 === "string") {
                         if (func1(data52) < 1) {
-                          const err114 = {
+                          const err115 = {
                             instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
                             schemaPath: "#/$defs/selector/properties/names/items/minLength",
                             keyword: "minLength",
@@ -13190,14 +13209,14 @@ function validate34(
                             data: data52,
                           };
                           if (vErrors === null) {
-                            vErrors = [err114];
+                            vErrors = [err115];
                           } else {
-                            vErrors.push(err114);
+                            vErrors.push(err115);
                           }
                           errors++;
                         }
                       } else {
-                        const err115 = {
+                        const err116 = {
                           instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
                           schemaPath: "#/$defs/selector/properties/names/items/type",
                           keyword: "type",
@@ -13208,15 +13227,15 @@ function validate34(
                           data: data52,
                         };
                         if (vErrors === null) {
-                          vErrors = [err115];
+                          vErrors = [err116];
                         } else {
-                          vErrors.push(err115);
+                          vErrors.push(err116);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err116 = {
+                    const err117 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets/names",
                       schemaPath: "#/$defs/selector/properties/names/type",
                       keyword: "type",
@@ -13227,9 +13246,9 @@ function validate34(
                       data: data51,
                     };
                     if (vErrors === null) {
-                      vErrors = [err116];
+                      vErrors = [err117];
                     } else {
-                      vErrors.push(err116);
+                      vErrors.push(err117);
                     }
                     errors++;
                   }
@@ -13242,7 +13261,7 @@ function validate34(
                       let data54 = data53[i10];
                       if (typeof data54 === "string") {
                         if (func1(data54) < 1) {
-                          const err117 = {
+                          const err118 = {
                             instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
                             schemaPath: "#/$defs/selector/properties/exclude/items/minLength",
                             keyword: "minLength",
@@ -13253,14 +13272,14 @@ function validate34(
                             data: data54,
                           };
                           if (vErrors === null) {
-                            vErrors = [err117];
+                            vErrors = [err118];
                           } else {
-                            vErrors.push(err117);
+                            vErrors.push(err118);
                           }
                           errors++;
                         }
                       } else {
-                        const err118 = {
+                        const err119 = {
                           instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
                           schemaPath: "#/$defs/selector/properties/exclude/items/type",
                           keyword: "type",
@@ -13271,15 +13290,15 @@ function validate34(
                           data: data54,
                         };
                         if (vErrors === null) {
-                          vErrors = [err118];
+                          vErrors = [err119];
                         } else {
-                          vErrors.push(err118);
+                          vErrors.push(err119);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err119 = {
+                    const err120 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets/exclude",
                       schemaPath: "#/$defs/selector/properties/exclude/type",
                       keyword: "type",
@@ -13290,15 +13309,15 @@ function validate34(
                       data: data53,
                     };
                     if (vErrors === null) {
-                      vErrors = [err119];
+                      vErrors = [err120];
                     } else {
-                      vErrors.push(err119);
+                      vErrors.push(err120);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err120 = {
+                const err121 = {
                   instancePath: instancePath + "/phases/" + i7 + "/targets",
                   schemaPath: "#/$defs/selector/type",
                   keyword: "type",
@@ -13309,9 +13328,9 @@ function validate34(
                   data: data47,
                 };
                 if (vErrors === null) {
-                  vErrors = [err120];
+                  vErrors = [err121];
                 } else {
-                  vErrors.push(err120);
+                  vErrors.push(err121);
                 }
                 errors++;
               }
@@ -13321,7 +13340,7 @@ function validate34(
               if (data55 && typeof data55 == "object" && !Array.isArray(data55)) {
                 for (const key19 in data55) {
                   if (!(key19 === "parallel" || key19 === "batch" || key19 === "max_failures")) {
-                    const err121 = {
+                    const err122 = {
                       instancePath: instancePath + "/phases/" + i7 + "/strategy",
                       schemaPath: "#/$defs/strategy/additionalProperties",
                       keyword: "additionalProperties",
@@ -13332,9 +13351,9 @@ function validate34(
                       data: data55,
                     };
                     if (vErrors === null) {
-                      vErrors = [err121];
+                      vErrors = [err122];
                     } else {
-                      vErrors.push(err121);
+                      vErrors.push(err122);
                     }
                     errors++;
                   }
@@ -13342,7 +13361,7 @@ function validate34(
                 if (data55.parallel !== undefined) {
                   let data56 = data55.parallel;
                   if (!(typeof data56 == "number" && !(data56 % 1) && !isNaN(data56))) {
-                    const err122 = {
+                    const err123 = {
                       instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
                       schemaPath: "#/$defs/strategy/properties/parallel/type",
                       keyword: "type",
@@ -13353,15 +13372,15 @@ function validate34(
                       data: data56,
                     };
                     if (vErrors === null) {
-                      vErrors = [err122];
+                      vErrors = [err123];
                     } else {
-                      vErrors.push(err122);
+                      vErrors.push(err123);
                     }
                     errors++;
                   }
                   if (typeof data56 == "number") {
                     if (data56 > 10000 || isNaN(data56)) {
-                      const err123 = {
+                      const err124 = {
                         instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
                         schemaPath: "#/$defs/strategy/properties/parallel/maximum",
                         keyword: "maximum",
@@ -13372,14 +13391,14 @@ function validate34(
                         data: data56,
                       };
                       if (vErrors === null) {
-                        vErrors = [err123];
+                        vErrors = [err124];
                       } else {
-                        vErrors.push(err123);
+                        vErrors.push(err124);
                       }
                       errors++;
                     }
                     if (data56 < 1 || isNaN(data56)) {
-                      const err124 = {
+                      const err125 = {
                         instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
                         schemaPath: "#/$defs/strategy/properties/parallel/minimum",
                         keyword: "minimum",
@@ -13390,9 +13409,9 @@ function validate34(
                         data: data56,
                       };
                       if (vErrors === null) {
-                        vErrors = [err124];
+                        vErrors = [err125];
                       } else {
-                        vErrors.push(err124);
+                        vErrors.push(err125);
                       }
                       errors++;
                     }
@@ -13400,11 +13419,11 @@ function validate34(
                 }
                 if (data55.batch !== undefined) {
                   let data57 = data55.batch;
-                  const _errs177 = errors;
-                  let valid62 = false;
                   const _errs178 = errors;
+                  let valid62 = false;
+                  const _errs179 = errors;
                   if (!(typeof data57 == "number" && !(data57 % 1) && !isNaN(data57))) {
-                    const err125 = {
+                    const err126 = {
                       instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
                       schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/type",
                       keyword: "type",
@@ -13415,15 +13434,15 @@ function validate34(
                       data: data57,
                     };
                     if (vErrors === null) {
-                      vErrors = [err125];
+                      vErrors = [err126];
                     } else {
-                      vErrors.push(err125);
+                      vErrors.push(err126);
                     }
                     errors++;
                   }
                   if (typeof data57 == "number") {
                     if (data57 < 1 || isNaN(data57)) {
-                      const err126 = {
+                      const err127 = {
                         instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
                         schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/minimum",
                         keyword: "minimum",
@@ -13434,19 +13453,19 @@ function validate34(
                         data: data57,
                       };
                       if (vErrors === null) {
-                        vErrors = [err126];
+                        vErrors = [err127];
                       } else {
-                        vErrors.push(err126);
+                        vErrors.push(err127);
                       }
                       errors++;
                     }
                   }
-                  var _valid7 = _errs178 === errors;
+                  var _valid7 = _errs179 === errors;
                   valid62 = valid62 || _valid7;
-                  const _errs180 = errors;
+                  const _errs181 = errors;
                   if (typeof data57 === "string") {
                     if (!pattern53.test(data57)) {
-                      const err127 = {
+                      const err128 = {
                         instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
                         schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/pattern",
                         keyword: "pattern",
@@ -13457,14 +13476,14 @@ function validate34(
                         data: data57,
                       };
                       if (vErrors === null) {
-                        vErrors = [err127];
+                        vErrors = [err128];
                       } else {
-                        vErrors.push(err127);
+                        vErrors.push(err128);
                       }
                       errors++;
                     }
                   } else {
-                    const err128 = {
+                    const err129 = {
                       instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
                       schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/type",
                       keyword: "type",
@@ -13475,16 +13494,16 @@ function validate34(
                       data: data57,
                     };
                     if (vErrors === null) {
-                      vErrors = [err128];
+                      vErrors = [err129];
                     } else {
-                      vErrors.push(err128);
+                      vErrors.push(err129);
                     }
                     errors++;
                   }
-                  var _valid7 = _errs180 === errors;
+                  var _valid7 = _errs181 === errors;
                   valid62 = valid62 || _valid7;
                   if (!valid62) {
-                    const err129 = {
+                    const err130 = {
                       instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
                       schemaPath: "#/$defs/strategy/properties/batch/anyOf",
                       keyword: "anyOf",
@@ -13495,16 +13514,16 @@ function validate34(
                       data: data57,
                     };
                     if (vErrors === null) {
-                      vErrors = [err129];
+                      vErrors = [err130];
                     } else {
-                      vErrors.push(err129);
+                      vErrors.push(err130);
                     }
                     errors++;
                   } else {
-                    errors = _errs177;
+                    errors = _errs178;
                     if (vErrors !== null) {
-                      if (_errs177) {
-                        vErrors.length = _errs177;
+                      if (_errs178) {
+                        vErrors.length = _errs178;
                       } else {
                         vErrors = null;
                       }
@@ -13514,7 +13533,7 @@ function validate34(
                 if (data55.max_failures !== undefined) {
                   let data58 = data55.max_failures;
                   if (!(typeof data58 == "number" && !(data58 % 1) && !isNaN(data58))) {
-                    const err130 = {
+                    const err131 = {
                       instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
                       schemaPath: "#/$defs/strategy/properties/max_failures/type",
                       keyword: "type",
@@ -13525,15 +13544,15 @@ function validate34(
                       data: data58,
                     };
                     if (vErrors === null) {
-                      vErrors = [err130];
+                      vErrors = [err131];
                     } else {
-                      vErrors.push(err130);
+                      vErrors.push(err131);
                     }
                     errors++;
                   }
                   if (typeof data58 == "number") {
                     if (data58 < 0 || isNaN(data58)) {
-                      const err131 = {
+                      const err132 = {
                         instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
                         schemaPath: "#/$defs/strategy/properties/max_failures/minimum",
                         keyword: "minimum",
@@ -13544,16 +13563,16 @@ function validate34(
                         data: data58,
                       };
                       if (vErrors === null) {
-                        vErrors = [err131];
+                        vErrors = [err132];
                       } else {
-                        vErrors.push(err131);
+                        vErrors.push(err132);
                       }
                       errors++;
                     }
                   }
                 }
               } else {
-                const err132 = {
+                const err133 = {
                   instancePath: instancePath + "/phases/" + i7 + "/strategy",
                   schemaPath: "#/$defs/strategy/type",
                   keyword: "type",
@@ -13564,9 +13583,9 @@ function validate34(
                   data: data55,
                 };
                 if (vErrors === null) {
-                  vErrors = [err132];
+                  vErrors = [err133];
                 } else {
-                  vErrors.push(err132);
+                  vErrors.push(err133);
                 }
                 errors++;
               }
@@ -13586,7 +13605,7 @@ function validate34(
               }
             }
           } else {
-            const err133 = {
+            const err134 = {
               instancePath: instancePath + "/phases/" + i7,
               schemaPath: "#/properties/phases/items/type",
               keyword: "type",
@@ -13597,15 +13616,15 @@ function validate34(
               data: data45,
             };
             if (vErrors === null) {
-              vErrors = [err133];
+              vErrors = [err134];
             } else {
-              vErrors.push(err133);
+              vErrors.push(err134);
             }
             errors++;
           }
         }
       } else {
-        const err134 = {
+        const err135 = {
           instancePath: instancePath + "/phases",
           schemaPath: "#/properties/phases/type",
           keyword: "type",
@@ -13616,9 +13635,9 @@ function validate34(
           data: data44,
         };
         if (vErrors === null) {
-          vErrors = [err134];
+          vErrors = [err135];
         } else {
-          vErrors.push(err134);
+          vErrors.push(err135);
         }
         errors++;
       }
@@ -13643,12 +13662,12 @@ function validate34(
         const len11 = data61.length;
         for (let i11 = 0; i11 < len11; i11++) {
           let data62 = data61[i11];
-          const _errs190 = errors;
-          let valid65 = false;
           const _errs191 = errors;
+          let valid65 = false;
+          const _errs192 = errors;
           if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
             if (data62.webhook === undefined) {
-              const err135 = {
+              const err136 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/0/required",
                 keyword: "required",
@@ -13656,29 +13675,6 @@ function validate34(
                 message: "must have required property '" + "webhook" + "'",
                 schema: schema68.properties.notify.items.anyOf[0].required,
                 parentSchema: schema68.properties.notify.items.anyOf[0],
-                data: data62,
-              };
-              if (vErrors === null) {
-                vErrors = [err135];
-              } else {
-                vErrors.push(err135);
-              }
-              errors++;
-            }
-          }
-          var _valid8 = _errs191 === errors;
-          valid65 = valid65 || _valid8;
-          const _errs192 = errors;
-          if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
-            if (data62.email === undefined) {
-              const err136 = {
-                instancePath: instancePath + "/notify/" + i11,
-                schemaPath: "#/properties/notify/items/anyOf/1/required",
-                keyword: "required",
-                params: { missingProperty: "email" },
-                message: "must have required property '" + "email" + "'",
-                schema: schema68.properties.notify.items.anyOf[1].required,
-                parentSchema: schema68.properties.notify.items.anyOf[1],
                 data: data62,
               };
               if (vErrors === null) {
@@ -13693,15 +13689,15 @@ function validate34(
           valid65 = valid65 || _valid8;
           const _errs193 = errors;
           if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
-            if (data62.github_status === undefined) {
+            if (data62.email === undefined) {
               const err137 = {
                 instancePath: instancePath + "/notify/" + i11,
-                schemaPath: "#/properties/notify/items/anyOf/2/required",
+                schemaPath: "#/properties/notify/items/anyOf/1/required",
                 keyword: "required",
-                params: { missingProperty: "github_status" },
-                message: "must have required property '" + "github_status" + "'",
-                schema: schema68.properties.notify.items.anyOf[2].required,
-                parentSchema: schema68.properties.notify.items.anyOf[2],
+                params: { missingProperty: "email" },
+                message: "must have required property '" + "email" + "'",
+                schema: schema68.properties.notify.items.anyOf[1].required,
+                parentSchema: schema68.properties.notify.items.anyOf[1],
                 data: data62,
               };
               if (vErrors === null) {
@@ -13714,8 +13710,31 @@ function validate34(
           }
           var _valid8 = _errs193 === errors;
           valid65 = valid65 || _valid8;
+          const _errs194 = errors;
+          if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
+            if (data62.github_status === undefined) {
+              const err138 = {
+                instancePath: instancePath + "/notify/" + i11,
+                schemaPath: "#/properties/notify/items/anyOf/2/required",
+                keyword: "required",
+                params: { missingProperty: "github_status" },
+                message: "must have required property '" + "github_status" + "'",
+                schema: schema68.properties.notify.items.anyOf[2].required,
+                parentSchema: schema68.properties.notify.items.anyOf[2],
+                data: data62,
+              };
+              if (vErrors === null) {
+                vErrors = [err138];
+              } else {
+                vErrors.push(err138);
+              }
+              errors++;
+            }
+          }
+          var _valid8 = _errs194 === errors;
+          valid65 = valid65 || _valid8;
           if (!valid65) {
-            const err138 = {
+            const err139 = {
               instancePath: instancePath + "/notify/" + i11,
               schemaPath: "#/properties/notify/items/anyOf",
               keyword: "anyOf",
@@ -13726,16 +13745,16 @@ function validate34(
               data: data62,
             };
             if (vErrors === null) {
-              vErrors = [err138];
+              vErrors = [err139];
             } else {
-              vErrors.push(err138);
+              vErrors.push(err139);
             }
             errors++;
           } else {
-            errors = _errs190;
+            errors = _errs191;
             if (vErrors !== null) {
-              if (_errs190) {
-                vErrors.length = _errs190;
+              if (_errs191) {
+                vErrors.length = _errs191;
               } else {
                 vErrors = null;
               }
@@ -13743,7 +13762,7 @@ function validate34(
           }
           if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
             if (data62.on === undefined) {
-              const err139 = {
+              const err140 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/required",
                 keyword: "required",
@@ -13754,9 +13773,9 @@ function validate34(
                 data: data62,
               };
               if (vErrors === null) {
-                vErrors = [err139];
+                vErrors = [err140];
               } else {
-                vErrors.push(err139);
+                vErrors.push(err140);
               }
               errors++;
             }
@@ -13767,7 +13786,7 @@ function validate34(
                 key20 === "email" ||
                 key20 === "github_status"
               )) {
-                const err140 = {
+                const err141 = {
                   instancePath: instancePath + "/notify/" + i11,
                   schemaPath: "#/properties/notify/items/additionalProperties",
                   keyword: "additionalProperties",
@@ -13778,9 +13797,9 @@ function validate34(
                   data: data62,
                 };
                 if (vErrors === null) {
-                  vErrors = [err140];
+                  vErrors = [err141];
                 } else {
-                  vErrors.push(err140);
+                  vErrors.push(err141);
                 }
                 errors++;
               }
@@ -13789,7 +13808,7 @@ function validate34(
               let data63 = data62.on;
               if (Array.isArray(data63)) {
                 if (data63.length < 1) {
-                  const err141 = {
+                  const err142 = {
                     instancePath: instancePath + "/notify/" + i11 + "/on",
                     schemaPath: "#/properties/notify/items/properties/on/minItems",
                     keyword: "minItems",
@@ -13800,9 +13819,9 @@ function validate34(
                     data: data63,
                   };
                   if (vErrors === null) {
-                    vErrors = [err141];
+                    vErrors = [err142];
                   } else {
-                    vErrors.push(err141);
+                    vErrors.push(err142);
                   }
                   errors++;
                 }
@@ -13816,7 +13835,7 @@ function validate34(
                     data64 === "recovered" ||
                     data64 === "missed"
                   )) {
-                    const err142 = {
+                    const err143 = {
                       instancePath: instancePath + "/notify/" + i11 + "/on/" + i12,
                       schemaPath: "#/properties/notify/items/properties/on/items/enum",
                       keyword: "enum",
@@ -13827,9 +13846,9 @@ function validate34(
                       data: data64,
                     };
                     if (vErrors === null) {
-                      vErrors = [err142];
+                      vErrors = [err143];
                     } else {
-                      vErrors.push(err142);
+                      vErrors.push(err143);
                     }
                     errors++;
                   }
@@ -13840,7 +13859,7 @@ function validate34(
                   outer0: for (; i13--;) {
                     for (j0 = i13; j0--;) {
                       if (func0(data63[i13], data63[j0])) {
-                        const err143 = {
+                        const err144 = {
                           instancePath: instancePath + "/notify/" + i11 + "/on",
                           schemaPath: "#/properties/notify/items/properties/on/uniqueItems",
                           keyword: "uniqueItems",
@@ -13856,9 +13875,9 @@ function validate34(
                           data: data63,
                         };
                         if (vErrors === null) {
-                          vErrors = [err143];
+                          vErrors = [err144];
                         } else {
-                          vErrors.push(err143);
+                          vErrors.push(err144);
                         }
                         errors++;
                         break outer0;
@@ -13867,7 +13886,7 @@ function validate34(
                   }
                 }
               } else {
-                const err144 = {
+                const err145 = {
                   instancePath: instancePath + "/notify/" + i11 + "/on",
                   schemaPath: "#/properties/notify/items/properties/on/type",
                   keyword: "type",
@@ -13878,9 +13897,9 @@ function validate34(
                   data: data63,
                 };
                 if (vErrors === null) {
-                  vErrors = [err144];
+                  vErrors = [err145];
                 } else {
-                  vErrors.push(err144);
+                  vErrors.push(err145);
                 }
                 errors++;
               }
@@ -13889,7 +13908,7 @@ function validate34(
               let data65 = data62.webhook;
               if (data65 && typeof data65 == "object" && !Array.isArray(data65)) {
                 if (data65.url === undefined) {
-                  const err145 = {
+                  const err146 = {
                     instancePath: instancePath + "/notify/" + i11 + "/webhook",
                     schemaPath: "#/properties/notify/items/properties/webhook/required",
                     keyword: "required",
@@ -13900,15 +13919,15 @@ function validate34(
                     data: data65,
                   };
                   if (vErrors === null) {
-                    vErrors = [err145];
+                    vErrors = [err146];
                   } else {
-                    vErrors.push(err145);
+                    vErrors.push(err146);
                   }
                   errors++;
                 }
                 for (const key21 in data65) {
                   if (!(key21 === "url" || key21 === "secret")) {
-                    const err146 = {
+                    const err147 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook",
                       schemaPath: "#/properties/notify/items/properties/webhook/additionalProperties",
                       keyword: "additionalProperties",
@@ -13919,9 +13938,9 @@ function validate34(
                       data: data65,
                     };
                     if (vErrors === null) {
-                      vErrors = [err146];
+                      vErrors = [err147];
                     } else {
-                      vErrors.push(err146);
+                      vErrors.push(err147);
                     }
                     errors++;
                   }
@@ -13930,7 +13949,7 @@ function validate34(
                   let data66 = data65.url;
                   if (typeof data66 === "string") {
                     if (!pattern73.test(data66)) {
-                      const err147 = {
+                      const err148 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/pattern",
                         keyword: "pattern",
@@ -13941,14 +13960,14 @@ function validate34(
                         data: data66,
                       };
                       if (vErrors === null) {
-                        vErrors = [err147];
+                        vErrors = [err148];
                       } else {
-                        vErrors.push(err147);
+                        vErrors.push(err148);
                       }
                       errors++;
                     }
                     if (!formats0(data66)) {
-                      const err148 = {
+                      const err149 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/format",
                         keyword: "format",
@@ -13959,14 +13978,14 @@ function validate34(
                         data: data66,
                       };
                       if (vErrors === null) {
-                        vErrors = [err148];
+                        vErrors = [err149];
                       } else {
-                        vErrors.push(err148);
+                        vErrors.push(err149);
                       }
                       errors++;
                     }
                   } else {
-                    const err149 = {
+                    const err150 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                       schemaPath: "#/properties/notify/items/properties/webhook/properties/url/type",
                       keyword: "type",
@@ -13977,9 +13996,9 @@ function validate34(
                       data: data66,
                     };
                     if (vErrors === null) {
-                      vErrors = [err149];
+                      vErrors = [err150];
                     } else {
-                      vErrors.push(err149);
+                      vErrors.push(err150);
                     }
                     errors++;
                   }
@@ -13988,7 +14007,7 @@ function validate34(
                   let data67 = data65.secret;
                   if (typeof data67 === "string") {
                     if (!pattern7.test(data67)) {
-                      const err150 = {
+                      const err151 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                         schemaPath: "#/$defs/credentialRef/pattern",
                         keyword: "pattern",
@@ -14006,14 +14025,14 @@ function validate34(
                         data: data67,
                       };
                       if (vErrors === null) {
-                        vErrors = [err150];
+                        vErrors = [err151];
                       } else {
-                        vErrors.push(err150);
+                        vErrors.push(err151);
                       }
                       errors++;
                     }
                   } else {
-                    const err151 = {
+                    const err152 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                       schemaPath: "#/$defs/credentialRef/type",
                       keyword: "type",
@@ -14024,15 +14043,15 @@ function validate34(
                       data: data67,
                     };
                     if (vErrors === null) {
-                      vErrors = [err151];
+                      vErrors = [err152];
                     } else {
-                      vErrors.push(err151);
+                      vErrors.push(err152);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err152 = {
+                const err153 = {
                   instancePath: instancePath + "/notify/" + i11 + "/webhook",
                   schemaPath: "#/properties/notify/items/properties/webhook/type",
                   keyword: "type",
@@ -14043,9 +14062,9 @@ function validate34(
                   data: data65,
                 };
                 if (vErrors === null) {
-                  vErrors = [err152];
+                  vErrors = [err153];
                 } else {
-                  vErrors.push(err152);
+                  vErrors.push(err153);
                 }
                 errors++;
               }
@@ -14054,7 +14073,7 @@ function validate34(
               let data68 = data62.email;
               if (data68 && typeof data68 == "object" && !Array.isArray(data68)) {
                 if (data68.to === undefined) {
-                  const err153 = {
+                  const err154 = {
                     instancePath: instancePath + "/notify/" + i11 + "/email",
                     schemaPath: "#/properties/notify/items/properties/email/required",
                     keyword: "required",
@@ -14065,15 +14084,15 @@ function validate34(
                     data: data68,
                   };
                   if (vErrors === null) {
-                    vErrors = [err153];
+                    vErrors = [err154];
                   } else {
-                    vErrors.push(err153);
+                    vErrors.push(err154);
                   }
                   errors++;
                 }
                 for (const key22 in data68) {
                   if (!(key22 === "to")) {
-                    const err154 = {
+                    const err155 = {
                       instancePath: instancePath + "/notify/" + i11 + "/email",
                       schemaPath: "#/properties/notify/items/properties/email/additionalProperties",
                       keyword: "additionalProperties",
@@ -14084,9 +14103,9 @@ function validate34(
                       data: data68,
                     };
                     if (vErrors === null) {
-                      vErrors = [err154];
+                      vErrors = [err155];
                     } else {
-                      vErrors.push(err154);
+                      vErrors.push(err155);
                     }
                     errors++;
                   }
@@ -14095,7 +14114,7 @@ function validate34(
                   let data69 = data68.to;
                   if (Array.isArray(data69)) {
                     if (data69.length < 1) {
-                      const err155 = {
+                      const err156 = {
                         instancePath: instancePath + "/notify/" + i11 + "/email/to",
                         schemaPath: "#/properties/notify/items/properties/email/properties/to/minItems",
                         keyword: "minItems",
@@ -14106,9 +14125,9 @@ function validate34(
                         data: data69,
                       };
                       if (vErrors === null) {
-                        vErrors = [err155];
+                        vErrors = [err156];
                       } else {
-                        vErrors.push(err155);
+                        vErrors.push(err156);
                       }
                       errors++;
                     }
@@ -14117,7 +14136,7 @@ function validate34(
                       let data70 = data69[i14];
                       if (typeof data70 === "string") {
                         if (!formats2.test(data70)) {
-                          const err156 = {
+                          const err157 = {
                             instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
                             schemaPath:
                               "#/properties/notify/items/properties/email/properties/to/items/format",
@@ -14130,14 +14149,14 @@ function validate34(
                             data: data70,
                           };
                           if (vErrors === null) {
-                            vErrors = [err156];
+                            vErrors = [err157];
                           } else {
-                            vErrors.push(err156);
+                            vErrors.push(err157);
                           }
                           errors++;
                         }
                       } else {
-                        const err157 = {
+                        const err158 = {
                           instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
                           schemaPath: "#/properties/notify/items/properties/email/properties/to/items/type",
                           keyword: "type",
@@ -14148,15 +14167,15 @@ function validate34(
                           data: data70,
                         };
                         if (vErrors === null) {
-                          vErrors = [err157];
+                          vErrors = [err158];
                         } else {
-                          vErrors.push(err157);
+                          vErrors.push(err158);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err158 = {
+                    const err159 = {
                       instancePath: instancePath + "/notify/" + i11 + "/email/to",
                       schemaPath: "#/properties/notify/items/properties/email/properties/to/type",
                       keyword: "type",
@@ -14167,15 +14186,15 @@ function validate34(
                       data: data69,
                     };
                     if (vErrors === null) {
-                      vErrors = [err158];
+                      vErrors = [err159];
                     } else {
-                      vErrors.push(err158);
+                      vErrors.push(err159);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err159 = {
+                const err160 = {
                   instancePath: instancePath + "/notify/" + i11 + "/email",
                   schemaPath: "#/properties/notify/items/properties/email/type",
                   keyword: "type",
@@ -14186,9 +14205,9 @@ function validate34(
                   data: data68,
                 };
                 if (vErrors === null) {
-                  vErrors = [err159];
+                  vErrors = [err160];
                 } else {
-                  vErrors.push(err159);
+                  vErrors.push(err160);
                 }
                 errors++;
               }
@@ -14196,7 +14215,7 @@ function validate34(
             if (data62.github_status !== undefined) {
               let data71 = data62.github_status;
               if (typeof data71 !== "boolean") {
-                const err160 = {
+                const err161 = {
                   instancePath: instancePath + "/notify/" + i11 + "/github_status",
                   schemaPath: "#/properties/notify/items/properties/github_status/type",
                   keyword: "type",
@@ -14207,15 +14226,15 @@ function validate34(
                   data: data71,
                 };
                 if (vErrors === null) {
-                  vErrors = [err160];
+                  vErrors = [err161];
                 } else {
-                  vErrors.push(err160);
+                  vErrors.push(err161);
                 }
                 errors++;
               }
             }
           } else {
-            const err161 = {
+            const err162 = {
               instancePath: instancePath + "/notify/" + i11,
               schemaPath: "#/properties/notify/items/type",
               keyword: "type",
@@ -14226,15 +14245,15 @@ function validate34(
               data: data62,
             };
             if (vErrors === null) {
-              vErrors = [err161];
+              vErrors = [err162];
             } else {
-              vErrors.push(err161);
+              vErrors.push(err162);
             }
             errors++;
           }
         }
       } else {
-        const err162 = {
+        const err163 = {
           instancePath: instancePath + "/notify",
           schemaPath: "#/properties/notify/type",
           keyword: "type",
@@ -14245,15 +14264,15 @@ function validate34(
           data: data61,
         };
         if (vErrors === null) {
-          vErrors = [err162];
+          vErrors = [err163];
         } else {
-          vErrors.push(err162);
+          vErrors.push(err163);
         }
         errors++;
       }
     }
   } else {
-    const err163 = {
+    const err164 = {
       instancePath,
       schemaPath: "#/type",
       keyword: "type",
@@ -14264,9 +14283,9 @@ function validate34(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err163];
+      vErrors = [err164];
     } else {
-      vErrors.push(err163);
+      vErrors.push(err164);
     }
     errors++;
   }
