@@ -88,7 +88,7 @@ export class TargetLocks {
         const summary: TargetLockSummary = {
           result: "acquired",
           waitedMs,
-          ...(heldBy ? { heldBy: holderOf(heldBy) } : {}),
+          ...(heldBy ? { heldBy: lockHolderOf(heldBy) } : {}),
           ...(from ? { takenOverFrom: { run: from.holder, replica: from.replica } } : {}),
         };
         this.locks.set(target, summary);
@@ -97,9 +97,9 @@ export class TargetLocks {
       }
       // A lock is never "done"; a hand-written ref that says so is as good as held.
       heldBy = answer.by;
-      const who = describe(answer.by);
+      const who = describeLockHolder(answer.by);
       if (policy.policy === "skip") {
-        this.locks.set(target, { result: "skipped", waitedMs: 0, heldBy: holderOf(answer.by) });
+        this.locks.set(target, { result: "skipped", waitedMs: 0, heldBy: lockHolderOf(answer.by) });
         this.decided.set(target, {
           outcome: "skipped",
           reason: `locked by ${who} (locks: skip)`,
@@ -107,7 +107,7 @@ export class TargetLocks {
         return;
       }
       if (waitedMs >= policy.waitMs) {
-        this.locks.set(target, { result: "timed_out", waitedMs, heldBy: holderOf(answer.by) });
+        this.locks.set(target, { result: "timed_out", waitedMs, heldBy: lockHolderOf(answer.by) });
         this.decided.set(target, {
           outcome: "failed",
           reason:
@@ -116,7 +116,7 @@ export class TargetLocks {
         });
         return;
       }
-      await sleep(Math.min(pollMs, policy.waitMs - waitedMs), signal);
+      await sleepUnlessAborted(Math.min(pollMs, policy.waitMs - waitedMs), signal);
       if (signal?.aborted) return;
     }
   }
@@ -136,15 +136,15 @@ export class TargetLocks {
   }
 }
 
-function holderOf(r: LeaseRecord): { run: string; replica: string } {
+function lockHolderOf(r: LeaseRecord): { run: string; replica: string } {
   return { run: r.info.holder, replica: r.info.replica };
 }
 
-function describe(r: LeaseRecord): string {
+function describeLockHolder(r: LeaseRecord): string {
   return `run ${r.info.holder} on ${r.info.replica} (its lease expires ${r.info.expiresAt})`;
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
   if (ms <= 0 || signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(done, ms);

@@ -29,7 +29,7 @@ export class RefWireError extends Error {
   }
 }
 
-async function headers(url: string, onAuth: AuthCallback | undefined): Promise<Record<string, string>> {
+async function wireHeaders(url: string, onAuth: AuthCallback | undefined): Promise<Record<string, string>> {
   const h: Record<string, string> = { "User-Agent": "git/opsconductor" };
   if (onAuth) {
     const auth = await onAuth(url, {});
@@ -67,7 +67,7 @@ export async function updateRemoteRef(options: {
   const res = await fetch(`${base}/git-receive-pack`, {
     method: "POST",
     headers: {
-      ...(await headers(options.url, options.onAuth)),
+      ...(await wireHeaders(options.url, options.onAuth)),
       "Content-Type": "application/x-git-receive-pack-request",
       Accept: "application/x-git-receive-pack-result",
     },
@@ -102,7 +102,7 @@ export async function fetchCommit(options: {
   const res = await fetch(`${base}/git-upload-pack`, {
     method: "POST",
     headers: {
-      ...(await headers(options.url, options.onAuth)),
+      ...(await wireHeaders(options.url, options.onAuth)),
       "Content-Type": "application/x-git-upload-pack-request",
       Accept: "application/x-git-upload-pack-result",
     },
