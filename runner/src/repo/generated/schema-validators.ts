@@ -8070,9 +8070,9 @@ const schema68 = {
       oneOf: [
         {
           description:
-            "`skip`: do not wait; a held target is recorded as skipped, naming the run that holds it.",
+            "`skip`: do not wait; a held target is recorded as skipped, naming the run that holds it. To wait instead, write a mapping: `{ wait: 10m }`.",
           type: "string",
-          const: "skip",
+          pattern: "^skip$",
         },
         {
           description:
@@ -8568,7 +8568,8 @@ const schema79 = {
   maxLength: 100,
 };
 const pattern53 = new RegExp("^([1-9][0-9]?|100)%$", "u");
-const pattern73 = new RegExp("^https?://", "u");
+const pattern54 = new RegExp("^skip$", "u");
+const pattern74 = new RegExp("^https?://", "u");
 const schema77 = {
   description: "Steps, run in order on each target.",
   type: "array",
@@ -12345,32 +12346,33 @@ function validate34(
       let valid36 = false;
       let passing1 = null;
       const _errs108 = errors;
-      if (typeof data34 !== "string") {
-        const err78 = {
+      if (typeof data34 === "string") {
+        if (!pattern54.test(data34)) {
+          const err78 = {
+            instancePath: instancePath + "/locks",
+            schemaPath: "#/properties/locks/oneOf/0/pattern",
+            keyword: "pattern",
+            params: { pattern: "^skip$" },
+            message: 'must match pattern "' + "^skip$" + '"',
+            schema: "^skip$",
+            parentSchema: schema68.properties.locks.oneOf[0],
+            data: data34,
+          };
+          if (vErrors === null) {
+            vErrors = [err78];
+          } else {
+            vErrors.push(err78);
+          }
+          errors++;
+        }
+      } else {
+        const err79 = {
           instancePath: instancePath + "/locks",
           schemaPath: "#/properties/locks/oneOf/0/type",
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
           schema: schema68.properties.locks.oneOf[0].type,
-          parentSchema: schema68.properties.locks.oneOf[0],
-          data: data34,
-        };
-        if (vErrors === null) {
-          vErrors = [err78];
-        } else {
-          vErrors.push(err78);
-        }
-        errors++;
-      }
-      if ("skip" !== data34) {
-        const err79 = {
-          instancePath: instancePath + "/locks",
-          schemaPath: "#/properties/locks/oneOf/0/const",
-          keyword: "const",
-          params: { allowedValue: "skip" },
-          message: "must be equal to constant",
-          schema: "skip",
           parentSchema: schema68.properties.locks.oneOf[0],
           data: data34,
         };
@@ -13948,7 +13950,7 @@ function validate34(
                 if (data65.url !== undefined) {
                   let data66 = data65.url;
                   if (typeof data66 === "string") {
-                    if (!pattern73.test(data66)) {
+                    if (!pattern74.test(data66)) {
                       const err148 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/pattern",
@@ -16848,7 +16850,7 @@ function validate45(
             if (data3.url !== undefined) {
               let data4 = data3.url;
               if (typeof data4 === "string") {
-                if (!pattern73.test(data4)) {
+                if (!pattern74.test(data4)) {
                   const err12 = {
                     instancePath: instancePath + "/" + i0 + "/webhook/url",
                     schemaPath: "#/items/properties/webhook/properties/url/pattern",
@@ -18075,7 +18077,7 @@ const schema111 = {
   minLength: 1,
   maxLength: 200,
 };
-const pattern94 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
+const pattern95 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
 function validate51(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -18152,7 +18154,7 @@ function validate51(
         for (const key1 in data0) {
           const _errs4 = errors;
           if (typeof key1 === "string") {
-            if (!pattern94.test(key1)) {
+            if (!pattern95.test(key1)) {
               const err3 = {
                 instancePath: instancePath + "/roles",
                 schemaPath: "#/properties/roles/propertyNames/pattern",
@@ -19263,8 +19265,8 @@ const schema114 = {
     },
   },
 };
-const pattern97 = new RegExp("^[0-9a-f]{40}$", "u");
-const pattern98 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const pattern98 = new RegExp("^[0-9a-f]{40}$", "u");
+const pattern99 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 function validate53(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -19569,7 +19571,7 @@ function validate53(
             if (data2.commit !== undefined) {
               let data5 = data2.commit;
               if (typeof data5 === "string") {
-                if (!pattern97.test(data5)) {
+                if (!pattern98.test(data5)) {
                   const err14 = {
                     instancePath:
                       instancePath +
@@ -19636,7 +19638,7 @@ function validate53(
             if (data2.steps_hash !== undefined) {
               let data7 = data2.steps_hash;
               if (typeof data7 === "string") {
-                if (!pattern98.test(data7)) {
+                if (!pattern99.test(data7)) {
                   const err17 = {
                     instancePath:
                       instancePath +
