@@ -23,7 +23,7 @@ import { loadPlan, type LoadedPlan, type LoadedRepo } from "./load-plan.js";
 import { newRunId } from "../core/run-id.js";
 import { runPlan } from "../run/run-plan.js";
 import { findGitDir } from "../git/git-dir.js";
-import { TargetLocks } from "./target-locks.js";
+import { TargetLocks, type LockWait } from "./target-locks.js";
 
 export interface ExecuteJobRequest {
   /** The automation repository: a working clone, or the folder of a mirror. */
@@ -54,6 +54,8 @@ export interface ExecuteJobRequest {
   listeners?: RunEventListener[];
   /** Told the plan before anything connects (progress views size themselves from it). */
   onPlan?: (loaded: LoadedPlan) => void;
+  /** Told when another run holds one of the targets (see target-locks.ts). */
+  onLockWait?: (wait: LockWait) => void;
   env?: NodeJS.ProcessEnv;
   /**
    * The repository already loaded and valid at `commit` (the server resolved
@@ -133,6 +135,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
     remote: request.push && model.settings.records.push,
     env,
     signal: request.signal,
+    onWait: request.onLockWait,
   });
   await runPlan(plan, {
     runId,

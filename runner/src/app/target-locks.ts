@@ -14,7 +14,10 @@ import type { Plan } from "../core/plan-model.js";
 import { DEFAULT_LOCK_WAIT_MS, type LockPolicy } from "../core/repo-model.js";
 import type { TargetOutcome } from "../core/run-events.js";
 import type { RunSummary, TargetLockSummary } from "../core/run-summary.js";
+import { errorText } from "../core/error-text.js";
+import { environmentError, isOpscError } from "../core/errors.js";
 import { replicaName } from "../git/claims.js";
+import { displayUrl } from "../git/display-url.js";
 import { GitRepository } from "../git/git-repository.js";
 import { leaseBackendFor, leaseDurationMs, Leases, type HeldLease, type LeaseRecord } from "../git/leases.js";
 import { formatMs } from "../plan/render-plan.js";
@@ -35,6 +38,17 @@ export interface TargetLocksRequest {
   remote: boolean;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal | undefined;
+  /** Told once per held target when the run starts waiting for it (the CLI says so on stderr). */
+  onWait?: ((wait: LockWait) => void) | undefined;
+}
+
+export interface LockWait {
+  target: string;
+  run: string;
+  replica: string;
+  expiresAt: string;
+  /** How long the run waits at most (`10m`); undefined with `locks: skip`. */
+  wait?: string;
 }
 
 export class TargetLocks {
@@ -59,11 +73,20 @@ export class TargetLocks {
     try {
       for (const target of targets) {
         if (request.signal?.aborted) break;
-        await locks.takeOne(leases, target, request.runId, policy, request.signal);
+        await locks.takeOne(leases, target, request.runId, policy, request.signal, request.onWait);
       }
     } catch (e) {
       await locks.release();
-      throw e;
+      if (isOpscError(e)) throw e;
+      // Without the arbiter a run cannot know it is alone on its targets: it does not start.
+      throw environmentError(
+        "locks.unreachable",
+        `cannot lock the run's targets on ${url ? displayUrl(url) : "the local repository"}: ${errorText(e)}`,
+        {
+          hint: "target locks live on the records remote (origin), which must be reachable; see docs/locks.md",
+          cause: e,
+        },
+      );
     }
     return locks;
   }
@@ -74,6 +97,7 @@ export class TargetLocks {
     runId: string,
     policy: LockPolicy,
     signal: AbortSignal | undefined,
+    onWait: TargetLocksRequest["onWait"],
   ): Promise<void> {
     const ref = lockRef(target);
     const t0 = Date.now();
@@ -96,6 +120,15 @@ export class TargetLocks {
         return;
       }
       // A lock is never "done"; a hand-written ref that says so is as good as held.
+      if (heldBy === undefined) {
+        onWait?.({
+          target,
+          run: answer.by.info.holder,
+          replica: answer.by.info.replica,
+          expiresAt: answer.by.info.expiresAt,
+          ...(policy.policy === "wait" ? { wait: formatMs(policy.waitMs) } : {}),
+        });
+      }
       heldBy = answer.by;
       const who = describeLockHolder(answer.by);
       if (policy.policy === "skip") {

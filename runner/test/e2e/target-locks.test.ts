@@ -198,6 +198,7 @@ describe("target locks", () => {
     await holder.done;
     const r = await waiter.done;
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`opsc: here is locked by run ${holderRun} on doomed; waiting up to 3m`);
     const rec = runs().find((x) => x.job === "work" && x.targets[0]?.lock?.takenOverFrom?.run === holderRun);
     expect(rec).toBeDefined();
     const lock = rec!.targets[0]!.lock!;
@@ -222,6 +223,9 @@ describe("target locks", () => {
       const skipped = await opscRun(dir, "skipper").done;
       expect(skipped.code, skipped.stderr).toBe(0);
       expect(skipped.stdout).not.toContain("should-not-run");
+      expect(skipped.stderr).toContain(
+        "opsc: here is locked by run 20261126T120000Z-maintenance-abcd on by-hand: skipped (locks: skip)",
+      );
       const rec = runs().find((r) => r.job === "skipper")!;
       expect(rec.targets[0]).toMatchObject({
         outcome: "skipped",
@@ -245,4 +249,13 @@ describe("target locks", () => {
       if (held.kind === "acquired") await held.lease.release();
     }
   }, 90_000);
+
+  it("does not start a run whose records remote cannot be reached to lock its targets", async () => {
+    const dir = clone();
+    git(dir, "remote", "set-url", "origin", "http://127.0.0.1:9/nowhere.git");
+    const r = await opscRun(dir, "work").done;
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/cannot lock the run's targets on http:\/\/127\.0\.0\.1:9\/nowhere\.git/);
+    expect(r.stderr).not.toMatch(/work-start|\n\s+at /);
+  }, 60_000);
 });

@@ -130,6 +130,12 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
         });
       },
       listeners: [(e) => view?.listener(e)],
+      onLockWait: (w) =>
+        process.stderr.write(
+          w.wait === undefined
+            ? `opsc: ${w.target} is locked by run ${w.run} on ${w.replica}: skipped (locks: skip)\n`
+            : `opsc: ${w.target} is locked by run ${w.run} on ${w.replica}; waiting up to ${w.wait}\n`,
+        ),
     });
     view?.finish({
       runId: summary.id,
