@@ -196,6 +196,11 @@ export class WorkItems {
         push: this.o.push,
         signal,
         listeners: [onEvent],
+        onLockWait: (w) =>
+          log.info(
+            { target: w.target, holder: w.run, replica: w.replica, wait: w.wait ?? "skip" },
+            "target locked by another run",
+          ),
       });
       item.runId = summary.id;
       item.result = summary.result;

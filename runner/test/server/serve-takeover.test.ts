@@ -113,7 +113,10 @@ describe("claims between opsc serve replicas", () => {
       examplePayload("push", { ref: "refs/heads/main", before: c1, after: c2, deleted: false, repository }),
     );
     expect((await send(a.url, d, SECRET)).status).toBe(202);
-    await eventually(() => [...claimHolders().values()].includes("a") && logged(a, "work accepted"), 30_000);
+    await eventually(
+      () => [...claimHolders().values()].includes("a") && logged(a, "target locked by another run"),
+      30_000,
+    );
     // The other replica received the same delivery: the claim is a's, so b keeps it and waits.
     expect((await send(b.url, d, SECRET)).status).toBe(202);
     await eventually(() => logged(b, "another replica claimed this delivery"), 30_000);
