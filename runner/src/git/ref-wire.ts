@@ -81,7 +81,7 @@ export async function updateRemoteRef(options: {
   if (status === "ok") return { kind: "updated" };
   if (status === undefined) return { kind: "refused", reason: "the server sent no status for the ref" };
   // The server says so when the ref is not at the old value we sent.
-  if (isRaceMessage(status) || /expected|already exists|reference already|lock/i.test(status))
+  if (isRaceMessage(status) || /expected|already exists|old value|lock/i.test(status))
     return { kind: "moved", reason: status };
   return { kind: "refused", reason: status };
 }
