@@ -108,7 +108,8 @@ export class JobSchedules {
   }
 
   private recheckAt(tick: ScheduledTick, expiresAt: Date): void {
-    const delay = Math.max(0, expiresAt.getTime() - this.o.clock.now().getTime()) + 500;
+    // Leases expire by the wall clock, whatever clock the scheduler is given.
+    const delay = Math.max(0, expiresAt.getTime() - Date.now()) + 500;
     const timer = setTimeout(() => {
       this.rechecks.delete(timer);
       this.fireTick(tick).catch((e: unknown) =>
