@@ -8,7 +8,10 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import runSchema from "../../../schema/run.schema.json" with { type: "json" };
 import { lockRef } from "../../src/app/target-locks.js";
 import { Leases, RemoteLeaseBackend } from "../../src/git/leases.js";
 import { runDir, targetLogPath } from "../../src/records/record-paths.js";
@@ -18,6 +21,11 @@ import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-serv
 import { OPSC, RECORDS, remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
 
 const TOKEN = "locks-api-token";
+// ajv-formats ships CommonJS; its default export is the function under ESM interop.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv2020) => Ajv2020;
+const validateRun = addFormats(new Ajv2020({ strict: true, allErrors: true })).compile(runSchema);
+const valid = (r: unknown) => expect(validateRun(r), JSON.stringify(validateRun.errors)).toBe(true);
 const dirs: string[] = [];
 const kills: Array<() => void> = [];
 const tmp = (prefix: string) => {
@@ -172,6 +180,7 @@ describe("target locks", () => {
     // Every run held the lock; the later ones say they waited, and for which of the others.
     const ids = new Set(intervals.map((i) => i.id));
     for (const { rec } of intervals) {
+      valid(rec);
       expect(rec.result).toBe("success");
       expect(rec.targets[0]!.lock?.result).toBe("acquired");
     }
@@ -201,6 +210,7 @@ describe("target locks", () => {
     expect(r.stderr).toContain(`opsc: here is locked by run ${holderRun} on doomed; waiting up to 3m`);
     const rec = runs().find((x) => x.job === "work" && x.targets[0]?.lock?.takenOverFrom?.run === holderRun);
     expect(rec).toBeDefined();
+    valid(rec);
     const lock = rec!.targets[0]!.lock!;
     expect(lock).toMatchObject({
       result: "acquired",
@@ -227,6 +237,7 @@ describe("target locks", () => {
         "opsc: here is locked by run 20261126T120000Z-maintenance-abcd on by-hand: skipped (locks: skip)",
       );
       const rec = runs().find((r) => r.job === "skipper")!;
+      valid(rec);
       expect(rec.targets[0]).toMatchObject({
         outcome: "skipped",
         lock: { result: "skipped", heldBy: { run: "20261126T120000Z-maintenance-abcd", replica: "by-hand" } },
@@ -237,6 +248,7 @@ describe("target locks", () => {
       expect(impatient.code).toBe(1);
       expect(impatient.stdout).not.toContain("should-not-run");
       const failed = runs().find((r) => r.job === "impatient")!;
+      valid(failed);
       expect(failed.targets[0]).toMatchObject({
         outcome: "failed",
         lock: { result: "timed_out", heldBy: { run: "20261126T120000Z-maintenance-abcd" } },
