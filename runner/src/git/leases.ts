@@ -203,8 +203,7 @@ export class Leases {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.read(ref);
       const now = this.now();
-      const mine =
-        reacquireOwn && current?.info.holder === holder && current.info.replica === this.replica;
+      const mine = reacquireOwn && current?.info.holder === holder && current.info.replica === this.replica;
       if (current?.info.state === "done") return { kind: "done", by: current };
       if (current && current.info.state === "held" && !mine && !this.expired(current.info))
         return { kind: "held", by: current };
@@ -380,10 +379,15 @@ function oneLine(s: string): string {
   return s.replace(/[\r\n]+/g, " ");
 }
 
-/** A lease commit's fields; a ref someone wrote by hand reads as an expired lease of "unknown". */
+/**
+ * A lease commit's fields. A claim from before claims were leases (message
+ * `claim <ref>`, no State) reads as done: its work ran then. Any other ref
+ * someone wrote by hand reads as an expired lease of "unknown".
+ */
 export function parseLease(content: Uint8Array): LeaseInfo {
   const text = new TextDecoder().decode(content);
   const message = text.slice(text.indexOf("\n\n") + 2);
+  const legacyClaim = message.startsWith("claim ") && !/^State: /m.test(message);
   const fields = new Map<string, string>();
   for (const line of message.split("\n")) {
     const m = /^([A-Za-z-]+): (.*)$/.exec(line);
@@ -392,7 +396,7 @@ export function parseLease(content: Uint8Array): LeaseInfo {
   const state = fields.get("State");
   const fromHolder = fields.get("Taken-Over-From-Holder");
   return {
-    state: state === "released" || state === "done" ? state : "held",
+    state: legacyClaim ? "done" : state === "released" || state === "done" ? state : "held",
     holder: fields.get("Holder") ?? "unknown",
     replica: fields.get("Replica") ?? "unknown",
     acquiredAt: fields.get("Acquired-At") ?? "",

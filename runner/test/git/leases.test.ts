@@ -115,6 +115,18 @@ describe.each(kinds)("leases %s", (_name, backendOf, isRemote) => {
     expect(read?.info).toMatchObject({ holder: "run-b", replica: "b", state: "held" });
   });
 
+  it("a claim written before claims were leases counts as done", async () => {
+    const ref = newRef();
+    const backend = backendOf();
+    const legacy = new TextEncoder().encode(
+      "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor OpsConductor <opsconductor@localhost> 1 +0000\n" +
+        `committer OpsConductor <opsconductor@localhost> 1 +0000\n\nclaim ${ref}\n\nReplica: old\nAt: 2026-01-01T00:00:00.000Z\nNonce: x\n`,
+    );
+    expect(await backend.update(ref, null, legacy)).toBe(true);
+    const r = await new Leases(backend, { replica: "new" }).acquire(ref, "delivery/x");
+    expect(r.kind).toBe("done");
+  });
+
   it("a released lease is free at once; a done one is never taken over", async () => {
     const ref = newRef();
     const backend = backendOf();
