@@ -262,6 +262,40 @@ describe("target locks", () => {
     }
   }, 90_000);
 
+  it("without pushing, runs from one clone lock in its own repository and still never overlap", async () => {
+    const dir = clone();
+    const local = (id: string) => {
+      const proc = spawn(process.execPath, [OPSC, "run", "work", "--no-push"], {
+        cwd: dir,
+        env: env({ OPSC_REPLICA: id }),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      proc.stderr.on("data", (c: Buffer) => (stderr += String(c)));
+      return new Promise<{ code: number | null; stderr: string }>((resolve) =>
+        proc.on("exit", (code) => resolve({ code, stderr })),
+      );
+    };
+    const results = await Promise.all([local("one"), local("two")]);
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    // The lock was a ref of the clone, never of the remote.
+    expect(lockHolder()).toBeNull();
+    expect(git(dir, "for-each-ref", "refs/opsconductor/locks/")).toContain("refs/opsconductor/locks/here");
+    const ids = git(dir, "ls-tree", "-r", "--name-only", RECORDS)
+      .split("\n")
+      .filter((f) => f.endsWith("/run.json"));
+    const recs = ids.map((f) => JSON.parse(git(dir, "show", `${RECORDS}:${f}`)) as Rec);
+    expect(recs).toHaveLength(2);
+    const spans = recs
+      .map((r) => {
+        const log = git(dir, "show", `${RECORDS}:${runDir(r.id)}/${targetLogPath("here")}`);
+        return [BigInt(/work-start (\d+)/.exec(log)![1]!), BigInt(/work-end (\d+)/.exec(log)![1]!)] as const;
+      })
+      .sort((x, y) => (x[0] < y[0] ? -1 : 1));
+    expect(spans[1]![0] > spans[0]![1]).toBe(true);
+    expect(recs.some((r) => (r.targets[0]!.lock?.waitedMs ?? 0) > 0)).toBe(true);
+  }, 90_000);
+
   it("does not start a run whose records remote cannot be reached to lock its targets", async () => {
     const dir = clone();
     git(dir, "remote", "set-url", "origin", "http://127.0.0.1:9/nowhere.git");
