@@ -24,6 +24,8 @@ import { requireApprovals } from "./approvals.js";
 import { loadPlan, type LoadedPlan, type LoadedRepo } from "./load-plan.js";
 import { newRunId } from "../core/run-id.js";
 import { runPlan } from "../run/run-plan.js";
+import { findGitDir } from "../git/git-dir.js";
+import { TargetLocks, type LockWait } from "./target-locks.js";
 
 export interface ExecuteJobRequest {
   /** The automation repository: a working clone, or the folder of a mirror. */
@@ -54,6 +56,8 @@ export interface ExecuteJobRequest {
   listeners?: RunEventListener[];
   /** Told the plan before anything connects (progress views size themselves from it). */
   onPlan?: (loaded: LoadedPlan) => void;
+  /** Told when another run holds one of the targets (see target-locks.ts). */
+  onLockWait?: (wait: LockWait) => void;
   env?: NodeJS.ProcessEnv;
   /**
    * The repository already loaded and valid at `commit` (the server resolved
@@ -146,6 +150,16 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
   const recorder = new RunRecorder(plan, runId, redactor);
   const journal = new RunJournal(request.repoDir, plan, redactor, env, git.git);
   const factory = createTransportFactory({ redactor, credentials });
+  // Every door runs through here, so CLI runs, Action runs and replicas exclude each other per target.
+  const locks = await TargetLocks.take({
+    plan,
+    runId,
+    gitdir: request.gitdir ?? findGitDir(request.repoDir),
+    remote: request.push && model.settings.records.push,
+    env,
+    signal: request.signal,
+    onWait: request.onLockWait,
+  });
   await runPlan(plan, {
     runId,
     transportFor: factory.transportFor,
@@ -160,8 +174,10 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
       ...(request.listeners ?? []),
     ],
     ...(request.signal ? { signal: request.signal } : {}),
-  });
+    decided: locks.decided,
+  }).finally(() => locks.release());
   const summary = recorder.summary();
+  locks.apply(summary);
   if (approval) Object.assign(summary, { planHash: plan.planHash, approval });
   if (summary.result === "cancelled" && isShutdown(request.signal?.reason)) summary.result = "interrupted";
   if (started) {

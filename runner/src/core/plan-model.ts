@@ -3,7 +3,15 @@
  * Built by plan/ from a RepoModel with no I/O; holds no secret values, only references.
  */
 import type { ActorVia } from "./access-policy.js";
-import type { ApprovalRule, CopySpec, RetrySpec, Shell, SudoSettings, TransportKind } from "./repo-model.js";
+import type {
+  ApprovalRule,
+  CopySpec,
+  LockPolicy,
+  RetrySpec,
+  Shell,
+  SudoSettings,
+  TransportKind,
+} from "./repo-model.js";
 
 export type TriggerKind = "manual" | "push" | "schedule" | "webhook" | "api";
 
@@ -150,6 +158,8 @@ export interface Plan {
   secrets: Record<string, string>;
   timeoutMs?: number;
   concurrency?: { group: string; policy: "queue" | "skip" | "cancel-previous" };
+  /** What the run does when another run holds one of its targets (job `locks:`). */
+  locks?: LockPolicy;
   /** `--check`: run only `check` scripts, change nothing. */
   checkMode: boolean;
   /** Gather facts on each target after connecting (job `facts: true`). */

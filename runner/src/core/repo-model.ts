@@ -196,6 +196,12 @@ export interface ApprovalRule {
   signers: string;
 }
 
+/** `wait`: wait for a held target at most `waitMs`, then fail it; `skip`: skip a held target. */
+export type LockPolicy = { policy: "wait"; waitMs: number } | { policy: "skip" };
+
+/** A job without `locks:` waits this long for a held target. */
+export const DEFAULT_LOCK_WAIT_MS = 10 * 60_000;
+
 export interface JobDef {
   id: string;
   description?: string;
@@ -210,6 +216,8 @@ export interface JobDef {
   /** A single-phase job is normalised into one phase named "main". */
   phases: Phase[];
   concurrency?: { group: string; policy: "queue" | "skip" | "cancel-previous" };
+  /** What a run does when another run holds one of its targets. */
+  locks?: LockPolicy;
   timeoutMs?: number;
   env: Record<string, string>;
   /** Env var name -> credential reference. */

@@ -23,7 +23,23 @@ export interface TargetSummary {
   reason?: string;
   /** Facts gathered on the target (job `facts: true`). */
   facts?: Record<string, unknown>;
+  /** The target's lock: how long this run waited for it, and for which run. */
+  lock?: TargetLockSummary;
   steps: StepSummary[];
+}
+
+/** A run's lease on `refs/opsconductor/locks/<target>` (see docs/locks.md). */
+export interface TargetLockSummary {
+  /** acquired; skipped (held, `locks: skip`); timed_out (still held after `locks.wait`). */
+  result: "acquired" | "skipped" | "timed_out";
+  /** How long the run waited for the lock. */
+  waitedMs: number;
+  /** The run that held the lock while this one waited (or when it skipped or gave up). */
+  heldBy?: { run: string; replica: string };
+  /** The holder whose expired lease this run took over (it crashed or stalled). */
+  takenOverFrom?: { run: string; replica: string };
+  /** The lease was taken by another run during this run (this one stalled past its expiry). */
+  lost?: boolean;
 }
 
 export interface RunSummary {

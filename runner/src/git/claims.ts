@@ -1,23 +1,47 @@
 /**
- * Claims between replicas: whoever creates `refs/opsconductor/claims/<kind>/<id>`
- * first runs the work; the Git server arbitrates, because a ref update that
- * expects the ref to be absent is atomic on the server. Each replica writes a
- * commit of its own (replica name, time), so two claims are never the same
- * object and the loser is always refused.
+ * Claims between replicas: a lease (see leases.ts) on
+ * `refs/opsconductor/claims/<kind>/<id>`. Whoever takes it first does the
+ * work, renews the lease while it works and marks it done once the work's
+ * records are committed. A replica that died holding a claim stops renewing
+ * it; once it expires, another replica that has the same work journaled
+ * takes it over (a child of the expired lease commit, so two takers cannot
+ * both win), and the run's trigger names the replica it took it from.
  */
-import { errorText } from "../core/error-text.js";
 import os from "node:os";
+import { errorText } from "../core/error-text.js";
 import { environmentError } from "../core/errors.js";
-import { DEFAULT_AUTHOR } from "./author.js";
-import { GitRepository } from "./git-repository.js";
+import {
+  leaseDurationMs,
+  Leases,
+  LocalLeaseBackend,
+  RemoteLeaseBackend,
+  type HeldLease,
+  type LeaseInfo,
+} from "./leases.js";
 import { authFromEnv } from "./remote-auth.js";
-import { RefMovedError } from "./ref-lock.js";
 
 export const CLAIMS_PREFIX = "refs/opsconductor/claims";
 
+/** Work this replica holds: renewed until done (or abandoned). */
+export interface WonClaim {
+  kind: "won";
+  /** The replica whose expired claim this one took over. */
+  takenOverFrom?: string;
+  /** The work is finished and recorded: nobody takes it over. */
+  done(): Promise<void>;
+  /** Frees the claim at once (the work was not done; another replica may take it). */
+  abandon(): Promise<void>;
+}
+
+export type ClaimAnswer =
+  | WonClaim
+  /** Another replica holds it; it expires at `expiresAt` unless renewed. */
+  | { kind: "held"; replica: string; expiresAt: Date }
+  /** Another replica (or this one, earlier) finished the work. */
+  | { kind: "done"; replica: string };
+
 export interface Claims {
-  /** True when this replica won the work; false when another replica holds it. */
-  claim(kind: string, id: string): Promise<boolean>;
+  claim(kind: string, id: string): Promise<ClaimAnswer>;
 }
 
 export function claimRef(kind: string, id: string): string {
@@ -33,84 +57,63 @@ export function replicaName(env: NodeJS.ProcessEnv = process.env): string {
   return env.OPSC_REPLICA || `${os.hostname()}:${process.pid}`;
 }
 
-/** Claims on an HTTP remote: an isomorphic-git push that creates the ref. */
-export class RemoteClaims implements Claims {
+/** Claims as leases, on the records remote or in a local repository. */
+export class LeaseClaims implements Claims {
   constructor(
-    private readonly gitdir: string,
-    private readonly url: string,
-    private readonly replica: string = replicaName(),
+    private readonly leases: Leases,
+    private readonly onLost: (ref: string, why: string) => void = () => undefined,
   ) {}
 
-  async claim(kind: string, id: string): Promise<boolean> {
+  async claim(kind: string, id: string): Promise<ClaimAnswer> {
     const ref = claimRef(kind, id);
-    const repo = new GitRepository(this.gitdir);
-    const oid = await claimCommit(repo, this.replica, ref);
-    const onAuth = authFromEnv();
-    await repo.writeRef(ref, oid);
+    let answer;
     try {
-      const result = await repo.push({ url: this.url, ref, remoteRef: ref, ...(onAuth ? { onAuth } : {}) });
-      if (result.ok && result.refs[ref]?.ok !== false) return true;
-    } catch {
-      // Refused (the ref exists and our commit is unrelated) or a network error: the server decides below.
-    } finally {
-      await repo.deleteRef(ref).catch(() => undefined);
-    }
-    // Ask the arbiter who holds it: the answer is the same for every replica.
-    let holder: string | undefined;
-    try {
-      const refs = await GitRepository.listServerRefs(this.url, {
-        prefix: ref,
-        ...(onAuth ? { onAuth } : {}),
-      });
-      holder = refs.find((r) => r.ref === ref)?.oid;
+      // The holder is the work itself: the same work taken twice by one replica is still held.
+      answer = await this.leases.acquire(ref, `${kind}/${id}`, { reacquireOwn: false });
     } catch (e) {
-      throw environmentError("claims.unreachable", `cannot claim ${ref}: ${errorText(e)}`, {
-        cause: e,
-      });
+      throw environmentError("claims.unreachable", `cannot claim ${ref}: ${errorText(e)}`, { cause: e });
     }
-    if (holder === undefined) {
-      throw environmentError("claims.failed", `the remote refused ${ref} and nobody holds it`, {
-        hint: "the token needs push access to refs/opsconductor/claims/*",
-      });
+    if (answer.kind === "done") return { kind: "done", replica: answer.by.info.replica };
+    if (answer.kind === "held") {
+      return { kind: "held", replica: answer.by.info.replica, expiresAt: expiryOf(answer.by.info) };
     }
-    return holder === oid;
+    return won(answer.lease.keepAlive((why) => this.onLost(ref, why)));
+  }
+}
+
+function won(lease: HeldLease): WonClaim {
+  return {
+    kind: "won",
+    ...(lease.takenOverFrom ? { takenOverFrom: lease.takenOverFrom.replica } : {}),
+    done: async () => {
+      await lease.finish();
+    },
+    abandon: async () => {
+      await lease.release();
+    },
+  };
+}
+
+function expiryOf(info: LeaseInfo): Date {
+  const at = Date.parse(info.expiresAt);
+  return new Date(Number.isNaN(at) ? 0 : at);
+}
+
+/** Claims on an HTTP remote. */
+export class RemoteClaims extends LeaseClaims {
+  constructor(
+    _gitdir: string,
+    url: string,
+    replica: string = replicaName(),
+    durationMs: number = leaseDurationMs(),
+  ) {
+    super(new Leases(new RemoteLeaseBackend(url, authFromEnv()), { replica, durationMs }));
   }
 }
 
 /** Claims in a local repository (`--repo DIR`): git's own lock file arbitrates. */
-export class LocalClaims implements Claims {
-  constructor(
-    private readonly gitdir: string,
-    private readonly replica: string = replicaName(),
-  ) {}
-
-  async claim(kind: string, id: string): Promise<boolean> {
-    const ref = claimRef(kind, id);
-    const repo = new GitRepository(this.gitdir);
-    const oid = await claimCommit(repo, this.replica, ref);
-    try {
-      await repo.compareAndSwapRef(ref, null, oid);
-      return true;
-    } catch (e) {
-      if (e instanceof RefMovedError) return false;
-      throw e;
-    }
+export class LocalClaims extends LeaseClaims {
+  constructor(gitdir: string, replica: string = replicaName(), durationMs: number = leaseDurationMs()) {
+    super(new Leases(new LocalLeaseBackend(gitdir), { replica, durationMs }));
   }
-}
-
-async function claimCommit(repo: GitRepository, replica: string, ref: string): Promise<string> {
-  const tree = await repo.writeTree([]);
-  const now = Date.now();
-  const who = {
-    ...DEFAULT_AUTHOR,
-    timestamp: Math.floor(now / 1000),
-    timezoneOffset: 0,
-  };
-  return repo.writeCommit({
-    tree,
-    parent: [],
-    author: who,
-    committer: who,
-    message: `claim ${ref}\n\nReplica: ${replica}\nAt: ${new Date(now).toISOString()}\nNonce: ${Math.random().toString(36).slice(2)}\n`,
-  });
 }

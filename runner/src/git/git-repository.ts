@@ -204,6 +204,17 @@ export class GitRepository {
     return git.writeCommit({ fs, gitdir: this.gitdir, commit });
   }
 
+  /** Writes an object given as its exact content (a commit built byte for byte); returns its id. */
+  writeRawObject(type: "commit" | "tree" | "blob", content: Uint8Array): Promise<string> {
+    return git.writeObject({ fs, gitdir: this.gitdir, type, object: content, format: "content" });
+  }
+
+  /** The exact content of an object. */
+  async readRawObject(oid: string): Promise<Uint8Array> {
+    const o = await git.readObject({ fs, gitdir: this.gitdir, oid, cache: this.cache, format: "content" });
+    return o.object as Uint8Array;
+  }
+
   /** Sets a ref unconditionally: only for refs nobody else writes (remote-tracking refs, scratch refs). */
   async writeRef(ref: string, oid: string): Promise<void> {
     await git.writeRef({ fs, gitdir: this.gitdir, ref, value: oid, force: true });

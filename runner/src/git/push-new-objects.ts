@@ -146,7 +146,7 @@ async function newInTree(
   }
 }
 
-function pktLine(text: string): Buffer {
+export function pktLine(text: string): Buffer {
   const payload = Buffer.from(text, "utf8");
   return Buffer.concat([Buffer.from((payload.length + 4).toString(16).padStart(4, "0")), payload]);
 }
@@ -189,7 +189,7 @@ function parseAdvertisement(
   return sawService ? { refs, capabilities } : null;
 }
 
-function parseReport(
+export function parseReport(
   data: Uint8Array,
   sideband: boolean,
 ): { unpack: string | undefined; refs: Map<string, string>; messages: string[] } {

@@ -180,6 +180,7 @@ export function buildPlan(model: RepoModel, request: PlanRequest): PlanResult {
     secrets: { ...job.secrets },
     ...(job.timeoutMs !== undefined ? { timeoutMs: job.timeoutMs } : {}),
     ...(job.concurrency ? { concurrency: job.concurrency } : {}),
+    ...(job.locks ? { locks: job.locks } : {}),
     checkMode: request.checkMode ?? false,
     facts: job.facts ?? false,
     ...(selection && (selection.tags.length || selection.skipTags.length || selection.startAt)

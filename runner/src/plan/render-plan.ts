@@ -4,6 +4,7 @@
  * approve those, env values only by name when they come from secrets.
  */
 import type { Plan, PlannedStep } from "../core/plan-model.js";
+import { DEFAULT_LOCK_WAIT_MS } from "../core/repo-model.js";
 
 export type PlanFormat = "text" | "json" | "markdown";
 
@@ -57,6 +58,14 @@ export function formatMs(ms: number): string {
   return `${ms}ms`;
 }
 
+/** The job's `locks:` policy in words (the default when the plan has none). */
+export function lockText(plan: Plan): string {
+  const locks = plan.locks ?? { policy: "wait", waitMs: DEFAULT_LOCK_WAIT_MS };
+  return locks.policy === "skip"
+    ? "skip a target another run holds"
+    : `wait up to ${formatMs(locks.waitMs)} for a target another run holds`;
+}
+
 function targetCount(plan: Plan): number {
   return Object.keys(plan.targets).length;
 }
@@ -74,6 +83,7 @@ function renderText(plan: Plan, approval?: ApprovalView): string {
   const secrets = Object.entries(plan.secrets);
   if (secrets.length) lines.push(`  secrets ${secrets.map(([k, ref]) => `${k} <- ${ref}`).join(", ")}`);
   lines.push(`  ${targetCount(plan)} target(s), ${plan.phases.length} phase(s)`);
+  lines.push(`  locks: ${lockText(plan)}`);
   if (plan.planHash) lines.push(`  plan hash ${plan.planHash}`);
   const approvalText = approvalLine(plan, approval);
   if (approvalText) lines.push(`  approval ${approvalText}`);
@@ -109,6 +119,8 @@ function renderMarkdown(plan: Plan, approval?: ApprovalView): string {
   lines.push(
     "",
     `${targetCount(plan)} target(s), ${plan.phases.length} phase(s), trigger \`${plan.trigger.kind}\`.`,
+    "",
+    `Locks: ${lockText(plan)}.`,
   );
   if (plan.planHash) lines.push("", `Plan hash \`${plan.planHash}\``);
   const approvalText = approvalLine(plan, approval);

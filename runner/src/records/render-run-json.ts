@@ -3,7 +3,7 @@
  * diff on GitHub reads well; keys in a fixed order so identical runs give
  * identical bytes (the audit line carries this file's hash).
  */
-import type { RunSummary, StepSummary, TargetSummary } from "../core/run-summary.js";
+import type { RunSummary, StepSummary, TargetLockSummary, TargetSummary } from "../core/run-summary.js";
 
 export const RUN_SCHEMA_ID = "https://opsconductor.dev/schema/run.schema.json";
 
@@ -45,7 +45,20 @@ function orderTarget(t: TargetSummary): TargetSummary {
     outcome: t.outcome,
     ms: t.ms,
     reason: t.reason,
+    ...(t.lock ? { lock: orderLock(t.lock) } : {}),
     steps: t.steps.map(orderStep),
+  };
+}
+
+function orderLock(l: TargetLockSummary): TargetLockSummary {
+  return {
+    result: l.result,
+    waitedMs: l.waitedMs,
+    ...(l.heldBy ? { heldBy: { run: l.heldBy.run, replica: l.heldBy.replica } } : {}),
+    ...(l.takenOverFrom
+      ? { takenOverFrom: { run: l.takenOverFrom.run, replica: l.takenOverFrom.replica } }
+      : {}),
+    ...(l.lost ? { lost: true } : {}),
   };
 }
 

@@ -14,6 +14,7 @@ import type {
   TargetSelector,
   VarsFile,
 } from "../core/repo-model.js";
+import { DEFAULT_LOCK_WAIT_MS } from "../core/repo-model.js";
 import type { AccessPolicy, AccessRole } from "../core/access-policy.js";
 import type { SourcePosition } from "../core/errors.js";
 import { parseDuration } from "./duration.js";
@@ -250,6 +251,10 @@ export function buildJob(id: string, raw: RawJob, source: YamlSource, settings: 
     ...(raw.concurrency
       ? { concurrency: { group: raw.concurrency.group, policy: raw.concurrency.policy ?? "queue" } }
       : {}),
+    locks:
+      raw.locks === "skip"
+        ? { policy: "skip" }
+        : { policy: "wait", waitMs: parseDuration(raw.locks?.wait ?? "") ?? DEFAULT_LOCK_WAIT_MS },
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     env: texts(raw.env),
     secrets: { ...(raw.secrets ?? {}) },

@@ -118,6 +118,7 @@ export interface RawJob {
   targets?: RawSelector;
   strategy?: RawStrategy;
   concurrency?: { group: string; policy?: "queue" | "skip" | "cancel-previous" };
+  locks?: "skip" | { wait: string };
   timeout?: string;
   env?: Record<string, Scalar>;
   secrets?: Record<string, string>;

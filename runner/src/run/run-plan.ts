@@ -51,6 +51,8 @@ export interface RunOptions {
   now?: () => Date;
   /** Content of a repository file at the run's commit, for `copy` steps. */
   readRepoFile?(path: string): Uint8Array | undefined;
+  /** Targets decided before the run (another run holds their lock): finished with this outcome, untouched. */
+  decided?: ReadonlyMap<string, { outcome: TargetOutcome; reason: string }>;
 }
 
 export interface RunOutcome {
@@ -253,6 +255,8 @@ class Engine {
     };
     this.emit({ type: "target.started", at: this.at(), target: name, phase: phase.name });
     if (!target) return finish("failed", `target ${name} is not in the plan`);
+    const decided = this.opts.decided?.get(name);
+    if (decided) return finish(decided.outcome, decided.reason);
     const earlier = this.failedEarlier.get(name);
     if (earlier) return finish("skipped", earlier);
     if (this.abort.signal.aborted) return finish(this.abortReason ?? "cancelled", this.abortMessage());

@@ -20,6 +20,7 @@ import type { JobSchedules } from "./job-schedules.js";
 import type { ModelCache } from "./model-cache.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import type { InboxEntry, StateStore } from "./state-store.js";
+import type { WorkItem } from "./work-item.js";
 import type { WorkItems } from "./work-items.js";
 
 export interface DeliveryInboxOptions {
@@ -45,8 +46,12 @@ interface PushPayload {
   forge?: "gitlab" | "gitea";
 }
 
+/** After a claim's expiry, how long to wait before looking again (its holder's last renewal may be in flight). */
+const RECHECK_MARGIN_MS = 500;
+
 export class DeliveryInbox {
   private chain: Promise<void> = Promise.resolve();
+  private readonly rechecks = new Set<NodeJS.Timeout>();
 
   constructor(private readonly o: DeliveryInboxOptions) {}
 
@@ -153,6 +158,24 @@ export class DeliveryInbox {
     for (const entry of this.o.store.inbox()) this.processLater(entry);
   }
 
+  /** No more rechecks of deliveries other replicas hold (shutdown). */
+  stop(): void {
+    for (const t of this.rechecks) clearTimeout(t);
+    this.rechecks.clear();
+  }
+
+  /** Looks at a delivery another replica holds again just after its claim would expire. */
+  private recheckAt(entry: InboxEntry, expiresAt: Date): void {
+    // Leases expire by the wall clock, whatever clock the runner is given.
+    const delay = Math.max(0, expiresAt.getTime() - Date.now()) + RECHECK_MARGIN_MS;
+    const timer = setTimeout(() => {
+      this.rechecks.delete(timer);
+      this.processLater(entry);
+    }, delay);
+    timer.unref();
+    this.rechecks.add(timer);
+  }
+
   private processLater(entry: InboxEntry): void {
     this.chain = this.chain.then(async () => {
       const log = this.o.logger.child({ delivery: entry.delivery, event: entry.event });
@@ -165,14 +188,35 @@ export class DeliveryInbox {
         // (logged, cached, scheduled, run) before the claim is won.
         const fetched = entry.event === "push" ? this.fetchPush(entry) : undefined;
         fetched?.catch(() => undefined);
-        if (this.o.claims && !(await this.o.claims.claim(pushKey ? "push" : "delivery", claim))) {
+        const answer = this.o.claims
+          ? await this.o.claims.claim(pushKey ? "push" : "delivery", claim)
+          : undefined;
+        if (answer && answer.kind !== "won") {
           await fetched?.catch(() => undefined);
-          log.info("another replica claimed this delivery");
           this.o.metrics.deliveries.inc({ source: "github", outcome: "claimed-elsewhere" });
-        } else if (fetched) {
-          await this.processPush(entry, log, await fetched);
+          if (answer.kind === "held") {
+            // Kept in the inbox: if that replica dies, its claim expires and this one takes the work over.
+            log.info(
+              { replica: answer.replica, expiresAt: answer.expiresAt },
+              "another replica claimed this delivery",
+            );
+            this.recheckAt(entry, answer.expiresAt);
+            return;
+          }
+          log.info({ replica: answer.replica }, "another replica ran this delivery");
         } else {
-          await this.processDispatch(entry, log);
+          const takenOverFrom = answer?.takenOverFrom;
+          if (takenOverFrom) log.warn({ from: takenOverFrom }, "took over a delivery whose claim expired");
+          try {
+            const items = fetched
+              ? await this.processPush(entry, log, await fetched, takenOverFrom)
+              : await this.processDispatch(entry, log, takenOverFrom);
+            // The claim stays renewed until the runs are recorded, then says done for good.
+            if (answer) void this.o.work.ended(items).then(() => answer.done().catch(() => undefined));
+          } catch (e) {
+            await answer?.abandon().catch(() => undefined);
+            throw e;
+          }
         }
         this.o.store.removeInbox(entry.key);
       } catch (e) {
@@ -208,41 +252,53 @@ export class DeliveryInbox {
     entry: InboxEntry,
     log: Logger,
     r: PushResolution | "nothing" | "not-a-branch",
-  ): Promise<void> {
+    takenOverFrom?: string,
+  ): Promise<WorkItem[]> {
     const p = entry.payload as PushPayload;
     if (r === "nothing" || !p.ref) {
       log.info({ ref: p.ref }, "branch deleted or nothing pushed: nothing to run");
-      return;
+      return [];
     }
     if (r === "not-a-branch") {
       log.warn({ ref: p.ref, after: p.after }, "push dropped: only pushes to branches run jobs");
-      return;
+      return [];
     }
+    const items: WorkItem[] = [];
     // The model resolvePush loaded serves the scheduler and later requests at this commit too.
     this.o.models.remember(r.commit, { model: r.model, errors: r.errors, files: r.files });
     if (r.errors.length > 0)
       log.warn({ commit: r.commit, errors: r.errors.slice(0, 5) }, "repository does not validate");
     if (r.jobs.length === 0) log.info({ commit: r.commit, reason: r.reason }, "push runs no job");
     for (const job of r.jobs) {
-      this.o.work.submit(
-        job,
-        r.commit,
-        p.ref,
-        {},
-        {
-          kind: "push",
-          actor: p.pusher ? `${p.forge ?? "github"}:${p.pusher}` : (p.forge ?? "github"),
-          by: { name: p.pusher ?? "unknown", via: p.forge ?? "github" },
-          detail: { delivery: entry.delivery, ref: p.ref, before: p.before ?? "", after: r.commit },
-        },
+      items.push(
+        this.o.work.submit(
+          job,
+          r.commit,
+          p.ref,
+          {},
+          {
+            kind: "push",
+            actor: p.pusher ? `${p.forge ?? "github"}:${p.pusher}` : (p.forge ?? "github"),
+            by: { name: p.pusher ?? "unknown", via: p.forge ?? "github" },
+            detail: {
+              delivery: entry.delivery,
+              ref: p.ref,
+              before: p.before ?? "",
+              after: r.commit,
+              ...(takenOverFrom ? { takenOverFrom } : {}),
+            },
+          },
+        ),
       );
     }
     // After the jobs are queued: a push's runs do not wait for the scheduler.
     if (p.ref === `refs/heads/${this.o.models.defaultBranch}`)
       await this.o.schedules.refresh(r.commit, r.model, r.errors);
+    return items;
   }
 
-  private async processDispatch(entry: InboxEntry, log: Logger): Promise<void> {
+  private async processDispatch(entry: InboxEntry, log: Logger, takenOverFrom?: string): Promise<WorkItem[]> {
+    const items: WorkItem[] = [];
     const p = entry.payload as {
       action?: string;
       branch?: string;
@@ -263,15 +319,21 @@ export class DeliveryInbox {
         kind: "webhook",
         actor: p.sender ? `github:${p.sender}` : "github",
         by: { name: p.sender ?? "unknown", via: "github" },
-        detail: { delivery: entry.delivery, event: "repository_dispatch", type },
+        detail: {
+          delivery: entry.delivery,
+          event: "repository_dispatch",
+          type,
+          ...(takenOverFrom ? { takenOverFrom } : {}),
+        },
       };
       if (problems.length > 0) {
         log.warn({ job: job.id, problems }, "client_payload does not fit the job's inputs");
         this.o.work.refuse(job, commit, `refs/heads/${branch}`, inputs, trigger, problems.join("; "));
         continue;
       }
-      this.o.work.submit(job, commit, `refs/heads/${branch}`, inputs, trigger);
+      items.push(this.o.work.submit(job, commit, `refs/heads/${branch}`, inputs, trigger));
     }
+    return items;
   }
 }
 

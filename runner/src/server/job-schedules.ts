@@ -15,6 +15,7 @@ import type { ModelCache } from "./model-cache.js";
 import { Scheduler, type ScheduledTick } from "./scheduler.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import type { StateStore } from "./state-store.js";
+import type { WorkItem } from "./work-item.js";
 import type { WorkItems } from "./work-items.js";
 
 /** A missed tick as the scheduler reports it, with the records settings of the commit it was read at. */
@@ -42,6 +43,7 @@ export interface JobSchedulesOptions {
 export class JobSchedules {
   readonly scheduler: Scheduler;
   private scheduledCommit: string | undefined;
+  private readonly rechecks = new Set<NodeJS.Timeout>();
 
   constructor(private readonly o: JobSchedulesOptions) {
     this.scheduler = new Scheduler({
@@ -80,15 +82,53 @@ export class JobSchedules {
   private async fireTick(tick: ScheduledTick): Promise<void> {
     if (this.o.stopping()) return;
     const id = `${tick.job}-${tick.drift ? "drift" : tick.index}-${tick.at.toISOString()}`;
-    if (this.o.claims && !(await this.o.claims.claim("schedule", id))) {
-      this.o.logger.info({ job: tick.job, tick: tick.at.toISOString() }, "another replica claimed this tick");
+    const answer = this.o.claims ? await this.o.claims.claim("schedule", id) : undefined;
+    if (answer && answer.kind !== "won") {
+      this.o.logger.info(
+        { job: tick.job, tick: tick.at.toISOString(), replica: answer.replica },
+        "another replica claimed this tick",
+      );
+      // Looked at again after the claim would expire: a replica that died with it does not lose the tick.
+      if (answer.kind === "held") this.recheckAt(tick, answer.expiresAt);
       return;
     }
+    try {
+      const item = await this.submitTick(tick, answer?.takenOverFrom);
+      if (answer) void this.o.work.ended(item ? [item] : []).then(() => answer.done().catch(() => undefined));
+    } catch (e) {
+      await answer?.abandon().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** No more rechecks of ticks other replicas hold (shutdown). */
+  stop(): void {
+    for (const t of this.rechecks) clearTimeout(t);
+    this.rechecks.clear();
+  }
+
+  private recheckAt(tick: ScheduledTick, expiresAt: Date): void {
+    // Leases expire by the wall clock, whatever clock the scheduler is given.
+    const delay = Math.max(0, expiresAt.getTime() - Date.now()) + 500;
+    const timer = setTimeout(() => {
+      this.rechecks.delete(timer);
+      this.fireTick(tick).catch((e: unknown) =>
+        this.o.logger.error({ job: tick.job, err: errorText(e) }, "cannot take over the tick"),
+      );
+    }, delay);
+    timer.unref();
+    this.rechecks.add(timer);
+  }
+
+  private async submitTick(
+    tick: ScheduledTick,
+    takenOverFrom: string | undefined,
+  ): Promise<WorkItem | undefined> {
     const commit = this.scheduledCommit ?? (await this.o.models.headCommit());
     const { model } = await this.o.models.at(commit);
     const job = model.jobs.get(tick.job);
-    if (!job) return;
-    this.o.work.submit(
+    if (!job) return undefined;
+    return this.o.work.submit(
       job,
       commit,
       `refs/heads/${this.o.models.defaultBranch}`,
@@ -104,6 +144,7 @@ export class JobSchedules {
           ...(tick.late ? { catchUp: tick.schedule.catchUp } : {}),
           // The executor checks the job for drift (app/detect-drift.ts) instead of running it.
           ...(tick.drift ? { drift: "true" } : {}),
+          ...(takenOverFrom ? { takenOverFrom } : {}),
         },
       },
     );
@@ -117,7 +158,18 @@ export class JobSchedules {
       return;
     }
     // Every replica notices the same missed tick; one of them records it.
-    if (this.o.claims && !(await this.o.claims.claim("missed", `${tick.job}-${tick.index}-${at}`))) return;
+    const answer = this.o.claims
+      ? await this.o.claims.claim("missed", `${tick.job}-${tick.index}-${at}`)
+      : undefined;
+    if (answer && answer.kind !== "won") return;
+    try {
+      await this.recordMissedTick(tick, at);
+    } finally {
+      await answer?.done().catch(() => undefined);
+    }
+  }
+
+  private async recordMissedTick(tick: Omit<ScheduledTick, "late">, at: string): Promise<void> {
     this.o.metrics.missedTicks.inc({ job: tick.job });
     this.o.logger.warn({ job: tick.job, tick: at, catchUp: tick.schedule.catchUp }, "schedule tick missed");
     const now = this.o.clock.now().toISOString();

@@ -120,6 +120,8 @@ export class RunnerService {
 
   async shutdown(graceMs: number): Promise<void> {
     this.stopping = true;
+    this.schedules.stop();
+    this.inbox.stop();
     await this.scheduler.stop();
     await this.inbox.settled();
     await this.queue.shutdown(graceMs);

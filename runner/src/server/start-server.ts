@@ -48,8 +48,8 @@ export interface ServerOptions {
   /** Runs at once (default 4). */
   limit?: number;
   push?: boolean;
-  /** Claim deliveries and ticks on the remote (default: on for a URL, on for a DIR too). */
-  claims?: boolean;
+  /** Claim deliveries and ticks on the remote (default: on for a URL, on for a DIR too); tests may pass their own. */
+  claims?: boolean | Claims;
   clock?: Clock;
   useNodeCron?: boolean;
   toleranceMs?: number;
@@ -80,8 +80,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   // Our files live in server/, beside the records' own state (crash journal, pending pushes).
   const store = new StateStore(path.resolve(o.state, "server"));
   const mirror = await openMirror(o.repo, path.resolve(o.state));
-  let claims: Claims | undefined;
-  if (o.claims !== false)
+  let claims: Claims | undefined = typeof o.claims === "object" ? o.claims : undefined;
+  if (o.claims === undefined || o.claims === true)
     claims = mirror.url ? new RemoteClaims(mirror.gitdir, mirror.url) : new LocalClaims(mirror.gitdir);
   const metrics = new ServerMetrics({ defaults: true });
   const service = new RunnerService({

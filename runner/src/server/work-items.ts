@@ -38,6 +38,8 @@ export interface WorkItemsOptions {
 
 export class WorkItems {
   readonly queue: RunQueue;
+  /** Who waits for an item to end (a claim marked done once its runs are recorded). */
+  private readonly waiting = new Map<string, Array<() => void>>();
 
   constructor(private readonly o: WorkItemsOptions) {
     this.queue = new RunQueue({
@@ -125,11 +127,26 @@ export class WorkItems {
     };
   }
 
+  /** Resolves once every item has ended (finished, failed, skipped or cancelled: its record is committed). */
+  async ended(items: WorkItem[]): Promise<void> {
+    await Promise.all(
+      items.map((item) =>
+        item.status === "queued" || item.status === "running"
+          ? new Promise<void>((resolve) =>
+              this.waiting.set(item.id, [...(this.waiting.get(item.id) ?? []), resolve]),
+            )
+          : undefined,
+      ),
+    );
+  }
+
   private changed(item: WorkItem): void {
     if (item.status === "queued" || item.status === "running") this.o.store.save(item);
     else {
       this.o.store.finish(item);
       this.o.events.end(item.id);
+      for (const resolve of this.waiting.get(item.id) ?? []) resolve();
+      this.waiting.delete(item.id);
     }
     if (item.status === "skipped" || item.status === "cancelled") {
       this.o.logger.info({ job: item.job, item: item.id, reason: item.reason }, `work ${item.status}`);
@@ -179,6 +196,11 @@ export class WorkItems {
         push: this.o.push,
         signal,
         listeners: [onEvent],
+        onLockWait: (w) =>
+          log.info(
+            { target: w.target, holder: w.run, replica: w.replica, wait: w.wait ?? "skip" },
+            "target locked by another run",
+          ),
       });
       item.runId = summary.id;
       item.result = summary.result;

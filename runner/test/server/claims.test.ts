@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimRef, LocalClaims, RemoteClaims } from "../../src/git/claims.js";
+import { Leases, RemoteLeaseBackend } from "../../src/git/leases.js";
 import { openMirror } from "../../src/git/repo-mirror.js";
 import { BASE_FILES, TestRepo } from "../helpers/automation-repo.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
@@ -39,7 +40,7 @@ describe("claims on a Git smart-HTTP remote", () => {
     const results = await Promise.all(
       ids.map(async (id) => Promise.all([ra.claim("delivery", id), rb.claim("delivery", id)])),
     );
-    for (const [wa, wb] of results) expect(wa !== wb).toBe(true);
+    for (const [wa, wb] of results) expect((wa.kind === "won") !== (wb.kind === "won")).toBe(true);
     // The server holds one ref per claimed id.
     const refs = execFileSync(
       "git",
@@ -54,8 +55,33 @@ describe("claims on a Git smart-HTTP remote", () => {
   it("refuses a second claim of the same id by the same replica", async () => {
     const a = await openMirror(remote.url, tmp());
     const ra = new RemoteClaims(a.gitdir, remote.url, "replica-a");
-    expect(await ra.claim("schedule", "backup-0-2026-01-01T00:05:00.000Z")).toBe(true);
-    expect(await ra.claim("schedule", "backup-0-2026-01-01T00:05:00.000Z")).toBe(false);
+    expect((await ra.claim("schedule", "backup-0-2026-01-01T00:05:00.000Z")).kind).toBe("won");
+    expect(await ra.claim("schedule", "backup-0-2026-01-01T00:05:00.000Z")).toMatchObject({
+      kind: "held",
+      replica: "replica-a",
+    });
+  });
+
+  it("gives expired, unfinished work to one other replica, and finished work to nobody", async () => {
+    const b = await openMirror(remote.url, tmp());
+    const c = await openMirror(remote.url, tmp());
+    // A one-second claim that replica-a never renews: it died right after claiming.
+    const dead = new Leases(new RemoteLeaseBackend(remote.url, undefined), {
+      replica: "replica-a",
+      durationMs: 1000,
+    });
+    expect((await dead.acquire(claimRef("delivery", "orphan"), "delivery/orphan")).kind).toBe("acquired");
+    const rb = new RemoteClaims(b.gitdir, remote.url, "replica-b", 60_000);
+    const rc = new RemoteClaims(c.gitdir, remote.url, "replica-c", 60_000);
+    const early = await rb.claim("delivery", "orphan");
+    expect(early).toMatchObject({ kind: "held", replica: "replica-a" });
+    await new Promise((r) => setTimeout(r, 1500));
+    const [xb, xc] = await Promise.all([rb.claim("delivery", "orphan"), rc.claim("delivery", "orphan")]);
+    const winners = [xb, xc].filter((x) => x.kind === "won");
+    expect(winners).toHaveLength(1);
+    expect(winners[0]).toMatchObject({ kind: "won", takenOverFrom: "replica-a" });
+    if (winners[0]!.kind === "won") await winners[0]!.done();
+    expect((await rc.claim("delivery", "orphan")).kind).toBe("done");
   });
 });
 
@@ -63,7 +89,7 @@ describe("claims in a local repository", () => {
   it("lets exactly one of many concurrent claimers win", async () => {
     const claims = Array.from({ length: 5 }, (_, i) => new LocalClaims(repo.gitdir, `r${i}`));
     const won = await Promise.all(claims.map((c) => c.claim("delivery", "abc")));
-    expect(won.filter(Boolean)).toHaveLength(1);
+    expect(won.filter((w) => w.kind === "won")).toHaveLength(1);
   });
 
   it("keeps ids that could escape the claims folder inside it", () => {

@@ -69,6 +69,10 @@ Examples:
 
 Steps left out by --tags, --skip-tags or --start-at are recorded as skipped, with the reason.
 
+A run locks its targets (refs/opsconductor/locks/<target> on origin) so no other run, from any door,
+works on them at the same time; a held target is waited for or skipped as the job's locks: says
+(default: wait up to 10m). OPSC_LEASE_SECONDS sets the lease duration (default 60). See docs/locks.md.
+
 On a terminal the view is live (targets by steps, counts, elapsed time); in CI it prints one line per
 step. Ctrl-C kills the running steps, cancels the rest and still prints the summary; a second Ctrl-C exits.
 See docs/execution.md.`,
@@ -126,6 +130,12 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
         });
       },
       listeners: [(e) => view?.listener(e)],
+      onLockWait: (w) =>
+        process.stderr.write(
+          w.wait === undefined
+            ? `opsc: ${w.target} is locked by run ${w.run} on ${w.replica}: skipped (locks: skip)\n`
+            : `opsc: ${w.target} is locked by run ${w.run} on ${w.replica}; waiting up to ${w.wait}\n`,
+        ),
     });
     view?.finish({
       runId: summary.id,

@@ -46,7 +46,8 @@ Environment:
                        sign-in with OpenID Connect (all four, or none); see docs/access.md
   OPSC_GIT_TOKEN       token to fetch the repository and push records and claims
   SOPS_AGE_KEY_FILE    age identity for credentials (job hook secrets, job secrets)
-  OPSC_REPLICA         this replica's name in claims (default host:pid)
+  OPSC_REPLICA         this replica's name in claims and target locks (default host:pid)
+  OPSC_LEASE_SECONDS   lease duration of target locks and claims (default 60); see docs/locks.md
 
 Who may do what is access.yaml at the default branch's head; personal tokens:
 opsc tokens --help.

@@ -8064,6 +8064,31 @@ const schema68 = {
         },
       },
     },
+    locks: {
+      description:
+        "What a run does when another run (from any door: opsc run, the Action, opsc serve) holds one of its targets. Each run holds a lease on every target it works on, in `refs/opsconductor/locks/<target>` on the records remote. Default: `{ wait: 10m }`.",
+      oneOf: [
+        {
+          description:
+            "`skip`: do not wait; a held target is recorded as skipped, naming the run that holds it. To wait instead, write a mapping: `{ wait: 10m }`.",
+          type: "string",
+          pattern: "^skip$",
+        },
+        {
+          description:
+            "Wait for a held target to be freed, at most this long; after that the target fails, naming the run that holds it.",
+          type: "object",
+          additionalProperties: false,
+          required: ["wait"],
+          properties: {
+            wait: {
+              description: "The longest wait per target, as a duration (`10m`, `30s`).",
+              $ref: "#/$defs/duration",
+            },
+          },
+        },
+      ],
+    },
     timeout: { description: "Time limit of the whole run, as a duration (`30m`).", $ref: "#/$defs/duration" },
     env: {
       description: "Environment variables for every step. Values may hold `${{ }}` expressions.",
@@ -8568,14 +8593,14 @@ const schema73 = {
   type: "string",
   pattern: "^([0-9]+(ms|s|m|h|d))+$",
 };
-const schema74 = {
+const schema75 = {
   description:
     "Environment variables by name. Values are strings; numbers and booleans are taken as their text.",
   type: "object",
   propertyNames: { type: "string", pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
   additionalProperties: { type: ["string", "number", "boolean"] },
 };
-const schema78 = {
+const schema79 = {
   description:
     "A step id inside a job or composite step: lower-case letters, digits, `_`, `-` (no dots, so `steps.ID` reads it in expressions).",
   type: "string",
@@ -8583,15 +8608,16 @@ const schema78 = {
   maxLength: 100,
 };
 const pattern53 = new RegExp("^([1-9][0-9]?|100)%$", "u");
-const pattern58 = new RegExp("^(approvers|allowed_signers|[A-Za-z0-9._-]+\\.allowed_signers)$", "u");
-const pattern73 = new RegExp("^https?://", "u");
-const schema76 = {
+const pattern54 = new RegExp("^skip$", "u");
+const pattern60 = new RegExp("^(approvers|allowed_signers|[A-Za-z0-9._-]+\\.allowed_signers)$", "u");
+const pattern75 = new RegExp("^https?://", "u");
+const schema77 = {
   description: "Steps, run in order on each target.",
   type: "array",
   minItems: 1,
   items: { $ref: "#/$defs/stepUse" },
 };
-const schema77 = {
+const schema78 = {
   description:
     "One step: either `uses` a library step (with `with:` values for its inputs), `run`s a script, or `copy`s a file or folder of the repository to the target.",
   type: "object",
@@ -8756,13 +8782,13 @@ const schema77 = {
     },
   },
 };
-const schema79 = {
+const schema80 = {
   description: "An id: lower-case letters, digits, `.`, `_`, `-`, with `/` between path segments; no `..`.",
   type: "string",
   pattern: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
   maxLength: 200,
 };
-const schema83 = {
+const schema84 = {
   description: "A shell: `sh`, `bash` or `powershell`.",
   enum: ["sh", "bash", "powershell"],
 };
@@ -8873,8 +8899,8 @@ function validate36(
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema77.oneOf[0].not,
-      parentSchema: schema77.oneOf[0],
+      schema: schema78.oneOf[0].not,
+      parentSchema: schema78.oneOf[0],
       data,
     };
     if (vErrors === null) {
@@ -8901,8 +8927,8 @@ function validate36(
         keyword: "required",
         params: { missingProperty: "uses" },
         message: "must have required property '" + "uses" + "'",
-        schema: schema77.oneOf[0].required,
-        parentSchema: schema77.oneOf[0],
+        schema: schema78.oneOf[0].required,
+        parentSchema: schema78.oneOf[0],
         data,
       };
       if (vErrors === null) {
@@ -8994,8 +9020,8 @@ function validate36(
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema77.oneOf[1].not,
-      parentSchema: schema77.oneOf[1],
+      schema: schema78.oneOf[1].not,
+      parentSchema: schema78.oneOf[1],
       data,
     };
     if (vErrors === null) {
@@ -9022,8 +9048,8 @@ function validate36(
         keyword: "required",
         params: { missingProperty: "run" },
         message: "must have required property '" + "run" + "'",
-        schema: schema77.oneOf[1].required,
-        parentSchema: schema77.oneOf[1],
+        schema: schema78.oneOf[1].required,
+        parentSchema: schema78.oneOf[1],
         data,
       };
       if (vErrors === null) {
@@ -9149,8 +9175,8 @@ function validate36(
         keyword: "not",
         params: {},
         message: "must NOT be valid",
-        schema: schema77.oneOf[2].not,
-        parentSchema: schema77.oneOf[2],
+        schema: schema78.oneOf[2].not,
+        parentSchema: schema78.oneOf[2],
         data,
       };
       if (vErrors === null) {
@@ -9177,8 +9203,8 @@ function validate36(
           keyword: "required",
           params: { missingProperty: "copy" },
           message: "must have required property '" + "copy" + "'",
-          schema: schema77.oneOf[2].required,
-          parentSchema: schema77.oneOf[2],
+          schema: schema78.oneOf[2].required,
+          parentSchema: schema78.oneOf[2],
           data,
         };
         if (vErrors === null) {
@@ -9207,8 +9233,8 @@ function validate36(
       keyword: "oneOf",
       params: { passingSchemas: passing0 },
       message: "must match exactly one schema in oneOf",
-      schema: schema77.oneOf,
-      parentSchema: schema77,
+      schema: schema78.oneOf,
+      parentSchema: schema78,
       data,
     };
     if (vErrors === null) {
@@ -9229,7 +9255,7 @@ function validate36(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func8.call(schema77.properties, key0)) {
+      if (!func8.call(schema78.properties, key0)) {
         const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -9237,7 +9263,7 @@ function validate36(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema77,
+          parentSchema: schema78,
           data,
         };
         if (vErrors === null) {
@@ -9259,7 +9285,7 @@ function validate36(
             params: { limit: 100 },
             message: "must NOT have more than 100 characters",
             schema: 100,
-            parentSchema: schema78,
+            parentSchema: schema79,
             data: data0,
           };
           if (vErrors === null) {
@@ -9277,7 +9303,7 @@ function validate36(
             params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
             message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
             schema: "^[a-z0-9][a-z0-9_-]*$",
-            parentSchema: schema78,
+            parentSchema: schema79,
             data: data0,
           };
           if (vErrors === null) {
@@ -9294,8 +9320,8 @@ function validate36(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema78.type,
-          parentSchema: schema78,
+          schema: schema79.type,
+          parentSchema: schema79,
           data: data0,
         };
         if (vErrors === null) {
@@ -9317,7 +9343,7 @@ function validate36(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.name,
+            parentSchema: schema78.properties.name,
             data: data1,
           };
           if (vErrors === null) {
@@ -9334,8 +9360,8 @@ function validate36(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.name.type,
-          parentSchema: schema77.properties.name,
+          schema: schema78.properties.name.type,
+          parentSchema: schema78.properties.name,
           data: data1,
         };
         if (vErrors === null) {
@@ -9357,7 +9383,7 @@ function validate36(
             params: { limit: 200 },
             message: "must NOT have more than 200 characters",
             schema: 200,
-            parentSchema: schema79,
+            parentSchema: schema80,
             data: data2,
           };
           if (vErrors === null) {
@@ -9376,7 +9402,7 @@ function validate36(
             message:
               'must match pattern "' + "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" + '"',
             schema: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
-            parentSchema: schema79,
+            parentSchema: schema80,
             data: data2,
           };
           if (vErrors === null) {
@@ -9393,8 +9419,8 @@ function validate36(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema79.type,
-          parentSchema: schema79,
+          schema: schema80.type,
+          parentSchema: schema80,
           data: data2,
         };
         if (vErrors === null) {
@@ -9414,8 +9440,8 @@ function validate36(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.with.type,
-          parentSchema: schema77.properties.with,
+          schema: schema78.properties.with.type,
+          parentSchema: schema78.properties.with,
           data: data3,
         };
         if (vErrors === null) {
@@ -9437,7 +9463,7 @@ function validate36(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.run,
+            parentSchema: schema78.properties.run,
             data: data4,
           };
           if (vErrors === null) {
@@ -9454,8 +9480,8 @@ function validate36(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.run.type,
-          parentSchema: schema77.properties.run,
+          schema: schema78.properties.run.type,
+          parentSchema: schema78.properties.run,
           data: data4,
         };
         if (vErrors === null) {
@@ -9477,7 +9503,7 @@ function validate36(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.check,
+            parentSchema: schema78.properties.check,
             data: data5,
           };
           if (vErrors === null) {
@@ -9494,8 +9520,8 @@ function validate36(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.check.type,
-          parentSchema: schema77.properties.check,
+          schema: schema78.properties.check.type,
+          parentSchema: schema78.properties.check,
           data: data5,
         };
         if (vErrors === null) {
@@ -9513,10 +9539,10 @@ function validate36(
           instancePath: instancePath + "/if",
           schemaPath: "#/properties/if/type",
           keyword: "type",
-          params: { type: schema77.properties.if.type },
+          params: { type: schema78.properties.if.type },
           message: "must be string,boolean",
-          schema: schema77.properties.if.type,
-          parentSchema: schema77.properties.if,
+          schema: schema78.properties.if.type,
+          parentSchema: schema78.properties.if,
           data: data6,
         };
         if (vErrors === null) {
@@ -9541,7 +9567,7 @@ function validate36(
                 params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
                 message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
                 schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-                parentSchema: schema74.propertyNames,
+                parentSchema: schema75.propertyNames,
                 data: key1,
                 propertyName: key1,
               };
@@ -9559,8 +9585,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema74.propertyNames.type,
-              parentSchema: schema74.propertyNames,
+              schema: schema75.propertyNames.type,
+              parentSchema: schema75.propertyNames,
               data: key1,
               propertyName: key1,
             };
@@ -9579,8 +9605,8 @@ function validate36(
               keyword: "propertyNames",
               params: { propertyName: key1 },
               message: "property name must be valid",
-              schema: schema74.propertyNames,
-              parentSchema: schema74,
+              schema: schema75.propertyNames,
+              parentSchema: schema75,
               data: data7,
             };
             if (vErrors === null) {
@@ -9598,10 +9624,10 @@ function validate36(
               instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/$defs/env/additionalProperties/type",
               keyword: "type",
-              params: { type: schema74.additionalProperties.type },
+              params: { type: schema75.additionalProperties.type },
               message: "must be string,number,boolean",
-              schema: schema74.additionalProperties.type,
-              parentSchema: schema74.additionalProperties,
+              schema: schema75.additionalProperties.type,
+              parentSchema: schema75.additionalProperties,
               data: data8,
             };
             if (vErrors === null) {
@@ -9619,8 +9645,8 @@ function validate36(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema74.type,
-          parentSchema: schema74,
+          schema: schema75.type,
+          parentSchema: schema75,
           data: data7,
         };
         if (vErrors === null) {
@@ -9641,8 +9667,8 @@ function validate36(
             keyword: "required",
             params: { missingProperty: "attempts" },
             message: "must have required property '" + "attempts" + "'",
-            schema: schema77.properties.retry.required,
-            parentSchema: schema77.properties.retry,
+            schema: schema78.properties.retry.required,
+            parentSchema: schema78.properties.retry,
             data: data9,
           };
           if (vErrors === null) {
@@ -9661,7 +9687,7 @@ function validate36(
               params: { additionalProperty: key3 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema77.properties.retry,
+              parentSchema: schema78.properties.retry,
               data: data9,
             };
             if (vErrors === null) {
@@ -9681,8 +9707,8 @@ function validate36(
               keyword: "type",
               params: { type: "integer" },
               message: "must be integer",
-              schema: schema77.properties.retry.properties.attempts.type,
-              parentSchema: schema77.properties.retry.properties.attempts,
+              schema: schema78.properties.retry.properties.attempts.type,
+              parentSchema: schema78.properties.retry.properties.attempts,
               data: data10,
             };
             if (vErrors === null) {
@@ -9701,7 +9727,7 @@ function validate36(
                 params: { comparison: "<=", limit: 100 },
                 message: "must be <= 100",
                 schema: 100,
-                parentSchema: schema77.properties.retry.properties.attempts,
+                parentSchema: schema78.properties.retry.properties.attempts,
                 data: data10,
               };
               if (vErrors === null) {
@@ -9719,7 +9745,7 @@ function validate36(
                 params: { comparison: ">=", limit: 1 },
                 message: "must be >= 1",
                 schema: 1,
-                parentSchema: schema77.properties.retry.properties.attempts,
+                parentSchema: schema78.properties.retry.properties.attempts,
                 data: data10,
               };
               if (vErrors === null) {
@@ -9778,8 +9804,8 @@ function validate36(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.retry.type,
-          parentSchema: schema77.properties.retry,
+          schema: schema78.properties.retry.type,
+          parentSchema: schema78.properties.retry,
           data: data9,
         };
         if (vErrors === null) {
@@ -9839,8 +9865,8 @@ function validate36(
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema77.properties.continue_on_error.type,
-          parentSchema: schema77.properties.continue_on_error,
+          schema: schema78.properties.continue_on_error.type,
+          parentSchema: schema78.properties.continue_on_error,
           data: data13,
         };
         if (vErrors === null) {
@@ -9860,8 +9886,8 @@ function validate36(
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema77.properties.sudo.type,
-          parentSchema: schema77.properties.sudo,
+          schema: schema78.properties.sudo.type,
+          parentSchema: schema78.properties.sudo,
           data: data14,
         };
         if (vErrors === null) {
@@ -9879,10 +9905,10 @@ function validate36(
           instancePath: instancePath + "/shell",
           schemaPath: "#/$defs/shell/enum",
           keyword: "enum",
-          params: { allowedValues: schema83.enum },
+          params: { allowedValues: schema84.enum },
           message: "must be equal to one of the allowed values",
-          schema: schema83.enum,
-          parentSchema: schema83,
+          schema: schema84.enum,
+          parentSchema: schema84,
           data: data15,
         };
         if (vErrors === null) {
@@ -9903,8 +9929,8 @@ function validate36(
             keyword: "required",
             params: { missingProperty: "src" },
             message: "must have required property '" + "src" + "'",
-            schema: schema77.properties.copy.required,
-            parentSchema: schema77.properties.copy,
+            schema: schema78.properties.copy.required,
+            parentSchema: schema78.properties.copy,
             data: data16,
           };
           if (vErrors === null) {
@@ -9921,8 +9947,8 @@ function validate36(
             keyword: "required",
             params: { missingProperty: "dest" },
             message: "must have required property '" + "dest" + "'",
-            schema: schema77.properties.copy.required,
-            parentSchema: schema77.properties.copy,
+            schema: schema78.properties.copy.required,
+            parentSchema: schema78.properties.copy,
             data: data16,
           };
           if (vErrors === null) {
@@ -9949,7 +9975,7 @@ function validate36(
               params: { additionalProperty: key4 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema77.properties.copy,
+              parentSchema: schema78.properties.copy,
               data: data16,
             };
             if (vErrors === null) {
@@ -9971,7 +9997,7 @@ function validate36(
                 params: { pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$" },
                 message: 'must match pattern "' + "^files/(?!.*\\.\\.)[^\\s].*[^/]$" + '"',
                 schema: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
-                parentSchema: schema77.properties.copy.properties.src,
+                parentSchema: schema78.properties.copy.properties.src,
                 data: data17,
               };
               if (vErrors === null) {
@@ -9988,8 +10014,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.src.type,
-              parentSchema: schema77.properties.copy.properties.src,
+              schema: schema78.properties.copy.properties.src.type,
+              parentSchema: schema78.properties.copy.properties.src,
               data: data17,
             };
             if (vErrors === null) {
@@ -10011,7 +10037,7 @@ function validate36(
                 params: { limit: 2 },
                 message: "must NOT have fewer than 2 characters",
                 schema: 2,
-                parentSchema: schema77.properties.copy.properties.dest,
+                parentSchema: schema78.properties.copy.properties.dest,
                 data: data18,
               };
               if (vErrors === null) {
@@ -10028,8 +10054,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.dest.type,
-              parentSchema: schema77.properties.copy.properties.dest,
+              schema: schema78.properties.copy.properties.dest.type,
+              parentSchema: schema78.properties.copy.properties.dest,
               data: data18,
             };
             if (vErrors === null) {
@@ -10051,7 +10077,7 @@ function validate36(
                 params: { pattern: "^0?[0-7]{3,4}$" },
                 message: 'must match pattern "' + "^0?[0-7]{3,4}$" + '"',
                 schema: "^0?[0-7]{3,4}$",
-                parentSchema: schema77.properties.copy.properties.mode,
+                parentSchema: schema78.properties.copy.properties.mode,
                 data: data19,
               };
               if (vErrors === null) {
@@ -10068,8 +10094,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.mode.type,
-              parentSchema: schema77.properties.copy.properties.mode,
+              schema: schema78.properties.copy.properties.mode.type,
+              parentSchema: schema78.properties.copy.properties.mode,
               data: data19,
             };
             if (vErrors === null) {
@@ -10091,7 +10117,7 @@ function validate36(
                 params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
                 schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
-                parentSchema: schema77.properties.copy.properties.owner,
+                parentSchema: schema78.properties.copy.properties.owner,
                 data: data20,
               };
               if (vErrors === null) {
@@ -10108,8 +10134,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.owner.type,
-              parentSchema: schema77.properties.copy.properties.owner,
+              schema: schema78.properties.copy.properties.owner.type,
+              parentSchema: schema78.properties.copy.properties.owner,
               data: data20,
             };
             if (vErrors === null) {
@@ -10131,7 +10157,7 @@ function validate36(
                 params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
                 schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
-                parentSchema: schema77.properties.copy.properties.group,
+                parentSchema: schema78.properties.copy.properties.group,
                 data: data21,
               };
               if (vErrors === null) {
@@ -10148,8 +10174,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.group.type,
-              parentSchema: schema77.properties.copy.properties.group,
+              schema: schema78.properties.copy.properties.group.type,
+              parentSchema: schema78.properties.copy.properties.group,
               data: data21,
             };
             if (vErrors === null) {
@@ -10169,8 +10195,8 @@ function validate36(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema77.properties.copy.properties.template.type,
-              parentSchema: schema77.properties.copy.properties.template,
+              schema: schema78.properties.copy.properties.template.type,
+              parentSchema: schema78.properties.copy.properties.template,
               data: data22,
             };
             if (vErrors === null) {
@@ -10190,8 +10216,8 @@ function validate36(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema77.properties.copy.properties.secret.type,
-              parentSchema: schema77.properties.copy.properties.secret,
+              schema: schema78.properties.copy.properties.secret.type,
+              parentSchema: schema78.properties.copy.properties.secret,
               data: data23,
             };
             if (vErrors === null) {
@@ -10209,8 +10235,8 @@ function validate36(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.copy.type,
-          parentSchema: schema77.properties.copy,
+          schema: schema78.properties.copy.type,
+          parentSchema: schema78.properties.copy,
           data: data16,
         };
         if (vErrors === null) {
@@ -10236,7 +10262,7 @@ function validate36(
                 params: { limit: 64 },
                 message: "must NOT have more than 64 characters",
                 schema: 64,
-                parentSchema: schema77.properties.tags.items,
+                parentSchema: schema78.properties.tags.items,
                 data: data25,
               };
               if (vErrors === null) {
@@ -10254,7 +10280,7 @@ function validate36(
                 params: { pattern: "^[a-z0-9][a-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[a-z0-9][a-z0-9_.-]*$" + '"',
                 schema: "^[a-z0-9][a-z0-9_.-]*$",
-                parentSchema: schema77.properties.tags.items,
+                parentSchema: schema78.properties.tags.items,
                 data: data25,
               };
               if (vErrors === null) {
@@ -10271,8 +10297,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.tags.items.type,
-              parentSchema: schema77.properties.tags.items,
+              schema: schema78.properties.tags.items.type,
+              parentSchema: schema78.properties.tags.items,
               data: data25,
             };
             if (vErrors === null) {
@@ -10301,7 +10327,7 @@ function validate36(
                 params: { i: i1, j: j0 },
                 message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)",
                 schema: true,
-                parentSchema: schema77.properties.tags,
+                parentSchema: schema78.properties.tags,
                 data: data24,
               };
               if (vErrors === null) {
@@ -10322,8 +10348,8 @@ function validate36(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.tags.type,
-          parentSchema: schema77.properties.tags,
+          schema: schema78.properties.tags.type,
+          parentSchema: schema78.properties.tags,
           data: data24,
         };
         if (vErrors === null) {
@@ -10349,7 +10375,7 @@ function validate36(
                 params: { limit: 100 },
                 message: "must NOT have more than 100 characters",
                 schema: 100,
-                parentSchema: schema78,
+                parentSchema: schema79,
                 data: data27,
               };
               if (vErrors === null) {
@@ -10367,7 +10393,7 @@ function validate36(
                 params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
                 message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
                 schema: "^[a-z0-9][a-z0-9_-]*$",
-                parentSchema: schema78,
+                parentSchema: schema79,
                 data: data27,
               };
               if (vErrors === null) {
@@ -10384,8 +10410,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema78.type,
-              parentSchema: schema78,
+              schema: schema79.type,
+              parentSchema: schema79,
               data: data27,
             };
             if (vErrors === null) {
@@ -10409,7 +10435,7 @@ function validate36(
                   params: { i: i3, j: j1 },
                   message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)",
                   schema: true,
-                  parentSchema: schema77.properties.notify,
+                  parentSchema: schema78.properties.notify,
                   data: data26,
                 };
                 if (vErrors === null) {
@@ -10430,8 +10456,8 @@ function validate36(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.notify.type,
-          parentSchema: schema77.properties.notify,
+          schema: schema78.properties.notify.type,
+          parentSchema: schema78.properties.notify,
           data: data26,
         };
         if (vErrors === null) {
@@ -10457,7 +10483,7 @@ function validate36(
                 params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
                 message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
                 schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-                parentSchema: schema77.properties.secrets.items,
+                parentSchema: schema78.properties.secrets.items,
                 data: data29,
               };
               if (vErrors === null) {
@@ -10474,8 +10500,8 @@ function validate36(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.secrets.items.type,
-              parentSchema: schema77.properties.secrets.items,
+              schema: schema78.properties.secrets.items.type,
+              parentSchema: schema78.properties.secrets.items,
               data: data29,
             };
             if (vErrors === null) {
@@ -10504,7 +10530,7 @@ function validate36(
                 params: { i: i5, j: j2 },
                 message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)",
                 schema: true,
-                parentSchema: schema77.properties.secrets,
+                parentSchema: schema78.properties.secrets,
                 data: data28,
               };
               if (vErrors === null) {
@@ -10525,8 +10551,8 @@ function validate36(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.secrets.type,
-          parentSchema: schema77.properties.secrets,
+          schema: schema78.properties.secrets.type,
+          parentSchema: schema78.properties.secrets,
           data: data28,
         };
         if (vErrors === null) {
@@ -10544,8 +10570,8 @@ function validate36(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema77.type,
-      parentSchema: schema77,
+      schema: schema78.type,
+      parentSchema: schema78,
       data,
     };
     if (vErrors === null) {
@@ -10581,7 +10607,7 @@ function validate35(
         params: { limit: 1 },
         message: "must NOT have fewer than 1 items",
         schema: 1,
-        parentSchema: schema76,
+        parentSchema: schema77,
         data,
       };
       if (vErrors === null) {
@@ -10613,8 +10639,8 @@ function validate35(
       keyword: "type",
       params: { type: "array" },
       message: "must be array",
-      schema: schema76.type,
-      parentSchema: schema76,
+      schema: schema77.type,
+      parentSchema: schema77,
       data,
     };
     if (vErrors === null) {
@@ -12355,18 +12381,22 @@ function validate34(
         errors++;
       }
     }
-    if (data.timeout !== undefined) {
-      let data34 = data.timeout;
+    if (data.locks !== undefined) {
+      let data34 = data.locks;
+      const _errs107 = errors;
+      let valid36 = false;
+      let passing1 = null;
+      const _errs108 = errors;
       if (typeof data34 === "string") {
-        if (!pattern5.test(data34)) {
+        if (!pattern54.test(data34)) {
           const err78 = {
-            instancePath: instancePath + "/timeout",
-            schemaPath: "#/$defs/duration/pattern",
+            instancePath: instancePath + "/locks",
+            schemaPath: "#/properties/locks/oneOf/0/pattern",
             keyword: "pattern",
-            params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
-            message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
-            schema: "^([0-9]+(ms|s|m|h|d))+$",
-            parentSchema: schema73,
+            params: { pattern: "^skip$" },
+            message: 'must match pattern "' + "^skip$" + '"',
+            schema: "^skip$",
+            parentSchema: schema68.properties.locks.oneOf[0],
             data: data34,
           };
           if (vErrors === null) {
@@ -12378,13 +12408,13 @@ function validate34(
         }
       } else {
         const err79 = {
-          instancePath: instancePath + "/timeout",
-          schemaPath: "#/$defs/duration/type",
+          instancePath: instancePath + "/locks",
+          schemaPath: "#/properties/locks/oneOf/0/type",
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema73.type,
-          parentSchema: schema73,
+          schema: schema68.properties.locks.oneOf[0].type,
+          parentSchema: schema68.properties.locks.oneOf[0],
           data: data34,
         };
         if (vErrors === null) {
@@ -12394,43 +12424,42 @@ function validate34(
         }
         errors++;
       }
-    }
-    if (data.env !== undefined) {
-      let data35 = data.env;
-      if (data35 && typeof data35 == "object" && !Array.isArray(data35)) {
-        for (const key11 in data35) {
-          const _errs112 = errors;
-          if (typeof key11 === "string") {
-            if (!pattern25.test(key11)) {
-              const err80 = {
-                instancePath: instancePath + "/env",
-                schemaPath: "#/$defs/env/propertyNames/pattern",
-                keyword: "pattern",
-                params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
-                message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
-                schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-                parentSchema: schema74.propertyNames,
-                data: key11,
-                propertyName: key11,
-              };
-              if (vErrors === null) {
-                vErrors = [err80];
-              } else {
-                vErrors.push(err80);
-              }
-              errors++;
-            }
+      var _valid5 = _errs108 === errors;
+      if (_valid5) {
+        valid36 = true;
+        passing1 = 0;
+      }
+      const _errs110 = errors;
+      if (data34 && typeof data34 == "object" && !Array.isArray(data34)) {
+        if (data34.wait === undefined) {
+          const err80 = {
+            instancePath: instancePath + "/locks",
+            schemaPath: "#/properties/locks/oneOf/1/required",
+            keyword: "required",
+            params: { missingProperty: "wait" },
+            message: "must have required property '" + "wait" + "'",
+            schema: schema68.properties.locks.oneOf[1].required,
+            parentSchema: schema68.properties.locks.oneOf[1],
+            data: data34,
+          };
+          if (vErrors === null) {
+            vErrors = [err80];
           } else {
+            vErrors.push(err80);
+          }
+          errors++;
+        }
+        for (const key11 in data34) {
+          if (!(key11 === "wait")) {
             const err81 = {
-              instancePath: instancePath + "/env",
-              schemaPath: "#/$defs/env/propertyNames/type",
-              keyword: "type",
-              params: { type: "string" },
-              message: "must be string",
-              schema: schema74.propertyNames.type,
-              parentSchema: schema74.propertyNames,
-              data: key11,
-              propertyName: key11,
+              instancePath: instancePath + "/locks",
+              schemaPath: "#/properties/locks/oneOf/1/additionalProperties",
+              keyword: "additionalProperties",
+              params: { additionalProperty: key11 },
+              message: "must NOT have additional properties",
+              schema: false,
+              parentSchema: schema68.properties.locks.oneOf[1],
+              data: data34,
             };
             if (vErrors === null) {
               vErrors = [err81];
@@ -12439,38 +12468,38 @@ function validate34(
             }
             errors++;
           }
-          var valid38 = _errs112 === errors;
-          if (!valid38) {
-            const err82 = {
-              instancePath: instancePath + "/env",
-              schemaPath: "#/$defs/env/propertyNames",
-              keyword: "propertyNames",
-              params: { propertyName: key11 },
-              message: "property name must be valid",
-              schema: schema74.propertyNames,
-              parentSchema: schema74,
-              data: data35,
-            };
-            if (vErrors === null) {
-              vErrors = [err82];
-            } else {
-              vErrors.push(err82);
-            }
-            errors++;
-          }
         }
-        for (const key12 in data35) {
-          let data36 = data35[key12];
-          if (typeof data36 !== "string" && !(typeof data36 == "number") && typeof data36 !== "boolean") {
+        if (data34.wait !== undefined) {
+          let data35 = data34.wait;
+          if (typeof data35 === "string") {
+            if (!pattern5.test(data35)) {
+              const err82 = {
+                instancePath: instancePath + "/locks/wait",
+                schemaPath: "#/$defs/duration/pattern",
+                keyword: "pattern",
+                params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
+                message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
+                schema: "^([0-9]+(ms|s|m|h|d))+$",
+                parentSchema: schema73,
+                data: data35,
+              };
+              if (vErrors === null) {
+                vErrors = [err82];
+              } else {
+                vErrors.push(err82);
+              }
+              errors++;
+            }
+          } else {
             const err83 = {
-              instancePath: instancePath + "/env/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),
-              schemaPath: "#/$defs/env/additionalProperties/type",
+              instancePath: instancePath + "/locks/wait",
+              schemaPath: "#/$defs/duration/type",
               keyword: "type",
-              params: { type: schema74.additionalProperties.type },
-              message: "must be string,number,boolean",
-              schema: schema74.additionalProperties.type,
-              parentSchema: schema74.additionalProperties,
-              data: data36,
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema73.type,
+              parentSchema: schema73,
+              data: data35,
             };
             if (vErrors === null) {
               vErrors = [err83];
@@ -12482,14 +12511,14 @@ function validate34(
         }
       } else {
         const err84 = {
-          instancePath: instancePath + "/env",
-          schemaPath: "#/$defs/env/type",
+          instancePath: instancePath + "/locks",
+          schemaPath: "#/properties/locks/oneOf/1/type",
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema74.type,
-          parentSchema: schema74,
-          data: data35,
+          schema: schema68.properties.locks.oneOf[1].type,
+          parentSchema: schema68.properties.locks.oneOf[1],
+          data: data34,
         };
         if (vErrors === null) {
           vErrors = [err84];
@@ -12498,15 +12527,196 @@ function validate34(
         }
         errors++;
       }
+      var _valid5 = _errs110 === errors;
+      if (_valid5 && valid36) {
+        valid36 = false;
+        passing1 = [passing1, 1];
+      } else {
+        if (_valid5) {
+          valid36 = true;
+          passing1 = 1;
+        }
+      }
+      if (!valid36) {
+        const err85 = {
+          instancePath: instancePath + "/locks",
+          schemaPath: "#/properties/locks/oneOf",
+          keyword: "oneOf",
+          params: { passingSchemas: passing1 },
+          message: "must match exactly one schema in oneOf",
+          schema: schema68.properties.locks.oneOf,
+          parentSchema: schema68.properties.locks,
+          data: data34,
+        };
+        if (vErrors === null) {
+          vErrors = [err85];
+        } else {
+          vErrors.push(err85);
+        }
+        errors++;
+      } else {
+        errors = _errs107;
+        if (vErrors !== null) {
+          if (_errs107) {
+            vErrors.length = _errs107;
+          } else {
+            vErrors = null;
+          }
+        }
+      }
+    }
+    if (data.timeout !== undefined) {
+      let data36 = data.timeout;
+      if (typeof data36 === "string") {
+        if (!pattern5.test(data36)) {
+          const err86 = {
+            instancePath: instancePath + "/timeout",
+            schemaPath: "#/$defs/duration/pattern",
+            keyword: "pattern",
+            params: { pattern: "^([0-9]+(ms|s|m|h|d))+$" },
+            message: 'must match pattern "' + "^([0-9]+(ms|s|m|h|d))+$" + '"',
+            schema: "^([0-9]+(ms|s|m|h|d))+$",
+            parentSchema: schema73,
+            data: data36,
+          };
+          if (vErrors === null) {
+            vErrors = [err86];
+          } else {
+            vErrors.push(err86);
+          }
+          errors++;
+        }
+      } else {
+        const err87 = {
+          instancePath: instancePath + "/timeout",
+          schemaPath: "#/$defs/duration/type",
+          keyword: "type",
+          params: { type: "string" },
+          message: "must be string",
+          schema: schema73.type,
+          parentSchema: schema73,
+          data: data36,
+        };
+        if (vErrors === null) {
+          vErrors = [err87];
+        } else {
+          vErrors.push(err87);
+        }
+        errors++;
+      }
+    }
+    if (data.env !== undefined) {
+      let data37 = data.env;
+      if (data37 && typeof data37 == "object" && !Array.isArray(data37)) {
+        for (const key12 in data37) {
+          const _errs122 = errors;
+          if (typeof key12 === "string") {
+            if (!pattern25.test(key12)) {
+              const err88 = {
+                instancePath: instancePath + "/env",
+                schemaPath: "#/$defs/env/propertyNames/pattern",
+                keyword: "pattern",
+                params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
+                message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
+                schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
+                parentSchema: schema75.propertyNames,
+                data: key12,
+                propertyName: key12,
+              };
+              if (vErrors === null) {
+                vErrors = [err88];
+              } else {
+                vErrors.push(err88);
+              }
+              errors++;
+            }
+          } else {
+            const err89 = {
+              instancePath: instancePath + "/env",
+              schemaPath: "#/$defs/env/propertyNames/type",
+              keyword: "type",
+              params: { type: "string" },
+              message: "must be string",
+              schema: schema75.propertyNames.type,
+              parentSchema: schema75.propertyNames,
+              data: key12,
+              propertyName: key12,
+            };
+            if (vErrors === null) {
+              vErrors = [err89];
+            } else {
+              vErrors.push(err89);
+            }
+            errors++;
+          }
+          var valid41 = _errs122 === errors;
+          if (!valid41) {
+            const err90 = {
+              instancePath: instancePath + "/env",
+              schemaPath: "#/$defs/env/propertyNames",
+              keyword: "propertyNames",
+              params: { propertyName: key12 },
+              message: "property name must be valid",
+              schema: schema75.propertyNames,
+              parentSchema: schema75,
+              data: data37,
+            };
+            if (vErrors === null) {
+              vErrors = [err90];
+            } else {
+              vErrors.push(err90);
+            }
+            errors++;
+          }
+        }
+        for (const key13 in data37) {
+          let data38 = data37[key13];
+          if (typeof data38 !== "string" && !(typeof data38 == "number") && typeof data38 !== "boolean") {
+            const err91 = {
+              instancePath: instancePath + "/env/" + key13.replace(/~/g, "~0").replace(/\//g, "~1"),
+              schemaPath: "#/$defs/env/additionalProperties/type",
+              keyword: "type",
+              params: { type: schema75.additionalProperties.type },
+              message: "must be string,number,boolean",
+              schema: schema75.additionalProperties.type,
+              parentSchema: schema75.additionalProperties,
+              data: data38,
+            };
+            if (vErrors === null) {
+              vErrors = [err91];
+            } else {
+              vErrors.push(err91);
+            }
+            errors++;
+          }
+        }
+      } else {
+        const err92 = {
+          instancePath: instancePath + "/env",
+          schemaPath: "#/$defs/env/type",
+          keyword: "type",
+          params: { type: "object" },
+          message: "must be object",
+          schema: schema75.type,
+          parentSchema: schema75,
+          data: data37,
+        };
+        if (vErrors === null) {
+          vErrors = [err92];
+        } else {
+          vErrors.push(err92);
+        }
+        errors++;
+      }
     }
     if (data.secrets !== undefined) {
-      let data37 = data.secrets;
-      if (data37 && typeof data37 == "object" && !Array.isArray(data37)) {
-        for (const key13 in data37) {
-          const _errs119 = errors;
-          if (typeof key13 === "string") {
-            if (!pattern22.test(key13)) {
-              const err85 = {
+      let data39 = data.secrets;
+      if (data39 && typeof data39 == "object" && !Array.isArray(data39)) {
+        for (const key14 in data39) {
+          const _errs129 = errors;
+          if (typeof key14 === "string") {
+            if (!pattern22.test(key14)) {
+              const err93 = {
                 instancePath: instancePath + "/secrets",
                 schemaPath: "#/properties/secrets/propertyNames/pattern",
                 keyword: "pattern",
@@ -12514,18 +12724,18 @@ function validate34(
                 message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
                 schema: "^[A-Za-z_][A-Za-z0-9_]*$",
                 parentSchema: schema68.properties.secrets.propertyNames,
-                data: key13,
-                propertyName: key13,
+                data: key14,
+                propertyName: key14,
               };
               if (vErrors === null) {
-                vErrors = [err85];
+                vErrors = [err93];
               } else {
-                vErrors.push(err85);
+                vErrors.push(err93);
               }
               errors++;
             }
           } else {
-            const err86 = {
+            const err94 = {
               instancePath: instancePath + "/secrets",
               schemaPath: "#/properties/secrets/propertyNames/type",
               keyword: "type",
@@ -12533,42 +12743,42 @@ function validate34(
               message: "must be string",
               schema: schema68.properties.secrets.propertyNames.type,
               parentSchema: schema68.properties.secrets.propertyNames,
-              data: key13,
-              propertyName: key13,
+              data: key14,
+              propertyName: key14,
             };
             if (vErrors === null) {
-              vErrors = [err86];
+              vErrors = [err94];
             } else {
-              vErrors.push(err86);
+              vErrors.push(err94);
             }
             errors++;
           }
-          var valid40 = _errs119 === errors;
-          if (!valid40) {
-            const err87 = {
+          var valid43 = _errs129 === errors;
+          if (!valid43) {
+            const err95 = {
               instancePath: instancePath + "/secrets",
               schemaPath: "#/properties/secrets/propertyNames",
               keyword: "propertyNames",
-              params: { propertyName: key13 },
+              params: { propertyName: key14 },
               message: "property name must be valid",
               schema: schema68.properties.secrets.propertyNames,
               parentSchema: schema68.properties.secrets,
-              data: data37,
+              data: data39,
             };
             if (vErrors === null) {
-              vErrors = [err87];
+              vErrors = [err95];
             } else {
-              vErrors.push(err87);
+              vErrors.push(err95);
             }
             errors++;
           }
         }
-        for (const key14 in data37) {
-          let data38 = data37[key14];
-          if (typeof data38 === "string") {
-            if (!pattern7.test(data38)) {
-              const err88 = {
-                instancePath: instancePath + "/secrets/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),
+        for (const key15 in data39) {
+          let data40 = data39[key15];
+          if (typeof data40 === "string") {
+            if (!pattern7.test(data40)) {
+              const err96 = {
+                instancePath: instancePath + "/secrets/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),
                 schemaPath: "#/$defs/credentialRef/pattern",
                 keyword: "pattern",
                 params: {
@@ -12582,36 +12792,36 @@ function validate34(
                 schema:
                   "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
                 parentSchema: schema69,
-                data: data38,
+                data: data40,
               };
               if (vErrors === null) {
-                vErrors = [err88];
+                vErrors = [err96];
               } else {
-                vErrors.push(err88);
+                vErrors.push(err96);
               }
               errors++;
             }
           } else {
-            const err89 = {
-              instancePath: instancePath + "/secrets/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),
+            const err97 = {
+              instancePath: instancePath + "/secrets/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/$defs/credentialRef/type",
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
               schema: schema69.type,
               parentSchema: schema69,
-              data: data38,
+              data: data40,
             };
             if (vErrors === null) {
-              vErrors = [err89];
+              vErrors = [err97];
             } else {
-              vErrors.push(err89);
+              vErrors.push(err97);
             }
             errors++;
           }
         }
       } else {
-        const err90 = {
+        const err98 = {
           instancePath: instancePath + "/secrets",
           schemaPath: "#/properties/secrets/type",
           keyword: "type",
@@ -12619,20 +12829,20 @@ function validate34(
           message: "must be object",
           schema: schema68.properties.secrets.type,
           parentSchema: schema68.properties.secrets,
-          data: data37,
+          data: data39,
         };
         if (vErrors === null) {
-          vErrors = [err90];
+          vErrors = [err98];
         } else {
-          vErrors.push(err90);
+          vErrors.push(err98);
         }
         errors++;
       }
     }
     if (data.vars !== undefined) {
-      let data39 = data.vars;
-      if (!(data39 && typeof data39 == "object" && !Array.isArray(data39))) {
-        const err91 = {
+      let data41 = data.vars;
+      if (!(data41 && typeof data41 == "object" && !Array.isArray(data41))) {
+        const err99 = {
           instancePath: instancePath + "/vars",
           schemaPath: "#/properties/vars/type",
           keyword: "type",
@@ -12640,20 +12850,20 @@ function validate34(
           message: "must be object",
           schema: schema68.properties.vars.type,
           parentSchema: schema68.properties.vars,
-          data: data39,
+          data: data41,
         };
         if (vErrors === null) {
-          vErrors = [err91];
+          vErrors = [err99];
         } else {
-          vErrors.push(err91);
+          vErrors.push(err99);
         }
         errors++;
       }
     }
     if (data.facts !== undefined) {
-      let data40 = data.facts;
-      if (typeof data40 !== "boolean") {
-        const err92 = {
+      let data42 = data.facts;
+      if (typeof data42 !== "boolean") {
+        const err100 = {
           instancePath: instancePath + "/facts",
           schemaPath: "#/properties/facts/type",
           keyword: "type",
@@ -12661,21 +12871,21 @@ function validate34(
           message: "must be boolean",
           schema: schema68.properties.facts.type,
           parentSchema: schema68.properties.facts,
-          data: data40,
+          data: data42,
         };
         if (vErrors === null) {
-          vErrors = [err92];
+          vErrors = [err100];
         } else {
-          vErrors.push(err92);
+          vErrors.push(err100);
         }
         errors++;
       }
     }
     if (data.approval !== undefined) {
-      let data41 = data.approval;
-      if (data41 && typeof data41 == "object" && !Array.isArray(data41)) {
-        if (data41.required === undefined) {
-          const err93 = {
+      let data43 = data.approval;
+      if (data43 && typeof data43 == "object" && !Array.isArray(data43)) {
+        if (data43.required === undefined) {
+          const err101 = {
             instancePath: instancePath + "/approval",
             schemaPath: "#/properties/approval/required",
             keyword: "required",
@@ -12683,17 +12893,17 @@ function validate34(
             message: "must have required property '" + "required" + "'",
             schema: schema68.properties.approval.required,
             parentSchema: schema68.properties.approval,
-            data: data41,
+            data: data43,
           };
           if (vErrors === null) {
-            vErrors = [err93];
+            vErrors = [err101];
           } else {
-            vErrors.push(err93);
+            vErrors.push(err101);
           }
           errors++;
         }
-        if (data41.signers === undefined) {
-          const err94 = {
+        if (data43.signers === undefined) {
+          const err102 = {
             instancePath: instancePath + "/approval",
             schemaPath: "#/properties/approval/required",
             keyword: "required",
@@ -12701,39 +12911,39 @@ function validate34(
             message: "must have required property '" + "signers" + "'",
             schema: schema68.properties.approval.required,
             parentSchema: schema68.properties.approval,
-            data: data41,
+            data: data43,
           };
           if (vErrors === null) {
-            vErrors = [err94];
+            vErrors = [err102];
           } else {
-            vErrors.push(err94);
+            vErrors.push(err102);
           }
           errors++;
         }
-        for (const key15 in data41) {
-          if (!(key15 === "required" || key15 === "signers")) {
-            const err95 = {
+        for (const key16 in data43) {
+          if (!(key16 === "required" || key16 === "signers")) {
+            const err103 = {
               instancePath: instancePath + "/approval",
               schemaPath: "#/properties/approval/additionalProperties",
               keyword: "additionalProperties",
-              params: { additionalProperty: key15 },
+              params: { additionalProperty: key16 },
               message: "must NOT have additional properties",
               schema: false,
               parentSchema: schema68.properties.approval,
-              data: data41,
+              data: data43,
             };
             if (vErrors === null) {
-              vErrors = [err95];
+              vErrors = [err103];
             } else {
-              vErrors.push(err95);
+              vErrors.push(err103);
             }
             errors++;
           }
         }
-        if (data41.required !== undefined) {
-          let data42 = data41.required;
-          if (!(typeof data42 == "number" && !(data42 % 1) && !isNaN(data42))) {
-            const err96 = {
+        if (data43.required !== undefined) {
+          let data44 = data43.required;
+          if (!(typeof data44 == "number" && !(data44 % 1) && !isNaN(data44))) {
+            const err104 = {
               instancePath: instancePath + "/approval/required",
               schemaPath: "#/properties/approval/properties/required/type",
               keyword: "type",
@@ -12741,18 +12951,18 @@ function validate34(
               message: "must be integer",
               schema: schema68.properties.approval.properties.required.type,
               parentSchema: schema68.properties.approval.properties.required,
-              data: data42,
+              data: data44,
             };
             if (vErrors === null) {
-              vErrors = [err96];
+              vErrors = [err104];
             } else {
-              vErrors.push(err96);
+              vErrors.push(err104);
             }
             errors++;
           }
-          if (typeof data42 == "number") {
-            if (data42 < 1 || isNaN(data42)) {
-              const err97 = {
+          if (typeof data44 == "number") {
+            if (data44 < 1 || isNaN(data44)) {
+              const err105 = {
                 instancePath: instancePath + "/approval/required",
                 schemaPath: "#/properties/approval/properties/required/minimum",
                 keyword: "minimum",
@@ -12760,22 +12970,22 @@ function validate34(
                 message: "must be >= 1",
                 schema: 1,
                 parentSchema: schema68.properties.approval.properties.required,
-                data: data42,
+                data: data44,
               };
               if (vErrors === null) {
-                vErrors = [err97];
+                vErrors = [err105];
               } else {
-                vErrors.push(err97);
+                vErrors.push(err105);
               }
               errors++;
             }
           }
         }
-        if (data41.signers !== undefined) {
-          let data43 = data41.signers;
-          if (typeof data43 === "string") {
-            if (!pattern58.test(data43)) {
-              const err98 = {
+        if (data43.signers !== undefined) {
+          let data45 = data43.signers;
+          if (typeof data45 === "string") {
+            if (!pattern60.test(data45)) {
+              const err106 = {
                 instancePath: instancePath + "/approval/signers",
                 schemaPath: "#/properties/approval/properties/signers/pattern",
                 keyword: "pattern",
@@ -12786,17 +12996,17 @@ function validate34(
                   '"',
                 schema: "^(approvers|allowed_signers|[A-Za-z0-9._-]+\\.allowed_signers)$",
                 parentSchema: schema68.properties.approval.properties.signers,
-                data: data43,
+                data: data45,
               };
               if (vErrors === null) {
-                vErrors = [err98];
+                vErrors = [err106];
               } else {
-                vErrors.push(err98);
+                vErrors.push(err106);
               }
               errors++;
             }
           } else {
-            const err99 = {
+            const err107 = {
               instancePath: instancePath + "/approval/signers",
               schemaPath: "#/properties/approval/properties/signers/type",
               keyword: "type",
@@ -12804,18 +13014,18 @@ function validate34(
               message: "must be string",
               schema: schema68.properties.approval.properties.signers.type,
               parentSchema: schema68.properties.approval.properties.signers,
-              data: data43,
+              data: data45,
             };
             if (vErrors === null) {
-              vErrors = [err99];
+              vErrors = [err107];
             } else {
-              vErrors.push(err99);
+              vErrors.push(err107);
             }
             errors++;
           }
         }
       } else {
-        const err100 = {
+        const err108 = {
           instancePath: instancePath + "/approval",
           schemaPath: "#/properties/approval/type",
           keyword: "type",
@@ -12823,12 +13033,12 @@ function validate34(
           message: "must be object",
           schema: schema68.properties.approval.type,
           parentSchema: schema68.properties.approval,
-          data: data41,
+          data: data43,
         };
         if (vErrors === null) {
-          vErrors = [err100];
+          vErrors = [err108];
         } else {
-          vErrors.push(err100);
+          vErrors.push(err108);
         }
         errors++;
       }
@@ -12848,10 +13058,10 @@ function validate34(
       }
     }
     if (data.phases !== undefined) {
-      let data45 = data.phases;
-      if (Array.isArray(data45)) {
-        if (data45.length < 1) {
-          const err101 = {
+      let data47 = data.phases;
+      if (Array.isArray(data47)) {
+        if (data47.length < 1) {
+          const err109 = {
             instancePath: instancePath + "/phases",
             schemaPath: "#/properties/phases/minItems",
             keyword: "minItems",
@@ -12859,21 +13069,21 @@ function validate34(
             message: "must NOT have fewer than 1 items",
             schema: 1,
             parentSchema: schema68.properties.phases,
-            data: data45,
+            data: data47,
           };
           if (vErrors === null) {
-            vErrors = [err101];
+            vErrors = [err109];
           } else {
-            vErrors.push(err101);
+            vErrors.push(err109);
           }
           errors++;
         }
-        const len7 = data45.length;
+        const len7 = data47.length;
         for (let i7 = 0; i7 < len7; i7++) {
-          let data46 = data45[i7];
-          if (data46 && typeof data46 == "object" && !Array.isArray(data46)) {
-            if (data46.name === undefined) {
-              const err102 = {
+          let data48 = data47[i7];
+          if (data48 && typeof data48 == "object" && !Array.isArray(data48)) {
+            if (data48.name === undefined) {
+              const err110 = {
                 instancePath: instancePath + "/phases/" + i7,
                 schemaPath: "#/properties/phases/items/required",
                 keyword: "required",
@@ -12881,17 +13091,17 @@ function validate34(
                 message: "must have required property '" + "name" + "'",
                 schema: schema68.properties.phases.items.required,
                 parentSchema: schema68.properties.phases.items,
-                data: data46,
+                data: data48,
               };
               if (vErrors === null) {
-                vErrors = [err102];
+                vErrors = [err110];
               } else {
-                vErrors.push(err102);
+                vErrors.push(err110);
               }
               errors++;
             }
-            if (data46.steps === undefined) {
-              const err103 = {
+            if (data48.steps === undefined) {
+              const err111 = {
                 instancePath: instancePath + "/phases/" + i7,
                 schemaPath: "#/properties/phases/items/required",
                 keyword: "required",
@@ -12899,163 +13109,163 @@ function validate34(
                 message: "must have required property '" + "steps" + "'",
                 schema: schema68.properties.phases.items.required,
                 parentSchema: schema68.properties.phases.items,
-                data: data46,
+                data: data48,
               };
               if (vErrors === null) {
-                vErrors = [err103];
+                vErrors = [err111];
               } else {
-                vErrors.push(err103);
+                vErrors.push(err111);
               }
               errors++;
             }
-            for (const key16 in data46) {
-              if (!(key16 === "name" || key16 === "targets" || key16 === "strategy" || key16 === "steps")) {
-                const err104 = {
+            for (const key17 in data48) {
+              if (!(key17 === "name" || key17 === "targets" || key17 === "strategy" || key17 === "steps")) {
+                const err112 = {
                   instancePath: instancePath + "/phases/" + i7,
                   schemaPath: "#/properties/phases/items/additionalProperties",
                   keyword: "additionalProperties",
-                  params: { additionalProperty: key16 },
+                  params: { additionalProperty: key17 },
                   message: "must NOT have additional properties",
                   schema: false,
                   parentSchema: schema68.properties.phases.items,
-                  data: data46,
+                  data: data48,
                 };
                 if (vErrors === null) {
-                  vErrors = [err104];
+                  vErrors = [err112];
                 } else {
-                  vErrors.push(err104);
+                  vErrors.push(err112);
                 }
                 errors++;
               }
             }
-            if (data46.name !== undefined) {
-              let data47 = data46.name;
-              if (typeof data47 === "string") {
-                if (func1(data47) > 100) {
-                  const err105 = {
+            if (data48.name !== undefined) {
+              let data49 = data48.name;
+              if (typeof data49 === "string") {
+                if (func1(data49) > 100) {
+                  const err113 = {
                     instancePath: instancePath + "/phases/" + i7 + "/name",
                     schemaPath: "#/$defs/stepId/maxLength",
                     keyword: "maxLength",
                     params: { limit: 100 },
                     message: "must NOT have more than 100 characters",
                     schema: 100,
-                    parentSchema: schema78,
-                    data: data47,
+                    parentSchema: schema79,
+                    data: data49,
                   };
                   if (vErrors === null) {
-                    vErrors = [err105];
+                    vErrors = [err113];
                   } else {
-                    vErrors.push(err105);
+                    vErrors.push(err113);
                   }
                   errors++;
                 }
-                if (!pattern23.test(data47)) {
-                  const err106 = {
+                if (!pattern23.test(data49)) {
+                  const err114 = {
                     instancePath: instancePath + "/phases/" + i7 + "/name",
                     schemaPath: "#/$defs/stepId/pattern",
                     keyword: "pattern",
                     params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
                     message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
                     schema: "^[a-z0-9][a-z0-9_-]*$",
-                    parentSchema: schema78,
-                    data: data47,
+                    parentSchema: schema79,
+                    data: data49,
                   };
                   if (vErrors === null) {
-                    vErrors = [err106];
+                    vErrors = [err114];
                   } else {
-                    vErrors.push(err106);
+                    vErrors.push(err114);
                   }
                   errors++;
                 }
               } else {
-                const err107 = {
+                const err115 = {
                   instancePath: instancePath + "/phases/" + i7 + "/name",
                   schemaPath: "#/$defs/stepId/type",
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema78.type,
-                  parentSchema: schema78,
-                  data: data47,
+                  schema: schema79.type,
+                  parentSchema: schema79,
+                  data: data49,
                 };
                 if (vErrors === null) {
-                  vErrors = [err107];
+                  vErrors = [err115];
                 } else {
-                  vErrors.push(err107);
+                  vErrors.push(err115);
                 }
                 errors++;
               }
             }
-            if (data46.targets !== undefined) {
-              let data48 = data46.targets;
-              if (data48 && typeof data48 == "object" && !Array.isArray(data48)) {
-                for (const key17 in data48) {
-                  if (!(key17 === "match" || key17 === "names" || key17 === "exclude")) {
-                    const err108 = {
+            if (data48.targets !== undefined) {
+              let data50 = data48.targets;
+              if (data50 && typeof data50 == "object" && !Array.isArray(data50)) {
+                for (const key18 in data50) {
+                  if (!(key18 === "match" || key18 === "names" || key18 === "exclude")) {
+                    const err116 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets",
                       schemaPath: "#/$defs/selector/additionalProperties",
                       keyword: "additionalProperties",
-                      params: { additionalProperty: key17 },
+                      params: { additionalProperty: key18 },
                       message: "must NOT have additional properties",
                       schema: false,
                       parentSchema: schema71,
-                      data: data48,
+                      data: data50,
                     };
                     if (vErrors === null) {
-                      vErrors = [err108];
+                      vErrors = [err116];
                     } else {
-                      vErrors.push(err108);
+                      vErrors.push(err116);
                     }
                     errors++;
                   }
                 }
-                if (data48.match !== undefined) {
-                  let data49 = data48.match;
-                  if (data49 && typeof data49 == "object" && !Array.isArray(data49)) {
-                    for (const key18 in data49) {
-                      let data50 = data49[key18];
-                      const _errs153 = errors;
-                      let valid51 = false;
-                      const _errs154 = errors;
+                if (data50.match !== undefined) {
+                  let data51 = data50.match;
+                  if (data51 && typeof data51 == "object" && !Array.isArray(data51)) {
+                    for (const key19 in data51) {
+                      let data52 = data51[key19];
+                      const _errs163 = errors;
+                      let valid54 = false;
+                      const _errs164 = errors;
                       if (
-                        typeof data50 !== "string" &&
-                        !(typeof data50 == "number") &&
-                        typeof data50 !== "boolean"
+                        typeof data52 !== "string" &&
+                        !(typeof data52 == "number") &&
+                        typeof data52 !== "boolean"
                       ) {
-                        const err109 = {
+                        const err117 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
                             i7 +
                             "/targets/match/" +
-                            key18.replace(/~/g, "~0").replace(/\//g, "~1"),
+                            key19.replace(/~/g, "~0").replace(/\//g, "~1"),
                           schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf/0/type",
                           keyword: "type",
                           params: { type: schema71.properties.match.additionalProperties.anyOf[0].type },
                           message: "must be string,number,boolean",
                           schema: schema71.properties.match.additionalProperties.anyOf[0].type,
                           parentSchema: schema71.properties.match.additionalProperties.anyOf[0],
-                          data: data50,
+                          data: data52,
                         };
                         if (vErrors === null) {
-                          vErrors = [err109];
+                          vErrors = [err117];
                         } else {
-                          vErrors.push(err109);
+                          vErrors.push(err117);
                         }
                         errors++;
                       }
-                      var _valid5 = _errs154 === errors;
-                      valid51 = valid51 || _valid5;
-                      const _errs156 = errors;
-                      if (Array.isArray(data50)) {
-                        if (data50.length < 1) {
-                          const err110 = {
+                      var _valid6 = _errs164 === errors;
+                      valid54 = valid54 || _valid6;
+                      const _errs166 = errors;
+                      if (Array.isArray(data52)) {
+                        if (data52.length < 1) {
+                          const err118 = {
                             instancePath:
                               instancePath +
                               "/phases/" +
                               i7 +
                               "/targets/match/" +
-                              key18.replace(/~/g, "~0").replace(/\//g, "~1"),
+                              key19.replace(/~/g, "~0").replace(/\//g, "~1"),
                             schemaPath:
                               "#/$defs/selector/properties/match/additionalProperties/anyOf/1/minItems",
                             keyword: "minItems",
@@ -13063,30 +13273,30 @@ function validate34(
                             message: "must NOT have fewer than 1 items",
                             schema: 1,
                             parentSchema: schema71.properties.match.additionalProperties.anyOf[1],
-                            data: data50,
+                            data: data52,
                           };
                           if (vErrors === null) {
-                            vErrors = [err110];
+                            vErrors = [err118];
                           } else {
-                            vErrors.push(err110);
+                            vErrors.push(err118);
                           }
                           errors++;
                         }
-                        const len8 = data50.length;
+                        const len8 = data52.length;
                         for (let i8 = 0; i8 < len8; i8++) {
-                          let data51 = data50[i8];
+                          let data53 = data52[i8];
                           if (
-                            typeof data51 !== "string" &&
-                            !(typeof data51 == "number") &&
-                            typeof data51 !== "boolean"
+                            typeof data53 !== "string" &&
+                            !(typeof data53 == "number") &&
+                            typeof data53 !== "boolean"
                           ) {
-                            const err111 = {
+                            const err119 = {
                               instancePath:
                                 instancePath +
                                 "/phases/" +
                                 i7 +
                                 "/targets/match/" +
-                                key18.replace(/~/g, "~0").replace(/\//g, "~1") +
+                                key19.replace(/~/g, "~0").replace(/\//g, "~1") +
                                 "/" +
                                 i8,
                               schemaPath:
@@ -13098,68 +13308,68 @@ function validate34(
                               message: "must be string,number,boolean",
                               schema: schema71.properties.match.additionalProperties.anyOf[1].items.type,
                               parentSchema: schema71.properties.match.additionalProperties.anyOf[1].items,
-                              data: data51,
+                              data: data53,
                             };
                             if (vErrors === null) {
-                              vErrors = [err111];
+                              vErrors = [err119];
                             } else {
-                              vErrors.push(err111);
+                              vErrors.push(err119);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err112 = {
+                        const err120 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
                             i7 +
                             "/targets/match/" +
-                            key18.replace(/~/g, "~0").replace(/\//g, "~1"),
+                            key19.replace(/~/g, "~0").replace(/\//g, "~1"),
                           schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf/1/type",
                           keyword: "type",
                           params: { type: "array" },
                           message: "must be array",
                           schema: schema71.properties.match.additionalProperties.anyOf[1].type,
                           parentSchema: schema71.properties.match.additionalProperties.anyOf[1],
-                          data: data50,
+                          data: data52,
                         };
                         if (vErrors === null) {
-                          vErrors = [err112];
+                          vErrors = [err120];
                         } else {
-                          vErrors.push(err112);
+                          vErrors.push(err120);
                         }
                         errors++;
                       }
-                      var _valid5 = _errs156 === errors;
-                      valid51 = valid51 || _valid5;
-                      if (!valid51) {
-                        const err113 = {
+                      var _valid6 = _errs166 === errors;
+                      valid54 = valid54 || _valid6;
+                      if (!valid54) {
+                        const err121 = {
                           instancePath:
                             instancePath +
                             "/phases/" +
                             i7 +
                             "/targets/match/" +
-                            key18.replace(/~/g, "~0").replace(/\//g, "~1"),
+                            key19.replace(/~/g, "~0").replace(/\//g, "~1"),
                           schemaPath: "#/$defs/selector/properties/match/additionalProperties/anyOf",
                           keyword: "anyOf",
                           params: {},
                           message: "must match a schema in anyOf",
                           schema: schema71.properties.match.additionalProperties.anyOf,
                           parentSchema: schema71.properties.match.additionalProperties,
-                          data: data50,
+                          data: data52,
                         };
                         if (vErrors === null) {
-                          vErrors = [err113];
+                          vErrors = [err121];
                         } else {
-                          vErrors.push(err113);
+                          vErrors.push(err121);
                         }
                         errors++;
                       } else {
-                        errors = _errs153;
+                        errors = _errs163;
                         if (vErrors !== null) {
-                          if (_errs153) {
-                            vErrors.length = _errs153;
+                          if (_errs163) {
+                            vErrors.length = _errs163;
                           } else {
                             vErrors = null;
                           }
@@ -13167,7 +13377,7 @@ function validate34(
                       }
                     }
                   } else {
-                    const err114 = {
+                    const err122 = {
                       instancePath: instancePath + "/phases/" + i7 + "/targets/match",
                       schemaPath: "#/$defs/selector/properties/match/type",
                       keyword: "type",
@@ -13175,175 +13385,7 @@ function validate34(
                       message: "must be object",
                       schema: schema71.properties.match.type,
                       parentSchema: schema71.properties.match,
-                      data: data49,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err114];
-                    } else {
-                      vErrors.push(err114);
-                    }
-                    errors++;
-                  }
-                }
-                if (data48.names !== undefined) {
-                  let data52 = data48.names;
-                  if (Array.isArray(data52)) {
-                    const len9 = data52.length;
-                    for (let i9 = 0; i9 < len9; i9++) {
-                      let data53 = data52[i9];
-                      if (typeof data53 === "string") {
-                        if (func1(data53) < 1) {
-                          const err115 = {
-                            instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
-                            schemaPath: "#/$defs/selector/properties/names/items/minLength",
-                            keyword: "minLength",
-                            params: { limit: 1 },
-                            message: "must NOT have fewer than 1 characters",
-                            schema: 1,
-                            parentSchema: schema71.properties.names.items,
-                            data: data53,
-                          };
-                          if (vErrors === null) {
-                            vErrors = [err115];
-                          } else {
-                            vErrors.push(err115);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err116 = {
-                          instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
-                          schemaPath: "#/$defs/selector/properties/names/items/type",
-                          keyword: "type",
-                          params: { type: "string" },
-                          message: "must be string",
-                          schema: schema71.properties.names.items.type,
-                          parentSchema: schema71.properties.names.items,
-                          data: data53,
-                        };
-                        if (vErrors === null) {
-                          vErrors = [err116];
-                        } else {
-                          vErrors.push(err116);
-                        }
-                        errors++;
-                      }
-                    }
-                  } else {
-                    const err117 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/targets/names",
-                      schemaPath: "#/$defs/selector/properties/names/type",
-                      keyword: "type",
-                      params: { type: "array" },
-                      message: "must be array",
-                      schema: schema71.properties.names.type,
-                      parentSchema: schema71.properties.names,
-                      data: data52,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err117];
-                    } else {
-                      vErrors.push(err117);
-                    }
-                    errors++;
-                  }
-                }
-                if (data48.exclude !== undefined) {
-                  let data54 = data48.exclude;
-                  if (Array.isArray(data54)) {
-                    const len10 = data54.length;
-                    for (let i10 = 0; i10 < len10; i10++) {
-                      let data55 = data54[i10];
-                      if (typeof data55 === "string") {
-                        if (func1(data55) < 1) {
-                          const err118 = {
-                            instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
-                            schemaPath: "#/$defs/selector/properties/exclude/items/minLength",
-                            keyword: "minLength",
-                            params: { limit: 1 },
-                            message: "must NOT have fewer than 1 characters",
-                            schema: 1,
-                            parentSchema: schema71.properties.exclude.items,
-                            data: data55,
-                          };
-                          if (vErrors === null) {
-                            vErrors = [err118];
-                          } else {
-                            vErrors.push(err118);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err119 = {
-                          instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
-                          schemaPath: "#/$defs/selector/properties/exclude/items/type",
-                          keyword: "type",
-                          params: { type: "string" },
-                          message: "must be string",
-                          schema: schema71.properties.exclude.items.type,
-                          parentSchema: schema71.properties.exclude.items,
-                          data: data55,
-                        };
-                        if (vErrors === null) {
-                          vErrors = [err119];
-                        } else {
-                          vErrors.push(err119);
-                        }
-                        errors++;
-                      }
-                    }
-                  } else {
-                    const err120 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/targets/exclude",
-                      schemaPath: "#/$defs/selector/properties/exclude/type",
-                      keyword: "type",
-                      params: { type: "array" },
-                      message: "must be array",
-                      schema: schema71.properties.exclude.type,
-                      parentSchema: schema71.properties.exclude,
-                      data: data54,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err120];
-                    } else {
-                      vErrors.push(err120);
-                    }
-                    errors++;
-                  }
-                }
-              } else {
-                const err121 = {
-                  instancePath: instancePath + "/phases/" + i7 + "/targets",
-                  schemaPath: "#/$defs/selector/type",
-                  keyword: "type",
-                  params: { type: "object" },
-                  message: "must be object",
-                  schema: schema71.type,
-                  parentSchema: schema71,
-                  data: data48,
-                };
-                if (vErrors === null) {
-                  vErrors = [err121];
-                } else {
-                  vErrors.push(err121);
-                }
-                errors++;
-              }
-            }
-            if (data46.strategy !== undefined) {
-              let data56 = data46.strategy;
-              if (data56 && typeof data56 == "object" && !Array.isArray(data56)) {
-                for (const key19 in data56) {
-                  if (!(key19 === "parallel" || key19 === "batch" || key19 === "max_failures")) {
-                    const err122 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy",
-                      schemaPath: "#/$defs/strategy/additionalProperties",
-                      keyword: "additionalProperties",
-                      params: { additionalProperty: key19 },
-                      message: "must NOT have additional properties",
-                      schema: false,
-                      parentSchema: schema72,
-                      data: data56,
+                      data: data51,
                     };
                     if (vErrors === null) {
                       vErrors = [err122];
@@ -13353,159 +13395,164 @@ function validate34(
                     errors++;
                   }
                 }
-                if (data56.parallel !== undefined) {
-                  let data57 = data56.parallel;
-                  if (!(typeof data57 == "number" && !(data57 % 1) && !isNaN(data57))) {
-                    const err123 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
-                      schemaPath: "#/$defs/strategy/properties/parallel/type",
-                      keyword: "type",
-                      params: { type: "integer" },
-                      message: "must be integer",
-                      schema: schema72.properties.parallel.type,
-                      parentSchema: schema72.properties.parallel,
-                      data: data57,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err123];
-                    } else {
-                      vErrors.push(err123);
-                    }
-                    errors++;
-                  }
-                  if (typeof data57 == "number") {
-                    if (data57 > 10000 || isNaN(data57)) {
-                      const err124 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
-                        schemaPath: "#/$defs/strategy/properties/parallel/maximum",
-                        keyword: "maximum",
-                        params: { comparison: "<=", limit: 10000 },
-                        message: "must be <= 10000",
-                        schema: 10000,
-                        parentSchema: schema72.properties.parallel,
-                        data: data57,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err124];
+                if (data50.names !== undefined) {
+                  let data54 = data50.names;
+                  if (Array.isArray(data54)) {
+                    const len9 = data54.length;
+                    for (let i9 = 0; i9 < len9; i9++) {
+                      let data55 = data54[i9];
+                      if (typeof data55 === "string") {
+                        if (func1(data55) < 1) {
+                          const err123 = {
+                            instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
+                            schemaPath: "#/$defs/selector/properties/names/items/minLength",
+                            keyword: "minLength",
+                            params: { limit: 1 },
+                            message: "must NOT have fewer than 1 characters",
+                            schema: 1,
+                            parentSchema: schema71.properties.names.items,
+                            data: data55,
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err123];
+                          } else {
+                            vErrors.push(err123);
+                          }
+                          errors++;
+                        }
                       } else {
-                        vErrors.push(err124);
+                        const err124 = {
+                          instancePath: instancePath + "/phases/" + i7 + "/targets/names/" + i9,
+                          schemaPath: "#/$defs/selector/properties/names/items/type",
+                          keyword: "type",
+                          params: { type: "string" },
+                          message: "must be string",
+                          schema: schema71.properties.names.items.type,
+                          parentSchema: schema71.properties.names.items,
+                          data: data55,
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err124];
+                        } else {
+                          vErrors.push(err124);
+                        }
+                        errors++;
                       }
-                      errors++;
-                    }
-                    if (data57 < 1 || isNaN(data57)) {
-                      const err125 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
-                        schemaPath: "#/$defs/strategy/properties/parallel/minimum",
-                        keyword: "minimum",
-                        params: { comparison: ">=", limit: 1 },
-                        message: "must be >= 1",
-                        schema: 1,
-                        parentSchema: schema72.properties.parallel,
-                        data: data57,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err125];
-                      } else {
-                        vErrors.push(err125);
-                      }
-                      errors++;
-                    }
-                  }
-                }
-                if (data56.batch !== undefined) {
-                  let data58 = data56.batch;
-                  const _errs175 = errors;
-                  let valid60 = false;
-                  const _errs176 = errors;
-                  if (!(typeof data58 == "number" && !(data58 % 1) && !isNaN(data58))) {
-                    const err126 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/type",
-                      keyword: "type",
-                      params: { type: "integer" },
-                      message: "must be integer",
-                      schema: schema72.properties.batch.anyOf[0].type,
-                      parentSchema: schema72.properties.batch.anyOf[0],
-                      data: data58,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err126];
-                    } else {
-                      vErrors.push(err126);
-                    }
-                    errors++;
-                  }
-                  if (typeof data58 == "number") {
-                    if (data58 < 1 || isNaN(data58)) {
-                      const err127 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/minimum",
-                        keyword: "minimum",
-                        params: { comparison: ">=", limit: 1 },
-                        message: "must be >= 1",
-                        schema: 1,
-                        parentSchema: schema72.properties.batch.anyOf[0],
-                        data: data58,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err127];
-                      } else {
-                        vErrors.push(err127);
-                      }
-                      errors++;
-                    }
-                  }
-                  var _valid6 = _errs176 === errors;
-                  valid60 = valid60 || _valid6;
-                  const _errs178 = errors;
-                  if (typeof data58 === "string") {
-                    if (!pattern53.test(data58)) {
-                      const err128 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/pattern",
-                        keyword: "pattern",
-                        params: { pattern: "^([1-9][0-9]?|100)%$" },
-                        message: 'must match pattern "' + "^([1-9][0-9]?|100)%$" + '"',
-                        schema: "^([1-9][0-9]?|100)%$",
-                        parentSchema: schema72.properties.batch.anyOf[1],
-                        data: data58,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err128];
-                      } else {
-                        vErrors.push(err128);
-                      }
-                      errors++;
                     }
                   } else {
-                    const err129 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/type",
+                    const err125 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/targets/names",
+                      schemaPath: "#/$defs/selector/properties/names/type",
                       keyword: "type",
-                      params: { type: "string" },
-                      message: "must be string",
-                      schema: schema72.properties.batch.anyOf[1].type,
-                      parentSchema: schema72.properties.batch.anyOf[1],
-                      data: data58,
+                      params: { type: "array" },
+                      message: "must be array",
+                      schema: schema71.properties.names.type,
+                      parentSchema: schema71.properties.names,
+                      data: data54,
                     };
                     if (vErrors === null) {
-                      vErrors = [err129];
+                      vErrors = [err125];
                     } else {
-                      vErrors.push(err129);
+                      vErrors.push(err125);
                     }
                     errors++;
                   }
-                  var _valid6 = _errs178 === errors;
-                  valid60 = valid60 || _valid6;
-                  if (!valid60) {
+                }
+                if (data50.exclude !== undefined) {
+                  let data56 = data50.exclude;
+                  if (Array.isArray(data56)) {
+                    const len10 = data56.length;
+                    for (let i10 = 0; i10 < len10; i10++) {
+                      let data57 = data56[i10];
+                      if (typeof data57 === "string") {
+                        if (func1(data57) < 1) {
+                          const err126 = {
+                            instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
+                            schemaPath: "#/$defs/selector/properties/exclude/items/minLength",
+                            keyword: "minLength",
+                            params: { limit: 1 },
+                            message: "must NOT have fewer than 1 characters",
+                            schema: 1,
+                            parentSchema: schema71.properties.exclude.items,
+                            data: data57,
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err126];
+                          } else {
+                            vErrors.push(err126);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err127 = {
+                          instancePath: instancePath + "/phases/" + i7 + "/targets/exclude/" + i10,
+                          schemaPath: "#/$defs/selector/properties/exclude/items/type",
+                          keyword: "type",
+                          params: { type: "string" },
+                          message: "must be string",
+                          schema: schema71.properties.exclude.items.type,
+                          parentSchema: schema71.properties.exclude.items,
+                          data: data57,
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err127];
+                        } else {
+                          vErrors.push(err127);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err128 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/targets/exclude",
+                      schemaPath: "#/$defs/selector/properties/exclude/type",
+                      keyword: "type",
+                      params: { type: "array" },
+                      message: "must be array",
+                      schema: schema71.properties.exclude.type,
+                      parentSchema: schema71.properties.exclude,
+                      data: data56,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err128];
+                    } else {
+                      vErrors.push(err128);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err129 = {
+                  instancePath: instancePath + "/phases/" + i7 + "/targets",
+                  schemaPath: "#/$defs/selector/type",
+                  keyword: "type",
+                  params: { type: "object" },
+                  message: "must be object",
+                  schema: schema71.type,
+                  parentSchema: schema71,
+                  data: data50,
+                };
+                if (vErrors === null) {
+                  vErrors = [err129];
+                } else {
+                  vErrors.push(err129);
+                }
+                errors++;
+              }
+            }
+            if (data48.strategy !== undefined) {
+              let data58 = data48.strategy;
+              if (data58 && typeof data58 == "object" && !Array.isArray(data58)) {
+                for (const key20 in data58) {
+                  if (!(key20 === "parallel" || key20 === "batch" || key20 === "max_failures")) {
                     const err130 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
-                      schemaPath: "#/$defs/strategy/properties/batch/anyOf",
-                      keyword: "anyOf",
-                      params: {},
-                      message: "must match a schema in anyOf",
-                      schema: schema72.properties.batch.anyOf,
-                      parentSchema: schema72.properties.batch,
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy",
+                      schemaPath: "#/$defs/strategy/additionalProperties",
+                      keyword: "additionalProperties",
+                      params: { additionalProperty: key20 },
+                      message: "must NOT have additional properties",
+                      schema: false,
+                      parentSchema: schema72,
                       data: data58,
                     };
                     if (vErrors === null) {
@@ -13514,28 +13561,19 @@ function validate34(
                       vErrors.push(err130);
                     }
                     errors++;
-                  } else {
-                    errors = _errs175;
-                    if (vErrors !== null) {
-                      if (_errs175) {
-                        vErrors.length = _errs175;
-                      } else {
-                        vErrors = null;
-                      }
-                    }
                   }
                 }
-                if (data56.max_failures !== undefined) {
-                  let data59 = data56.max_failures;
+                if (data58.parallel !== undefined) {
+                  let data59 = data58.parallel;
                   if (!(typeof data59 == "number" && !(data59 % 1) && !isNaN(data59))) {
                     const err131 = {
-                      instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
-                      schemaPath: "#/$defs/strategy/properties/max_failures/type",
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
+                      schemaPath: "#/$defs/strategy/properties/parallel/type",
                       keyword: "type",
                       params: { type: "integer" },
                       message: "must be integer",
-                      schema: schema72.properties.max_failures.type,
-                      parentSchema: schema72.properties.max_failures,
+                      schema: schema72.properties.parallel.type,
+                      parentSchema: schema72.properties.parallel,
                       data: data59,
                     };
                     if (vErrors === null) {
@@ -13546,15 +13584,15 @@ function validate34(
                     errors++;
                   }
                   if (typeof data59 == "number") {
-                    if (data59 < 0 || isNaN(data59)) {
+                    if (data59 > 10000 || isNaN(data59)) {
                       const err132 = {
-                        instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
-                        schemaPath: "#/$defs/strategy/properties/max_failures/minimum",
-                        keyword: "minimum",
-                        params: { comparison: ">=", limit: 0 },
-                        message: "must be >= 0",
-                        schema: 0,
-                        parentSchema: schema72.properties.max_failures,
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
+                        schemaPath: "#/$defs/strategy/properties/parallel/maximum",
+                        keyword: "maximum",
+                        params: { comparison: "<=", limit: 10000 },
+                        message: "must be <= 10000",
+                        schema: 10000,
+                        parentSchema: schema72.properties.parallel,
                         data: data59,
                       };
                       if (vErrors === null) {
@@ -13564,10 +13602,182 @@ function validate34(
                       }
                       errors++;
                     }
+                    if (data59 < 1 || isNaN(data59)) {
+                      const err133 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/parallel",
+                        schemaPath: "#/$defs/strategy/properties/parallel/minimum",
+                        keyword: "minimum",
+                        params: { comparison: ">=", limit: 1 },
+                        message: "must be >= 1",
+                        schema: 1,
+                        parentSchema: schema72.properties.parallel,
+                        data: data59,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err133];
+                      } else {
+                        vErrors.push(err133);
+                      }
+                      errors++;
+                    }
+                  }
+                }
+                if (data58.batch !== undefined) {
+                  let data60 = data58.batch;
+                  const _errs185 = errors;
+                  let valid63 = false;
+                  const _errs186 = errors;
+                  if (!(typeof data60 == "number" && !(data60 % 1) && !isNaN(data60))) {
+                    const err134 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/type",
+                      keyword: "type",
+                      params: { type: "integer" },
+                      message: "must be integer",
+                      schema: schema72.properties.batch.anyOf[0].type,
+                      parentSchema: schema72.properties.batch.anyOf[0],
+                      data: data60,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err134];
+                    } else {
+                      vErrors.push(err134);
+                    }
+                    errors++;
+                  }
+                  if (typeof data60 == "number") {
+                    if (data60 < 1 || isNaN(data60)) {
+                      const err135 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/0/minimum",
+                        keyword: "minimum",
+                        params: { comparison: ">=", limit: 1 },
+                        message: "must be >= 1",
+                        schema: 1,
+                        parentSchema: schema72.properties.batch.anyOf[0],
+                        data: data60,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err135];
+                      } else {
+                        vErrors.push(err135);
+                      }
+                      errors++;
+                    }
+                  }
+                  var _valid7 = _errs186 === errors;
+                  valid63 = valid63 || _valid7;
+                  const _errs188 = errors;
+                  if (typeof data60 === "string") {
+                    if (!pattern53.test(data60)) {
+                      const err136 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                        schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/pattern",
+                        keyword: "pattern",
+                        params: { pattern: "^([1-9][0-9]?|100)%$" },
+                        message: 'must match pattern "' + "^([1-9][0-9]?|100)%$" + '"',
+                        schema: "^([1-9][0-9]?|100)%$",
+                        parentSchema: schema72.properties.batch.anyOf[1],
+                        data: data60,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err136];
+                      } else {
+                        vErrors.push(err136);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err137 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                      schemaPath: "#/$defs/strategy/properties/batch/anyOf/1/type",
+                      keyword: "type",
+                      params: { type: "string" },
+                      message: "must be string",
+                      schema: schema72.properties.batch.anyOf[1].type,
+                      parentSchema: schema72.properties.batch.anyOf[1],
+                      data: data60,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err137];
+                    } else {
+                      vErrors.push(err137);
+                    }
+                    errors++;
+                  }
+                  var _valid7 = _errs188 === errors;
+                  valid63 = valid63 || _valid7;
+                  if (!valid63) {
+                    const err138 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/batch",
+                      schemaPath: "#/$defs/strategy/properties/batch/anyOf",
+                      keyword: "anyOf",
+                      params: {},
+                      message: "must match a schema in anyOf",
+                      schema: schema72.properties.batch.anyOf,
+                      parentSchema: schema72.properties.batch,
+                      data: data60,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err138];
+                    } else {
+                      vErrors.push(err138);
+                    }
+                    errors++;
+                  } else {
+                    errors = _errs185;
+                    if (vErrors !== null) {
+                      if (_errs185) {
+                        vErrors.length = _errs185;
+                      } else {
+                        vErrors = null;
+                      }
+                    }
+                  }
+                }
+                if (data58.max_failures !== undefined) {
+                  let data61 = data58.max_failures;
+                  if (!(typeof data61 == "number" && !(data61 % 1) && !isNaN(data61))) {
+                    const err139 = {
+                      instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
+                      schemaPath: "#/$defs/strategy/properties/max_failures/type",
+                      keyword: "type",
+                      params: { type: "integer" },
+                      message: "must be integer",
+                      schema: schema72.properties.max_failures.type,
+                      parentSchema: schema72.properties.max_failures,
+                      data: data61,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err139];
+                    } else {
+                      vErrors.push(err139);
+                    }
+                    errors++;
+                  }
+                  if (typeof data61 == "number") {
+                    if (data61 < 0 || isNaN(data61)) {
+                      const err140 = {
+                        instancePath: instancePath + "/phases/" + i7 + "/strategy/max_failures",
+                        schemaPath: "#/$defs/strategy/properties/max_failures/minimum",
+                        keyword: "minimum",
+                        params: { comparison: ">=", limit: 0 },
+                        message: "must be >= 0",
+                        schema: 0,
+                        parentSchema: schema72.properties.max_failures,
+                        data: data61,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err140];
+                      } else {
+                        vErrors.push(err140);
+                      }
+                      errors++;
+                    }
                   }
                 }
               } else {
-                const err133 = {
+                const err141 = {
                   instancePath: instancePath + "/phases/" + i7 + "/strategy",
                   schemaPath: "#/$defs/strategy/type",
                   keyword: "type",
@@ -13575,21 +13785,21 @@ function validate34(
                   message: "must be object",
                   schema: schema72.type,
                   parentSchema: schema72,
-                  data: data56,
+                  data: data58,
                 };
                 if (vErrors === null) {
-                  vErrors = [err133];
+                  vErrors = [err141];
                 } else {
-                  vErrors.push(err133);
+                  vErrors.push(err141);
                 }
                 errors++;
               }
             }
-            if (data46.steps !== undefined) {
+            if (data48.steps !== undefined) {
               if (
-                !validate35(data46.steps, {
+                !validate35(data48.steps, {
                   instancePath: instancePath + "/phases/" + i7 + "/steps",
-                  parentData: data46,
+                  parentData: data48,
                   parentDataProperty: "steps",
                   rootData,
                   dynamicAnchors,
@@ -13600,7 +13810,7 @@ function validate34(
               }
             }
           } else {
-            const err134 = {
+            const err142 = {
               instancePath: instancePath + "/phases/" + i7,
               schemaPath: "#/properties/phases/items/type",
               keyword: "type",
@@ -13608,18 +13818,18 @@ function validate34(
               message: "must be object",
               schema: schema68.properties.phases.items.type,
               parentSchema: schema68.properties.phases.items,
-              data: data46,
+              data: data48,
             };
             if (vErrors === null) {
-              vErrors = [err134];
+              vErrors = [err142];
             } else {
-              vErrors.push(err134);
+              vErrors.push(err142);
             }
             errors++;
           }
         }
       } else {
-        const err135 = {
+        const err143 = {
           instancePath: instancePath + "/phases",
           schemaPath: "#/properties/phases/type",
           keyword: "type",
@@ -13627,12 +13837,12 @@ function validate34(
           message: "must be array",
           schema: schema68.properties.phases.type,
           parentSchema: schema68.properties.phases,
-          data: data45,
+          data: data47,
         };
         if (vErrors === null) {
-          vErrors = [err135];
+          vErrors = [err143];
         } else {
-          vErrors.push(err135);
+          vErrors.push(err143);
         }
         errors++;
       }
@@ -13652,33 +13862,33 @@ function validate34(
       }
     }
     if (data.drift !== undefined) {
-      let data62 = data.drift;
-      if (data62 && typeof data62 == "object" && !Array.isArray(data62)) {
-        for (const key20 in data62) {
-          if (!(key20 === "schedule" || key20 === "timezone")) {
-            const err136 = {
+      let data64 = data.drift;
+      if (data64 && typeof data64 == "object" && !Array.isArray(data64)) {
+        for (const key21 in data64) {
+          if (!(key21 === "schedule" || key21 === "timezone")) {
+            const err144 = {
               instancePath: instancePath + "/drift",
               schemaPath: "#/properties/drift/additionalProperties",
               keyword: "additionalProperties",
-              params: { additionalProperty: key20 },
+              params: { additionalProperty: key21 },
               message: "must NOT have additional properties",
               schema: false,
               parentSchema: schema68.properties.drift,
-              data: data62,
+              data: data64,
             };
             if (vErrors === null) {
-              vErrors = [err136];
+              vErrors = [err144];
             } else {
-              vErrors.push(err136);
+              vErrors.push(err144);
             }
             errors++;
           }
         }
-        if (data62.schedule !== undefined) {
-          let data63 = data62.schedule;
-          if (typeof data63 === "string") {
-            if (func1(data63) < 1) {
-              const err137 = {
+        if (data64.schedule !== undefined) {
+          let data65 = data64.schedule;
+          if (typeof data65 === "string") {
+            if (func1(data65) < 1) {
+              const err145 = {
                 instancePath: instancePath + "/drift/schedule",
                 schemaPath: "#/properties/drift/properties/schedule/minLength",
                 keyword: "minLength",
@@ -13686,17 +13896,17 @@ function validate34(
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
                 parentSchema: schema68.properties.drift.properties.schedule,
-                data: data63,
+                data: data65,
               };
               if (vErrors === null) {
-                vErrors = [err137];
+                vErrors = [err145];
               } else {
-                vErrors.push(err137);
+                vErrors.push(err145);
               }
               errors++;
             }
           } else {
-            const err138 = {
+            const err146 = {
               instancePath: instancePath + "/drift/schedule",
               schemaPath: "#/properties/drift/properties/schedule/type",
               keyword: "type",
@@ -13704,21 +13914,21 @@ function validate34(
               message: "must be string",
               schema: schema68.properties.drift.properties.schedule.type,
               parentSchema: schema68.properties.drift.properties.schedule,
-              data: data63,
+              data: data65,
             };
             if (vErrors === null) {
-              vErrors = [err138];
+              vErrors = [err146];
             } else {
-              vErrors.push(err138);
+              vErrors.push(err146);
             }
             errors++;
           }
         }
-        if (data62.timezone !== undefined) {
-          let data64 = data62.timezone;
-          if (typeof data64 === "string") {
-            if (func1(data64) < 1) {
-              const err139 = {
+        if (data64.timezone !== undefined) {
+          let data66 = data64.timezone;
+          if (typeof data66 === "string") {
+            if (func1(data66) < 1) {
+              const err147 = {
                 instancePath: instancePath + "/drift/timezone",
                 schemaPath: "#/properties/drift/properties/timezone/minLength",
                 keyword: "minLength",
@@ -13726,17 +13936,17 @@ function validate34(
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
                 parentSchema: schema68.properties.drift.properties.timezone,
-                data: data64,
+                data: data66,
               };
               if (vErrors === null) {
-                vErrors = [err139];
+                vErrors = [err147];
               } else {
-                vErrors.push(err139);
+                vErrors.push(err147);
               }
               errors++;
             }
           } else {
-            const err140 = {
+            const err148 = {
               instancePath: instancePath + "/drift/timezone",
               schemaPath: "#/properties/drift/properties/timezone/type",
               keyword: "type",
@@ -13744,18 +13954,18 @@ function validate34(
               message: "must be string",
               schema: schema68.properties.drift.properties.timezone.type,
               parentSchema: schema68.properties.drift.properties.timezone,
-              data: data64,
+              data: data66,
             };
             if (vErrors === null) {
-              vErrors = [err140];
+              vErrors = [err148];
             } else {
-              vErrors.push(err140);
+              vErrors.push(err148);
             }
             errors++;
           }
         }
       } else {
-        const err141 = {
+        const err149 = {
           instancePath: instancePath + "/drift",
           schemaPath: "#/properties/drift/type",
           keyword: "type",
@@ -13763,28 +13973,28 @@ function validate34(
           message: "must be object",
           schema: schema68.properties.drift.type,
           parentSchema: schema68.properties.drift,
-          data: data62,
+          data: data64,
         };
         if (vErrors === null) {
-          vErrors = [err141];
+          vErrors = [err149];
         } else {
-          vErrors.push(err141);
+          vErrors.push(err149);
         }
         errors++;
       }
     }
     if (data.notify !== undefined) {
-      let data65 = data.notify;
-      if (Array.isArray(data65)) {
-        const len11 = data65.length;
+      let data67 = data.notify;
+      if (Array.isArray(data67)) {
+        const len11 = data67.length;
         for (let i11 = 0; i11 < len11; i11++) {
-          let data66 = data65[i11];
-          const _errs195 = errors;
-          let valid64 = false;
-          const _errs196 = errors;
-          if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
-            if (data66.webhook === undefined) {
-              const err142 = {
+          let data68 = data67[i11];
+          const _errs205 = errors;
+          let valid67 = false;
+          const _errs206 = errors;
+          if (data68 && typeof data68 == "object" && !Array.isArray(data68)) {
+            if (data68.webhook === undefined) {
+              const err150 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/0/required",
                 keyword: "required",
@@ -13792,22 +14002,22 @@ function validate34(
                 message: "must have required property '" + "webhook" + "'",
                 schema: schema68.properties.notify.items.anyOf[0].required,
                 parentSchema: schema68.properties.notify.items.anyOf[0],
-                data: data66,
+                data: data68,
               };
               if (vErrors === null) {
-                vErrors = [err142];
+                vErrors = [err150];
               } else {
-                vErrors.push(err142);
+                vErrors.push(err150);
               }
               errors++;
             }
           }
-          var _valid7 = _errs196 === errors;
-          valid64 = valid64 || _valid7;
-          const _errs197 = errors;
-          if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
-            if (data66.email === undefined) {
-              const err143 = {
+          var _valid8 = _errs206 === errors;
+          valid67 = valid67 || _valid8;
+          const _errs207 = errors;
+          if (data68 && typeof data68 == "object" && !Array.isArray(data68)) {
+            if (data68.email === undefined) {
+              const err151 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/1/required",
                 keyword: "required",
@@ -13815,22 +14025,22 @@ function validate34(
                 message: "must have required property '" + "email" + "'",
                 schema: schema68.properties.notify.items.anyOf[1].required,
                 parentSchema: schema68.properties.notify.items.anyOf[1],
-                data: data66,
+                data: data68,
               };
               if (vErrors === null) {
-                vErrors = [err143];
+                vErrors = [err151];
               } else {
-                vErrors.push(err143);
+                vErrors.push(err151);
               }
               errors++;
             }
           }
-          var _valid7 = _errs197 === errors;
-          valid64 = valid64 || _valid7;
-          const _errs198 = errors;
-          if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
-            if (data66.github_status === undefined) {
-              const err144 = {
+          var _valid8 = _errs207 === errors;
+          valid67 = valid67 || _valid8;
+          const _errs208 = errors;
+          if (data68 && typeof data68 == "object" && !Array.isArray(data68)) {
+            if (data68.github_status === undefined) {
+              const err152 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/anyOf/2/required",
                 keyword: "required",
@@ -13838,20 +14048,20 @@ function validate34(
                 message: "must have required property '" + "github_status" + "'",
                 schema: schema68.properties.notify.items.anyOf[2].required,
                 parentSchema: schema68.properties.notify.items.anyOf[2],
-                data: data66,
+                data: data68,
               };
               if (vErrors === null) {
-                vErrors = [err144];
+                vErrors = [err152];
               } else {
-                vErrors.push(err144);
+                vErrors.push(err152);
               }
               errors++;
             }
           }
-          var _valid7 = _errs198 === errors;
-          valid64 = valid64 || _valid7;
-          if (!valid64) {
-            const err145 = {
+          var _valid8 = _errs208 === errors;
+          valid67 = valid67 || _valid8;
+          if (!valid67) {
+            const err153 = {
               instancePath: instancePath + "/notify/" + i11,
               schemaPath: "#/properties/notify/items/anyOf",
               keyword: "anyOf",
@@ -13859,27 +14069,27 @@ function validate34(
               message: "must match a schema in anyOf",
               schema: schema68.properties.notify.items.anyOf,
               parentSchema: schema68.properties.notify.items,
-              data: data66,
+              data: data68,
             };
             if (vErrors === null) {
-              vErrors = [err145];
+              vErrors = [err153];
             } else {
-              vErrors.push(err145);
+              vErrors.push(err153);
             }
             errors++;
           } else {
-            errors = _errs195;
+            errors = _errs205;
             if (vErrors !== null) {
-              if (_errs195) {
-                vErrors.length = _errs195;
+              if (_errs205) {
+                vErrors.length = _errs205;
               } else {
                 vErrors = null;
               }
             }
           }
-          if (data66 && typeof data66 == "object" && !Array.isArray(data66)) {
-            if (data66.on === undefined) {
-              const err146 = {
+          if (data68 && typeof data68 == "object" && !Array.isArray(data68)) {
+            if (data68.on === undefined) {
+              const err154 = {
                 instancePath: instancePath + "/notify/" + i11,
                 schemaPath: "#/properties/notify/items/required",
                 keyword: "required",
@@ -13887,45 +14097,45 @@ function validate34(
                 message: "must have required property '" + "on" + "'",
                 schema: schema68.properties.notify.items.required,
                 parentSchema: schema68.properties.notify.items,
-                data: data66,
+                data: data68,
               };
               if (vErrors === null) {
-                vErrors = [err146];
+                vErrors = [err154];
               } else {
-                vErrors.push(err146);
+                vErrors.push(err154);
               }
               errors++;
             }
-            for (const key21 in data66) {
+            for (const key22 in data68) {
               if (!(
-                key21 === "on" ||
-                key21 === "webhook" ||
-                key21 === "email" ||
-                key21 === "github_status"
+                key22 === "on" ||
+                key22 === "webhook" ||
+                key22 === "email" ||
+                key22 === "github_status"
               )) {
-                const err147 = {
+                const err155 = {
                   instancePath: instancePath + "/notify/" + i11,
                   schemaPath: "#/properties/notify/items/additionalProperties",
                   keyword: "additionalProperties",
-                  params: { additionalProperty: key21 },
+                  params: { additionalProperty: key22 },
                   message: "must NOT have additional properties",
                   schema: false,
                   parentSchema: schema68.properties.notify.items,
-                  data: data66,
+                  data: data68,
                 };
                 if (vErrors === null) {
-                  vErrors = [err147];
+                  vErrors = [err155];
                 } else {
-                  vErrors.push(err147);
+                  vErrors.push(err155);
                 }
                 errors++;
               }
             }
-            if (data66.on !== undefined) {
-              let data67 = data66.on;
-              if (Array.isArray(data67)) {
-                if (data67.length < 1) {
-                  const err148 = {
+            if (data68.on !== undefined) {
+              let data69 = data68.on;
+              if (Array.isArray(data69)) {
+                if (data69.length < 1) {
+                  const err156 = {
                     instancePath: instancePath + "/notify/" + i11 + "/on",
                     schemaPath: "#/properties/notify/items/properties/on/minItems",
                     keyword: "minItems",
@@ -13933,27 +14143,27 @@ function validate34(
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
                     parentSchema: schema68.properties.notify.items.properties.on,
-                    data: data67,
+                    data: data69,
                   };
                   if (vErrors === null) {
-                    vErrors = [err148];
+                    vErrors = [err156];
                   } else {
-                    vErrors.push(err148);
+                    vErrors.push(err156);
                   }
                   errors++;
                 }
-                const len12 = data67.length;
+                const len12 = data69.length;
                 for (let i12 = 0; i12 < len12; i12++) {
-                  let data68 = data67[i12];
+                  let data70 = data69[i12];
                   if (!(
-                    data68 === "started" ||
-                    data68 === "success" ||
-                    data68 === "failure" ||
-                    data68 === "recovered" ||
-                    data68 === "missed" ||
-                    data68 === "drift"
+                    data70 === "started" ||
+                    data70 === "success" ||
+                    data70 === "failure" ||
+                    data70 === "recovered" ||
+                    data70 === "missed" ||
+                    data70 === "drift"
                   )) {
-                    const err149 = {
+                    const err157 = {
                       instancePath: instancePath + "/notify/" + i11 + "/on/" + i12,
                       schemaPath: "#/properties/notify/items/properties/on/items/enum",
                       keyword: "enum",
@@ -13961,23 +14171,23 @@ function validate34(
                       message: "must be equal to one of the allowed values",
                       schema: schema68.properties.notify.items.properties.on.items.enum,
                       parentSchema: schema68.properties.notify.items.properties.on.items,
-                      data: data68,
+                      data: data70,
                     };
                     if (vErrors === null) {
-                      vErrors = [err149];
+                      vErrors = [err157];
                     } else {
-                      vErrors.push(err149);
+                      vErrors.push(err157);
                     }
                     errors++;
                   }
                 }
-                let i13 = data67.length;
+                let i13 = data69.length;
                 let j0;
                 if (i13 > 1) {
                   outer0: for (; i13--;) {
                     for (j0 = i13; j0--;) {
-                      if (func0(data67[i13], data67[j0])) {
-                        const err150 = {
+                      if (func0(data69[i13], data69[j0])) {
+                        const err158 = {
                           instancePath: instancePath + "/notify/" + i11 + "/on",
                           schemaPath: "#/properties/notify/items/properties/on/uniqueItems",
                           keyword: "uniqueItems",
@@ -13990,12 +14200,12 @@ function validate34(
                             " are identical)",
                           schema: true,
                           parentSchema: schema68.properties.notify.items.properties.on,
-                          data: data67,
+                          data: data69,
                         };
                         if (vErrors === null) {
-                          vErrors = [err150];
+                          vErrors = [err158];
                         } else {
-                          vErrors.push(err150);
+                          vErrors.push(err158);
                         }
                         errors++;
                         break outer0;
@@ -14004,7 +14214,7 @@ function validate34(
                   }
                 }
               } else {
-                const err151 = {
+                const err159 = {
                   instancePath: instancePath + "/notify/" + i11 + "/on",
                   schemaPath: "#/properties/notify/items/properties/on/type",
                   keyword: "type",
@@ -14012,21 +14222,21 @@ function validate34(
                   message: "must be array",
                   schema: schema68.properties.notify.items.properties.on.type,
                   parentSchema: schema68.properties.notify.items.properties.on,
-                  data: data67,
+                  data: data69,
                 };
                 if (vErrors === null) {
-                  vErrors = [err151];
+                  vErrors = [err159];
                 } else {
-                  vErrors.push(err151);
+                  vErrors.push(err159);
                 }
                 errors++;
               }
             }
-            if (data66.webhook !== undefined) {
-              let data69 = data66.webhook;
-              if (data69 && typeof data69 == "object" && !Array.isArray(data69)) {
-                if (data69.url === undefined) {
-                  const err152 = {
+            if (data68.webhook !== undefined) {
+              let data71 = data68.webhook;
+              if (data71 && typeof data71 == "object" && !Array.isArray(data71)) {
+                if (data71.url === undefined) {
+                  const err160 = {
                     instancePath: instancePath + "/notify/" + i11 + "/webhook",
                     schemaPath: "#/properties/notify/items/properties/webhook/required",
                     keyword: "required",
@@ -14034,40 +14244,40 @@ function validate34(
                     message: "must have required property '" + "url" + "'",
                     schema: schema68.properties.notify.items.properties.webhook.required,
                     parentSchema: schema68.properties.notify.items.properties.webhook,
-                    data: data69,
+                    data: data71,
                   };
                   if (vErrors === null) {
-                    vErrors = [err152];
+                    vErrors = [err160];
                   } else {
-                    vErrors.push(err152);
+                    vErrors.push(err160);
                   }
                   errors++;
                 }
-                for (const key22 in data69) {
-                  if (!(key22 === "url" || key22 === "secret")) {
-                    const err153 = {
+                for (const key23 in data71) {
+                  if (!(key23 === "url" || key23 === "secret")) {
+                    const err161 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook",
                       schemaPath: "#/properties/notify/items/properties/webhook/additionalProperties",
                       keyword: "additionalProperties",
-                      params: { additionalProperty: key22 },
+                      params: { additionalProperty: key23 },
                       message: "must NOT have additional properties",
                       schema: false,
                       parentSchema: schema68.properties.notify.items.properties.webhook,
-                      data: data69,
+                      data: data71,
                     };
                     if (vErrors === null) {
-                      vErrors = [err153];
+                      vErrors = [err161];
                     } else {
-                      vErrors.push(err153);
+                      vErrors.push(err161);
                     }
                     errors++;
                   }
                 }
-                if (data69.url !== undefined) {
-                  let data70 = data69.url;
-                  if (typeof data70 === "string") {
-                    if (!pattern73.test(data70)) {
-                      const err154 = {
+                if (data71.url !== undefined) {
+                  let data72 = data71.url;
+                  if (typeof data72 === "string") {
+                    if (!pattern75.test(data72)) {
+                      const err162 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/pattern",
                         keyword: "pattern",
@@ -14075,17 +14285,17 @@ function validate34(
                         message: 'must match pattern "' + "^https?://" + '"',
                         schema: "^https?://",
                         parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                        data: data70,
+                        data: data72,
                       };
                       if (vErrors === null) {
-                        vErrors = [err154];
+                        vErrors = [err162];
                       } else {
-                        vErrors.push(err154);
+                        vErrors.push(err162);
                       }
                       errors++;
                     }
-                    if (!formats0(data70)) {
-                      const err155 = {
+                    if (!formats0(data72)) {
+                      const err163 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                         schemaPath: "#/properties/notify/items/properties/webhook/properties/url/format",
                         keyword: "format",
@@ -14093,17 +14303,17 @@ function validate34(
                         message: 'must match format "' + "uri" + '"',
                         schema: "uri",
                         parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                        data: data70,
+                        data: data72,
                       };
                       if (vErrors === null) {
-                        vErrors = [err155];
+                        vErrors = [err163];
                       } else {
-                        vErrors.push(err155);
+                        vErrors.push(err163);
                       }
                       errors++;
                     }
                   } else {
-                    const err156 = {
+                    const err164 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/url",
                       schemaPath: "#/properties/notify/items/properties/webhook/properties/url/type",
                       keyword: "type",
@@ -14111,21 +14321,21 @@ function validate34(
                       message: "must be string",
                       schema: schema68.properties.notify.items.properties.webhook.properties.url.type,
                       parentSchema: schema68.properties.notify.items.properties.webhook.properties.url,
-                      data: data70,
+                      data: data72,
                     };
                     if (vErrors === null) {
-                      vErrors = [err156];
+                      vErrors = [err164];
                     } else {
-                      vErrors.push(err156);
+                      vErrors.push(err164);
                     }
                     errors++;
                   }
                 }
-                if (data69.secret !== undefined) {
-                  let data71 = data69.secret;
-                  if (typeof data71 === "string") {
-                    if (!pattern7.test(data71)) {
-                      const err157 = {
+                if (data71.secret !== undefined) {
+                  let data73 = data71.secret;
+                  if (typeof data73 === "string") {
+                    if (!pattern7.test(data73)) {
+                      const err165 = {
                         instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                         schemaPath: "#/$defs/credentialRef/pattern",
                         keyword: "pattern",
@@ -14140,17 +14350,17 @@ function validate34(
                         schema:
                           "^(?!.*\\.\\.)[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*/[A-Za-z0-9_][A-Za-z0-9_-]*(\\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$",
                         parentSchema: schema69,
-                        data: data71,
+                        data: data73,
                       };
                       if (vErrors === null) {
-                        vErrors = [err157];
+                        vErrors = [err165];
                       } else {
-                        vErrors.push(err157);
+                        vErrors.push(err165);
                       }
                       errors++;
                     }
                   } else {
-                    const err158 = {
+                    const err166 = {
                       instancePath: instancePath + "/notify/" + i11 + "/webhook/secret",
                       schemaPath: "#/$defs/credentialRef/type",
                       keyword: "type",
@@ -14158,18 +14368,18 @@ function validate34(
                       message: "must be string",
                       schema: schema69.type,
                       parentSchema: schema69,
-                      data: data71,
+                      data: data73,
                     };
                     if (vErrors === null) {
-                      vErrors = [err158];
+                      vErrors = [err166];
                     } else {
-                      vErrors.push(err158);
+                      vErrors.push(err166);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err159 = {
+                const err167 = {
                   instancePath: instancePath + "/notify/" + i11 + "/webhook",
                   schemaPath: "#/properties/notify/items/properties/webhook/type",
                   keyword: "type",
@@ -14177,171 +14387,7 @@ function validate34(
                   message: "must be object",
                   schema: schema68.properties.notify.items.properties.webhook.type,
                   parentSchema: schema68.properties.notify.items.properties.webhook,
-                  data: data69,
-                };
-                if (vErrors === null) {
-                  vErrors = [err159];
-                } else {
-                  vErrors.push(err159);
-                }
-                errors++;
-              }
-            }
-            if (data66.email !== undefined) {
-              let data72 = data66.email;
-              if (data72 && typeof data72 == "object" && !Array.isArray(data72)) {
-                if (data72.to === undefined) {
-                  const err160 = {
-                    instancePath: instancePath + "/notify/" + i11 + "/email",
-                    schemaPath: "#/properties/notify/items/properties/email/required",
-                    keyword: "required",
-                    params: { missingProperty: "to" },
-                    message: "must have required property '" + "to" + "'",
-                    schema: schema68.properties.notify.items.properties.email.required,
-                    parentSchema: schema68.properties.notify.items.properties.email,
-                    data: data72,
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err160];
-                  } else {
-                    vErrors.push(err160);
-                  }
-                  errors++;
-                }
-                for (const key23 in data72) {
-                  if (!(key23 === "to")) {
-                    const err161 = {
-                      instancePath: instancePath + "/notify/" + i11 + "/email",
-                      schemaPath: "#/properties/notify/items/properties/email/additionalProperties",
-                      keyword: "additionalProperties",
-                      params: { additionalProperty: key23 },
-                      message: "must NOT have additional properties",
-                      schema: false,
-                      parentSchema: schema68.properties.notify.items.properties.email,
-                      data: data72,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err161];
-                    } else {
-                      vErrors.push(err161);
-                    }
-                    errors++;
-                  }
-                }
-                if (data72.to !== undefined) {
-                  let data73 = data72.to;
-                  if (Array.isArray(data73)) {
-                    if (data73.length < 1) {
-                      const err162 = {
-                        instancePath: instancePath + "/notify/" + i11 + "/email/to",
-                        schemaPath: "#/properties/notify/items/properties/email/properties/to/minItems",
-                        keyword: "minItems",
-                        params: { limit: 1 },
-                        message: "must NOT have fewer than 1 items",
-                        schema: 1,
-                        parentSchema: schema68.properties.notify.items.properties.email.properties.to,
-                        data: data73,
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err162];
-                      } else {
-                        vErrors.push(err162);
-                      }
-                      errors++;
-                    }
-                    const len13 = data73.length;
-                    for (let i14 = 0; i14 < len13; i14++) {
-                      let data74 = data73[i14];
-                      if (typeof data74 === "string") {
-                        if (!formats2.test(data74)) {
-                          const err163 = {
-                            instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
-                            schemaPath:
-                              "#/properties/notify/items/properties/email/properties/to/items/format",
-                            keyword: "format",
-                            params: { format: "email" },
-                            message: 'must match format "' + "email" + '"',
-                            schema: "email",
-                            parentSchema:
-                              schema68.properties.notify.items.properties.email.properties.to.items,
-                            data: data74,
-                          };
-                          if (vErrors === null) {
-                            vErrors = [err163];
-                          } else {
-                            vErrors.push(err163);
-                          }
-                          errors++;
-                        }
-                      } else {
-                        const err164 = {
-                          instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
-                          schemaPath: "#/properties/notify/items/properties/email/properties/to/items/type",
-                          keyword: "type",
-                          params: { type: "string" },
-                          message: "must be string",
-                          schema: schema68.properties.notify.items.properties.email.properties.to.items.type,
-                          parentSchema: schema68.properties.notify.items.properties.email.properties.to.items,
-                          data: data74,
-                        };
-                        if (vErrors === null) {
-                          vErrors = [err164];
-                        } else {
-                          vErrors.push(err164);
-                        }
-                        errors++;
-                      }
-                    }
-                  } else {
-                    const err165 = {
-                      instancePath: instancePath + "/notify/" + i11 + "/email/to",
-                      schemaPath: "#/properties/notify/items/properties/email/properties/to/type",
-                      keyword: "type",
-                      params: { type: "array" },
-                      message: "must be array",
-                      schema: schema68.properties.notify.items.properties.email.properties.to.type,
-                      parentSchema: schema68.properties.notify.items.properties.email.properties.to,
-                      data: data73,
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err165];
-                    } else {
-                      vErrors.push(err165);
-                    }
-                    errors++;
-                  }
-                }
-              } else {
-                const err166 = {
-                  instancePath: instancePath + "/notify/" + i11 + "/email",
-                  schemaPath: "#/properties/notify/items/properties/email/type",
-                  keyword: "type",
-                  params: { type: "object" },
-                  message: "must be object",
-                  schema: schema68.properties.notify.items.properties.email.type,
-                  parentSchema: schema68.properties.notify.items.properties.email,
-                  data: data72,
-                };
-                if (vErrors === null) {
-                  vErrors = [err166];
-                } else {
-                  vErrors.push(err166);
-                }
-                errors++;
-              }
-            }
-            if (data66.github_status !== undefined) {
-              let data75 = data66.github_status;
-              if (typeof data75 !== "boolean") {
-                const err167 = {
-                  instancePath: instancePath + "/notify/" + i11 + "/github_status",
-                  schemaPath: "#/properties/notify/items/properties/github_status/type",
-                  keyword: "type",
-                  params: { type: "boolean" },
-                  message: "must be boolean",
-                  schema: schema68.properties.notify.items.properties.github_status.type,
-                  parentSchema: schema68.properties.notify.items.properties.github_status,
-                  data: data75,
+                  data: data71,
                 };
                 if (vErrors === null) {
                   vErrors = [err167];
@@ -14351,8 +14397,172 @@ function validate34(
                 errors++;
               }
             }
+            if (data68.email !== undefined) {
+              let data74 = data68.email;
+              if (data74 && typeof data74 == "object" && !Array.isArray(data74)) {
+                if (data74.to === undefined) {
+                  const err168 = {
+                    instancePath: instancePath + "/notify/" + i11 + "/email",
+                    schemaPath: "#/properties/notify/items/properties/email/required",
+                    keyword: "required",
+                    params: { missingProperty: "to" },
+                    message: "must have required property '" + "to" + "'",
+                    schema: schema68.properties.notify.items.properties.email.required,
+                    parentSchema: schema68.properties.notify.items.properties.email,
+                    data: data74,
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err168];
+                  } else {
+                    vErrors.push(err168);
+                  }
+                  errors++;
+                }
+                for (const key24 in data74) {
+                  if (!(key24 === "to")) {
+                    const err169 = {
+                      instancePath: instancePath + "/notify/" + i11 + "/email",
+                      schemaPath: "#/properties/notify/items/properties/email/additionalProperties",
+                      keyword: "additionalProperties",
+                      params: { additionalProperty: key24 },
+                      message: "must NOT have additional properties",
+                      schema: false,
+                      parentSchema: schema68.properties.notify.items.properties.email,
+                      data: data74,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err169];
+                    } else {
+                      vErrors.push(err169);
+                    }
+                    errors++;
+                  }
+                }
+                if (data74.to !== undefined) {
+                  let data75 = data74.to;
+                  if (Array.isArray(data75)) {
+                    if (data75.length < 1) {
+                      const err170 = {
+                        instancePath: instancePath + "/notify/" + i11 + "/email/to",
+                        schemaPath: "#/properties/notify/items/properties/email/properties/to/minItems",
+                        keyword: "minItems",
+                        params: { limit: 1 },
+                        message: "must NOT have fewer than 1 items",
+                        schema: 1,
+                        parentSchema: schema68.properties.notify.items.properties.email.properties.to,
+                        data: data75,
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err170];
+                      } else {
+                        vErrors.push(err170);
+                      }
+                      errors++;
+                    }
+                    const len13 = data75.length;
+                    for (let i14 = 0; i14 < len13; i14++) {
+                      let data76 = data75[i14];
+                      if (typeof data76 === "string") {
+                        if (!formats2.test(data76)) {
+                          const err171 = {
+                            instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
+                            schemaPath:
+                              "#/properties/notify/items/properties/email/properties/to/items/format",
+                            keyword: "format",
+                            params: { format: "email" },
+                            message: 'must match format "' + "email" + '"',
+                            schema: "email",
+                            parentSchema:
+                              schema68.properties.notify.items.properties.email.properties.to.items,
+                            data: data76,
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err171];
+                          } else {
+                            vErrors.push(err171);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err172 = {
+                          instancePath: instancePath + "/notify/" + i11 + "/email/to/" + i14,
+                          schemaPath: "#/properties/notify/items/properties/email/properties/to/items/type",
+                          keyword: "type",
+                          params: { type: "string" },
+                          message: "must be string",
+                          schema: schema68.properties.notify.items.properties.email.properties.to.items.type,
+                          parentSchema: schema68.properties.notify.items.properties.email.properties.to.items,
+                          data: data76,
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err172];
+                        } else {
+                          vErrors.push(err172);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err173 = {
+                      instancePath: instancePath + "/notify/" + i11 + "/email/to",
+                      schemaPath: "#/properties/notify/items/properties/email/properties/to/type",
+                      keyword: "type",
+                      params: { type: "array" },
+                      message: "must be array",
+                      schema: schema68.properties.notify.items.properties.email.properties.to.type,
+                      parentSchema: schema68.properties.notify.items.properties.email.properties.to,
+                      data: data75,
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err173];
+                    } else {
+                      vErrors.push(err173);
+                    }
+                    errors++;
+                  }
+                }
+              } else {
+                const err174 = {
+                  instancePath: instancePath + "/notify/" + i11 + "/email",
+                  schemaPath: "#/properties/notify/items/properties/email/type",
+                  keyword: "type",
+                  params: { type: "object" },
+                  message: "must be object",
+                  schema: schema68.properties.notify.items.properties.email.type,
+                  parentSchema: schema68.properties.notify.items.properties.email,
+                  data: data74,
+                };
+                if (vErrors === null) {
+                  vErrors = [err174];
+                } else {
+                  vErrors.push(err174);
+                }
+                errors++;
+              }
+            }
+            if (data68.github_status !== undefined) {
+              let data77 = data68.github_status;
+              if (typeof data77 !== "boolean") {
+                const err175 = {
+                  instancePath: instancePath + "/notify/" + i11 + "/github_status",
+                  schemaPath: "#/properties/notify/items/properties/github_status/type",
+                  keyword: "type",
+                  params: { type: "boolean" },
+                  message: "must be boolean",
+                  schema: schema68.properties.notify.items.properties.github_status.type,
+                  parentSchema: schema68.properties.notify.items.properties.github_status,
+                  data: data77,
+                };
+                if (vErrors === null) {
+                  vErrors = [err175];
+                } else {
+                  vErrors.push(err175);
+                }
+                errors++;
+              }
+            }
           } else {
-            const err168 = {
+            const err176 = {
               instancePath: instancePath + "/notify/" + i11,
               schemaPath: "#/properties/notify/items/type",
               keyword: "type",
@@ -14360,18 +14570,18 @@ function validate34(
               message: "must be object",
               schema: schema68.properties.notify.items.type,
               parentSchema: schema68.properties.notify.items,
-              data: data66,
+              data: data68,
             };
             if (vErrors === null) {
-              vErrors = [err168];
+              vErrors = [err176];
             } else {
-              vErrors.push(err168);
+              vErrors.push(err176);
             }
             errors++;
           }
         }
       } else {
-        const err169 = {
+        const err177 = {
           instancePath: instancePath + "/notify",
           schemaPath: "#/properties/notify/type",
           keyword: "type",
@@ -14379,18 +14589,18 @@ function validate34(
           message: "must be array",
           schema: schema68.properties.notify.type,
           parentSchema: schema68.properties.notify,
-          data: data65,
+          data: data67,
         };
         if (vErrors === null) {
-          vErrors = [err169];
+          vErrors = [err177];
         } else {
-          vErrors.push(err169);
+          vErrors.push(err177);
         }
         errors++;
       }
     }
   } else {
-    const err170 = {
+    const err178 = {
       instancePath,
       schemaPath: "#/type",
       keyword: "type",
@@ -14401,9 +14611,9 @@ function validate34(
       data,
     };
     if (vErrors === null) {
-      vErrors = [err170];
+      vErrors = [err178];
     } else {
-      vErrors.push(err170);
+      vErrors.push(err178);
     }
     errors++;
   }
@@ -14519,8 +14729,8 @@ function validate41(
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema77.oneOf[0].not,
-      parentSchema: schema77.oneOf[0],
+      schema: schema78.oneOf[0].not,
+      parentSchema: schema78.oneOf[0],
       data,
     };
     if (vErrors === null) {
@@ -14547,8 +14757,8 @@ function validate41(
         keyword: "required",
         params: { missingProperty: "uses" },
         message: "must have required property '" + "uses" + "'",
-        schema: schema77.oneOf[0].required,
-        parentSchema: schema77.oneOf[0],
+        schema: schema78.oneOf[0].required,
+        parentSchema: schema78.oneOf[0],
         data,
       };
       if (vErrors === null) {
@@ -14640,8 +14850,8 @@ function validate41(
       keyword: "not",
       params: {},
       message: "must NOT be valid",
-      schema: schema77.oneOf[1].not,
-      parentSchema: schema77.oneOf[1],
+      schema: schema78.oneOf[1].not,
+      parentSchema: schema78.oneOf[1],
       data,
     };
     if (vErrors === null) {
@@ -14668,8 +14878,8 @@ function validate41(
         keyword: "required",
         params: { missingProperty: "run" },
         message: "must have required property '" + "run" + "'",
-        schema: schema77.oneOf[1].required,
-        parentSchema: schema77.oneOf[1],
+        schema: schema78.oneOf[1].required,
+        parentSchema: schema78.oneOf[1],
         data,
       };
       if (vErrors === null) {
@@ -14795,8 +15005,8 @@ function validate41(
         keyword: "not",
         params: {},
         message: "must NOT be valid",
-        schema: schema77.oneOf[2].not,
-        parentSchema: schema77.oneOf[2],
+        schema: schema78.oneOf[2].not,
+        parentSchema: schema78.oneOf[2],
         data,
       };
       if (vErrors === null) {
@@ -14823,8 +15033,8 @@ function validate41(
           keyword: "required",
           params: { missingProperty: "copy" },
           message: "must have required property '" + "copy" + "'",
-          schema: schema77.oneOf[2].required,
-          parentSchema: schema77.oneOf[2],
+          schema: schema78.oneOf[2].required,
+          parentSchema: schema78.oneOf[2],
           data,
         };
         if (vErrors === null) {
@@ -14853,8 +15063,8 @@ function validate41(
       keyword: "oneOf",
       params: { passingSchemas: passing0 },
       message: "must match exactly one schema in oneOf",
-      schema: schema77.oneOf,
-      parentSchema: schema77,
+      schema: schema78.oneOf,
+      parentSchema: schema78,
       data,
     };
     if (vErrors === null) {
@@ -14875,7 +15085,7 @@ function validate41(
   }
   if (data && typeof data == "object" && !Array.isArray(data)) {
     for (const key0 in data) {
-      if (!func8.call(schema77.properties, key0)) {
+      if (!func8.call(schema78.properties, key0)) {
         const err22 = {
           instancePath,
           schemaPath: "#/additionalProperties",
@@ -14883,7 +15093,7 @@ function validate41(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema77,
+          parentSchema: schema78,
           data,
         };
         if (vErrors === null) {
@@ -14905,7 +15115,7 @@ function validate41(
             params: { limit: 100 },
             message: "must NOT have more than 100 characters",
             schema: 100,
-            parentSchema: schema78,
+            parentSchema: schema79,
             data: data0,
           };
           if (vErrors === null) {
@@ -14923,7 +15133,7 @@ function validate41(
             params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
             message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
             schema: "^[a-z0-9][a-z0-9_-]*$",
-            parentSchema: schema78,
+            parentSchema: schema79,
             data: data0,
           };
           if (vErrors === null) {
@@ -14940,8 +15150,8 @@ function validate41(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema78.type,
-          parentSchema: schema78,
+          schema: schema79.type,
+          parentSchema: schema79,
           data: data0,
         };
         if (vErrors === null) {
@@ -14963,7 +15173,7 @@ function validate41(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.name,
+            parentSchema: schema78.properties.name,
             data: data1,
           };
           if (vErrors === null) {
@@ -14980,8 +15190,8 @@ function validate41(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.name.type,
-          parentSchema: schema77.properties.name,
+          schema: schema78.properties.name.type,
+          parentSchema: schema78.properties.name,
           data: data1,
         };
         if (vErrors === null) {
@@ -15003,7 +15213,7 @@ function validate41(
             params: { limit: 200 },
             message: "must NOT have more than 200 characters",
             schema: 200,
-            parentSchema: schema79,
+            parentSchema: schema80,
             data: data2,
           };
           if (vErrors === null) {
@@ -15022,7 +15232,7 @@ function validate41(
             message:
               'must match pattern "' + "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$" + '"',
             schema: "^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
-            parentSchema: schema79,
+            parentSchema: schema80,
             data: data2,
           };
           if (vErrors === null) {
@@ -15039,8 +15249,8 @@ function validate41(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema79.type,
-          parentSchema: schema79,
+          schema: schema80.type,
+          parentSchema: schema80,
           data: data2,
         };
         if (vErrors === null) {
@@ -15060,8 +15270,8 @@ function validate41(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.with.type,
-          parentSchema: schema77.properties.with,
+          schema: schema78.properties.with.type,
+          parentSchema: schema78.properties.with,
           data: data3,
         };
         if (vErrors === null) {
@@ -15083,7 +15293,7 @@ function validate41(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.run,
+            parentSchema: schema78.properties.run,
             data: data4,
           };
           if (vErrors === null) {
@@ -15100,8 +15310,8 @@ function validate41(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.run.type,
-          parentSchema: schema77.properties.run,
+          schema: schema78.properties.run.type,
+          parentSchema: schema78.properties.run,
           data: data4,
         };
         if (vErrors === null) {
@@ -15123,7 +15333,7 @@ function validate41(
             params: { limit: 1 },
             message: "must NOT have fewer than 1 characters",
             schema: 1,
-            parentSchema: schema77.properties.check,
+            parentSchema: schema78.properties.check,
             data: data5,
           };
           if (vErrors === null) {
@@ -15140,8 +15350,8 @@ function validate41(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema77.properties.check.type,
-          parentSchema: schema77.properties.check,
+          schema: schema78.properties.check.type,
+          parentSchema: schema78.properties.check,
           data: data5,
         };
         if (vErrors === null) {
@@ -15159,10 +15369,10 @@ function validate41(
           instancePath: instancePath + "/if",
           schemaPath: "#/properties/if/type",
           keyword: "type",
-          params: { type: schema77.properties.if.type },
+          params: { type: schema78.properties.if.type },
           message: "must be string,boolean",
-          schema: schema77.properties.if.type,
-          parentSchema: schema77.properties.if,
+          schema: schema78.properties.if.type,
+          parentSchema: schema78.properties.if,
           data: data6,
         };
         if (vErrors === null) {
@@ -15187,7 +15397,7 @@ function validate41(
                 params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
                 message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
                 schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-                parentSchema: schema74.propertyNames,
+                parentSchema: schema75.propertyNames,
                 data: key1,
                 propertyName: key1,
               };
@@ -15205,8 +15415,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema74.propertyNames.type,
-              parentSchema: schema74.propertyNames,
+              schema: schema75.propertyNames.type,
+              parentSchema: schema75.propertyNames,
               data: key1,
               propertyName: key1,
             };
@@ -15225,8 +15435,8 @@ function validate41(
               keyword: "propertyNames",
               params: { propertyName: key1 },
               message: "property name must be valid",
-              schema: schema74.propertyNames,
-              parentSchema: schema74,
+              schema: schema75.propertyNames,
+              parentSchema: schema75,
               data: data7,
             };
             if (vErrors === null) {
@@ -15244,10 +15454,10 @@ function validate41(
               instancePath: instancePath + "/env/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/$defs/env/additionalProperties/type",
               keyword: "type",
-              params: { type: schema74.additionalProperties.type },
+              params: { type: schema75.additionalProperties.type },
               message: "must be string,number,boolean",
-              schema: schema74.additionalProperties.type,
-              parentSchema: schema74.additionalProperties,
+              schema: schema75.additionalProperties.type,
+              parentSchema: schema75.additionalProperties,
               data: data8,
             };
             if (vErrors === null) {
@@ -15265,8 +15475,8 @@ function validate41(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema74.type,
-          parentSchema: schema74,
+          schema: schema75.type,
+          parentSchema: schema75,
           data: data7,
         };
         if (vErrors === null) {
@@ -15287,8 +15497,8 @@ function validate41(
             keyword: "required",
             params: { missingProperty: "attempts" },
             message: "must have required property '" + "attempts" + "'",
-            schema: schema77.properties.retry.required,
-            parentSchema: schema77.properties.retry,
+            schema: schema78.properties.retry.required,
+            parentSchema: schema78.properties.retry,
             data: data9,
           };
           if (vErrors === null) {
@@ -15307,7 +15517,7 @@ function validate41(
               params: { additionalProperty: key3 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema77.properties.retry,
+              parentSchema: schema78.properties.retry,
               data: data9,
             };
             if (vErrors === null) {
@@ -15327,8 +15537,8 @@ function validate41(
               keyword: "type",
               params: { type: "integer" },
               message: "must be integer",
-              schema: schema77.properties.retry.properties.attempts.type,
-              parentSchema: schema77.properties.retry.properties.attempts,
+              schema: schema78.properties.retry.properties.attempts.type,
+              parentSchema: schema78.properties.retry.properties.attempts,
               data: data10,
             };
             if (vErrors === null) {
@@ -15347,7 +15557,7 @@ function validate41(
                 params: { comparison: "<=", limit: 100 },
                 message: "must be <= 100",
                 schema: 100,
-                parentSchema: schema77.properties.retry.properties.attempts,
+                parentSchema: schema78.properties.retry.properties.attempts,
                 data: data10,
               };
               if (vErrors === null) {
@@ -15365,7 +15575,7 @@ function validate41(
                 params: { comparison: ">=", limit: 1 },
                 message: "must be >= 1",
                 schema: 1,
-                parentSchema: schema77.properties.retry.properties.attempts,
+                parentSchema: schema78.properties.retry.properties.attempts,
                 data: data10,
               };
               if (vErrors === null) {
@@ -15424,8 +15634,8 @@ function validate41(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.retry.type,
-          parentSchema: schema77.properties.retry,
+          schema: schema78.properties.retry.type,
+          parentSchema: schema78.properties.retry,
           data: data9,
         };
         if (vErrors === null) {
@@ -15485,8 +15695,8 @@ function validate41(
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema77.properties.continue_on_error.type,
-          parentSchema: schema77.properties.continue_on_error,
+          schema: schema78.properties.continue_on_error.type,
+          parentSchema: schema78.properties.continue_on_error,
           data: data13,
         };
         if (vErrors === null) {
@@ -15506,8 +15716,8 @@ function validate41(
           keyword: "type",
           params: { type: "boolean" },
           message: "must be boolean",
-          schema: schema77.properties.sudo.type,
-          parentSchema: schema77.properties.sudo,
+          schema: schema78.properties.sudo.type,
+          parentSchema: schema78.properties.sudo,
           data: data14,
         };
         if (vErrors === null) {
@@ -15525,10 +15735,10 @@ function validate41(
           instancePath: instancePath + "/shell",
           schemaPath: "#/$defs/shell/enum",
           keyword: "enum",
-          params: { allowedValues: schema83.enum },
+          params: { allowedValues: schema84.enum },
           message: "must be equal to one of the allowed values",
-          schema: schema83.enum,
-          parentSchema: schema83,
+          schema: schema84.enum,
+          parentSchema: schema84,
           data: data15,
         };
         if (vErrors === null) {
@@ -15549,8 +15759,8 @@ function validate41(
             keyword: "required",
             params: { missingProperty: "src" },
             message: "must have required property '" + "src" + "'",
-            schema: schema77.properties.copy.required,
-            parentSchema: schema77.properties.copy,
+            schema: schema78.properties.copy.required,
+            parentSchema: schema78.properties.copy,
             data: data16,
           };
           if (vErrors === null) {
@@ -15567,8 +15777,8 @@ function validate41(
             keyword: "required",
             params: { missingProperty: "dest" },
             message: "must have required property '" + "dest" + "'",
-            schema: schema77.properties.copy.required,
-            parentSchema: schema77.properties.copy,
+            schema: schema78.properties.copy.required,
+            parentSchema: schema78.properties.copy,
             data: data16,
           };
           if (vErrors === null) {
@@ -15595,7 +15805,7 @@ function validate41(
               params: { additionalProperty: key4 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema77.properties.copy,
+              parentSchema: schema78.properties.copy,
               data: data16,
             };
             if (vErrors === null) {
@@ -15617,7 +15827,7 @@ function validate41(
                 params: { pattern: "^files/(?!.*\\.\\.)[^\\s].*[^/]$" },
                 message: 'must match pattern "' + "^files/(?!.*\\.\\.)[^\\s].*[^/]$" + '"',
                 schema: "^files/(?!.*\\.\\.)[^\\s].*[^/]$",
-                parentSchema: schema77.properties.copy.properties.src,
+                parentSchema: schema78.properties.copy.properties.src,
                 data: data17,
               };
               if (vErrors === null) {
@@ -15634,8 +15844,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.src.type,
-              parentSchema: schema77.properties.copy.properties.src,
+              schema: schema78.properties.copy.properties.src.type,
+              parentSchema: schema78.properties.copy.properties.src,
               data: data17,
             };
             if (vErrors === null) {
@@ -15657,7 +15867,7 @@ function validate41(
                 params: { limit: 2 },
                 message: "must NOT have fewer than 2 characters",
                 schema: 2,
-                parentSchema: schema77.properties.copy.properties.dest,
+                parentSchema: schema78.properties.copy.properties.dest,
                 data: data18,
               };
               if (vErrors === null) {
@@ -15674,8 +15884,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.dest.type,
-              parentSchema: schema77.properties.copy.properties.dest,
+              schema: schema78.properties.copy.properties.dest.type,
+              parentSchema: schema78.properties.copy.properties.dest,
               data: data18,
             };
             if (vErrors === null) {
@@ -15697,7 +15907,7 @@ function validate41(
                 params: { pattern: "^0?[0-7]{3,4}$" },
                 message: 'must match pattern "' + "^0?[0-7]{3,4}$" + '"',
                 schema: "^0?[0-7]{3,4}$",
-                parentSchema: schema77.properties.copy.properties.mode,
+                parentSchema: schema78.properties.copy.properties.mode,
                 data: data19,
               };
               if (vErrors === null) {
@@ -15714,8 +15924,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.mode.type,
-              parentSchema: schema77.properties.copy.properties.mode,
+              schema: schema78.properties.copy.properties.mode.type,
+              parentSchema: schema78.properties.copy.properties.mode,
               data: data19,
             };
             if (vErrors === null) {
@@ -15737,7 +15947,7 @@ function validate41(
                 params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
                 schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
-                parentSchema: schema77.properties.copy.properties.owner,
+                parentSchema: schema78.properties.copy.properties.owner,
                 data: data20,
               };
               if (vErrors === null) {
@@ -15754,8 +15964,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.owner.type,
-              parentSchema: schema77.properties.copy.properties.owner,
+              schema: schema78.properties.copy.properties.owner.type,
+              parentSchema: schema78.properties.copy.properties.owner,
               data: data20,
             };
             if (vErrors === null) {
@@ -15777,7 +15987,7 @@ function validate41(
                 params: { pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" + '"',
                 schema: "^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
-                parentSchema: schema77.properties.copy.properties.group,
+                parentSchema: schema78.properties.copy.properties.group,
                 data: data21,
               };
               if (vErrors === null) {
@@ -15794,8 +16004,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.copy.properties.group.type,
-              parentSchema: schema77.properties.copy.properties.group,
+              schema: schema78.properties.copy.properties.group.type,
+              parentSchema: schema78.properties.copy.properties.group,
               data: data21,
             };
             if (vErrors === null) {
@@ -15815,8 +16025,8 @@ function validate41(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema77.properties.copy.properties.template.type,
-              parentSchema: schema77.properties.copy.properties.template,
+              schema: schema78.properties.copy.properties.template.type,
+              parentSchema: schema78.properties.copy.properties.template,
               data: data22,
             };
             if (vErrors === null) {
@@ -15836,8 +16046,8 @@ function validate41(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema77.properties.copy.properties.secret.type,
-              parentSchema: schema77.properties.copy.properties.secret,
+              schema: schema78.properties.copy.properties.secret.type,
+              parentSchema: schema78.properties.copy.properties.secret,
               data: data23,
             };
             if (vErrors === null) {
@@ -15855,8 +16065,8 @@ function validate41(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema77.properties.copy.type,
-          parentSchema: schema77.properties.copy,
+          schema: schema78.properties.copy.type,
+          parentSchema: schema78.properties.copy,
           data: data16,
         };
         if (vErrors === null) {
@@ -15882,7 +16092,7 @@ function validate41(
                 params: { limit: 64 },
                 message: "must NOT have more than 64 characters",
                 schema: 64,
-                parentSchema: schema77.properties.tags.items,
+                parentSchema: schema78.properties.tags.items,
                 data: data25,
               };
               if (vErrors === null) {
@@ -15900,7 +16110,7 @@ function validate41(
                 params: { pattern: "^[a-z0-9][a-z0-9_.-]*$" },
                 message: 'must match pattern "' + "^[a-z0-9][a-z0-9_.-]*$" + '"',
                 schema: "^[a-z0-9][a-z0-9_.-]*$",
-                parentSchema: schema77.properties.tags.items,
+                parentSchema: schema78.properties.tags.items,
                 data: data25,
               };
               if (vErrors === null) {
@@ -15917,8 +16127,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.tags.items.type,
-              parentSchema: schema77.properties.tags.items,
+              schema: schema78.properties.tags.items.type,
+              parentSchema: schema78.properties.tags.items,
               data: data25,
             };
             if (vErrors === null) {
@@ -15947,7 +16157,7 @@ function validate41(
                 params: { i: i1, j: j0 },
                 message: "must NOT have duplicate items (items ## " + j0 + " and " + i1 + " are identical)",
                 schema: true,
-                parentSchema: schema77.properties.tags,
+                parentSchema: schema78.properties.tags,
                 data: data24,
               };
               if (vErrors === null) {
@@ -15968,8 +16178,8 @@ function validate41(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.tags.type,
-          parentSchema: schema77.properties.tags,
+          schema: schema78.properties.tags.type,
+          parentSchema: schema78.properties.tags,
           data: data24,
         };
         if (vErrors === null) {
@@ -15995,7 +16205,7 @@ function validate41(
                 params: { limit: 100 },
                 message: "must NOT have more than 100 characters",
                 schema: 100,
-                parentSchema: schema78,
+                parentSchema: schema79,
                 data: data27,
               };
               if (vErrors === null) {
@@ -16013,7 +16223,7 @@ function validate41(
                 params: { pattern: "^[a-z0-9][a-z0-9_-]*$" },
                 message: 'must match pattern "' + "^[a-z0-9][a-z0-9_-]*$" + '"',
                 schema: "^[a-z0-9][a-z0-9_-]*$",
-                parentSchema: schema78,
+                parentSchema: schema79,
                 data: data27,
               };
               if (vErrors === null) {
@@ -16030,8 +16240,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema78.type,
-              parentSchema: schema78,
+              schema: schema79.type,
+              parentSchema: schema79,
               data: data27,
             };
             if (vErrors === null) {
@@ -16055,7 +16265,7 @@ function validate41(
                   params: { i: i3, j: j1 },
                   message: "must NOT have duplicate items (items ## " + j1 + " and " + i3 + " are identical)",
                   schema: true,
-                  parentSchema: schema77.properties.notify,
+                  parentSchema: schema78.properties.notify,
                   data: data26,
                 };
                 if (vErrors === null) {
@@ -16076,8 +16286,8 @@ function validate41(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.notify.type,
-          parentSchema: schema77.properties.notify,
+          schema: schema78.properties.notify.type,
+          parentSchema: schema78.properties.notify,
           data: data26,
         };
         if (vErrors === null) {
@@ -16103,7 +16313,7 @@ function validate41(
                 params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
                 message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
                 schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-                parentSchema: schema77.properties.secrets.items,
+                parentSchema: schema78.properties.secrets.items,
                 data: data29,
               };
               if (vErrors === null) {
@@ -16120,8 +16330,8 @@ function validate41(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema77.properties.secrets.items.type,
-              parentSchema: schema77.properties.secrets.items,
+              schema: schema78.properties.secrets.items.type,
+              parentSchema: schema78.properties.secrets.items,
               data: data29,
             };
             if (vErrors === null) {
@@ -16150,7 +16360,7 @@ function validate41(
                 params: { i: i5, j: j2 },
                 message: "must NOT have duplicate items (items ## " + j2 + " and " + i5 + " are identical)",
                 schema: true,
-                parentSchema: schema77.properties.secrets,
+                parentSchema: schema78.properties.secrets,
                 data: data28,
               };
               if (vErrors === null) {
@@ -16171,8 +16381,8 @@ function validate41(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema77.properties.secrets.type,
-          parentSchema: schema77.properties.secrets,
+          schema: schema78.properties.secrets.type,
+          parentSchema: schema78.properties.secrets,
           data: data28,
         };
         if (vErrors === null) {
@@ -16190,8 +16400,8 @@ function validate41(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema77.type,
-      parentSchema: schema77,
+      schema: schema78.type,
+      parentSchema: schema78,
       data,
     };
     if (vErrors === null) {
@@ -16369,7 +16579,7 @@ function validate43(
             params: { pattern: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" },
             message: 'must match pattern "' + "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$" + '"',
             schema: "^([A-Za-z_][A-Za-z0-9_]*|.*\\$\\{\\{.*\\}\\}.*)$",
-            parentSchema: schema74.propertyNames,
+            parentSchema: schema75.propertyNames,
             data: key0,
             propertyName: key0,
           };
@@ -16387,8 +16597,8 @@ function validate43(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema74.propertyNames.type,
-          parentSchema: schema74.propertyNames,
+          schema: schema75.propertyNames.type,
+          parentSchema: schema75.propertyNames,
           data: key0,
           propertyName: key0,
         };
@@ -16407,8 +16617,8 @@ function validate43(
           keyword: "propertyNames",
           params: { propertyName: key0 },
           message: "property name must be valid",
-          schema: schema74.propertyNames,
-          parentSchema: schema74,
+          schema: schema75.propertyNames,
+          parentSchema: schema75,
           data,
         };
         if (vErrors === null) {
@@ -16426,10 +16636,10 @@ function validate43(
           instancePath: instancePath + "/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),
           schemaPath: "#/additionalProperties/type",
           keyword: "type",
-          params: { type: schema74.additionalProperties.type },
+          params: { type: schema75.additionalProperties.type },
           message: "must be string,number,boolean",
-          schema: schema74.additionalProperties.type,
-          parentSchema: schema74.additionalProperties,
+          schema: schema75.additionalProperties.type,
+          parentSchema: schema75.additionalProperties,
           data: data0,
         };
         if (vErrors === null) {
@@ -16447,8 +16657,8 @@ function validate43(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema74.type,
-      parentSchema: schema74,
+      schema: schema75.type,
+      parentSchema: schema75,
       data,
     };
     if (vErrors === null) {
@@ -16463,7 +16673,7 @@ function validate43(
 }
 validate43.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
 export const v13 = validate44;
-const schema99 = {
+const schema100 = {
   description:
     "Environment variables filled from credentials at run time (`DB_PASSWORD: prod/db.password`). Their values are masked in every log, record and notification.",
   type: "object",
@@ -16495,7 +16705,7 @@ function validate44(
             params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
             message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
             schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-            parentSchema: schema99.propertyNames,
+            parentSchema: schema100.propertyNames,
             data: key0,
             propertyName: key0,
           };
@@ -16513,8 +16723,8 @@ function validate44(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema99.propertyNames.type,
-          parentSchema: schema99.propertyNames,
+          schema: schema100.propertyNames.type,
+          parentSchema: schema100.propertyNames,
           data: key0,
           propertyName: key0,
         };
@@ -16533,8 +16743,8 @@ function validate44(
           keyword: "propertyNames",
           params: { propertyName: key0 },
           message: "property name must be valid",
-          schema: schema99.propertyNames,
-          parentSchema: schema99,
+          schema: schema100.propertyNames,
+          parentSchema: schema100,
           data,
         };
         if (vErrors === null) {
@@ -16599,8 +16809,8 @@ function validate44(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema99.type,
-      parentSchema: schema99,
+      schema: schema100.type,
+      parentSchema: schema100,
       data,
     };
     if (vErrors === null) {
@@ -16615,7 +16825,7 @@ function validate44(
 }
 validate44.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
 export const v14 = validate45;
-const schema101 = {
+const schema102 = {
   description: "Notifications on run events.",
   type: "array",
   items: {
@@ -16700,8 +16910,8 @@ function validate45(
             keyword: "required",
             params: { missingProperty: "webhook" },
             message: "must have required property '" + "webhook" + "'",
-            schema: schema101.items.anyOf[0].required,
-            parentSchema: schema101.items.anyOf[0],
+            schema: schema102.items.anyOf[0].required,
+            parentSchema: schema102.items.anyOf[0],
             data: data0,
           };
           if (vErrors === null) {
@@ -16723,8 +16933,8 @@ function validate45(
             keyword: "required",
             params: { missingProperty: "email" },
             message: "must have required property '" + "email" + "'",
-            schema: schema101.items.anyOf[1].required,
-            parentSchema: schema101.items.anyOf[1],
+            schema: schema102.items.anyOf[1].required,
+            parentSchema: schema102.items.anyOf[1],
             data: data0,
           };
           if (vErrors === null) {
@@ -16746,8 +16956,8 @@ function validate45(
             keyword: "required",
             params: { missingProperty: "github_status" },
             message: "must have required property '" + "github_status" + "'",
-            schema: schema101.items.anyOf[2].required,
-            parentSchema: schema101.items.anyOf[2],
+            schema: schema102.items.anyOf[2].required,
+            parentSchema: schema102.items.anyOf[2],
             data: data0,
           };
           if (vErrors === null) {
@@ -16767,8 +16977,8 @@ function validate45(
           keyword: "anyOf",
           params: {},
           message: "must match a schema in anyOf",
-          schema: schema101.items.anyOf,
-          parentSchema: schema101.items,
+          schema: schema102.items.anyOf,
+          parentSchema: schema102.items,
           data: data0,
         };
         if (vErrors === null) {
@@ -16795,8 +17005,8 @@ function validate45(
             keyword: "required",
             params: { missingProperty: "on" },
             message: "must have required property '" + "on" + "'",
-            schema: schema101.items.required,
-            parentSchema: schema101.items,
+            schema: schema102.items.required,
+            parentSchema: schema102.items,
             data: data0,
           };
           if (vErrors === null) {
@@ -16815,7 +17025,7 @@ function validate45(
               params: { additionalProperty: key0 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema101.items,
+              parentSchema: schema102.items,
               data: data0,
             };
             if (vErrors === null) {
@@ -16837,7 +17047,7 @@ function validate45(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 items",
                 schema: 1,
-                parentSchema: schema101.items.properties.on,
+                parentSchema: schema102.items.properties.on,
                 data: data1,
               };
               if (vErrors === null) {
@@ -16862,10 +17072,10 @@ function validate45(
                   instancePath: instancePath + "/" + i0 + "/on/" + i1,
                   schemaPath: "#/items/properties/on/items/enum",
                   keyword: "enum",
-                  params: { allowedValues: schema101.items.properties.on.items.enum },
+                  params: { allowedValues: schema102.items.properties.on.items.enum },
                   message: "must be equal to one of the allowed values",
-                  schema: schema101.items.properties.on.items.enum,
-                  parentSchema: schema101.items.properties.on.items,
+                  schema: schema102.items.properties.on.items.enum,
+                  parentSchema: schema102.items.properties.on.items,
                   data: data2,
                 };
                 if (vErrors === null) {
@@ -16890,7 +17100,7 @@ function validate45(
                       message:
                         "must NOT have duplicate items (items ## " + j0 + " and " + i2 + " are identical)",
                       schema: true,
-                      parentSchema: schema101.items.properties.on,
+                      parentSchema: schema102.items.properties.on,
                       data: data1,
                     };
                     if (vErrors === null) {
@@ -16911,8 +17121,8 @@ function validate45(
               keyword: "type",
               params: { type: "array" },
               message: "must be array",
-              schema: schema101.items.properties.on.type,
-              parentSchema: schema101.items.properties.on,
+              schema: schema102.items.properties.on.type,
+              parentSchema: schema102.items.properties.on,
               data: data1,
             };
             if (vErrors === null) {
@@ -16933,8 +17143,8 @@ function validate45(
                 keyword: "required",
                 params: { missingProperty: "url" },
                 message: "must have required property '" + "url" + "'",
-                schema: schema101.items.properties.webhook.required,
-                parentSchema: schema101.items.properties.webhook,
+                schema: schema102.items.properties.webhook.required,
+                parentSchema: schema102.items.properties.webhook,
                 data: data3,
               };
               if (vErrors === null) {
@@ -16953,7 +17163,7 @@ function validate45(
                   params: { additionalProperty: key1 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema101.items.properties.webhook,
+                  parentSchema: schema102.items.properties.webhook,
                   data: data3,
                 };
                 if (vErrors === null) {
@@ -16967,7 +17177,7 @@ function validate45(
             if (data3.url !== undefined) {
               let data4 = data3.url;
               if (typeof data4 === "string") {
-                if (!pattern73.test(data4)) {
+                if (!pattern75.test(data4)) {
                   const err12 = {
                     instancePath: instancePath + "/" + i0 + "/webhook/url",
                     schemaPath: "#/items/properties/webhook/properties/url/pattern",
@@ -16975,7 +17185,7 @@ function validate45(
                     params: { pattern: "^https?://" },
                     message: 'must match pattern "' + "^https?://" + '"',
                     schema: "^https?://",
-                    parentSchema: schema101.items.properties.webhook.properties.url,
+                    parentSchema: schema102.items.properties.webhook.properties.url,
                     data: data4,
                   };
                   if (vErrors === null) {
@@ -16993,7 +17203,7 @@ function validate45(
                     params: { format: "uri" },
                     message: 'must match format "' + "uri" + '"',
                     schema: "uri",
-                    parentSchema: schema101.items.properties.webhook.properties.url,
+                    parentSchema: schema102.items.properties.webhook.properties.url,
                     data: data4,
                   };
                   if (vErrors === null) {
@@ -17010,8 +17220,8 @@ function validate45(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema101.items.properties.webhook.properties.url.type,
-                  parentSchema: schema101.items.properties.webhook.properties.url,
+                  schema: schema102.items.properties.webhook.properties.url.type,
+                  parentSchema: schema102.items.properties.webhook.properties.url,
                   data: data4,
                 };
                 if (vErrors === null) {
@@ -17076,8 +17286,8 @@ function validate45(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema101.items.properties.webhook.type,
-              parentSchema: schema101.items.properties.webhook,
+              schema: schema102.items.properties.webhook.type,
+              parentSchema: schema102.items.properties.webhook,
               data: data3,
             };
             if (vErrors === null) {
@@ -17098,8 +17308,8 @@ function validate45(
                 keyword: "required",
                 params: { missingProperty: "to" },
                 message: "must have required property '" + "to" + "'",
-                schema: schema101.items.properties.email.required,
-                parentSchema: schema101.items.properties.email,
+                schema: schema102.items.properties.email.required,
+                parentSchema: schema102.items.properties.email,
                 data: data6,
               };
               if (vErrors === null) {
@@ -17118,7 +17328,7 @@ function validate45(
                   params: { additionalProperty: key2 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema101.items.properties.email,
+                  parentSchema: schema102.items.properties.email,
                   data: data6,
                 };
                 if (vErrors === null) {
@@ -17140,7 +17350,7 @@ function validate45(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
-                    parentSchema: schema101.items.properties.email.properties.to,
+                    parentSchema: schema102.items.properties.email.properties.to,
                     data: data7,
                   };
                   if (vErrors === null) {
@@ -17162,7 +17372,7 @@ function validate45(
                         params: { format: "email" },
                         message: 'must match format "' + "email" + '"',
                         schema: "email",
-                        parentSchema: schema101.items.properties.email.properties.to.items,
+                        parentSchema: schema102.items.properties.email.properties.to.items,
                         data: data8,
                       };
                       if (vErrors === null) {
@@ -17179,8 +17389,8 @@ function validate45(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema101.items.properties.email.properties.to.items.type,
-                      parentSchema: schema101.items.properties.email.properties.to.items,
+                      schema: schema102.items.properties.email.properties.to.items.type,
+                      parentSchema: schema102.items.properties.email.properties.to.items,
                       data: data8,
                     };
                     if (vErrors === null) {
@@ -17198,8 +17408,8 @@ function validate45(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema101.items.properties.email.properties.to.type,
-                  parentSchema: schema101.items.properties.email.properties.to,
+                  schema: schema102.items.properties.email.properties.to.type,
+                  parentSchema: schema102.items.properties.email.properties.to,
                   data: data7,
                 };
                 if (vErrors === null) {
@@ -17217,8 +17427,8 @@ function validate45(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema101.items.properties.email.type,
-              parentSchema: schema101.items.properties.email,
+              schema: schema102.items.properties.email.type,
+              parentSchema: schema102.items.properties.email,
               data: data6,
             };
             if (vErrors === null) {
@@ -17238,8 +17448,8 @@ function validate45(
               keyword: "type",
               params: { type: "boolean" },
               message: "must be boolean",
-              schema: schema101.items.properties.github_status.type,
-              parentSchema: schema101.items.properties.github_status,
+              schema: schema102.items.properties.github_status.type,
+              parentSchema: schema102.items.properties.github_status,
               data: data9,
             };
             if (vErrors === null) {
@@ -17257,8 +17467,8 @@ function validate45(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema101.items.type,
-          parentSchema: schema101.items,
+          schema: schema102.items.type,
+          parentSchema: schema102.items,
           data: data0,
         };
         if (vErrors === null) {
@@ -17276,8 +17486,8 @@ function validate45(
       keyword: "type",
       params: { type: "array" },
       message: "must be array",
-      schema: schema101.type,
-      parentSchema: schema101,
+      schema: schema102.type,
+      parentSchema: schema102,
       data,
     };
     if (vErrors === null) {
@@ -17292,7 +17502,7 @@ function validate45(
 }
 validate45.evaluated = { items: true, dynamicProps: false, dynamicItems: false };
 export const v15 = validate46;
-const schema103 = { description: "What the job does, for people reading plans and records.", type: "string" };
+const schema104 = { description: "What the job does, for people reading plans and records.", type: "string" };
 function validate46(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -17313,8 +17523,8 @@ function validate46(
       keyword: "type",
       params: { type: "string" },
       message: "must be string",
-      schema: schema103.type,
-      parentSchema: schema103,
+      schema: schema104.type,
+      parentSchema: schema104,
       data,
     };
     if (vErrors === null) {
@@ -17329,7 +17539,7 @@ function validate46(
 }
 validate46.evaluated = { dynamicProps: false, dynamicItems: false };
 export const v16 = validate47;
-const schema104 = {
+const schema105 = {
   description:
     "Run when a push to the automation repository changes matching files. `true` means any change on `main`.",
   anyOf: [
@@ -17376,8 +17586,8 @@ function validate47(
       keyword: "type",
       params: { type: "boolean" },
       message: "must be boolean",
-      schema: schema104.anyOf[0].type,
-      parentSchema: schema104.anyOf[0],
+      schema: schema105.anyOf[0].type,
+      parentSchema: schema105.anyOf[0],
       data,
     };
     if (vErrors === null) {
@@ -17400,7 +17610,7 @@ function validate47(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema104.anyOf[1],
+          parentSchema: schema105.anyOf[1],
           data,
         };
         if (vErrors === null) {
@@ -17426,7 +17636,7 @@ function validate47(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema104.anyOf[1].properties.branches.items,
+                parentSchema: schema105.anyOf[1].properties.branches.items,
                 data: data1,
               };
               if (vErrors === null) {
@@ -17443,8 +17653,8 @@ function validate47(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema104.anyOf[1].properties.branches.items.type,
-              parentSchema: schema104.anyOf[1].properties.branches.items,
+              schema: schema105.anyOf[1].properties.branches.items.type,
+              parentSchema: schema105.anyOf[1].properties.branches.items,
               data: data1,
             };
             if (vErrors === null) {
@@ -17462,8 +17672,8 @@ function validate47(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema104.anyOf[1].properties.branches.type,
-          parentSchema: schema104.anyOf[1].properties.branches,
+          schema: schema105.anyOf[1].properties.branches.type,
+          parentSchema: schema105.anyOf[1].properties.branches,
           data: data0,
         };
         if (vErrors === null) {
@@ -17489,7 +17699,7 @@ function validate47(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema104.anyOf[1].properties.paths.items,
+                parentSchema: schema105.anyOf[1].properties.paths.items,
                 data: data3,
               };
               if (vErrors === null) {
@@ -17506,8 +17716,8 @@ function validate47(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema104.anyOf[1].properties.paths.items.type,
-              parentSchema: schema104.anyOf[1].properties.paths.items,
+              schema: schema105.anyOf[1].properties.paths.items.type,
+              parentSchema: schema105.anyOf[1].properties.paths.items,
               data: data3,
             };
             if (vErrors === null) {
@@ -17525,8 +17735,8 @@ function validate47(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema104.anyOf[1].properties.paths.type,
-          parentSchema: schema104.anyOf[1].properties.paths,
+          schema: schema105.anyOf[1].properties.paths.type,
+          parentSchema: schema105.anyOf[1].properties.paths,
           data: data2,
         };
         if (vErrors === null) {
@@ -17544,8 +17754,8 @@ function validate47(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema104.anyOf[1].type,
-      parentSchema: schema104.anyOf[1],
+      schema: schema105.anyOf[1].type,
+      parentSchema: schema105.anyOf[1],
       data,
     };
     if (vErrors === null) {
@@ -17567,8 +17777,8 @@ function validate47(
       keyword: "anyOf",
       params: {},
       message: "must match a schema in anyOf",
-      schema: schema104.anyOf,
-      parentSchema: schema104,
+      schema: schema105.anyOf,
+      parentSchema: schema105,
       data,
     };
     if (vErrors === null) {
@@ -17593,7 +17803,7 @@ function validate47(
 }
 validate47.evaluated = { dynamicProps: true, dynamicItems: false };
 export const v17 = validate48;
-const schema105 = {
+const schema106 = {
   description: "Cron schedules.",
   type: "array",
   items: {
@@ -17645,8 +17855,8 @@ function validate48(
             keyword: "required",
             params: { missingProperty: "cron" },
             message: "must have required property '" + "cron" + "'",
-            schema: schema105.items.required,
-            parentSchema: schema105.items,
+            schema: schema106.items.required,
+            parentSchema: schema106.items,
             data: data0,
           };
           if (vErrors === null) {
@@ -17665,7 +17875,7 @@ function validate48(
               params: { additionalProperty: key0 },
               message: "must NOT have additional properties",
               schema: false,
-              parentSchema: schema105.items,
+              parentSchema: schema106.items,
               data: data0,
             };
             if (vErrors === null) {
@@ -17687,7 +17897,7 @@ function validate48(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema105.items.properties.cron,
+                parentSchema: schema106.items.properties.cron,
                 data: data1,
               };
               if (vErrors === null) {
@@ -17704,8 +17914,8 @@ function validate48(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema105.items.properties.cron.type,
-              parentSchema: schema105.items.properties.cron,
+              schema: schema106.items.properties.cron.type,
+              parentSchema: schema106.items.properties.cron,
               data: data1,
             };
             if (vErrors === null) {
@@ -17727,7 +17937,7 @@ function validate48(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema105.items.properties.timezone,
+                parentSchema: schema106.items.properties.timezone,
                 data: data2,
               };
               if (vErrors === null) {
@@ -17744,8 +17954,8 @@ function validate48(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema105.items.properties.timezone.type,
-              parentSchema: schema105.items.properties.timezone,
+              schema: schema106.items.properties.timezone.type,
+              parentSchema: schema106.items.properties.timezone,
               data: data2,
             };
             if (vErrors === null) {
@@ -17763,10 +17973,10 @@ function validate48(
               instancePath: instancePath + "/" + i0 + "/catch_up",
               schemaPath: "#/items/properties/catch_up/enum",
               keyword: "enum",
-              params: { allowedValues: schema105.items.properties.catch_up.enum },
+              params: { allowedValues: schema106.items.properties.catch_up.enum },
               message: "must be equal to one of the allowed values",
-              schema: schema105.items.properties.catch_up.enum,
-              parentSchema: schema105.items.properties.catch_up,
+              schema: schema106.items.properties.catch_up.enum,
+              parentSchema: schema106.items.properties.catch_up,
               data: data3,
             };
             if (vErrors === null) {
@@ -17784,8 +17994,8 @@ function validate48(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema105.items.type,
-          parentSchema: schema105.items,
+          schema: schema106.items.type,
+          parentSchema: schema106.items,
           data: data0,
         };
         if (vErrors === null) {
@@ -17803,8 +18013,8 @@ function validate48(
       keyword: "type",
       params: { type: "array" },
       message: "must be array",
-      schema: schema105.type,
-      parentSchema: schema105,
+      schema: schema106.type,
+      parentSchema: schema106,
       data,
     };
     if (vErrors === null) {
@@ -17819,7 +18029,7 @@ function validate48(
 }
 validate48.evaluated = { items: true, dynamicProps: false, dynamicItems: false };
 export const v18 = validate49;
-const schema106 = {
+const schema107 = {
   description:
     "Run on a signed HTTP delivery to `opsc serve` (or a GitHub `repository_dispatch`). `true` uses the server's webhook secret.",
   anyOf: [
@@ -17864,8 +18074,8 @@ function validate49(
       keyword: "type",
       params: { type: "boolean" },
       message: "must be boolean",
-      schema: schema106.anyOf[0].type,
-      parentSchema: schema106.anyOf[0],
+      schema: schema107.anyOf[0].type,
+      parentSchema: schema107.anyOf[0],
       data,
     };
     if (vErrors === null) {
@@ -17888,7 +18098,7 @@ function validate49(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema106.anyOf[1],
+          parentSchema: schema107.anyOf[1],
           data,
         };
         if (vErrors === null) {
@@ -17961,7 +18171,7 @@ function validate49(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 characters",
                 schema: 1,
-                parentSchema: schema106.anyOf[1].properties.types.items,
+                parentSchema: schema107.anyOf[1].properties.types.items,
                 data: data2,
               };
               if (vErrors === null) {
@@ -17978,8 +18188,8 @@ function validate49(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema106.anyOf[1].properties.types.items.type,
-              parentSchema: schema106.anyOf[1].properties.types.items,
+              schema: schema107.anyOf[1].properties.types.items.type,
+              parentSchema: schema107.anyOf[1].properties.types.items,
               data: data2,
             };
             if (vErrors === null) {
@@ -17997,8 +18207,8 @@ function validate49(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema106.anyOf[1].properties.types.type,
-          parentSchema: schema106.anyOf[1].properties.types,
+          schema: schema107.anyOf[1].properties.types.type,
+          parentSchema: schema107.anyOf[1].properties.types,
           data: data1,
         };
         if (vErrors === null) {
@@ -18016,8 +18226,8 @@ function validate49(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema106.anyOf[1].type,
-      parentSchema: schema106.anyOf[1],
+      schema: schema107.anyOf[1].type,
+      parentSchema: schema107.anyOf[1],
       data,
     };
     if (vErrors === null) {
@@ -18039,8 +18249,8 @@ function validate49(
       keyword: "anyOf",
       params: {},
       message: "must match a schema in anyOf",
-      schema: schema106.anyOf,
-      parentSchema: schema106,
+      schema: schema107.anyOf,
+      parentSchema: schema107,
       data,
     };
     if (vErrors === null) {
@@ -18065,7 +18275,7 @@ function validate49(
 }
 validate49.evaluated = { dynamicProps: true, dynamicItems: false };
 export const v19 = validate50;
-const schema108 = {
+const schema109 = {
   description: "Whether the job may be started by hand (`opsc run`, the HTTP API). Default true.",
   type: "boolean",
 };
@@ -18089,8 +18299,8 @@ function validate50(
       keyword: "type",
       params: { type: "boolean" },
       message: "must be boolean",
-      schema: schema108.type,
-      parentSchema: schema108,
+      schema: schema109.type,
+      parentSchema: schema109,
       data,
     };
     if (vErrors === null) {
@@ -18105,7 +18315,7 @@ function validate50(
 }
 validate50.evaluated = { dynamicProps: false, dynamicItems: false };
 export const v20 = validate51;
-const schema109 = {
+const schema110 = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://opsconductor.dev/schema/access.schema.json",
   title: "OpsConductor access policy (access.yaml)",
@@ -18188,13 +18398,13 @@ const schema109 = {
     },
   },
 };
-const schema110 = {
+const schema111 = {
   description: "A job id or a glob over job ids (`*`, `deploy/*`, `patch-{web,db}`).",
   type: "string",
   minLength: 1,
   maxLength: 200,
 };
-const pattern94 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
+const pattern96 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
 function validate51(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -18216,8 +18426,8 @@ function validate51(
         keyword: "required",
         params: { missingProperty: "roles" },
         message: "must have required property '" + "roles" + "'",
-        schema: schema109.required,
-        parentSchema: schema109,
+        schema: schema110.required,
+        parentSchema: schema110,
         data,
       };
       if (vErrors === null) {
@@ -18234,8 +18444,8 @@ function validate51(
         keyword: "required",
         params: { missingProperty: "members" },
         message: "must have required property '" + "members" + "'",
-        schema: schema109.required,
-        parentSchema: schema109,
+        schema: schema110.required,
+        parentSchema: schema110,
         data,
       };
       if (vErrors === null) {
@@ -18254,7 +18464,7 @@ function validate51(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema109,
+          parentSchema: schema110,
           data,
         };
         if (vErrors === null) {
@@ -18271,7 +18481,7 @@ function validate51(
         for (const key1 in data0) {
           const _errs4 = errors;
           if (typeof key1 === "string") {
-            if (!pattern94.test(key1)) {
+            if (!pattern96.test(key1)) {
               const err3 = {
                 instancePath: instancePath + "/roles",
                 schemaPath: "#/properties/roles/propertyNames/pattern",
@@ -18279,7 +18489,7 @@ function validate51(
                 params: { pattern: "^[a-z][a-z0-9_-]*$" },
                 message: 'must match pattern "' + "^[a-z][a-z0-9_-]*$" + '"',
                 schema: "^[a-z][a-z0-9_-]*$",
-                parentSchema: schema109.properties.roles.propertyNames,
+                parentSchema: schema110.properties.roles.propertyNames,
                 data: key1,
                 propertyName: key1,
               };
@@ -18299,8 +18509,8 @@ function validate51(
               keyword: "propertyNames",
               params: { propertyName: key1 },
               message: "property name must be valid",
-              schema: schema109.properties.roles.propertyNames,
-              parentSchema: schema109.properties.roles,
+              schema: schema110.properties.roles.propertyNames,
+              parentSchema: schema110.properties.roles,
               data: data0,
             };
             if (vErrors === null) {
@@ -18323,7 +18533,7 @@ function validate51(
                   params: { additionalProperty: key3 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema109.properties.roles.additionalProperties,
+                  parentSchema: schema110.properties.roles.additionalProperties,
                   data: data1,
                 };
                 if (vErrors === null) {
@@ -18354,7 +18564,7 @@ function validate51(
                         params: { limit: 200 },
                         message: "must NOT have more than 200 characters",
                         schema: 200,
-                        parentSchema: schema110,
+                        parentSchema: schema111,
                         data: data3,
                       };
                       if (vErrors === null) {
@@ -18377,7 +18587,7 @@ function validate51(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema110,
+                        parentSchema: schema111,
                         data: data3,
                       };
                       if (vErrors === null) {
@@ -18399,8 +18609,8 @@ function validate51(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema110.type,
-                      parentSchema: schema110,
+                      schema: schema111.type,
+                      parentSchema: schema111,
                       data: data3,
                     };
                     if (vErrors === null) {
@@ -18419,8 +18629,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema109.properties.roles.additionalProperties.properties.view.type,
-                  parentSchema: schema109.properties.roles.additionalProperties.properties.view,
+                  schema: schema110.properties.roles.additionalProperties.properties.view.type,
+                  parentSchema: schema110.properties.roles.additionalProperties.properties.view,
                   data: data2,
                 };
                 if (vErrors === null) {
@@ -18451,7 +18661,7 @@ function validate51(
                         params: { limit: 200 },
                         message: "must NOT have more than 200 characters",
                         schema: 200,
-                        parentSchema: schema110,
+                        parentSchema: schema111,
                         data: data5,
                       };
                       if (vErrors === null) {
@@ -18474,7 +18684,7 @@ function validate51(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema110,
+                        parentSchema: schema111,
                         data: data5,
                       };
                       if (vErrors === null) {
@@ -18496,8 +18706,8 @@ function validate51(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema110.type,
-                      parentSchema: schema110,
+                      schema: schema111.type,
+                      parentSchema: schema111,
                       data: data5,
                     };
                     if (vErrors === null) {
@@ -18516,8 +18726,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema109.properties.roles.additionalProperties.properties.run.type,
-                  parentSchema: schema109.properties.roles.additionalProperties.properties.run,
+                  schema: schema110.properties.roles.additionalProperties.properties.run.type,
+                  parentSchema: schema110.properties.roles.additionalProperties.properties.run,
                   data: data4,
                 };
                 if (vErrors === null) {
@@ -18538,8 +18748,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "boolean" },
                   message: "must be boolean",
-                  schema: schema109.properties.roles.additionalProperties.properties.admin.type,
-                  parentSchema: schema109.properties.roles.additionalProperties.properties.admin,
+                  schema: schema110.properties.roles.additionalProperties.properties.admin.type,
+                  parentSchema: schema110.properties.roles.additionalProperties.properties.admin,
                   data: data6,
                 };
                 if (vErrors === null) {
@@ -18557,8 +18767,8 @@ function validate51(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema109.properties.roles.additionalProperties.type,
-              parentSchema: schema109.properties.roles.additionalProperties,
+              schema: schema110.properties.roles.additionalProperties.type,
+              parentSchema: schema110.properties.roles.additionalProperties,
               data: data1,
             };
             if (vErrors === null) {
@@ -18576,8 +18786,8 @@ function validate51(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema109.properties.roles.type,
-          parentSchema: schema109.properties.roles,
+          schema: schema110.properties.roles.type,
+          parentSchema: schema110.properties.roles,
           data: data0,
         };
         if (vErrors === null) {
@@ -18606,8 +18816,8 @@ function validate51(
                 keyword: "required",
                 params: { missingProperty: "user" },
                 message: "must have required property '" + "user" + "'",
-                schema: schema109.properties.members.items.oneOf[0].required,
-                parentSchema: schema109.properties.members.items.oneOf[0],
+                schema: schema110.properties.members.items.oneOf[0].required,
+                parentSchema: schema110.properties.members.items.oneOf[0],
                 data: data8,
               };
               if (vErrors === null) {
@@ -18632,8 +18842,8 @@ function validate51(
                 keyword: "required",
                 params: { missingProperty: "group" },
                 message: "must have required property '" + "group" + "'",
-                schema: schema109.properties.members.items.oneOf[1].required,
-                parentSchema: schema109.properties.members.items.oneOf[1],
+                schema: schema110.properties.members.items.oneOf[1].required,
+                parentSchema: schema110.properties.members.items.oneOf[1],
                 data: data8,
               };
               if (vErrors === null) {
@@ -18661,8 +18871,8 @@ function validate51(
               keyword: "oneOf",
               params: { passingSchemas: passing0 },
               message: "must match exactly one schema in oneOf",
-              schema: schema109.properties.members.items.oneOf,
-              parentSchema: schema109.properties.members.items,
+              schema: schema110.properties.members.items.oneOf,
+              parentSchema: schema110.properties.members.items,
               data: data8,
             };
             if (vErrors === null) {
@@ -18689,8 +18899,8 @@ function validate51(
                 keyword: "required",
                 params: { missingProperty: "roles" },
                 message: "must have required property '" + "roles" + "'",
-                schema: schema109.properties.members.items.required,
-                parentSchema: schema109.properties.members.items,
+                schema: schema110.properties.members.items.required,
+                parentSchema: schema110.properties.members.items,
                 data: data8,
               };
               if (vErrors === null) {
@@ -18709,7 +18919,7 @@ function validate51(
                   params: { additionalProperty: key4 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema109.properties.members.items,
+                  parentSchema: schema110.properties.members.items,
                   data: data8,
                 };
                 if (vErrors === null) {
@@ -18731,7 +18941,7 @@ function validate51(
                     params: { limit: 320 },
                     message: "must NOT have more than 320 characters",
                     schema: 320,
-                    parentSchema: schema109.properties.members.items.properties.user,
+                    parentSchema: schema110.properties.members.items.properties.user,
                     data: data9,
                   };
                   if (vErrors === null) {
@@ -18749,7 +18959,7 @@ function validate51(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 characters",
                     schema: 1,
-                    parentSchema: schema109.properties.members.items.properties.user,
+                    parentSchema: schema110.properties.members.items.properties.user,
                     data: data9,
                   };
                   if (vErrors === null) {
@@ -18766,8 +18976,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema109.properties.members.items.properties.user.type,
-                  parentSchema: schema109.properties.members.items.properties.user,
+                  schema: schema110.properties.members.items.properties.user.type,
+                  parentSchema: schema110.properties.members.items.properties.user,
                   data: data9,
                 };
                 if (vErrors === null) {
@@ -18789,7 +18999,7 @@ function validate51(
                     params: { limit: 200 },
                     message: "must NOT have more than 200 characters",
                     schema: 200,
-                    parentSchema: schema109.properties.members.items.properties.group,
+                    parentSchema: schema110.properties.members.items.properties.group,
                     data: data10,
                   };
                   if (vErrors === null) {
@@ -18807,7 +19017,7 @@ function validate51(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 characters",
                     schema: 1,
-                    parentSchema: schema109.properties.members.items.properties.group,
+                    parentSchema: schema110.properties.members.items.properties.group,
                     data: data10,
                   };
                   if (vErrors === null) {
@@ -18824,8 +19034,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema109.properties.members.items.properties.group.type,
-                  parentSchema: schema109.properties.members.items.properties.group,
+                  schema: schema110.properties.members.items.properties.group.type,
+                  parentSchema: schema110.properties.members.items.properties.group,
                   data: data10,
                 };
                 if (vErrors === null) {
@@ -18847,7 +19057,7 @@ function validate51(
                     params: { limit: 1 },
                     message: "must NOT have fewer than 1 items",
                     schema: 1,
-                    parentSchema: schema109.properties.members.items.properties.roles,
+                    parentSchema: schema110.properties.members.items.properties.roles,
                     data: data11,
                   };
                   if (vErrors === null) {
@@ -18869,7 +19079,7 @@ function validate51(
                         params: { limit: 1 },
                         message: "must NOT have fewer than 1 characters",
                         schema: 1,
-                        parentSchema: schema109.properties.members.items.properties.roles.items,
+                        parentSchema: schema110.properties.members.items.properties.roles.items,
                         data: data12,
                       };
                       if (vErrors === null) {
@@ -18886,8 +19096,8 @@ function validate51(
                       keyword: "type",
                       params: { type: "string" },
                       message: "must be string",
-                      schema: schema109.properties.members.items.properties.roles.items.type,
-                      parentSchema: schema109.properties.members.items.properties.roles.items,
+                      schema: schema110.properties.members.items.properties.roles.items.type,
+                      parentSchema: schema110.properties.members.items.properties.roles.items,
                       data: data12,
                     };
                     if (vErrors === null) {
@@ -18905,8 +19115,8 @@ function validate51(
                   keyword: "type",
                   params: { type: "array" },
                   message: "must be array",
-                  schema: schema109.properties.members.items.properties.roles.type,
-                  parentSchema: schema109.properties.members.items.properties.roles,
+                  schema: schema110.properties.members.items.properties.roles.type,
+                  parentSchema: schema110.properties.members.items.properties.roles,
                   data: data11,
                 };
                 if (vErrors === null) {
@@ -18924,8 +19134,8 @@ function validate51(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema109.properties.members.items.type,
-              parentSchema: schema109.properties.members.items,
+              schema: schema110.properties.members.items.type,
+              parentSchema: schema110.properties.members.items,
               data: data8,
             };
             if (vErrors === null) {
@@ -18943,8 +19153,8 @@ function validate51(
           keyword: "type",
           params: { type: "array" },
           message: "must be array",
-          schema: schema109.properties.members.type,
-          parentSchema: schema109.properties.members,
+          schema: schema110.properties.members.type,
+          parentSchema: schema110.properties.members,
           data: data7,
         };
         if (vErrors === null) {
@@ -18962,8 +19172,8 @@ function validate51(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema109.type,
-      parentSchema: schema109,
+      schema: schema110.type,
+      parentSchema: schema110,
       data,
     };
     if (vErrors === null) {
@@ -18978,7 +19188,7 @@ function validate51(
 }
 validate51.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
 export const v21 = validate52;
-const schema112 = {
+const schema113 = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://opsconductor.dev/schema/vars.schema.json",
   title: "OpsConductor variables (vars/*.yaml)",
@@ -19029,8 +19239,8 @@ function validate52(
         keyword: "required",
         params: { missingProperty: "vars" },
         message: "must have required property '" + "vars" + "'",
-        schema: schema112.required,
-        parentSchema: schema112,
+        schema: schema113.required,
+        parentSchema: schema113,
         data,
       };
       if (vErrors === null) {
@@ -19049,7 +19259,7 @@ function validate52(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema112,
+          parentSchema: schema113,
           data,
         };
         if (vErrors === null) {
@@ -19069,8 +19279,8 @@ function validate52(
           keyword: "type",
           params: { type: "string" },
           message: "must be string",
-          schema: schema112.properties.description.type,
-          parentSchema: schema112.properties.description,
+          schema: schema113.properties.description.type,
+          parentSchema: schema113.properties.description,
           data: data0,
         };
         if (vErrors === null) {
@@ -19094,10 +19304,10 @@ function validate52(
               instancePath: instancePath + "/match/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),
               schemaPath: "#/properties/match/additionalProperties/anyOf/0/type",
               keyword: "type",
-              params: { type: schema112.properties.match.additionalProperties.anyOf[0].type },
+              params: { type: schema113.properties.match.additionalProperties.anyOf[0].type },
               message: "must be string,number,boolean",
-              schema: schema112.properties.match.additionalProperties.anyOf[0].type,
-              parentSchema: schema112.properties.match.additionalProperties.anyOf[0],
+              schema: schema113.properties.match.additionalProperties.anyOf[0].type,
+              parentSchema: schema113.properties.match.additionalProperties.anyOf[0],
               data: data2,
             };
             if (vErrors === null) {
@@ -19119,7 +19329,7 @@ function validate52(
                 params: { limit: 1 },
                 message: "must NOT have fewer than 1 items",
                 schema: 1,
-                parentSchema: schema112.properties.match.additionalProperties.anyOf[1],
+                parentSchema: schema113.properties.match.additionalProperties.anyOf[1],
                 data: data2,
               };
               if (vErrors === null) {
@@ -19138,10 +19348,10 @@ function validate52(
                     instancePath + "/match/" + key1.replace(/~/g, "~0").replace(/\//g, "~1") + "/" + i0,
                   schemaPath: "#/properties/match/additionalProperties/anyOf/1/items/type",
                   keyword: "type",
-                  params: { type: schema112.properties.match.additionalProperties.anyOf[1].items.type },
+                  params: { type: schema113.properties.match.additionalProperties.anyOf[1].items.type },
                   message: "must be string,number,boolean",
-                  schema: schema112.properties.match.additionalProperties.anyOf[1].items.type,
-                  parentSchema: schema112.properties.match.additionalProperties.anyOf[1].items,
+                  schema: schema113.properties.match.additionalProperties.anyOf[1].items.type,
+                  parentSchema: schema113.properties.match.additionalProperties.anyOf[1].items,
                   data: data3,
                 };
                 if (vErrors === null) {
@@ -19159,8 +19369,8 @@ function validate52(
               keyword: "type",
               params: { type: "array" },
               message: "must be array",
-              schema: schema112.properties.match.additionalProperties.anyOf[1].type,
-              parentSchema: schema112.properties.match.additionalProperties.anyOf[1],
+              schema: schema113.properties.match.additionalProperties.anyOf[1].type,
+              parentSchema: schema113.properties.match.additionalProperties.anyOf[1],
               data: data2,
             };
             if (vErrors === null) {
@@ -19179,8 +19389,8 @@ function validate52(
               keyword: "anyOf",
               params: {},
               message: "must match a schema in anyOf",
-              schema: schema112.properties.match.additionalProperties.anyOf,
-              parentSchema: schema112.properties.match.additionalProperties,
+              schema: schema113.properties.match.additionalProperties.anyOf,
+              parentSchema: schema113.properties.match.additionalProperties,
               data: data2,
             };
             if (vErrors === null) {
@@ -19207,8 +19417,8 @@ function validate52(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema112.properties.match.type,
-          parentSchema: schema112.properties.match,
+          schema: schema113.properties.match.type,
+          parentSchema: schema113.properties.match,
           data: data1,
         };
         if (vErrors === null) {
@@ -19233,7 +19443,7 @@ function validate52(
                 params: { pattern: "^[A-Za-z_][A-Za-z0-9_]*$" },
                 message: 'must match pattern "' + "^[A-Za-z_][A-Za-z0-9_]*$" + '"',
                 schema: "^[A-Za-z_][A-Za-z0-9_]*$",
-                parentSchema: schema112.properties.vars.propertyNames,
+                parentSchema: schema113.properties.vars.propertyNames,
                 data: key2,
                 propertyName: key2,
               };
@@ -19251,8 +19461,8 @@ function validate52(
               keyword: "type",
               params: { type: "string" },
               message: "must be string",
-              schema: schema112.properties.vars.propertyNames.type,
-              parentSchema: schema112.properties.vars.propertyNames,
+              schema: schema113.properties.vars.propertyNames.type,
+              parentSchema: schema113.properties.vars.propertyNames,
               data: key2,
               propertyName: key2,
             };
@@ -19271,8 +19481,8 @@ function validate52(
               keyword: "propertyNames",
               params: { propertyName: key2 },
               message: "property name must be valid",
-              schema: schema112.properties.vars.propertyNames,
-              parentSchema: schema112.properties.vars,
+              schema: schema113.properties.vars.propertyNames,
+              parentSchema: schema113.properties.vars,
               data: data4,
             };
             if (vErrors === null) {
@@ -19290,8 +19500,8 @@ function validate52(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema112.properties.vars.type,
-          parentSchema: schema112.properties.vars,
+          schema: schema113.properties.vars.type,
+          parentSchema: schema113.properties.vars,
           data: data4,
         };
         if (vErrors === null) {
@@ -19309,8 +19519,8 @@ function validate52(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema112.type,
-      parentSchema: schema112,
+      schema: schema113.type,
+      parentSchema: schema113,
       data,
     };
     if (vErrors === null) {
@@ -19325,7 +19535,7 @@ function validate52(
 }
 validate52.evaluated = { props: true, dynamicProps: false, dynamicItems: false };
 export const v22 = validate53;
-const schema113 = {
+const schema114 = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   $id: "https://opsconductor.dev/schema/lock.schema.json",
   title: "OpsConductor library lock (opsconductor.lock)",
@@ -19382,8 +19592,8 @@ const schema113 = {
     },
   },
 };
-const pattern97 = new RegExp("^[0-9a-f]{40}$", "u");
-const pattern98 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
+const pattern99 = new RegExp("^[0-9a-f]{40}$", "u");
+const pattern100 = new RegExp("^sha256:[0-9a-f]{64}$", "u");
 function validate53(
   data,
   { instancePath = "", parentData, parentDataProperty, rootData = data, dynamicAnchors = {} } = {},
@@ -19405,8 +19615,8 @@ function validate53(
         keyword: "required",
         params: { missingProperty: "version" },
         message: "must have required property '" + "version" + "'",
-        schema: schema113.required,
-        parentSchema: schema113,
+        schema: schema114.required,
+        parentSchema: schema114,
         data,
       };
       if (vErrors === null) {
@@ -19423,8 +19633,8 @@ function validate53(
         keyword: "required",
         params: { missingProperty: "libraries" },
         message: "must have required property '" + "libraries" + "'",
-        schema: schema113.required,
-        parentSchema: schema113,
+        schema: schema114.required,
+        parentSchema: schema114,
         data,
       };
       if (vErrors === null) {
@@ -19443,7 +19653,7 @@ function validate53(
           params: { additionalProperty: key0 },
           message: "must NOT have additional properties",
           schema: false,
-          parentSchema: schema113,
+          parentSchema: schema114,
           data,
         };
         if (vErrors === null) {
@@ -19464,7 +19674,7 @@ function validate53(
           params: { allowedValue: 1 },
           message: "must be equal to constant",
           schema: 1,
-          parentSchema: schema113.properties.version,
+          parentSchema: schema114.properties.version,
           data: data0,
         };
         if (vErrors === null) {
@@ -19489,7 +19699,7 @@ function validate53(
                 params: { pattern: "^[a-z][a-z0-9_-]{0,39}$" },
                 message: 'must match pattern "' + "^[a-z][a-z0-9_-]{0,39}$" + '"',
                 schema: "^[a-z][a-z0-9_-]{0,39}$",
-                parentSchema: schema113.properties.libraries.propertyNames,
+                parentSchema: schema114.properties.libraries.propertyNames,
                 data: key1,
                 propertyName: key1,
               };
@@ -19509,8 +19719,8 @@ function validate53(
               keyword: "propertyNames",
               params: { propertyName: key1 },
               message: "property name must be valid",
-              schema: schema113.properties.libraries.propertyNames,
-              parentSchema: schema113.properties.libraries,
+              schema: schema114.properties.libraries.propertyNames,
+              parentSchema: schema114.properties.libraries,
               data: data1,
             };
             if (vErrors === null) {
@@ -19531,8 +19741,8 @@ function validate53(
                 keyword: "required",
                 params: { missingProperty: "url" },
                 message: "must have required property '" + "url" + "'",
-                schema: schema113.properties.libraries.additionalProperties.required,
-                parentSchema: schema113.properties.libraries.additionalProperties,
+                schema: schema114.properties.libraries.additionalProperties.required,
+                parentSchema: schema114.properties.libraries.additionalProperties,
                 data: data2,
               };
               if (vErrors === null) {
@@ -19549,8 +19759,8 @@ function validate53(
                 keyword: "required",
                 params: { missingProperty: "ref" },
                 message: "must have required property '" + "ref" + "'",
-                schema: schema113.properties.libraries.additionalProperties.required,
-                parentSchema: schema113.properties.libraries.additionalProperties,
+                schema: schema114.properties.libraries.additionalProperties.required,
+                parentSchema: schema114.properties.libraries.additionalProperties,
                 data: data2,
               };
               if (vErrors === null) {
@@ -19567,8 +19777,8 @@ function validate53(
                 keyword: "required",
                 params: { missingProperty: "commit" },
                 message: "must have required property '" + "commit" + "'",
-                schema: schema113.properties.libraries.additionalProperties.required,
-                parentSchema: schema113.properties.libraries.additionalProperties,
+                schema: schema114.properties.libraries.additionalProperties.required,
+                parentSchema: schema114.properties.libraries.additionalProperties,
                 data: data2,
               };
               if (vErrors === null) {
@@ -19585,8 +19795,8 @@ function validate53(
                 keyword: "required",
                 params: { missingProperty: "path" },
                 message: "must have required property '" + "path" + "'",
-                schema: schema113.properties.libraries.additionalProperties.required,
-                parentSchema: schema113.properties.libraries.additionalProperties,
+                schema: schema114.properties.libraries.additionalProperties.required,
+                parentSchema: schema114.properties.libraries.additionalProperties,
                 data: data2,
               };
               if (vErrors === null) {
@@ -19603,8 +19813,8 @@ function validate53(
                 keyword: "required",
                 params: { missingProperty: "steps_hash" },
                 message: "must have required property '" + "steps_hash" + "'",
-                schema: schema113.properties.libraries.additionalProperties.required,
-                parentSchema: schema113.properties.libraries.additionalProperties,
+                schema: schema114.properties.libraries.additionalProperties.required,
+                parentSchema: schema114.properties.libraries.additionalProperties,
                 data: data2,
               };
               if (vErrors === null) {
@@ -19630,7 +19840,7 @@ function validate53(
                   params: { additionalProperty: key3 },
                   message: "must NOT have additional properties",
                   schema: false,
-                  parentSchema: schema113.properties.libraries.additionalProperties,
+                  parentSchema: schema114.properties.libraries.additionalProperties,
                   data: data2,
                 };
                 if (vErrors === null) {
@@ -19651,8 +19861,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.url.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.url,
+                  schema: schema114.properties.libraries.additionalProperties.properties.url.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.url,
                   data: data3,
                 };
                 if (vErrors === null) {
@@ -19673,8 +19883,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.ref.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.ref,
+                  schema: schema114.properties.libraries.additionalProperties.properties.ref.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.ref,
                   data: data4,
                 };
                 if (vErrors === null) {
@@ -19688,7 +19898,7 @@ function validate53(
             if (data2.commit !== undefined) {
               let data5 = data2.commit;
               if (typeof data5 === "string") {
-                if (!pattern97.test(data5)) {
+                if (!pattern99.test(data5)) {
                   const err14 = {
                     instancePath:
                       instancePath +
@@ -19700,7 +19910,7 @@ function validate53(
                     params: { pattern: "^[0-9a-f]{40}$" },
                     message: 'must match pattern "' + "^[0-9a-f]{40}$" + '"',
                     schema: "^[0-9a-f]{40}$",
-                    parentSchema: schema113.properties.libraries.additionalProperties.properties.commit,
+                    parentSchema: schema114.properties.libraries.additionalProperties.properties.commit,
                     data: data5,
                   };
                   if (vErrors === null) {
@@ -19718,8 +19928,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.commit.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.commit,
+                  schema: schema114.properties.libraries.additionalProperties.properties.commit.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.commit,
                   data: data5,
                 };
                 if (vErrors === null) {
@@ -19740,8 +19950,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.path.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.path,
+                  schema: schema114.properties.libraries.additionalProperties.properties.path.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.path,
                   data: data6,
                 };
                 if (vErrors === null) {
@@ -19755,7 +19965,7 @@ function validate53(
             if (data2.steps_hash !== undefined) {
               let data7 = data2.steps_hash;
               if (typeof data7 === "string") {
-                if (!pattern98.test(data7)) {
+                if (!pattern100.test(data7)) {
                   const err17 = {
                     instancePath:
                       instancePath +
@@ -19767,7 +19977,7 @@ function validate53(
                     params: { pattern: "^sha256:[0-9a-f]{64}$" },
                     message: 'must match pattern "' + "^sha256:[0-9a-f]{64}$" + '"',
                     schema: "^sha256:[0-9a-f]{64}$",
-                    parentSchema: schema113.properties.libraries.additionalProperties.properties.steps_hash,
+                    parentSchema: schema114.properties.libraries.additionalProperties.properties.steps_hash,
                     data: data7,
                   };
                   if (vErrors === null) {
@@ -19788,8 +19998,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.steps_hash.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.steps_hash,
+                  schema: schema114.properties.libraries.additionalProperties.properties.steps_hash.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.steps_hash,
                   data: data7,
                 };
                 if (vErrors === null) {
@@ -19813,8 +20023,8 @@ function validate53(
                   keyword: "type",
                   params: { type: "string" },
                   message: "must be string",
-                  schema: schema113.properties.libraries.additionalProperties.properties.committed_at.type,
-                  parentSchema: schema113.properties.libraries.additionalProperties.properties.committed_at,
+                  schema: schema114.properties.libraries.additionalProperties.properties.committed_at.type,
+                  parentSchema: schema114.properties.libraries.additionalProperties.properties.committed_at,
                   data: data8,
                 };
                 if (vErrors === null) {
@@ -19832,8 +20042,8 @@ function validate53(
               keyword: "type",
               params: { type: "object" },
               message: "must be object",
-              schema: schema113.properties.libraries.additionalProperties.type,
-              parentSchema: schema113.properties.libraries.additionalProperties,
+              schema: schema114.properties.libraries.additionalProperties.type,
+              parentSchema: schema114.properties.libraries.additionalProperties,
               data: data2,
             };
             if (vErrors === null) {
@@ -19851,8 +20061,8 @@ function validate53(
           keyword: "type",
           params: { type: "object" },
           message: "must be object",
-          schema: schema113.properties.libraries.type,
-          parentSchema: schema113.properties.libraries,
+          schema: schema114.properties.libraries.type,
+          parentSchema: schema114.properties.libraries,
           data: data1,
         };
         if (vErrors === null) {
@@ -19870,8 +20080,8 @@ function validate53(
       keyword: "type",
       params: { type: "object" },
       message: "must be object",
-      schema: schema113.type,
-      parentSchema: schema113,
+      schema: schema114.type,
+      parentSchema: schema114,
       data,
     };
     if (vErrors === null) {
