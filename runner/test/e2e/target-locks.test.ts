@@ -264,6 +264,15 @@ describe("target locks", () => {
 
   it("without pushing, runs from one clone lock in its own repository and still never overlap", async () => {
     const dir = clone();
+    // The clone carries earlier tests' records (the run continues origin's records branch):
+    // only the two runs started here count.
+    const runJsons = (ref: string): string[] =>
+      git(dir, "for-each-ref", ref) === ""
+        ? []
+        : git(dir, "ls-tree", "-r", "--name-only", ref)
+            .split("\n")
+            .filter((f) => f.endsWith("/run.json"));
+    const before = new Set(runJsons(`refs/remotes/origin/${RECORDS}`));
     const local = (id: string) => {
       const proc = spawn(process.execPath, [OPSC, "run", "work", "--no-push"], {
         cwd: dir,
@@ -281,9 +290,7 @@ describe("target locks", () => {
     // The lock was a ref of the clone, never of the remote.
     expect(lockHolder()).toBeNull();
     expect(git(dir, "for-each-ref", "refs/opsconductor/locks/")).toContain("refs/opsconductor/locks/here");
-    const ids = git(dir, "ls-tree", "-r", "--name-only", RECORDS)
-      .split("\n")
-      .filter((f) => f.endsWith("/run.json"));
+    const ids = runJsons(`refs/heads/${RECORDS}`).filter((f) => !before.has(f));
     const recs = ids.map((f) => JSON.parse(git(dir, "show", `${RECORDS}:${f}`)) as Rec);
     expect(recs).toHaveLength(2);
     const spans = recs

@@ -71,6 +71,7 @@ async function replica(name: string, clock: ManualClock) {
     work: {
       submit: (job: JobDef, _commit: string, _ref: string, _inputs: unknown, trigger: Trigger) =>
         void submitted.push({ job: job.id, trigger }),
+      ended: () => Promise.resolve(),
     } as unknown as WorkItems,
     logger: pino({ level: "silent" }),
     metrics: { missedTicks: { inc: () => undefined } } as unknown as ServerMetrics,
