@@ -219,3 +219,20 @@ describe("a runner after a force-push of the records branch", () => {
     );
   });
 });
+
+describe("opsc run when its record cannot reach origin", () => {
+  it("exits 4 after a successful run whose record origin refused (rewritten), saying why on stderr", async () => {
+    const { srv, repo, env } = await setup("cli-run");
+    await forcePushRewrite(srv, "cli-run", true);
+    execFileSync("mkdir", ["-p", join(repo, "targets"), join(repo, "jobs")]);
+    writeFileSync(join(repo, "targets/local.yaml"), "targets:\n  here: { transport: local }\n");
+    writeFileSync(join(repo, "jobs/hello.yaml"), "targets: { names: [here] }\nsteps:\n  - run: echo hello\n");
+    git(repo, "add", "-A");
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "hello job");
+    const r = await opsc(repo, env, "run", "hello");
+    expect(r.out).toMatch(/push: rewritten/);
+    expect(r.err).toContain("records not pushed [records.remote-rewritten]");
+    // The job itself succeeded; the exit code says the record is not on origin yet (ADR 0002: 4).
+    expect(r.code).toBe(4);
+  }, 120_000);
+});

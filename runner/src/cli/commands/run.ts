@@ -158,8 +158,13 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
       process.stderr.write(`opsc: records not pushed${code ? ` [${code}]` : ""}: ${reason ?? push}\n`);
       if (hint) process.stderr.write(`  hint: ${hint}\n`);
     }
+    // A job that worked but whose record is not on origin is not done in the eyes of a
+    // pipeline that relies on the audit trail: exit 4, as for any refused push (ADR 0002).
+    const unpushed = push === "rewritten" || push === "refused" || push === "failed";
     return summary.result === "success"
-      ? EXIT.ok
+      ? unpushed
+        ? EXIT.environment
+        : EXIT.ok
       : summary.result === "cancelled"
         ? EXIT.interrupted
         : EXIT.failed;
