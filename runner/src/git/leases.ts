@@ -112,30 +112,50 @@ export class RemoteLeaseBackend implements LeaseBackend {
     return (await this.readMany([ref])).get(ref) ?? null;
   }
 
-  /** One listing of the refs under the common prefix; the commits not seen yet are fetched a few at a time. */
+  /**
+   * One listing of the refs under the common prefix; the commits not seen yet
+   * are fetched a few at a time. A lease freed between the listing and the
+   * fetch is no longer served: the listing is then read again.
+   */
   async readMany(refs: string[]): Promise<Map<string, RawLease>> {
     const result = new Map<string, RawLease>();
     if (refs.length === 0) return result;
-    const listed = await GitRepository.listServerRefs(this.url, {
-      prefix: commonPrefix(refs),
-      ...(this.onAuth ? { onAuth: this.onAuth } : {}),
-    });
-    const oids = new Map(listed.map((r) => [r.ref, r.oid]));
-    const missing = [...new Set(refs.map((r) => oids.get(r)))].filter(
-      (oid): oid is string => oid !== undefined && !this.seen.has(oid),
-    );
-    const fetched = new Map<string, Uint8Array>();
-    await eachLimited(missing, 8, async (oid) => {
-      fetched.set(oid, await fetchCommit({ url: this.url, oid, onAuth: this.onAuth }));
-    });
-    if (this.seen.size + fetched.size > 256) this.seen.clear();
-    for (const [oid, content] of fetched) this.seen.set(oid, content);
-    for (const ref of refs) {
-      const oid = oids.get(ref);
-      const content = oid === undefined ? undefined : (fetched.get(oid) ?? this.seen.get(oid));
-      result.set(ref, oid === undefined || content === undefined ? null : { oid, content });
+    for (let attempt = 0; ; attempt++) {
+      const listed = await GitRepository.listServerRefs(this.url, {
+        prefix: commonPrefix(refs),
+        ...(this.onAuth ? { onAuth: this.onAuth } : {}),
+      });
+      const oids = new Map(listed.map((r) => [r.ref, r.oid]));
+      const missing = [...new Set(refs.map((r) => oids.get(r)))].filter(
+        (oid): oid is string => oid !== undefined && !this.seen.has(oid),
+      );
+      const fetched = new Map<string, Uint8Array>();
+      let failure: unknown;
+      await eachLimited(missing, 8, async (oid) => {
+        try {
+          fetched.set(oid, await fetchCommit({ url: this.url, oid, onAuth: this.onAuth }));
+        } catch (e) {
+          failure ??= e;
+        }
+      });
+      for (const ref of refs) {
+        const oid = oids.get(ref);
+        const known = oid === undefined ? undefined : this.seen.get(oid);
+        if (known !== undefined) fetched.set(oid!, known);
+      }
+      if (this.seen.size + fetched.size > 256) this.seen.clear();
+      for (const [oid, content] of fetched) this.seen.set(oid, content);
+      if (failure !== undefined) {
+        if (attempt < 2) continue;
+        throw failure;
+      }
+      for (const ref of refs) {
+        const oid = oids.get(ref);
+        const content = oid === undefined ? undefined : fetched.get(oid);
+        result.set(ref, oid === undefined || content === undefined ? null : { oid, content });
+      }
+      return result;
     }
-    return result;
   }
 
   /** One push: each ref is its own compare-and-swap; released leases are deleted. */
