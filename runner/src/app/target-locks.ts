@@ -5,10 +5,12 @@
  * executeJob, so `opsc run`, the Action and `opsc serve` replicas exclude
  * each other the same way.
  *
- * Locks are taken in target-name order before the first step, so two runs
- * that want overlapping targets never hold one each while waiting for the
- * other's. A held target either waits (`locks: { wait }`, then fails naming
- * the holder) or is skipped (`locks: skip`).
+ * All free locks are taken in one batch (one push), renewed together and
+ * freed together. A held target either waits (`locks: { wait }`, then fails
+ * naming the holder) or is skipped (`locks: skip`). A run waits for a target
+ * only while it holds no lock on a target after it in name order (it frees
+ * those first), so two runs that want overlapping targets never wait for each
+ * other in a cycle: see docs/locks.md.
  */
 import type { Plan } from "../core/plan-model.js";
 import { DEFAULT_LOCK_WAIT_MS, type LockPolicy } from "../core/repo-model.js";
@@ -19,7 +21,15 @@ import { environmentError, isOpscError } from "../core/errors.js";
 import { replicaName } from "../git/claims.js";
 import { displayUrl } from "../git/display-url.js";
 import { GitRepository } from "../git/git-repository.js";
-import { leaseBackendFor, leaseDurationMs, Leases, type HeldLease, type LeaseRecord } from "../git/leases.js";
+import { LeaseGroup } from "../git/lease-group.js";
+import {
+  leaseBackendFor,
+  leaseDurationMs,
+  Leases,
+  type AcquireResult,
+  type HeldLease,
+  type LeaseRecord,
+} from "../git/leases.js";
 import { formatMs } from "../plan/render-plan.js";
 
 export const LOCKS_PREFIX = "refs/opsconductor/locks";
@@ -55,9 +65,11 @@ export class TargetLocks {
   /** Targets this run does not work on: held by another run (skipped, or waited for too long). */
   readonly decided = new Map<string, { outcome: TargetOutcome; reason: string }>();
   private readonly locks = new Map<string, TargetLockSummary>();
-  private readonly held: HeldLease[] = [];
+  private readonly held: LeaseGroup;
 
-  private constructor() {}
+  private constructor(leases: Leases) {
+    this.held = new LeaseGroup(leases);
+  }
 
   /** Takes every target's lock, waiting or skipping as the job says. */
   static async take(request: TargetLocksRequest): Promise<TargetLocks> {
@@ -68,12 +80,35 @@ export class TargetLocks {
       durationMs: leaseDurationMs(env),
     });
     const policy: LockPolicy = request.plan.locks ?? { policy: "wait", waitMs: DEFAULT_LOCK_WAIT_MS };
-    const locks = new TargetLocks();
-    const targets = [...new Set(request.plan.phases.flatMap((p) => p.targets))].sort();
+    const locks = new TargetLocks(leases);
+    let rest = [...new Set(request.plan.phases.flatMap((p) => p.targets))].sort();
     try {
-      for (const target of targets) {
-        if (request.signal?.aborted) break;
-        await locks.takeOne(leases, target, request.runId, policy, request.signal, request.onWait);
+      while (rest.length > 0 && !request.signal?.aborted) {
+        const t0 = Date.now();
+        const answers = await leases.acquireMany(rest.map(lockRef), request.runId);
+        const answerOf = (t: string): AcquireResult => answers.get(lockRef(t))!;
+        const blocked = rest.filter((t) => answerOf(t).kind !== "acquired");
+        for (const t of rest) {
+          const answer = answerOf(t);
+          if (answer.kind === "acquired") locks.hold(t, answer.lease, Date.now() - t0, undefined);
+        }
+        if (blocked.length === 0) break;
+        if (policy.policy === "skip") {
+          // Skipping never waits, so holding the rest cannot block anyone in a cycle.
+          for (const t of blocked)
+            await locks.takeOne(leases, t, request.runId, policy, request, answerOf(t));
+          break;
+        }
+        // Wait only while holding nothing after the awaited target in name order: free those first.
+        const first = blocked[0]!;
+        const after = rest.filter((t) => t > first && answerOf(t).kind === "acquired");
+        if (after.length > 0) {
+          for (const t of after) locks.locks.delete(t);
+          // Should the push fail, those leases stop being renewed and expire on their own.
+          await locks.held.release(after.map(lockRef)).catch(() => undefined);
+        }
+        await locks.takeOne(leases, first, request.runId, policy, request, answerOf(first));
+        rest = rest.filter((t) => t > first);
       }
     } catch (e) {
       await locks.release();
@@ -91,32 +126,40 @@ export class TargetLocks {
     return locks;
   }
 
+  private hold(target: string, lease: HeldLease, waitedMs: number, heldBy: LeaseRecord | undefined): void {
+    const from = lease.takenOverFrom;
+    const summary: TargetLockSummary = {
+      result: "acquired",
+      waitedMs,
+      ...(heldBy ? { heldBy: lockHolderOf(heldBy) } : {}),
+      ...(from ? { takenOverFrom: { run: from.holder, replica: from.replica } } : {}),
+    };
+    this.locks.set(target, summary);
+    this.held.add(lease, () => (summary.lost = true));
+    this.held.keepAlive();
+  }
+
+  /** One held target: wait for it (polling it alone) or skip it, starting from the batch's answer. */
   private async takeOne(
     leases: Leases,
     target: string,
     runId: string,
     policy: LockPolicy,
-    signal: AbortSignal | undefined,
-    onWait: TargetLocksRequest["onWait"],
+    request: Pick<TargetLocksRequest, "signal" | "onWait">,
+    firstAnswer: AcquireResult,
   ): Promise<void> {
+    const { signal, onWait } = request;
     const ref = lockRef(target);
     const t0 = Date.now();
     // A waiter looks again a few times per lease duration: a freed lock is seen within seconds.
     const pollMs = Math.min(2000, Math.max(100, Math.floor(leases.durationMs / 4)));
     let heldBy: LeaseRecord | undefined;
+    let answer: AcquireResult | undefined = firstAnswer;
     for (;;) {
-      const answer = await leases.acquire(ref, runId);
+      answer ??= await leases.acquire(ref, runId);
       const waitedMs = Date.now() - t0;
       if (answer.kind === "acquired") {
-        const from = answer.lease.takenOverFrom;
-        const summary: TargetLockSummary = {
-          result: "acquired",
-          waitedMs,
-          ...(heldBy ? { heldBy: lockHolderOf(heldBy) } : {}),
-          ...(from ? { takenOverFrom: { run: from.holder, replica: from.replica } } : {}),
-        };
-        this.locks.set(target, summary);
-        this.held.push(answer.lease.keepAlive(() => (summary.lost = true)));
+        this.hold(target, answer.lease, waitedMs, heldBy);
         return;
       }
       // A lock is never "done"; a hand-written ref that says so is as good as held.
@@ -151,6 +194,7 @@ export class TargetLocks {
       }
       await sleepUnlessAborted(Math.min(pollMs, policy.waitMs - waitedMs), signal);
       if (signal?.aborted) return;
+      answer = undefined;
     }
   }
 
@@ -164,8 +208,7 @@ export class TargetLocks {
 
   /** Frees every lock this run holds; a lock that cannot be freed expires on its own. */
   async release(): Promise<void> {
-    const held = this.held.splice(0);
-    await Promise.all(held.map((l) => l.release().catch(() => false)));
+    await this.held.release().catch(() => undefined);
   }
 }
 

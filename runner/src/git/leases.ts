@@ -23,7 +23,7 @@ import { DEFAULT_AUTHOR } from "./author.js";
 import { GitRepository } from "./git-repository.js";
 import { RefMovedError } from "./ref-lock.js";
 import { authFromEnv, type AuthCallback } from "./remote-auth.js";
-import { EMPTY_TREE, fetchCommit, objectId, updateRemoteRef } from "./ref-wire.js";
+import { EMPTY_TREE, fetchCommit, objectId, updateRemoteRef, updateRemoteRefs } from "./ref-wire.js";
 
 export const DEFAULT_LEASE_MS = 60_000;
 
@@ -55,14 +55,44 @@ export type AcquireResult =
   /** The work it guards was finished (claims). */
   | { kind: "done"; by: LeaseRecord };
 
+/** One lease move of a batch: to `next`, or, with `release`, freed (`next` is then the released commit). */
+export interface LeaseMove {
+  ref: string;
+  expected: string | null;
+  next: Uint8Array;
+  release?: boolean;
+}
+
+type RawLease = { oid: string; content: Uint8Array } | null;
+
 /** Where lease refs live: the records remote over smart HTTP, or a local repository. */
 export interface LeaseBackend {
-  read(ref: string): Promise<{ oid: string; content: Uint8Array } | null>;
+  read(ref: string): Promise<RawLease>;
   /** Moves `ref` from `expected` to `next`; false when it did not hold `expected`. */
   update(ref: string, expected: string | null, next: Uint8Array): Promise<boolean>;
   /** Frees the lease held at `expected` (`released` is the commit to use where refs are not deleted). */
   release(ref: string, expected: string, released: Uint8Array): Promise<boolean>;
+  /** Reads many leases at once (remote: one ref listing). */
+  readMany(refs: string[]): Promise<Map<string, RawLease>>;
+  /** Many independent compare-and-swaps at once (remote: one push); true for each ref that moved. */
+  updateMany(moves: LeaseMove[]): Promise<Map<string, boolean>>;
   readonly where: string;
+}
+
+/** The longest common prefix of ref names, cut back to a whole path component when they differ. */
+function commonPrefix(refs: string[]): string {
+  let prefix = refs[0] ?? "";
+  for (const r of refs) while (!r.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return refs.length > 1 ? prefix.slice(0, prefix.lastIndexOf("/") + 1) : prefix;
+}
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 export class RemoteLeaseBackend implements LeaseBackend {
@@ -78,20 +108,76 @@ export class RemoteLeaseBackend implements LeaseBackend {
     return "remote";
   }
 
-  async read(ref: string): Promise<{ oid: string; content: Uint8Array } | null> {
-    const refs = await GitRepository.listServerRefs(this.url, {
-      prefix: ref,
-      ...(this.onAuth ? { onAuth: this.onAuth } : {}),
-    });
-    const oid = refs.find((r) => r.ref === ref)?.oid;
-    if (oid === undefined) return null;
-    let content = this.seen.get(oid);
-    if (content === undefined) {
-      content = await fetchCommit({ url: this.url, oid, onAuth: this.onAuth });
-      if (this.seen.size > 256) this.seen.clear();
-      this.seen.set(oid, content);
+  async read(ref: string): Promise<RawLease> {
+    return (await this.readMany([ref])).get(ref) ?? null;
+  }
+
+  /**
+   * One listing of the refs under the common prefix; the commits not seen yet
+   * are fetched a few at a time. A lease freed between the listing and the
+   * fetch is no longer served: the listing is then read again.
+   */
+  async readMany(refs: string[]): Promise<Map<string, RawLease>> {
+    const result = new Map<string, RawLease>();
+    if (refs.length === 0) return result;
+    for (let attempt = 0; ; attempt++) {
+      const listed = await GitRepository.listServerRefs(this.url, {
+        prefix: commonPrefix(refs),
+        ...(this.onAuth ? { onAuth: this.onAuth } : {}),
+      });
+      const oids = new Map(listed.map((r) => [r.ref, r.oid]));
+      const missing = [...new Set(refs.map((r) => oids.get(r)))].filter(
+        (oid): oid is string => oid !== undefined && !this.seen.has(oid),
+      );
+      const fetched = new Map<string, Uint8Array>();
+      let failure: unknown;
+      await eachLimited(missing, 8, async (oid) => {
+        try {
+          fetched.set(oid, await fetchCommit({ url: this.url, oid, onAuth: this.onAuth }));
+        } catch (e) {
+          failure ??= e;
+        }
+      });
+      for (const ref of refs) {
+        const oid = oids.get(ref);
+        const known = oid === undefined ? undefined : this.seen.get(oid);
+        if (known !== undefined) fetched.set(oid!, known);
+      }
+      if (this.seen.size + fetched.size > 256) this.seen.clear();
+      for (const [oid, content] of fetched) this.seen.set(oid, content);
+      if (failure !== undefined) {
+        if (attempt < 2) continue;
+        throw failure;
+      }
+      for (const ref of refs) {
+        const oid = oids.get(ref);
+        const content = oid === undefined ? undefined : fetched.get(oid);
+        result.set(ref, oid === undefined || content === undefined ? null : { oid, content });
+      }
+      return result;
     }
-    return { oid, content };
+  }
+
+  /** One push: each ref is its own compare-and-swap; released leases are deleted. */
+  async updateMany(moves: LeaseMove[]): Promise<Map<string, boolean>> {
+    const answers = new Map<string, boolean>();
+    if (moves.length === 0) return answers;
+    const kept = moves.filter((m) => !m.release);
+    const results = await updateRemoteRefs({
+      url: this.url,
+      updates: moves.map((m) => ({
+        ref: m.ref,
+        expected: m.expected,
+        next: m.release ? null : objectId("commit", m.next),
+      })),
+      objects: [
+        ...kept.map((m) => ({ type: "commit" as const, content: m.next })),
+        ...(kept.length ? [{ type: "tree" as const, content: new Uint8Array(0) }] : []),
+      ],
+      onAuth: this.onAuth,
+    });
+    for (const m of moves) answers.set(m.ref, this.answer(m.ref, results.get(m.ref)!));
+    return answers;
   }
 
   async update(ref: string, expected: string | null, next: Uint8Array): Promise<boolean> {
@@ -133,10 +219,40 @@ export class LocalLeaseBackend implements LeaseBackend {
     return "local";
   }
 
-  async read(ref: string): Promise<{ oid: string; content: Uint8Array } | null> {
+  async read(ref: string): Promise<RawLease> {
     const oid = await this.repo.readRef(ref);
     if (oid === null) return null;
     return { oid, content: await this.repo.readRawObject(oid) };
+  }
+
+  async readMany(refs: string[]): Promise<Map<string, RawLease>> {
+    const result = new Map<string, RawLease>();
+    await Promise.all(refs.map(async (ref) => result.set(ref, await this.read(ref))));
+    return result;
+  }
+
+  /**
+   * One pass in this process: the objects are written, then every ref is
+   * moved under its own lock file, all at once. Each ref succeeds or fails on
+   * its own, as on a remote.
+   */
+  async updateMany(moves: LeaseMove[]): Promise<Map<string, boolean>> {
+    const answers = new Map<string, boolean>();
+    if (moves.length === 0) return answers;
+    await this.repo.writeRawObject("tree", new Uint8Array(0));
+    await Promise.all(
+      moves.map(async (m) => {
+        const oid = await this.repo.writeRawObject("commit", m.next);
+        try {
+          await this.repo.compareAndSwapRef(m.ref, m.expected, oid);
+          answers.set(m.ref, true);
+        } catch (e) {
+          if (e instanceof RefMovedError) answers.set(m.ref, false);
+          else throw e;
+        }
+      }),
+    );
+    return answers;
   }
 
   async update(ref: string, expected: string | null, next: Uint8Array): Promise<boolean> {
@@ -199,37 +315,86 @@ export class Leases {
     holder: string,
     options: { reacquireOwn?: boolean } = {},
   ): Promise<AcquireResult> {
+    return (await this.acquireMany([ref], holder, options)).get(ref)!;
+  }
+
+  /**
+   * `acquire` for many refs in one round: one read of them all, then one
+   * batch of compare-and-swaps for the free and expired ones. Each ref is
+   * decided on its own: some may be acquired and others held. A ref that
+   * moved between the read and the update is read and decided again.
+   */
+  async acquireMany(
+    refs: string[],
+    holder: string,
+    options: { reacquireOwn?: boolean } = {},
+  ): Promise<Map<string, AcquireResult>> {
     const reacquireOwn = options.reacquireOwn ?? true;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await this.read(ref);
+    const results = new Map<string, AcquireResult>();
+    let pending = [...new Set(refs)];
+    for (let attempt = 0; attempt < 5 && pending.length > 0; attempt++) {
+      const read = await this.readMany(pending);
       const now = this.now();
-      const mine = reacquireOwn && current?.info.holder === holder && current.info.replica === this.replica;
-      if (current?.info.state === "done") return { kind: "done", by: current };
-      if (current && current.info.state === "held" && !mine && !this.expired(current.info))
-        return { kind: "held", by: current };
-      const takenOver =
-        current && current.info.state === "held" && !mine
-          ? { holder: current.info.holder, replica: current.info.replica }
-          : undefined;
-      const info: LeaseInfo = {
-        state: "held",
-        holder,
-        replica: this.replica,
-        acquiredAt: now.toISOString(),
-        renewedAt: now.toISOString(),
-        expiresAt: new Date(now.getTime() + this.durationMs).toISOString(),
-        renewals: 0,
-        ...(takenOver ? { takenOverFrom: takenOver } : {}),
-      };
-      const content = leaseCommit(ref, current?.oid ?? null, info, now);
-      if (await this.backend.update(ref, current?.oid ?? null, content)) {
-        return { kind: "acquired", lease: new HeldLease(this, ref, objectId("commit", content), info) };
+      const moves: Array<LeaseMove & { info: LeaseInfo }> = [];
+      for (const ref of pending) {
+        const current = read.get(ref) ?? null;
+        const mine = reacquireOwn && current?.info.holder === holder && current.info.replica === this.replica;
+        if (current?.info.state === "done") {
+          results.set(ref, { kind: "done", by: current });
+          continue;
+        }
+        if (current && current.info.state === "held" && !mine && !this.expired(current.info)) {
+          results.set(ref, { kind: "held", by: current });
+          continue;
+        }
+        const takenOver =
+          current && current.info.state === "held" && !mine
+            ? { holder: current.info.holder, replica: current.info.replica }
+            : undefined;
+        const info: LeaseInfo = {
+          state: "held",
+          holder,
+          replica: this.replica,
+          acquiredAt: now.toISOString(),
+          renewedAt: now.toISOString(),
+          expiresAt: new Date(now.getTime() + this.durationMs).toISOString(),
+          renewals: 0,
+          ...(takenOver ? { takenOverFrom: takenOver } : {}),
+        };
+        const expected = current?.oid ?? null;
+        moves.push({ ref, expected, next: leaseCommit(ref, expected, info, now), info });
       }
-      // Someone moved it between our read and our update: read again and decide again.
+      const answers = await this.backend.updateMany(moves);
+      pending = [];
+      for (const m of moves) {
+        if (answers.get(m.ref)) {
+          const lease = new HeldLease(this, m.ref, objectId("commit", m.next), m.info);
+          results.set(m.ref, { kind: "acquired", lease });
+        } else {
+          // Someone moved it between our read and our update: read again and decide again.
+          pending.push(m.ref);
+        }
+      }
     }
-    const last = await this.read(ref);
-    if (last) return last.info.state === "done" ? { kind: "done", by: last } : { kind: "held", by: last };
-    throw environmentError("leases.contended", `cannot take ${ref}: it keeps moving`);
+    if (pending.length > 0) {
+      const last = await this.readMany(pending);
+      for (const ref of pending) {
+        const r = last.get(ref);
+        if (!r) throw environmentError("leases.contended", `cannot take ${ref}: it keeps moving`);
+        results.set(ref, r.info.state === "done" ? { kind: "done", by: r } : { kind: "held", by: r });
+      }
+    }
+    return results;
+  }
+
+  private async readMany(refs: string[]): Promise<Map<string, LeaseRecord | null>> {
+    const raw = await this.backend.readMany(refs);
+    const records = new Map<string, LeaseRecord | null>();
+    for (const ref of refs) {
+      const r = raw.get(ref) ?? null;
+      records.set(ref, r === null ? null : { ref, oid: r.oid, info: parseLease(r.content) });
+    }
+    return records;
   }
 
   /** @internal the next commit of a lease. */
@@ -328,6 +493,44 @@ export class HeldLease {
       this.ended = true;
       return this.move({ ...this.info, state: "done", renewedAt: this.leases.clock().toISOString() });
     });
+  }
+
+  /** @internal the move that renews this lease, for a batch (LeaseGroup); null once it ended or was lost. */
+  renewalMove(): (LeaseMove & { info: LeaseInfo }) | null {
+    if (this.ended || this.lost) return null;
+    const now = this.leases.clock();
+    const info: LeaseInfo = {
+      ...this.info,
+      renewedAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + this.leases.durationMs).toISOString(),
+      renewals: this.info.renewals + 1,
+    };
+    return { ref: this.ref, expected: this.oid, next: this.leases.next(this.ref, this.oid, info), info };
+  }
+
+  /** @internal the move that frees this lease, for a batch; the lease counts as ended from here on. */
+  releaseMove(): (LeaseMove & { info: LeaseInfo }) | null {
+    this.stop();
+    if (this.ended || this.lost) return null;
+    this.ended = true;
+    const info: LeaseInfo = { ...this.info, state: "released", renewedAt: this.leases.clock().toISOString() };
+    return {
+      ref: this.ref,
+      expected: this.oid,
+      next: this.leases.next(this.ref, this.oid, info),
+      release: true,
+      info,
+    };
+  }
+
+  /** @internal what the batch's server said about this lease's move. */
+  settle(move: LeaseMove & { info: LeaseInfo }, ok: boolean): void {
+    if (!ok) {
+      this.lost = true;
+      return;
+    }
+    this.oid = objectId("commit", move.next);
+    this.info = move.info;
   }
 
   private async move(info: LeaseInfo): Promise<boolean> {

@@ -1,7 +1,7 @@
 /**
- * Three small smart-HTTP exchanges for refs that hold one tiny commit each
- * (leases): read one commit by id without its history, and move a ref from
- * exactly the value we read to a new one. The old value travels in the
+ * Small smart-HTTP exchanges for refs that hold one tiny commit each
+ * (leases): read one commit by id without its history, and move refs from
+ * exactly the values we read to new ones, many in one push. The old value travels in the
  * receive-pack command and the server checks it under the ref's lock, so the
  * update is a genuine compare-and-swap; isomorphic-git's push reads the old
  * value itself at push time, which is not.
@@ -57,13 +57,42 @@ export async function updateRemoteRef(options: {
   objects?: Array<{ type: "commit" | "tree"; content: Uint8Array }>;
   onAuth?: AuthCallback | undefined;
 }): Promise<RefUpdateResult> {
+  const { ref, expected, next, ...rest } = options;
+  const results = await updateRemoteRefs({ ...rest, updates: [{ ref, expected, next }] });
+  return results.get(ref)!;
+}
+
+export interface RefUpdate {
+  ref: string;
+  expected: string | null;
+  /** null: delete the ref. */
+  next: string | null;
+}
+
+/**
+ * Many compare-and-swaps in one push: one receive-pack command per ref, each
+ * with its own old value. Without the `atomic` capability the server applies
+ * or refuses each ref on its own and report-status says which, so one round
+ * trip takes every ref that was where we read it and names the ones that moved.
+ */
+export async function updateRemoteRefs(options: {
+  url: string;
+  updates: RefUpdate[];
+  objects?: Array<{ type: "commit" | "tree"; content: Uint8Array }>;
+  onAuth?: AuthCallback | undefined;
+}): Promise<Map<string, RefUpdateResult>> {
   const base = options.url.replace(/\/+$/, "");
-  const caps = ["report-status", "agent=opsconductor", ...(options.next === null ? ["delete-refs"] : [])];
-  const command = pktLine(
-    `${options.expected ?? ZERO} ${options.next ?? ZERO} ${options.ref}\0${caps.join(" ")}\n`,
+  const results = new Map<string, RefUpdateResult>();
+  if (options.updates.length === 0) return results;
+  const deletes = options.updates.some((u) => u.next === null);
+  const onlyDeletes = options.updates.every((u) => u.next === null);
+  const caps = ["report-status", "agent=opsconductor", ...(deletes ? ["delete-refs"] : [])];
+  const parts: Buffer[] = options.updates.map((u, i) =>
+    pktLine(`${u.expected ?? ZERO} ${u.next ?? ZERO} ${u.ref}${i === 0 ? `\0${caps.join(" ")}` : ""}\n`),
   );
-  const parts: Buffer[] = [command, Buffer.from("0000")];
-  if (options.next !== null) parts.push(buildPack(options.objects ?? []));
+  parts.push(Buffer.from("0000"));
+  // A push of deletions only carries no pack (gitprotocol-pack).
+  if (!onlyDeletes) parts.push(buildPack(options.objects ?? []));
   const res = await fetch(`${base}/git-receive-pack`, {
     method: "POST",
     headers: {
@@ -75,15 +104,24 @@ export async function updateRemoteRef(options: {
   });
   if (!res.ok) throw new RefWireError(`${base}: HTTP ${res.status} ${res.statusText} on git-receive-pack`);
   const report = parseReport(new Uint8Array(await res.arrayBuffer()), false);
-  if (options.next !== null && report.unpack !== "ok")
-    return { kind: "refused", reason: `the server could not unpack: ${report.unpack ?? "no report"}` };
-  const status = report.refs.get(options.ref);
-  if (status === "ok") return { kind: "updated" };
-  if (status === undefined) return { kind: "refused", reason: "the server sent no status for the ref" };
-  // The server says so when the ref is not at the old value we sent.
-  if (isRaceMessage(status) || /expected|already exists|old value|lock/i.test(status))
-    return { kind: "moved", reason: status };
-  return { kind: "refused", reason: status };
+  for (const u of options.updates) {
+    if (!onlyDeletes && report.unpack !== "ok") {
+      results.set(u.ref, {
+        kind: "refused",
+        reason: `the server could not unpack: ${report.unpack ?? "no report"}`,
+      });
+      continue;
+    }
+    const status = report.refs.get(u.ref);
+    if (status === "ok") results.set(u.ref, { kind: "updated" });
+    else if (status === undefined)
+      results.set(u.ref, { kind: "refused", reason: "the server sent no status for the ref" });
+    // The server says so when the ref is not at the old value we sent.
+    else if (isRaceMessage(status) || /expected|already exists|old value|lock/i.test(status))
+      results.set(u.ref, { kind: "moved", reason: status });
+    else results.set(u.ref, { kind: "refused", reason: status });
+  }
+  return results;
 }
 
 /** The raw content of commit `oid` from the server, without its parents (`deepen 1`). */

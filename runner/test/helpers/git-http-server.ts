@@ -18,6 +18,8 @@ export interface GitHttpServer {
   bareDir: string;
   /** Number of requests served. */
   requests(): number;
+  /** Every request served, in order: `GET /records.git/info/refs?service=...`, `POST /records.git/git-receive-pack`. */
+  log(): string[];
   close(): Promise<void>;
 }
 
@@ -63,8 +65,10 @@ function seedRecordsRepository(root: string, bareDir: string): void {
 async function serve(root: string, name: string, bareDir: string, token?: string): Promise<GitHttpServer> {
   const backend = path.join(gitExecPath(), "git-http-backend");
   let served = 0;
+  const log: string[] = [];
   const server = http.createServer((req, res) => {
     served++;
+    log.push(`${req.method ?? "GET"} ${req.url ?? "/"}`);
     if (token !== undefined) {
       const expected = `Basic ${Buffer.from(`x-access-token:${token}`).toString("base64")}`;
       if (req.headers.authorization !== expected) {
@@ -125,6 +129,7 @@ async function serve(root: string, name: string, bareDir: string, token?: string
     url: `http://127.0.0.1:${port}/${name}`,
     bareDir,
     requests: () => served,
+    log: () => [...log],
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
