@@ -4,7 +4,7 @@
  * server whose mirror is warm (already cloned); the clock stops when the first
  * step starts on a local target. Each iteration pushes a new commit to a
  * loopback Git smart-HTTP remote first, so the server really fetches, claims
- * and reads the job at the pushed commit. Target: median <= 300 ms.
+ * and reads the job at the pushed commit. Target: median <= 150 ms.
  *
  * Run alone: npx tsx runner/bench/webhook.ts [N]
  */
@@ -119,7 +119,7 @@ export async function benchWebhook(opts: WebhookBenchOptions = {}): Promise<Webh
   log(
     `webhook -> first step (warm mirror, claims ${(opts.claims ?? true) ? "on" : "off"}): median ${result.medianMs.toFixed(0)} ms, ` +
       `p95 ${result.p95Ms.toFixed(0)} ms (min ${result.minMs.toFixed(0)}, max ${result.maxMs.toFixed(0)}, n=${iterations}); ` +
-      `target median <= 300 ms: ${result.medianMs <= 300 ? "met" : "NOT met"}`,
+      `target median <= 150 ms: ${result.medianMs <= 150 ? "met" : "NOT met"}`,
   );
   return result;
 }

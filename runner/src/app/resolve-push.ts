@@ -31,17 +31,26 @@ export interface PushResolution {
   reason?: string;
 }
 
+/** The pushed commit already read and loaded (the server's model cache): not read again. */
+export interface LoadedCommit {
+  model: RepoModel;
+  errors: Diagnostic[];
+  files: RepoFiles;
+}
+
 export async function resolvePush(
   repository: GitRepository | string,
   request: PushRequest,
+  loaded?: LoadedCommit | Promise<LoadedCommit>,
 ): Promise<PushResolution> {
   const repo = GitRepository.of(repository);
-  const files = await repo.readFiles(request.after);
-  const commit = files.commit!;
-  const { model, diagnostics } = loadRepo(files, await readLibraries(files));
-  const errors = diagnostics.filter((d) => d.severity === "error");
-  const base = { commit, model, files, errors };
   const branch = branchOf(request.ref);
+  // The tree diff needs no model: it runs while the commit is read and loaded.
+  const changing = branch === undefined ? undefined : changedPaths(repo, request.before, request.after);
+  changing?.catch(() => undefined);
+  const { model, errors, files } = await (loaded ?? loadCommit(repo, request.after));
+  const commit = files.commit!;
+  const base = { commit, model, files, errors };
   if (branch === undefined)
     return { ...base, changed: [], jobs: [], reason: `${request.ref} is not a branch` };
   if (branch === model.settings.records.branch) {
@@ -52,7 +61,7 @@ export async function resolvePush(
       reason: `${branch} is the records branch; pushes to it never trigger`,
     };
   }
-  const changed = await changedPaths(repo, request.before, commit);
+  const changed = await changing!;
   if (errors.length > 0) {
     return {
       ...base,
@@ -67,4 +76,10 @@ export async function resolvePush(
     recordsBranch: model.settings.records.branch,
   });
   return { ...base, changed, jobs, ...(jobs.length === 0 ? { reason: "no job's on.push matches" } : {}) };
+}
+
+async function loadCommit(repo: GitRepository, commit: string): Promise<LoadedCommit> {
+  const files = await repo.readFiles(commit);
+  const { model, diagnostics } = loadRepo(files, await readLibraries(files));
+  return { model, errors: diagnostics.filter((d) => d.severity === "error"), files };
 }

@@ -5,7 +5,7 @@
  * the object cache, so the cache lives as long as the object that uses it and
  * no module keeps a mutable global (see notes/performance.md).
  */
-import fs from "node:fs";
+import { gitFs as fs } from "./git-fs.js";
 import git, {
   type AuthCallback,
   type CommitObject,

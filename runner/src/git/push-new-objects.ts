@@ -12,7 +12,7 @@
  * is answered as "fallback" or "race" for the caller to handle.
  * Protocol: https://git-scm.com/docs/http-protocol, gitprotocol-pack (receive-pack, report-status, side-band-64k).
  */
-import fs from "node:fs";
+import { gitFs as fs } from "./git-fs.js";
 import git, { type AuthCallback } from "isomorphic-git";
 
 export type PushNewObjectsResult =

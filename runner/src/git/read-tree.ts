@@ -4,7 +4,7 @@
  * committed. Calls share the object cache of the GitRepository that makes them
  * (see notes/performance.md).
  */
-import fs from "node:fs";
+import { gitFs as fs } from "./git-fs.js";
 import git from "isomorphic-git";
 import { errorText } from "../core/error-text.js";
 import { environmentError, userError } from "../core/errors.js";

@@ -7,7 +7,7 @@
  * a stray top-level YAML file is not part of what runs.
  */
 import { createHash } from "node:crypto";
-import fs from "node:fs";
+import { gitFs as fs } from "./git-fs.js";
 import git from "isomorphic-git";
 import { classifyPath } from "../repo/checks/check-layout.js";
 import type { RepoFiles } from "../repo/repo-files.js";

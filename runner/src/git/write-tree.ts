@@ -3,7 +3,7 @@
  * the changed paths; every other subtree is reused by id. The cost follows the
  * depth of the paths written, not the size of the repository (DESIGN.md section 3).
  */
-import fs from "node:fs";
+import { gitFs as fs } from "./git-fs.js";
 import git, { type TreeEntry } from "isomorphic-git";
 
 /** A file's content, or an existing tree to graft whole (a run directory moved onto a new tip). */

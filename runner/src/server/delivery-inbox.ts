@@ -241,11 +241,19 @@ export class DeliveryInbox {
     const p = entry.payload as PushPayload;
     if (!p.ref || !p.after || p.deleted || /^0+$/.test(p.after)) return "nothing";
     if (branchOf(p.ref) === undefined) return "not-a-branch";
-    await this.o.hooks.mirrorFetched();
-    if (!(await this.o.mirror.hasCommit(p.after))) {
-      throw userError("webhook.unknown-commit", `commit ${p.after} is not in the mirror after fetching`);
+    await this.o.mirror.fetch();
+    // The new head's hook secrets are prepared meanwhile; on a push to the
+    // default branch both read the same commit, which the model cache loads once.
+    const hooks = this.o.hooks.prepareHooks();
+    try {
+      if (!(await this.o.mirror.hasCommit(p.after))) {
+        throw userError("webhook.unknown-commit", `commit ${p.after} is not in the mirror after fetching`);
+      }
+      const request = { before: p.before ?? "0", after: p.after, ref: p.ref };
+      return await resolvePush(this.o.mirror.repository, request, this.o.models.at(p.after));
+    } finally {
+      await hooks;
     }
-    return resolvePush(this.o.mirror.repository, { before: p.before ?? "0", after: p.after, ref: p.ref });
   }
 
   private async processPush(

@@ -19,12 +19,13 @@ export const MODEL_CACHE = 8;
 export interface LoadedModel {
   model: RepoModel;
   errors: Diagnostic[];
-  /** The files it was loaded from, when kept: a run at this commit need not read them again. */
-  files?: RepoFiles;
+  /** The files it was loaded from: a run at this commit need not read them again. */
+  files: RepoFiles;
 }
 
 export class ModelCache {
   private readonly models = new Map<string, LoadedModel>();
+  private readonly loading = new Map<string, Promise<LoadedModel>>();
   private goodAccess: { commit: string; policy: AccessPolicy | undefined } | undefined;
   defaultBranch = "main";
 
@@ -40,14 +41,23 @@ export class ModelCache {
   }
 
   async at(commit: string): Promise<LoadedModel> {
-    let hit = this.models.get(commit);
-    if (!hit) {
-      const files = await this.o.mirror.repository.readFiles(commit);
-      const { model, diagnostics } = loadRepo(files, await readLibraries(files));
-      hit = { model, errors: diagnostics.filter((d) => d.severity === "error") };
-      this.remember(commit, hit);
+    const hit = this.models.get(commit);
+    if (hit) return hit;
+    // Callers that ask for the same commit at once (a push's resolution, its hook secrets) share one load.
+    let loading = this.loading.get(commit);
+    if (!loading) {
+      loading = this.load(commit).finally(() => this.loading.delete(commit));
+      this.loading.set(commit, loading);
     }
-    return hit;
+    return loading;
+  }
+
+  private async load(commit: string): Promise<LoadedModel> {
+    const files = await this.o.mirror.repository.readFiles(commit);
+    const { model, diagnostics } = loadRepo(files, await readLibraries(files));
+    const loaded = { model, errors: diagnostics.filter((d) => d.severity === "error"), files };
+    this.remember(commit, loaded);
+    return loaded;
   }
 
   /** A model already loaded, without loading one. */

@@ -66,8 +66,9 @@ export class RunQueue {
     }
     item.status = "queued";
     this.waiting.push(item);
-    this.options.onChange(item);
     this.dispatch();
+    // Reported once, as running, when it starts at once: one journal write instead of two.
+    if (item.status === "queued") this.options.onChange(item);
     return item;
   }
 

@@ -80,11 +80,11 @@ export class WorkItems {
     inputs: Record<string, unknown>,
     trigger: Trigger,
   ): WorkItem {
-    const item = this.newItem(job, commit, ref, inputs, trigger);
-    // Journal before queueing: from here a restart resumes it.
-    this.o.store.save(item);
+    // Journaled by the queue's change report, before anything runs (as running when it starts at
+    // once, saving a write): from here a restart resumes it.
+    const item = this.queue.enqueue(this.newItem(job, commit, ref, inputs, trigger));
     this.o.logger.info({ job: job.id, item: item.id, commit, trigger: trigger.kind }, "work accepted");
-    return this.queue.enqueue(item);
+    return item;
   }
 
   /** Journals an item that will not run, as failed with the reason. */

@@ -50,6 +50,18 @@ describe("RunQueue", () => {
     expect(h.started).toEqual(["a", "b", "c"]);
   });
 
+  it("reports an item that starts at once as running only, and one that waits as queued, before it runs", () => {
+    const h = harness(1);
+    h.queue.enqueue(item("now"));
+    h.queue.enqueue(item("later"));
+    // Each report is a journal write: the item that starts at once is written once, as running.
+    expect(h.changes).toEqual([
+      ["now", "running"],
+      ["later", "queued"],
+    ]);
+    expect(h.started).toEqual(["now"]);
+  });
+
   it("queue policy: one at a time per group, in order, while other groups run", async () => {
     const h = harness(5);
     h.queue.enqueue(item("g1", { group: "web", policy: "queue" }));

@@ -1,4 +1,5 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { GitRepository } from "../../src/git/git-repository.js";
 import { changedPaths, ZERO_SHA } from "../../src/triggers/changed-paths.js";
 import { resolvePush } from "../../src/app/resolve-push.js";
 import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
@@ -55,6 +56,17 @@ describe("resolvePush", () => {
     expect(r.jobs.map((j) => j.id)).toEqual(["all", "web"]);
     const r2 = await resolvePush(repo.gitdir, { before: c2, after: c3, ref: "refs/heads/main" });
     expect(r2.jobs.map((j) => j.id)).toEqual(["all"]);
+  });
+
+  it("uses the pushed commit's model when it is given one, without reading the commit again", async () => {
+    const git = new GitRepository(repo.gitdir);
+    const loaded = await resolvePush(git, { before: c1, after: c2, ref: "refs/heads/main" });
+    const reads = vi.spyOn(git, "readFiles");
+    const r = await resolvePush(git, { before: c1, after: c2, ref: "refs/heads/main" }, loaded);
+    expect(reads).not.toHaveBeenCalled();
+    expect(r.commit).toBe(c2);
+    expect(r.changed).toEqual(["docs/a.md", "docs/b/c.md", "steps/apt/install.yaml"]);
+    expect(r.jobs.map((j) => j.id)).toEqual(["all", "web"]);
   });
 
   it("reads job definitions at the pushed commit, not the working tree", async () => {
