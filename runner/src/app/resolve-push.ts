@@ -9,7 +9,8 @@ import { readLibraries } from "./read-libraries.js";
 import { loadRepo } from "../repo/load-repo.js";
 import type { RepoFiles } from "../repo/repo-files.js";
 import { changedPaths } from "../triggers/changed-paths.js";
-import { branchOf, jobsForPush } from "../triggers/match-push.js";
+import { branchOf } from "../core/branch-of.js";
+import { jobsForPush } from "../triggers/match-push.js";
 
 export interface PushRequest {
   before: string;

@@ -13,7 +13,7 @@ import type { Trigger } from "../core/plan-model.js";
 import { resolvePush, type PushResolution } from "../app/resolve-push.js";
 import type { Claims } from "../git/claims.js";
 import type { RepoMirror } from "../git/repo-mirror.js";
-import { branchOf } from "../triggers/match-push.js";
+import { branchOf } from "../core/branch-of.js";
 import type { Clock } from "./clock.js";
 import { inputProblems, type Accepted, type HookAcceptance } from "./hook-acceptance.js";
 import type { JobSchedules } from "./job-schedules.js";

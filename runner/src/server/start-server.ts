@@ -4,7 +4,6 @@
  * call it in-process with their own executor and clock.
  */
 import { errorText } from "../core/error-text.js";
-import { displayUrl } from "../git/display-url.js";
 import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -12,17 +11,17 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { environmentError } from "../core/errors.js";
 import type { Settings } from "../core/repo-model.js";
-import { Redactor } from "../secrets/redactor.js";
+import type { Redactor } from "../secrets/redactor.js";
+import { openServerRepository } from "../app/server-repository.js";
 import { openTokenStore } from "../app/personal-tokens.js";
 import { AccessControl, type AccessEvent } from "./auth/access-control.js";
 import { OidcClient, type OidcSettings } from "./auth/oidc-client.js";
 import { SessionManager } from "./auth/session-manager.js";
 import { watchTokenFile } from "./auth/watch-token-file.js";
-import { LocalClaims, RemoteClaims, type Claims } from "../git/claims.js";
+import type { Claims } from "../git/claims.js";
 import { systemClock, type Clock } from "./clock.js";
 import { createHttpApp } from "./http-app.js";
 import type { JobExecutor } from "./job-executor.js";
-import { openMirror } from "../git/repo-mirror.js";
 import { RunnerService, type MissedTick } from "./runner-service.js";
 import { createLogger } from "./server-logger.js";
 import { ServerMetrics } from "./server-metrics.js";
@@ -55,7 +54,8 @@ export interface ServerOptions {
   toleranceMs?: number;
   bodyLimit?: number;
   logger?: Logger;
-  redactor?: Redactor;
+  /** Masks what the server logs and answers (`opsc serve`: app/runner-redactor.ts). */
+  redactor: Redactor;
   resolveSecret?: (repoDir: string, commit: string, reference: string) => Promise<string | undefined>;
   recordMissed?: (repoDir: string, tick: MissedTick) => Promise<void>;
   recover?: (repoDir: string, records: Settings["records"]) => Promise<void>;
@@ -71,7 +71,7 @@ export interface RunningServer {
 }
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
-  const redactor = o.redactor ?? new Redactor();
+  const redactor = o.redactor;
   redactor.add(o.webhookSecret);
   if (o.apiToken) redactor.add(o.apiToken);
   if (o.oidc) redactor.add(o.oidc.clientSecret);
@@ -79,10 +79,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   mkdirSync(o.state, { recursive: true });
   // Our files live in server/, beside the records' own state (crash journal, pending pushes).
   const store = new StateStore(path.resolve(o.state, "server"));
-  const mirror = await openMirror(o.repo, path.resolve(o.state));
-  let claims: Claims | undefined = typeof o.claims === "object" ? o.claims : undefined;
-  if (o.claims === undefined || o.claims === true)
-    claims = mirror.url ? new RemoteClaims(mirror.gitdir, mirror.url) : new LocalClaims(mirror.gitdir);
+  const { mirror, claims, shownAs, remoteShownAs } = await openServerRepository(o.repo, o.state, o.claims);
   const metrics = new ServerMetrics({ defaults: true });
   const service = new RunnerService({
     store,
@@ -135,7 +132,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     access,
     ...(o.bodyLimit !== undefined ? { bodyLimit: o.bodyLimit } : {}),
     stateDir: path.resolve(o.state, "server"),
-    ...(mirror.url ? { repoUrl: displayUrl(mirror.url) } : {}),
+    ...(remoteShownAs ? { repoUrl: remoteShownAs } : {}),
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(o.port, o.host ?? "127.0.0.1", (err?: Error) => (err ? reject(err) : resolve(s)));
@@ -167,7 +164,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     },
   });
   await service.start();
-  logger.info({ port, repo: displayUrl(o.repo), state: o.state }, "runner listening");
+  logger.info({ port, repo: shownAs, state: o.state }, "runner listening");
   let closing: Promise<void> | undefined;
   return {
     service,

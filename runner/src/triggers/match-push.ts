@@ -4,6 +4,7 @@
  * tested from data; changed-paths.ts computes the input.
  */
 import picomatch from "picomatch";
+import { branchOf } from "../core/branch-of.js";
 import type { JobDef, RepoModel } from "../core/repo-model.js";
 
 export interface PushFacts {
@@ -13,13 +14,6 @@ export interface PushFacts {
   changed: readonly string[];
   /** The records branch (settings.records.branch): pushes to it never trigger. */
   recordsBranch: string;
-}
-
-/** `refs/heads/main` -> `main`; tags and other refs are not branches and give undefined. */
-export function branchOf(ref: string): string | undefined {
-  if (ref.startsWith("refs/heads/")) return ref.slice("refs/heads/".length);
-  if (ref.startsWith("refs/")) return undefined;
-  return ref;
 }
 
 /** Jobs whose `on.push` selects this push, sorted by id. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { branchOf, jobsForPush } from "../../src/triggers/match-push.js";
+import { branchOf } from "../../src/core/branch-of.js";
+import { jobsForPush } from "../../src/triggers/match-push.js";
 import { jobYaml, modelFrom } from "../helpers/automation-repo.js";
 
 const model = modelFrom({
