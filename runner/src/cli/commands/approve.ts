@@ -1,22 +1,11 @@
 /** `opsc approve JOB`: sign the job's exact plan (its plan hash) and publish the signature. */
 import type { Command } from "commander";
 import { usageError } from "../../core/errors.js";
-import { cliActor } from "../actor.js";
 import { formatOption } from "../format-option.js";
-import { addJobOptions, parseShard, stepSelection } from "../input-flags.js";
-import { findRepoRoot } from "../../app/workspace.js";
+import { addJobOptions } from "../input-flags.js";
+import { planSourceAndRequest, type PlanFlags } from "../plan-flags.js";
 
-interface ApproveFlags {
-  repo?: string;
-  input?: Record<string, string>;
-  target?: string[];
-  match?: Record<string, string>;
-  commit?: string;
-  check?: boolean;
-  shard?: string;
-  tags?: string[];
-  skipTags?: string[];
-  startAt?: string;
+interface ApproveFlags extends PlanFlags {
   key?: string;
   signature?: string;
   format: "text" | "json";
@@ -62,26 +51,12 @@ See docs/approvals.md.`,
           hint: "for example --key ~/.ssh/id_ed25519",
         });
       }
-      const repoDir = findRepoRoot(flags.repo);
+      const { source, request } = planSourceAndRequest(job, flags);
+      const repoDir = source.repoDir;
       // Loaded on use, so `opsc --help` and `--version` stay quick.
       const { loadPlan } = await import("../../app/load-plan.js");
       const { approvePlan } = await import("../../app/approvals.js");
-      const { plan, files } = await loadPlan(
-        { repoDir, ...(flags.commit ? { commit: flags.commit } : {}) },
-        {
-          job,
-          inputs: flags.input ?? {},
-          fromText: true,
-          trigger: { kind: "manual", actor: cliActor() },
-          filter: {
-            ...(flags.target ? { names: flags.target } : {}),
-            ...(flags.match ? { match: flags.match } : {}),
-          },
-          checkMode: flags.check ?? false,
-          ...(flags.shard ? { shard: parseShard(flags.shard) } : {}),
-          ...(stepSelection(flags) ? { selection: stepSelection(flags)! } : {}),
-        },
-      );
+      const { plan, files } = await loadPlan(source, request);
       const result = await approvePlan(
         plan,
         files,

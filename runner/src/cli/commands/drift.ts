@@ -1,4 +1,5 @@
 /** `opsc drift JOB`: check a job's targets against the repository and report what drifted. */
+import type { JobFlags } from "../plan-flags.js";
 import { Command } from "commander";
 import { EXIT } from "../../core/exit-codes.js";
 import { cliActor } from "../actor.js";
@@ -6,17 +7,10 @@ import { formatOption, wantsJson, type FormatOpts } from "../format-option.js";
 import { addJobOptions, stepSelection } from "../input-flags.js";
 import { findRepoRoot } from "../../app/workspace.js";
 
-interface DriftFlags extends FormatOpts {
-  repo?: string;
-  input?: Record<string, string>;
-  target?: string[];
-  match?: Record<string, string>;
+interface DriftFlags extends FormatOpts, JobFlags {
   /** `--no-push` sets this false. */
   push?: boolean;
   allowDirty?: boolean;
-  tags?: string[];
-  skipTags?: string[];
-  startAt?: string;
 }
 
 export function register(program: Command): void {

@@ -3,23 +3,12 @@ import { Command, Option } from "commander";
 import { usageError } from "../../core/errors.js";
 import { renderPlan, type ApprovalView, type PlanFormat } from "../../plan/render-plan.js";
 import { shardMatrix } from "../../plan/shard-matrix.js";
-import { addJobOptions, parseShard, stepSelection } from "../input-flags.js";
-import { cliActor } from "../actor.js";
-import { findRepoRoot } from "../../app/workspace.js";
+import { addJobOptions } from "../input-flags.js";
+import { planSourceAndRequest, type PlanFlags } from "../plan-flags.js";
 
-interface PlanFlags {
-  repo?: string;
-  input?: Record<string, string>;
-  target?: string[];
-  match?: Record<string, string>;
+interface PlanCommandFlags extends PlanFlags {
   format: PlanFormat;
-  commit?: string;
-  shard?: string;
-  check?: boolean;
   matrix?: string;
-  tags?: string[];
-  skipTags?: string[];
-  startAt?: string;
 }
 
 export function register(program: Command): void {
@@ -52,7 +41,7 @@ Examples:
   $ opsc plan patch-web --matrix 3        # {"shard":["1/3","2/3","3/3"]}, for strategy.matrix
                                           # then: opsc run patch-web --shard \${{ matrix.shard }}`,
     )
-    .action(async (job: string, flags: PlanFlags) => {
+    .action(async (job: string, flags: PlanCommandFlags) => {
       const matrix = flags.matrix === undefined ? undefined : Number(flags.matrix);
       if (matrix !== undefined && (!Number.isInteger(matrix) || matrix < 1)) {
         throw usageError("cli.bad-matrix", `--matrix ${flags.matrix}: expected a whole number above 0`, {
@@ -64,25 +53,11 @@ Examples:
           hint: "--matrix plans the shards; each shard then runs with --shard K/N",
         });
       }
-      const repoDir = findRepoRoot(flags.repo);
+      const { source, request } = planSourceAndRequest(job, flags);
+      const repoDir = source.repoDir;
       // Loaded on use, so `opsc --help` and `--version` stay quick.
       const { loadPlan } = await import("../../app/load-plan.js");
-      const { plan, files } = await loadPlan(
-        { repoDir, ...(flags.commit ? { commit: flags.commit } : {}) },
-        {
-          job,
-          inputs: flags.input ?? {},
-          fromText: true,
-          trigger: { kind: "manual", actor: cliActor() },
-          filter: {
-            ...(flags.target ? { names: flags.target } : {}),
-            ...(flags.match ? { match: flags.match } : {}),
-          },
-          checkMode: flags.check ?? false,
-          ...(flags.shard ? { shard: parseShard(flags.shard) } : {}),
-          ...(stepSelection(flags) ? { selection: stepSelection(flags)! } : {}),
-        },
-      );
+      const { plan, files } = await loadPlan(source, request);
       if (matrix !== undefined) {
         // One line of JSON: `echo "matrix=$(opsc plan JOB --matrix 3)" >> "$GITHUB_OUTPUT"`.
         process.stdout.write(`${JSON.stringify(shardMatrix(matrix, Object.keys(plan.targets).length))}\n`);

@@ -1,4 +1,5 @@
 /** `opsc run JOB`: plan a job and execute it, with a live view and a summary. */
+import type { JobFlags } from "../plan-flags.js";
 import { Command } from "commander";
 import { EXIT } from "../../core/exit-codes.js";
 import type { ProgressView } from "../../app/progress-view.js";
@@ -7,11 +8,7 @@ import { addJobOptions, parseShard, stepSelection } from "../input-flags.js";
 import { findRepoRoot } from "../../app/workspace.js";
 import { shardGroup } from "../../app/shard-group.js";
 
-export interface RunCommandOptions {
-  repo?: string;
-  input?: Record<string, string>;
-  target?: string[];
-  match?: Record<string, string>;
+export interface RunCommandOptions extends JobFlags {
   check?: boolean;
   output?: boolean;
   /** `--no-push` sets this false. */
@@ -22,9 +19,6 @@ export interface RunCommandOptions {
   shardGroup?: string;
   /** Run automation files that differ from HEAD. */
   allowDirty?: boolean;
-  tags?: string[];
-  skipTags?: string[];
-  startAt?: string;
 }
 
 export function register(program: Command): void {
