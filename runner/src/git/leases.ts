@@ -453,14 +453,7 @@ export class HeldLease {
   renew(): Promise<boolean> {
     return this.serial(async () => {
       if (this.ended || this.lost) return !this.lost;
-      const now = this.leases.clock();
-      const info: LeaseInfo = {
-        ...this.info,
-        renewedAt: now.toISOString(),
-        expiresAt: new Date(now.getTime() + this.leases.durationMs).toISOString(),
-        renewals: this.info.renewals + 1,
-      };
-      return this.move(info);
+      return this.move(this.renewedInfo());
     });
   }
 
@@ -498,14 +491,19 @@ export class HeldLease {
   /** @internal the move that renews this lease, for a batch (LeaseGroup); null once it ended or was lost. */
   renewalMove(): (LeaseMove & { info: LeaseInfo }) | null {
     if (this.ended || this.lost) return null;
+    const info = this.renewedInfo();
+    return { ref: this.ref, expected: this.oid, next: this.leases.next(this.ref, this.oid, info), info };
+  }
+
+  /** This lease's record renewed now: a full duration from the clock's now. */
+  private renewedInfo(): LeaseInfo {
     const now = this.leases.clock();
-    const info: LeaseInfo = {
+    return {
       ...this.info,
       renewedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + this.leases.durationMs).toISOString(),
       renewals: this.info.renewals + 1,
     };
-    return { ref: this.ref, expected: this.oid, next: this.leases.next(this.ref, this.oid, info), info };
   }
 
   /** @internal the move that frees this lease, for a batch; the lease counts as ended from here on. */

@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { deflateSync, inflateSync } from "node:zlib";
 import type { AuthCallback } from "isomorphic-git";
+import { displayUrl } from "./display-url.js";
 import { isRaceMessage, parseReport, pktLine } from "./push-new-objects.js";
 
 const ZERO = "0".repeat(40);
@@ -29,15 +30,29 @@ export class RefWireError extends Error {
   }
 }
 
-async function wireHeaders(url: string, onAuth: AuthCallback | undefined): Promise<Record<string, string>> {
-  const h: Record<string, string> = { "User-Agent": "git/opsconductor" };
+/** One smart-HTTP service request (`git-receive-pack` or `git-upload-pack`); the answer's bytes. */
+async function postService(
+  url: string,
+  service: "git-receive-pack" | "git-upload-pack",
+  body: Uint8Array<ArrayBuffer>,
+  onAuth: AuthCallback | undefined,
+): Promise<Uint8Array> {
+  const base = url.replace(/\/+$/, "");
+  const shown = displayUrl(base);
+  const headers: Record<string, string> = {
+    "User-Agent": "git/opsconductor",
+    "Content-Type": `application/x-${service}-request`,
+    Accept: `application/x-${service}-result`,
+  };
   if (onAuth) {
     const auth = await onAuth(url, {});
     if (auth && typeof auth === "object" && "username" in auth) {
-      h.Authorization = `Basic ${Buffer.from(`${auth.username ?? ""}:${auth.password ?? ""}`).toString("base64")}`;
+      headers.Authorization = `Basic ${Buffer.from(`${auth.username ?? ""}:${auth.password ?? ""}`).toString("base64")}`;
     }
   }
-  return h;
+  const res = await fetch(`${base}/${service}`, { method: "POST", headers, body });
+  if (!res.ok) throw new RefWireError(`${shown}: HTTP ${res.status} ${res.statusText} on ${service}`);
+  return new Uint8Array(await res.arrayBuffer());
 }
 
 /** The object id of `type` with `content`, as git computes it. */
@@ -81,7 +96,6 @@ export async function updateRemoteRefs(options: {
   objects?: Array<{ type: "commit" | "tree"; content: Uint8Array }>;
   onAuth?: AuthCallback | undefined;
 }): Promise<Map<string, RefUpdateResult>> {
-  const base = options.url.replace(/\/+$/, "");
   const results = new Map<string, RefUpdateResult>();
   if (options.updates.length === 0) return results;
   const deletes = options.updates.some((u) => u.next === null);
@@ -93,17 +107,8 @@ export async function updateRemoteRefs(options: {
   parts.push(Buffer.from("0000"));
   // A push of deletions only carries no pack (gitprotocol-pack).
   if (!onlyDeletes) parts.push(buildPack(options.objects ?? []));
-  const res = await fetch(`${base}/git-receive-pack`, {
-    method: "POST",
-    headers: {
-      ...(await wireHeaders(options.url, options.onAuth)),
-      "Content-Type": "application/x-git-receive-pack-request",
-      Accept: "application/x-git-receive-pack-result",
-    },
-    body: Buffer.concat(parts),
-  });
-  if (!res.ok) throw new RefWireError(`${base}: HTTP ${res.status} ${res.statusText} on git-receive-pack`);
-  const report = parseReport(new Uint8Array(await res.arrayBuffer()), false);
+  const answer = await postService(options.url, "git-receive-pack", Buffer.concat(parts), options.onAuth);
+  const report = parseReport(answer, false);
   for (const u of options.updates) {
     if (!onlyDeletes && report.unpack !== "ok") {
       results.set(u.ref, {
@@ -130,24 +135,15 @@ export async function fetchCommit(options: {
   oid: string;
   onAuth?: AuthCallback | undefined;
 }): Promise<Buffer> {
-  const base = options.url.replace(/\/+$/, "");
+  // For messages only: a URL's credentials never reach an error.
+  const base = displayUrl(options.url.replace(/\/+$/, ""));
   const body = Buffer.concat([
     pktLine(`want ${options.oid} shallow no-progress agent=opsconductor\n`),
     pktLine("deepen 1\n"),
     Buffer.from("0000"),
     pktLine("done\n"),
   ]);
-  const res = await fetch(`${base}/git-upload-pack`, {
-    method: "POST",
-    headers: {
-      ...(await wireHeaders(options.url, options.onAuth)),
-      "Content-Type": "application/x-git-upload-pack-request",
-      Accept: "application/x-git-upload-pack-result",
-    },
-    body,
-  });
-  if (!res.ok) throw new RefWireError(`${base}: HTTP ${res.status} ${res.statusText} on git-upload-pack`);
-  const data = Buffer.from(await res.arrayBuffer());
+  const data = Buffer.from(await postService(options.url, "git-upload-pack", body, options.onAuth));
   const pack = packAfterNak(data);
   if (!pack) throw new RefWireError(`${base}: no pack in the answer for ${options.oid}`);
   const content = firstCommitOf(pack);
