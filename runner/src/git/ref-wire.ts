@@ -37,18 +37,30 @@ async function postService(
   body: Uint8Array<ArrayBuffer>,
   onAuth: AuthCallback | undefined,
 ): Promise<Uint8Array> {
-  const base = url.replace(/\/+$/, "");
+  // fetch() refuses a URL with credentials in it (`https://user:token@host/...`), which
+  // git and isomorphic-git accept: they travel as Basic auth instead, as git sends them.
+  const parsed = new URL(url.replace(/\/+$/, ""));
+  let credentials: { username: string; password: string } | undefined;
+  if (parsed.username || parsed.password) {
+    credentials = {
+      username: decodeURIComponent(parsed.username),
+      password: decodeURIComponent(parsed.password),
+    };
+    parsed.username = "";
+    parsed.password = "";
+  }
+  const base = parsed.toString().replace(/\/+$/, "");
   const shown = displayUrl(base);
   const headers: Record<string, string> = {
     "User-Agent": "git/opsconductor",
     "Content-Type": `application/x-${service}-request`,
     Accept: `application/x-${service}-result`,
   };
-  if (onAuth) {
-    const auth = await onAuth(url, {});
-    if (auth && typeof auth === "object" && "username" in auth) {
-      headers.Authorization = `Basic ${Buffer.from(`${auth.username ?? ""}:${auth.password ?? ""}`).toString("base64")}`;
-    }
+  const auth = onAuth ? await onAuth(url, {}) : undefined;
+  if (auth && typeof auth === "object" && "username" in auth)
+    credentials = { username: auth.username ?? "", password: auth.password ?? "" };
+  if (credentials) {
+    headers.Authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
   }
   const res = await fetch(`${base}/${service}`, { method: "POST", headers, body });
   if (!res.ok) throw new RefWireError(`${shown}: HTTP ${res.status} ${res.statusText} on ${service}`);

@@ -143,3 +143,27 @@ describe.each(kinds)("leases %s", (_name, backendOf, isRemote) => {
     expect(late.kind).toBe("done");
   });
 });
+
+describe("leases on a remote whose URL carries its credentials", () => {
+  it("sends them as Basic auth, as git does, and never shows them in an error", async () => {
+    const token = "s3cr3t-lease-token";
+    const guarded = await startGitHttpServer({ token });
+    try {
+      const withCreds = guarded.url.replace("http://", `http://x-access-token:${token}@`);
+      const leases = new Leases(new RemoteLeaseBackend(withCreds, undefined), { replica: "r", now: at(0) });
+      const ref = newRef();
+      expect((await leases.acquire(ref, "run-1")).kind).toBe("acquired");
+
+      const wrong = guarded.url.replace("http://", "http://x-access-token:not-the-token@");
+      const refused = new Leases(new RemoteLeaseBackend(wrong, undefined), { replica: "r", now: at(0) });
+      const error = await refused.acquire(newRef(), "run-2").then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(error?.message).toMatch(/401/);
+      expect(error?.message).not.toContain("not-the-token");
+    } finally {
+      await guarded.close();
+    }
+  });
+});
