@@ -240,5 +240,11 @@ export function renderDriftText(report: DriftReport): string {
       for (const l of s.output ?? []) out.push(`    ${l}`);
     }
   }
+  // "clean" says nothing of steps that were never looked at: name them, as the markdown does.
+  const unchecked = report.targets.filter((t) => t.unchecked.length > 0);
+  if (unchecked.length > 0) {
+    out.push("", "not checked (no `check` script, not run in check mode):");
+    for (const t of unchecked) out.push(`  ${t.name.padEnd(width)}  ${t.unchecked.join(", ")}`);
+  }
   return `${out.join("\n")}\n`;
 }

@@ -122,6 +122,8 @@ describe("buildDriftReport", () => {
     expect(md).toContain("`/etc/token`: content (secret content: diff not shown)");
     expect(md).toContain("- web-b: pkg");
     expect(renderDriftText(report)).toContain("site: drift on 1 of 2 target(s): web-a");
+    // A terminal names the steps nobody looked at too: "clean" is not "checked".
+    expect(renderDriftText(report)).toMatch(/not checked \(no `check` script.*\n {2}web-b +pkg/);
   });
 
   it("is clean only when every target was checked; an unreachable target makes it incomplete", () => {
