@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import git, { type TreeEntry } from "isomorphic-git";
+import { writeLooseObject, writeTreeObject } from "./loose-object.js";
 
 /** A file's content, or an existing tree to graft whole (a run directory moved onto a new tip). */
 export type TreeInput = { path: string; content: Uint8Array | string } | { path: string; tree: string };
@@ -37,7 +38,7 @@ export async function writeTreeWith(
       node.files.set(name, { oid: input.tree, mode: "040000", type: "tree" });
     } else {
       const blob = typeof input.content === "string" ? Buffer.from(input.content, "utf8") : input.content;
-      const oid = await git.writeBlob({ fs, gitdir, blob });
+      const oid = await writeLooseObject(gitdir, "blob", blob);
       node.files.set(name, { oid, mode: "100644", type: "blob" });
     }
   }
@@ -58,7 +59,7 @@ async function writeNode(gitdir: string, base: string | null, node: Node, cache:
   }
   for (const [name, f] of node.files)
     entries.set(name, { mode: f.mode, path: name, oid: f.oid, type: f.type });
-  return git.writeTree({ fs, gitdir, tree: [...entries.values()] });
+  return writeTreeObject(gitdir, [...entries.values()]);
 }
 
 /** The entry at `path` inside a tree, or null. Reads only the trees along the path. */
