@@ -1,15 +1,18 @@
 /**
  * Writes blobs, trees and byte-exact objects as loose objects with Node's own
- * zlib and SHA-1, handing isomorphic-git the deflated bytes to store. Its own
- * path deflates through web CompressionStreams: the first one loads undici and
- * the web streams, and each object then costs a stream pipeline, for the ~70
- * small objects of a run (its lease commits, the record's blobs and trees).
- * The bytes, and so the ids, are the ones isomorphic-git (and git) write.
+ * zlib and SHA-1. isomorphic-git deflates through web CompressionStreams (the
+ * first loads undici and the web streams, each object then costs a stream
+ * pipeline) and wraps the file system anew on every call; a run writes some 70
+ * small objects (its lease commits, the record's blobs and trees). The
+ * content, and so the id, is byte for byte what git and isomorphic-git write;
+ * the file is written as git does: level-1 deflate (core.looseCompression), a
+ * temporary file renamed into place, read-only.
  */
-import { createHash } from "node:crypto";
-import fs from "node:fs";
-import { deflateSync } from "node:zlib";
-import git, { type TreeEntry } from "isomorphic-git";
+import { createHash, randomBytes } from "node:crypto";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { constants, deflateSync } from "node:zlib";
+import type { TreeEntry } from "isomorphic-git";
 
 export type LooseType = "commit" | "tree" | "blob";
 
@@ -20,8 +23,32 @@ export async function writeLooseObject(
 ): Promise<string> {
   const wrapped = Buffer.concat([Buffer.from(`${type} ${content.length}\0`), content]);
   const oid = createHash("sha1").update(wrapped).digest("hex");
-  await git.writeObject({ fs, gitdir, type, object: deflateSync(wrapped), format: "deflated", oid });
+  const dir = path.join(gitdir, "objects", oid.slice(0, 2));
+  const file = path.join(dir, oid.slice(2));
+  // Objects are immutable: one already there (loose) is the same bytes.
+  if (await exists(file)) return oid;
+  await fsp.mkdir(dir, { recursive: true });
+  const temp = path.join(dir, `tmp_obj_${randomBytes(6).toString("hex")}`);
+  try {
+    await fsp.writeFile(temp, deflateSync(wrapped, { level: constants.Z_BEST_SPEED }), {
+      flag: "wx",
+      mode: 0o444,
+    });
+    await fsp.rename(temp, file);
+  } catch (e) {
+    await fsp.rm(temp, { force: true });
+    throw e;
+  }
   return oid;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fsp.access(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A tree object's content, as isomorphic-git's GitTree writes it. */
