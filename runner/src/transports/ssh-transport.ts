@@ -76,6 +76,11 @@ function endClient(client: Client | null): Promise<void> {
   });
 }
 
+/** Starts loading ssh2 for a run that will connect, while it waits for something else. */
+export function preloadSsh(): void {
+  void import("ssh2").catch(() => undefined);
+}
+
 export class SshTransport implements Transport {
   readonly name: string;
   private client: Client | null = null;
