@@ -26,6 +26,7 @@ import { newRunId } from "../core/run-id.js";
 import { runPlan } from "../run/run-plan.js";
 import { findGitDir } from "../git/git-dir.js";
 import { TargetLocks, type LockWait } from "./target-locks.js";
+import { preloadRunCode } from "./preload-run-code.js";
 
 export interface ExecuteJobRequest {
   /** The automation repository: a working clone, or the folder of a mirror. */
@@ -123,6 +124,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
 
   // Identities are read on first use: a job without credentials runs on a machine that holds no key.
   const credentials = CredentialStore.forFiles(files.files, redactor, env);
+  preloadRunCode(plan, credentials);
 
   const secrets: Record<string, string> = {};
   for (const [name, ref] of Object.entries(plan.secrets)) {

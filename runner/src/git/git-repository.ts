@@ -12,8 +12,8 @@ import git, {
   type ReadCommitResult,
   type TreeEntry,
 } from "isomorphic-git";
-import http from "isomorphic-git/http/node";
 import { findGitDir } from "./git-dir.js";
+import { writeLooseObject, writeTreeObject } from "./loose-object.js";
 import { compareAndSwapRef, readRef } from "./ref-lock.js";
 import { pushNewObjects, type PushNewObjectsResult } from "./push-new-objects.js";
 import { listRepoBlobs, readRepoCommit, resolveCommit, type ReadCommitOptions } from "./read-tree.js";
@@ -41,6 +41,14 @@ export interface PushOptions {
   remoteRef: string;
   onAuth?: AuthCallback;
   onMessage?: (message: string) => void;
+}
+
+/**
+ * isomorphic-git's HTTP client, loaded by the first fetch or push: it pulls in
+ * node:http, https and zlib, which a run that records locally never needs.
+ */
+async function httpClient(): Promise<typeof import("isomorphic-git/http/node").default> {
+  return (await import("isomorphic-git/http/node")).default;
 }
 
 export class GitRepository {
@@ -197,7 +205,7 @@ export class GitRepository {
   }
 
   writeTree(entries: TreeEntry[]): Promise<string> {
-    return git.writeTree({ fs, gitdir: this.gitdir, tree: entries });
+    return writeTreeObject(this.gitdir, entries);
   }
 
   writeCommit(commit: CommitObject): Promise<string> {
@@ -206,7 +214,7 @@ export class GitRepository {
 
   /** Writes an object given as its exact content (a commit built byte for byte); returns its id. */
   writeRawObject(type: "commit" | "tree" | "blob", content: Uint8Array): Promise<string> {
-    return git.writeObject({ fs, gitdir: this.gitdir, type, object: content, format: "content" });
+    return writeLooseObject(this.gitdir, type, content);
   }
 
   /** The exact content of an object. */
@@ -247,7 +255,7 @@ export class GitRepository {
   async fetch(options: FetchOptions): Promise<string | null> {
     const result = await git.fetch({
       fs,
-      http,
+      http: await httpClient(),
       gitdir: this.gitdir,
       cache: this.cache,
       ...(options.remote ? { remote: options.remote } : {}),
@@ -266,7 +274,7 @@ export class GitRepository {
   ): Promise<{ ok: boolean; error?: string; refs: Record<string, { ok: boolean; error?: string }> }> {
     const result = await git.push({
       fs,
-      http,
+      http: await httpClient(),
       gitdir: this.gitdir,
       cache: this.cache,
       ...(options.remote ? { remote: options.remote } : {}),
@@ -301,7 +309,7 @@ export class GitRepository {
     options: { prefix?: string; symrefs?: boolean; protocolVersion?: 1 | 2; onAuth?: AuthCallback } = {},
   ): Promise<Array<{ ref: string; oid: string; target?: string }>> {
     return git.listServerRefs({
-      http,
+      http: await httpClient(),
       url,
       ...(options.prefix ? { prefix: options.prefix } : {}),
       ...(options.symrefs ? { symrefs: true } : {}),

@@ -43,35 +43,35 @@ export async function compareAndSwapRef(
 ): Promise<void> {
   const refPath = path.join(gitdir, ...ref.split("/"));
   const lockPath = `${refPath}.lock`;
-  fs.mkdirSync(path.dirname(refPath), { recursive: true });
-  const fd = await openExclusive(lockPath);
+  await fs.promises.mkdir(path.dirname(refPath), { recursive: true });
+  // Asynchronous, so a run's batch of refs (its target locks) is written and
+  // fsynced in parallel off the event loop instead of one fsync after another.
+  const file = await openExclusive(lockPath);
+  let closed = false;
   let renamed = false;
   try {
     const actual = await readRef(gitdir, ref);
     if (actual !== expected) throw new RefMovedError(ref, expected, actual);
-    fs.writeSync(fd, `${oid}\n`);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fs.renameSync(lockPath, refPath);
+    await file.writeFile(`${oid}\n`);
+    await file.sync();
+    closed = true;
+    await file.close();
+    await fs.promises.rename(lockPath, refPath);
     renamed = true;
   } finally {
     if (!renamed) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // already closed
-      }
-      fs.rmSync(lockPath, { force: true });
+      if (!closed) await file.close().catch(() => undefined);
+      await fs.promises.rm(lockPath, { force: true });
     }
   }
 }
 
-async function openExclusive(lockPath: string): Promise<number> {
+async function openExclusive(lockPath: string): Promise<fs.promises.FileHandle> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   let delay = 5;
   for (;;) {
     try {
-      return fs.openSync(lockPath, "wx");
+      return await fs.promises.open(lockPath, "wx");
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       if (Date.now() > deadline) {

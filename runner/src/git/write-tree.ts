@@ -5,6 +5,7 @@
  */
 import { gitFs as fs } from "./git-fs.js";
 import git, { type TreeEntry } from "isomorphic-git";
+import { writeLooseObject, writeTreeObject } from "./loose-object.js";
 
 /** A file's content, or an existing tree to graft whole (a run directory moved onto a new tip). */
 export type TreeInput = { path: string; content: Uint8Array | string } | { path: string; tree: string };
@@ -21,6 +22,8 @@ export async function writeTreeWith(
   cache: object,
 ): Promise<string> {
   const root: Node = { files: new Map(), dirs: new Map() };
+  // Blobs are written all at once: each is a few file operations waiting on the disk.
+  const writes: Array<Promise<void>> = [];
   for (const input of inputs) {
     const parts = input.path.split("/");
     if (parts.some((p) => p === "" || p === "." || p === ".." || p === ".git")) {
@@ -37,10 +40,16 @@ export async function writeTreeWith(
       node.files.set(name, { oid: input.tree, mode: "040000", type: "tree" });
     } else {
       const blob = typeof input.content === "string" ? Buffer.from(input.content, "utf8") : input.content;
-      const oid = await git.writeBlob({ fs, gitdir, blob });
-      node.files.set(name, { oid, mode: "100644", type: "blob" });
+      const file = { oid: "", mode: "100644", type: "blob" as const };
+      node.files.set(name, file);
+      writes.push(
+        writeLooseObject(gitdir, "blob", blob).then((oid) => {
+          file.oid = oid;
+        }),
+      );
     }
   }
+  await Promise.all(writes);
   return writeNode(gitdir, baseTree, root, cache);
 }
 
@@ -50,15 +59,17 @@ async function writeNode(gitdir: string, base: string | null, node: Node, cache:
     const { tree } = await git.readTree({ fs, gitdir, oid: base, cache });
     for (const e of tree) entries.set(e.path, e);
   }
-  for (const [name, sub] of node.dirs) {
-    const existing = entries.get(name);
-    const subBase = existing?.type === "tree" ? existing.oid : null;
-    const oid = await writeNode(gitdir, subBase, sub, cache);
-    entries.set(name, { mode: "040000", path: name, oid, type: "tree" });
-  }
+  const subtrees = await Promise.all(
+    [...node.dirs].map(async ([name, sub]) => {
+      const existing = entries.get(name);
+      const subBase = existing?.type === "tree" ? existing.oid : null;
+      return { name, oid: await writeNode(gitdir, subBase, sub, cache) };
+    }),
+  );
+  for (const { name, oid } of subtrees) entries.set(name, { mode: "040000", path: name, oid, type: "tree" });
   for (const [name, f] of node.files)
     entries.set(name, { mode: f.mode, path: name, oid: f.oid, type: f.type });
-  return git.writeTree({ fs, gitdir, tree: [...entries.values()] });
+  return writeTreeObject(gitdir, [...entries.values()]);
 }
 
 /** The entry at `path` inside a tree, or null. Reads only the trees along the path. */

@@ -105,6 +105,16 @@ export class CredentialStore {
     );
   }
 
+  /**
+   * Starts loading the SOPS and age code for a run that will open a credential,
+   * while it waits for something else (its target locks). No key is read and
+   * nothing is decrypted before first use.
+   */
+  preload(): void {
+    void import("./identities.js").catch(() => undefined);
+    void import("./sops-file.js").catch(() => undefined);
+  }
+
   private loadedIdentities(): Promise<readonly AgeIdentity[]> {
     const ids = this.identities;
     this.identityList ??= typeof ids === "function" ? ids() : Promise.resolve(ids);

@@ -76,6 +76,11 @@ function endClient(client: Client | null): Promise<void> {
   });
 }
 
+/** Starts loading ssh2 for a run that will connect, while it waits for something else. */
+export function preloadSsh(): void {
+  void import("ssh2").catch(() => undefined);
+}
+
 export class SshTransport implements Transport {
   readonly name: string;
   private client: Client | null = null;
@@ -133,24 +138,20 @@ export class SshTransport implements Transport {
       );
     }
     const timeoutMs = this.opts.connectTimeoutMs ?? 10_000;
-    const creds = await credentials;
-    const auth: Array<Record<string, unknown>> = [];
-    if (creds.agent) auth.push({ type: "agent", username: this.opts.user, agent: creds.agent });
-    if (creds.privateKey) auth.push({ type: "publickey", username: this.opts.user, key: creds.privateKey });
-    if (creds.password !== undefined)
-      auth.push({ type: "password", username: this.opts.user, password: creds.password });
-    if (auth.length === 0) {
-      throw userError(
-        "ssh.no-credential",
-        `target ${name}: no private key, password or agent to log in with`,
-        {
-          hint: "set `credential:` on the target, or run with SSH_AUTH_SOCK set",
-        },
-      );
-    }
+    // The key exchange and the host key check need no credential: they run while the
+    // credential is fetched (decrypted), and authentication waits for it.
+    const methods = credentials.then((creds) => this.authMethods(creds));
+    methods.catch(() => undefined);
     // ssh2 is loaded by the first SSH connection (a local-only run never needs it); it is
     // CommonJS, so named imports fail under Node's ESM loader once bundled.
-    const [{ default: ssh2 }, sock] = await Promise.all([import("ssh2"), this.openSocket(timeoutMs, signal)]);
+    const [{ default: ssh2 }, sock] = await Promise.all([
+      import("ssh2"),
+      this.openSocket(timeoutMs, signal),
+    ]).catch(async (e: unknown) => {
+      // A credential that cannot be used says so even when the host is down too, as before it was dialled.
+      await methods;
+      throw e;
+    });
     const client = new ssh2.Client();
     let seen: Buffer | null = null;
     await new Promise<void>((resolve, reject) => {
@@ -166,6 +167,8 @@ export class SshTransport implements Transport {
       const onAbort = (): void =>
         fail(environmentError("ssh.cancelled", `target ${name}: connection cancelled`));
       signal?.addEventListener("abort", onAbort, { once: true });
+      methods.catch((e: OpscError) => fail(e));
+      let tried = 0;
       client.on("ready", () => {
         if (settled) return;
         settled = true;
@@ -231,13 +234,39 @@ export class SshTransport implements Transport {
           if (!ok) seen = Buffer.from(key);
           return ok;
         },
-        authHandler: auth as unknown as AuthenticationType[],
+        // Methods in order, once the credential is there; false when none is left.
+        authHandler: ((_left: unknown, _partial: unknown, next: (method: unknown) => void) => {
+          methods.then(
+            (list) => next(tried < list.length ? list[tried++] : false),
+            () => undefined, // failed above, with the credential's own error
+          );
+          return undefined;
+        }) as unknown as AuthenticationType[],
       });
     });
     this.client = client;
     client.on("error", () => {
       // After ready, failures surface on the next exec as a closed connection.
     });
+  }
+
+  /** The authentication methods ssh2 tries, in order: agent, private key, password. */
+  private authMethods(creds: SshAuth): Array<Record<string, unknown>> {
+    const auth: Array<Record<string, unknown>> = [];
+    if (creds.agent) auth.push({ type: "agent", username: this.opts.user, agent: creds.agent });
+    if (creds.privateKey) auth.push({ type: "publickey", username: this.opts.user, key: creds.privateKey });
+    if (creds.password !== undefined)
+      auth.push({ type: "password", username: this.opts.user, password: creds.password });
+    if (auth.length === 0) {
+      throw userError(
+        "ssh.no-credential",
+        `target ${this.opts.name}: no private key, password or agent to log in with`,
+        {
+          hint: "set `credential:` on the target, or run with SSH_AUTH_SOCK set",
+        },
+      );
+    }
+    return auth;
   }
 
   private hostKeyRefused(seen: Buffer): OpscError {
