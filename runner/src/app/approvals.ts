@@ -64,15 +64,26 @@ export async function countPlanApprovals(
     );
   }
   const { signers } = parseAllowedSigners(Buffer.from(bytes).toString("utf8"));
-  const { found, from } = await readApprovals({
+  const { found, from, unread } = await readApprovals({
     gitdir: source.gitdir ?? findGitDir(source.repoDir),
     prefix: approvalsPrefix(plan.job, planHash),
+    listedKeys: signers.map((s) => s.publicKey),
     ...(source.env ? { env: source.env } : {}),
   });
-  return {
-    ...countApprovals({ planHash, required: rule.required, signers, found, now: source.now ?? new Date() }),
-    from,
-  };
+  const count = countApprovals({
+    planHash,
+    required: rule.required,
+    signers,
+    found,
+    now: source.now ?? new Date(),
+  });
+  if (unread > 0) {
+    count.refused.push({
+      from: `${approvalsPrefix(plan.job, planHash)}/*`,
+      reason: `${unread} more ref(s) not named after a key in ${rule.signers} were not read`,
+    });
+  }
+  return { ...count, from };
 }
 
 /**

@@ -99,29 +99,57 @@ export async function publishApproval(options: {
 }
 
 /** The signatures stored below `prefix`: on origin when it is HTTP(S), else in the local repository. */
+/** Refs not named after a listed key that are still read, for the refusal message. */
+export const MAX_UNLISTED_APPROVALS = 20;
+
+/**
+ * The signatures under `prefix`. Refs named after a key in `listedKeys` are all
+ * read; of the others (a key not listed, or a name that is not a key's) at most
+ * MAX_UNLISTED_APPROVALS, so refs planted by anyone with push access cannot make
+ * a run read without end. What is left unread is counted in `unread`.
+ */
 export async function readApprovals(options: {
   gitdir: string;
   prefix: string;
+  /** Public key blobs of the signers file: their refs are always read. */
+  listedKeys?: readonly Buffer[];
   env?: NodeJS.ProcessEnv;
-}): Promise<{ found: FoundSignature[]; from: string }> {
+}): Promise<{ found: FoundSignature[]; from: string; unread: number }> {
   const repo = new GitRepository(options.gitdir);
   const url = await repo.remoteUrl("origin");
+  const listed = new Set(
+    (options.listedKeys ?? []).map(
+      (k) => `${options.prefix}/sha256-${createHash("sha256").update(k).digest("hex")}`,
+    ),
+  );
+  const pick = <T extends { ref: string }>(all: T[]): { read: T[]; unread: number } => {
+    const others = all.filter((r) => !listed.has(r.ref));
+    return {
+      read: [...all.filter((r) => listed.has(r.ref)), ...others.slice(0, MAX_UNLISTED_APPROVALS)],
+      unread: Math.max(0, others.length - MAX_UNLISTED_APPROVALS),
+    };
+  };
   const found: FoundSignature[] = [];
   if (!url || !isHttpUrl(url)) {
-    for (const ref of await repo.listRefs(options.prefix)) {
+    const { read, unread } = pick((await repo.listRefs(options.prefix)).map((ref) => ({ ref })));
+    for (const { ref } of read) {
       const oid = await repo.readRef(ref);
       if (oid) found.push({ from: ref, text: await signatureAt(repo, oid) });
     }
-    return { found, from: "the local repository" };
+    return { found, from: "the local repository", unread };
   }
   const onAuth = authFromEnv(options.env);
   const shown = displayUrl(url);
+  let unread: number;
   try {
-    const refs = await GitRepository.listServerRefs(url, {
-      prefix: `${options.prefix}/`,
-      ...(onAuth ? { onAuth } : {}),
-    });
-    for (const { ref, oid } of refs) {
+    const picked = pick(
+      await GitRepository.listServerRefs(url, {
+        prefix: `${options.prefix}/`,
+        ...(onAuth ? { onAuth } : {}),
+      }),
+    );
+    unread = picked.unread;
+    for (const { ref, oid } of picked.read) {
       if ((await repo.objectType(oid)) === null) {
         await repo.fetch({ remote: "origin", ref, ...(onAuth ? { onAuth } : {}) });
       }
@@ -133,7 +161,7 @@ export async function readApprovals(options: {
       cause: e,
     });
   }
-  return { found, from: shown };
+  return { found, from: shown, unread };
 }
 
 async function signatureAt(repo: GitRepository, oid: string): Promise<string> {

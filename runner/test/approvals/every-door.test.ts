@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { approvePlan } from "../../src/app/approvals.js";
+import { approvePlan, countPlanApprovals } from "../../src/app/approvals.js";
 import { executeJob } from "../../src/app/execute-job.js";
 import { loadPlan } from "../../src/app/load-plan.js";
 import { isOpscError } from "../../src/core/errors.js";
@@ -93,6 +93,34 @@ describe("approvals at the use case", () => {
     const r = await refusal(approvePlan(plan, repoFiles, { repoDir: repo.dir }, { key: alice.file }));
     expect(r.code).toBe("approve.not-a-signer");
     expect(r.message).toContain("line 1 expired at 2020-01-01T00:00:00.000Z");
+  });
+
+  it("reads every listed signer's approval however many junk refs sit beside it, and at most 20 of those", async () => {
+    const commit = repo.commit(files(`alice@example.com ${alice.pub}\n`));
+    const { plan, files: repoFiles } = await loadPlan(
+      { repoDir: repo.dir },
+      { job: "nightly", trigger: { kind: "manual", actor: "alice" } },
+    );
+    const approved = await approvePlan(plan, repoFiles, { repoDir: repo.dir }, { key: alice.file });
+    // Planted by someone with push access: 25 refs that sort before alice's and hold no signature.
+    const folder = approved.ref.slice(0, approved.ref.lastIndexOf("/"));
+    for (let i = 0; i < 25; i++) {
+      git(repo.dir, "update-ref", `${folder}/sha256-${String(i).padStart(64, "0")}`, commit);
+    }
+    const count = await countPlanApprovals(plan, repoFiles, { repoDir: repo.dir });
+    expect(count.accepted.map((a) => a.principal)).toEqual(["alice@example.com"]);
+    expect(count.refused).toHaveLength(21);
+    expect(count.refused.at(-1)?.reason).toBe(
+      "5 more ref(s) not named after a key in ops.allowed_signers were not read",
+    );
+    const { summary } = await executeJob({
+      repoDir: repo.dir,
+      job: "nightly",
+      inputs: {},
+      trigger: scheduled,
+      push: false,
+    });
+    expect(summary.result).toBe("success");
   });
 
   it("lets a check-mode run (drift) go without approvals; the same commit's real run is still refused", async () => {
