@@ -49,6 +49,14 @@ interface PushPayload {
 /** After a claim's expiry, how long to wait before looking again (its holder's last renewal may be in flight). */
 const RECHECK_MARGIN_MS = 500;
 
+/** What the server reads of a GitLab or Gitea push event. */
+export interface ForgePush {
+  ref?: string | undefined;
+  before?: string | undefined;
+  after?: string | undefined;
+  pusher?: string | undefined;
+}
+
 export class DeliveryInbox {
   private chain: Promise<void> = Promise.resolve();
   private readonly rechecks = new Set<NodeJS.Timeout>();
@@ -108,16 +116,7 @@ export class DeliveryInbox {
   }
 
   /** A push from GitLab or Gitea, after its token or signature was checked. */
-  acceptForgePush(
-    forge: "gitlab" | "gitea",
-    delivery: string,
-    push: {
-      ref?: string | undefined;
-      before?: string | undefined;
-      after?: string | undefined;
-      pusher?: string | undefined;
-    },
-  ): Accepted {
+  acceptForgePush(forge: "gitlab" | "gitea", delivery: string, push: ForgePush): Accepted {
     const key = `${forge}-${delivery}`;
     if (!this.o.store.markDelivery(key)) {
       this.o.metrics.deliveries.inc({ source: forge, outcome: "duplicate" });

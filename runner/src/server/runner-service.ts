@@ -10,41 +10,26 @@
  * and missed ticks (job-schedules.ts), the work-item lifecycle (work-items.ts)
  * and the model cache (model-cache.ts).
  */
-import type { Logger } from "pino";
 import type { AccessPolicy } from "../core/access-policy.js";
 import { errorText } from "../core/error-text.js";
 import type { Trigger } from "../core/plan-model.js";
 import type { Diagnostic } from "../core/diagnostic.js";
 import type { RepoModel, Settings } from "../core/repo-model.js";
 import type { Claims } from "../git/claims.js";
-import type { RepoMirror } from "../git/repo-mirror.js";
-import type { Clock } from "./clock.js";
-import { DeliveryInbox } from "./delivery-inbox.js";
+import { DeliveryInbox, type ForgePush } from "./delivery-inbox.js";
 import { HookAcceptance, type Accepted, type HookSecret, type JobAtCommit } from "./hook-acceptance.js";
-import type { JobExecutor } from "./job-executor.js";
 import { JobSchedules, type MissedTick } from "./job-schedules.js";
 import { ModelCache } from "./model-cache.js";
 import { RunEventsHub } from "./run-events-hub.js";
 import type { RunQueue } from "./run-queue.js";
 import type { Scheduler } from "./scheduler.js";
-import type { ServerMetrics } from "./server-metrics.js";
-import type { StateStore } from "./state-store.js";
 import type { WorkItem } from "./work-item.js";
-import { WorkItems } from "./work-items.js";
+import { WorkItems, type WorkItemsOptions } from "./work-items.js";
 
 export type { Accepted, HookSecret, JobAtCommit, MissedTick };
 
-export interface RunnerServiceOptions {
-  store: StateStore;
-  mirror: RepoMirror;
-  executor: JobExecutor;
-  logger: Logger;
-  metrics: ServerMetrics;
-  clock: Clock;
-  /** Runs at once. */
-  limit: number;
-  /** Push records to the remote after each run. */
-  push: boolean;
+/** The work queue's options (WorkItemsOptions) but the parts the service makes itself, and the rest. */
+export interface RunnerServiceOptions extends Omit<WorkItemsOptions, "events" | "models"> {
   claims?: Claims;
   /** Decrypts a credential reference at a commit (the job's hook secret). */
   resolveSecret?: (commit: string, reference: string) => Promise<string | undefined>;
@@ -154,16 +139,7 @@ export class RunnerService {
   }
 
   /** A push from GitLab or Gitea, after its token or signature was checked. */
-  acceptForgePush(
-    forge: "gitlab" | "gitea",
-    delivery: string,
-    push: {
-      ref?: string | undefined;
-      before?: string | undefined;
-      after?: string | undefined;
-      pusher?: string | undefined;
-    },
-  ): Accepted {
+  acceptForgePush(forge: "gitlab" | "gitea", delivery: string, push: ForgePush): Accepted {
     return this.inbox.acceptForgePush(forge, delivery, push);
   }
 

@@ -1,5 +1,6 @@
 /** `opsc drift JOB`: check a job's targets against the repository and report what drifted. */
 import type { JobFlags } from "../plan-flags.js";
+import { cancelOnInterrupt } from "../cancel-on-interrupt.js";
 import { Command } from "commander";
 import { EXIT } from "../../core/exit-codes.js";
 import { cliActor } from "../actor.js";
@@ -52,16 +53,7 @@ async function driftCommand(job: string, flags: DriftFlags): Promise<number> {
     import("../../app/detect-drift.js"),
     import("../../core/drift-report.js"),
   ]);
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write("\nopsc: cancelling (Ctrl-C again to quit at once)\n");
-      abort.abort();
-    } else process.exit(EXIT.interrupted);
-  };
-  process.on("SIGINT", onSigint);
+  const interrupt = cancelOnInterrupt();
   try {
     const selection = stepSelection(flags);
     const result = await detectDrift({
@@ -77,7 +69,7 @@ async function driftCommand(job: string, flags: DriftFlags): Promise<number> {
         ...(flags.match ? { match: flags.match } : {}),
       },
       ...(selection ? { selection } : {}),
-      signal: abort.signal,
+      signal: interrupt.signal,
     });
     const { report, branch, record } = result;
     if (wantsJson(flags)) {
@@ -132,6 +124,6 @@ async function driftCommand(job: string, flags: DriftFlags): Promise<number> {
     if (!report || report.counts.error > 0 || result.summary.result !== "success") return EXIT.failed;
     return report.status === "drift" ? EXIT.drift : EXIT.ok;
   } finally {
-    process.off("SIGINT", onSigint);
+    interrupt.dispose();
   }
 }

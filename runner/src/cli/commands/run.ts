@@ -1,5 +1,6 @@
 /** `opsc run JOB`: plan a job and execute it, with a live view and a summary. */
 import type { JobFlags } from "../plan-flags.js";
+import { cancelOnInterrupt } from "../cancel-on-interrupt.js";
 import { Command } from "commander";
 import { EXIT } from "../../core/exit-codes.js";
 import type { ProgressView } from "../../app/progress-view.js";
@@ -88,18 +89,7 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
     ...(opts.match ? { match: opts.match } : {}),
   };
   let view: ProgressView | undefined;
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write("\nopsc: cancelling (Ctrl-C again to quit at once)\n");
-      abort.abort();
-    } else {
-      process.exit(EXIT.interrupted);
-    }
-  };
-  process.on("SIGINT", onSigint);
+  const interrupt = cancelOnInterrupt();
   try {
     const { summary, record } = await executeJob({
       repoDir: root,
@@ -114,7 +104,7 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
       checkMode: opts.check === true,
       ...(stepSelection(opts) ? { selection: stepSelection(opts)! } : {}),
       ...(opts.shard ? { shard: shardGroup(parseShard(opts.shard), opts.shardGroup) } : {}),
-      signal: abort.signal,
+      signal: interrupt.signal,
       onPlan: ({ plan }) => {
         view = new ProgressView(plan, {
           write: (s) => process.stdout.write(s),
@@ -165,6 +155,6 @@ export async function runCommand(job: string, opts: RunCommandOptions): Promise<
   } finally {
     // Lines of a run that ended in an error are still shown.
     view?.flush();
-    process.off("SIGINT", onSigint);
+    interrupt.dispose();
   }
 }
