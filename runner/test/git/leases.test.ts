@@ -8,7 +8,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Leases, LocalLeaseBackend, RemoteLeaseBackend, type LeaseBackend } from "../../src/git/leases.js";
+import {
+  leaseDurationMs,
+  Leases,
+  LocalLeaseBackend,
+  RemoteLeaseBackend,
+  type LeaseBackend,
+} from "../../src/git/leases.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
 
 let remote: GitHttpServer;
@@ -164,6 +170,22 @@ describe("leases on a remote whose URL carries its credentials", () => {
       expect(error?.message).not.toContain("not-the-token");
     } finally {
       await guarded.close();
+    }
+  });
+});
+
+describe("OPSC_LEASE_SECONDS", () => {
+  it("takes seconds, and refuses anything else with a message naming the variable and what to give", () => {
+    expect(leaseDurationMs({ OPSC_LEASE_SECONDS: "2.5" })).toBe(2500);
+    expect(leaseDurationMs({})).toBe(60_000);
+    for (const bad of ["abc", "0", "-5", "10m"]) {
+      expect(() => leaseDurationMs({ OPSC_LEASE_SECONDS: bad })).toThrow(
+        expect.objectContaining({
+          code: "leases.bad-duration",
+          message: `OPSC_LEASE_SECONDS is ${JSON.stringify(bad)}`,
+          hint: "give the lease duration in seconds, at least 1 (default 60)",
+        }),
+      );
     }
   });
 });
