@@ -12,6 +12,7 @@ import { isRecord } from "../core/is-record.js";
 import type { Trigger } from "../core/plan-model.js";
 import { resolvePush, type PushResolution } from "../app/resolve-push.js";
 import type { Claims } from "../git/claims.js";
+import { submitUnderClaim } from "./claimed-work.js";
 import type { RepoMirror } from "../git/repo-mirror.js";
 import { branchOf } from "../core/branch-of.js";
 import type { Clock } from "./clock.js";
@@ -206,16 +207,14 @@ export class DeliveryInbox {
         } else {
           const takenOverFrom = answer?.takenOverFrom;
           if (takenOverFrom) log.warn({ from: takenOverFrom }, "took over a delivery whose claim expired");
-          try {
-            const items = fetched
-              ? await this.processPush(entry, log, await fetched, takenOverFrom)
-              : await this.processDispatch(entry, log, takenOverFrom);
-            // The claim stays renewed until the runs are recorded, then says done for good.
-            if (answer) void this.o.work.ended(items).then(() => answer.done().catch(() => undefined));
-          } catch (e) {
-            await answer?.abandon().catch(() => undefined);
-            throw e;
-          }
+          await submitUnderClaim(
+            answer,
+            async () =>
+              fetched
+                ? this.processPush(entry, log, await fetched, takenOverFrom)
+                : this.processDispatch(entry, log, takenOverFrom),
+            (items) => this.o.work.ended(items),
+          );
         }
         this.o.store.removeInbox(entry.key);
       } catch (e) {

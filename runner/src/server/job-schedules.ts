@@ -8,6 +8,7 @@ import type { Diagnostic } from "../core/diagnostic.js";
 import { errorText } from "../core/error-text.js";
 import type { RepoModel, Settings } from "../core/repo-model.js";
 import type { Claims } from "../git/claims.js";
+import { submitUnderClaim } from "./claimed-work.js";
 import type { MissedTickFacts } from "../records/missed-tick.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
 import type { Clock } from "./clock.js";
@@ -92,13 +93,14 @@ export class JobSchedules {
       if (answer.kind === "held") this.recheckAt(tick, answer.expiresAt);
       return;
     }
-    try {
-      const item = await this.submitTick(tick, answer?.takenOverFrom);
-      if (answer) void this.o.work.ended(item ? [item] : []).then(() => answer.done().catch(() => undefined));
-    } catch (e) {
-      await answer?.abandon().catch(() => undefined);
-      throw e;
-    }
+    await submitUnderClaim(
+      answer,
+      async () => {
+        const item = await this.submitTick(tick, answer?.takenOverFrom);
+        return item ? [item] : [];
+      },
+      (items) => this.o.work.ended(items),
+    );
   }
 
   /** No more rechecks of ticks other replicas hold (shutdown). */
