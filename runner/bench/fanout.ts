@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import ssh2, { type ParsedKey } from "ssh2";
+import type { ParsedKey } from "ssh2";
 import type { PlannedTarget } from "../src/core/plan-model.js";
 import { runPlan } from "../src/run/run-plan.js";
 import { Redactor } from "../src/secrets/redactor.js";
@@ -22,6 +22,7 @@ import { LocalTransport } from "../src/transports/local-transport.js";
 import { SshTransport } from "../src/transports/ssh-transport.js";
 import { localTarget, simplePlan, step } from "../test/helpers/plan-fixture.js";
 import { startSshd, type Sshd } from "../test/helpers/sshd.js";
+import { floor, parsedKey, type FloorHost } from "./ssh2-floor.js";
 
 export interface FanoutOptions {
   /** SSH targets (default 50). */
@@ -46,6 +47,20 @@ export interface FanoutResult {
   peakRssMb?: number;
 }
 
+/** The floor's view of the bench's targets: address, the port and user of the sshd serving it, a key it accepts. */
+export function floorHosts(
+  addrs: string[],
+  hostOf: (i: number) => { sshd: Sshd; host: string },
+  keyOf: (i: number) => ParsedKey,
+): FloorHost[] {
+  return addrs.map((host, i) => ({
+    host,
+    port: hostOf(i).sshd.port,
+    user: hostOf(i).sshd.user,
+    key: keyOf(i),
+  }));
+}
+
 export function address(i: number): string {
   return `127.0.${1 + Math.floor(i / 250)}.${2 + (i % 250)}`;
 }
@@ -62,23 +77,16 @@ export async function benchFanout(opts: FanoutOptions = {}): Promise<FanoutResul
       sshd: servers[Math.floor(i / 16)]!,
       host: addrs[i]!,
     });
-    const parsed = ssh2.utils.parseKey(servers[0]!.clientKey);
-    if (parsed instanceof Error) throw parsed;
-    const key = (Array.isArray(parsed) ? parsed[0] : parsed) as ParsedKey;
     // All servers share nothing but the user; each has its own client key pair.
-    const keys = servers.map((s) => {
-      const p = ssh2.utils.parseKey(s.clientKey);
-      if (p instanceof Error) throw p;
-      return (Array.isArray(p) ? p[0] : p) as ParsedKey;
-    });
-    void key;
+    const keys = servers.map((s) => parsedKey(s.clientKey));
+    const hosts = floorHosts(addrs, hostOf, (i) => keys[Math.floor(i / 16)]!);
     const commands = Array.from({ length: stepsCount }, (_, i) => `echo step${i} >/dev/null`);
 
     // Warm-up: the first connections pay for page cache and sshd's first fork.
-    await floor(addrs.slice(0, Math.min(4, n)), hostOf, keys, commands);
+    await floor(hosts.slice(0, Math.min(4, n)), commands);
 
     const f0 = performance.now();
-    await floor(addrs, hostOf, keys, commands);
+    await floor(hosts, commands);
     const floorMs = performance.now() - f0;
 
     const targets: PlannedTarget[] = addrs.map((a, i) => ({
@@ -151,45 +159,6 @@ export async function benchFanout(opts: FanoutOptions = {}): Promise<FanoutResul
     result.peakRssMb = peak;
   }
   return result;
-}
-
-/** Plain ssh2: one connection per host, the commands exec'd in sequence, all hosts at once. */
-export async function floor(
-  addrs: string[],
-  hostOf: (i: number) => { sshd: Sshd; host: string },
-  keys: ParsedKey[],
-  commands: string[],
-): Promise<void> {
-  await Promise.all(
-    addrs.map(async (_, i) => {
-      const { sshd, host } = hostOf(i);
-      const net = await import("node:net");
-      const sock = net.connect({ host, port: sshd.port, noDelay: true });
-      await new Promise<void>((res, rej) => sock.once("connect", () => res()).once("error", rej));
-      const client = new ssh2.Client();
-      await new Promise<void>((res, rej) => {
-        client.once("ready", () => res()).once("error", rej);
-        client.connect({
-          sock,
-          username: sshd.user,
-          privateKey: undefined,
-          authHandler: [{ type: "publickey", username: sshd.user, key: keys[Math.floor(i / 16)]! }] as never,
-          algorithms: { serverHostKey: ["ssh-ed25519"], kex: ["curve25519-sha256"] } as never,
-          hostVerifier: () => true,
-        });
-      });
-      for (const c of commands) {
-        await new Promise<void>((res, rej) =>
-          client.exec(c, (err, ch) => {
-            if (err) return rej(err);
-            ch.on("close", () => res()).resume();
-            ch.stderr.resume();
-          }),
-        );
-      }
-      client.end();
-    }),
-  );
 }
 
 export function runAnsible(

@@ -4,7 +4,7 @@
  * the push trigger, the server and the GitHub Action all call this, so a run
  * behaves the same whichever door started it.
  */
-import type { DirtyTree, StepSelection, Trigger } from "../core/plan-model.js";
+import type { DirtyTree, PlannedTarget, StepSelection, Trigger } from "../core/plan-model.js";
 import type { RunEventListener } from "../core/run-events.js";
 import type { RunSummary } from "../core/run-summary.js";
 import { userError } from "../core/errors.js";
@@ -110,105 +110,123 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
   const redactor = request.redactor ?? new Redactor();
   // The runner's own tokens and identities: a local step can read them, so every run masks them.
   for (const value of await runnerSecrets(env)) redactor.add(value);
-  // Runs cut off by a crash are recorded before a new one starts, so the
-  // audit trail stays in the order things happened.
-  // Records go to the git dir the caller located (the workspace's, the server's mirror), when it gave one.
-  const git = request.gitdir ? { git: new GitRepository(request.gitdir) } : {};
-  await recoverInterrupted(request.repoDir, {
-    settings: model.settings,
-    push: request.push,
-    redactor,
-    env,
-    ...git,
-  });
-
   // Identities are read on first use: a job without credentials runs on a machine that holds no key.
   const credentials = CredentialStore.forFiles(files.files, redactor, env);
   preloadRunCode(plan, credentials);
-
-  const secrets: Record<string, string> = {};
-  for (const [name, ref] of Object.entries(plan.secrets)) {
-    const value = await credentials.get(ref);
-    if (typeof value !== "string") {
-      throw userError(
-        "run.secret-not-value",
-        `secret ${name} names ${ref}, which is a mapping, not a value`,
-        {
-          hint: `name one of its keys, for example ${ref}.password`,
-        },
-      );
-    }
-    secrets[name] = value;
-  }
-
-  const job = model.jobs.get(plan.job)!;
-  const notifyOptions = { redactor, credentials, settings: model.settings, env };
-  const started =
-    job.notify.length > 0 && request.notify !== false
-      ? startedNotifier(job.notify, plan, notifyOptions)
-      : undefined;
-
-  const runId = newRunId(plan.job, new Date());
-  const recorder = new RunRecorder(plan, runId, redactor);
-  const journal = new RunJournal(request.repoDir, plan, redactor, env, git.git);
   const factory = createTransportFactory({ redactor, credentials });
-  // Every door runs through here, so CLI runs, Action runs and replicas exclude each other per target.
-  const locks = await TargetLocks.take({
-    plan,
-    runId,
-    gitdir: request.gitdir ?? findGitDir(request.repoDir),
-    remote: request.push && model.settings.records.push,
-    env,
-    signal: request.signal,
-    onWait: request.onLockWait,
-  });
-  await runPlan(plan, {
-    runId,
-    transportFor: factory.transportFor,
-    sudoPassword: factory.sudoPassword,
-    redactor,
-    secrets,
-    readRepoFile: (path) => files.files.get(path),
-    listeners: [
-      recorder.listener,
-      journal.listener,
-      ...(started ? [started.listener] : []),
-      ...(request.listeners ?? []),
-    ],
-    ...(request.signal ? { signal: request.signal } : {}),
-    decided: locks.decided,
-  }).finally(() => locks.release());
-  const summary = recorder.summary();
-  locks.apply(summary);
-  if (approval) Object.assign(summary, { planHash: plan.planHash, approval });
-  if (summary.result === "cancelled" && isShutdown(request.signal?.reason)) summary.result = "interrupted";
-  if (started) {
-    // A failed notification is recorded with the run; it never changes the run's result.
-    const previousResult = await previousRunResult(
-      request.repoDir,
-      model.settings.records.branch,
-      job.id,
-      runId,
-      git.git,
-    );
-    const sent = await notifyRun(job.notify, summary, {
-      ...notifyOptions,
-      ...(previousResult ? { previousResult } : {}),
+  const git = request.gitdir ? { git: new GitRepository(request.gitdir) } : {};
+  // The first targets' handshakes (and the decryption of their credential) overlap what is left
+  // before the run: recovering interrupted records and taking the target locks, each a round trip
+  // to the records remote. Nothing runs on a target before its lock is held.
+  factory.connectEarly(firstTargets(plan), request.signal);
+  try {
+    // Runs cut off by a crash are recorded before a new one starts, so the
+    // audit trail stays in the order things happened.
+    // Records go to the git dir the caller located (the workspace's, the server's mirror), when it gave one.
+    await recoverInterrupted(request.repoDir, {
+      settings: model.settings,
+      push: request.push,
+      redactor,
+      env,
+      ...git,
     });
-    summary.notifications = [...(await started.settled()), ...sent];
+
+    const secrets: Record<string, string> = {};
+    for (const [name, ref] of Object.entries(plan.secrets)) {
+      const value = await credentials.get(ref);
+      if (typeof value !== "string") {
+        throw userError(
+          "run.secret-not-value",
+          `secret ${name} names ${ref}, which is a mapping, not a value`,
+          {
+            hint: `name one of its keys, for example ${ref}.password`,
+          },
+        );
+      }
+      secrets[name] = value;
+    }
+
+    const job = model.jobs.get(plan.job)!;
+    const notifyOptions = { redactor, credentials, settings: model.settings, env };
+    const started =
+      job.notify.length > 0 && request.notify !== false
+        ? startedNotifier(job.notify, plan, notifyOptions)
+        : undefined;
+
+    const runId = newRunId(plan.job, new Date());
+    const recorder = new RunRecorder(plan, runId, redactor);
+    const journal = new RunJournal(request.repoDir, plan, redactor, env, git.git);
+    // Every door runs through here, so CLI runs, Action runs and replicas exclude each other per target.
+    const locks = await TargetLocks.take({
+      plan,
+      runId,
+      gitdir: request.gitdir ?? findGitDir(request.repoDir),
+      remote: request.push && model.settings.records.push,
+      env,
+      signal: request.signal,
+      onWait: request.onLockWait,
+    });
+    await runPlan(plan, {
+      runId,
+      transportFor: factory.transportFor,
+      sudoPassword: factory.sudoPassword,
+      redactor,
+      secrets,
+      readRepoFile: (path) => files.files.get(path),
+      listeners: [
+        recorder.listener,
+        journal.listener,
+        ...(started ? [started.listener] : []),
+        ...(request.listeners ?? []),
+      ],
+      ...(request.signal ? { signal: request.signal } : {}),
+      decided: locks.decided,
+    }).finally(() => Promise.all([locks.release(), factory.closeUnused()]));
+    const summary = recorder.summary();
+    locks.apply(summary);
+    if (approval) Object.assign(summary, { planHash: plan.planHash, approval });
+    if (summary.result === "cancelled" && isShutdown(request.signal?.reason)) summary.result = "interrupted";
+    if (started) {
+      // A failed notification is recorded with the run; it never changes the run's result.
+      const previousResult = await previousRunResult(
+        request.repoDir,
+        model.settings.records.branch,
+        job.id,
+        runId,
+        git.git,
+      );
+      const sent = await notifyRun(job.notify, summary, {
+        ...notifyOptions,
+        ...(previousResult ? { previousResult } : {}),
+      });
+      summary.notifications = [...(await started.settled()), ...sent];
+    }
+    const record = await commitRecord({
+      repoDir: request.repoDir,
+      settings: model.settings,
+      summary,
+      logs: recorder.targetLogs(),
+      push: request.push,
+      redactor,
+      env,
+      ...git,
+    });
+    journal.complete();
+    return { summary, record };
+  } finally {
+    // Also when the run never started (a refused lock, a secret that is not a value).
+    await factory.closeUnused();
   }
-  const record = await commitRecord({
-    repoDir: request.repoDir,
-    settings: model.settings,
-    summary,
-    logs: recorder.targetLogs(),
-    push: request.push,
-    redactor,
-    env,
-    ...git,
-  });
-  journal.complete();
-  return { summary, record };
+}
+
+/** The targets the run connects to first: the first batch of its first phase, as many as run at once. */
+function firstTargets(plan: LoadedPlan["plan"]): PlannedTarget[] {
+  const phase = plan.phases[0];
+  const batch = phase?.batches[0] ?? [];
+  return batch
+    .slice(0, Math.max(1, phase?.parallel ?? 1))
+    .map((name) => plan.targets[name])
+    .filter((t): t is PlannedTarget => t !== undefined);
 }
 
 /** How many dirty paths the refusal lists. */

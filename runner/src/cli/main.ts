@@ -24,7 +24,29 @@ import { register as registerTargets } from "./commands/targets.js";
 import { register as registerTokens } from "./commands/tokens.js";
 import { register as registerValidate } from "./commands/validate.js";
 
-export function buildProgram(): Command {
+/** Every top-level command by name (one line each, keep sorted). */
+const COMMANDS = new Map<string, (program: Command) => void>([
+  ["approve", registerApprove],
+  ["audit", registerAudit],
+  ["diff", registerDiff],
+  ["discover", registerDiscover],
+  ["drift", registerDrift],
+  ["import", registerImport],
+  ["init", registerInit],
+  ["libraries", registerLibraries],
+  ["on-push", registerOnPush],
+  ["plan", registerPlan],
+  ["run", registerRun],
+  ["runs", registerRuns],
+  ["secrets", registerSecrets],
+  ["serve", registerServe],
+  ["targets", registerTargets],
+  ["tokens", registerTokens],
+  ["validate", registerValidate],
+]);
+
+/** The program with the command `argv` names, or with every command when it names none. */
+export function buildProgram(argv: readonly string[] = []): Command {
   const program = new Command("opsc")
     .description("OpsConductor: automation as code, run from Git.")
     .version(process.env.OPSC_VERSION ?? "0.1.0")
@@ -48,29 +70,16 @@ repository or request, 4 the environment is in the way, 5 drift found (opsc drif
 70 a bug, 130 interrupted.
 Documentation: docs/README.md`,
     );
-  // command registrations (one line each, keep sorted)
-  registerApprove(program);
-  registerAudit(program);
-  registerDiff(program);
-  registerDiscover(program);
-  registerDrift(program);
-  registerImport(program);
-  registerInit(program);
-  registerLibraries(program);
-  registerOnPush(program);
-  registerPlan(program);
-  registerRun(program);
-  registerRuns(program);
-  registerSecrets(program);
-  registerServe(program);
-  registerTargets(program);
-  registerTokens(program);
-  registerValidate(program);
+  // Only the command asked for is defined: defining all of them, with their options and help
+  // texts, was a tenth of `opsc validate`'s start-up. `opsc --help`, `opsc help` and a mistyped
+  // name (which commander answers with "did you mean") get them all.
+  const only = argv[0] === undefined ? undefined : COMMANDS.get(argv[0]);
+  for (const register of only ? [only] : COMMANDS.values()) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: "user" });
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;

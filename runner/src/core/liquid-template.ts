@@ -17,8 +17,9 @@ let liquid: Liquid | undefined;
  * The engine, loaded and built on the first template: liquidjs costs tens of
  * milliseconds to load and as many to build, which a repository without
  * templates (and every `opsc validate` of one) should not pay. Callers are
- * synchronous (loadRepo), hence require() rather than import(); in the bundle
- * esbuild makes the require() a call of the bundled module, run on first use.
+ * synchronous (loadRepo), hence require() rather than import(). The CLI bundle
+ * leaves liquidjs out (one file of its own, read only here); the Action's
+ * bundle carries it.
  */
 function engine(): Liquid {
   if (!liquid) {

@@ -86,6 +86,8 @@ export class SshTransport implements Transport {
   private client: Client | null = null;
   private connecting: Promise<void> | null = null;
   private closed = false;
+  /** The handshake finished once; with no client now, the connection was lost since. */
+  private ready = false;
   /** Targets currently tunnelling through this connection (when it is a jump host). */
   private tunnels = 0;
   private holdsJump = false;
@@ -94,6 +96,11 @@ export class SshTransport implements Transport {
   constructor(private readonly opts: SshTransportOptions) {
     this.name = opts.name;
     this.pinned = opts.hostKeys.map((k) => parsePinnedKey(k)).filter((k): k is PinnedKey => k !== null);
+  }
+
+  /** Connected, and the connection has closed since without close() (the server dropped it). */
+  get dropped(): boolean {
+    return this.ready && this.client === null && !this.closed;
   }
 
   connect(signal?: AbortSignal): Promise<void> {
@@ -245,6 +252,7 @@ export class SshTransport implements Transport {
       });
     });
     this.client = client;
+    this.ready = true;
     client.on("error", () => {
       // After ready, failures surface on the next exec as a closed connection.
     });
@@ -499,6 +507,7 @@ export class SshTransport implements Transport {
     const client = this.client;
     this.client = null;
     this.connecting = null;
+    this.ready = false;
     await endClient(client);
     if (this.holdsJump && this.opts.jump) {
       this.holdsJump = false;

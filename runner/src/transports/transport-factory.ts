@@ -4,6 +4,7 @@
  * when a target using them connects; jump hosts are shared between the targets
  * behind them.
  */
+import { setMaxListeners } from "node:events";
 import { userInfo } from "node:os";
 import type { ParsedKey } from "ssh2";
 import { userError } from "../core/errors.js";
@@ -33,8 +34,18 @@ export interface TransportFactoryOptions {
 }
 
 export interface TransportFactory {
+  /** The target's transport: the one `connectEarly` opened for it, else a new one. */
   transportFor(target: PlannedTarget): Transport;
   sudoPassword(target: PlannedTarget): Promise<string | undefined>;
+  /**
+   * Starts connecting to these SSH targets now (handshake, host key check,
+   * authentication, which decrypts their credential) while the run still has
+   * other waiting to do; nothing runs on them. A failure surfaces when the run
+   * asks for the target's transport and waits for its connection.
+   */
+  connectEarly(targets: readonly PlannedTarget[], signal?: AbortSignal): void;
+  /** Closes early connections the run never asked for (targets skipped or not reached). */
+  closeUnused(): Promise<void>;
 }
 
 export function createTransportFactory(opts: TransportFactoryOptions = {}): TransportFactory {
@@ -95,9 +106,38 @@ export function createTransportFactory(opts: TransportFactoryOptions = {}): Tran
     return t;
   };
 
+  // Early connections by target name, handed over once to the run that asks.
+  const early = new Map<string, SshTransport>();
+
   return {
-    transportFor: (target) =>
-      target.transport === "local" ? new LocalTransport(target.name) : ssh(target, false),
+    transportFor: (target) => {
+      if (target.transport === "local") return new LocalTransport(target.name);
+      const opened = early.get(target.name);
+      early.delete(target.name);
+      // A connection the server dropped while the run waited for its locks is opened anew;
+      // one that failed to open is handed over, and the run reports why.
+      if (opened && !opened.dropped) return opened;
+      void opened?.close();
+      return ssh(target, false);
+    },
+    connectEarly: (targets, signal) => {
+      // One listener on the caller's signal, however many handshakes listen to this one.
+      const cancel = new AbortController();
+      setMaxListeners(0, cancel.signal);
+      if (signal?.aborted) cancel.abort(signal.reason);
+      else signal?.addEventListener("abort", () => cancel.abort(signal.reason), { once: true });
+      for (const target of targets) {
+        if (target.transport !== "ssh" || !target.host || early.has(target.name)) continue;
+        const t = ssh(target, false);
+        early.set(target.name, t);
+        t.connect(cancel.signal).catch(() => undefined);
+      }
+    },
+    closeUnused: async () => {
+      const left = [...early.values()];
+      early.clear();
+      await Promise.all(left.map((t) => t.close().catch(() => undefined)));
+    },
     sudoPassword: async (target) => {
       const ref = target.sudo?.password;
       if (!ref) return undefined;
