@@ -20,7 +20,8 @@ const metaValidator = (META_VALIDATORS as unknown as Record<string, ValidateFunc
 
 /**
  * The one ajv instance for users' input schemas. inputValidator checks each
- * schema against the meta-schema first, so compiling does not check it again.
+ * schema against the precompiled meta-schema first, so this instance neither
+ * checks schemas again nor carries meta-schemas of its own.
  */
 export function sharedAjv(): Ajv2020 {
   if (!shared) {
@@ -28,7 +29,7 @@ export function sharedAjv(): Ajv2020 {
     const formats = load("ajv-formats") as { default?: unknown };
     // ajv-formats is CommonJS; its default export arrives wrapped under some loaders.
     const addFormats = (formats.default ?? formats) as (ajv: Ajv2020) => Ajv2020;
-    shared = new Ajv2020({ ...AJV_OPTIONS, validateSchema: false });
+    shared = new Ajv2020({ ...AJV_OPTIONS, validateSchema: false, meta: false });
     addFormats(shared);
   }
   return shared;
@@ -55,14 +56,15 @@ export function inputValidator(schema: Record<string, unknown>): ValidateFunctio
   const key = JSON.stringify(schema);
   let fn = compiled.get(key);
   if (fn === undefined) {
-    const ajv = sharedAjv();
     const draft = schema.$schema ?? META_SCHEMA_ID;
-    const meta = draft === META_SCHEMA_ID ? metaValidator : undefined;
-    if (meta ? !meta(schema) : !ajv.validateSchema(schema)) {
-      fn = ajv.errorsText(meta ? meta.errors : ajv.errors, { dataVar: "schema" });
+    if (typeof draft !== "string" || draft.replace(/#$/, "") !== META_SCHEMA_ID) {
+      // ajv knows no other draft here: asking it to check one was an internal error.
+      fn = `$schema ${JSON.stringify(draft)} is not supported: inputs are JSON Schema draft 2020-12 (${META_SCHEMA_ID}); leave $schema out`;
+    } else if (!metaValidator(schema)) {
+      fn = sharedAjv().errorsText(metaValidator.errors, { dataVar: "schema" });
     } else {
       try {
-        fn = ajv.compile(schema);
+        fn = sharedAjv().compile(schema);
       } catch (e) {
         fn = errorText(e);
       }

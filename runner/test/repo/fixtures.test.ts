@@ -537,6 +537,15 @@ const cases: Case[] = [
     expect: "jobs/j.yaml:1:14 input.schema-invalid",
   },
   {
+    // Was an internal error: ajv knows no other draft.
+    name: "input schema of another JSON Schema draft",
+    files: job(
+      'inputs: { n: { $schema: "http://json-schema.org/draft-07/schema#", type: string } }\nsteps: [{ run: x }]\n',
+    ),
+    expect: "jobs/j.yaml:1:14 input.schema-invalid",
+    message: /draft-07.*not supported.*draft 2020-12/,
+  },
+  {
     name: "job input default breaks its schema",
     files: job('inputs:\n  n: { type: integer, default: "3" }\nsteps: [{ run: x }]\n'),
     expect: "jobs/j.yaml:2:32 input.default-invalid",
