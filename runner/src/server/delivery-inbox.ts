@@ -21,7 +21,7 @@ import type { JobSchedules } from "./job-schedules.js";
 import type { ModelCache } from "./model-cache.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import type { InboxEntry, StateStore } from "./state-store.js";
-import type { WorkItem } from "./work-item.js";
+import type { WorkClaim, WorkItem } from "./work-item.js";
 import type { WorkItems } from "./work-items.js";
 
 export interface DeliveryInboxOptions {
@@ -207,12 +207,15 @@ export class DeliveryInbox {
         } else {
           const takenOverFrom = answer?.takenOverFrom;
           if (takenOverFrom) log.warn({ from: takenOverFrom }, "took over a delivery whose claim expired");
+          const claimed: WorkClaim | undefined = answer
+            ? { kind: pushKey ? "push" : "delivery", id: claim }
+            : undefined;
           await submitUnderClaim(
             answer,
             async () =>
               fetched
-                ? this.processPush(entry, log, await fetched, takenOverFrom)
-                : this.processDispatch(entry, log, takenOverFrom),
+                ? this.processPush(entry, log, await fetched, takenOverFrom, claimed)
+                : this.processDispatch(entry, log, takenOverFrom, claimed),
             (items) => this.o.work.ended(items),
           );
         }
@@ -259,6 +262,7 @@ export class DeliveryInbox {
     log: Logger,
     r: PushResolution | "nothing" | "not-a-branch",
     takenOverFrom?: string,
+    claimed?: WorkClaim,
   ): Promise<WorkItem[]> {
     const p = entry.payload as PushPayload;
     if (r === "nothing" || !p.ref) {
@@ -294,6 +298,7 @@ export class DeliveryInbox {
               ...(takenOverFrom ? { takenOverFrom } : {}),
             },
           },
+          claimed,
         ),
       );
     }
@@ -303,7 +308,12 @@ export class DeliveryInbox {
     return items;
   }
 
-  private async processDispatch(entry: InboxEntry, log: Logger, takenOverFrom?: string): Promise<WorkItem[]> {
+  private async processDispatch(
+    entry: InboxEntry,
+    log: Logger,
+    takenOverFrom?: string,
+    claimed?: WorkClaim,
+  ): Promise<WorkItem[]> {
     const items: WorkItem[] = [];
     const p = entry.payload as {
       action?: string;
@@ -337,7 +347,7 @@ export class DeliveryInbox {
         this.o.work.refuse(job, commit, `refs/heads/${branch}`, inputs, trigger, problems.join("; "));
         continue;
       }
-      items.push(this.o.work.submit(job, commit, `refs/heads/${branch}`, inputs, trigger));
+      items.push(this.o.work.submit(job, commit, `refs/heads/${branch}`, inputs, trigger, claimed));
     }
     return items;
   }

@@ -16,7 +16,7 @@ import type { ModelCache } from "./model-cache.js";
 import { Scheduler, type ScheduledTick } from "./scheduler.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import type { StateStore } from "./state-store.js";
-import type { WorkItem } from "./work-item.js";
+import type { WorkClaim, WorkItem } from "./work-item.js";
 import type { WorkItems } from "./work-items.js";
 
 /** A missed tick as the scheduler reports it, with the records settings of the commit it was read at. */
@@ -96,7 +96,11 @@ export class JobSchedules {
     await submitUnderClaim(
       answer,
       async () => {
-        const item = await this.submitTick(tick, answer?.takenOverFrom);
+        const item = await this.submitTick(
+          tick,
+          answer?.takenOverFrom,
+          answer ? { kind: "schedule", id } : undefined,
+        );
         return item ? [item] : [];
       },
       (items) => this.o.work.ended(items),
@@ -125,6 +129,7 @@ export class JobSchedules {
   private async submitTick(
     tick: ScheduledTick,
     takenOverFrom: string | undefined,
+    claimed: WorkClaim | undefined,
   ): Promise<WorkItem | undefined> {
     const commit = this.scheduledCommit ?? (await this.o.models.headCommit());
     const { model } = await this.o.models.at(commit);
@@ -149,6 +154,7 @@ export class JobSchedules {
           ...(takenOverFrom ? { takenOverFrom } : {}),
         },
       },
+      claimed,
     );
   }
 

@@ -90,7 +90,7 @@ export class RunnerService {
         this.o.logger.error({ err: errorText(e) }, "cannot record runs cut off by the last stop");
       }
     }
-    this.work.resume();
+    await this.work.resume();
     this.inbox.resume();
     await this.schedules.refresh();
     await this.hooks.prepareHooks();
@@ -107,6 +107,7 @@ export class RunnerService {
     this.stopping = true;
     this.schedules.stop();
     this.inbox.stop();
+    this.work.stop();
     await this.scheduler.stop();
     await this.inbox.settled();
     await this.queue.shutdown(graceMs);

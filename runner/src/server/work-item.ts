@@ -5,6 +5,12 @@
 import type { Trigger } from "../core/plan-model.js";
 import type { RunResult } from "../core/run-events.js";
 
+/** The claim between replicas an item was accepted under (see git/claims.ts). */
+export interface WorkClaim {
+  kind: string;
+  id: string;
+}
+
 export type WorkStatus = "queued" | "running" | "finished" | "skipped" | "cancelled" | "failed";
 
 export interface WorkItem {
@@ -16,6 +22,11 @@ export interface WorkItem {
   inputs: Record<string, unknown>;
   trigger: Trigger;
   concurrency?: { group: string; policy: "queue" | "skip" | "cancel-previous" };
+  /**
+   * Accepted under this claim: a restart claims it again before running it,
+   * since another replica may have taken the work over meanwhile.
+   */
+  claim?: WorkClaim;
   acceptedAt: string;
   status: WorkStatus;
   startedAt?: string;

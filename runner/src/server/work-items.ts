@@ -17,7 +17,9 @@ import type { JobExecutor } from "./job-executor.js";
 import { RunQueue } from "./run-queue.js";
 import type { ServerMetrics } from "./server-metrics.js";
 import type { StateStore } from "./state-store.js";
-import type { WorkItem } from "./work-item.js";
+import type { WorkClaim, WorkItem } from "./work-item.js";
+import type { ClaimAnswer, Claims } from "../git/claims.js";
+import { submitUnderClaim } from "./claimed-work.js";
 
 export interface WorkItemsOptions {
   store: StateStore;
@@ -34,12 +36,20 @@ export interface WorkItemsOptions {
   events: RunEventsHub;
   /** Models already loaded: a run at a commit whose files are known does not read them again. */
   models: ModelCache;
+  /** Claims between replicas: journaled work accepted under one is claimed again at start. */
+  claims?: Claims | undefined;
 }
+
+/** After a claim's expiry, how long to wait before asking again. */
+const RECHECK_MARGIN_MS = 500;
+/** How long to wait before asking again when the claims remote could not be reached. */
+const RECLAIM_RETRY_MS = 30_000;
 
 export class WorkItems {
   readonly queue: RunQueue;
   /** Who waits for an item to end (a claim marked done once its runs are recorded). */
   private readonly waiting = new Map<string, Array<() => void>>();
+  private readonly rechecks = new Set<NodeJS.Timeout>();
 
   constructor(private readonly o: WorkItemsOptions) {
     this.queue = new RunQueue({
@@ -50,8 +60,13 @@ export class WorkItems {
     });
   }
 
-  /** Queues journaled work again; a run cut off mid-way is marked so, not repeated. */
-  resume(): void {
+  /**
+   * Queues journaled work again; a run cut off mid-way is marked so, not repeated.
+   * Work accepted under a claim is claimed again first: while this replica was
+   * down, another one may have taken it over (and run it, or be running it).
+   */
+  async resume(): Promise<void> {
+    const claimed = new Map<string, WorkItem[]>();
     for (const item of this.o.store.journaled()) {
       if (item.status === "running") {
         // Cut off mid-run: the records' crash journal records it as interrupted; running it again could repeat side effects.
@@ -61,11 +76,78 @@ export class WorkItems {
         item.finishedAt = this.o.clock.now().toISOString();
         this.o.store.finish(item);
         this.o.logger.warn({ job: item.job, item: item.id }, "run was cut off by a restart");
+      } else if (item.claim && this.o.claims) {
+        const key = `${item.claim.kind}\u0000${item.claim.id}`;
+        claimed.set(key, [...(claimed.get(key) ?? []), item]);
       } else {
         this.o.logger.info({ job: item.job, item: item.id }, "resuming journaled work");
         this.queue.enqueue(item);
       }
     }
+    await Promise.all([...claimed.values()].map((items) => this.reclaim(items)));
+  }
+
+  /** No more looks at claims other replicas hold (shutdown). */
+  stop(): void {
+    for (const t of this.rechecks) clearTimeout(t);
+    this.rechecks.clear();
+  }
+
+  /** Journaled items of one claim: run them if the claim is this replica's again, else leave them to its holder. */
+  private async reclaim(items: WorkItem[]): Promise<void> {
+    const { kind, id } = items[0]!.claim!;
+    const log = this.o.logger.child({ claim: `${kind}/${id}`, items: items.map((i) => i.id) });
+    let answer: ClaimAnswer;
+    try {
+      answer = await this.o.claims!.claim(kind, id);
+    } catch (e) {
+      // Not run blind: another replica may hold it. Asked again later; journaled meanwhile.
+      log.error({ err: errorText(e) }, "cannot claim journaled work again; trying later");
+      this.recheck(items, new Date(Date.now() + RECLAIM_RETRY_MS));
+      return;
+    }
+    if (answer.kind === "won") {
+      log.info({ takenOverFrom: answer.takenOverFrom }, "resuming journaled work under its claim");
+      const from = answer.takenOverFrom;
+      for (const item of items) {
+        // Its record says whose expired claim it ran under, as for any work taken over.
+        if (from) item.trigger = { ...item.trigger, detail: { ...item.trigger.detail, takenOverFrom: from } };
+      }
+      await submitUnderClaim(
+        answer,
+        async () => items.map((item) => this.queue.enqueue(item)),
+        (queued) => this.ended(queued),
+      );
+    } else if (answer.kind === "held") {
+      log.info(
+        { replica: answer.replica, expiresAt: answer.expiresAt },
+        "another replica holds this work's claim",
+      );
+      this.recheck(items, answer.expiresAt);
+    } else {
+      const now = this.o.clock.now().toISOString();
+      for (const item of items) {
+        item.status = "skipped";
+        item.reason = `run by replica ${answer.replica} while this one was down`;
+        item.finishedAt = now;
+        this.o.store.finish(item);
+      }
+      log.info({ replica: answer.replica }, "journaled work was run by another replica");
+    }
+  }
+
+  /** Asks for the claim again just after it would expire (its holder's last renewal may be in flight). */
+  private recheck(items: WorkItem[], at: Date): void {
+    // Leases expire by the wall clock, whatever clock the runner is given.
+    const timer = setTimeout(
+      () => {
+        this.rechecks.delete(timer);
+        void this.reclaim(items);
+      },
+      Math.max(0, at.getTime() - Date.now()) + RECHECK_MARGIN_MS,
+    );
+    timer.unref();
+    this.rechecks.add(timer);
   }
 
   /** Every run this runner knows: queued and running first, then finished, newest first. */
@@ -79,10 +161,14 @@ export class WorkItems {
     ref: string,
     inputs: Record<string, unknown>,
     trigger: Trigger,
+    claim?: WorkClaim,
   ): WorkItem {
     // Journaled by the queue's change report, before anything runs (as running when it starts at
     // once, saving a write): from here a restart resumes it.
-    const item = this.queue.enqueue(this.newItem(job, commit, ref, inputs, trigger));
+    const item = this.queue.enqueue({
+      ...this.newItem(job, commit, ref, inputs, trigger),
+      ...(claim ? { claim } : {}),
+    });
     this.o.logger.info({ job: job.id, item: item.id, commit, trigger: trigger.kind }, "work accepted");
     return item;
   }

@@ -31,6 +31,7 @@ let remote: GitHttpServer;
 const repo = new TestRepo();
 let c1: string;
 let c2: string;
+let c3: string;
 
 beforeAll(async () => {
   remote = await startGitHttpServer();
@@ -39,6 +40,7 @@ beforeAll(async () => {
     "jobs/hello.yaml": jobYaml(`on:\n  push: { branches: [main], paths: ["steps/**"] }`, "echo hello"),
   });
   c2 = repo.commit({ "steps/note.yaml": "run: echo note\n" });
+  c3 = repo.commit({ "steps/other.yaml": "run: echo other\n" });
   git(repo.dir, "push", "-q", "--force", remote.bareDir, "main");
   git(remote.bareDir, "symbolic-ref", "HEAD", "refs/heads/main");
 });
@@ -60,8 +62,12 @@ function git(dir: string, ...args: string[]): string {
   }).trim();
 }
 
-async function replica(name: string): Promise<ServeProcess> {
-  const s = await startServe(["--repo", remote.url, "--state", tmp(`opsc-state-${name}-`)], {
+async function replica(
+  name: string,
+  state = tmp(`opsc-state-${name}-`),
+  extra: string[] = [],
+): Promise<ServeProcess> {
+  const s = await startServe(["--repo", remote.url, "--state", state, ...extra], {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: tmp("opsc-home-"),
     OPSC_LOG_LEVEL: "info",
@@ -92,8 +98,9 @@ function claimHolders(): Map<string, string> {
   return holders;
 }
 
-const logged = (s: ServeProcess, msg: string) =>
-  s.lines.some((l) => (JSON.parse(l) as { msg?: string }).msg === msg);
+const count = (s: ServeProcess, msg: string) =>
+  s.lines.filter((l) => (JSON.parse(l) as { msg?: string }).msg === msg).length;
+const logged = (s: ServeProcess, msg: string) => count(s, msg) > 0;
 
 describe("claims between opsc serve replicas", () => {
   it("a replica killed after claiming a delivery, before its run, leaves it to the other: exactly one record, taken over", async () => {
@@ -147,4 +154,120 @@ describe("claims between opsc serve replicas", () => {
     b.proc.kill("SIGTERM");
     await b.exited;
   }, 120_000);
+
+  it("a replica restarted after the other took its queued work over does not run that work again", async () => {
+    const maintenance = new Leases(new RemoteLeaseBackend(remote.url, undefined), {
+      replica: "maintenance",
+      durationMs: 5 * 60_000,
+    });
+    const held = await maintenance.acquire(lockRef("here"), "20261126T130000Z-maintenance-abcd");
+    if (held.kind !== "acquired") throw new Error("the test could not hold the target");
+
+    // One run at a time on a: the first push's run waits for the held target, the second is queued behind it.
+    const stateA = tmp("opsc-state-a2-");
+    let a = await replica("a2", stateA, ["--limit", "1"]);
+    const b = await replica("b2");
+    const repository = { ...(examplePayload("push").repository as object), full_name: "octo/requeue" };
+    const push = (before: string, after: string) =>
+      delivery(
+        "push",
+        examplePayload("push", { ref: "refs/heads/main", before, after, deleted: false, repository }),
+      );
+    const first = push(c1, c2);
+    const second = push(c2, c3);
+    expect((await send(a.url, first, SECRET)).status).toBe(202);
+    await eventually(() => logged(a, "target locked by another run"), 30_000);
+    expect((await send(a.url, second, SECRET)).status).toBe(202);
+    await eventually(() => [...claimHolders().values()].filter((r) => r === "a2").length === 2, 30_000);
+    // Both journaled: the first running (waiting for the target), the second queued.
+    await eventually(() => count(a, "work accepted") === 2, 30_000);
+    for (const d of [first, second]) expect((await send(b.url, d, SECRET)).status).toBe(202);
+    await eventually(
+      () =>
+        b.lines.filter(
+          (l) => (JSON.parse(l) as { msg?: string }).msg === "another replica claimed this delivery",
+        ).length === 2,
+      30_000,
+    );
+
+    a.proc.kill("SIGKILL");
+    await a.exited;
+    await held.lease.release();
+    const runsOf = (d: { id: string }) =>
+      remoteRuns(remote).filter(
+        (r) => (r.trigger as { detail?: { delivery?: string } }).detail?.delivery === d.id,
+      );
+    // b takes both over once a's claims expire, and runs each once.
+    await eventually(() => runsOf(first).length === 1 && runsOf(second).length === 1, 60_000);
+    await eventually(
+      () =>
+        [...claimHolders().entries()].every(([ref]) =>
+          /State: done/.test(git(remote.bareDir, "log", "-1", "--format=%B", ref)),
+        ),
+      30_000,
+    );
+
+    // a comes back with the second push still journaled as queued: it asks for the claim, finds the work done, runs nothing.
+    a = await replica("a2", stateA, ["--limit", "1"]);
+    await eventually(
+      () => logged(a, "journaled work was run by another replica") || runsOf(second).length > 1,
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(runsOf(first)).toHaveLength(1);
+    expect(runsOf(second)).toHaveLength(1);
+    expect(logged(a, "journaled work was run by another replica")).toBe(true);
+    expect(runsOf(second)[0]).toMatchObject({ trigger: { detail: { takenOverFrom: "a2" } } });
+    for (const p of [a, b]) {
+      p.proc.kill("SIGTERM");
+      await p.exited;
+    }
+  }, 180_000);
+
+  it("a replica restarted while its own claim still runs resumes its queued work once that claim expires", async () => {
+    const maintenance = new Leases(new RemoteLeaseBackend(remote.url, undefined), {
+      replica: "maintenance",
+      durationMs: 5 * 60_000,
+    });
+    const held = await maintenance.acquire(lockRef("here"), "20261126T140000Z-maintenance-abcd");
+    if (held.kind !== "acquired") throw new Error("the test could not hold the target");
+    const state = tmp("opsc-state-a3-");
+    let a = await replica("a3", state, ["--limit", "1"]);
+    const repository = { ...(examplePayload("push").repository as object), full_name: "octo/restart" };
+    const push = (before: string, after: string) =>
+      delivery(
+        "push",
+        examplePayload("push", { ref: "refs/heads/main", before, after, deleted: false, repository }),
+      );
+    const first = push(c1, c2);
+    const second = push(c2, c3);
+    expect((await send(a.url, first, SECRET)).status).toBe(202);
+    await eventually(() => logged(a, "target locked by another run"), 30_000);
+    expect((await send(a.url, second, SECRET)).status).toBe(202);
+    await eventually(() => [...claimHolders().values()].filter((r) => r === "a3").length === 2, 30_000);
+    await eventually(() => count(a, "work accepted") === 2, 30_000);
+
+    // Back at once: the dead process's claims have not expired yet.
+    a.proc.kill("SIGKILL");
+    await a.exited;
+    a = await replica("a3", state, ["--limit", "1"]);
+    await held.lease.release();
+    await eventually(() => logged(a, "another replica holds this work's claim"), 30_000);
+    const runsOf = (d: { id: string }) =>
+      remoteRuns(remote).filter(
+        (r) => (r.trigger as { detail?: { delivery?: string } }).detail?.delivery === d.id,
+      );
+    await eventually(() => runsOf(second).length === 1, 60_000);
+    expect(logged(a, "resuming journaled work under its claim")).toBe(true);
+    expect(runsOf(second)[0]).toMatchObject({
+      result: "success",
+      trigger: { detail: { takenOverFrom: "a3" } },
+    });
+    // The first push's run was cut off while it waited: recorded nowhere as run, and not run again.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(runsOf(first)).toHaveLength(0);
+    expect(runsOf(second)).toHaveLength(1);
+    a.proc.kill("SIGTERM");
+    await a.exited;
+  }, 180_000);
 });
