@@ -10,17 +10,16 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as age from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeJob } from "../../src/app/execute-job.js";
-import { lockRef } from "../../src/app/target-locks.js";
-import { Leases, LocalLeaseBackend, type HeldLease } from "../../src/git/leases.js";
-import { encryptSops } from "../../src/secrets/sops-file.js";
-import { parseYamlBranches } from "../../src/secrets/sops-yaml.js";
+import { LocalLeaseBackend } from "../../src/git/leases.js";
 import { TestRepo } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
+import { holdTargetLock } from "../helpers/held-lock.js";
+import { sopsSshCredential } from "../helpers/sops-credential.js";
 import { SSHD_PATH, startSshd, type Sshd } from "../helpers/sshd.js";
 
+const OTHER_RUN = "20261126T090000Z-other-abcd";
 const trigger = { kind: "manual", actor: "early-test", by: { name: "early-test", via: "cli" } } as const;
 
 describe.skipIf(!SSHD_PATH)("connections opened while the locks are taken", () => {
@@ -41,15 +40,14 @@ describe.skipIf(!SSHD_PATH)("connections opened while the locks are taken", () =
     }
   };
 
-  /** Another run's lock on `target`, held until the returned lease is released. */
-  async function holdLock(target: string): Promise<HeldLease> {
-    const leases = new Leases(new LocalLeaseBackend(repo.gitdir), {
-      replica: "other-host",
-      durationMs: 60_000,
-    });
-    const held = await leases.acquire(lockRef(target), "20261126T090000Z-other-abcd");
-    if (held.kind !== "acquired") throw new Error("could not plant the lock");
-    return held.lease;
+  /** A run of `waits` holding its connections to a and b while it waits for a's lock, held by the test. */
+  async function waitingForA() {
+    const before = logins();
+    const lease = await holdTargetLock(new LocalLeaseBackend(repo.gitdir), "a", OTHER_RUN);
+    const running = run("waits");
+    await eventually(() => logins() - before >= 2, 20_000);
+    expect(logins() - before).toBe(2);
+    return { before, lease, running };
   }
 
   const run = (job: string) => executeJob({ repoDir: repo.dir, job, inputs: {}, trigger, push: false, env });
@@ -58,16 +56,7 @@ describe.skipIf(!SSHD_PATH)("connections opened while the locks are taken", () =
     sshd = await startSshd(["127.0.0.31", "127.0.0.32"]);
     work = mkdtempSync(join(tmpdir(), "opsc-early-work-"));
     execFileSync("chmod", ["777", work]);
-    const identity = await age.generateX25519Identity();
-    const recipient = await age.identityToRecipient(identity);
-    const key = sshd.clientKey
-      .trimEnd()
-      .split("\n")
-      .map((l) => `    ${l}`)
-      .join("\n");
-    const credential = await encryptSops(parseYamlBranches(`ssh:\n  private_key: |\n${key}\n`), "yaml", {
-      recipients: [recipient],
-    });
+    const { credential, identity } = await sopsSshCredential(sshd.clientKey);
     const keyFile = join(work, "keys.txt");
     writeFileSync(keyFile, `${identity}\n`, { mode: 0o600 });
     env = { PATH: process.env.PATH, HOME: work, SOPS_AGE_KEY_FILE: keyFile };
@@ -104,12 +93,8 @@ describe.skipIf(!SSHD_PATH)("connections opened while the locks are taken", () =
   });
 
   it("logs in to every target while waiting for a lock, runs nothing before it is held, and uses those logins", async () => {
-    const before = logins();
-    const lease = await holdLock("a");
-    const running = run("waits");
     // Both targets are logged in to while the run still waits for a's lock, and nothing ran.
-    await eventually(() => logins() - before >= 2, 20_000);
-    expect(logins() - before).toBe(2);
+    const { before, lease, running } = await waitingForA();
     expect(existsSync(join(work, "a"))).toBe(false);
     expect(existsSync(join(work, "b"))).toBe(false);
     await lease.release();
@@ -124,11 +109,7 @@ describe.skipIf(!SSHD_PATH)("connections opened while the locks are taken", () =
   }, 60_000);
 
   it("opens a connection again when the server dropped it during the wait", async () => {
-    const before = logins();
-    const lease = await holdLock("a");
-    const running = run("waits");
-    await eventually(() => logins() - before >= 2, 20_000);
-    expect(logins() - before).toBe(2);
+    const { before, lease, running } = await waitingForA();
     await eventually(() => sessions().length > 0, 10_000);
     execFileSync("kill", sessions());
     await eventually(() => sessions().length === 0, 10_000);
@@ -141,7 +122,7 @@ describe.skipIf(!SSHD_PATH)("connections opened while the locks are taken", () =
   }, 60_000);
 
   it("closes the connection of a target the locks skip, and runs nothing there", async () => {
-    const lease = await holdLock("b");
+    const lease = await holdTargetLock(new LocalLeaseBackend(repo.gitdir), "b", OTHER_RUN);
     try {
       const { summary } = await run("skips");
       const outcome = Object.fromEntries(summary.targets.map((t) => [t.name, t.outcome]));

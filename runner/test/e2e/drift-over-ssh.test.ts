@@ -10,14 +10,12 @@ import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as age from "age-encryption";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encryptSops } from "../../src/secrets/sops-file.js";
-import { parseYamlBranches } from "../../src/secrets/sops-yaml.js";
 import { git, TestRepo } from "../helpers/automation-repo.js";
 import { assertNoCanary, CANARY } from "../helpers/canary.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
 import { cleanEnv, PROJECT_ROOT, type CliResult } from "../helpers/opsc-cli.js";
+import { sopsSshCredential } from "../helpers/sops-credential.js";
 import { SSHD_PATH, startSshd, type Sshd } from "../helpers/sshd.js";
 import { startReceiver, type Receiver } from "../notify/http-receiver.js";
 
@@ -77,15 +75,10 @@ describe.skipIf(!SSHD_PATH || !isRoot)("opsc drift over SSH", () => {
     receiver = await startReceiver(() => ({ status: 204 }));
     dir = mkdtempSync(join(tmpdir(), "opsc-drift-"));
     chmodSync(dir, 0o755);
-    const identity = await age.generateX25519Identity();
-    const recipient = await age.identityToRecipient(identity);
-    const plain =
-      `ssh:\n  private_key: |\n${sshd.clientKey
-        .trimEnd()
-        .split("\n")
-        .map((l) => `    ${l}`)
-        .join("\n")}\n` + `app:\n  token: ${CANARY}\n`;
-    const encrypted = await encryptSops(parseYamlBranches(plain), "yaml", { recipients: [recipient] });
+    const { credential: encrypted, identity } = await sopsSshCredential(
+      sshd.clientKey,
+      `app:\n  token: ${CANARY}\n`,
+    );
     keys = mkdtempSync(join(tmpdir(), "opsc-drift-key-"));
     writeFileSync(join(keys, "keys.txt"), `${identity}\n`, { mode: 0o600 });
     repo = new TestRepo("opsc-drift-repo-");

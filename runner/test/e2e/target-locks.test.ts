@@ -13,11 +13,12 @@ import addFormatsModule from "ajv-formats";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import runSchema from "../../../schema/run.schema.json" with { type: "json" };
 import { lockRef } from "../../src/app/target-locks.js";
-import { Leases, RemoteLeaseBackend } from "../../src/git/leases.js";
+import { RemoteLeaseBackend } from "../../src/git/leases.js";
 import { runDir, targetLogPath } from "../../src/records/record-paths.js";
 import { BASE_FILES, TestRepo } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
+import { holdTargetLock } from "../helpers/held-lock.js";
 import { OPSC, RECORDS, remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
 
 const TOKEN = "locks-api-token";
@@ -222,12 +223,12 @@ describe("target locks", () => {
   }, 90_000);
 
   it("locks: skip records the skip and the holder; a wait past locks.wait fails naming the holder", async () => {
-    const leases = new Leases(new RemoteLeaseBackend(remote.url, undefined), {
-      replica: "by-hand",
-      durationMs: 5 * 60_000,
-    });
-    const held = await leases.acquire(lockRef("here"), "20261126T120000Z-maintenance-abcd");
-    expect(held.kind).toBe("acquired");
+    const held = await holdTargetLock(
+      new RemoteLeaseBackend(remote.url, undefined),
+      "here",
+      "20261126T120000Z-maintenance-abcd",
+      "by-hand",
+    );
     try {
       const dir = clone();
       const skipped = await opscRun(dir, "skipper").done;
@@ -258,7 +259,7 @@ describe("target locks", () => {
       );
       expect(failed.targets[0]!.lock!.waitedMs).toBeGreaterThanOrEqual(1000);
     } finally {
-      if (held.kind === "acquired") await held.lease.release();
+      await held.release();
     }
   }, 90_000);
 

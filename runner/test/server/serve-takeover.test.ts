@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { lockRef } from "../../src/app/target-locks.js";
-import { Leases, RemoteLeaseBackend } from "../../src/git/leases.js";
+import { RemoteLeaseBackend } from "../../src/git/leases.js";
 import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
 import { delivery, examplePayload, send } from "../helpers/github-delivery.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
+import { holdTargetLock } from "../helpers/held-lock.js";
 import { remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
 
 const SECRET = "takeover-webhook-secret";
@@ -102,23 +102,49 @@ const count = (s: ServeProcess, msg: string) =>
   s.lines.filter((l) => (JSON.parse(l) as { msg?: string }).msg === msg).length;
 const logged = (s: ServeProcess, msg: string) => count(s, msg) > 0;
 
+/**
+ * Replica `name` (one run at a time) with two pushes journaled: the first one's run waits for the
+ * target, held by the test, and the second is queued behind it.
+ */
+async function queueTwoPushes(name: string, fullName: string) {
+  const held = await holdTargetLock(
+    new RemoteLeaseBackend(remote.url, undefined),
+    "here",
+    `20261126T130000Z-${name}-abcd`,
+  );
+  const state = tmp(`opsc-state-${name}-`);
+  const a = await replica(name, state, ["--limit", "1"]);
+  const first = pushDelivery(fullName, c1, c2);
+  const second = pushDelivery(fullName, c2, c3);
+  expect((await send(a.url, first, SECRET)).status).toBe(202);
+  await eventually(() => logged(a, "target locked by another run"), 30_000);
+  expect((await send(a.url, second, SECRET)).status).toBe(202);
+  await eventually(() => [...claimHolders().values()].filter((r) => r === name).length === 2, 30_000);
+  await eventually(() => count(a, "work accepted") === 2, 30_000);
+  return { a, held, state, first, second };
+}
+
+/** A push delivery from `before` to `after` on main, of a repository of that name. */
+function pushDelivery(fullName: string, before: string, after: string): ReturnType<typeof delivery> {
+  const repository = { ...(examplePayload("push").repository as object), full_name: fullName };
+  return delivery(
+    "push",
+    examplePayload("push", { ref: "refs/heads/main", before, after, deleted: false, repository }),
+  );
+}
+
 describe("claims between opsc serve replicas", () => {
   it("a replica killed after claiming a delivery, before its run, leaves it to the other: exactly one record, taken over", async () => {
     // The job's only target is held, so the first replica's run cannot start.
-    const maintenance = new Leases(new RemoteLeaseBackend(remote.url, undefined), {
-      replica: "maintenance",
-      durationMs: 5 * 60_000,
-    });
-    const held = await maintenance.acquire(lockRef("here"), "20261126T120000Z-maintenance-abcd");
-    if (held.kind !== "acquired") throw new Error("the test could not hold the target");
+    const held = await holdTargetLock(
+      new RemoteLeaseBackend(remote.url, undefined),
+      "here",
+      "20261126T120000Z-maintenance-abcd",
+    );
 
     const a = await replica("a");
     const b = await replica("b");
-    const repository = { ...(examplePayload("push").repository as object), full_name: "octo/takeover" };
-    const d = delivery(
-      "push",
-      examplePayload("push", { ref: "refs/heads/main", before: c1, after: c2, deleted: false, repository }),
-    );
+    const d = pushDelivery("octo/takeover", c1, c2);
     expect((await send(a.url, d, SECRET)).status).toBe(202);
     await eventually(
       () => [...claimHolders().values()].includes("a") && logged(a, "target locked by another run"),
@@ -130,7 +156,7 @@ describe("claims between opsc serve replicas", () => {
 
     a.proc.kill("SIGKILL");
     await a.exited;
-    await held.lease.release();
+    await held.release();
 
     const mine = () =>
       remoteRuns(remote).filter(
@@ -156,31 +182,10 @@ describe("claims between opsc serve replicas", () => {
   }, 120_000);
 
   it("a replica restarted after the other took its queued work over does not run that work again", async () => {
-    const maintenance = new Leases(new RemoteLeaseBackend(remote.url, undefined), {
-      replica: "maintenance",
-      durationMs: 5 * 60_000,
-    });
-    const held = await maintenance.acquire(lockRef("here"), "20261126T130000Z-maintenance-abcd");
-    if (held.kind !== "acquired") throw new Error("the test could not hold the target");
-
-    // One run at a time on a: the first push's run waits for the held target, the second is queued behind it.
-    const stateA = tmp("opsc-state-a2-");
-    let a = await replica("a2", stateA, ["--limit", "1"]);
+    const queued = await queueTwoPushes("a2", "octo/requeue");
+    const { held, state: stateA, first, second } = queued;
+    let a = queued.a;
     const b = await replica("b2");
-    const repository = { ...(examplePayload("push").repository as object), full_name: "octo/requeue" };
-    const push = (before: string, after: string) =>
-      delivery(
-        "push",
-        examplePayload("push", { ref: "refs/heads/main", before, after, deleted: false, repository }),
-      );
-    const first = push(c1, c2);
-    const second = push(c2, c3);
-    expect((await send(a.url, first, SECRET)).status).toBe(202);
-    await eventually(() => logged(a, "target locked by another run"), 30_000);
-    expect((await send(a.url, second, SECRET)).status).toBe(202);
-    await eventually(() => [...claimHolders().values()].filter((r) => r === "a2").length === 2, 30_000);
-    // Both journaled: the first running (waiting for the target), the second queued.
-    await eventually(() => count(a, "work accepted") === 2, 30_000);
     for (const d of [first, second]) expect((await send(b.url, d, SECRET)).status).toBe(202);
     await eventually(
       () =>
@@ -192,7 +197,7 @@ describe("claims between opsc serve replicas", () => {
 
     a.proc.kill("SIGKILL");
     await a.exited;
-    await held.lease.release();
+    await held.release();
     const runsOf = (d: { id: string }) =>
       remoteRuns(remote).filter(
         (r) => (r.trigger as { detail?: { delivery?: string } }).detail?.delivery === d.id,
@@ -225,33 +230,15 @@ describe("claims between opsc serve replicas", () => {
   }, 180_000);
 
   it("a replica restarted while its own claim still runs resumes its queued work once that claim expires", async () => {
-    const maintenance = new Leases(new RemoteLeaseBackend(remote.url, undefined), {
-      replica: "maintenance",
-      durationMs: 5 * 60_000,
-    });
-    const held = await maintenance.acquire(lockRef("here"), "20261126T140000Z-maintenance-abcd");
-    if (held.kind !== "acquired") throw new Error("the test could not hold the target");
-    const state = tmp("opsc-state-a3-");
-    let a = await replica("a3", state, ["--limit", "1"]);
-    const repository = { ...(examplePayload("push").repository as object), full_name: "octo/restart" };
-    const push = (before: string, after: string) =>
-      delivery(
-        "push",
-        examplePayload("push", { ref: "refs/heads/main", before, after, deleted: false, repository }),
-      );
-    const first = push(c1, c2);
-    const second = push(c2, c3);
-    expect((await send(a.url, first, SECRET)).status).toBe(202);
-    await eventually(() => logged(a, "target locked by another run"), 30_000);
-    expect((await send(a.url, second, SECRET)).status).toBe(202);
-    await eventually(() => [...claimHolders().values()].filter((r) => r === "a3").length === 2, 30_000);
-    await eventually(() => count(a, "work accepted") === 2, 30_000);
+    const queued = await queueTwoPushes("a3", "octo/restart");
+    const { held, state, first, second } = queued;
+    let a = queued.a;
 
     // Back at once: the dead process's claims have not expired yet.
     a.proc.kill("SIGKILL");
     await a.exited;
     a = await replica("a3", state, ["--limit", "1"]);
-    await held.lease.release();
+    await held.release();
     await eventually(() => logged(a, "another replica holds this work's claim"), 30_000);
     const runsOf = (d: { id: string }) =>
       remoteRuns(remote).filter(

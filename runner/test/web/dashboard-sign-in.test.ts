@@ -11,11 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as age from "age-encryption";
 import type { Browser, BrowserContext, ElementHandle, HTTPRequest, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encryptSops } from "../../src/secrets/sops-file.js";
-import { parseYamlBranches } from "../../src/secrets/sops-yaml.js";
 import { BASE_FILES, TestRepo } from "../helpers/automation-repo.js";
 import { chromiumPath, launchBrowser, seriousViolations } from "../helpers/browser.js";
 import { eventually } from "../helpers/fake-executor.js";
@@ -23,6 +20,7 @@ import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-serv
 import { PROVIDER_HOST, startOidcProvider, type TestProvider } from "../helpers/oidc-provider.js";
 import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
 import { remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
+import { sopsSshCredential } from "../helpers/sops-credential.js";
 import { SSHD_PATH, startSshd, type Sshd } from "../helpers/sshd.js";
 
 const BOOTSTRAP = "sign-in-bootstrap-token";
@@ -163,17 +161,9 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
       sock.on("close", () => held.delete(sock));
     });
     await new Promise<void>((r) => silent.listen(0, SILENT, r));
-    const identity = await age.generateX25519Identity();
+    const { credential, identity } = await sopsSshCredential(sshd.clientKey);
     const keys = tmp("opsc-sign-in-keys-");
     writeFileSync(join(keys, "keys.txt"), `${identity}\n`, { mode: 0o600 });
-    const keyYaml = sshd.clientKey
-      .trimEnd()
-      .split("\n")
-      .map((l) => `    ${l}`)
-      .join("\n");
-    const credential = await encryptSops(parseYamlBranches(`ssh:\n  private_key: |\n${keyYaml}\n`), "yaml", {
-      recipients: [await age.identityToRecipient(identity)],
-    });
     repo.commit({
       ...BASE_FILES,
       "access.yaml": POLICY,
