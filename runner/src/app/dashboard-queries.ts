@@ -214,7 +214,15 @@ export async function targetsView(
 }
 
 export interface SchedulesView {
-  schedules: Array<{ job: string; cron: string; timezone: string; catchUp: unknown; next: string[] }>;
+  /** `kind`: what a tick does, run the job (`on.schedule`) or check it for drift (`drift.schedule`). */
+  schedules: Array<{
+    job: string;
+    kind: "run" | "drift";
+    cron: string;
+    timezone: string;
+    catchUp: unknown;
+    next: string[];
+  }>;
   missed: Array<{ job: string; at: string | undefined; reason: string }>;
 }
 
@@ -222,8 +230,12 @@ export async function schedulesView(service: RunnerService): Promise<SchedulesVi
   const { model } = await service.headModel();
   const now = new Date();
   const schedules = [...model.jobs.values()].flatMap((j) =>
-    j.on.schedule.map((s) => ({
+    [
+      ...j.on.schedule.map((s) => ({ kind: "run" as const, s })),
+      ...(j.drift?.schedule ? [{ kind: "drift" as const, s: j.drift.schedule }] : []),
+    ].map(({ kind, s }) => ({
       job: j.id,
+      kind,
       cron: s.cron,
       timezone: s.timezone,
       catchUp: s.catchUp,

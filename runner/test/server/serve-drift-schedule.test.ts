@@ -37,14 +37,15 @@ afterAll(async () => {
 });
 
 /** A GET on a connection of its own (see serve-schedule.test.ts: it also wakes the child after a clock jump). */
-function get(url: string): Promise<number> {
+function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(
       url,
       { agent: false, headers: { authorization: `Bearer ${TOKEN}` }, timeout: 10_000 },
       (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
+        let body = "";
+        res.on("data", (c: Buffer) => (body += String(c)));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
       },
     );
     req.on("timeout", () => req.destroy(new Error("GET timed out")));
@@ -99,10 +100,18 @@ describe.skipIf(!LIBFAKETIME)("opsc serve runs drift.schedule", () => {
     expect(registered?.schedules).toEqual([
       expect.objectContaining({ job: "conf", cron: "0 * * * *", drift: true }),
     ]);
+    // The dashboard's schedules list it as a drift check, next at 03:00.
+    const listed = JSON.parse((await get(`${s.url}/api/schedules`)).body) as unknown;
+    expect(listed).toMatchObject({
+      schedules: [{ job: "conf", kind: "drift", cron: "0 * * * *", catchUp: "none" }],
+    });
+    expect((listed as { schedules: Array<{ next: string[] }> }).schedules[0]!.next[0]).toBe(
+      "2026-11-23T03:00:00.000Z",
+    );
 
     // Two seconds before 03:00: node-cron's own timer fires the drift tick.
     clock.set("2026-11-23 02:59:58");
-    expect(await get(`${s.url}/healthz`)).toBe(200);
+    expect((await get(`${s.url}/healthz`)).status).toBe(200);
     const bare = remote.bareDir;
     await eventually(() => remoteShow(bare, `${BRANCH}:drift.json`) !== undefined, 30_000);
 

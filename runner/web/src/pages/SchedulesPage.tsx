@@ -1,4 +1,4 @@
-/** /schedules: next fire times in their time zones, and ticks missed with why. */
+/** /schedules: next fire times in their time zones (runs and drift checks), and ticks missed with why. */
 import Table from "@mui/material/Table";
 import TableBody from "@mui/material/TableBody";
 import TableCell from "@mui/material/TableCell";
@@ -11,7 +11,14 @@ import { useApi } from "../use-api.js";
 import { Failure, Loading, PageTitle, Section, when } from "../ui.js";
 
 interface Schedules {
-  schedules: Array<{ job: string; cron: string; timezone: string; catchUp: string; next: string[] }>;
+  schedules: Array<{
+    job: string;
+    kind: "run" | "drift";
+    cron: string;
+    timezone: string;
+    catchUp: string;
+    next: string[];
+  }>;
   missed: Array<{ job: string; at?: string; reason: string }>;
 }
 
@@ -32,13 +39,16 @@ export function SchedulesPage() {
       {!s.data && !s.error ? <Loading what="schedules" /> : null}
       {s.data ? (
         <>
-          {s.data.schedules.length === 0 ? <Typography>No job has a schedule.</Typography> : null}
+          {s.data.schedules.length === 0 ? (
+            <Typography>No job runs or checks for drift on a schedule.</Typography>
+          ) : null}
           {s.data.schedules.length > 0 ? (
             <TableContainer>
               <Table size="small" aria-label="Schedules">
                 <TableHead>
                   <TableRow>
                     <TableCell>Job</TableCell>
+                    <TableCell>Tick</TableCell>
                     <TableCell>Cron</TableCell>
                     <TableCell>Time zone</TableCell>
                     <TableCell>Catch-up</TableCell>
@@ -47,10 +57,11 @@ export function SchedulesPage() {
                 </TableHead>
                 <TableBody>
                   {s.data.schedules.map((x) => (
-                    <TableRow key={`${x.job} ${x.cron} ${x.timezone}`}>
+                    <TableRow key={`${x.job} ${x.kind} ${x.cron} ${x.timezone}`}>
                       <TableCell>
                         <AppLink to={`/jobs/${x.job}`}>{x.job}</AppLink>
                       </TableCell>
+                      <TableCell>{x.kind === "drift" ? "drift check" : "run"}</TableCell>
                       <TableCell>{x.cron}</TableCell>
                       <TableCell>{x.timezone}</TableCell>
                       <TableCell>{x.catchUp}</TableCell>
