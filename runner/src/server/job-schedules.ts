@@ -90,7 +90,7 @@ export class JobSchedules {
         "another replica claimed this tick",
       );
       // Looked at again after the claim would expire: a replica that died with it does not lose the tick.
-      if (answer.kind === "held") this.recheckAt(tick, answer.expiresAt);
+      if (answer.kind === "held") this.recheckAt(() => this.fireTick(tick), tick.job, answer.expiresAt);
       return;
     }
     await submitUnderClaim(
@@ -113,13 +113,13 @@ export class JobSchedules {
     this.rechecks.clear();
   }
 
-  private recheckAt(tick: ScheduledTick, expiresAt: Date): void {
+  private recheckAt(again: () => Promise<void>, job: string, expiresAt: Date): void {
     // Leases expire by the wall clock, whatever clock the scheduler is given.
     const delay = Math.max(0, expiresAt.getTime() - Date.now()) + 500;
     const timer = setTimeout(() => {
       this.rechecks.delete(timer);
-      this.fireTick(tick).catch((e: unknown) =>
-        this.o.logger.error({ job: tick.job, err: errorText(e) }, "cannot take over the tick"),
+      again().catch((e: unknown) =>
+        this.o.logger.error({ job, err: errorText(e) }, "cannot take over the tick"),
       );
     }, delay);
     timer.unref();
@@ -169,7 +169,12 @@ export class JobSchedules {
     const answer = this.o.claims
       ? await this.o.claims.claim("missed", `${tick.job}-${tick.index}-${at}`)
       : undefined;
-    if (answer && answer.kind !== "won") return;
+    if (answer && answer.kind !== "won") {
+      // The replica recording it may die first: looked at again once its claim would expire.
+      if (answer.kind === "held" && !this.o.stopping())
+        this.recheckAt(() => this.missTick(tick), tick.job, answer.expiresAt);
+      return;
+    }
     try {
       await this.recordMissedTick(tick, at);
     } finally {

@@ -14,6 +14,7 @@ import { claimRef, LocalClaims, type Claims } from "../../src/git/claims.js";
 import { Leases, LocalLeaseBackend } from "../../src/git/leases.js";
 import { ManualClock } from "../../src/server/clock.js";
 import { createLogger } from "../../src/server/server-logger.js";
+import type { MissedTick } from "../../src/server/job-schedules.js";
 import { startServer, type RunningServer } from "../../src/server/start-server.js";
 import { Redactor } from "../../src/secrets/redactor.js";
 import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
@@ -44,7 +45,12 @@ function dyingReplica(gitdir: string): Claims {
   };
 }
 
-async function runner(claims: Claims, executor: FakeExecutor, clock: ManualClock): Promise<RunningServer> {
+async function runner(
+  claims: Claims,
+  executor: FakeExecutor,
+  clock: ManualClock,
+  recordMissed?: (repoDir: string, tick: MissedTick) => Promise<void>,
+): Promise<RunningServer> {
   const state = mkdtempSync(join(tmpdir(), "opsc-state-"));
   dirs.push(state);
   const redactor = new Redactor();
@@ -56,6 +62,7 @@ async function runner(claims: Claims, executor: FakeExecutor, clock: ManualClock
     executor: executor.run,
     claims,
     clock,
+    ...(recordMissed ? { recordMissed } : {}),
     useNodeCron: false,
     push: false,
     redactor,
@@ -100,5 +107,43 @@ describe("schedule ticks between replicas", () => {
     expect(claimMessage(ref)).toMatch(/^Replica: b$/m);
     expect(claimMessage(ref)).toMatch(/^Taken-Over-From-Replica: a$/m);
     dead.release();
+  }, 60_000);
+
+  it("a missed tick claimed by a replica that died before recording it is recorded by another after the claim expires", async () => {
+    const clock = new ManualClock("2026-01-01T00:21:00Z");
+    let revive = (): void => undefined;
+    // a wins the claim and never gets the missed tick into the audit trail.
+    const stuck = new Promise<void>((resolve) => (revive = resolve));
+    const recorded: MissedTick[] = [];
+    const a = await runner(dyingReplica(repo.gitdir), new FakeExecutor(), clock, () => stuck);
+    const b = await runner(
+      new LocalClaims(repo.gitdir, "b", 60_000),
+      new FakeExecutor(),
+      clock,
+      async (_dir, t) => {
+        recorded.push(t);
+      },
+    );
+    const ref = claimRef("missed", "backup-0-2026-01-01T00:25:00.000Z");
+    try {
+      // 00:25 passes while neither looks: both find it missed (catch-up none) at 00:28.
+      clock.set("2026-01-01T00:28:00Z");
+      void a.service.tick();
+      await eventually(() => {
+        try {
+          return /^Replica: a$/m.test(claimMessage(ref));
+        } catch {
+          return false; // not claimed yet
+        }
+      });
+      await b.service.tick();
+      expect(recorded).toHaveLength(0);
+      await eventually(() => recorded.length === 1, 15_000);
+      expect(recorded[0]).toMatchObject({ job: "backup", at: "2026-01-01T00:25:00.000Z", catchUp: "none" });
+      await eventually(() => /State: done/.test(claimMessage(ref)), 15_000);
+      expect(claimMessage(ref)).toMatch(/^Replica: b$/m);
+    } finally {
+      revive();
+    }
   }, 60_000);
 });
