@@ -174,6 +174,8 @@ export class SshTransport implements Transport {
       const onAbort = (): void =>
         fail(environmentError("ssh.cancelled", `target ${name}: connection cancelled`));
       signal?.addEventListener("abort", onAbort, { once: true });
+      // Cancelled while the socket opened or ssh2 loaded: an abort event that already fired never comes again.
+      if (signal?.aborted) return onAbort();
       methods.catch((e: OpscError) => fail(e));
       let tried = 0;
       client.on("ready", () => {
@@ -311,6 +313,7 @@ export class SshTransport implements Transport {
         reject(environmentError("ssh.cancelled", `target ${name}: connection cancelled`));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal?.aborted) return onAbort();
       sock.once("connect", () => {
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);

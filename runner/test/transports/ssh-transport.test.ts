@@ -180,6 +180,31 @@ describe.skipIf(!SSHD_PATH)("SSH transport against a real sshd", () => {
     });
   });
 
+  it("gives up a connection whose signal was aborted before it got going, logging in nowhere", async () => {
+    const logins = () => sshd.log().match(/Accepted publickey/g)?.length ?? 0;
+    const before = logins();
+    const transport = (name: string) =>
+      new SshTransport({
+        name,
+        host: ADDRS[0]!,
+        port: sshd.port,
+        user: sshd.user,
+        hostKeys: [sshd.hostKey],
+        auth: { privateKey: key },
+      });
+    const cancel = new AbortController();
+    const early = transport("early");
+    const connecting = early.connect(cancel.signal);
+    cancel.abort(); // while the socket opens: the handshake starts after the abort event has fired
+    await expect(connecting).rejects.toMatchObject({ code: "ssh.cancelled" });
+    await expect(transport("late").connect(AbortSignal.abort())).rejects.toMatchObject({
+      code: "ssh.cancelled",
+    });
+    await early.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(logins()).toBe(before);
+  });
+
   it("fails an unreachable host alone while the others finish", async () => {
     const { o } = options();
     const targets = [target("up1", ADDRS[0]!), target("down", DEAD), target("up2", ADDRS[1]!)];
