@@ -96,7 +96,12 @@ describe("library steps in the loader", () => {
       }),
       librarySet({ "steps/pkg/install.yaml": "inputs: { name: { type: string } }\nrun: echo $INPUT_NAME\n" }),
     );
-    expect(diagnostics.filter((x) => x.severity === "error").map((x) => x.file)).toEqual(["jobs/j.yaml"]);
+    const errors = diagnostics.filter((x) => x.severity === "error");
+    expect(errors.map((x) => [x.file, x.code])).toEqual([["jobs/j.yaml", "input.invalid-value"]]);
+    // The hint names where the input is declared: the library file, by name, commit and path.
+    expect(errors[0]!.hint).toBe(
+      `std@${COMMIT.slice(0, 12)}:library/steps/pkg/install.yaml: \`name\` is type string`,
+    );
   });
 });
 

@@ -53,7 +53,7 @@ export function checkInputs(index: RepoIndex): void {
           "error",
           "input.invalid-value",
           `input \`${name}\`${err.instancePath ? ` (at ${err.instancePath.slice(1)})` : ""} ${err.message ?? "is invalid"}`,
-          describeSchema(schema, site.raw.uses, name),
+          describeSchema(schema, target.source.file, name),
         );
       }
     }
@@ -172,9 +172,10 @@ function hasExpression(value: unknown): boolean {
   return false;
 }
 
+/** The input's schema in a few words, after the file that declares it (a library's file names its commit). */
 function describeSchema(
   schema: Record<string, unknown>,
-  step: string | undefined,
+  file: string | undefined,
   name: string,
 ): string | undefined {
   const parts: string[] = [];
@@ -183,6 +184,6 @@ function describeSchema(
     parts.push(`one of ${schema.enum.map((v) => JSON.stringify(v)).join(", ")}`);
   if (typeof schema.pattern === "string") parts.push(`matching ${schema.pattern}`);
   if (typeof schema.description === "string") parts.push(schema.description);
-  if (parts.length === 0) return step ? `see steps/${step}.yaml, input ${name}` : undefined;
-  return `${step ? `steps/${step}.yaml: ` : ""}\`${name}\` is ${parts.join("; ")}`;
+  if (parts.length === 0) return file ? `see ${file}, input ${name}` : undefined;
+  return `${file ? `${file}: ` : ""}\`${name}\` is ${parts.join("; ")}`;
 }
