@@ -181,6 +181,7 @@ export async function executeJob(request: ExecuteJobRequest): Promise<ExecuteJob
       ],
       ...(request.signal ? { signal: request.signal } : {}),
       decided: locks.decided,
+      lockLost: (target) => locks.lost(target),
     }).finally(() => Promise.all([locks.release(), factory.closeUnused()]));
     const summary = recorder.summary();
     locks.apply(summary);

@@ -65,6 +65,7 @@ export class TargetLocks {
   /** Targets this run does not work on: held by another run (skipped, or waited for too long). */
   readonly decided = new Map<string, { outcome: TargetOutcome; reason: string }>();
   private readonly locks = new Map<string, TargetLockSummary>();
+  private readonly lostWhy = new Map<string, string>();
   private readonly held: LeaseGroup;
 
   private constructor(leases: Leases) {
@@ -135,7 +136,10 @@ export class TargetLocks {
       ...(from ? { takenOverFrom: { run: from.holder, replica: from.replica } } : {}),
     };
     this.locks.set(target, summary);
-    this.held.add(lease, () => (summary.lost = true));
+    this.held.add(lease, (why) => {
+      summary.lost = true;
+      this.lostWhy.set(target, why);
+    });
     this.held.keepAlive();
   }
 
@@ -196,6 +200,11 @@ export class TargetLocks {
       if (signal?.aborted) return;
       answer = undefined;
     }
+  }
+
+  /** Why this run lost `target`'s lock since taking it, else undefined (see RunOptions.lockLost). */
+  lost(target: string): string | undefined {
+    return this.lostWhy.get(target);
   }
 
   /** Writes each target's lock into the run's summary. */

@@ -53,6 +53,11 @@ export interface RunOptions {
   readRepoFile?(path: string): Uint8Array | undefined;
   /** Targets decided before the run (another run holds their lock): finished with this outcome, untouched. */
   decided?: ReadonlyMap<string, { outcome: TargetOutcome; reason: string }>;
+  /**
+   * Why the run no longer holds a target's lock (another run took it after this one failed to
+   * renew it), else undefined: asked before each step, so no further step starts there.
+   */
+  lockLost?(target: string): string | undefined;
 }
 
 export interface RunOutcome {
@@ -328,7 +333,14 @@ class Engine {
     let anyChanged = false;
     let anyRan = false;
     const notified = new Set<string>();
-    for (const step of phase.steps) {
+    for (const [i, step] of phase.steps.entries()) {
+      const lost = this.opts.lockLost?.(name);
+      if (lost !== undefined) {
+        // Another run may be working on the target now: nothing more starts here, not even `always()` steps.
+        for (const rest of phase.steps.slice(i))
+          steps.push(this.skipStep(name, rest.id, `not started: ${lost}`));
+        return finish("failed", `lost the lock on ${name}: ${lost}`);
+      }
       const status = {
         failed: failedStep !== null || timedOutStep !== null,
         cancelled: this.abort.signal.aborted,
@@ -352,19 +364,13 @@ class Engine {
       if (!notified.has(handler.handler ?? handler.id)) continue;
       if (failedStep !== null || timedOutStep !== null) {
         const why = `notified, but step ${failedStep ?? timedOutStep} failed: handlers run only after a phase succeeds`;
-        this.emit({
-          type: "step.finished",
-          at: this.at(),
-          target: name,
-          step: handler.id,
-          outcome: "skipped",
-          ms: 0,
-          attempt: 0,
-          outputs: {},
-          reason: why,
-        });
-        steps.push({ id: handler.id, outcome: "skipped", ms: 0, attempts: 0, reason: why });
+        steps.push(this.skipStep(name, handler.id, why));
         continue;
+      }
+      const lost = this.opts.lockLost?.(name);
+      if (lost !== undefined) {
+        steps.push(this.skipStep(name, handler.id, `not started: ${lost}`));
+        return finish("failed", `lost the lock on ${name}: ${lost}`);
       }
       const summary = await this.runStep(
         target,
@@ -396,6 +402,22 @@ class Engine {
       return finish("failed", `step ${failedStep}: ${s?.reason ?? "failed"}`);
     }
     return finish(anyChanged ? "changed" : anyRan ? "ok" : "skipped");
+  }
+
+  /** A step that does not start, reported and summarised as skipped with why. */
+  private skipStep(target: string, step: string, reason: string): StepSummary {
+    this.emit({
+      type: "step.finished",
+      at: this.at(),
+      target,
+      step,
+      outcome: "skipped",
+      ms: 0,
+      attempt: 0,
+      outputs: {},
+      reason,
+    });
+    return { id: step, outcome: "skipped", ms: 0, attempts: 0, reason };
   }
 
   private abortMessage(): string {
