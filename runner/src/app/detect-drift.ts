@@ -3,7 +3,8 @@
  * turns what would change into a report, commits the report to the branch
  * `opsconductor/drift/<job>` (pushed to the records remote) and notifies the
  * job's `notify:` entries that listen to `drift`. A clean check moves an
- * existing drift branch on to a "clean" report and creates none. `opsc drift`
+ * existing drift branch on to a "clean" report (notifying `drift-resolved`
+ * when the report before said drift) and creates none. `opsc drift`
  * and `opsc serve`'s `drift.schedule` both call this.
  */
 import {
@@ -23,6 +24,7 @@ import {
   commitDriftReport,
   driftBranch,
   driftBranchTip,
+  driftReportStatus,
   type DriftBranchResult,
 } from "../records/drift-branch.js";
 import { CredentialStore } from "../secrets/credential-store.js";
@@ -87,11 +89,14 @@ export async function detectDrift(request: DetectDriftRequest): Promise<DetectDr
   if (report.status === "incomplete") return result;
 
   const gitdir = request.gitdir ?? findGitDir(request.repoDir);
+  // A clean check after one that found drift: the drift is resolved.
+  let resolved = false;
   if (report.status === "clean") {
     // Clean and never drifted: nothing to say, no branch to create.
     let tip: string | null;
     try {
       tip = await driftBranchTip({ gitdir, job: report.job, env });
+      if (tip) resolved = (await driftReportStatus(gitdir, tip)) === "drift";
     } catch (e) {
       result.branchProblem = `cannot read ${driftBranch(report.job)}: ${redactor.redact(errorText(e))}`;
       return result;
@@ -113,9 +118,11 @@ export async function detectDrift(request: DetectDriftRequest): Promise<DetectDr
     env,
   });
   const job = model.jobs.get(plan.job);
-  if (report.status === "drift" && job && job.notify.some((n) => n.on.includes("drift"))) {
+  const event = report.status === "drift" ? "drift" : resolved ? "drift-resolved" : undefined;
+  if (event && job && job.notify.some((n) => n.on.includes(event))) {
     result.notifications = await notifyDrift(
       job.notify,
+      event,
       summary,
       {
         branch: result.branch.branch,

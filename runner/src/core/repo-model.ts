@@ -182,7 +182,7 @@ export interface WebhookTrigger {
 }
 
 export interface NotifySpec {
-  on: Array<"started" | "success" | "failure" | "recovered" | "missed" | "drift">;
+  on: Array<"started" | "success" | "failure" | "recovered" | "missed" | "drift" | "drift-resolved">;
   webhook?: { url: string; secret?: string };
   email?: { to: string[] };
   githubStatus?: boolean;

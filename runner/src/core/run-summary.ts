@@ -74,7 +74,7 @@ export interface RunSummary {
 
 /** One notification delivery: masked, with the URL reduced to its origin (a webhook URL may hold a token). */
 export interface NotificationOutcome {
-  event: "started" | "success" | "failure" | "recovered" | "missed" | "drift";
+  event: "started" | "success" | "failure" | "recovered" | "missed" | "drift" | "drift-resolved";
   channel: "webhook" | "email" | "github-status";
   /** Where to: a URL's origin, the recipients, or `owner/repo@sha`. */
   to: string;

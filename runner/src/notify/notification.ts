@@ -29,11 +29,11 @@ export interface RunFacts {
   problems: Array<{ target: string; outcome: TargetOutcome; step?: string; reason?: string }>;
   /** For `missed`: the schedule tick that did not run. */
   missedTick?: string;
-  /** For `drift`: where the report is and which targets drifted. */
+  /** For `drift` and `drift-resolved`: where the report is and which targets drift (none once resolved). */
   drift?: DriftFacts;
 }
 
-/** What a `drift` notification says besides the check run: the report's branch and commit, the drifted targets. */
+/** What a drift notification says besides the check run: the report's branch and commit, the drifted targets. */
 export interface DriftFacts {
   branch: string;
   commit: string;
@@ -171,6 +171,8 @@ function describe(event: NotifyEvent, f: RunFacts): string {
         t.slice(0, MAX_NAMED).join(", ") + (t.length > MAX_NAMED ? `, +${t.length - MAX_NAMED} more` : "");
       return `${f.job} drifted on ${t.length} of ${n(f.targetCount, "target")}${named ? ` (${named})` : ""}`;
     }
+    case "drift-resolved":
+      return `${f.job} no longer drifts: all ${n(f.targetCount, "target")} match the repository again`;
     case "recovered":
       return `${f.job} recovered: succeeded on ${n(f.targetCount, "target")} after a failed run${mode}`;
     case "success": {

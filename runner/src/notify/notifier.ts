@@ -59,14 +59,18 @@ export async function notifyRun(
   return deliverAll(specs, raised, factsFromSummary(summary), opts);
 }
 
-/** Sends a `drift` event (opsc drift found something that would change) to every spec that listens. */
+/**
+ * Sends `drift` (a drift check found something that would change) or `drift-resolved` (it found
+ * nothing after a check that had) to every spec that listens.
+ */
 export async function notifyDrift(
   specs: NotifySpec[],
+  event: "drift" | "drift-resolved",
   summary: RunSummary,
   drift: DriftFacts,
   opts: NotifyOptions,
 ): Promise<NotificationOutcome[]> {
-  return deliverAll(specs, ["drift"], { ...factsFromSummary(summary), problems: [], drift }, opts);
+  return deliverAll(specs, [event], { ...factsFromSummary(summary), problems: [], drift }, opts);
 }
 
 /**

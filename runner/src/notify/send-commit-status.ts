@@ -46,10 +46,11 @@ export interface CommitStatus {
   target_url?: string;
 }
 
-/** Pure: the status a payload sets; null for events that concern no commit (a missed tick, drift). */
+/** Pure: the status a payload sets; null for events that concern no commit (a missed tick, drift either way). */
 export function commitStatusFor(p: NotificationPayload, targetUrl?: string): CommitStatus | null {
   // A drifted host says nothing about a commit: the report is on the drift branch instead.
-  if (p.event === "missed" || p.event === "drift" || !p.run.sourceCommit) return null;
+  if (p.event === "missed" || p.event === "drift" || p.event === "drift-resolved" || !p.run.sourceCommit)
+    return null;
   const state: CommitState =
     p.event === "started"
       ? "pending"

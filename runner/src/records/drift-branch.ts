@@ -54,6 +54,12 @@ export async function driftBranchTip(
   return remote ?? (await repo.readRef(`refs/heads/${driftBranch(opts.job)}`));
 }
 
+/** The status (`drift`, `clean`) the drift report at `commit` states in its message, if it states one. */
+export async function driftReportStatus(gitdir: string, commit: string): Promise<string | undefined> {
+  const { message } = await new GitRepository(gitdir).readCommit(commit);
+  return /^Opsc-Drift: (\S+)$/m.exec(message)?.[1];
+}
+
 async function remoteTip(
   repo: GitRepository,
   branch: string,

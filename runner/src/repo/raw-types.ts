@@ -130,7 +130,7 @@ export interface RawJob {
   drift?: { schedule?: string; timezone?: string };
   approval?: { required: number; signers: string };
   notify?: Array<{
-    on: Array<"started" | "success" | "failure" | "recovered" | "missed" | "drift">;
+    on: Array<"started" | "success" | "failure" | "recovered" | "missed" | "drift" | "drift-resolved">;
     webhook?: { url: string; secret?: string };
     email?: { to: string[] };
     github_status?: boolean;

@@ -99,7 +99,7 @@ describe.skipIf(!SSHD_PATH || !isRoot)("opsc drift over SSH", () => {
         "targets: { names: [web-a, web-b] }",
         "secrets: { TOKEN: prod/app.token }",
         "notify:",
-        `  - { on: [drift], webhook: { url: "${receiver.url}/hook" } }`,
+        `  - { on: [drift, drift-resolved], webhook: { url: "${receiver.url}/hook" } }`,
         "steps:",
         "  - id: dirs",
         '    env: { DIR: "${{ target.vars.dir }}" }',
@@ -190,7 +190,18 @@ describe.skipIf(!SSHD_PATH || !isRoot)("opsc drift over SSH", () => {
       expect.stringMatching(/^clean: /),
       expect.stringMatching(/^drift: site: drift on 1 of 2 target\(s\): web-a$/),
     ]);
-    expect(receiver.received).toHaveLength(1);
+    // Resolved: said once, with the clean report's commit; a further clean check says nothing.
+    const resolvedHooks = receiver.received.map((r) => JSON.parse(r.body) as Record<string, unknown>);
+    expect(resolvedHooks).toHaveLength(2);
+    expect(resolvedHooks[1]).toMatchObject({
+      event: "drift-resolved",
+      job: "site",
+      drift: { branch: BRANCH, commit: remote("rev-parse", BRANCH), targets: [] },
+    });
+    expect(resolvedHooks[1]!.text).toBe("site no longer drifts: all 2 targets match the repository again");
+    const again = await opsc("drift", "site");
+    expect(again.status).toBe(0);
+    expect(receiver.received).toHaveLength(2);
 
     // The secret was really used (it is on the target) and shows nowhere.
     expect(readFileSync(join(dir, "a/token.conf"), "utf8")).toBe(`token=${CANARY}\n`);

@@ -8191,11 +8191,13 @@ const schema68 = {
         properties: {
           on: {
             description:
-              "Events that notify: started, success, failure, recovered (success after a failure), missed (a scheduled tick that did not run), drift (`opsc drift` or `drift.schedule` found a target that differs from the repository; see docs/drift.md).",
+              "Events that notify: started, success, failure, recovered (success after a failure), missed (a scheduled tick that did not run), drift (`opsc drift` or `drift.schedule` found a target that differs from the repository; see docs/drift.md), drift-resolved (a drift check found the job clean after one that found drift).",
             type: "array",
             minItems: 1,
             uniqueItems: true,
-            items: { enum: ["started", "success", "failure", "recovered", "missed", "drift"] },
+            items: {
+              enum: ["started", "success", "failure", "recovered", "missed", "drift", "drift-resolved"],
+            },
           },
           webhook: {
             description: "POST a JSON summary to a URL.",
@@ -14161,7 +14163,8 @@ function validate34(
                     data70 === "failure" ||
                     data70 === "recovered" ||
                     data70 === "missed" ||
-                    data70 === "drift"
+                    data70 === "drift" ||
+                    data70 === "drift-resolved"
                   )) {
                     const err157 = {
                       instancePath: instancePath + "/notify/" + i11 + "/on/" + i12,
@@ -16836,11 +16839,11 @@ const schema102 = {
     properties: {
       on: {
         description:
-          "Events that notify: started, success, failure, recovered (success after a failure), missed (a scheduled tick that did not run), drift (`opsc drift` or `drift.schedule` found a target that differs from the repository; see docs/drift.md).",
+          "Events that notify: started, success, failure, recovered (success after a failure), missed (a scheduled tick that did not run), drift (`opsc drift` or `drift.schedule` found a target that differs from the repository; see docs/drift.md), drift-resolved (a drift check found the job clean after one that found drift).",
         type: "array",
         minItems: 1,
         uniqueItems: true,
-        items: { enum: ["started", "success", "failure", "recovered", "missed", "drift"] },
+        items: { enum: ["started", "success", "failure", "recovered", "missed", "drift", "drift-resolved"] },
       },
       webhook: {
         description: "POST a JSON summary to a URL.",
@@ -17066,7 +17069,8 @@ function validate45(
                 data2 === "failure" ||
                 data2 === "recovered" ||
                 data2 === "missed" ||
-                data2 === "drift"
+                data2 === "drift" ||
+                data2 === "drift-resolved"
               )) {
                 const err7 = {
                   instancePath: instancePath + "/" + i0 + "/on/" + i1,
