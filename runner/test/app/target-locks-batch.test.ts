@@ -5,25 +5,22 @@
  * never wait for each other in a cycle.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { lockRef, TargetLocks, type LockWait } from "../../src/app/target-locks.js";
 import type { Plan } from "../../src/core/plan-model.js";
 import type { LockPolicy } from "../../src/core/repo-model.js";
 import { Leases, RemoteLeaseBackend } from "../../src/git/leases.js";
-import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
+import type { GitHttpServer } from "../helpers/git-http-server.js";
+import { recordsRemote } from "../helpers/records-remote.js";
 
+// Servers and scratch repositories live in one folder, removed after the file.
+const remotes = recordsRemote("opsc-locks-batch-");
 let remote: GitHttpServer;
-const dirs: string[] = [];
 
 beforeAll(async () => {
-  remote = await startGitHttpServer();
-});
-afterAll(async () => {
-  await remote.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  remote = await remotes.server();
 });
 
 const pushes = () =>
@@ -31,8 +28,7 @@ const pushes = () =>
 
 /** A repository whose origin is the HTTP remote (the locks' arbiter), or none for local locks. */
 function gitdir(withOrigin: boolean): string {
-  const d = mkdtempSync(join(tmpdir(), "opsc-locks-batch-"));
-  dirs.push(d);
+  const d = mkdtempSync(join(remotes.scratch, "repo-"));
   execFileSync("git", ["init", "-q", "--bare", d]);
   if (withOrigin) execFileSync("git", ["-C", d, "remote", "add", "origin", remote.url]);
   return d;

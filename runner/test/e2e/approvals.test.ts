@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunSummary } from "../../src/core/run-summary.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
-import { git } from "../helpers/automation-repo.js";
+import { git, gitAsync } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
 import { cleanEnv, PROJECT_ROOT } from "../helpers/opsc-cli.js";
 import { remoteRuns, startServe } from "../helpers/serve-process.js";
@@ -72,24 +72,6 @@ function sshKeygenVerify(allowed: string, principal: string, signature: string, 
   } catch (e) {
     return { ok: false, out: String((e as { stderr?: string }).stderr ?? e) };
   }
-}
-
-/** git against the in-process server: never execFileSync, which would block the server. */
-async function gitAsync(dir: string, ...args: string[]): Promise<string> {
-  const r = await promisify(execFile)("git", args, {
-    cwd: dir,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "Test",
-      GIT_AUTHOR_EMAIL: "test@example.com",
-      GIT_COMMITTER_NAME: "Test",
-      GIT_COMMITTER_EMAIL: "test@example.com",
-      GIT_CONFIG_GLOBAL: "/dev/null",
-      GIT_CONFIG_NOSYSTEM: "1",
-    },
-  });
-  return r.stdout.trim();
 }
 
 /** Puts a signature on the remote the way anyone with push access could: plain git, no opsc. */

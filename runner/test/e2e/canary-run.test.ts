@@ -4,7 +4,6 @@
  * branch (every file and every commit message), the audit trail, the crash
  * journal, error messages, or the process table while the run is going.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +13,7 @@ import { encryptSops } from "../../src/secrets/sops-file.js";
 import { parseYamlBranches } from "../../src/secrets/sops-yaml.js";
 import { assertNoCanary, CANARY, CANARY_LINE, CANARY_MULTILINE } from "../helpers/canary.js";
 import { git, TestRepo } from "../helpers/automation-repo.js";
-import { cleanEnv, PROJECT_ROOT } from "../helpers/opsc-cli.js";
+import { cleanEnv, opscAsync } from "../helpers/opsc-cli.js";
 
 let repo: TestRepo;
 let env: Record<string, string>;
@@ -77,21 +76,12 @@ function processArguments(): string {
 
 describe("a run with secrets", () => {
   it("leaks no secret value into output, records, audit, journal, commits or process arguments", async () => {
-    const child = spawn(
-      process.execPath,
-      [join(PROJECT_ROOT, "runner/bin/opsc.js"), "run", "leak", "--output"],
-      {
-        cwd: repo.dir,
-        env,
-      },
-    );
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
     let argv = "";
     const sampler = setInterval(() => (argv += processArguments()), 100);
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const r = await opscAsync(["run", "leak", "--output"], { cwd: repo.dir, env });
     clearInterval(sampler);
+    const out = r.stdout + r.stderr;
+    const code = r.status;
 
     // The run really happened and really used the secret: its failure is recorded.
     expect(code).toBe(1);
@@ -128,15 +118,9 @@ describe("a run with secrets", () => {
     repo.commit({
       "jobs/leak.yaml": "targets: { names: [here] }\nsecrets: { TOKEN: app/nope }\nsteps:\n  - run: 'true'\n",
     });
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, "runner/bin/opsc.js"), "run", "leak"], {
-      cwd: repo.dir,
-      env,
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-    expect(code).toBe(3);
+    const r = await opscAsync(["run", "leak"], { cwd: repo.dir, env });
+    const out = r.stdout + r.stderr;
+    expect(r.status).toBe(3);
     // Caught by validation before anything is decrypted; key names are not secret.
     expect(out).toContain(
       "jobs/leak.yaml:2:19: error[ref.unknown-credential-key]: credentials/app.sops.yaml has no key `nope`",

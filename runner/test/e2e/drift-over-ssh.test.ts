@@ -6,7 +6,6 @@
  * run reports clean on a new commit on top. A secret rendered into a template
  * appears nowhere: not in the branch's files or messages, not on the terminal.
  */
-import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,30 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { git, TestRepo } from "../helpers/automation-repo.js";
 import { assertNoCanary, CANARY } from "../helpers/canary.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
-import { cleanEnv, PROJECT_ROOT, type CliResult } from "../helpers/opsc-cli.js";
+import { cleanEnv, opscAsync, type CliResult } from "../helpers/opsc-cli.js";
 import { sopsSshCredential } from "../helpers/sops-credential.js";
 import { SSHD_PATH, startSshd, type Sshd } from "../helpers/sshd.js";
 import { startReceiver, type Receiver } from "../notify/http-receiver.js";
 
 const isRoot = process.getuid?.() === 0;
 const BRANCH = "opsconductor/drift/site";
-
-/** The CLI as a child process, without blocking this process (it serves the Git remote and the webhook). */
-function opscAsync(args: string[], cwd: string, env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, "runner/bin/opsc.js"), ...args], { cwd, env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.on("error", reject);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
 
 interface Report {
   status: string;
@@ -64,7 +46,7 @@ describe.skipIf(!SSHD_PATH || !isRoot)("opsc drift over SSH", () => {
 
   const remote = (...args: string[]): string => git(srv.bareDir, ...args);
   async function opsc(...args: string[]): Promise<CliResult> {
-    const r = await opscAsync(args, repo.dir, env);
+    const r = await opscAsync(args, { cwd: repo.dir, env });
     printed += r.stdout + r.stderr;
     return r;
   }

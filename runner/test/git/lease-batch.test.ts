@@ -4,23 +4,20 @@
  * compare-and-swap. The server's request log counts the pushes.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { LeaseGroup } from "../../src/git/lease-group.js";
 import { Leases, LocalLeaseBackend, RemoteLeaseBackend, type LeaseBackend } from "../../src/git/leases.js";
-import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
+import type { GitHttpServer } from "../helpers/git-http-server.js";
+import { recordsRemote } from "../helpers/records-remote.js";
 
+// Servers and scratch repositories live in one folder, removed after the file.
+const remotes = recordsRemote("opsc-lease-batch-");
 let remote: GitHttpServer;
-const dirs: string[] = [];
 
 beforeAll(async () => {
-  remote = await startGitHttpServer();
-});
-afterAll(async () => {
-  await remote.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  remote = await remotes.server();
 });
 
 const T0 = Date.parse("2026-11-26T10:00:00Z");
@@ -57,8 +54,7 @@ function messageIn(gitdir: string, ref: string): string | null {
 }
 
 function localKind(): Kind {
-  const d = mkdtempSync(join(tmpdir(), "opsc-lease-batch-"));
-  dirs.push(d);
+  const d = mkdtempSync(join(remotes.scratch, "repo-"));
   execFileSync("git", ["init", "-q", "--bare", d]);
   return {
     name: "local",

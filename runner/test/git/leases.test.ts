@@ -4,10 +4,9 @@
  * holder's injected clock, so nothing here waits for time to pass.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   leaseDurationMs,
   Leases,
@@ -15,17 +14,15 @@ import {
   RemoteLeaseBackend,
   type LeaseBackend,
 } from "../../src/git/leases.js";
-import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
+import type { GitHttpServer } from "../helpers/git-http-server.js";
+import { recordsRemote } from "../helpers/records-remote.js";
 
+// Servers and scratch repositories live in one folder, removed after the file.
+const remotes = recordsRemote("opsc-leases-");
 let remote: GitHttpServer;
-const dirs: string[] = [];
 
 beforeAll(async () => {
-  remote = await startGitHttpServer();
-});
-afterAll(async () => {
-  await remote.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  remote = await remotes.server();
 });
 
 const T0 = Date.parse("2026-11-26T10:00:00Z");
@@ -44,8 +41,7 @@ function onServer(ref: string): string | null {
 }
 
 function localBackend(): LeaseBackend {
-  const d = mkdtempSync(join(tmpdir(), "opsc-leases-"));
-  dirs.push(d);
+  const d = mkdtempSync(join(remotes.scratch, "repo-"));
   execFileSync("git", ["init", "-q", "--bare", d]);
   return new LocalLeaseBackend(d);
 }
@@ -153,24 +149,20 @@ describe.each(kinds)("leases %s", (_name, backendOf, isRemote) => {
 describe("leases on a remote whose URL carries its credentials", () => {
   it("sends them as Basic auth, as git does, and never shows them in an error", async () => {
     const token = "s3cr3t-lease-token";
-    const guarded = await startGitHttpServer({ token });
-    try {
-      const withCreds = guarded.url.replace("http://", `http://x-access-token:${token}@`);
-      const leases = new Leases(new RemoteLeaseBackend(withCreds, undefined), { replica: "r", now: at(0) });
-      const ref = newRef();
-      expect((await leases.acquire(ref, "run-1")).kind).toBe("acquired");
+    const guarded = await remotes.server({ token });
+    const withCreds = guarded.url.replace("http://", `http://x-access-token:${token}@`);
+    const leases = new Leases(new RemoteLeaseBackend(withCreds, undefined), { replica: "r", now: at(0) });
+    const ref = newRef();
+    expect((await leases.acquire(ref, "run-1")).kind).toBe("acquired");
 
-      const wrong = guarded.url.replace("http://", "http://x-access-token:not-the-token@");
-      const refused = new Leases(new RemoteLeaseBackend(wrong, undefined), { replica: "r", now: at(0) });
-      const error = await refused.acquire(newRef(), "run-2").then(
-        () => undefined,
-        (e: unknown) => e as Error,
-      );
-      expect(error?.message).toMatch(/401/);
-      expect(error?.message).not.toContain("not-the-token");
-    } finally {
-      await guarded.close();
-    }
+    const wrong = guarded.url.replace("http://", "http://x-access-token:not-the-token@");
+    const refused = new Leases(new RemoteLeaseBackend(wrong, undefined), { replica: "r", now: at(0) });
+    const error = await refused.acquire(newRef(), "run-2").then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(/401/);
+    expect(error?.message).not.toContain("not-the-token");
   });
 });
 

@@ -2,30 +2,19 @@
  * readRef reads full ref names itself (loose file, else packed-refs): it must
  * answer what git answers, for loose, packed, shadowed, symbolic and missing refs.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readRef } from "../../src/git/ref-lock.js";
+import { git as gitIn, TestRepo } from "../helpers/automation-repo.js";
 
-const dir = mkdtempSync(join(tmpdir(), "opsc-read-ref-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const git = (...args: string[]): string =>
-  execFileSync("git", ["-C", dir, ...args], {
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@e",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@e",
-    },
-  }).trim();
+const repo = new TestRepo("opsc-read-ref-");
+afterAll(() => repo.remove());
+const dir = repo.dir;
+const git = (...args: string[]): string => gitIn(dir, ...args);
 const gitdir = join(dir, ".git");
 
 describe("readRef", () => {
-  git("init", "-q", "-b", "main");
   writeFileSync(join(dir, "a"), "1");
   git("add", "a");
   git("commit", "-qm", "one");

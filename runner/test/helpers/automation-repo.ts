@@ -2,10 +2,11 @@
  * Small automation repositories for trigger and server tests: as a model
  * (through the real loader) or as a real Git repository built with the git CLI.
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { promisify } from "node:util";
 import type { RepoModel } from "../../src/core/repo-model.js";
 import { loadRepo } from "../../src/repo/load-repo.js";
 
@@ -29,20 +30,25 @@ export function modelFrom(files: Record<string, string>): RepoModel {
   return model;
 }
 
+/** git as a test runs it: a fixed author, no user or system configuration. */
+const gitEnv = (): NodeJS.ProcessEnv => ({
+  ...process.env,
+  GIT_AUTHOR_NAME: "Test",
+  GIT_AUTHOR_EMAIL: "test@example.com",
+  GIT_COMMITTER_NAME: "Test",
+  GIT_COMMITTER_EMAIL: "test@example.com",
+  GIT_CONFIG_GLOBAL: "/dev/null",
+  GIT_CONFIG_NOSYSTEM: "1",
+});
+
 export function git(dir: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd: dir,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "Test",
-      GIT_AUTHOR_EMAIL: "test@example.com",
-      GIT_COMMITTER_NAME: "Test",
-      GIT_COMMITTER_EMAIL: "test@example.com",
-      GIT_CONFIG_GLOBAL: "/dev/null",
-      GIT_CONFIG_NOSYSTEM: "1",
-    },
-  }).trim();
+  return execFileSync("git", args, { cwd: dir, encoding: "utf8", env: gitEnv() }).trim();
+}
+
+/** git against a server in this process: never execFileSync, which would block the server. */
+export async function gitAsync(dir: string, ...args: string[]): Promise<string> {
+  const r = await promisify(execFile)("git", args, { cwd: dir, encoding: "utf8", env: gitEnv() });
+  return r.stdout.trim();
 }
 
 /** A work tree on branch main; `null` deletes a file. */

@@ -5,7 +5,7 @@
  * library's tag says later; the cache serves runs without the network and is
  * fetched again when damaged.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { git, TestRepo } from "../helpers/automation-repo.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
-import { cleanEnv, PROJECT_ROOT, type CliResult } from "../helpers/opsc-cli.js";
+import { cleanEnv, opscAsync, type CliResult } from "../helpers/opsc-cli.js";
 
 let server: GitHttpServer;
 let lib: TestRepo;
@@ -36,20 +36,7 @@ function publish(files: Record<string, string>): string {
 
 /** The built CLI, asynchronously: the Git server answers from this process, so it must not block. */
 function run(args: string[], cwd = repo.dir, runEnv = env): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, "runner/bin/opsc.js"), ...args], {
-      cwd,
-      env: runEnv,
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 30_000,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+  return opscAsync(args, { cwd, env: runEnv, timeoutMs: 30_000 });
 }
 
 interface Lock {

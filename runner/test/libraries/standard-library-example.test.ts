@@ -9,7 +9,7 @@
  * Skipped, saying why, only when this checkout's history lacks the locked
  * commit (a shallow clone): there is nothing to serve it from.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -18,7 +18,7 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { libraryCacheDir } from "../../src/git/library-cache.js";
 import { TestRepo } from "../helpers/automation-repo.js";
-import { cleanEnv, PROJECT_ROOT, type CliResult } from "../helpers/opsc-cli.js";
+import { cleanEnv, opscAsync, PROJECT_ROOT, type CliResult } from "../helpers/opsc-cli.js";
 import {
   lockedProjectCommit,
   missingHistory,
@@ -33,20 +33,7 @@ const MISSING = missingHistory(LOCKED);
 
 /** The built CLI, asynchronously: the Git server answers from this process, so it must not block. */
 function run(args: string[], cwd: string, env: Record<string, string>): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, "runner/bin/opsc.js"), ...args], {
-      cwd,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 120_000,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+  return opscAsync(args, { cwd, env, timeoutMs: 120_000 });
 }
 
 /** A library step's file at the locked commit of this project's history. */
