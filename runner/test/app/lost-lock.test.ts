@@ -4,20 +4,18 @@
  * there, not even an `if: always()` one, and records why. Real local locks,
  * moved behind the run's back with `git update-ref` as another holder would.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { executeJob } from "../../src/app/execute-job.js";
 import { lockRef } from "../../src/app/target-locks.js";
 import { BASE_FILES, git, TestRepo } from "../helpers/automation-repo.js";
+import { scratchFolders } from "../helpers/scratch.js";
 
+const { tmp, adopt } = scratchFolders();
 const repo = new TestRepo("opsc-lost-lock-");
-const work = mkdtempSync(join(tmpdir(), "opsc-lost-lock-work-"));
-afterAll(() => {
-  repo.remove();
-  rmSync(work, { recursive: true, force: true });
-});
+adopt(repo.dir);
+const work = tmp("opsc-lost-lock-work-");
 
 describe("a lock lost mid-run", () => {
   it("stops the target before its next step and records the loss", async () => {

@@ -42,6 +42,14 @@ function files(approvers: string): Record<string, string> {
 
 const scheduled = { kind: "schedule", actor: "schedule" } as const;
 
+/** The scheduled run of `nightly`, as the server would start it (the record stays local). */
+const runNightly = (extra: { checkMode?: boolean; allowDirty?: boolean } = {}) =>
+  executeJob({ repoDir: repo.dir, job: "nightly", inputs: {}, trigger: scheduled, push: false, ...extra });
+
+/** `nightly`'s plan as a person plans it to approve it. */
+const planNightly = () =>
+  loadPlan({ repoDir: repo.dir }, { job: "nightly", trigger: { kind: "manual", actor: "alice" } });
+
 async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
   try {
     await p;
@@ -55,30 +63,19 @@ async function refusal(p: Promise<unknown>): Promise<{ code: string; message: st
 describe("approvals at the use case", () => {
   it("refuses a scheduled run without approvals, runs it once a person approved the same plan", async () => {
     const commit = repo.commit(files(`alice@example.com ${alice.pub}\n`));
-    const r = await refusal(
-      executeJob({ repoDir: repo.dir, job: "nightly", inputs: {}, trigger: scheduled, push: false }),
-    );
+    const r = await refusal(runNightly());
     expect(r.code).toBe("approval.missing");
     expect(r.message).toMatch(/needs 1 approval\(s\) of plan [0-9a-f]{64}; it has 0/);
 
     // A person approves: their plan has another trigger, but the same hash.
-    const { plan, files: repoFiles } = await loadPlan(
-      { repoDir: repo.dir },
-      { job: "nightly", trigger: { kind: "manual", actor: "alice" } },
-    );
+    const { plan, files: repoFiles } = await planNightly();
     const approved = await approvePlan(plan, repoFiles, { repoDir: repo.dir }, { key: alice.file });
     expect(approved).toMatchObject({ status: "local", principal: "alice@example.com", commit });
     expect(git(repo.dir, "for-each-ref", "--format=%(refname)", "refs/opsconductor/approvals")).toBe(
       approved.ref,
     );
 
-    const { summary } = await executeJob({
-      repoDir: repo.dir,
-      job: "nightly",
-      inputs: {},
-      trigger: scheduled,
-      push: false,
-    });
+    const { summary } = await runNightly();
     expect(summary.result).toBe("success");
     expect(summary.planHash).toBe(plan.planHash);
     expect(summary.approval?.signatures.map((s) => s.principal)).toEqual(["alice@example.com"]);
@@ -86,10 +83,7 @@ describe("approvals at the use case", () => {
 
   it("uses the signers file at the run's commit: an expired key no longer approves", async () => {
     repo.commit(files(`alice@example.com valid-before="20200101Z" ${alice.pub}\n`));
-    const { plan, files: repoFiles } = await loadPlan(
-      { repoDir: repo.dir },
-      { job: "nightly", trigger: { kind: "manual", actor: "alice" } },
-    );
+    const { plan, files: repoFiles } = await planNightly();
     const r = await refusal(approvePlan(plan, repoFiles, { repoDir: repo.dir }, { key: alice.file }));
     expect(r.code).toBe("approve.not-a-signer");
     expect(r.message).toContain("line 1 expired at 2020-01-01T00:00:00.000Z");
@@ -97,10 +91,7 @@ describe("approvals at the use case", () => {
 
   it("reads every listed signer's approval however many junk refs sit beside it, and at most 20 of those", async () => {
     const commit = repo.commit(files(`alice@example.com ${alice.pub}\n`));
-    const { plan, files: repoFiles } = await loadPlan(
-      { repoDir: repo.dir },
-      { job: "nightly", trigger: { kind: "manual", actor: "alice" } },
-    );
+    const { plan, files: repoFiles } = await planNightly();
     const approved = await approvePlan(plan, repoFiles, { repoDir: repo.dir }, { key: alice.file });
     // Planted by someone with push access: 25 refs that sort before alice's and hold no signature.
     const folder = approved.ref.slice(0, approved.ref.lastIndexOf("/"));
@@ -113,38 +104,22 @@ describe("approvals at the use case", () => {
     expect(count.refused.at(-1)?.reason).toBe(
       "5 more ref(s) not named after a key in ops.allowed_signers were not read",
     );
-    const { summary } = await executeJob({
-      repoDir: repo.dir,
-      job: "nightly",
-      inputs: {},
-      trigger: scheduled,
-      push: false,
-    });
+    const { summary } = await runNightly();
     expect(summary.result).toBe("success");
   });
 
   it("lets a check-mode run (drift) go without approvals; the same commit's real run is still refused", async () => {
     repo.commit(files(`alice@example.com ${alice.pub}\n`));
-    const base = { repoDir: repo.dir, job: "nightly", inputs: {}, trigger: scheduled, push: false } as const;
-    const { summary } = await executeJob({ ...base, checkMode: true });
+    const { summary } = await runNightly({ checkMode: true });
     expect(summary.result).toBe("success");
     expect(summary.approval).toBeUndefined();
-    expect((await refusal(executeJob(base))).code).toBe("approval.missing");
+    expect((await refusal(runNightly())).code).toBe("approval.missing");
   });
 
   it("refuses a working tree with uncommitted changes, even with allowDirty", async () => {
     repo.commit(files(`alice@example.com ${alice.pub}\n`));
     execFileSync("sh", ["-c", `echo '# edited' >> ${JSON.stringify(join(repo.dir, "jobs/nightly.yaml"))}`]);
-    const r = await refusal(
-      executeJob({
-        repoDir: repo.dir,
-        job: "nightly",
-        inputs: {},
-        trigger: scheduled,
-        push: false,
-        allowDirty: true,
-      }),
-    );
+    const r = await refusal(runNightly({ allowDirty: true }));
     expect(r.code).toBe("approval.no-commit");
   });
 });

@@ -5,8 +5,6 @@
  * starts and ends its work; the records prove the runs never overlapped.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
@@ -19,6 +17,7 @@ import { BASE_FILES, TestRepo } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
 import { holdTargetLock } from "../helpers/held-lock.js";
+import { scratchFolders } from "../helpers/scratch.js";
 import { OPSC, RECORDS, remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
 
 const TOKEN = "locks-api-token";
@@ -27,13 +26,8 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
   addFormatsModule) as unknown as (ajv: Ajv2020) => Ajv2020;
 const validateRun = addFormats(new Ajv2020({ strict: true, allErrors: true })).compile(runSchema);
 const valid = (r: unknown) => expect(validateRun(r), JSON.stringify(validateRun.errors)).toBe(true);
-const dirs: string[] = [];
 const kills: Array<() => void> = [];
-const tmp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const { tmp } = scratchFolders();
 
 // The work: print when it starts and ends, in nanoseconds since the epoch.
 const WORK = 'echo "work-start $(date +%s%N)"; sleep 2; echo "work-end $(date +%s%N)"';
@@ -63,7 +57,6 @@ afterEach(() => {
 afterAll(async () => {
   await remote.close();
   repo.remove();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 function git(dir: string, ...args: string[]): string {

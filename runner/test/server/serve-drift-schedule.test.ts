@@ -6,9 +6,8 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BASE_FILES, git, TestRepo } from "../helpers/automation-repo.js";
@@ -16,24 +15,19 @@ import { eventually } from "../helpers/fake-executor.js";
 import { FakedClock, findLibfaketime } from "../helpers/faked-clock.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
 import { remoteRuns, startServe } from "../helpers/serve-process.js";
+import { scratchFolders } from "../helpers/scratch.js";
 
 const LIBFAKETIME = findLibfaketime();
 const TOKEN = "drift-schedule-api-token";
 const BRANCH = "opsconductor/drift/conf";
 
 const procs: ChildProcess[] = [];
-const dirs: string[] = [];
-const tmp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const { tmp, adopt } = scratchFolders();
 let remote: GitHttpServer | undefined;
 
 afterAll(async () => {
   for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
   await remote?.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** A GET on a connection of its own (see serve-schedule.test.ts: it also wakes the child after a clock jump). */
@@ -69,7 +63,7 @@ describe.skipIf(!LIBFAKETIME)("opsc serve runs drift.schedule", () => {
     const target = tmp("opsc-drift-target-");
     const dest = join(target, "app.conf");
     const repo = new TestRepo();
-    dirs.push(repo.dir);
+    adopt(repo.dir);
     repo.commit({
       ...BASE_FILES,
       "files/app.conf": "port=8080\n",

@@ -3,15 +3,13 @@
  * running jobs with the real engine (executeJob) on the local transport.
  */
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
 import { delivery, examplePayload, send } from "../helpers/github-delivery.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
 import { OPSC, remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
+import { scratchFolders } from "../helpers/scratch.js";
 
 const SECRET = "e2e-webhook-secret";
 const TOKEN = "e2e-api-token";
@@ -19,12 +17,7 @@ const TOKEN = "e2e-api-token";
 type Serve = ServeProcess;
 
 const procs: ChildProcess[] = [];
-const dirs: string[] = [];
-const tmp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const { tmp } = scratchFolders();
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   const home = tmp("opsc-home-");
@@ -79,7 +72,6 @@ afterEach(() => {
 afterAll(async () => {
   await remote.close();
   repo.remove();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 // The runner runs a push once per remote, whatever delivery carries it: each test pushes "another repository".

@@ -6,16 +6,14 @@
  * for this. Skips itself when libfaketime is not installed.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BASE_FILES, git, jobYaml, TestRepo } from "../helpers/automation-repo.js";
 import { eventually } from "../helpers/fake-executor.js";
 import { FakedClock, findLibfaketime } from "../helpers/faked-clock.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
 import { remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
+import { scratchFolders } from "../helpers/scratch.js";
 
 const SECRET = "schedule-webhook-secret";
 const TOKEN = "schedule-api-token";
@@ -31,12 +29,7 @@ interface ScheduleDetail {
 }
 
 const procs: ChildProcess[] = [];
-const dirs: string[] = [];
-const tmp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const { tmp, adopt } = scratchFolders();
 
 async function serve(remote: GitHttpServer, clock: FakedClock, state = tmp("opsc-state-")): Promise<Serve> {
   const s = await startServe(["--repo", remote.url, "--state", state, "--grace", "1"], {
@@ -95,7 +88,7 @@ const detail = (r: Json): ScheduleDetail => (r.trigger as { detail?: ScheduleDet
 async function remoteWith(jobs: Record<string, string>): Promise<GitHttpServer> {
   const remote = await startGitHttpServer({ root: tmp("opsc-git-http-") });
   const repo = new TestRepo();
-  dirs.push(repo.dir);
+  adopt(repo.dir);
   repo.commit({ ...BASE_FILES, ...jobs });
   git(repo.dir, "push", "-q", "--force", remote.bareDir, "main");
   return remote;
@@ -109,7 +102,6 @@ afterEach(() => {
 
 afterAll(async () => {
   for (const r of remotes) await r.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 const SKIP_REASON = "libfaketime is not installed (Debian: apt-get install libfaketime faketime)";

@@ -6,9 +6,6 @@
  * test holds the job's target lock itself until that replica is dead.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RemoteLeaseBackend } from "../../src/git/leases.js";
 import { BASE_FILES, jobYaml, TestRepo } from "../helpers/automation-repo.js";
@@ -17,15 +14,11 @@ import { delivery, examplePayload, send } from "../helpers/github-delivery.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
 import { holdTargetLock } from "../helpers/held-lock.js";
 import { remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
+import { scratchFolders } from "../helpers/scratch.js";
 
 const SECRET = "takeover-webhook-secret";
 const procs: ServeProcess[] = [];
-const dirs: string[] = [];
-const tmp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const { tmp } = scratchFolders();
 
 let remote: GitHttpServer;
 const repo = new TestRepo();
@@ -52,7 +45,6 @@ afterEach(() => {
 afterAll(async () => {
   await remote.close();
   repo.remove();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 function git(dir: string, ...args: string[]): string {

@@ -7,9 +7,8 @@
  * connects to a real OpenSSH sshd on loopback with a SOPS/age credential.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, ElementHandle, HTTPRequest, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +21,7 @@ import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
 import { remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
 import { sopsSshCredential } from "../helpers/sops-credential.js";
 import { SSHD_PATH, startSshd, type Sshd } from "../helpers/sshd.js";
+import { scratchFolders } from "../helpers/scratch.js";
 
 const BOOTSTRAP = "sign-in-bootstrap-token";
 const CLIENT_SECRET = "sign-in-oidc-client-secret-planted";
@@ -44,12 +44,7 @@ members:
   - { group: watchers, roles: [viewer] }
 `;
 
-const dirs: string[] = [];
-const tmp = (prefix: string): string => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const { tmp } = scratchFolders();
 const IMAGES = UPDATE_SCREENSHOTS ? join(PROJECT_ROOT, "docs/images") : tmp("opsc-screenshots-");
 const repo = new TestRepo();
 let remote: GitHttpServer;
@@ -238,7 +233,6 @@ describe.skipIf(!browserPath || !SSHD_PATH)("signing in to the dashboard through
     for (const sock of held) sock.destroy();
     await new Promise((r) => (silent ? silent.close(r) : r(undefined)));
     repo.remove();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   let alice: { context: BrowserContext; page: Page };

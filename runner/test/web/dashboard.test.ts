@@ -5,9 +5,7 @@
  * Screenshots land in docs/images/ for docs/dashboard.md.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,18 +15,14 @@ import { eventually } from "../helpers/fake-executor.js";
 import { startGitHttpServer, type GitHttpServer } from "../helpers/git-http-server.js";
 import { PROJECT_ROOT } from "../helpers/opsc-cli.js";
 import { remoteRuns, startServe, type ServeProcess } from "../helpers/serve-process.js";
+import { scratchFolders } from "../helpers/scratch.js";
 
 const TOKEN = "dashboard-api-token-for-tests";
 // The docs' screenshots are rewritten only when asked, so a test run leaves the working tree clean.
 const UPDATE_SCREENSHOTS = process.env.OPSC_UPDATE_SCREENSHOTS === "1";
 const browserPath = chromiumPath();
 
-const dirs: string[] = [];
-const tmp = (prefix: string): string => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const { tmp } = scratchFolders();
 const gateDir = tmp("opsc-gate-");
 const IMAGES = UPDATE_SCREENSHOTS ? join(PROJECT_ROOT, "docs/images") : tmp("opsc-screenshots-");
 const fifo = join(gateDir, "gate");
@@ -106,7 +100,6 @@ describe.skipIf(!browserPath)("the dashboard in headless Chromium", () => {
     }
     await remote?.close();
     repo.remove();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   let runId = "";
