@@ -12,6 +12,7 @@ import { isRecord } from "../core/is-record.js";
 import type { Trigger } from "../core/plan-model.js";
 import { resolvePush, type PushResolution } from "../app/resolve-push.js";
 import type { Claims } from "../git/claims.js";
+import { ClaimRechecks } from "./claim-rechecks.js";
 import { submitUnderClaim } from "./claimed-work.js";
 import type { RepoMirror } from "../git/repo-mirror.js";
 import { branchOf } from "../core/branch-of.js";
@@ -47,9 +48,6 @@ interface PushPayload {
   forge?: "gitlab" | "gitea";
 }
 
-/** After a claim's expiry, how long to wait before looking again (its holder's last renewal may be in flight). */
-const RECHECK_MARGIN_MS = 500;
-
 /** What the server reads of a GitLab or Gitea push event. */
 export interface ForgePush {
   ref?: string | undefined;
@@ -60,7 +58,8 @@ export interface ForgePush {
 
 export class DeliveryInbox {
   private chain: Promise<void> = Promise.resolve();
-  private readonly rechecks = new Set<NodeJS.Timeout>();
+  /** Deliveries other replicas hold, looked at again when their claims would expire. */
+  private readonly rechecks = new ClaimRechecks();
 
   constructor(private readonly o: DeliveryInboxOptions) {}
 
@@ -160,20 +159,7 @@ export class DeliveryInbox {
 
   /** No more rechecks of deliveries other replicas hold (shutdown). */
   stop(): void {
-    for (const t of this.rechecks) clearTimeout(t);
-    this.rechecks.clear();
-  }
-
-  /** Looks at a delivery another replica holds again just after its claim would expire. */
-  private recheckAt(entry: InboxEntry, expiresAt: Date): void {
-    // Leases expire by the wall clock, whatever clock the runner is given.
-    const delay = Math.max(0, expiresAt.getTime() - Date.now()) + RECHECK_MARGIN_MS;
-    const timer = setTimeout(() => {
-      this.rechecks.delete(timer);
-      this.processLater(entry);
-    }, delay);
-    timer.unref();
-    this.rechecks.add(timer);
+    this.rechecks.stop();
   }
 
   private processLater(entry: InboxEntry): void {
@@ -200,7 +186,7 @@ export class DeliveryInbox {
               { replica: answer.replica, expiresAt: answer.expiresAt },
               "another replica claimed this delivery",
             );
-            this.recheckAt(entry, answer.expiresAt);
+            this.rechecks.at(answer.expiresAt, () => this.processLater(entry));
             return;
           }
           log.info({ replica: answer.replica }, "another replica ran this delivery");

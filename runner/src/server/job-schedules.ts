@@ -8,6 +8,7 @@ import type { Diagnostic } from "../core/diagnostic.js";
 import { errorText } from "../core/error-text.js";
 import type { RepoModel, Settings } from "../core/repo-model.js";
 import type { Claims } from "../git/claims.js";
+import { ClaimRechecks } from "./claim-rechecks.js";
 import { submitUnderClaim } from "./claimed-work.js";
 import type { MissedTickFacts } from "../records/missed-tick.js";
 import { DEFAULT_RECORDS_BRANCH } from "../repo/build-model.js";
@@ -44,7 +45,8 @@ export interface JobSchedulesOptions {
 export class JobSchedules {
   readonly scheduler: Scheduler;
   private scheduledCommit: string | undefined;
-  private readonly rechecks = new Set<NodeJS.Timeout>();
+  /** Ticks other replicas hold, looked at again when their claims would expire. */
+  private readonly rechecks = new ClaimRechecks();
 
   constructor(private readonly o: JobSchedulesOptions) {
     this.scheduler = new Scheduler({
@@ -109,21 +111,15 @@ export class JobSchedules {
 
   /** No more rechecks of ticks other replicas hold (shutdown). */
   stop(): void {
-    for (const t of this.rechecks) clearTimeout(t);
-    this.rechecks.clear();
+    this.rechecks.stop();
   }
 
   private recheckAt(again: () => Promise<void>, job: string, expiresAt: Date): void {
-    // Leases expire by the wall clock, whatever clock the scheduler is given.
-    const delay = Math.max(0, expiresAt.getTime() - Date.now()) + 500;
-    const timer = setTimeout(() => {
-      this.rechecks.delete(timer);
+    this.rechecks.at(expiresAt, () => {
       again().catch((e: unknown) =>
         this.o.logger.error({ job, err: errorText(e) }, "cannot take over the tick"),
       );
-    }, delay);
-    timer.unref();
-    this.rechecks.add(timer);
+    });
   }
 
   private async submitTick(

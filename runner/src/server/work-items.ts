@@ -19,6 +19,7 @@ import type { ServerMetrics } from "./server-metrics.js";
 import type { StateStore } from "./state-store.js";
 import type { WorkClaim, WorkItem } from "./work-item.js";
 import type { ClaimAnswer, Claims } from "../git/claims.js";
+import { ClaimRechecks } from "./claim-rechecks.js";
 import { submitUnderClaim } from "./claimed-work.js";
 
 export interface WorkItemsOptions {
@@ -40,8 +41,6 @@ export interface WorkItemsOptions {
   claims?: Claims | undefined;
 }
 
-/** After a claim's expiry, how long to wait before asking again. */
-const RECHECK_MARGIN_MS = 500;
 /** How long to wait before asking again when the claims remote could not be reached. */
 const RECLAIM_RETRY_MS = 30_000;
 
@@ -49,7 +48,8 @@ export class WorkItems {
   readonly queue: RunQueue;
   /** Who waits for an item to end (a claim marked done once its runs are recorded). */
   private readonly waiting = new Map<string, Array<() => void>>();
-  private readonly rechecks = new Set<NodeJS.Timeout>();
+  /** Journaled work whose claim another replica holds, claimed again when that claim would expire. */
+  private readonly rechecks = new ClaimRechecks();
 
   constructor(private readonly o: WorkItemsOptions) {
     this.queue = new RunQueue({
@@ -89,8 +89,7 @@ export class WorkItems {
 
   /** No more looks at claims other replicas hold (shutdown). */
   stop(): void {
-    for (const t of this.rechecks) clearTimeout(t);
-    this.rechecks.clear();
+    this.rechecks.stop();
   }
 
   /** Journaled items of one claim: run them if the claim is this replica's again, else leave them to its holder. */
@@ -103,7 +102,7 @@ export class WorkItems {
     } catch (e) {
       // Not run blind: another replica may hold it. Asked again later; journaled meanwhile.
       log.error({ err: errorText(e) }, "cannot claim journaled work again; trying later");
-      this.recheck(items, new Date(Date.now() + RECLAIM_RETRY_MS));
+      this.rechecks.at(new Date(Date.now() + RECLAIM_RETRY_MS), () => void this.reclaim(items));
       return;
     }
     if (answer.kind === "won") {
@@ -123,7 +122,7 @@ export class WorkItems {
         { replica: answer.replica, expiresAt: answer.expiresAt },
         "another replica holds this work's claim",
       );
-      this.recheck(items, answer.expiresAt);
+      this.rechecks.at(answer.expiresAt, () => void this.reclaim(items));
     } else {
       const now = this.o.clock.now().toISOString();
       for (const item of items) {
@@ -134,20 +133,6 @@ export class WorkItems {
       }
       log.info({ replica: answer.replica }, "journaled work was run by another replica");
     }
-  }
-
-  /** Asks for the claim again just after it would expire (its holder's last renewal may be in flight). */
-  private recheck(items: WorkItem[], at: Date): void {
-    // Leases expire by the wall clock, whatever clock the runner is given.
-    const timer = setTimeout(
-      () => {
-        this.rechecks.delete(timer);
-        void this.reclaim(items);
-      },
-      Math.max(0, at.getTime() - Date.now()) + RECHECK_MARGIN_MS,
-    );
-    timer.unref();
-    this.rechecks.add(timer);
   }
 
   /** Every run this runner knows: queued and running first, then finished, newest first. */
