@@ -28,7 +28,8 @@ Runs the job in check mode (copy and template steps compare files, other steps r
 something, the report (drift.md and drift.json: targets, steps, file diffs, never a secret) is
 committed to the branch opsconductor/drift/JOB on top of its previous tip and pushed to origin, and
 the job's notify: entries that list \`drift\` are sent. When nothing would change, an existing drift
-branch gets a "clean" report; none is created.
+branch gets a "clean" report (and entries that list \`drift-resolved\` are sent when the report
+before said drift); none is created.
 
 Exit status: 0 clean; 5 drift found; 1 a target could not be checked (failed, unreachable);
 2 usage error; 3 a mistake in the repository or the request; 4 environment; 130 interrupted.
