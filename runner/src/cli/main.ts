@@ -46,7 +46,7 @@ const COMMANDS = new Map<string, (program: Command) => void>([
 ]);
 
 /** The program with the command `argv` names, or with every command when it names none. */
-export function buildProgram(argv: readonly string[] = []): Command {
+function buildProgram(argv: readonly string[]): Command {
   const program = new Command("opsc")
     .description("OpsConductor: automation as code, run from Git.")
     .version(process.env.OPSC_VERSION ?? "0.1.0")

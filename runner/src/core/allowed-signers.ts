@@ -70,7 +70,7 @@ function splitOutsideQuotes(text: string, sep: string): string[] {
  * `YYYYMMDD[HHMM[SS]]`, UTC with a trailing `Z`, else the verifying machine's
  * local time (as ssh-keygen reads it).
  */
-export function parseSignerTime(text: string): Date | undefined {
+function parseSignerTime(text: string): Date | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?(Z?)$/i.exec(text);
   if (!m) return undefined;
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map((v) => (v === undefined ? 0 : Number(v))) as number[];
@@ -168,7 +168,7 @@ export function parseAllowedSigners(text: string): { signers: AllowedSigner[]; p
 }
 
 /** ssh's match_pattern_list: `*` and `?` wildcards, `!` negates; a negated match wins. */
-export function matchPatternList(value: string, patterns: string[]): boolean {
+function matchPatternList(value: string, patterns: string[]): boolean {
   let matched = false;
   for (const raw of patterns) {
     const negated = raw.startsWith("!");

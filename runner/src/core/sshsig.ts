@@ -148,7 +148,7 @@ function signedData(namespace: string, hashAlgorithm: string, message: Buffer): 
   ]);
 }
 
-export function parseSignature(armored: string): SshSignature {
+function parseSignature(armored: string): SshSignature {
   const text = armored.trim();
   if (!text.startsWith(BEGIN) || !text.endsWith(END)) {
     throw new SshSigError(`not an SSH signature (it must start with ${BEGIN})`);

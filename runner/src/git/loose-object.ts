@@ -52,7 +52,7 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** A tree object's content, as isomorphic-git's GitTree writes it. */
-export function treeContent(entries: TreeEntry[]): Buffer {
+function treeContent(entries: TreeEntry[]): Buffer {
   const shaped = entries.map((e) => ({ ...e, mode: treeMode(e.mode) }));
   // Git sorts entries as if a directory's name ended in "/".
   const key = (e: { mode: string; path: string }): string => (e.mode === "040000" ? `${e.path}/` : e.path);
